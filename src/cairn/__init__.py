@@ -1,0 +1,51 @@
+"""cairn: local-first, W&B-compatible artifact versioning for ML runs.
+
+``import cairn as wandb`` runs W&B artifact code unchanged. The embedded store (SQLite + a
+content-addressed folder in ``CAIRN_DIR``) needs no set-up; ``CAIRN_BASE_URL`` points the
+SDK at a ``cairn server`` instead.
+"""
+
+from __future__ import annotations
+
+from .core.errors import (
+    ArtifactNotFoundError,
+    CairnError,
+    ConflictError,
+    FileChangedError,
+    IntegrityError,
+    InvalidPathError,
+    LockedError,
+    NotFoundError,
+    StoreError,
+    UsageError,
+)
+from .sdk.api import Api
+from .sdk.artifact import Artifact
+from .sdk.run import Run, finish, init, log_artifact, use_artifact
+from .sdk.table import Table
+
+__version__ = "0.1.0"
+
+run: Run | None = None  # the active run, set by init() and cleared by finish(), as in W&B
+
+__all__ = [
+    "Api",
+    "Artifact",
+    "ArtifactNotFoundError",
+    "CairnError",
+    "ConflictError",
+    "FileChangedError",
+    "IntegrityError",
+    "InvalidPathError",
+    "LockedError",
+    "NotFoundError",
+    "Run",
+    "StoreError",
+    "Table",
+    "UsageError",
+    "finish",
+    "init",
+    "log_artifact",
+    "run",
+    "use_artifact",
+]

@@ -1,0 +1,57 @@
+"""The one seam between the SDK and the engine.
+
+``Client`` is what the SDK calls. ``LocalClient`` runs the engine in-process on the embedded
+store; a server client speaks HTTP to ``cairn server`` with the same methods and errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from ..core.manifest import Entry, Manifest
+from ..core.names import ArtifactRef
+from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
+
+
+class Client(Protocol):
+    entity: str  # the default entity of this client
+
+    # bytes
+    def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
+        """Store local files (read once, stat cache honoured); {path: (digest, size)}."""
+
+    def ingest_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store bytes; (digest, size)."""
+
+    def open_entry(self, entry: Entry) -> BinaryIO:
+        """A reader of an entry's bytes (blob or reference); the caller verifies the digest."""
+
+    def download(self, entries: list[Entry], root: Path) -> list[Path]:
+        """Write entries under root, verified, skipping files that already match."""
+
+    def manifest(self, key: str) -> Manifest:
+        """The manifest tree stored under ``key``."""
+
+    # versions
+    def commit(self, req: CommitRequest) -> VersionInfo: ...
+    def upsert_draft(self, req: CommitRequest, distributed_id: str) -> None: ...
+    def finish_draft(self, req: CommitRequest, distributed_id: str) -> VersionInfo: ...
+    def resolve(self, ref: ArtifactRef, entity: str, project: str) -> VersionInfo: ...
+    def get_version(self, version_id: int) -> VersionInfo: ...
+    def list_versions(self, entity: str, project: str, name: str, tags: list[str] | None = None) -> list[VersionInfo]: ...
+    def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]: ...
+    def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]: ...
+    def update_version(self, version_id: int, **changes) -> VersionInfo: ...  # noqa: ANN003
+    def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None: ...
+    def alias_history(self, entity: str, project: str, name: str) -> list[dict]: ...
+
+    # runs and lineage
+    def create_run(self, entity: str, project: str, **kw) -> RunInfo: ...  # noqa: ANN003
+    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None) -> None: ...
+    def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo: ...
+    def list_runs(self, entity: str, project: str) -> list[RunInfo]: ...
+    def use_version(self, run_id: str, version_id: int) -> None: ...
+    def run_outputs(self, run_id: str) -> list[VersionInfo]: ...
+    def run_inputs(self, run_id: str) -> list[VersionInfo]: ...
+    def version_users(self, version_id: int) -> list[RunInfo]: ...

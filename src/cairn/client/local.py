@@ -1,0 +1,54 @@
+"""The in-process client: the engine on the embedded store (SQLite + a local blob folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+from ..core.manifest import Entry, Manifest
+from ..engine import Engine
+from ..storage.blobs.local import LocalBlobStore
+from ..storage.meta.sql import MetaStore
+from . import transfer
+from .references import open_reference
+from .settings import Settings
+from .statcache import StatCache
+
+DEFAULT_ENTITY = "local"
+
+
+class LocalClient:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.entity = settings.entity or DEFAULT_ENTITY
+        self.blobs = LocalBlobStore(settings.dir / "blobs")
+        self.meta = MetaStore.sqlite(settings.dir / "meta.sqlite")
+        self.engine = Engine(self.meta, self.blobs)
+        self.statcache = StatCache(settings.cache_dir / "statcache.sqlite")
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        # Every version/run/lineage call of ``Client`` is the engine's, unchanged.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.engine, name)
+
+    def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
+        return transfer.ingest(self.blobs, self.statcache, paths)
+
+    def ingest_bytes(self, data: bytes) -> tuple[str, int]:
+        return self.blobs.put_bytes(data)
+
+    def open_entry(self, entry: Entry) -> BinaryIO:
+        if entry.ref is not None:
+            return open_reference(entry)
+        return self.blobs.open(entry.digest)
+
+    def download(self, entries: list[Entry], root: Path) -> list[Path]:
+        return transfer.download(entries, root, self.open_entry, self.statcache)
+
+    def manifest(self, key: str) -> Manifest:
+        return self.engine.manifest(key)
+
+    def close(self) -> None:
+        self.meta.dispose()
+        self.blobs.close()

@@ -1,0 +1,172 @@
+"""Reference entries: files that stay where they are (``file://``, ``s3://``, ``http(s)://``).
+
+The manifest records the URI and a checksum: BLAKE3 of the bytes for local files, the
+provider's ETag (or version id) for S3 and HTTP, or the URI itself when ``checksum=False``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote, unquote, urlparse
+
+from ..core.errors import IntegrityError, NotFoundError, UsageError
+from ..core.manifest import Entry
+from ..core.names import join_name, normalize_path
+from .transfer import _hash_file
+
+DEFAULT_MAX_OBJECTS = 10_000
+SCHEMES = ("file", "s3", "http", "https")
+
+
+def _too_many(uri: str, max_objects: int) -> UsageError:
+    return UsageError(
+        f"reference {uri!r} lists more than max_objects={max_objects} objects; pass a larger "
+        "max_objects (nothing was added: cairn never truncates a listing silently)"
+    )
+
+
+def entries_for(uri: str, name: str | None, checksum: bool, max_objects: int | None) -> list[Entry]:
+    scheme = urlparse(uri).scheme
+    limit = DEFAULT_MAX_OBJECTS if max_objects is None else int(max_objects)
+    if scheme == "file":
+        return _file_entries(uri, name, checksum, limit)
+    if scheme == "s3":
+        return _s3_entries(uri, name, checksum, limit)
+    if scheme in ("http", "https"):
+        return [_http_entry(uri, name, checksum)]
+    raise UsageError(
+        f"reference {uri!r} has an unsupported scheme {scheme!r}; known schemes: {', '.join(SCHEMES)}"
+    )
+
+
+def _file_entries(uri: str, name: str | None, checksum: bool, limit: int) -> list[Entry]:
+    path = Path(unquote(urlparse(uri).path))
+    if not path.exists():
+        raise FileNotFoundError(f"reference {uri!r}: {path} does not exist")
+    if path.is_file():
+        files = [(path, name or path.name)]
+    else:
+        files = []
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames.sort()
+            for f in sorted(filenames):
+                full = Path(dirpath) / f
+                files.append((full, join_name(name, full.relative_to(path).as_posix())))
+                if len(files) > limit:
+                    raise _too_many(uri, limit)
+    out = []
+    for full, entry_name in files:
+        size = full.stat().st_size
+        ref = "file://" + quote(str(full.resolve()))
+        digest = _hash_file(full) if checksum else f"uri:{ref}"
+        out.append(Entry(normalize_path(entry_name), digest, size, ref))
+    return out
+
+
+def _s3_client():  # noqa: ANN202
+    try:
+        import boto3
+    except ImportError:
+        raise UsageError("s3:// references need boto3: pip install 'cairn[s3]'") from None
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5}))
+
+
+def _s3_entries(uri: str, name: str | None, checksum: bool, limit: int) -> list[Entry]:
+    from botocore.exceptions import ClientError
+
+    u = urlparse(uri)
+    bucket, key = u.netloc, u.path.lstrip("/")
+    s3 = _s3_client()
+    objects: list[dict] = []
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key) if key and not key.endswith("/") else None
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        head = None
+    if head is not None:
+        objects = [{"Key": key, "ETag": head["ETag"], "Size": head["ContentLength"], "VersionId": head.get("VersionId")}]
+        base = posixpath.dirname(key)
+        default_names = {key: name or posixpath.basename(key)}
+    else:
+        prefix = key if (not key or key.endswith("/")) else key + "/"
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                if obj["Key"].endswith("/"):
+                    continue
+                objects.append(obj)
+                if len(objects) > limit:
+                    raise _too_many(uri, limit)
+        if not objects:
+            raise FileNotFoundError(f"reference {uri!r}: no object or prefix s3://{bucket}/{key} exists")
+        base = prefix.rstrip("/")
+        default_names = {o["Key"]: join_name(name, o["Key"][len(prefix):]) for o in objects}
+    del base
+    out = []
+    for o in objects:
+        ref = f"s3://{bucket}/{o['Key']}"
+        etag = o["ETag"].strip('"')
+        extra = {"etag": etag}
+        if o.get("VersionId") and o["VersionId"] != "null":
+            extra["versionID"] = o["VersionId"]
+        digest = (f"version:{extra['versionID']}" if "versionID" in extra else f"etag:{etag}") if checksum else f"uri:{ref}"
+        out.append(Entry(normalize_path(default_names[o["Key"]]), digest, int(o["Size"]), ref, extra if checksum else {}))
+    return out
+
+
+def _http_entry(uri: str, name: str | None, checksum: bool) -> Entry:
+    import httpx
+
+    try:
+        r = httpx.head(uri, follow_redirects=True, timeout=30)
+    except httpx.HTTPError as e:
+        raise NotFoundError(f"reference {uri!r} cannot be reached: {e}") from None
+    if r.status_code >= 400:
+        raise NotFoundError(f"reference {uri!r} answered HTTP {r.status_code}")
+    etag = r.headers.get("etag")
+    size = int(r.headers.get("content-length") or 0)
+    entry_name = name or posixpath.basename(urlparse(uri).path) or urlparse(uri).netloc
+    if checksum and etag:
+        return Entry(normalize_path(entry_name), f"etag:{etag.strip(chr(34))}", size, uri, {"etag": etag})
+    return Entry(normalize_path(entry_name), f"uri:{uri}", size, uri)
+
+
+def open_reference(e: Entry) -> BinaryIO:
+    """A reader of the referenced bytes; refuses a reference whose checksum no longer matches."""
+    assert e.ref is not None
+    u = urlparse(e.ref)
+    if u.scheme == "file":
+        return open(unquote(u.path), "rb")
+    if u.scheme == "s3":
+        from botocore.exceptions import ClientError
+
+        kw: dict = {"Bucket": u.netloc, "Key": u.path.lstrip("/")}
+        if e.digest.startswith("version:"):
+            kw["VersionId"] = e.digest.partition(":")[2]
+        elif e.digest.startswith("etag:"):
+            kw["IfMatch"] = '"' + e.digest.partition(":")[2] + '"'
+        try:
+            return _s3_client().get_object(**kw)["Body"]
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "412"):
+                raise IntegrityError(
+                    f"reference {e.ref} changed since it was logged (ETag no longer {e.digest})", path=e.path
+                ) from None
+            raise
+    if u.scheme in ("http", "https"):
+        import httpx
+
+        r = httpx.get(e.ref, follow_redirects=True, timeout=60)
+        r.raise_for_status()
+        if e.digest.startswith("etag:") and r.headers.get("etag", "").strip('"') != e.digest.partition(":")[2]:
+            raise IntegrityError(f"reference {e.ref} changed since it was logged (ETag differs)", path=e.path)
+        return io.BytesIO(r.content)
+    raise UsageError(f"reference {e.ref!r} has an unsupported scheme; known schemes: {', '.join(SCHEMES)}")

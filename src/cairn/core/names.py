@@ -1,0 +1,137 @@
+"""Names, aliases, tags, logical paths and artifact references (``entity/project/name:alias``)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidPathError, UsageError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+MAX_NAME = 128
+VERSION_RE = re.compile(r"^v(\d+)$")
+TAG_RE = re.compile(r"^[-\w]+( +[-\w]+)*$")
+DEFAULT_PROJECT = "uncategorized"
+LATEST = "latest"
+
+
+def check_name(name: str, what: str = "artifact name") -> str:
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"{what} must be a non-empty string, got {name!r}")
+    if len(name) > MAX_NAME:
+        raise UsageError(f"{what} {name[:40]!r}… is {len(name)} characters long; at most {MAX_NAME} are allowed")
+    if not NAME_RE.match(name):
+        raise UsageError(
+            f"{what} {name!r} may contain only letters, digits, '-', '_' and '.'"
+        )
+    return name
+
+
+def check_type(type_: str) -> str:
+    if not isinstance(type_, str) or not type_:
+        raise UsageError(f"artifact type must be a non-empty string, got {type_!r}")
+    if len(type_) > MAX_NAME or not NAME_RE.match(type_):
+        raise UsageError(
+            f"artifact type {type_!r} may contain only letters, digits, '-', '_' and '.' "
+            f"(at most {MAX_NAME} characters)"
+        )
+    return type_
+
+
+def check_alias(alias: str) -> str:
+    if not isinstance(alias, str) or not alias:
+        raise UsageError(f"alias must be a non-empty string, got {alias!r}")
+    if VERSION_RE.match(alias):
+        raise UsageError(f"alias {alias!r} is reserved: 'vN' names a version number; pick another alias")
+    if "/" in alias or ":" in alias:
+        raise UsageError(f"alias {alias!r} may not contain '/' or ':'")
+    if len(alias) > MAX_NAME or any(c.isspace() for c in alias):
+        raise UsageError(f"alias {alias!r} must be at most {MAX_NAME} characters, without spaces")
+    return alias
+
+
+def check_tag(tag: str) -> str:
+    if not isinstance(tag, str) or len(tag) > MAX_NAME or not TAG_RE.match(tag):
+        raise UsageError(
+            f"tag {tag!r} may contain only letters, digits, '-', '_' and single spaces between words"
+        )
+    return tag
+
+
+def normalize_path(path: str) -> str:
+    """Validate a logical entry path and return its canonical form (``a/b/c``).
+
+    Backslashes are not separators; absolute paths, ``..`` parts, empty paths, NUL
+    and control characters are refused, so a manifest can never write outside its root.
+    """
+    if not isinstance(path, str):
+        raise InvalidPathError(str(path), "paths are strings")
+    if not path or path.strip("/") == "":
+        raise InvalidPathError(path, "empty path")
+    if any(ord(c) < 32 for c in path):
+        raise InvalidPathError(path, "control characters are not allowed")
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        raise InvalidPathError(path, "absolute paths are not allowed")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if not parts:
+        raise InvalidPathError(path, "empty path")
+    if any(p == ".." for p in parts):
+        raise InvalidPathError(path, "'..' is not allowed")
+    return "/".join(parts)
+
+
+def is_safe_path(path: str) -> bool:
+    try:
+        return normalize_path(path) == path
+    except InvalidPathError:
+        return False
+
+
+def join_name(prefix: str | None, rel: str) -> str:
+    return normalize_path(posixpath.join(prefix, rel) if prefix else rel)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRef:
+    """A parsed reference ``[[entity/]project/]name[:alias|:vN]``."""
+
+    name: str
+    alias: str = LATEST
+    project: str | None = None
+    entity: str | None = None
+
+    @property
+    def version_index(self) -> int | None:
+        m = VERSION_RE.match(self.alias)
+        return int(m.group(1)) if m else None
+
+    def __str__(self) -> str:
+        prefix = "/".join(p for p in (self.entity, self.project) if p)
+        return f"{prefix + '/' if prefix else ''}{self.name}:{self.alias}"
+
+
+def parse_ref(text: str, default_alias: str = LATEST) -> ArtifactRef:
+    if not isinstance(text, str) or not text:
+        raise UsageError(f"artifact reference must be a non-empty string, got {text!r}")
+    parts = text.split("/")
+    if len(parts) > 3:
+        raise UsageError(
+            f"artifact reference {text!r} has too many '/': use name, name:alias, "
+            "project/name:alias or entity/project/name:alias"
+        )
+    last = parts[-1]
+    name, sep, alias = last.partition(":")
+    if sep and not alias:
+        raise UsageError(f"artifact reference {text!r} has an empty alias after ':'")
+    check_name(name)
+    alias = alias or default_alias
+    if ":" in alias:
+        raise UsageError(f"artifact reference {text!r} has more than one ':'")
+    project = parts[-2] if len(parts) >= 2 else None
+    entity = parts[-3] if len(parts) == 3 else None
+    if project is not None:
+        check_name(project, "project name")
+    if entity is not None:
+        check_name(entity, "entity name")
+    return ArtifactRef(name=name, alias=alias, project=project, entity=entity)

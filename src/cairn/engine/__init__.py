@@ -1,0 +1,80 @@
+"""Use cases over core + storage, owning transactions. ``Engine`` is their one facade,
+shared by the in-process client and the server."""
+
+from __future__ import annotations
+
+from ..core.manifest import Manifest
+from ..core.names import ArtifactRef
+from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
+from ..storage.base import BlobStore
+from ..storage.meta.sql import MetaStore
+from . import commit as _commit
+from . import drafts, runs, versions
+
+
+class Engine:
+    def __init__(self, meta: MetaStore, blobs: BlobStore) -> None:
+        self.meta = meta
+        self.blobs = blobs
+
+    # versions
+    def commit(self, req: CommitRequest) -> VersionInfo:
+        return _commit.commit(self.meta, self.blobs, req)
+
+    def upsert_draft(self, req: CommitRequest, distributed_id: str) -> None:
+        drafts.upsert(self.meta, self.blobs, req, distributed_id)
+
+    def finish_draft(self, req: CommitRequest, distributed_id: str) -> VersionInfo:
+        return drafts.finish(self.meta, self.blobs, req, distributed_id)
+
+    def resolve(self, ref: ArtifactRef, entity: str, project: str) -> VersionInfo:
+        return versions.resolve(self.meta, ref, entity, project)
+
+    def get_version(self, version_id: int) -> VersionInfo:
+        return versions.get(self.meta, version_id)
+
+    def list_versions(self, entity: str, project: str, name: str, tags: list[str] | None = None) -> list[VersionInfo]:
+        return versions.list_versions(self.meta, entity, project, name, tags)
+
+    def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
+        return versions.list_collections(self.meta, entity, project, type_)
+
+    def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
+        return versions.list_projects(self.meta, entity)
+
+    def update_version(self, version_id: int, **changes) -> VersionInfo:  # noqa: ANN003
+        return versions.update(self.meta, version_id, **changes)
+
+    def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
+        versions.delete(self.meta, version_id, delete_aliases, run_id)
+
+    def alias_history(self, entity: str, project: str, name: str) -> list[dict]:
+        return versions.aliases_log(self.meta, entity, project, name)
+
+    def manifest(self, key: str) -> Manifest:
+        return Manifest(key, self.meta.get_chunks)
+
+    # runs and lineage
+    def create_run(self, entity: str, project: str, **kw) -> RunInfo:  # noqa: ANN003
+        return runs.create(self.meta, entity, project, **kw)
+
+    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None) -> None:
+        runs.finish(self.meta, run_id, exit_code, config)
+
+    def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:
+        return runs.get(self.meta, run_id, entity, project)
+
+    def list_runs(self, entity: str, project: str) -> list[RunInfo]:
+        return runs.list_runs(self.meta, entity, project)
+
+    def use_version(self, run_id: str, version_id: int) -> None:
+        runs.use(self.meta, run_id, version_id)
+
+    def run_outputs(self, run_id: str) -> list[VersionInfo]:
+        return runs.outputs(self.meta, run_id)
+
+    def run_inputs(self, run_id: str) -> list[VersionInfo]:
+        return runs.inputs(self.meta, run_id)
+
+    def version_users(self, version_id: int) -> list[RunInfo]:
+        return runs.users(self.meta, version_id)

@@ -1,0 +1,199 @@
+"""``Api``: the public, run-less view of the registry (W&B's ``wandb.Api``)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
+from ..core.names import DEFAULT_PROJECT, check_name, parse_ref
+from .artifact import Artifact
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..core.versions import CollectionInfo, RunInfo
+
+
+class PublicRun:
+    """A run as the Api sees it: its attributes and its lineage."""
+
+    def __init__(self, info: "RunInfo", client: "Client") -> None:
+        self._info = info
+        self._client = client
+
+    id = property(lambda self: self._info.id)
+    name = property(lambda self: self._info.name)
+    entity = property(lambda self: self._info.entity)
+    project = property(lambda self: self._info.project)
+    group = property(lambda self: self._info.group)
+    job_type = property(lambda self: self._info.job_type)
+    config = property(lambda self: dict(self._info.config))
+    state = property(lambda self: self._info.state)
+    created_at = property(lambda self: self._info.created_at)
+    path = property(lambda self: [self._info.entity, self._info.project, self._info.id])
+
+    def logged_artifacts(self) -> list[Artifact]:
+        return [Artifact._from_version(v, self._client) for v in self._client.run_outputs(self.id)]
+
+    def used_artifacts(self) -> list[Artifact]:
+        return [Artifact._from_version(v, self._client) for v in self._client.run_inputs(self.id)]
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, PublicRun) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"<Run {'/'.join(self.path)} ({self.state})>"
+
+
+class ArtifactCollection:
+    """All versions of one artifact name in a project."""
+
+    def __init__(self, info: "CollectionInfo", client: "Client") -> None:
+        self._info = info
+        self._client = client
+
+    name = property(lambda self: self._info.name)
+    type = property(lambda self: self._info.type)
+    entity = property(lambda self: self._info.entity)
+    project = property(lambda self: self._info.project)
+    description = property(lambda self: self._info.description)
+    created_at = property(lambda self: self._info.created_at)
+
+    def artifacts(self, per_page: int = 50) -> list[Artifact]:
+        return [
+            Artifact._from_version(v, self._client)
+            for v in self._client.list_versions(self.entity, self.project, self.name)
+        ]
+
+    versions = artifacts
+
+    @property
+    def aliases(self) -> list[str]:
+        return sorted({a for v in self._client.list_versions(self.entity, self.project, self.name) for a in v.aliases})
+
+    def __repr__(self) -> str:
+        return f"<ArtifactCollection {self.entity}/{self.project}/{self.name} ({self.type})>"
+
+
+class ArtifactType:
+    def __init__(self, name: str, entity: str, project: str, client: "Client") -> None:
+        self.name = name
+        self.entity = entity
+        self.project = project
+        self._client = client
+
+    def collections(self, per_page: int = 50) -> list[ArtifactCollection]:
+        return [ArtifactCollection(c, self._client) for c in self._client.list_collections(self.entity, self.project, self.name)]
+
+    def collection(self, name: str) -> ArtifactCollection:
+        for c in self.collections():
+            if c.name == name:
+                return c
+        raise ArtifactNotFoundError(f"{self.entity}/{self.project}/{name}", f"no {self.name!r} collection of that name")
+
+    def __repr__(self) -> str:
+        return f"<ArtifactType {self.name}>"
+
+
+class Api:
+    """Read and manage artifacts and runs outside of a run."""
+
+    def __init__(self, overrides: dict | None = None, timeout: int | None = None, api_key: str | None = None) -> None:
+        from ..client import get_client
+
+        overrides = overrides or {}
+        self._client = get_client()
+        self.entity = overrides.get("entity") or self._client.entity
+        self.project = overrides.get("project") or os.environ.get("CAIRN_PROJECT") or DEFAULT_PROJECT
+        self.default_entity = self.entity
+
+    def _split(self, path: str | None) -> tuple[str, str, str | None]:
+        """entity, project, rest from 'entity/project/rest', 'project/rest' or 'rest'."""
+        parts = [p for p in (path or "").split("/") if p]
+        if len(parts) >= 3:
+            return parts[0], parts[1], "/".join(parts[2:])
+        if len(parts) == 2:
+            return self.entity, parts[0], parts[1]
+        return self.entity, self.project, parts[0] if parts else None
+
+    def artifact(self, name: str, type: str | None = None) -> Artifact:  # noqa: A002
+        """``name``, ``name:alias``, ``name:vN``, ``project/name:alias`` or ``entity/project/name:alias``."""
+        ref = parse_ref(name)
+        info = self._client.resolve(ref, self.entity, self.project)
+        if type is not None and info.type != type:
+            raise ArtifactNotFoundError(name, f"it has type {info.type!r}, not {type!r}")
+        return Artifact._from_version(info, self._client)
+
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:  # noqa: A002
+        try:
+            self.artifact(name, type)
+            return True
+        except NotFoundError:
+            return False
+
+    def artifacts(self, type_name: str, name: str, per_page: int = 50, tags: list[str] | str | None = None) -> list[Artifact]:
+        entity, project, rest = self._split(name)
+        if rest is None:
+            raise UsageError("Api.artifacts needs an artifact name")
+        coll = rest.partition(":")[0]
+        tags = [tags] if isinstance(tags, str) else tags
+        versions = self._client.list_versions(entity, project, coll, tags)
+        if versions and versions[0].type != type_name:
+            raise ArtifactNotFoundError(f"{entity}/{project}/{coll}", f"it has type {versions[0].type!r}, not {type_name!r}")
+        return [Artifact._from_version(v, self._client) for v in versions]
+
+    artifact_versions = artifacts
+
+    def artifact_collections(self, project_name: str | None = None, type_name: str | None = None, per_page: int = 50) -> list[ArtifactCollection]:
+        entity, project, _ = self._split(project_name + "/x" if project_name else None)
+        return [ArtifactCollection(c, self._client) for c in self._client.list_collections(entity, project, type_name)]
+
+    def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
+        entity, project, rest = self._split(name)
+        coll = (rest or "").partition(":")[0]
+        for c in self._client.list_collections(entity, project, type_name):
+            if c.name == coll:
+                return ArtifactCollection(c, self._client)
+        raise ArtifactNotFoundError(f"{entity}/{project}/{coll}", f"no collection of type {type_name!r}")
+
+    def artifact_collection_exists(self, name: str, type: str) -> bool:  # noqa: A002
+        try:
+            self.artifact_collection(type, name)
+            return True
+        except NotFoundError:
+            return False
+
+    def artifact_types(self, project: str | None = None) -> list[ArtifactType]:
+        entity, proj, _ = self._split(project + "/x" if project else None)
+        names = sorted({c.type for c in self._client.list_collections(entity, proj)})
+        return [ArtifactType(n, entity, proj, self._client) for n in names]
+
+    def artifact_type(self, type_name: str, project: str | None = None) -> ArtifactType:
+        for t in self.artifact_types(project):
+            if t.name == type_name:
+                return t
+        raise ArtifactNotFoundError(type_name, "no artifact of that type in the project")
+
+    def run(self, path: str = "") -> PublicRun:
+        """``entity/project/run_id``, ``project/run_id`` or ``run_id``."""
+        entity, project, run_id = self._split(path)
+        if not run_id:
+            raise UsageError("Api.run needs a run path: entity/project/run_id")
+        return PublicRun(self._client.get_run(run_id, entity, project), self._client)
+
+    def runs(self, path: str | None = None, filters: dict | None = None, per_page: int = 50, order: str | None = None) -> list[PublicRun]:
+        entity, project, _ = self._split((path + "/x") if path else None)
+        check_name(project, "project name")
+        out = [PublicRun(r, self._client) for r in self._client.list_runs(entity, project)]
+        for key, value in (filters or {}).items():
+            field = {"group": "group", "jobType": "job_type", "job_type": "job_type", "state": "state", "name": "name"}.get(key)
+            if field is None:
+                raise UsageError(f"unsupported run filter {key!r}; supported: group, job_type, state, name")
+            out = [r for r in out if getattr(r, field) == value]
+        return out
+
+    def projects(self, entity: str | None = None) -> list[str]:
+        return [p for _, p in self._client.list_projects(entity or self.entity)]

@@ -1,0 +1,673 @@
+"""``Artifact``: the wandb-compatible handle on one version, new, draft or committed."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from ..core import manifest as mf
+from ..core.errors import ArtifactNotFoundError, IntegrityError, LockedError, UsageError
+from ..core.names import DEFAULT_PROJECT, check_alias, check_name, check_tag, check_type, join_name, normalize_path
+from ..core.versions import COMMITTED, DELETED, PENDING, CommitRequest, Edits, VersionInfo, check_metadata
+from .entry import ArtifactManifest, ArtifactManifestEntry
+from .table import Table, encode
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from .api import PublicRun
+
+
+def _client() -> "Client":
+    from ..client import get_client
+
+    return get_client()
+
+
+class Artifact:
+    """A versioned set of files. New ones collect files, then ``run.log_artifact`` or ``save``
+    commits them; committed ones are read-only (``new_draft`` makes an editable copy)."""
+
+    def __init__(
+        self,
+        name: str,
+        type: str,  # noqa: A002 - the W&B signature
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        incremental: bool = False,
+        use_as: str | None = None,
+    ) -> None:
+        if ":" in str(name) or "/" in str(name):
+            raise UsageError(
+                f"artifact name {name!r} may not contain ':' or '/'; aliases are given at log time "
+                "and the project comes from the run"
+            )
+        self._name = check_name(name)
+        self._type = check_type(type)
+        self._description = description
+        self._metadata = check_metadata(metadata)
+        self._ttl: timedelta | None = None
+        self._aliases: list[str] = []
+        self._tags: list[str] = []
+        self._entries: dict[str, mf.Entry] = {}  # new artifacts: every entry
+        self._local_paths: dict[str, str] = {}
+        self._base: VersionInfo | None = None  # drafts: the version they start from
+        self._edits: Edits | None = None
+        self._version: VersionInfo | None = None  # committed
+        self._entity: str | None = None
+        self._project: str | None = None
+        self._distributed_id: str | None = None
+        self._client_obj: Client | None = None
+        self._manifest_cache: dict[str, mf.Entry] | None = None
+
+    # -- construction from the store ---------------------------------------
+    @classmethod
+    def _from_version(cls, info: VersionInfo, client: "Client") -> "Artifact":
+        a = cls.__new__(cls)
+        a.__init__(info.name, info.type, info.description, info.metadata)
+        a._client_obj = client
+        a._set_version(info)
+        return a
+
+    def _set_version(self, info: VersionInfo) -> None:
+        self._version = info
+        self._entity, self._project = info.entity, info.project
+        self._description = info.description
+        self._metadata = copy.deepcopy(info.metadata)
+        self._aliases = [a for a in info.aliases]
+        self._tags = list(info.tags)
+        self._ttl = timedelta(seconds=info.ttl_seconds) if info.ttl_seconds else None
+        self._base = None
+        self._edits = None
+        self._entries = {}
+        self._manifest_cache = None
+
+    @property
+    def _client(self) -> "Client":
+        if self._client_obj is None:
+            self._client_obj = _client()
+        return self._client_obj
+
+    # -- identity -----------------------------------------------------------
+    @property
+    def id(self) -> str | None:
+        return str(self._version.id) if self._version else None
+
+    @property
+    def entity(self) -> str:
+        return self._entity or self._client.entity
+
+    @property
+    def project(self) -> str:
+        return self._project or DEFAULT_PROJECT
+
+    @property
+    def name(self) -> str:
+        """``name:vN`` once committed, the bare name before (as in W&B)."""
+        return f"{self._name}:{self._version.version}" if self._version else self._name
+
+    @property
+    def source_name(self) -> str:
+        return self.name
+
+    @property
+    def collection_name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> str | None:
+        return self._version.version if self._version else None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.entity}/{self.project}/{self.name}"
+
+    @property
+    def type(self) -> str:
+        return self._type
+
+    @property
+    def state(self) -> str:
+        if self._version is None:
+            return PENDING
+        return self._version.state
+
+    def is_draft(self) -> bool:
+        return self._version is None
+
+    @property
+    def created_at(self) -> datetime | None:
+        return self._version.created_at if self._version else None
+
+    @property
+    def updated_at(self) -> datetime | None:
+        return self._version.updated_at if self._version else None
+
+    @property
+    def distributed_id(self) -> str | None:
+        return self._distributed_id
+
+    # -- editable attributes ------------------------------------------------
+    @property
+    def description(self) -> str | None:
+        return self._description
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._description = value
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self._metadata
+
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        self._metadata = check_metadata(value)
+
+    @property
+    def aliases(self) -> list[str]:
+        return self._aliases
+
+    @aliases.setter
+    def aliases(self, value: list[str]) -> None:
+        if isinstance(value, str):
+            raise UsageError("aliases must be a list of strings, not one string")
+        self._aliases = [a if a == "latest" else check_alias(a) for a in value]
+
+    @property
+    def tags(self) -> list[str]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: list[str]) -> None:
+        if isinstance(value, str):
+            raise UsageError("tags must be a list of strings, not one string")
+        self._tags = [check_tag(t) for t in value]
+
+    @property
+    def ttl(self) -> timedelta | None:
+        return self._ttl
+
+    @ttl.setter
+    def ttl(self, value: timedelta | None) -> None:
+        if value is not None and (not isinstance(value, timedelta) or value.total_seconds() <= 0):
+            raise UsageError(f"ttl must be a positive datetime.timedelta or None, got {value!r}")
+        self._ttl = value
+
+    def _ttl_seconds(self) -> int | None:
+        return int(self._ttl.total_seconds()) if self._ttl else None
+
+    # -- content --------------------------------------------------------------
+    def _all_entries(self) -> dict[str, mf.Entry]:
+        """Every entry of the artifact as it stands (committed, draft or new)."""
+        if self._version is not None:
+            if self._manifest_cache is None:
+                self._manifest_cache = {e.path: e for e in self._client.manifest(self._version.manifest_key)}
+            return self._manifest_cache
+        if self._base is not None:
+            out = {e.path: e for e in self._client.manifest(self._base.manifest_key)}
+            edits = self._edits or Edits()
+            for p in edits.removes:
+                out.pop(p, None)
+            for prefix in edits.remove_prefixes:
+                for p in [p for p in out if p.startswith(prefix)]:
+                    out.pop(p)
+            out.update(edits.upserts)
+            return dict(sorted(out.items()))
+        return dict(sorted(self._entries.items()))
+
+    @property
+    def manifest(self) -> ArtifactManifest:
+        return ArtifactManifest(
+            {p: ArtifactManifestEntry(e, self, self._local_paths.get(p)) for p, e in self._all_entries().items()}
+        )
+
+    @property
+    def digest(self) -> str:
+        if self._version is not None:
+            return self._version.digest
+        return mf.build(list(self._all_entries().values()), lambda k, d: None).digest
+
+    @property
+    def size(self) -> int:
+        if self._version is not None:
+            return self._version.size
+        return sum(e.size for e in self._all_entries().values())
+
+    @property
+    def file_count(self) -> int:
+        if self._version is not None:
+            return self._version.file_count
+        return len(self._all_entries())
+
+    def _require_editable(self, what: str) -> None:
+        if self._version is not None:
+            raise LockedError(
+                f"cannot {what} {self.qualified_name}: it is committed and can no longer change; "
+                "call new_draft() to make a new version from it"
+            )
+        if self._distributed_id is not None:
+            raise LockedError(
+                f"cannot {what} artifact {self._name!r}: it was already upserted to distributed_id "
+                f"{self._distributed_id!r}; make a new Artifact object for further contributions"
+            )
+
+    def _require_committed(self, what: str) -> VersionInfo:
+        if self._version is None:
+            raise UsageError(
+                f"cannot {what} artifact {self._name!r}: it is not logged yet; "
+                "call run.log_artifact(artifact) or artifact.save() first"
+            )
+        if self._version.state == DELETED:
+            raise ArtifactNotFoundError(self.qualified_name, "it was deleted")
+        return self._version
+
+    def _current(self, path: str) -> mf.Entry | None:
+        if self._base is not None:
+            edits = self._edits
+            assert edits is not None
+            if path in edits.upserts:
+                return edits.upserts[path]
+            if path in edits.removes or any(path.startswith(p) for p in edits.remove_prefixes):
+                return None
+            return self._client.manifest(self._base.manifest_key).get(path)
+        return self._entries.get(path)
+
+    def _put(self, entry: mf.Entry, overwrite: bool, local_path: str | None = None) -> ArtifactManifestEntry:
+        prev = self._current(entry.path)
+        if prev is not None and (prev.digest != entry.digest or prev.ref != entry.ref) and not overwrite:
+            raise UsageError(
+                f"artifact {self._name!r} already has a different file at {entry.path!r}; "
+                "pass overwrite=True to replace it, or remove it first"
+            )
+        if self._base is not None:
+            assert self._edits is not None
+            self._edits.upserts[entry.path] = entry
+            self._edits.removes.discard(entry.path)
+        else:
+            self._entries[entry.path] = entry
+        if local_path:
+            self._local_paths[entry.path] = local_path
+        return ArtifactManifestEntry(entry, self, local_path)
+
+    def add_file(
+        self,
+        local_path: str | os.PathLike,
+        name: str | None = None,
+        is_tmp: bool | None = False,
+        skip_cache: bool | None = False,
+        policy: str | None = "mutable",
+        overwrite: bool = False,
+    ) -> ArtifactManifestEntry:
+        """Add one local file as ``name`` (default: its base name). Its bytes are stored now,
+        read once, so later changes to the file do not change this artifact."""
+        self._require_editable("add a file to")
+        _check_policy(policy)
+        path = os.fspath(local_path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"cannot add {path!r} to artifact {self._name!r}: no such file")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"cannot add_file {path!r}: it is a directory; use add_dir")
+        entry_name = normalize_path(name if name is not None else os.path.basename(path))
+        digest, size = self._client.ingest([os.path.abspath(path)])[os.path.abspath(path)]
+        return self._put(mf.Entry(entry_name, digest, size), overwrite, os.path.abspath(path))
+
+    def add_dir(
+        self,
+        local_path: str | os.PathLike,
+        name: str | None = None,
+        skip_cache: bool | None = False,
+        policy: str | None = "mutable",
+        merge: bool = False,
+    ) -> None:
+        """Add every file below a folder, under ``name/`` if given (hashed and stored in parallel)."""
+        self._require_editable("add a folder to")
+        _check_policy(policy)
+        root = os.path.abspath(os.fspath(local_path))
+        if not os.path.isdir(root):
+            raise NotADirectoryError(f"cannot add_dir {os.fspath(local_path)!r}: not a directory (use add_file for files)")
+        files: list[tuple[str, str]] = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, root)
+            for f in sorted(filenames):
+                full = os.path.join(dirpath, f)
+                if not os.path.isfile(full):
+                    continue  # broken symlinks, sockets
+                rel = f if rel_dir == "." else f"{rel_dir}/{f}".replace(os.sep, "/")
+                files.append((full, join_name(name, rel)))
+        stored = self._client.ingest([full for full, _ in files])
+        for full, entry_name in files:
+            digest, size = stored[full]
+            self._put(mf.Entry(entry_name, digest, size), merge, full)
+
+    @contextlib.contextmanager
+    def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Iterator[IO]:
+        """Write a new file straight into the artifact: ``with a.new_file("x.txt") as f: ...``."""
+        self._require_editable("add a file to")
+        entry_name = normalize_path(name)
+        if self._current(entry_name) is not None:
+            raise UsageError(f"artifact {self._name!r} already has a file at {entry_name!r}; remove it first")
+        if mode not in ("w", "x", "wb", "xb"):
+            raise UsageError(f"new_file mode must be one of 'w', 'x', 'wb', 'xb', got {mode!r}")
+        with tempfile.TemporaryDirectory(prefix="cairn-new-file-") as tmp:
+            path = os.path.join(tmp, os.path.basename(entry_name))
+            kw = {} if "b" in mode else {"encoding": encoding or "utf-8"}
+            with open(path, mode, **kw) as f:
+                yield f
+            self.add_file(path, entry_name)
+            self._local_paths.pop(entry_name, None)
+
+    def add_reference(
+        self,
+        uri: str | Any,
+        name: str | None = None,
+        checksum: bool = True,
+        max_objects: int | None = None,
+    ) -> list[ArtifactManifestEntry]:
+        """Track files that stay where they are: ``file://``, ``s3://`` or ``http(s)://`` URIs."""
+        from ..client.references import entries_for
+
+        self._require_editable("add a reference to")
+        uri = str(uri)
+        return [self._put(e, True) for e in entries_for(uri, name, checksum, max_objects)]
+
+    def add(self, obj: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
+        """Add a ``Table`` (or pandas DataFrame) as ``<name>.table.json``."""
+        self._require_editable("add an object to")
+        if not isinstance(obj, Table):
+            if type(obj).__name__ == "DataFrame" and hasattr(obj, "itertuples"):
+                obj = Table(dataframe=obj)
+            else:
+                raise TypeError(
+                    f"artifact.add takes a cairn.Table or a pandas DataFrame, got {type(obj).__name__}; "
+                    "write other objects to a file and use add_file"
+                )
+        path = name if name.endswith(".table.json") else f"{name}.table.json"
+        entry_name = normalize_path(path)
+        digest, size = self._client.ingest_bytes(encode(obj))
+        return self._put(mf.Entry(entry_name, digest, size), overwrite)
+
+    def __setitem__(self, name: str, obj: Any) -> None:
+        self.add(obj, name)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+    def remove(self, item: str | os.PathLike | ArtifactManifestEntry) -> None:
+        """Remove a file, or every file below a folder (``"dir/"`` or ``"dir"``)."""
+        self._require_editable("remove files from")
+        path = item.path if isinstance(item, ArtifactManifestEntry) else os.fspath(item)
+        is_dir = path.endswith("/")
+        norm = normalize_path(path)
+        if self._base is not None:
+            edits = self._edits
+            assert edits is not None
+            manifest = self._client.manifest(self._base.manifest_key)
+            removed = False
+            if not is_dir and self._current(norm) is not None:
+                edits.upserts.pop(norm, None)
+                if manifest.get(norm) is not None:
+                    edits.removes.add(norm)
+                removed = True
+            else:
+                prefix = norm + "/"
+                for p in [p for p in edits.upserts if p.startswith(prefix)]:
+                    del edits.upserts[p]
+                    removed = True
+                if next(iter(manifest.prefix(prefix)), None) is not None:
+                    edits.remove_prefixes.add(prefix)
+                    removed = True
+        else:
+            if not is_dir and norm in self._entries:
+                del self._entries[norm]
+                removed = True
+            else:
+                prefix = norm + "/"
+                hits = [p for p in self._entries if p.startswith(prefix)]
+                for p in hits:
+                    del self._entries[p]
+                removed = bool(hits)
+        if not removed:
+            raise FileNotFoundError(f"artifact {self._name!r} has no file or folder {path!r} to remove")
+
+    def get_entry(self, name: str) -> ArtifactManifestEntry:
+        path = normalize_path(name)
+        e = self._current(path) if self._version is None else self._all_entries().get(path)
+        if e is None:
+            raise KeyError(f"artifact {self.name!r} has no entry {name!r}")
+        return ArtifactManifestEntry(e, self, self._local_paths.get(path))
+
+    def get_path(self, name: str) -> ArtifactManifestEntry:
+        return self.get_entry(name)
+
+    def get(self, name: str) -> Any:
+        """The object stored under ``name`` (a Table for ``name.table.json``), or None."""
+        for candidate in (f"{name}.table.json", name):
+            try:
+                path = normalize_path(candidate)
+            except UsageError:
+                continue
+            e = self._current(path) if self._version is None else self._all_entries().get(path)
+            if e is None:
+                continue
+            with self._client.open_entry(e) as f:
+                data = f.read()
+            if e.digest.startswith("blake3:"):
+                from ..core.digest import Digest
+
+                if str(Digest.of_bytes(data)) != e.digest:
+                    raise IntegrityError(f"artifact file {path!r} is corrupt in the store", path=path, digest=e.digest)
+            obj = json.loads(data)
+            if isinstance(obj, dict) and obj.get("_type") in ("table", "table-file", "partitioned-table"):
+                return Table.from_json(obj)
+            return obj
+        return None
+
+    # -- downloads --------------------------------------------------------------
+    def _default_root(self) -> Path:
+        base = os.environ.get("CAIRN_ARTIFACT_DIR") or os.path.join(".", "artifacts")
+        return Path(base) / f"{self._name}:{self.version}"
+
+    def download(
+        self,
+        root: str | os.PathLike | None = None,
+        allow_missing_references: bool = False,
+        skip_cache: bool | None = None,
+        path_prefix: str | None = None,
+        multipart: bool | None = None,
+    ) -> str:
+        """Download every file (or those under ``path_prefix``) to ``root``; files that already
+        match are left alone and every written byte is verified. Returns the root."""
+        self._require_committed("download")
+        target = Path(root) if root is not None else self._default_root()
+        manifest = self._client.manifest(self._version.manifest_key)  # type: ignore[union-attr]
+        entries = list(manifest.prefix(path_prefix) if path_prefix else manifest)
+        if allow_missing_references:
+            entries = [e for e in entries if e.ref is None or _reachable(self._client, e)]
+        self._client.download(entries, target)
+        return str(target)
+
+    def checkout(self, root: str | os.PathLike | None = None) -> str:
+        """Make ``root`` hold exactly this artifact's files: download, then delete anything else."""
+        target = Path(root) if root is not None else self._default_root()
+        self.download(target)
+        keep = set(self._all_entries())
+        for dirpath, dirnames, filenames in os.walk(target, topdown=False):
+            for f in filenames:
+                full = os.path.join(dirpath, f)
+                if os.path.relpath(full, target).replace(os.sep, "/") not in keep:
+                    os.remove(full)
+            for d in dirnames:
+                full = os.path.join(dirpath, d)
+                if os.path.isdir(full) and not os.listdir(full):
+                    os.rmdir(full)
+        return str(target)
+
+    def verify(self, root: str | os.PathLike | None = None) -> None:
+        """Raise IntegrityError unless ``root`` holds exactly this artifact's files, byte for byte."""
+        from ..client.transfer import _hash_file
+
+        self._require_committed("verify")
+        target = Path(root) if root is not None else self._default_root()
+        entries = self._all_entries()
+        seen = set()
+        for dirpath, _dirs, filenames in os.walk(target):
+            for f in filenames:
+                rel = os.path.relpath(os.path.join(dirpath, f), target).replace(os.sep, "/")
+                e = entries.get(rel)
+                if e is None:
+                    raise IntegrityError(f"{os.path.join(dirpath, f)} is not part of {self.qualified_name}", path=rel)
+                seen.add(rel)
+                if e.digest.startswith("blake3:") and _hash_file(Path(dirpath) / f) != e.digest:
+                    raise IntegrityError(f"{rel} under {target} does not match {self.qualified_name}", path=rel)
+        missing = sorted(set(entries) - seen)
+        if missing:
+            raise IntegrityError(f"{missing[0]} of {self.qualified_name} is missing under {target}", path=missing[0])
+
+    def file(self, root: str | os.PathLike | None = None) -> str:
+        """Download the artifact's only file and return its path."""
+        entries = self._all_entries()
+        if len(entries) != 1:
+            raise UsageError(
+                f"artifact.file() needs an artifact with exactly one file; {self.name} has {len(entries)}: "
+                "use download() instead"
+            )
+        root = self.download(root)
+        return os.path.join(root, next(iter(entries)))
+
+    def files(self, names: list[str] | None = None, per_page: int = 50) -> list["ArtifactFile"]:
+        return [
+            ArtifactFile(self, e) for p, e in self._all_entries().items() if names is None or p in names
+        ]
+
+    # -- logging and state --------------------------------------------------
+    def _commit_request(self, entity: str, project: str, run_id: str | None, aliases: list[str] | None, tags: list[str] | None) -> CommitRequest:
+        req = CommitRequest(
+            entity=entity,
+            project=project,
+            name=self._name,
+            type=self._type,
+            description=self._description,
+            metadata=self._metadata,
+            aliases=[a for a in (aliases if aliases is not None else self._aliases) if a != "latest"],
+            tags=list(tags if tags is not None else self._tags),
+            ttl_seconds=self._ttl_seconds(),
+            run_id=run_id,
+        )
+        if self._version is not None:
+            req.base_version_id, req.edits = self._version.id, Edits()
+        elif self._base is not None:
+            req.base_version_id, req.edits = self._base.id, self._edits
+        else:
+            req.entries = list(self._entries.values())
+        return req
+
+    def save(self, project: str | None = None, settings: Any = None) -> "Artifact":
+        """Commit a new or draft artifact (in the active run, or in a run of its own with
+        job_type "auto"); on a committed one, persist edited description, metadata, ttl,
+        aliases and tags without making a new version."""
+        if self._version is not None:
+            info = self._client.update_version(
+                self._version.id,
+                description=self._description,
+                metadata=self._metadata,
+                ttl_seconds=self._ttl_seconds(),
+                aliases=list(self._aliases),
+                tags=list(self._tags),
+            )
+            self._set_version(info)
+            return self
+        from . import run as run_mod
+
+        active = run_mod.current()
+        if active is not None:
+            active.log_artifact(self)
+            return self
+        with run_mod.init(project=project or self._project, job_type="auto", reinit=True, _make_current=False) as r:
+            r.log_artifact(self)
+        return self
+
+    def wait(self, timeout: int | None = None) -> "Artifact":
+        """Commits are synchronous in cairn; ``wait`` checks that this one is logged."""
+        self._require_committed("wait for")
+        return self
+
+    def delete(self, delete_aliases: bool = False) -> None:
+        v = self._require_committed("delete")
+        self._client.delete_version(v.id, delete_aliases)
+        self._set_version(self._client.get_version(v.id))
+
+    def new_draft(self) -> "Artifact":
+        """A new, editable artifact that starts with this version's files (nothing is copied)."""
+        v = self._require_committed("make a draft of")
+        draft = Artifact(self._name, self._type, self._description, copy.deepcopy(self._metadata))
+        draft._client_obj = self._client
+        draft._base = v
+        draft._edits = Edits()
+        draft._entity, draft._project = v.entity, v.project
+        draft._ttl = self._ttl
+        draft._tags = list(self._tags)
+        return draft
+
+    def logged_by(self) -> "PublicRun | None":
+        from .api import PublicRun
+
+        v = self._require_committed("find the run that logged")
+        if v.run_id is None:
+            return None
+        return PublicRun(self._client.get_run(v.run_id), self._client)
+
+    def used_by(self) -> list["PublicRun"]:
+        from .api import PublicRun
+
+        v = self._require_committed("find the runs that used")
+        return [PublicRun(r, self._client) for r in self._client.version_users(v.id)]
+
+    def json_encode(self) -> dict:
+        return {"id": self.id, "name": self.name, "type": self.type, "digest": self.digest}
+
+    def __repr__(self) -> str:
+        return f"<Artifact {self.qualified_name if self._version else self._name} type={self._type} state={self.state}>"
+
+
+class ArtifactFile:
+    """One file of a committed artifact, as ``artifact.files()`` lists it."""
+
+    def __init__(self, artifact: Artifact, entry: mf.Entry) -> None:
+        self._artifact = artifact
+        self._entry = entry
+        self.name = entry.path
+        self.size = entry.size
+        self.digest = entry.digest
+
+    def download(self, root: str | os.PathLike = ".", replace: bool = False, exist_ok: bool = False) -> str:
+        dest = Path(root) / self.name
+        if dest.exists() and not (replace or exist_ok):
+            raise FileExistsError(f"{dest} exists; pass replace=True to overwrite it")
+        return ArtifactManifestEntry(self._entry, self._artifact).download(root)
+
+    def __repr__(self) -> str:
+        return f"<ArtifactFile {self.name} ({self.size} bytes)>"
+
+
+def _check_policy(policy: str | None) -> None:
+    if policy not in (None, "mutable", "immutable"):
+        raise UsageError(f"policy must be 'mutable' or 'immutable', got {policy!r}")
+
+
+def _reachable(client: "Client", e: mf.Entry) -> bool:
+    try:
+        client.open_entry(e).close()
+        return True
+    except Exception:  # noqa: BLE001 - allow_missing_references skips anything unreachable
+        return False
+
+
+__all__ = ["Artifact", "ArtifactFile"]
