@@ -280,7 +280,9 @@ class Artifact:
         return self._entries.get(path)
 
     def _put(self, entry: mf.Entry, overwrite: bool, local_path: str | None = None) -> ArtifactManifestEntry:
-        prev = self._current(entry.path)
+        # In a draft, adding over a file of the base version replaces it (the page's "modify"
+        # example); only files added in this session need overwrite=True to be replaced.
+        prev = self._edits.upserts.get(entry.path) if self._base is not None else self._entries.get(entry.path)
         if prev is not None and (prev.digest != entry.digest or prev.ref != entry.ref) and not overwrite:
             raise UsageError(
                 f"artifact {self._name!r} already has a different file at {entry.path!r}; "
