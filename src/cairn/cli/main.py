@@ -121,5 +121,7 @@ def demo(store_dir: str | None) -> None:
         output.line(text)
 
 
+from . import server_cmds  # noqa: E402,F401  (registers server, admin, login, cache)
+
 if __name__ == "__main__":
     main()

@@ -24,11 +24,12 @@ class Client(Protocol):
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         """Store bytes; (digest, size)."""
 
-    def open_entry(self, entry: Entry) -> BinaryIO:
-        """A reader of an entry's bytes (blob or reference); the caller verifies the digest."""
+    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BinaryIO:
+        """A reader of an entry's bytes (blob or reference) of ``version`` (None: an entry
+        just added, not yet logged); the caller verifies the digest."""
 
-    def download(self, entries: list[Entry], root: Path) -> list[Path]:
-        """Write entries under root, verified, skipping files that already match."""
+    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[Path]:
+        """Write entries of ``version`` under root, verified, skipping files that already match."""
 
     def manifest(self, key: str) -> Manifest:
         """The manifest tree stored under ``key``."""

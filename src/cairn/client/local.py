@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..core.manifest import Entry, Manifest
+from ..core.versions import VersionInfo
 from ..engine import Engine
 from ..storage.blobs.local import LocalBlobStore
 from ..storage.meta.sql import MetaStore
@@ -38,12 +39,12 @@ class LocalClient:
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         return self.blobs.put_bytes(data)
 
-    def open_entry(self, entry: Entry) -> BinaryIO:
+    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BinaryIO:
         if entry.ref is not None:
             return open_reference(entry)
         return self.blobs.open(entry.digest)
 
-    def download(self, entries: list[Entry], root: Path) -> list[Path]:
+    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[Path]:
         return transfer.download(entries, root, self.open_entry, self.statcache)
 
     def manifest(self, key: str) -> Manifest:

@@ -459,7 +459,7 @@ class Artifact:
             e = self._current(path) if self._version is None else self._all_entries().get(path)
             if e is None:
                 continue
-            with self._client.open_entry(e) as f:
+            with self._client.open_entry(e, self._version) as f:
                 data = f.read()
             if e.digest.startswith("blake3:"):
                 from ..core.digest import Digest
@@ -492,8 +492,8 @@ class Artifact:
         manifest = self._client.manifest(self._version.manifest_key)  # type: ignore[union-attr]
         entries = list(manifest.prefix(path_prefix) if path_prefix else manifest)
         if allow_missing_references:
-            entries = [e for e in entries if e.ref is None or _reachable(self._client, e)]
-        self._client.download(entries, target)
+            entries = [e for e in entries if e.ref is None or _reachable(self._client, e, self._version)]
+        self._client.download(entries, target, self._version)
         return str(target)
 
     def checkout(self, root: str | os.PathLike | None = None) -> str:
@@ -664,9 +664,9 @@ def _check_policy(policy: str | None) -> None:
         raise UsageError(f"policy must be 'mutable' or 'immutable', got {policy!r}")
 
 
-def _reachable(client: "Client", e: mf.Entry) -> bool:
+def _reachable(client: "Client", e: mf.Entry, version: VersionInfo | None = None) -> bool:
     try:
-        client.open_entry(e).close()
+        client.open_entry(e, version).close()
         return True
     except Exception:  # noqa: BLE001 - allow_missing_references skips anything unreachable
         return False

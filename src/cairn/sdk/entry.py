@@ -43,7 +43,7 @@ class ArtifactManifestEntry:
         art = self._artifact
         target = Path(root) if root is not None else art._default_root()
         art._require_committed("download an entry of")
-        (path,) = art._client.download([self._entry], target)
+        (path,) = art._client.download([self._entry], target, art._version)
         return str(path)
 
     def __repr__(self) -> str:

@@ -168,3 +168,47 @@ draft_entries = Table(
     Column("extra", Text),
     Column("run_id", String(64)),
 )
+
+# -- server: users, keys, roles, and which project holds which blob ---------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("key_hash", String(80), nullable=False, unique=True),  # sha256 of the key; the key itself is never stored
+    Column("prefix", String(16), nullable=False),  # first characters, to tell keys apart in listings
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("kind", String(16), nullable=False),  # user | team
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("entity", String(128), ForeignKey("entities.name"), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
+    Column("role", String(16), nullable=False),  # read | write | admin
+)
+
+project_blobs = Table(
+    "project_blobs",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id"), primary_key=True),
+    Column("digest", String(80), primary_key=True),
+)

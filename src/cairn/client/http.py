@@ -1,0 +1,382 @@
+"""The HTTP client: the same ``Client`` calls, spoken to a ``cairn server``.
+
+Files are hashed when added (stat cache honoured) and sent when a version is committed:
+the server is asked which digests its project lacks and only those travel — directly to
+the object store with presigned URLs when it has one, else streamed through the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import random
+import struct
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+
+from ..core.digest import hasher
+from ..core.errors import FileChangedError, IntegrityError, StoreError
+from ..core.manifest import Entry, Manifest
+from ..core.names import ArtifactRef
+from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
+from . import transfer, wire
+from .cache import BlobCache, parse_size
+from .references import open_reference
+from .settings import Settings
+from .statcache import StatCache, signature
+
+RETRIES = 5
+SMALL = transfer.SMALL
+BATCH_BYTES = 8 << 20
+RETRY_STATUS = {502, 503, 504}
+
+
+class HttpClient:
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self.base_url = settings.base_url.rstrip("/")  # type: ignore[union-attr]
+        headers = {"User-Agent": "cairn-sdk"}
+        key = settings.api_key or _stored_key(self.base_url)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, transport=transport,
+            timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False,
+        )
+        self._direct = httpx.Client(timeout=httpx.Timeout(300.0, connect=10.0))  # presigned object-store URLs
+        self._entity = settings.entity
+        self.statcache = StatCache(settings.cache_dir / "statcache.sqlite")
+        cap = os.environ.get("CAIRN_CACHE_MAX")
+        self.cache = BlobCache(settings.cache_dir, parse_size(cap) if cap else None)
+        self._pending: dict[str, Any] = {}  # digest -> bytes or (path, stat signature)
+        self._lock = threading.Lock()
+        self._chunks: dict[str, bytes] = {}
+
+    # -- plumbing ----------------------------------------------------------------
+    def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        delay = 0.2
+        for attempt in range(RETRIES + 1):
+            try:
+                r = self._http.request(method, url, **kw)
+            except httpx.TransportError as e:
+                if attempt == RETRIES:
+                    raise StoreError(
+                        f"cannot reach the cairn server at {self.base_url} ({type(e).__name__}: {e}); "
+                        "check CAIRN_BASE_URL and that the server is running"
+                    ) from None
+            else:
+                if r.status_code not in RETRY_STATUS or attempt == RETRIES:
+                    if r.status_code >= 400:
+                        try:
+                            body = r.json()
+                        except ValueError:
+                            body = None
+                        raise wire.error_in(body, r.status_code)
+                    return r
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def _json(self, method: str, url: str, **kw: Any) -> Any:
+        return self._call(method, url, **kw).json()
+
+    @property
+    def entity(self) -> str:
+        if self._entity is None:
+            self._entity = self._json("GET", "/api/v1/whoami")["entity"]
+        return self._entity
+
+    @staticmethod
+    def _p(entity: str, project: str) -> str:
+        return f"/api/v1/projects/{entity}/{project}"
+
+    # -- bytes -------------------------------------------------------------------
+    def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
+        sigs = {p: signature(transfer._regular(p)) for p in paths}
+        known = self.statcache.lookup(sigs)
+        out: dict[str, tuple[str, int]] = {}
+        fresh = []
+
+        def one(p: str) -> tuple[str, str]:
+            return p, known.get(p) or transfer._hash_file(Path(p))
+
+        with ThreadPoolExecutor(transfer.WORKERS) as pool:
+            for p, digest in pool.map(one, paths):
+                transfer._check_same(p, sigs[p])
+                out[p] = (digest, sigs[p][0])
+                with self._lock:
+                    self._pending[digest] = (p, sigs[p])
+                if p not in known:
+                    fresh.append((p, sigs[p], digest))
+        self.statcache.record(fresh)
+        return out
+
+    def ingest_bytes(self, data: bytes) -> tuple[str, int]:
+        h = hasher()
+        h.update(data)
+        digest = "blake3:" + h.hexdigest()
+        with self._lock:
+            self._pending[digest] = bytes(data)
+        return digest, len(data)
+
+    def _upload(self, entity: str, project: str, entries: list[Entry]) -> None:
+        digests = list(dict.fromkeys(e.digest for e in entries if e.ref is None))
+        missing: list[str] = []
+        for i in range(0, len(digests), 50_000):
+            body = {"digests": digests[i : i + 50_000]}
+            missing += self._json("POST", f"{self._p(entity, project)}/blobs/missing", json=body)["missing"]
+        if not missing:
+            return
+        small, large = [], []
+        for d in missing:
+            src = self._pending.get(d)
+            if src is None:
+                raise StoreError(
+                    f"blob {d} is not on the server and this process does not have its file; add the file again"
+                )
+            size = len(src) if isinstance(src, bytes) else src[1][0]
+            (small if size < SMALL else large).append((d, src))
+        batches, cur, cur_bytes = [], [], 0
+        for d, src in small:
+            cur.append((d, src))
+            cur_bytes += len(src) if isinstance(src, bytes) else src[1][0]
+            if cur_bytes >= BATCH_BYTES:
+                batches.append(cur)
+                cur, cur_bytes = [], 0
+        if cur:
+            batches.append(cur)
+        with ThreadPoolExecutor(transfer.WORKERS) as pool:
+            jobs = [pool.submit(self._send_batch, entity, project, b) for b in batches]
+            jobs += [pool.submit(self._send_large, entity, project, d, src) for d, src in large]
+            for j in jobs:
+                j.result()
+
+    def _read_source(self, digest: str, src: Any) -> bytes:
+        if isinstance(src, bytes):
+            return src
+        path, sig = src
+        if signature(os.stat(path)) != sig:
+            raise FileChangedError(path, os.path.basename(path))
+        with open(path, "rb") as f:
+            data = f.read()
+        h = hasher()
+        h.update(data)
+        if "blake3:" + h.hexdigest() != digest:
+            raise FileChangedError(path, os.path.basename(path))
+        return data
+
+    def _send_batch(self, entity: str, project: str, batch: list[tuple[str, Any]]) -> None:
+        body = bytearray()
+        for d, src in batch:
+            data = self._read_source(d, src)
+            body += struct.pack(">I", len(data)) + data
+        got = self._json("POST", f"{self._p(entity, project)}/blobs/batch", content=bytes(body))["digests"]
+        if got != [d for d, _ in batch]:
+            raise IntegrityError("the server hashed an uploaded batch differently; nothing was committed")
+
+    def _send_large(self, entity: str, project: str, digest: str, src: Any) -> None:
+        path, sig = src if not isinstance(src, bytes) else (None, None)
+        size = len(src) if isinstance(src, bytes) else sig[0]
+        start = self._json("POST", f"{self._p(entity, project)}/blobs/uploads", json={"digest": digest, "size": size})
+        if start.get("direct"):
+            parts = self._put_direct(start, path, src, digest)
+            self._json("POST", f"{self._p(entity, project)}/blobs/uploads/complete",
+                       json={"upload_id": start["upload_id"], "digest": digest, "parts": parts})
+            return
+        self._call("PUT", f"{self._p(entity, project)}/blobs/{digest}", content=self._stream(path, src, sig, digest),
+                   headers={"Content-Length": str(size)})
+
+    def _stream(self, path: str | None, src: Any, sig: Any, digest: str):  # noqa: ANN202
+        if path is None:
+            yield src
+            return
+        h = hasher()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+                yield chunk
+        if signature(os.stat(path)) != sig or "blake3:" + h.hexdigest() != digest:
+            raise FileChangedError(path, os.path.basename(path))
+
+    def _put_direct(self, start: dict, path: str | None, src: Any, digest: str) -> list[str]:
+        """PUT to presigned URL(s); returns part ETags for a multipart upload."""
+        urls: list[str] = start.get("part_urls") or [start["url"]]
+        part_size: int = start.get("part_size") or (1 << 62)
+        etags: list[str] = []
+        h = hasher()
+        f: BinaryIO = io.BytesIO(src) if path is None else open(path, "rb")
+        with f:
+            for url in urls:
+                data = f.read(part_size)
+                h.update(data)
+                r = self._direct_put(url, data)
+                etags.append(r.headers.get("etag", "").strip('"'))
+        if "blake3:" + h.hexdigest() != digest:
+            raise FileChangedError(path or "<bytes>", os.path.basename(path or "bytes"))
+        return etags
+
+    def _direct_put(self, url: str, data: bytes) -> httpx.Response:
+        delay = 0.2
+        for attempt in range(RETRIES + 1):
+            try:
+                r = self._direct.put(url, content=data)
+                if r.status_code < 500 or attempt == RETRIES:
+                    if r.status_code >= 400:
+                        raise StoreError(f"the object store refused an upload (HTTP {r.status_code}): {r.text[:200]}")
+                    return r
+            except httpx.TransportError as e:
+                if attempt == RETRIES:
+                    raise StoreError(f"cannot reach the object store for a direct upload: {e}") from None
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BinaryIO:
+        if entry.ref is not None:
+            return open_reference(entry)
+        cached = self.cache.get(entry.digest)
+        if cached is not None:
+            return open(cached, "rb")
+        src = self._pending.get(entry.digest)
+        if src is not None:
+            return io.BytesIO(src) if isinstance(src, bytes) else open(src[0], "rb")
+        if version is None:
+            raise StoreError(f"entry {entry.path!r} is not logged yet and its bytes are not in this process")
+        self._fetch_to_cache(entry.digest, version)
+        return open(self.cache.path(entry.digest), "rb")
+
+    def _fetch_to_cache(self, digest: str, version: VersionInfo) -> Path:
+        url = f"{self._p(version.entity, version.project)}/blobs/{digest}"
+        r = self._call("GET", url)
+        if r.status_code in (302, 307):
+            stream_from: Callable = lambda: self._direct.stream("GET", r.headers["location"])  # noqa: E731
+        else:
+            stream_from = lambda: self._http.stream("GET", url, params={"direct": "false"})  # noqa: E731
+        tmp = self.cache.tmp()
+        h = hasher()
+        try:
+            with stream_from() as resp, open(tmp, "wb") as out:
+                if resp.status_code >= 400:
+                    raise StoreError(f"downloading blob {digest} failed with HTTP {resp.status_code}")
+                for chunk in resp.iter_bytes(1 << 20):
+                    h.update(chunk)
+                    out.write(chunk)
+            if "blake3:" + h.hexdigest() != digest:
+                raise IntegrityError(f"blob {digest} arrived corrupt (hash mismatch); try again", digest=digest)
+            return self.cache.put_from(tmp, digest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[Path]:
+        out = transfer.download(entries, root, lambda e: self.open_entry(e, version), self.statcache)
+        self.cache.enforce()
+        return out
+
+    def manifest(self, key: str) -> Manifest:
+        return Manifest(key, self._load_chunks)
+
+    def _load_chunks(self, keys: list[str]) -> dict[str, bytes]:
+        want = [k for k in keys if k not in self._chunks]
+        for i in range(0, len(want), 1000):
+            got = self._json("POST", "/api/v1/chunks", json={"keys": want[i : i + 1000]})["chunks"]
+            for k, v in got.items():
+                self._chunks[k] = base64.b64decode(v)
+        if len(self._chunks) > 20_000:  # content-addressed: safe to forget any time
+            self._chunks = {k: self._chunks[k] for k in keys if k in self._chunks}
+        return {k: self._chunks[k] for k in keys if k in self._chunks}
+
+    # -- versions ------------------------------------------------------------------
+    def _art(self, req: CommitRequest) -> str:
+        return f"{self._p(req.entity, req.project)}/artifacts/{req.name}"
+
+    def _entries_to_send(self, req: CommitRequest) -> list[Entry]:
+        if req.entries is not None:
+            return req.entries
+        return list(req.edits.upserts.values()) if req.edits else []
+
+    def commit(self, req: CommitRequest) -> VersionInfo:
+        self._upload(req.entity, req.project, self._entries_to_send(req))
+        return wire.version_in(self._json("POST", f"{self._art(req)}/versions", json=wire.commit_out(req)))
+
+    def upsert_draft(self, req: CommitRequest, distributed_id: str) -> None:
+        self._upload(req.entity, req.project, self._entries_to_send(req))
+        self._json("POST", f"{self._art(req)}/drafts/{distributed_id}/upsert", json=wire.commit_out(req))
+
+    def finish_draft(self, req: CommitRequest, distributed_id: str) -> VersionInfo:
+        self._upload(req.entity, req.project, self._entries_to_send(req))
+        return wire.version_in(self._json("POST", f"{self._art(req)}/drafts/{distributed_id}/finish", json=wire.commit_out(req)))
+
+    def resolve(self, ref: ArtifactRef, entity: str, project: str) -> VersionInfo:
+        e, p = ref.entity or entity, ref.project or project
+        return wire.version_in(self._json("GET", f"{self._p(e, p)}/artifacts/{ref.name}/resolve/{ref.alias}"))
+
+    def get_version(self, version_id: int) -> VersionInfo:
+        return wire.version_in(self._json("GET", f"/api/v1/versions/{version_id}"))
+
+    def list_versions(self, entity: str, project: str, name: str, tags: list[str] | None = None) -> list[VersionInfo]:
+        got = self._json("GET", f"{self._p(entity, project)}/artifacts/{name}/versions", params={"tag": tags or []})
+        return [wire.version_in(v) for v in got["versions"]]
+
+    def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
+        params = {"type": type_} if type_ else {}
+        got = self._json("GET", f"{self._p(entity, project)}/artifacts", params=params)
+        return [wire.collection_in(c) for c in got["collections"]]
+
+    def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
+        got = self._json("GET", "/api/v1/projects", params={"entity": entity} if entity else {})
+        return [(p["entity"], p["project"]) for p in got["projects"]]
+
+    def update_version(self, version_id: int, **changes: Any) -> VersionInfo:
+        return wire.version_in(self._json("PATCH", f"/api/v1/versions/{version_id}", json=changes))
+
+    def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
+        self._json("DELETE", f"/api/v1/versions/{version_id}", params={"delete_aliases": str(delete_aliases).lower()})
+
+    def alias_history(self, entity: str, project: str, name: str) -> list[dict]:
+        return self._json("GET", f"{self._p(entity, project)}/artifacts/{name}/alias-history")["history"]
+
+    # -- runs ------------------------------------------------------------------------
+    def create_run(self, entity: str, project: str, **kw: Any) -> RunInfo:
+        body = {"id": kw.get("run_id"), "name": kw.get("name"), "group": kw.get("group"),
+                "job_type": kw.get("job_type"), "config": kw.get("config")}
+        return wire.run_in(self._json("POST", f"{self._p(entity, project)}/runs", json=body))
+
+    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None) -> None:
+        self._json("POST", f"/api/v1/runs/{run_id}/finish", json={"exit_code": exit_code, "config": config})
+
+    def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:
+        params = {k: v for k, v in (("entity", entity), ("project", project)) if v}
+        return wire.run_in(self._json("GET", f"/api/v1/runs/{run_id}", params=params))
+
+    def list_runs(self, entity: str, project: str) -> list[RunInfo]:
+        return [wire.run_in(r) for r in self._json("GET", f"{self._p(entity, project)}/runs")["runs"]]
+
+    def use_version(self, run_id: str, version_id: int) -> None:
+        self._json("POST", f"/api/v1/runs/{run_id}/uses", json={"version_id": version_id})
+
+    def run_outputs(self, run_id: str) -> list[VersionInfo]:
+        return [wire.version_in(v) for v in self._json("GET", f"/api/v1/runs/{run_id}/outputs")["versions"]]
+
+    def run_inputs(self, run_id: str) -> list[VersionInfo]:
+        return [wire.version_in(v) for v in self._json("GET", f"/api/v1/runs/{run_id}/inputs")["versions"]]
+
+    def version_users(self, version_id: int) -> list[RunInfo]:
+        return [wire.run_in(r) for r in self._json("GET", f"/api/v1/versions/{version_id}/users")["runs"]]
+
+    def close(self) -> None:
+        self._http.close()
+        self._direct.close()
+
+
+def _stored_key(base_url: str) -> str | None:
+    """The key saved by ``cairn login`` for this server, if any."""
+    from .login import load_key
+
+    return load_key(base_url)

@@ -1,0 +1,1 @@
+"""``cairn server``: a stateless ASGI app over a MetaStore and a BlobStore."""

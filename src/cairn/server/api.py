@@ -1,0 +1,388 @@
+"""The JSON HTTP API (``/api/v1``). Every route checks the caller's role before it reads
+anything of a project, so a key without the role learns nothing about its contents."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import RedirectResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from ..client import wire
+from ..core.errors import UsageError
+from ..core.names import parse_ref
+from ..core.versions import VersionInfo
+from . import auth, blobs_index
+from .context import ServerContext
+from .errors import PayloadTooLarge
+
+router = APIRouter(prefix="/api/v1")
+
+_COMMIT_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "entries": {"type": "array", "items": {"type": "array"}, "description": "[path, digest, size, ref?, extra?] for every file"},
+                        "base_version_id": {"type": "integer", "description": "incremental: the version the edits apply to"},
+                        "edits": {"type": "object", "properties": {
+                            "upserts": {"type": "array", "items": {"type": "array"}},
+                            "removes": {"type": "array", "items": {"type": "string"}},
+                            "remove_prefixes": {"type": "array", "items": {"type": "string"}},
+                        }},
+                        "description": {"type": "string", "nullable": True},
+                        "metadata": {"type": "object"},
+                        "aliases": {"type": "array", "items": {"type": "string"}},
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                        "ttl_seconds": {"type": "integer", "nullable": True},
+                        "run_id": {"type": "string", "nullable": True},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def ctx(request: Request) -> ServerContext:
+    return request.app.state.cairn
+
+
+def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> auth.Principal:
+    key = None
+    if authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    key = key or request.cookies.get("cairn_key")
+    return ctx(request).principal(key)
+
+
+Who = Annotated[auth.Principal, Depends(principal)]
+Ctx = Annotated[ServerContext, Depends(ctx)]
+
+
+async def json_body(request: Request, limit: int) -> Any:
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise PayloadTooLarge(limit)
+    try:
+        return json.loads(data or b"{}")
+    except ValueError as e:
+        raise UsageError(f"the request body is not valid JSON: {e}") from None
+
+
+def version_access(c: ServerContext, who: auth.Principal, version_id: int, need: str) -> VersionInfo:
+    v = c.engine.get_version(version_id)
+    auth.require(c.meta, who, v.entity, need)
+    return v
+
+
+# -- identity --------------------------------------------------------------------
+
+@router.get("/whoami")
+def whoami(who: Who) -> dict:
+    return {"user": who.name, "entity": auth.default_entity(who), "open_access": who.open_access}
+
+
+@router.get("/projects")
+def projects(c: Ctx, who: Who, entity: str | None = None) -> dict:
+    out = []
+    for e, p in c.engine.list_projects(entity):
+        if auth.role_on(c.meta, who, e):
+            out.append({"entity": e, "project": p})
+    return {"projects": out}
+
+
+# -- blobs -----------------------------------------------------------------------
+
+class Digests(BaseModel):
+    digests: list[str] = Field(max_length=100_000)
+
+
+@router.post("/projects/{entity}/{project}/blobs/missing")
+def blobs_missing(entity: str, project: str, body: Digests, c: Ctx, who: Who) -> dict:
+    """Which of these digests this project does not hold yet (so the client sends only those)."""
+    auth.require(c.meta, who, entity, "write")
+    have = blobs_index.project_has(c.meta, entity, project, body.digests)
+    return {"missing": [d for d in dict.fromkeys(body.digests) if d not in have]}
+
+
+@router.put("/projects/{entity}/{project}/blobs/{digest}", status_code=201)
+async def blob_put(entity: str, project: str, digest: str, request: Request, c: Ctx, who: Who) -> dict:
+    """Upload one blob through the server (streamed); it is hashed and refused unless it matches."""
+    from .transfer import receive_blob
+
+    auth.require(c.meta, who, entity, "write")
+    size = await receive_blob(c, request, digest)
+    blobs_index.record(c.meta, entity, project, [digest])
+    return {"digest": digest, "size": size}
+
+
+@router.post("/projects/{entity}/{project}/blobs/batch", status_code=201)
+async def blob_batch(entity: str, project: str, request: Request, c: Ctx, who: Who) -> dict:
+    """Many small blobs in one body: each is a 4-byte big-endian length then its bytes.
+    The server hashes each one; returns their digests in order."""
+    from ..core.digest import Digest
+
+    auth.require(c.meta, who, entity, "write")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > c.max_json_bytes:
+            raise PayloadTooLarge(c.max_json_bytes)
+    items, pos = [], 0
+    while pos < len(data):
+        if pos + 4 > len(data):
+            raise UsageError("malformed blob batch: truncated length prefix")
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        blob = bytes(data[pos + 4 : pos + 4 + n])
+        if len(blob) != n:
+            raise UsageError("malformed blob batch: truncated blob")
+        items.append((str(Digest.of_bytes(blob)), blob))
+        pos += 4 + n
+    c.blobs.put_blobs(items)
+    c.blobs.flush()
+    blobs_index.record(c.meta, entity, project, [d for d, _ in items])
+    return {"digests": [d for d, _ in items]}
+
+
+class UploadStart(BaseModel):
+    digest: str
+    size: int = Field(ge=0)
+
+
+class UploadDone(BaseModel):
+    upload_id: str
+    digest: str
+    parts: list[str] = []
+
+
+@router.post("/projects/{entity}/{project}/blobs/uploads")
+def upload_start(entity: str, project: str, body: UploadStart, c: Ctx, who: Who) -> dict:
+    """Direct upload to the object store: presigned URL(s) to a staging key. Without a
+    presigning store, the answer says to PUT through the server instead."""
+    auth.require(c.meta, who, entity, "write")
+    presign = getattr(c.blobs, "presign_put_staging", None)
+    if presign is None:
+        return {"direct": False}
+    return {"direct": True, **presign(body.size)}
+
+
+@router.post("/projects/{entity}/{project}/blobs/uploads/complete", status_code=201)
+def upload_complete(entity: str, project: str, body: UploadDone, c: Ctx, who: Who) -> dict:
+    """The server reads the staged object, checks its BLAKE3 digest, and only then stores it."""
+    from ..core.errors import IntegrityError
+
+    auth.require(c.meta, who, entity, "write")
+    ok = c.blobs.complete_staging(body.upload_id, body.digest, body.parts)  # type: ignore[attr-defined]
+    if not ok:
+        raise IntegrityError(f"the uploaded bytes do not match {body.digest}; nothing was stored", digest=body.digest)
+    blobs_index.record(c.meta, entity, project, [body.digest])
+    return {"digest": body.digest}
+
+
+@router.get("/projects/{entity}/{project}/blobs/{digest}")
+def blob_get(entity: str, project: str, digest: str, c: Ctx, who: Who, direct: bool = True) -> Response:
+    """The blob's bytes: a redirect to a presigned URL when the store can presign, else streamed."""
+    auth.require(c.meta, who, entity, "read")
+    presign = getattr(c.blobs, "presign_get", None)
+    if presign is not None and direct:
+        return RedirectResponse(presign(digest), status_code=307)
+    f = c.blobs.open(digest)
+
+    def stream():  # noqa: ANN202
+        with f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+    return StreamingResponse(stream(), media_type="application/octet-stream")
+
+
+class ChunkKeys(BaseModel):
+    keys: list[str] = Field(max_length=10_000)
+
+
+@router.post("/chunks")
+def chunks(body: ChunkKeys, c: Ctx, who: Who) -> dict:
+    """Manifest chunks by key (content-addressed; a key is only learnt from a readable version)."""
+    got = c.meta.get_chunks(body.keys)
+    return {"chunks": {k: base64.b64encode(v).decode() for k, v in got.items()}}
+
+
+# -- versions --------------------------------------------------------------------
+
+@router.post("/projects/{entity}/{project}/artifacts/{name}/versions", openapi_extra=_COMMIT_SCHEMA)
+async def commit(entity: str, project: str, name: str, request: Request, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "write")
+    req = wire.commit_in(entity, project, name, await json_body(request, c.max_json_bytes))
+    _check_run(c, req.run_id, entity, project)
+    return wire.version_out(c.project_engine(entity, project).commit(req))
+
+
+@router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/upsert", openapi_extra=_COMMIT_SCHEMA)
+async def draft_upsert(entity: str, project: str, name: str, distributed_id: str, request: Request, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "write")
+    req = wire.commit_in(entity, project, name, await json_body(request, c.max_json_bytes))
+    _check_run(c, req.run_id, entity, project)
+    c.project_engine(entity, project).upsert_draft(req, distributed_id)
+    return {"ok": True}
+
+
+@router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/finish", openapi_extra=_COMMIT_SCHEMA)
+async def draft_finish(entity: str, project: str, name: str, distributed_id: str, request: Request, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "write")
+    req = wire.commit_in(entity, project, name, await json_body(request, c.max_json_bytes))
+    _check_run(c, req.run_id, entity, project)
+    return wire.version_out(c.project_engine(entity, project).finish_draft(req, distributed_id))
+
+
+def _check_run(c: ServerContext, run_id: str | None, entity: str, project: str) -> None:
+    if run_id is not None:
+        r = c.engine.get_run(run_id)
+        if (r.entity, r.project) != (entity, project):
+            raise UsageError(f"run {run_id} belongs to {r.entity}/{r.project}, not {entity}/{project}")
+
+
+@router.get("/projects/{entity}/{project}/artifacts/{name}/resolve/{alias}")
+def resolve(entity: str, project: str, name: str, alias: str, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "read")
+    ref = parse_ref(f"{entity}/{project}/{name}:{alias}")
+    return wire.version_out(c.engine.resolve(ref, entity, project))
+
+
+@router.get("/projects/{entity}/{project}/artifacts/{name}/versions")
+def versions(entity: str, project: str, name: str, c: Ctx, who: Who, tag: Annotated[list[str] | None, Query()] = None) -> dict:
+    auth.require(c.meta, who, entity, "read")
+    return {"versions": [wire.version_out(v) for v in c.engine.list_versions(entity, project, name, tag)]}
+
+
+@router.get("/projects/{entity}/{project}/artifacts/{name}/alias-history")
+def alias_history(entity: str, project: str, name: str, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "read")
+    rows = c.engine.alias_history(entity, project, name)
+    return {"history": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]}
+
+
+@router.get("/projects/{entity}/{project}/artifacts")
+def collections(entity: str, project: str, c: Ctx, who: Who, type: str | None = None) -> dict:  # noqa: A002
+    auth.require(c.meta, who, entity, "read")
+    return {"collections": [wire.collection_out(x) for x in c.engine.list_collections(entity, project, type)]}
+
+
+@router.get("/versions/{version_id}")
+def version(version_id: int, c: Ctx, who: Who) -> dict:
+    return wire.version_out(version_access(c, who, version_id, "read"))
+
+
+class VersionPatch(BaseModel):
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    ttl_seconds: int | None = None
+    aliases: list[str] | None = None
+    tags: list[str] | None = None
+    run_id: str | None = None
+
+
+@router.patch("/versions/{version_id}")
+def version_patch(version_id: int, body: VersionPatch, c: Ctx, who: Who) -> dict:
+    version_access(c, who, version_id, "write")
+    changes = {k: getattr(body, k) for k in body.model_fields_set if k != "run_id"}
+    return wire.version_out(c.engine.update_version(version_id, run_id=body.run_id, **changes))
+
+
+@router.delete("/versions/{version_id}")
+def version_delete(version_id: int, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
+    version_access(c, who, version_id, "write")
+    c.engine.delete_version(version_id, delete_aliases)
+    return {"ok": True}
+
+
+@router.get("/versions/{version_id}/users")
+def version_users(version_id: int, c: Ctx, who: Who) -> dict:
+    version_access(c, who, version_id, "read")
+    return {"runs": [wire.run_out(r) for r in c.engine.version_users(version_id)]}
+
+
+# -- runs ------------------------------------------------------------------------
+
+class RunCreate(BaseModel):
+    id: str | None = None
+    name: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    config: dict[str, Any] | None = None
+
+
+class RunFinish(BaseModel):
+    exit_code: int = 0
+    config: dict[str, Any] | None = None
+
+
+class Use(BaseModel):
+    version_id: int
+
+
+def run_access(c: ServerContext, who: auth.Principal, run_id: str, need: str):  # noqa: ANN201
+    r = c.engine.get_run(run_id)
+    auth.require(c.meta, who, r.entity, need)
+    return r
+
+
+@router.post("/projects/{entity}/{project}/runs")
+def run_create(entity: str, project: str, body: RunCreate, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "write")
+    r = c.engine.create_run(entity, project, run_id=body.id, name=body.name, group=body.group,
+                            job_type=body.job_type, config=body.config)
+    return wire.run_out(r)
+
+
+@router.get("/projects/{entity}/{project}/runs")
+def run_list(entity: str, project: str, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "read")
+    return {"runs": [wire.run_out(r) for r in c.engine.list_runs(entity, project)]}
+
+
+@router.get("/runs/{run_id}")
+def run_get(run_id: str, c: Ctx, who: Who, entity: str | None = None, project: str | None = None) -> dict:
+    if entity:
+        auth.require(c.meta, who, entity, "read")
+    r = c.engine.get_run(run_id, entity, project)
+    auth.require(c.meta, who, r.entity, "read")
+    return wire.run_out(r)
+
+
+@router.post("/runs/{run_id}/finish")
+def run_finish(run_id: str, body: RunFinish, c: Ctx, who: Who) -> dict:
+    run_access(c, who, run_id, "write")
+    c.engine.finish_run(run_id, body.exit_code, body.config)
+    return {"ok": True}
+
+
+@router.post("/runs/{run_id}/uses")
+def run_use(run_id: str, body: Use, c: Ctx, who: Who) -> dict:
+    run_access(c, who, run_id, "write")
+    version_access(c, who, body.version_id, "read")
+    c.engine.use_version(run_id, body.version_id)
+    return {"ok": True}
+
+
+@router.get("/runs/{run_id}/outputs")
+def run_outputs(run_id: str, c: Ctx, who: Who) -> dict:
+    run_access(c, who, run_id, "read")
+    return {"versions": [wire.version_out(v) for v in c.engine.run_outputs(run_id)]}
+
+
+@router.get("/runs/{run_id}/inputs")
+def run_inputs(run_id: str, c: Ctx, who: Who) -> dict:
+    run_access(c, who, run_id, "read")
+    return {"versions": [wire.version_out(v) for v in c.engine.run_inputs(run_id)]}

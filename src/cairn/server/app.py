@@ -1,0 +1,87 @@
+"""The ASGI app factory. The app holds stores, never per-user state, so any number of
+replicas can serve one PostgreSQL + object store behind a load balancer."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..client import wire
+from ..core.errors import CairnError, UsageError
+from ..storage.base import BlobStore
+from ..storage.meta.sql import MetaStore
+from .context import ServerContext
+from .errors import status_for
+
+
+def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 << 20, ui: bool = True) -> FastAPI:
+    app = FastAPI(
+        title="cairn",
+        version="1",
+        summary="Artifact versioning for ML runs: the HTTP API behind the cairn SDK.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.cairn = ServerContext(meta, blobs, max_json_bytes=max_json_bytes)
+
+    @app.exception_handler(CairnError)
+    async def cairn_error(_request: Request, exc: CairnError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
+        return JSONResponse(wire.error_out(exc), status_code=status_for(exc), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        msg = f"invalid request: {where}: {first.get('msg', 'malformed')}"
+        return JSONResponse(wire.error_out(UsageError(msg)), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        err = UsageError(str(exc.detail)) if exc.status_code < 500 else CairnError(str(exc.detail))
+        body = wire.error_out(err)
+        body["error"]["type"] = "NotFoundError" if exc.status_code == 404 else body["error"]["type"]
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def crash(_request: Request, exc: Exception) -> JSONResponse:
+        import logging
+
+        logging.getLogger("cairn.server").exception("unhandled error")
+        return JSONResponse(wire.error_out(CairnError(f"internal error: {type(exc).__name__}")), status_code=500)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # noqa: ANN001, ANN202
+        length = request.headers.get("content-length")
+        is_blob = request.method == "PUT" and "/blobs/" in request.url.path
+        limit = app.state.cairn.max_blob_bytes if is_blob else max_json_bytes
+        if length is not None and length.isdigit() and int(length) > limit:
+            err = UsageError(f"the request body ({length} bytes) is larger than this server accepts ({limit} bytes)")
+            return JSONResponse(wire.error_out(err), status_code=413)
+        return await call_next(request)
+
+    from .api import router
+
+    app.include_router(router)
+
+    @app.get("/api/health", include_in_schema=False)
+    def health() -> dict:
+        return {"ok": True}
+
+    if ui:
+        try:
+            from .ui import router as ui_router
+        except ImportError:
+            ui_router = None
+        if ui_router is not None:
+            app.include_router(ui_router)
+    return app
+
+
+def app_from_urls(meta_url: str, blobs_url: str, **kw) -> FastAPI:  # noqa: ANN003
+    from ..storage.registry import open_blobs, open_meta
+
+    return create_app(open_meta(meta_url), open_blobs(blobs_url), **kw)

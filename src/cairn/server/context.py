@@ -1,0 +1,50 @@
+"""What one server process holds: the stores (no per-user or per-request state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..engine import Engine
+from ..storage.base import BlobStore
+from ..storage.meta.sql import MetaStore
+from . import auth
+
+
+@dataclass
+class ServerContext:
+    meta: MetaStore
+    blobs: BlobStore
+    max_json_bytes: int = 256 << 20
+    max_blob_bytes: int = 8 << 30
+    engine: Engine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = Engine(self.meta, self.blobs)
+
+    def project_engine(self, entity: str, project: str) -> Engine:
+        """An engine whose blob checks see only blobs uploaded (and verified) for this project."""
+        return Engine(self.meta, ProjectBlobs(self.blobs, self.meta, entity, project))
+
+    def principal(self, key: str | None) -> auth.Principal:
+        return auth.authenticate(self.meta, key)
+
+
+class ProjectBlobs:
+    """A BlobStore view in which a project holds only the blobs it uploaded: a client's claim
+    that it has some content is never trusted across projects."""
+
+    def __init__(self, blobs: BlobStore, meta: MetaStore, entity: str, project: str) -> None:
+        self._blobs = blobs
+        self._meta = meta
+        self._entity, self._project = entity, project
+
+    def has(self, digests):  # noqa: ANN001, ANN201
+        from .blobs_index import project_has
+
+        return project_has(self._meta, self._entity, self._project, list(digests))
+
+    def flush(self) -> None:
+        self._blobs.flush()
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._blobs, name)

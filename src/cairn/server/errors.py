@@ -1,0 +1,34 @@
+"""The one table from cairn's errors to HTTP status codes."""
+
+from __future__ import annotations
+
+from ..core import errors as E
+from .auth import ForbiddenError
+
+
+class PayloadTooLarge(E.UsageError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than this server accepts ({limit} bytes); send it in parts")
+
+
+STATUS: list[tuple[type[Exception], int]] = [
+    (PayloadTooLarge, 413),
+    (ForbiddenError, 403),
+    (E.AuthError, 401),
+    (E.InvalidPathError, 400),
+    (E.UsageError, 400),
+    (E.NotFoundError, 404),
+    (E.ConflictError, 409),
+    (E.LockedError, 409),
+    (E.IntegrityError, 422),
+    (E.FileChangedError, 400),
+    (E.StoreError, 503),
+    (E.CairnError, 500),
+]
+
+
+def status_for(exc: Exception) -> int:
+    for cls, code in STATUS:
+        if isinstance(exc, cls):
+            return code
+    return 500

@@ -1,0 +1,44 @@
+"""Receiving blob bytes through the server (stores without presigned URLs)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from fastapi import Request
+
+from ..core.digest import Digest, hasher
+from ..core.errors import IntegrityError, UsageError
+from .context import ServerContext
+
+
+async def receive_blob(c: ServerContext, request: Request, digest: str) -> int:
+    """Stream the body to a temp file while hashing; store it only if it matches ``digest``."""
+    try:
+        want = Digest.parse(digest)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not want.is_content:
+        raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
+    h = hasher()
+    size = 0
+    fd, tmp = tempfile.mkstemp(prefix="cairn-upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > c.max_blob_bytes:
+                    raise UsageError(f"blob larger than this server accepts ({c.max_blob_bytes} bytes)")
+                h.update(chunk)
+                out.write(chunk)
+        got = "blake3:" + h.hexdigest()
+        if got != digest:
+            raise IntegrityError(f"uploaded bytes hash to {got}, not {digest}; nothing was stored", digest=digest)
+        stored, _ = c.blobs.put_file(Path(tmp), size)
+        assert stored == digest
+        c.blobs.flush()
+        return size
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
