@@ -45,7 +45,7 @@ class LocalClient:
         return self.blobs.open(entry.digest)
 
     def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[Path]:
-        return transfer.download(entries, root, self.open_entry, self.statcache)
+        return transfer.download(entries, root, self.open_entry, self.statcache, self.blobs.read_small)
 
     def manifest(self, key: str) -> Manifest:
         return self.engine.manifest(key)

@@ -59,12 +59,20 @@ def check_tag(tag: str) -> str:
     return tag
 
 
+_CANONICAL = re.compile(r"^(?:[^/\x00-\x1f]+/)*[^/\x00-\x1f]+$")
+_DOT_PART = re.compile(r"(?:^|/)\.{1,2}(?:/|$)")
+
+
 def normalize_path(path: str) -> str:
     """Validate a logical entry path and return its canonical form (``a/b/c``).
 
     Backslashes are not separators; absolute paths, ``..`` parts, empty paths, NUL
     and control characters are refused, so a manifest can never write outside its root.
     """
+    # Fast path for paths already canonical (nearly all of them): two regex scans, ~1 µs,
+    # instead of split/join (logging 50,000 files calls this twice per file).
+    if isinstance(path, str) and _CANONICAL.match(path) and not _DOT_PART.search(path) and not path[1:2] == ":":
+        return path
     if not isinstance(path, str):
         raise InvalidPathError(str(path), "paths are strings")
     if not path or path.strip("/") == "":

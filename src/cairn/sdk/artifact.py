@@ -334,16 +334,9 @@ class Artifact:
         root = os.path.abspath(os.fspath(local_path))
         if not os.path.isdir(root):
             raise NotADirectoryError(f"cannot add_dir {os.fspath(local_path)!r}: not a directory (use add_file for files)")
-        files: list[tuple[str, str]] = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            rel_dir = os.path.relpath(dirpath, root)
-            for f in sorted(filenames):
-                full = os.path.join(dirpath, f)
-                if not os.path.isfile(full):
-                    continue  # broken symlinks, sockets
-                rel = f if rel_dir == "." else f"{rel_dir}/{f}".replace(os.sep, "/")
-                files.append((full, join_name(name, rel)))
+        from ..client.transfer import walk_files
+
+        files = [(full, join_name(name, rel)) for full, rel in walk_files(root)]
         stored = self._client.ingest([full for full, _ in files])
         for full, entry_name in files:
             digest, size = stored[full]

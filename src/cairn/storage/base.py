@@ -4,6 +4,7 @@ the contract suites in ``tests/storage``."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -25,7 +26,7 @@ class BlobStore(Protocol):
 
     def put_blobs(self, items: list[tuple[str, bytes]]) -> None:
         """Store blobs already hashed by the caller as (digest, data), in as few round trips
-        as the store allows. Durable only after ``flush``."""
+        as the store allows, skipping those already stored. Durable only after ``flush``."""
 
     def flush(self) -> None:
         """Make every blob put so far durable (survives a power cut)."""
@@ -38,6 +39,36 @@ class BlobStore(Protocol):
 
     def iter_digests(self) -> Iterator[str]:
         """Every stored digest (garbage collection only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StagingUpload:
+    """Where a client sends the bytes of a new blob, for the server to verify before use.
+
+    One URL: PUT the whole body to it. Several: PUT bytes ``[(i-1)*part_size, i*part_size)``
+    to ``urls[i-1]`` (the last part is shorter); the server completes the multipart upload."""
+
+    key: str
+    urls: tuple[str, ...]
+    part_size: int
+
+
+class Presigner(Protocol):
+    """Optional power of a BlobStore: direct client <-> store transfers with presigned URLs.
+
+    The bytes a client uploads land at a staging key, never at a blob's key: only
+    ``complete_staging`` moves them into place, after hashing them itself."""
+
+    def presign_get(self, digest: str, expires: int = 3600) -> str:
+        """A URL that GETs the blob's bytes for ``expires`` seconds. Does not check that it exists."""
+
+    def presign_put_staging(self, size: int, expires: int = 3600) -> StagingUpload:
+        """A fresh staging key and the URL(s) to upload ``size`` bytes to it. StoreError if unreachable."""
+
+    def complete_staging(self, staging_key: str, digest: str) -> bool:
+        """Read the staged bytes, hash them, and store them as ``digest`` if they match (kept once
+        if already stored); delete the staged object either way. False when they do not match or
+        nothing was staged; UsageError for a key this store did not hand out."""
 
 
 class ChunkStore(Protocol):

@@ -43,6 +43,7 @@ def _syncfs(path: Path) -> None:
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._objects = str(self.root / "objects")
         self._local = threading.local()
         self._dirty = False
         self._ready = False
@@ -67,20 +68,35 @@ class LocalBlobStore:
         return conn
 
     def _path(self, digest: str) -> Path:
+        return Path(self._spath(digest))
+
+    def _spath(self, digest: str) -> str:
+        # string paths: pathlib costs ~10 µs a join, which shows when checking 50,000 blobs
         hexd = digest.partition(":")[2]
-        return self.root / "objects" / hexd[:2] / hexd[2:]
+        return f"{self._objects}/{hexd[:2]}/{hexd[2:]}"
 
     # -- queries -------------------------------------------------------------
     def has(self, digests: Iterable[str]) -> set[str]:
         digests = list(dict.fromkeys(digests))
-        found = {d for d in digests if self._path(d).exists()}
-        rest = [d for d in digests if d not in found]
+        found: set[str] = set()
         db = self._db()
-        for i in range(0, len(rest), 500):
-            part = rest[i : i + 500]
+        for i in range(0, len(digests), 900):
+            part = digests[i : i + 900]
             q = f"SELECT digest FROM blobs WHERE digest IN ({','.join('?' * len(part))})"
             found.update(r[0] for r in db.execute(q, part))
+        exists = os.path.exists
+        found.update(d for d in digests if d not in found and exists(self._spath(d)))
         return found
+
+    def read_small(self, digests: list[str]) -> dict[str, bytes]:
+        """Packed blobs among ``digests`` in one query per 900 (what downloads of many small files use)."""
+        out: dict[str, bytes] = {}
+        db = self._db()
+        for i in range(0, len(digests), 900):
+            part = digests[i : i + 900]
+            q = f"SELECT digest, data FROM blobs WHERE digest IN ({','.join('?' * len(part))})"
+            out.update(db.execute(q, part))
+        return out
 
     def open(self, digest: str) -> BinaryIO:
         try:
