@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import io
 import os
+import re
 import sqlite3
 import threading
 import uuid
@@ -23,10 +24,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ...core.digest import hasher
-from ...core.errors import BlobNotFoundError
+from ...core.errors import BlobNotFoundError, UsageError
+from ..wal import enable_wal
 
 PACK_LIMIT = 64 * 1024
 READ_SIZE = 1 << 20
+_BLOB = re.compile(r"blake3:[0-9a-f]{64}")
 
 
 def _syncfs(path: Path) -> None:
@@ -61,18 +64,21 @@ class LocalBlobStore:
         if conn is None:
             self._setup()
             conn = sqlite3.connect(self.root / "packs.sqlite", timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL)")
             self._local.conn = conn
         return conn
 
-    def _path(self, digest: str) -> Path:
-        return Path(self._spath(digest))
+    def _path(self, digest: str) -> Path | None:
+        p = self._spath(digest)
+        return Path(p) if p is not None else None
 
-    def _spath(self, digest: str) -> str:
+    def _spath(self, digest: str) -> str | None:
         # string paths: pathlib costs ~10 µs a join, which shows when checking 50,000 blobs
-        hexd = digest.partition(":")[2]
+        if not _BLOB.fullmatch(digest):
+            return None  # not a content digest: it would name objects/ or a shard folder itself
+        hexd = digest[7:]
         return f"{self._objects}/{hexd[:2]}/{hexd[2:]}"
 
     # -- queries -------------------------------------------------------------
@@ -85,7 +91,7 @@ class LocalBlobStore:
             q = f"SELECT digest FROM blobs WHERE digest IN ({','.join('?' * len(part))})"
             found.update(r[0] for r in db.execute(q, part))
         exists = os.path.exists
-        found.update(d for d in digests if d not in found and exists(self._spath(d)))
+        found.update(d for d in digests if d not in found and (p := self._spath(d)) is not None and exists(p))
         return found
 
     def read_small(self, digests: list[str]) -> dict[str, bytes]:
@@ -100,7 +106,8 @@ class LocalBlobStore:
 
     def open(self, digest: str) -> BinaryIO:
         try:
-            return open(self._path(digest), "rb")
+            if (p := self._path(digest)) is not None:
+                return open(p, "rb")
         except FileNotFoundError:
             pass
         row = self._db().execute("SELECT data FROM blobs WHERE digest = ?", (digest,)).fetchone()
@@ -156,7 +163,10 @@ class LocalBlobStore:
         return digest, size
 
     def _store_large(self, digest: str, data: bytes) -> None:
-        if self._path(digest).exists():
+        dest = self._path(digest)
+        if dest is None:
+            raise UsageError(f"{digest!r} is not a content digest (blake3:<64 hex>); nothing was stored")
+        if dest.exists():
             return
         self._setup()
         tmp = self.root / "tmp" / uuid.uuid4().hex
@@ -202,8 +212,9 @@ class LocalBlobStore:
     def delete(self, digest: str) -> None:
         p = self._path(digest)
         try:
-            os.chmod(p, 0o644)
-            p.unlink()
+            if p is not None:
+                os.chmod(p, 0o644)
+                p.unlink()
         except FileNotFoundError:
             pass
         self._db().execute("DELETE FROM blobs WHERE digest = ?", (digest,))

@@ -11,11 +11,13 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select
+from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.exc import OperationalError
 
 from ...core.errors import StoreError
+from ..wal import enable_wal
 from . import schema
+from .sqlutil import insert_ignore
 
 BUSY_TIMEOUT_S = 120
 
@@ -50,8 +52,8 @@ class MetaStore:
             @event.listens_for(engine, "connect")
             def _on_connect(dbapi_conn, _record):  # noqa: ANN001
                 dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+                enable_wal(dbapi_conn)
                 cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=FULL")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
@@ -107,8 +109,9 @@ class MetaStore:
             part = keys[i : i + 500]
             known.update(conn.execute(select(schema.chunks.c.key).where(schema.chunks.c.key.in_(part))).scalars())
         rows = [{"key": k, "data": chunks[k]} for k in keys if k not in known]
-        if rows:
-            conn.execute(insert(schema.chunks), rows)
+        # Another writer may insert the same chunk between our SELECT and INSERT (PostgreSQL;
+        # SQLite's BEGIN IMMEDIATE serialises writers): same key, same bytes, so ignore it.
+        insert_ignore(conn, schema.chunks, rows)
 
     def dispose(self) -> None:
         if self._engine is not None:

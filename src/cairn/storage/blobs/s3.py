@@ -1,0 +1,467 @@
+"""Blobs in any S3-compatible object store (AWS S3, SeaweedFS, MinIO…), through boto3.
+
+Layout under ``s3://{bucket}/{prefix}``::
+
+    blobs/ab/abcdef…   one object per blob, named by the full BLAKE3 hex
+    staging/<uuid>     bytes a client uploaded with a presigned URL, not yet verified
+
+Nothing ever lands under ``blobs/`` without having been hashed by this process:
+
+* below ``multipart_threshold`` a file is read once into memory, hashed, and those very
+  bytes are PUT (after a HEAD, with ``If-None-Match: *`` as the race guard);
+* above it the file is hashed first, then — only if that digest is not stored yet — read
+  again and sent as a parallel multipart upload *to the final key*, hashing the parts as
+  they go; ``CompleteMultipartUpload`` (which is what makes the object appear) is sent only
+  when that second hash equals the first, otherwise the upload is aborted.
+  We measured the alternative the brief suggested, one read to a staging key followed by a
+  server-side copy, against this on SeaweedFS (2 cores, 256 MiB): hashing again from the
+  page cache costs 0.08 s, the server-side copy 1.2 s on top of a 2.6 s upload, and the
+  staging design uploads a blob that is already stored again because its digest is only
+  known at the end. Two local reads are the cheaper price.
+* presigned client uploads (``Presigner``) go to ``staging/``; ``complete_staging`` reads the
+  staged object back, hashes it, and copies it into place with ``CopySourceIf-Match`` on the
+  ETag it hashed, so bytes swapped in after the check are refused.
+
+Errors are ``StoreError``s that name the endpoint and bucket and say what to do. boto3
+reads the endpoint and credentials from the usual ``AWS_*`` variables; connect/read
+timeouts and a bounded, backed-off retry budget keep a dead endpoint from hanging a commit.
+Aborted multipart uploads and abandoned ``staging/`` objects are garbage: give the bucket a
+lifecycle rule (abort incomplete multipart uploads, expire ``staging/`` after a day).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ...core.digest import hasher
+from ...core.errors import BlobNotFoundError, CairnError, FileChangedError, IntegrityError, StoreError, UsageError
+from ..base import StagingUpload
+from .s3_client import (
+    MISSING,
+    PART_WORKERS,
+    TAKEN,
+    WORKERS,
+    Budget,
+    ClientFactory,
+    MiB,
+    StreamingBody,
+    error_code,
+    s3_client_factory,
+    store_error,
+)
+
+MULTIPART_THRESHOLD = 64 * MiB
+PART_SIZE = 16 * MiB
+MAX_PARTS = 10_000  # S3's limit; parts grow past PART_SIZE for files over 156 GiB
+MAX_COPY = 5 << 30  # CopyObject's limit; larger staged blobs are copied in parts
+READ_SIZE = 1 * MiB
+BUFFER_BUDGET = 256 * MiB  # upload buffers in flight per store, whatever the callers' concurrency
+
+_BLOB = re.compile(r"^blake3:([0-9a-f]{64})$")
+
+
+class S3BlobStore:
+    """The BlobStore port (and the Presigner power) on one bucket and key prefix.
+
+    Constructing does no I/O; the client is made on first use, and the bucket is checked
+    once (a HEAD) before the first operation, so a missing bucket is reported as such
+    instead of as a missing blob — some stores (SeaweedFS) even create buckets on PUT.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        client_factory: ClientFactory | None = None,
+        *,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        part_size: int = PART_SIZE,
+        part_workers: int = PART_WORKERS,
+        workers: int = WORKERS,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self._factory = client_factory or s3_client_factory()
+        self.multipart_threshold = multipart_threshold
+        self.part_size = part_size
+        self.part_workers = part_workers
+        self.workers = workers
+        self._base = f"{self.prefix}/" if self.prefix else ""
+        self._client_obj: Any = None
+        self._lock = threading.Lock()
+        self._bucket_ok = False
+        self._budget = Budget(max(BUFFER_BUDGET, multipart_threshold))
+
+    def __repr__(self) -> str:
+        return f"S3BlobStore(s3://{self.bucket}/{self.prefix})"
+
+    # -- plumbing --------------------------------------------------------------
+    @property
+    def _client(self) -> Any:
+        if self._client_obj is None:
+            with self._lock:
+                if self._client_obj is None:
+                    try:
+                        self._client_obj = self._factory()
+                    except ImportError:
+                        raise StoreError("the S3 blob store needs boto3: pip install 'cairn[s3]'") from None
+        return self._client_obj
+
+    @property
+    def endpoint(self) -> str:
+        return self._client.meta.endpoint_url
+
+    def _ready(self) -> Any:
+        """The client, once the bucket is known to exist."""
+        client = self._client
+        if not self._bucket_ok:
+            with self._errors("open the bucket"):
+                client.head_bucket(Bucket=self.bucket)
+            self._bucket_ok = True
+        return client
+
+    def _key(self, digest: str) -> str | None:
+        m = _BLOB.match(digest)
+        return f"{self._base}blobs/{m[1][:2]}/{m[1]}" if m else None
+
+    @contextlib.contextmanager
+    def _errors(self, what: str, key: str | None = None) -> Iterator[None]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except (BotoCoreError, ClientError) as e:
+            raise self._store_error(e, what, key) from e
+
+    def _store_error(self, e: Exception, what: str, key: str | None) -> StoreError:
+        return store_error(e, what, self.bucket, self.endpoint, key)
+
+    def _parallel(self, fn: Callable, items: list, workers: int) -> list:
+        """``[fn(x) for x in items]`` on a bounded pool; the first failure cancels what has not started."""
+        if len(items) <= 1:
+            return [fn(x) for x in items]
+        pool = ThreadPoolExecutor(min(workers, len(items)))
+        try:
+            return [f.result() for f in [pool.submit(fn, x) for x in items]]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        with self._errors("look up", key):
+            try:
+                self._client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as e:
+                if error_code(e) in MISSING:
+                    return False
+                raise
+        return True
+
+    # -- queries ---------------------------------------------------------------
+    def has(self, digests: Iterable[str]) -> set[str]:
+        """One HEAD per digest, ``workers`` at a time.
+
+        Cost: botocore spends ~1 ms of CPU per request, so on a local SeaweedFS 500 HEADs take
+        ~0.6 s whatever the pool size (2 cores); against a remote store the pool hides the
+        round trip (N/32 RTTs). A LIST of the 2-hex shards would be ~10× cheaper per key, but
+        its cost grows with the whole store, not with the question."""
+        keys = {d: k for d in dict.fromkeys(digests) if (k := self._key(d))}
+        if not keys:
+            return set()
+        self._ready()
+        found = self._parallel(self._exists, list(keys.values()), self.workers)
+        return {d for d, ok in zip(keys, found, strict=True) if ok}
+
+    def open(self, digest: str) -> BinaryIO:
+        """The object's streaming body; read errors become StoreError."""
+        from botocore.exceptions import ClientError
+
+        key = self._key(digest)
+        if key is None:
+            raise BlobNotFoundError(digest, f"in {self!r} (not a content digest)")
+        client = self._ready()
+        with self._errors("read", key):
+            try:
+                body = client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            except ClientError as e:
+                if error_code(e) in MISSING:
+                    raise BlobNotFoundError(digest, f"in s3://{self.bucket}/{self.prefix}") from None
+                raise
+        return StreamingBody(body, lambda e: self._store_error(e, "read", key))
+
+    def iter_digests(self) -> Iterator[str]:
+        client = self._ready()
+        with self._errors("list the blobs"):
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{self._base}blobs/"):
+                for obj in page.get("Contents", []):
+                    digest = "blake3:" + obj["Key"].rpartition("/")[2]
+                    if self._key(digest) == obj["Key"]:
+                        yield digest
+
+    # -- writes ----------------------------------------------------------------
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        digest = _digest(data)
+        key = self._key(digest)
+        self._ready()
+        if not self._exists(key):
+            self._put_object(key, data)
+        return digest, len(data)
+
+    def put_blobs(self, items: list[tuple[str, bytes]]) -> None:
+        """Parallel conditional PUTs; each blob is hashed again first (IntegrityError on a
+        mismatch: the caller's digest never names other bytes). Callers check ``has`` first."""
+        todo = list(dict(items).items())
+        if not todo:
+            return
+        self._ready()
+
+        def one(item: tuple[str, bytes]) -> None:
+            digest, data = item
+            key = self._key(digest)
+            if key is None or _digest(data) != digest:
+                raise IntegrityError(f"blob listed as {digest} hashes to {_digest(data)}; nothing was stored", digest=digest)
+            self._put_object(key, data)
+
+        self._parallel(one, todo, self.workers)
+
+    def put_file(self, path: Path, size_hint: int | None = None) -> tuple[str, int]:
+        with open(path, "rb") as f:
+            size = size_hint if size_hint is not None else os.fstat(f.fileno()).st_size
+            if size < self.multipart_threshold:
+                held = self._budget.acquire(size)
+                try:
+                    data = f.read(self.multipart_threshold)
+                    if len(data) < self.multipart_threshold:
+                        return self.put_bytes(data)
+                finally:
+                    self._budget.release(held)
+                f.seek(0)  # it grew past the threshold under us
+            return self._put_large(f, Path(path))
+
+    def _put_object(self, key: str, data: bytes) -> None:
+        """PUT unless the key exists; ``If-None-Match`` makes the check atomic with the write."""
+        from botocore.exceptions import ClientError
+
+        for attempt in range(5):
+            with self._errors("store", key):
+                try:
+                    self._client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+                    return
+                except ClientError as e:
+                    if error_code(e) in TAKEN:  # already stored (identical bytes: same digest)
+                        return
+                    if error_code(e) != "ConditionalRequestConflict" or attempt == 4:
+                        raise
+            time.sleep(0.1 * 2**attempt)  # another writer of the same blob is in flight (AWS 409)
+
+    def _put_large(self, f: BinaryIO, path: Path) -> tuple[str, int]:
+        h = hasher()
+        size = 0
+        buf = bytearray(READ_SIZE)
+        while n := f.readinto(buf):
+            h.update(memoryview(buf)[:n])
+            size += n
+        digest = "blake3:" + h.hexdigest()
+        key = self._key(digest)
+        self._ready()
+        if not self._exists(key):
+            f.seek(0)
+            self._upload_parts(f, key, digest, size, path)
+        return digest, size
+
+    def part_size_for(self, size: int) -> int:
+        """``part_size``, grown in whole MiB when ``size`` would need more than 10 000 parts."""
+        return max(self.part_size, math.ceil(size / MAX_PARTS / MiB) * MiB)
+
+    def _upload_parts(self, f: BinaryIO, key: str, digest: str, size: int, path: Path) -> None:
+        """Multipart upload to ``key``, completed only if the bytes sent hash to ``digest``."""
+        from botocore.exceptions import ClientError
+
+        client = self._client
+        part = self.part_size_for(size)
+        with self._errors("start a multipart upload", key):
+            upload_id = client.create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32")["UploadId"]
+        done = False
+        failed = threading.Event()  # stop reading as soon as one part fails
+
+        def send(number: int, data: bytes, held: int) -> dict:
+            try:
+                with self._errors(f"upload part {number}", key):
+                    r = client.upload_part(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data,
+                        ChecksumAlgorithm="CRC32",
+                    )
+                return {"PartNumber": number, "ETag": r["ETag"], "ChecksumCRC32": r.get("ChecksumCRC32")}
+            except BaseException:
+                failed.set()
+                raise
+            finally:
+                self._budget.release(held)
+
+        try:
+            h = hasher()
+            futures = []
+            with ThreadPoolExecutor(self.part_workers) as pool:
+                try:
+                    while not failed.is_set():
+                        held = self._budget.acquire(part)
+                        try:
+                            data = f.read(part)
+                        except BaseException:
+                            self._budget.release(held)
+                            raise
+                        if not data:
+                            self._budget.release(held)
+                            break
+                        h.update(data)
+                        futures.append((pool.submit(send, len(futures) + 1, data, held), held))
+                    parts = [fu.result() for fu, _ in futures]
+                except BaseException:
+                    for fu, held in futures:
+                        if fu.cancel():  # never started: its buffer is ours to give back
+                            self._budget.release(held)
+                    raise
+            if not parts or "blake3:" + h.hexdigest() != digest:
+                raise FileChangedError(str(path), path.name)
+            parts = [{k: v for k, v in p.items() if v is not None} for p in parts]
+            with self._errors("complete a multipart upload", key):
+                try:
+                    client.complete_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}, IfNoneMatch="*"
+                    )
+                    done = True
+                except ClientError as e:
+                    if error_code(e) not in TAKEN:  # taken: stored meanwhile by another writer
+                        raise
+        finally:
+            if not done:
+                with contextlib.suppress(Exception):  # the store may be gone; gc/lifecycle clean up
+                    client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def flush(self) -> None:
+        """Nothing to do: S3 writes are durable when acknowledged."""
+
+    def delete(self, digest: str) -> None:
+        key = self._key(digest)
+        if key is None:
+            return
+        client = self._ready()
+        with self._errors("delete", key):
+            client.delete_object(Bucket=self.bucket, Key=key)
+
+    def close(self) -> None:
+        if self._client_obj is not None:
+            self._client_obj.close()
+            self._client_obj = None
+
+    # -- Presigner -------------------------------------------------------------
+    def presign_get(self, digest: str, expires: int = 3600) -> str:
+        key = self._key(digest)
+        if key is None:
+            raise BlobNotFoundError(digest, f"in {self!r} (not a content digest)")
+        with self._errors("presign a download", key):
+            return self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires
+            )
+
+    def presign_put_staging(self, size: int, expires: int = 3600) -> StagingUpload:
+        key = f"{self._base}staging/{uuid.uuid4().hex}"
+        client = self._ready()
+        params = {"Bucket": self.bucket, "Key": key}
+        with self._errors("presign an upload", key):
+            if size < self.multipart_threshold:
+                url = client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires)
+                return StagingUpload(key, (url,), max(size, 1))
+            part = self.part_size_for(size)
+            upload_id = client.create_multipart_upload(**params)["UploadId"]
+            urls = tuple(
+                client.generate_presigned_url(
+                    "upload_part", Params={**params, "UploadId": upload_id, "PartNumber": n}, ExpiresIn=expires
+                )
+                for n in range(1, math.ceil(size / part) + 1)
+            )
+            return StagingUpload(key, urls, part)
+
+    def complete_staging(self, staging_key: str, digest: str) -> bool:
+        """Hash the staged bytes (one full read by this process: ~0.45 s per 256 MiB from a
+        local SeaweedFS), copy them into place if they match and the blob is new (server-side,
+        ~1.2 s per 256 MiB there), and delete the staged object either way."""
+        from botocore.exceptions import ClientError
+
+        if not re.fullmatch(re.escape(self._base) + r"staging/[0-9a-f]{32}", staging_key):
+            raise UsageError(f"{staging_key!r} is not a staging key of {self!r}")
+        client = self._ready()
+        key = self._key(digest)
+        try:
+            with self._errors("verify a staged upload", staging_key):
+                self._complete_multipart(staging_key)
+                try:
+                    obj = client.get_object(Bucket=self.bucket, Key=staging_key)
+                except ClientError as e:
+                    if error_code(e) in MISSING:
+                        return False
+                    raise
+                h = hasher()
+                with obj["Body"] as body:
+                    while chunk := body.read(READ_SIZE):
+                        h.update(chunk)
+                if key is None or "blake3:" + h.hexdigest() != digest:
+                    return False
+                if self._exists(key):
+                    return True
+                source = {"Bucket": self.bucket, "Key": staging_key}
+                try:  # If-Match: the bytes we hashed, not whatever a still-valid URL put there since
+                    if obj["ContentLength"] <= MAX_COPY:
+                        client.copy_object(Bucket=self.bucket, Key=key, CopySource=source, CopySourceIfMatch=obj["ETag"])
+                    else:
+                        client.copy(source, self.bucket, key, ExtraArgs={"CopySourceIfMatch": obj["ETag"]})
+                except ClientError as e:
+                    if error_code(e) in TAKEN:
+                        return False
+                    raise
+                return True
+        finally:
+            with contextlib.suppress(CairnError):
+                with self._errors("delete a staged upload", staging_key):
+                    client.delete_object(Bucket=self.bucket, Key=staging_key)
+
+    def _complete_multipart(self, key: str) -> None:
+        """Complete the client's multipart upload to ``key``, if it made one, from the parts S3 holds."""
+        from botocore.exceptions import ClientError
+
+        client = self._client
+        uploads = client.list_multipart_uploads(Bucket=self.bucket, Prefix=key).get("Uploads", [])
+        for up in (u for u in uploads if u["Key"] == key):
+            parts = [
+                {"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+                for page in client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=up["UploadId"])
+                for p in page.get("Parts", [])
+            ]
+            try:
+                if parts:
+                    client.complete_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
+                    )
+                    continue
+            except ClientError as e:  # missing or undersized parts: the client's upload is unusable
+                if error_code(e) not in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload"}:
+                    raise
+            with contextlib.suppress(ClientError):
+                client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=up["UploadId"])
+
+
+def _digest(data: bytes) -> str:
+    h = hasher()
+    h.update(data)
+    return "blake3:" + h.hexdigest()

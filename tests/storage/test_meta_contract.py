@@ -1,0 +1,327 @@
+"""The metadata store contract, run against SQLite and a real PostgreSQL: the engine's use
+cases (commit, dedup, dense version numbers under concurrent writers, alias moves and their
+history, distributed drafts, lineage) plus chunks and migrations.
+
+Concurrent writers are threads, each with its own MetaStore and Engine on the same URL,
+as separate processes or server replicas would be."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from cairn.core.errors import ArtifactNotFoundError, ConflictError, LockedError, StoreError
+from cairn.core.manifest import Entry
+from cairn.core.names import ArtifactRef, parse_ref
+from cairn.core.versions import CommitRequest
+from cairn.engine import Engine
+from cairn.storage.blobs.local import LocalBlobStore
+from cairn.storage.meta import schema
+from cairn.storage.meta.migrations import migrate
+from cairn.storage.registry import open_meta
+
+WRITERS = 6
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def meta_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'meta.sqlite'}"
+    return request.getfixturevalue("pg_database")
+
+
+@pytest.fixture
+def blobs(tmp_path: Path):
+    store = LocalBlobStore(tmp_path / "blobs")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def engines(meta_url: str, blobs) -> Callable[[], Engine]:
+    """Make engines on the test's metadata store (each with its own MetaStore); all disposed after."""
+    made: list[Engine] = []
+
+    def make() -> Engine:
+        e = Engine(open_meta(meta_url), blobs)
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        e.meta.dispose()
+
+
+@pytest.fixture
+def engine(engines) -> Engine:
+    return engines()
+
+
+def entries(blobs, files: dict[str, bytes]) -> list[Entry]:
+    out = []
+    for path, data in files.items():
+        digest, size = blobs.put_bytes(data)
+        out.append(Entry(path, digest, size))
+    blobs.flush()
+    return out
+
+
+def request(blobs, files: dict[str, bytes], name: str = "data", **kw) -> CommitRequest:
+    return CommitRequest("ent", "proj", name, "dataset", entries=entries(blobs, files), **kw)
+
+
+def warm(engines: Callable[[], Engine], n: int) -> list[Engine]:
+    """``n`` engines already connected (schema checked), so that their writers really collide."""
+    made = [engines() for _ in range(n)]
+    for e in made:
+        e.meta.engine  # noqa: B018
+    return made
+
+
+def resolve(engine: Engine, ref: str):
+    return engine.resolve(parse_ref(ref), "ent", "proj")
+
+
+def in_threads(n: int, fn: Callable[[int], object]) -> list:
+    """Run fn(0..n-1) in n threads released together; re-raise the first failure."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = fn(i)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+# -- commit, resolve, dedup -------------------------------------------------------
+
+
+def test_commit_and_resolve(engine, blobs):
+    v = engine.commit(request(blobs, {"a.txt": b"a", "dir/b.txt": b"b"}, aliases=["best"], tags=["t1"],
+                              metadata={"k": 1}, description="first"))
+    assert (v.version, v.file_count, v.size, v.aliases, v.tags) == ("v0", 2, 2, ("latest", "best"), ("t1",))
+    assert (v.metadata, v.description) == ({"k": 1}, "first")
+    for ref in ("data:latest", "data:v0", "data:best"):
+        assert resolve(engine, ref).id == v.id
+    assert engine.resolve(ArtifactRef("data", v.digest), "ent", "proj").id == v.id
+    assert [(e.path, e.size) for e in engine.manifest(v.manifest_key)] == [("a.txt", 1), ("dir/b.txt", 1)]
+    with pytest.raises(ArtifactNotFoundError):
+        resolve(engine, "data:v1")
+    with pytest.raises(ArtifactNotFoundError):
+        resolve(engine, "other:latest")
+
+
+def test_same_content_is_deduplicated(engine, blobs):
+    v0 = engine.commit(request(blobs, {"a": b"1"}))
+    v1 = engine.commit(request(blobs, {"a": b"2"}))
+    again = engine.commit(request(blobs, {"a": b"1"}, aliases=["again"]))
+    assert (v0.version, v1.version, again.id) == ("v0", "v1", v0.id)
+    assert set(again.aliases) == {"latest", "again"}
+    assert [v.version for v in engine.list_versions("ent", "proj", "data")] == ["v0", "v1"]
+
+
+def test_incremental_commit_on_a_base_version(engine, blobs):
+    from cairn.core.versions import Edits
+
+    base = engine.commit(request(blobs, {"keep": b"k", "drop/x": b"x", "drop/y": b"y", "change": b"c0"}))
+    [changed] = entries(blobs, {"change": b"c1"})
+    v = engine.commit(CommitRequest("ent", "proj", "data", "dataset", base_version_id=base.id,
+                                    edits=Edits(upserts={"change": changed}, remove_prefixes={"drop/"})))
+    assert v.version == "v1"
+    assert [e.path for e in engine.manifest(v.manifest_key)] == ["change", "keep"]
+    scratch = engine.commit(request(blobs, {"keep": b"k", "change": b"c1"}, name="scratch"))
+    assert scratch.digest == v.digest
+
+
+# -- concurrency -------------------------------------------------------------------
+
+
+def test_concurrent_writers_get_dense_versions(engines, blobs):
+    """Six writers at once, on an artifact (and a store) that does not exist yet: v0..v5."""
+    reqs = [request(blobs, {"f": f"writer {i}".encode()}) for i in range(WRITERS)]
+    made = in_threads(WRITERS, lambda i: engines().commit(reqs[i]))
+    assert sorted(v.index for v in made) == list(range(WRITERS))
+    listed = engines().list_versions("ent", "proj", "data")
+    assert [v.index for v in listed] == list(range(WRITERS))
+    assert len({v.digest for v in listed}) == WRITERS
+    assert resolve(engines(), "data:latest").index in range(WRITERS)
+
+
+@pytest.mark.parametrize("rounds", [5])
+def test_concurrent_writers_collide_on_a_warm_store(engines, blobs, rounds):
+    """Connected writers released together, round after round: still v0..vN without gaps."""
+    writers = warm(engines, WRITERS)
+    for r in range(rounds):
+        reqs = [request(blobs, {"f": f"round {r} writer {i}".encode()}) for i in range(WRITERS)]
+        in_threads(WRITERS, lambda i, reqs=reqs: writers[i].commit(reqs[i]))
+    assert [v.index for v in writers[0].list_versions("ent", "proj", "data")] == list(range(rounds * WRITERS))
+
+
+def test_concurrent_writers_of_the_same_content_make_one_version(engines, blobs):
+    writers = warm(engines, WRITERS)
+    for r in range(3):
+        reqs = [request(blobs, {"same": f"{r}".encode(), "more": b"m"}, aliases=[f"r{r}-by-{i}"]) for i in range(WRITERS)]
+        made = in_threads(WRITERS, lambda i, reqs=reqs: writers[i].commit(reqs[i]))
+        assert {v.id for v in made} == {made[0].id} and made[0].version == f"v{r}"
+        v = resolve(writers[0], "data:latest")
+        assert set(v.aliases) == {"latest", *(f"r{r}-by-{i}" for i in range(WRITERS))}
+
+
+def test_concurrent_writers_on_many_artifacts(engines, blobs):
+    reqs = [request(blobs, {"f": f"{i}".encode()}, name=f"art{i % 3}") for i in range(WRITERS)]
+    in_threads(WRITERS, lambda i: engines().commit(reqs[i]))
+    e = engines()
+    for n in range(3):
+        assert [v.version for v in e.list_versions("ent", "proj", f"art{n}")] == ["v0", "v1"]
+
+
+# -- aliases -------------------------------------------------------------------------
+
+
+def test_alias_moves_and_history(engine, blobs):
+    v0 = engine.commit(request(blobs, {"a": b"0"}, aliases=["best"]))
+    v1 = engine.commit(request(blobs, {"a": b"1"}, aliases=["best"]))
+    assert resolve(engine, "data:best").id == v1.id
+    assert engine.get_version(v0.id).aliases == ()
+    engine.update_version(v0.id, aliases=["best", "prod"])
+    assert resolve(engine, "data:best").id == v0.id and resolve(engine, "data:latest").id == v1.id
+    engine.update_version(v0.id, aliases=[])
+    with pytest.raises(ArtifactNotFoundError):
+        resolve(engine, "data:prod")
+    moves = [(m["alias"], m["old_version_id"], m["new_version_id"]) for m in engine.alias_history("ent", "proj", "data")]
+    assert moves[:6] == [
+        ("latest", None, v0.id), ("best", None, v0.id),
+        ("latest", v0.id, v1.id), ("best", v0.id, v1.id),
+        ("best", v1.id, v0.id), ("prod", None, v0.id),
+    ]
+    assert sorted(moves[6:]) == [("best", v0.id, None), ("prod", v0.id, None)]  # dropped together
+
+
+def test_delete_moves_latest_back(engine, blobs):
+    v0 = engine.commit(request(blobs, {"a": b"0"}))
+    v1 = engine.commit(request(blobs, {"a": b"1"}))
+    engine.delete_version(v1.id)
+    assert resolve(engine, "data:latest").id == v0.id
+    with pytest.raises(ArtifactNotFoundError):
+        resolve(engine, "data:v1")
+    assert engine.commit(request(blobs, {"a": b"2"})).version == "v2"  # numbers are never reused
+
+
+# -- distributed drafts ------------------------------------------------------------------
+
+
+def test_distributed_draft(engine, blobs):
+    runs = [engine.create_run("ent", "proj", group="g").id for _ in range(4)]
+    engine.upsert_draft(request(blobs, {"part/1": b"1", "shared": b"s"}, run_id=runs[0]), "dist")
+    engine.upsert_draft(request(blobs, {"part/2": b"2", "shared": b"s"}, run_id=runs[1]), "dist")
+    with pytest.raises(ConflictError) as err:
+        engine.upsert_draft(request(blobs, {"part/3": b"3", "shared": b"other"}, run_id=runs[2]), "dist")
+    assert err.value.path == "shared" and set(err.value.runs) == {runs[0], runs[2]}
+    with pytest.raises(ArtifactNotFoundError):
+        resolve(engine, "data:latest")  # nothing is visible before finish
+    v = engine.finish_draft(request(blobs, {"part/4": b"4"}, run_id=runs[3]), "dist")
+    assert [e.path for e in engine.manifest(v.manifest_key)] == ["part/1", "part/2", "part/4", "shared"]
+    assert {o.id for r in (runs[0], runs[1], runs[3]) for o in engine.run_outputs(r)} == {v.id}
+    assert engine.run_outputs(runs[2]) == []
+    for again in (engine.upsert_draft, engine.finish_draft):
+        with pytest.raises(LockedError) as err:
+            again(request(blobs, {"late": b"l"}, run_id=runs[0]), "dist")
+        assert "dist" in str(err.value) and "v0" in str(err.value)
+    other = engine.finish_draft(request(blobs, {"x": b"x"}), "dist-2")
+    assert other.version == "v1"
+
+
+def test_concurrent_contributions_to_one_draft(engines, blobs):
+    writers = warm(engines, WRITERS)
+    runs = [writers[0].create_run("ent", "proj").id for _ in range(WRITERS)]
+    for d in range(3):
+        reqs = [request(blobs, {f"shard/{i}": f"{i}".encode(), "common": b"c"}, run_id=runs[i]) for i in range(WRITERS)]
+        in_threads(WRITERS, lambda i, reqs=reqs, d=d: writers[i].upsert_draft(reqs[i], f"dist-{d}"))
+        v = writers[0].finish_draft(request(blobs, {}), f"dist-{d}")
+        assert v.file_count == WRITERS + 1
+
+
+def test_concurrent_finishers_of_one_draft(engines, blobs):
+    """One finisher wins; the others are told the draft is finished (never a second version)."""
+    writers = warm(engines, WRITERS)
+    reqs = [request(blobs, {"common": b"c"}) for _ in range(WRITERS)]
+    outcomes = in_threads(WRITERS, lambda i: _try(lambda: writers[i].finish_draft(reqs[i], "dist")))
+    made = [o for o in outcomes if not isinstance(o, LockedError)]
+    assert len(made) == 1 and made[0].version == "v0"
+    assert [v.version for v in writers[0].list_versions("ent", "proj", "data")] == ["v0"]
+
+
+def _try(fn: Callable[[], object]) -> object:
+    try:
+        return fn()
+    except LockedError as e:
+        return e
+
+
+# -- runs and lineage --------------------------------------------------------------
+
+
+def test_lineage(engine, blobs):
+    producer = engine.create_run("ent", "proj", name="p", config={"lr": 0.1})
+    v = engine.commit(request(blobs, {"a": b"a"}, run_id=producer.id))
+    consumer = engine.create_run("ent", "proj")
+    engine.use_version(consumer.id, v.id)
+    engine.use_version(consumer.id, v.id)
+    engine.finish_run(producer.id)
+    assert [o.id for o in engine.run_outputs(producer.id)] == [v.id]
+    assert [i.id for i in engine.run_inputs(consumer.id)] == [v.id]
+    assert [r.id for r in engine.version_users(v.id)] == [consumer.id]
+    assert engine.get_run(producer.id).state == "finished" and engine.get_run(producer.id).config == {"lr": 0.1}
+
+
+# -- chunks and migrations -------------------------------------------------------------
+
+
+def test_chunks_are_idempotent(engines):
+    stores = [e.meta for e in warm(engines, WRITERS)]
+    stores[0].put_chunks({"k1": b"one", "k2": b"two"})
+    stores[0].put_chunks({"k1": b"one"})
+    for r in range(5):  # writers of the same new chunks at the same moment
+        in_threads(WRITERS, lambda i, r=r: stores[i].put_chunks({"k2": b"two", f"n{i}": b"x", f"shared{r}": b"s"}))
+    assert stores[0].get_chunks(["k1", "k2", "shared4", "missing"]) == {"k1": b"one", "k2": b"two", "shared4": b"s"}
+
+
+def test_migrations_run_once(engines):
+    first, second = engines().meta, engines().meta
+    with first.read() as conn:
+        rows = conn.execute(select(schema.schema_info)).all()
+    assert [(r.key, r.value) for r in rows] == [("version", str(schema.SCHEMA_VERSION))]
+    assert migrate(second.engine) == schema.SCHEMA_VERSION  # found current: nothing to do
+
+
+def test_a_newer_schema_is_refused(meta_url, engines):
+    with engines().meta.write() as conn:
+        conn.execute(update(schema.schema_info).values(value=str(schema.SCHEMA_VERSION + 1)))
+    with pytest.raises(StoreError) as err:
+        _ = open_meta(meta_url).engine
+    assert "newer" in str(err.value) and "upgrade cairn" in str(err.value)
+
+
+def test_unreachable_database_is_a_store_error(postgres):
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres).set(port=1, database="nope").render_as_string(hide_password=False)
+    with pytest.raises(StoreError) as err:
+        _ = open_meta(url).engine
+    assert "***" in str(err.value) and "cairn:cairn" not in str(err.value)
