@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,43 @@ def cairn_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         cairn.run.finish()
     reset_clients()
 
+
+
+@dataclass
+class ServerStack:
+    """Two ``cairn server`` replicas on one PostgreSQL and one SeaweedFS bucket."""
+
+    urls: list[str]
+    meta_url: str
+    s3_env: dict[str, str]
+    seaweed: object
+
+
+@pytest.fixture(scope="session")
+def server_stack(tmp_path_factory: pytest.TempPathFactory):
+    from services import create_database, postgres_server, seaweed_s3
+    from servers import cairn_server
+
+    work = tmp_path_factory.mktemp("stack")
+    with postgres_server(work / "pg") as pg, seaweed_s3(work / "s3") as s3:
+        s3.client().create_bucket(Bucket="cairn")
+        meta = "postgresql://" + create_database(pg, "registry").partition("://")[2]
+        env = {**s3.env(), "CAIRN_DIR": str(work / "unused-home")}
+        args = ("--meta", meta, "--blobs", "s3://cairn/registry", "--no-ui")
+        with cairn_server(work / "a", env, *args) as a, cairn_server(work / "b", env, *args) as b:
+            yield ServerStack([a, b], meta, s3.env(), s3)
+
+
+@pytest.fixture(params=["embedded", "server"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, cairn_home: Path) -> str:
+    """Run a test on the embedded store and again through a server on PostgreSQL + S3.
+
+    Server tests get an entity of their own, so they share the session's servers safely."""
+    from cairn.client import reset_clients
+
+    if request.param == "server":
+        stack = request.getfixturevalue("server_stack")
+        monkeypatch.setenv("CAIRN_BASE_URL", stack.urls[0])
+        monkeypatch.setenv("CAIRN_ENTITY", f"t{uuid.uuid4().hex[:12]}")
+        reset_clients()
+    return request.param

@@ -136,7 +136,7 @@ def files_of(name: str) -> dict[str, int]:
     return {p: e.size for p, e in a.manifest.entries.items()}
 
 
-def test_single_run_inside_then_outside_dedups():
+def test_single_run_inside_then_outside_dedups(backend):
     write("image1.png", b"\x89PNG one")
     ns = run_block(SINGLE_RUN_INSIDE, fresh_ns())
     assert ns["artifact"].version == "v0"
@@ -152,7 +152,7 @@ def test_single_run_inside_then_outside_dedups():
     assert ns["artifact"].logged_by().job_type == "auto"
 
 
-def test_distributed_runs_three_runs():
+def test_distributed_runs_three_runs(backend):
     for i in (1, 2, 3):
         write(f"image{i}.png", f"image {i}")
     run_block(RUN_1, fresh_ns())
@@ -181,7 +181,7 @@ def make_my_artifact() -> None:
 @pytest.mark.parametrize("get_block", [GET_INSIDE, GET_OUTSIDE])
 @pytest.mark.parametrize("save_block", [SAVE_INSIDE, SAVE_OUTSIDE])
 @pytest.mark.parametrize("change", ["add", "remove", "modify"])
-def test_incremental_steps(get_block, save_block, change):
+def test_incremental_steps(get_block, save_block, change, backend):
     make_my_artifact()
     write("file_to_add.txt", "new file")
     write("modified_file.txt", "modified content")
@@ -206,7 +206,7 @@ def test_incremental_steps(get_block, save_block, change):
     assert cairn.Api().artifact("my_artifact:v0").file_count == 6  # v0 is untouched
 
 
-def test_all_together_outside():
+def test_all_together_outside(backend):
     make_my_artifact()
     write("modified_file.txt", "modified content")
     ns = run_block(ALL_OUTSIDE, fresh_ns())
@@ -217,7 +217,7 @@ def test_all_together_outside():
     assert len(files) == 5
 
 
-def test_all_together_inside_verbatim_and_as_intended():
+def test_all_together_inside_verbatim_and_as_intended(backend):
     """The page's last example logs ``artifact``, a name it never defines: verbatim it works
     only where an earlier example left ``artifact`` behind (then that artifact is re-logged
     and deduplicated). With ``draft_artifact`` — what the page means — the draft is logged."""

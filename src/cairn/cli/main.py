@@ -96,7 +96,10 @@ def get(name: str, root: str | None, path_prefix: str | None) -> None:
 def ls(project: str | None) -> None:
     """List the artifacts of PROJECT (default: CAIRN_PROJECT or 'uncategorized') and their versions."""
     import cairn
+    from ..core.names import check_name
 
+    if project is not None:
+        check_name(project, "project name")
     api = cairn.Api(overrides={"project": project} if project else None)
     rows = []
     for coll in api.artifact_collections(project or api.project):
@@ -122,6 +125,3 @@ def demo(store_dir: str | None) -> None:
 
 
 from . import server_cmds  # noqa: E402,F401  (registers server, admin, login, cache)
-
-if __name__ == "__main__":
-    main()

@@ -23,8 +23,9 @@ def _store_urls(meta: str | None, blobs: str | None) -> tuple[str, str]:
 @click.option("--meta", default=None, help="Metadata store URL: sqlite:///path or postgresql://user:pw@host/db (default: SQLite in CAIRN_DIR).")
 @click.option("--blobs", default=None, help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs). S3 endpoint and keys come from AWS_*.")
 @click.option("--demo", is_flag=True, help="Create the demo project first if the store has no projects.")
+@click.option("--no-ui", is_flag=True, help="Serve the HTTP API only, without the web UI.")
 @friendly
-def server(host: str, port: int, meta: str | None, blobs: str | None, demo: bool) -> None:
+def server(host: str, port: int, meta: str | None, blobs: str | None, demo: bool, no_ui: bool) -> None:
     """Serve the registry over HTTP (API, OpenAPI docs at /api/docs, and the web UI at /).
 
     Replicas are stateless: run several on one PostgreSQL and one bucket.
@@ -46,7 +47,7 @@ def server(host: str, port: int, meta: str | None, blobs: str | None, demo: bool
         if not versions.list_projects(meta_store):  # the SDK writes to this same CAIRN_DIR store
             for text in make_demo():
                 output.line(text)
-    app = create_app(meta_store, blob_store)
+    app = create_app(meta_store, blob_store, ui=not no_ui)
     if not auth.users_exist(meta_store):
         output.line("note: no users exist, so every request is served as admin without a key; "
                     "create one with 'cairn admin create-user NAME' to require keys")

@@ -186,9 +186,9 @@ class HttpClient:
         size = len(src) if isinstance(src, bytes) else sig[0]
         start = self._json("POST", f"{self._p(entity, project)}/blobs/uploads", json={"digest": digest, "size": size})
         if start.get("direct"):
-            parts = self._put_direct(start, path, src, digest)
+            self._put_direct(start, path, src, digest)
             self._json("POST", f"{self._p(entity, project)}/blobs/uploads/complete",
-                       json={"upload_id": start["upload_id"], "digest": digest, "parts": parts})
+                       json={"upload_id": start["upload_id"], "digest": digest})
             return
         self._call("PUT", f"{self._p(entity, project)}/blobs/{digest}", content=self._stream(path, src, sig, digest),
                    headers={"Content-Length": str(size)})
@@ -205,22 +205,30 @@ class HttpClient:
         if signature(os.stat(path)) != sig or "blake3:" + h.hexdigest() != digest:
             raise FileChangedError(path, os.path.basename(path))
 
-    def _put_direct(self, start: dict, path: str | None, src: Any, digest: str) -> list[str]:
-        """PUT to presigned URL(s); returns part ETags for a multipart upload."""
-        urls: list[str] = start.get("part_urls") or [start["url"]]
-        part_size: int = start.get("part_size") or (1 << 62)
-        etags: list[str] = []
+    def _put_direct(self, start: dict, path: str | None, src: Any, digest: str) -> None:
+        """PUT the bytes to the presigned URL(s), part i to URL i. The file is read once, in
+        order, hashing each part before it is sent (a file changed since it was added is
+        caught); up to 4 parts are in flight, so memory stays at 4 parts."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        urls: list[str] = start["urls"]
+        part_size: int = start["part_size"]
         h = hasher()
         f: BinaryIO = io.BytesIO(src) if path is None else open(path, "rb")
-        with f:
+        with f, ThreadPoolExecutor(4) as pool:
+            inflight: set = set()
             for url in urls:
                 data = f.read(part_size)
                 h.update(data)
-                r = self._direct_put(url, data)
-                etags.append(r.headers.get("etag", "").strip('"'))
+                if len(inflight) >= 4:
+                    done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                    for d in done:
+                        d.result()
+                inflight.add(pool.submit(self._direct_put, url, data))
+            for d in inflight:
+                d.result()
         if "blake3:" + h.hexdigest() != digest:
             raise FileChangedError(path or "<bytes>", os.path.basename(path or "bytes"))
-        return etags
 
     def _direct_put(self, url: str, data: bytes) -> httpx.Response:
         delay = 0.2

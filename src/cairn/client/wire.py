@@ -173,6 +173,7 @@ _ERRORS: dict[str, type[E.CairnError]] = {
     for c in (
         E.UsageError, E.NotFoundError, E.ArtifactNotFoundError, E.RunNotFoundError, E.BlobNotFoundError,
         E.ConflictError, E.LockedError, E.IntegrityError, E.FileChangedError, E.StoreError, E.AuthError,
+        E.ForbiddenError,
         E.InvalidPathError, E.CairnError,
     )
 }

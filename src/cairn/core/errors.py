@@ -16,7 +16,8 @@ attributes and says what to do next. Only ``server/`` maps these to HTTP status 
     ├── IntegrityError                   stored or downloaded bytes do not match their digest
     ├── FileChangedError                 a local file changed between add_* and log
     └── StoreError                       the store cannot be reached or is in a bad state
-        └── AuthError                    (server) missing or insufficient credentials
+        └── AuthError                    (server) missing or invalid credentials
+            └── ForbiddenError           (server) a valid key without the role needed
 """
 
 from __future__ import annotations
@@ -107,3 +108,7 @@ class StoreError(CairnError):
 
 class AuthError(StoreError):
     """Missing or insufficient credentials for a server."""
+
+
+class ForbiddenError(AuthError):
+    """The key is valid but lacks the role; says nothing about the project's contents."""

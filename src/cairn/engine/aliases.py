@@ -54,5 +54,11 @@ def set_version_aliases(
 
 
 def alias_history(conn: Connection, artifact_id: int) -> list[dict]:
+    from datetime import UTC
+
     q = select(s.alias_log).where(s.alias_log.c.artifact_id == artifact_id).order_by(s.alias_log.c.id)
-    return [dict(r._mapping) for r in conn.execute(q)]
+    rows = [dict(r._mapping) for r in conn.execute(q)]
+    for r in rows:  # SQLite hands back naive datetimes; every time cairn returns is UTC-aware
+        if r["at"] is not None and r["at"].tzinfo is None:
+            r["at"] = r["at"].replace(tzinfo=UTC)
+    return rows

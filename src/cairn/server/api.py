@@ -164,7 +164,6 @@ class UploadStart(BaseModel):
 class UploadDone(BaseModel):
     upload_id: str
     digest: str
-    parts: list[str] = []
 
 
 @router.post("/projects/{entity}/{project}/blobs/uploads")
@@ -175,7 +174,8 @@ def upload_start(entity: str, project: str, body: UploadStart, c: Ctx, who: Who)
     presign = getattr(c.blobs, "presign_put_staging", None)
     if presign is None:
         return {"direct": False}
-    return {"direct": True, **presign(body.size)}
+    up = presign(body.size)
+    return {"direct": True, "upload_id": up.key, "urls": list(up.urls), "part_size": up.part_size}
 
 
 @router.post("/projects/{entity}/{project}/blobs/uploads/complete", status_code=201)
@@ -184,7 +184,10 @@ def upload_complete(entity: str, project: str, body: UploadDone, c: Ctx, who: Wh
     from ..core.errors import IntegrityError
 
     auth.require(c.meta, who, entity, "write")
-    ok = c.blobs.complete_staging(body.upload_id, body.digest, body.parts)  # type: ignore[attr-defined]
+    complete = getattr(c.blobs, "complete_staging", None)
+    if complete is None:
+        raise UsageError("this server's blob store takes uploads through the server, not direct ones")
+    ok = complete(body.upload_id, body.digest)
     if not ok:
         raise IntegrityError(f"the uploaded bytes do not match {body.digest}; nothing was stored", digest=body.digest)
     blobs_index.record(c.meta, entity, project, [body.digest])
@@ -192,8 +195,10 @@ def upload_complete(entity: str, project: str, body: UploadDone, c: Ctx, who: Wh
 
 
 @router.get("/projects/{entity}/{project}/blobs/{digest}")
-def blob_get(entity: str, project: str, digest: str, c: Ctx, who: Who, direct: bool = True) -> Response:
-    """The blob's bytes: a redirect to a presigned URL when the store can presign, else streamed."""
+def blob_get(entity: str, project: str, digest: str, c: Ctx, who: Who, direct: bool = True,
+             filename: Annotated[str | None, Query(max_length=255)] = None) -> Response:
+    """The blob's bytes: a redirect to a presigned URL when the store can presign, else streamed.
+    With ``filename``, streamed bytes come as an attachment of that name (the web UI's downloads)."""
     auth.require(c.meta, who, entity, "read")
     presign = getattr(c.blobs, "presign_get", None)
     if presign is not None and direct:
@@ -205,7 +210,19 @@ def blob_get(entity: str, project: str, digest: str, c: Ctx, who: Who, direct: b
             while chunk := f.read(1 << 20):
                 yield chunk
 
-    return StreamingResponse(stream(), media_type="application/octet-stream")
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if filename:
+        headers["Content-Disposition"] = attachment(filename)
+    return StreamingResponse(stream(), media_type="application/octet-stream", headers=headers)
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for any name: an ASCII fallback plus the exact UTF-8 name (RFC 6266)."""
+    from urllib.parse import quote
+
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1] or "download"
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;<>:|?*' else "_" for ch in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 class ChunkKeys(BaseModel):

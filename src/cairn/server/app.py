@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..client import wire
@@ -14,6 +14,7 @@ from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from .context import ServerContext
 from .errors import status_for
+from .ui import error_page
 
 
 def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 << 20, ui: bool = True) -> FastAPI:
@@ -27,30 +28,41 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
     )
     app.state.cairn = ServerContext(meta, blobs, max_json_bytes=max_json_bytes)
 
+    def html(request: Request) -> bool:
+        return ui and request.url.path != "/api" and not request.url.path.startswith("/api/")
+
     @app.exception_handler(CairnError)
-    async def cairn_error(_request: Request, exc: CairnError) -> JSONResponse:
+    async def cairn_error(request: Request, exc: CairnError) -> Response:
+        if html(request):
+            return error_page(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
         return JSONResponse(wire.error_out(exc), status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         msg = f"invalid request: {where}: {first.get('msg', 'malformed')}"
+        if html(request):
+            return error_page(request, UsageError(msg))
         return JSONResponse(wire.error_out(UsageError(msg)), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if html(request):
+            return error_page(request, exc)
         err = UsageError(str(exc.detail)) if exc.status_code < 500 else CairnError(str(exc.detail))
         body = wire.error_out(err)
         body["error"]["type"] = "NotFoundError" if exc.status_code == 404 else body["error"]["type"]
         return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
-    async def crash(_request: Request, exc: Exception) -> JSONResponse:
+    async def crash(request: Request, exc: Exception) -> Response:
         import logging
 
         logging.getLogger("cairn.server").exception("unhandled error")
+        if html(request):
+            return error_page(request, exc)
         return JSONResponse(wire.error_out(CairnError(f"internal error: {type(exc).__name__}")), status_code=500)
 
     @app.middleware("http")
@@ -72,12 +84,9 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
         return {"ok": True}
 
     if ui:
-        try:
-            from .ui import router as ui_router
-        except ImportError:
-            ui_router = None
-        if ui_router is not None:
-            app.include_router(ui_router)
+        from .ui import router as ui_router
+
+        app.include_router(ui_router)
     return app
 
 

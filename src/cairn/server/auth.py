@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from ..core.errors import AuthError, ConflictError, NotFoundError, UsageError
+from ..core.errors import AuthError, ConflictError, ForbiddenError, NotFoundError, UsageError
 from ..core.names import check_name
 from ..storage.meta import schema as s
 from ..storage.meta.sql import MetaStore
@@ -23,10 +23,6 @@ from ..storage.meta.sqlutil import insert_ignore, now
 
 ROLES = {"read": 1, "write": 2, "admin": 3}
 KEY_PREFIX = "cairn_"
-
-
-class ForbiddenError(AuthError):
-    """The key is valid but lacks the role; says nothing about the project's contents."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..core import errors as E
-from .auth import ForbiddenError
 
 
 class PayloadTooLarge(E.UsageError):
@@ -13,7 +12,7 @@ class PayloadTooLarge(E.UsageError):
 
 STATUS: list[tuple[type[Exception], int]] = [
     (PayloadTooLarge, 413),
-    (ForbiddenError, 403),
+    (E.ForbiddenError, 403),
     (E.AuthError, 401),
     (E.InvalidPathError, 400),
     (E.UsageError, 400),

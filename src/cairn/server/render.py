@@ -1,0 +1,102 @@
+"""How the web UI renders: one autoescaping Jinja environment, its filters and URL helpers,
+and the security headers every page carries (a strict CSP: no inline script or style)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from ..core.versions import VersionInfo
+from . import auth
+from .browse import clip
+
+_HERE = Path(__file__).parent
+STATIC_DIR = _HERE / "static"
+STATIC = {
+    "style.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+# Static URLs carry a hash of the file, so browsers may cache them for a year.
+_STATIC_VERSION = {n: hashlib.sha256((STATIC_DIR / n).read_bytes()).hexdigest()[:12] for n in STATIC}
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+# -- templates --------------------------------------------------------------------
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def when(t: datetime | None) -> str:
+    if t is None:
+        return ""
+    if t.tzinfo is None:  # the store keeps UTC
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def href(*segments: str, **query: Any) -> str:
+    """A root-relative URL from raw path segments (each quoted) and query values (None dropped)."""
+    path = "/" + "/".join(quote(str(s), safe="") for s in segments)
+    q = {k: v for k, v in query.items() if v is not None and v != ""}
+    return path + ("?" + urlencode(q) if q else "")
+
+
+def version_href(v: VersionInfo, **query: Any) -> str:
+    return href(v.entity, v.project, v.name, v.version, **query)
+
+
+def blob_href(entity: str, project: str, digest: str, path: str) -> str:
+    return href("api", "v1", "projects", entity, project, "blobs", digest, filename=path.rsplit("/", 1)[-1])
+
+
+def page_href(segments: list[str], query: dict[str, Any], param: str, n: int) -> str:
+    return href(*segments, **{**query, param: n if n > 1 else None})
+
+
+def static_url(name: str) -> str:
+    return f"/-/static/{name}?v={_STATIC_VERSION[name]}"
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_HERE / "templates"),
+    autoescape=True,  # every template, whatever its name
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(size=human_size, when=when, json=pretty_json, clip=clip)
+_env.globals.update(href=href, page_href=page_href, version_href=version_href, blob_href=blob_href, static_url=static_url)
+
+
+def render(request: Request, template: str, status: int = 200, who: auth.Principal | None = None, **ctx: Any) -> HTMLResponse:
+    html = _env.get_template(template).render(request=request, who=who, **ctx)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)

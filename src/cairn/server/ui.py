@@ -1,0 +1,346 @@
+"""The web UI: server-rendered pages over the engine, with the same roles as the API.
+
+Every page checks the caller's role on the entity before it reads anything of a project,
+so a key without the role gets a 403 page that says nothing about the project. The key
+comes from a ``Bearer`` header or the HttpOnly ``cairn_key`` cookie set by ``/-/login``.
+Jinja autoescapes everything; pages send a strict Content-Security-Policy (no inline script).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..core.errors import ArtifactNotFoundError, AuthError, CairnError, NotFoundError, StoreError, UsageError
+from ..core.names import parse_ref
+from ..core.versions import COMMITTED, RunInfo, VersionInfo
+from . import auth, browse
+from .context import ServerContext
+from .errors import status_for
+from .render import STATIC, STATIC_DIR, href, render, version_href
+
+
+def _not_api(request: Request) -> None:
+    # "/api/v1/chunks" would otherwise match "/{entity}/{project}/{name}" for a wrong method.
+    if request.url.path == "/api" or request.url.path.startswith("/api/"):
+        raise StarletteHTTPException(404)
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api)])
+
+COOKIE = "cairn_key"
+COOKIE_AGE = 30 * 24 * 3600
+VERSIONS_PAGE = 50
+RUNS_PAGE = 50
+DIFF_PAGE = 500
+HISTORY_ROWS = 100
+
+
+# -- callers ----------------------------------------------------------------------
+
+def _ctx(request: Request) -> ServerContext:
+    return request.app.state.cairn
+
+
+def _key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.cookies.get(COOKIE) or None
+
+
+def _who(request: Request) -> auth.Principal:
+    """The caller; ``AuthError`` (shown as the login form) without a valid key."""
+    return _ctx(request).principal(_key(request))
+
+
+def _cache(request: Request) -> browse.ManifestCache:
+    state = request.app.state
+    if getattr(state, "ui_manifests", None) is None:
+        state.ui_manifests = browse.ManifestCache()
+    return state.ui_manifests
+
+
+def _readable(c: ServerContext, who: auth.Principal, entity: str, roles: dict[str, bool]) -> bool:
+    if entity not in roles:
+        roles[entity] = auth.role_on(c.meta, who, entity) is not None
+    return roles[entity]
+
+
+def _page(request: Request, name: str = "page") -> int:
+    raw = request.query_params.get(name, "1")
+    return max(int(raw), 1) if raw.isdigit() else 1
+
+
+def _resolve(c: ServerContext, entity: str, project: str, name: str, alias: str) -> VersionInfo:
+    try:
+        ref = parse_ref(f"{entity}/{project}/{name}:{alias}")
+    except UsageError:
+        raise ArtifactNotFoundError(f"{entity}/{project}/{name}:{alias}", "that is not a valid version or alias") from None
+    return c.engine.resolve(ref, entity, project)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never '//host' or a scheme (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
+
+
+def _here(request: Request) -> str:
+    url = request.url
+    return url.path + ("?" + url.query if url.query else "")
+
+
+def _same_origin(request: Request) -> bool:
+    """False for a cross-site form post (login CSRF); browsers send Origin on every POST."""
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser; the SameSite cookie still guards the session
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+# -- errors -----------------------------------------------------------------------
+
+def _who_or_none(request: Request) -> auth.Principal | None:
+    try:
+        return _who(request)
+    except CairnError:
+        return None
+
+
+def error_page(request: Request, exc: Exception) -> HTMLResponse:
+    """The HTML answer for an error on a UI page (the API keeps its JSON errors)."""
+    who = _who_or_none(request)  # for the top bar (None when the key is the problem)
+    if isinstance(exc, auth.ForbiddenError):
+        return render(request, "error.html", 403, who=who, title="No access",
+                      message="Your API key does not give access to this page. Ask an admin of its entity for a role.",
+                      login=True)
+    if isinstance(exc, AuthError):
+        response = render(request, "login.html", 401, next=_here(request),
+                          error="Your saved API key is no longer valid; enter a new one." if _key(request) else None)
+        if request.cookies.get(COOKIE):
+            response.delete_cookie(COOKIE, path="/")
+        return response
+    if isinstance(exc, StarletteHTTPException):
+        status = exc.status_code
+        message = "There is no page at this address." if status == 404 else str(exc.detail)
+        return render(request, "error.html", status, who=who, title="Not found" if status == 404 else "Error", message=message)
+    if isinstance(exc, (NotFoundError, UsageError)):
+        return render(request, "error.html", status_for(exc), who=who,
+                      title="Not found" if isinstance(exc, NotFoundError) else "Bad request",
+                      message=str(exc))
+    if isinstance(exc, StoreError):
+        return render(request, "error.html", 503, title="Store unavailable",
+                      message="The store cannot be reached right now; try again shortly.")
+    msg = "Something went wrong on the server; the error was logged."
+    return render(request, "error.html", status_for(exc) if isinstance(exc, CairnError) else 500, who=who,
+                  title="Error", message=msg)
+
+
+# -- static files and login ------------------------------------------------------------
+
+@router.get("/-/static/{name}")
+def static(name: str) -> Response:
+    if name not in STATIC:
+        raise StarletteHTTPException(404)
+    data = (STATIC_DIR / name).read_bytes()
+    return Response(data, media_type=STATIC[name], headers={
+        "Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/-/login")
+def login_form(request: Request) -> Response:
+    target = _safe_next(request.query_params.get("next"))
+    if not auth.users_exist(_ctx(request).meta):  # open access: nothing to log in to
+        return RedirectResponse(target, status_code=303)
+    return render(request, "login.html", next=target, error=None)
+
+
+@router.post("/-/login")
+async def login(request: Request) -> Response:
+    if not _same_origin(request):
+        return render(request, "error.html", 403, title="Refused", message="Log in from this site's own login form.")
+    body = await request.body()
+    form = parse_qs(body[:16384].decode("utf-8", "replace"))
+    key = (form.get("key") or [""])[0].strip()
+    target = _safe_next((form.get("next") or ["/"])[0])
+    c = _ctx(request)
+    try:
+        who = await run_in_threadpool(c.principal, key or None)
+    except AuthError:
+        return render(request, "login.html", 401, next=target, error="That API key is not valid.")
+    response = RedirectResponse(target, status_code=303)
+    if not who.open_access:
+        response.set_cookie(COOKIE, key, max_age=COOKIE_AGE, path="/", httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/-/logout")
+def logout(request: Request) -> Response:
+    response = RedirectResponse("/-/login", status_code=303)
+    if _same_origin(request):
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# -- pages ------------------------------------------------------------------------
+
+@router.get("/")
+def index(request: Request) -> HTMLResponse:
+    c, who = _ctx(request), _who(request)
+    roles: dict[str, bool] = {}
+    projects = [(e, p) for e, p in c.engine.list_projects() if _readable(c, who, e, roles)]
+    by_entity: dict[str, list[str]] = {}
+    for e, p in projects:
+        by_entity.setdefault(e, []).append(p)
+    return render(request, "index.html", who=who, by_entity=by_entity, count=len(projects))
+
+
+@router.get("/runs/{run_id}")
+def run_page(run_id: str, request: Request) -> HTMLResponse:
+    c, who = _ctx(request), _who(request)
+    run = c.engine.get_run(run_id)
+    auth.require(c.meta, who, run.entity, "read")
+    roles = {run.entity: True}
+    inputs = c.engine.run_inputs(run.id)
+    outputs = c.engine.run_outputs(run.id)
+    shown_inputs = [v for v in inputs if _readable(c, who, v.entity, roles)]
+    graph = browse.layout(
+        [_version_node(v) for v in shown_inputs],
+        browse.Node(run.name, _run_sub(run), None, "run", current=True),
+        [_version_node(v) for v in outputs],
+        more_href="#inputs", no_left="no inputs", no_right="no outputs",
+    )
+    return render(request, "run.html", who=who, run=run, inputs=shown_inputs, outputs=outputs,
+                  hidden_inputs=len(inputs) - len(shown_inputs), graph=graph)
+
+
+@router.get("/{entity}/{project}")
+def project_page(entity: str, project: str, request: Request) -> HTMLResponse:
+    c, who = _ctx(request), _who(request)
+    auth.require(c.meta, who, entity, "read")
+    if (entity, project) not in set(c.engine.list_projects(entity)):
+        raise NotFoundError(f"project {entity}/{project} not found")
+    collections = c.engine.list_collections(entity, project)
+    runs = sorted(c.engine.list_runs(entity, project), key=lambda r: r.created_at, reverse=True)
+    page = _page(request, "runs_page")
+    return render(request, "project.html", who=who, entity=entity, project=project, collections=collections,
+                  runs=runs[(page - 1) * RUNS_PAGE : page * RUNS_PAGE], runs_total=len(runs), runs_page=page,
+                  runs_pages=max((len(runs) + RUNS_PAGE - 1) // RUNS_PAGE, 1))
+
+
+@router.get("/{entity}/{project}/{name}")
+def artifact_page(entity: str, project: str, name: str, request: Request) -> HTMLResponse:
+    c, who = _ctx(request), _who(request)
+    auth.require(c.meta, who, entity, "read")
+    versions = sorted(c.engine.list_versions(entity, project, name), key=lambda v: v.index, reverse=True)
+    if not versions:
+        raise ArtifactNotFoundError(f"{entity}/{project}/{name}", "it has no committed versions")
+    by_id = {v.id: v.version for v in versions}
+    history = []
+    for row in reversed(c.engine.alias_history(entity, project, name)[-HISTORY_ROWS:]):
+        history.append({
+            "alias": row["alias"], "run_id": row.get("run_id"), "at": row["at"],
+            "old": by_id.get(row["old_version_id"], f"#{row['old_version_id']}") if row["old_version_id"] else None,
+            "new": by_id.get(row["new_version_id"], f"#{row['new_version_id']}") if row["new_version_id"] else None,
+        })
+    page = _page(request)
+    pages = max((len(versions) + VERSIONS_PAGE - 1) // VERSIONS_PAGE, 1)
+    return render(request, "artifact.html", who=who, entity=entity, project=project, name=name,
+                  latest=versions[0], versions=versions[(page - 1) * VERSIONS_PAGE : page * VERSIONS_PAGE],
+                  total=len(versions), page=page, pages=pages, history=history,
+                  a_default=versions[1].version if len(versions) > 1 else versions[0].version)
+
+
+@router.get("/{entity}/{project}/{name}/diff")
+def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLResponse:
+    c, who = _ctx(request), _who(request)
+    auth.require(c.meta, who, entity, "read")
+    a_name = request.query_params.get("a") or ""
+    b_name = request.query_params.get("b") or "latest"
+    if not a_name:
+        raise UsageError("choose the two versions to compare: ?a=v0&b=v1")
+    a = _resolve(c, entity, project, name, a_name)
+    b = _resolve(c, entity, project, name, b_name)
+    found = [] if a.manifest_key == b.manifest_key else browse.changes(c.engine.manifest(a.manifest_key), c.engine.manifest(b.manifest_key))
+    counts = {k: sum(1 for x in found if x.kind == k) for k in ("added", "removed", "changed")}
+    kind = request.query_params.get("kind")
+    shown = [x for x in found if x.kind == kind] if kind in counts else found
+    page = _page(request)
+    pages = max((len(shown) + DIFF_PAGE - 1) // DIFF_PAGE, 1)
+    return render(request, "diff.html", who=who, entity=entity, project=project, name=name, a=a, b=b,
+                  a_name=a_name, b_name=b_name, counts=counts, total=len(found), kind=kind if kind in counts else None,
+                  rows=shown[(page - 1) * DIFF_PAGE : page * DIFF_PAGE], page=page, pages=pages,
+                  delta=sum(x.delta for x in found))
+
+
+@router.get("/{entity}/{project}/{name}/{alias}")
+def version_page(entity: str, project: str, name: str, alias: str, request: Request) -> Response:
+    c, who = _ctx(request), _who(request)
+    auth.require(c.meta, who, entity, "read")
+    v = _resolve(c, entity, project, name, alias)
+    tree = browse.Tree(c.engine.manifest(v.manifest_key), _cache(request))
+    path = request.query_params.get("path", "").lstrip("/")
+    entry = None
+    if path and not path.endswith("/"):  # one file
+        entry = tree.get(path)
+        if entry is None:
+            if tree.is_folder(path + "/"):
+                return RedirectResponse(version_href(v, path=path + "/"), status_code=302)
+            raise NotFoundError(f"{v.qualified_name} has no file or folder {path!r}")
+        folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
+    else:
+        folder = path
+        if folder and not tree.is_folder(folder):
+            raise NotFoundError(f"{v.qualified_name} has no folder {folder!r}")
+    listing = None if entry else tree.listing(folder, request.query_params.get("after") or None)
+
+    roles = {entity: True}
+    producer = _run_or_none(c, v.run_id)
+    users = c.engine.version_users(v.id)
+    consumers = [r for r in users if _readable(c, who, r.entity, roles)]
+    graph = browse.layout(
+        [_run_node(producer)] if producer else [],
+        browse.Node(f"{v.name}:{v.version}", f"{v.type} · {v.file_count:,} files", None, "version", current=True),
+        [_run_node(r) for r in consumers],
+        more_href="#consumers", no_left="no producer run", no_right="not used by any run yet",
+    )
+    crumbs = []
+    acc = ""
+    for part in folder.split("/")[:-1]:
+        acc += part + "/"
+        crumbs.append((part, acc))
+    return render(request, "version.html", who=who, v=v, producer=producer, consumers=consumers,
+                  hidden_consumers=len(users) - len(consumers), graph=graph, listing=listing, entry=entry,
+                  folder=folder, crumbs=crumbs, child_name=browse.child_name, is_folder=lambda r: isinstance(r, browse.Folder),
+                  after=request.query_params.get("after"))
+
+
+def _run_or_none(c: ServerContext, run_id: str | None) -> RunInfo | None:
+    if not run_id:
+        return None
+    try:
+        return c.engine.get_run(run_id)
+    except NotFoundError:
+        return None
+
+
+def _run_sub(r: RunInfo) -> str:
+    return " · ".join(x for x in (r.job_type, r.group, r.state) if x)
+
+
+def _run_node(r: RunInfo) -> browse.Node:
+    return browse.Node(f"run {r.name}", _run_sub(r), href("runs", r.id), "run")
+
+
+def _version_node(v: VersionInfo) -> browse.Node:
+    if v.state != COMMITTED:  # deleted: no page to link to
+        return browse.Node(f"{v.name}:{v.version}", f"{v.type} · {v.state.lower()}", None, "version")
+    return browse.Node(f"{v.name}:{v.version}", f"{v.type} · {v.entity}/{v.project}", version_href(v), "version")

@@ -1,0 +1,125 @@
+"""Many processes, two server replicas, one PostgreSQL and one SeaweedFS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+
+import cairn
+from cairn.client import reset_clients
+
+CHILD = textwrap.dedent(
+    """
+    import json, os, sys, time
+    import cairn
+    spec = json.loads(sys.argv[1])
+    while time.time() < spec["start_at"]:
+        time.sleep(0.005)
+    os.chdir(spec["dir"])
+    if spec["mode"] == "upsert":
+        for i in range(spec["files"]):
+            with open(f"f{spec['n']}_{i}.txt", "w") as f:
+                f.write(f"process {spec['n']} file {i}")
+        with cairn.init(project="scale", group="dist-1") as run:
+            a = cairn.Artifact("shards", "predictions")
+            a.add_dir(".", name=f"proc{spec['n']}")
+            run.upsert_artifact(a)
+    else:
+        with open("data.txt", "w") as f:
+            f.write(f"content of process {spec['n']}")
+        with cairn.init(project="scale") as run:
+            a = cairn.Artifact("contended", "dataset")
+            a.add_file("data.txt")
+            run.log_artifact(a)
+        print(a.version)
+    """
+)
+
+
+def spawn(tmp_path, stack, n, mode, start_at, files=0):
+    d = tmp_path / f"p{n}"
+    d.mkdir()
+    env = {
+        **os.environ,
+        "CAIRN_BASE_URL": stack.urls[n % 2],  # spread over both replicas
+        "CAIRN_CACHE_DIR": str(tmp_path / f"cache{n}"),
+    }
+    spec = {"n": n, "mode": mode, "start_at": start_at, "dir": str(d), "files": files}
+    return subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(spec)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def on_stack(server_stack, monkeypatch):
+    entity = f"t{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("CAIRN_ENTITY", entity)
+    monkeypatch.setenv("CAIRN_BASE_URL", server_stack.urls[1])
+    reset_clients()
+    return server_stack
+
+
+def wait_all(procs, timeout=120):
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=timeout)
+        assert p.returncode == 0, err
+        outs.append(out.strip())
+    return outs
+
+
+def test_distributed_version_from_8_processes_over_two_replicas(tmp_path, on_stack):
+    start_at = time.time() + 3
+    procs = [spawn(tmp_path, on_stack, n, "upsert", start_at, files=50) for n in range(8)]
+    wait_all(procs)
+    with cairn.init(project="scale", group="dist-1") as run:
+        done = run.finish_artifact(cairn.Artifact("shards", "predictions"))
+    assert done.version == "v0"
+    assert done.file_count == 400
+    paths = set(done.manifest.entries)
+    assert paths == {f"proc{n}/f{n}_{i}.txt" for n in range(8) for i in range(50)}
+    logged = {r.id for r in cairn.Api().runs("scale") if any(a.name == "shards:v0" for a in r.logged_artifacts())}
+    assert len(logged) == 9  # 8 contributors and the finisher
+    out = done.download(tmp_path / "dl")
+    assert open(os.path.join(out, "proc3/f3_7.txt")).read() == "process 3 file 7"
+
+
+def test_concurrent_logging_through_both_replicas_is_dense(tmp_path, on_stack):
+    start_at = time.time() + 3
+    procs = [spawn(tmp_path, on_stack, n, "log", start_at) for n in range(6)]
+    versions = wait_all(procs)
+    assert sorted(versions) == [f"v{i}" for i in range(6)]
+    got = cairn.Api().artifacts("dataset", "scale/contended")
+    assert [a.version for a in got] == [f"v{i}" for i in range(6)]
+    assert len({a.digest for a in got}) == 6
+
+
+def test_object_store_down_then_back(tmp_path, on_stack, monkeypatch):
+    from helpers import write
+
+    write("big.bin", os.urandom(9 << 20))  # large: goes directly to the object store
+    write("small.txt", "small")
+    a = cairn.Artifact("resilient", "model")
+    a.add_file("big.bin")
+    a.add_file("small.txt")
+    on_stack.seaweed.process.stop()
+    try:
+        with cairn.init(project="scale") as run:
+            t0 = time.monotonic()
+            with pytest.raises(cairn.StoreError) as err:
+                run.log_artifact(a)
+            assert time.monotonic() - t0 < 120
+        assert "object store" in str(err.value) or "unreachable" in str(err.value) or "reach" in str(err.value)
+        assert not cairn.Api().artifact_exists("scale/resilient:latest")
+    finally:
+        on_stack.seaweed.process.start()
+    with cairn.init(project="scale") as run:
+        run.log_artifact(a)
+    assert a.version == "v0"
+    assert open(a.download(tmp_path / "dl2") + "/small.txt").read() == "small"
