@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..storage.wal import enable_wal
+
 RACY_S = 1.0
 
 
@@ -30,7 +32,7 @@ class StatCache:
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")  # a cache: losing the tail is harmless
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"

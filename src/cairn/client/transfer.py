@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..core.digest import hasher
-from ..core.errors import FileChangedError, IntegrityError, InvalidPathError
+from ..core.errors import FileChangedError, IntegrityError, InvalidPathError, UsageError
 from ..core.manifest import Entry
 from ..core.names import normalize_path
 from ..storage.base import BlobStore
@@ -30,7 +30,7 @@ def _regular(path: str) -> os.stat_result:
     if stat_mod.S_ISDIR(st.st_mode):
         raise IsADirectoryError(f"{path!r} is a directory; use add_dir for folders")
     if not stat_mod.S_ISREG(st.st_mode):
-        raise ValueError(f"{path!r} is not a regular file")
+        raise UsageError(f"{path!r} is not a regular file (a device, pipe or socket); add regular files only")
     return st
 
 

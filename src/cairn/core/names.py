@@ -134,7 +134,7 @@ def parse_ref(text: str, default_alias: str = LATEST) -> ArtifactRef:
         raise UsageError(f"artifact reference {text!r} has an empty alias after ':'")
     check_name(name)
     alias = alias or default_alias
-    if ":" in alias:
+    if ":" in alias and not alias.startswith("blake3:"):  # name:blake3:<hex> names a version by digest
         raise UsageError(f"artifact reference {text!r} has more than one ':'")
     project = parts[-2] if len(parts) >= 2 else None
     entity = parts[-3] if len(parts) == 3 else None

@@ -123,7 +123,19 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
     try:
         return json.loads(json.dumps(metadata, allow_nan=False, default=_json_default))
     except (TypeError, ValueError) as e:
-        raise UsageError(f"artifact metadata must be JSON-serializable: {e}") from None
+        bad = next((k for k, v in metadata.items() if not _is_json(v)), None)
+        where = f" (key {bad!r})" if bad is not None else ""
+        raise UsageError(f"artifact metadata must be JSON-serializable{where}: {e}") from None
+
+
+def _is_json(value: Any) -> bool:
+    import json
+
+    try:
+        json.dumps(value, allow_nan=False, default=_json_default)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def _json_default(o: Any) -> Any:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, and_, func, select
 
-from ..core.errors import ArtifactNotFoundError, RunNotFoundError, UsageError
+from ..core.errors import ArtifactNotFoundError, ConflictError, RunNotFoundError
 from ..core.versions import COMMITTED, CollectionInfo, RunInfo, VersionInfo
 from ..storage.meta import schema as s
 from ..storage.meta.sqlutil import insert_ignore, now
@@ -38,7 +38,7 @@ def artifact_row(conn: Connection, entity: str, project: str, name: str):  # noq
 
 
 def ensure_artifact(conn: Connection, entity: str, project: str, name: str, type_: str):  # noqa: ANN201
-    """The artifact row, created if new; a UsageError when the name has another type."""
+    """The artifact row, created if new; a ConflictError when the name has another type."""
     pid = project_id(conn, entity, project, create=True)
     insert_ignore(
         conn,
@@ -47,7 +47,7 @@ def ensure_artifact(conn: Connection, entity: str, project: str, name: str, type
     )
     row = conn.execute(select(s.artifacts).where(s.artifacts.c.project_id == pid, s.artifacts.c.name == name)).one()
     if row.type != type_:
-        raise UsageError(
+        raise ConflictError(
             f"artifact {entity}/{project}/{name} already has type {row.type!r}, not {type_!r}; "
             "one name has one type per project: use its type or another name"
         )

@@ -6,7 +6,9 @@ import contextlib
 import copy
 import json
 import os
+import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -332,6 +334,8 @@ class Artifact:
         self._require_editable("add a folder to")
         _check_policy(policy)
         root = os.path.abspath(os.fspath(local_path))
+        if not os.path.exists(root):
+            raise FileNotFoundError(f"cannot add_dir {os.fspath(local_path)!r}: no such folder")
         if not os.path.isdir(root):
             raise NotADirectoryError(f"cannot add_dir {os.fspath(local_path)!r}: not a directory (use add_file for files)")
         from ..client.transfer import walk_files
@@ -351,13 +355,16 @@ class Artifact:
             raise UsageError(f"artifact {self._name!r} already has a file at {entry_name!r}; remove it first")
         if mode not in ("w", "x", "wb", "xb"):
             raise UsageError(f"new_file mode must be one of 'w', 'x', 'wb', 'xb', got {mode!r}")
-        with tempfile.TemporaryDirectory(prefix="cairn-new-file-") as tmp:
-            path = os.path.join(tmp, os.path.basename(entry_name))
-            kw = {} if "b" in mode else {"encoding": encoding or "utf-8"}
-            with open(path, mode, **kw) as f:
-                yield f
-            self.add_file(path, entry_name)
-            self._local_paths.pop(entry_name, None)
+        # The folder lives as long as this artifact: a server client reads the file again
+        # when the version is logged, so it must outlive the ``with`` block.
+        tmp = tempfile.mkdtemp(prefix="cairn-new-file-")
+        weakref.finalize(self, shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, os.path.basename(entry_name))
+        kw = {} if "b" in mode else {"encoding": encoding or "utf-8"}
+        with open(path, mode, **kw) as f:
+            yield f
+        self.add_file(path, entry_name)
+        self._local_paths.pop(entry_name, None)
 
     def add_reference(
         self,
