@@ -1,19 +1,24 @@
-"""Blobs in a local folder: large ones as read-only files, small ones packed in SQLite.
+"""Blobs in a local folder: large ones as read-only files, small ones packed in SQLite,
+huge ones as content-defined chunks.
 
 Layout under ``root``::
 
     objects/ab/cdef…   one file per blob >= PACK_LIMIT bytes, mode 0444
-    packs.sqlite       small blobs (< PACK_LIMIT) as rows, one transaction per batch
+    packs.sqlite       small blobs (< PACK_LIMIT) as rows, one transaction per batch;
+                       recipes: a huge blob's digest -> its chunks' digests and sizes
     tmp/               temp files being written (garbage after a crash; gc removes them)
 
 Creating one file per small blob is what dominates logging many small files (about 60 µs
 each plus its share of the flush on ext4), so small blobs go into one SQLite file instead.
+A file of CHUNKED_MIN bytes or more is cut with FastCDC into ~1 MiB chunks, each stored as
+a blob: ten versions of a 1 GiB file that differ by 1 MiB edits store ~1 GiB, not 10.
 """
 
 from __future__ import annotations
 
 import ctypes
 import io
+import json
 import os
 import re
 import sqlite3
@@ -29,6 +34,8 @@ from ..wal import enable_wal
 
 PACK_LIMIT = 64 * 1024
 READ_SIZE = 1 << 20
+CHUNKED_MIN = 64 << 20  # far above the 1 MiB files of "big": chunking never slows those
+CDC_AVG, CDC_MIN, CDC_MAX = 1 << 20, 256 << 10, 4 << 20
 _BLOB = re.compile(r"blake3:[0-9a-f]{64}")
 
 
@@ -50,6 +57,8 @@ class LocalBlobStore:
         self._local = threading.local()
         self._dirty = False
         self._ready = False
+        self._recipes: dict[str, tuple[int, str]] = {}  # written at flush, once their chunks are durable
+        self._recipes_lock = threading.Lock()
 
     # -- set-up --------------------------------------------------------------
     def _setup(self) -> None:
@@ -67,6 +76,9 @@ class LocalBlobStore:
             enable_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS recipes (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, chunks TEXT NOT NULL)"
+            )
             self._local.conn = conn
         return conn
 
@@ -92,6 +104,12 @@ class LocalBlobStore:
             found.update(r[0] for r in db.execute(q, part))
         exists = os.path.exists
         found.update(d for d in digests if d not in found and (p := self._spath(d)) is not None and exists(p))
+        rest = [d for d in digests if d not in found]
+        found.update(d for d in rest if d in self._recipes)
+        for i in range(0, len(rest), 900):
+            part = rest[i : i + 900]
+            q = f"SELECT digest FROM recipes WHERE digest IN ({','.join('?' * len(part))})"
+            found.update(r[0] for r in db.execute(q, part))
         return found
 
     def read_small(self, digests: list[str]) -> dict[str, bytes]:
@@ -111,9 +129,15 @@ class LocalBlobStore:
         except FileNotFoundError:
             pass
         row = self._db().execute("SELECT data FROM blobs WHERE digest = ?", (digest,)).fetchone()
-        if row is None:
-            raise BlobNotFoundError(digest, f"in {self.root}")
-        return io.BytesIO(row[0])
+        if row is not None:
+            return io.BytesIO(row[0])
+        recipe = self._recipes.get(digest)
+        if recipe is None:
+            row = self._db().execute("SELECT size, chunks FROM recipes WHERE digest = ?", (digest,)).fetchone()
+            if row is None:
+                raise BlobNotFoundError(digest, f"in {self.root}")
+            recipe = (row[0], row[1])
+        return _Chained(self, [d for d, _ in json.loads(recipe[1])])
 
     def iter_digests(self) -> Iterator[str]:
         objects = self.root / "objects"
@@ -122,6 +146,7 @@ class LocalBlobStore:
                 for f in sorted(sub.iterdir()):
                     yield f"blake3:{sub.name}{f.name}"
         yield from (r[0] for r in self._db().execute("SELECT digest FROM blobs").fetchall())
+        yield from (r[0] for r in self._db().execute("SELECT digest FROM recipes").fetchall())
 
     # -- writes --------------------------------------------------------------
     def put_bytes(self, data: bytes) -> tuple[str, int]:
@@ -139,7 +164,35 @@ class LocalBlobStore:
                 if len(data) < PACK_LIMIT:
                     return self.put_bytes(data)
                 f.seek(0)
+            if size >= CHUNKED_MIN:
+                return self._put_chunked(f)
             return self._put_stream(f)
+
+    def _put_chunked(self, f: BinaryIO) -> tuple[str, int]:
+        """Cut the stream into content-defined chunks and store each as a blob, in one read:
+        an edit rewrites only the chunks around it (FastCDC runs at ~1.7 GB/s here)."""
+        from pyfastcdc import FastCDC
+
+        self._setup()
+        whole = hasher()
+        parts: list[tuple[str, int]] = []
+        for c in FastCDC(CDC_AVG, min_size=CDC_MIN, max_size=CDC_MAX).cut_stream(f):
+            data = c.data  # valid until the next chunk is cut
+            whole.update(data)
+            h = hasher()
+            h.update(data)
+            d = "blake3:" + h.hexdigest()
+            if len(data) < PACK_LIMIT:
+                self._store_small(d, bytes(data))
+            else:
+                self._store_large(d, data)
+            parts.append((d, len(data)))
+        digest = "blake3:" + whole.hexdigest()
+        size = sum(n for _, n in parts)
+        with self._recipes_lock:
+            self._recipes[digest] = (size, json.dumps(parts))
+        self._dirty = True
+        return digest, size
 
     def _put_stream(self, f: BinaryIO) -> tuple[str, int]:
         self._setup()
@@ -162,7 +215,7 @@ class LocalBlobStore:
             self._install(tmp, digest)
         return digest, size
 
-    def _store_large(self, digest: str, data: bytes) -> None:
+    def _store_large(self, digest: str, data: bytes | memoryview) -> None:
         dest = self._path(digest)
         if dest is None:
             raise UsageError(f"{digest!r} is not a content digest (blake3:<64 hex>); nothing was stored")
@@ -204,10 +257,25 @@ class LocalBlobStore:
             raise
 
     def flush(self) -> None:
-        # packs.sqlite commits are durable on their own (synchronous=FULL); files need a sync.
+        # packs.sqlite commits are durable on their own (synchronous=FULL); files need a sync,
+        # and a recipe is recorded only after the chunks it lists are on disk.
         if self._dirty:
             _syncfs(self.root)
             self._dirty = False
+        with self._recipes_lock:
+            pending, self._recipes = self._recipes, {}
+        if pending:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT OR IGNORE INTO recipes (digest, size, chunks) VALUES (?, ?, ?)",
+                    [(d, n, c) for d, (n, c) in pending.items()],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def delete(self, digest: str) -> None:
         p = self._path(digest)
@@ -218,9 +286,40 @@ class LocalBlobStore:
         except FileNotFoundError:
             pass
         self._db().execute("DELETE FROM blobs WHERE digest = ?", (digest,))
+        self._db().execute("DELETE FROM recipes WHERE digest = ?", (digest,))
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+class _Chained(io.RawIOBase):
+    """Reads a chunked blob as one stream, opening its chunks one after another."""
+
+    def __init__(self, store: LocalBlobStore, chunks: list[str]) -> None:
+        self._store = store
+        self._chunks = iter(chunks)
+        self._cur: BinaryIO | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # noqa: ANN001
+        while True:
+            if self._cur is None:
+                nxt = next(self._chunks, None)
+                if nxt is None:
+                    return 0
+                self._cur = self._store.open(nxt)
+            n = self._cur.readinto(b)
+            if n:
+                return n
+            self._cur.close()
+            self._cur = None
+
+    def close(self) -> None:
+        if self._cur is not None:
+            self._cur.close()
+        super().close()
