@@ -21,6 +21,12 @@ import cairn
 from cairn.client import get_client
 
 
+@pytest.fixture(autouse=True)
+def _on_every_backend(backend):
+    """Each test here runs on the embedded store and through a server on PostgreSQL + S3."""
+    return backend
+
+
 def log(files: dict[str, bytes | str], name: str = "data", aliases: list[str] | None = None, **kw) -> cairn.Artifact:
     src = Path(f"src-{name}")
     if src.exists():
@@ -114,7 +120,7 @@ def test_aliases_set_on_a_committed_artifact_and_saved_make_no_version():
         ("prod", None, 0), ("candidate", None, 0),
         ("prod", 0, 1), ("candidate", 0, None),
     ]
-    assert all(r["at"] is not None for r in get_client().alias_history("local", "uncategorized", "data"))
+    assert all(r["at"] is not None for r in get_client().alias_history(get_client().entity, "uncategorized", "data"))
 
 
 def test_reserved_and_latest_aliases_on_save():
@@ -332,7 +338,7 @@ def test_identity_and_reading_properties():
     for got in (a, cairn.Api().artifact("data:best")):
         assert got.name == "data:v0"
         assert got.version == "v0"
-        assert got.qualified_name == "local/uncategorized/data:v0"
+        assert got.qualified_name == f"{cairn.Api().entity}/uncategorized/data:v0"
         assert got.source_name == "data:v0" and got.collection_name == "data"
         assert got.state == "COMMITTED"
         assert got.type == "dataset"

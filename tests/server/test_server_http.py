@@ -82,3 +82,34 @@ def test_openapi_documents_the_api(open_server):
     spec = httpx.get(f"{open_server}/api/openapi.json").json()
     assert "/api/v1/projects/{entity}/{project}/artifacts/{name}/versions" in spec["paths"]
     assert "/api/v1/projects/{entity}/{project}/blobs/missing" in spec["paths"]
+
+
+def test_dedup_never_crosses_projects(open_server):
+    """A blob uploaded to one project cannot be claimed by another without sending it."""
+    import blake3
+
+    data = b"secret weights of project a"
+    digest = "blake3:" + blake3.blake3(data).hexdigest()
+    r = httpx.put(f"{open_server}/api/v1/projects/local/a/blobs/{digest}", content=data)
+    assert r.status_code == 201
+    r = httpx.post(f"{open_server}/api/v1/projects/local/b/blobs/missing", json={"digests": [digest]})
+    assert r.json()["missing"] == [digest]
+    body = {"type": "model", "entries": [["w.bin", digest, len(data)]]}
+    r = httpx.post(f"{open_server}/api/v1/projects/local/b/artifacts/stolen/versions", json=body)
+    assert r.status_code == 404 and "upload the file" in r.json()["error"]["message"]
+    r = httpx.post(f"{open_server}/api/v1/projects/local/a/artifacts/mine/versions", json=body)
+    assert r.status_code == 200 and r.json()["index"] == 0
+
+
+def test_unreachable_server_is_a_clear_error(monkeypatch):
+    from services import free_ports
+
+    import cairn
+    from cairn.client import http, reset_clients
+
+    monkeypatch.setattr(http, "RETRIES", 2)
+    monkeypatch.setenv("CAIRN_BASE_URL", f"http://127.0.0.1:{free_ports(1)[0]}")
+    monkeypatch.setenv("CAIRN_ENTITY", "someone")
+    reset_clients()
+    with pytest.raises(cairn.StoreError, match="cannot reach the cairn server at http://127.0.0.1"):
+        cairn.Api().artifact("x:latest")

@@ -36,6 +36,8 @@ RETRIES = 5
 SMALL = transfer.SMALL
 BATCH_BYTES = 8 << 20
 RETRY_STATUS = {502, 503, 504}
+HOLD_MAX = 16 << 20  # files up to this size are kept in memory between hashing and sending
+HOLD_BUDGET = 256 << 20
 
 
 class HttpClient:
@@ -56,6 +58,8 @@ class HttpClient:
         cap = os.environ.get("CAIRN_CACHE_MAX")
         self.cache = BlobCache(settings.cache_dir, parse_size(cap) if cap else None)
         self._pending: dict[str, Any] = {}  # digest -> bytes or (path, stat signature)
+        self._held: dict[str, bytes] = {}  # bytes of added files, read once to hash, until sent
+        self._held_bytes = 0
         self._lock = threading.Lock()
         self._chunks: dict[str, bytes] = {}
 
@@ -99,24 +103,54 @@ class HttpClient:
 
     # -- bytes -------------------------------------------------------------------
     def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
+        """Hash the files now (stat cache honoured); their bytes travel at commit, and only
+        those the server lacks. Files read to be hashed are kept in memory (up to HOLD_MAX
+        each, HOLD_BUDGET in all) so that sending them needs no second read."""
         sigs = {p: signature(transfer._regular(p)) for p in paths}
         known = self.statcache.lookup(sigs)
         out: dict[str, tuple[str, int]] = {}
         fresh = []
 
-        def one(p: str) -> tuple[str, str]:
-            return p, known.get(p) or transfer._hash_file(Path(p))
+        def one(p: str) -> tuple[str, str, bytes | None]:
+            if p in known:
+                return p, known[p], None
+            size = sigs[p][0]
+            if size <= HOLD_MAX and self._reserve(size):
+                with open(p, "rb") as f:
+                    data = f.read()
+                h = hasher()
+                h.update(data)
+                return p, "blake3:" + h.hexdigest(), data
+            return p, transfer._hash_file(Path(p)), None
 
         with ThreadPoolExecutor(transfer.WORKERS) as pool:
-            for p, digest in pool.map(one, paths):
+            for p, digest, data in pool.map(one, paths):
                 transfer._check_same(p, sigs[p])
                 out[p] = (digest, sigs[p][0])
                 with self._lock:
                     self._pending[digest] = (p, sigs[p])
+                    if data is not None:
+                        if digest in self._held:
+                            self._held_bytes -= len(data)
+                        self._held[digest] = data
                 if p not in known:
                     fresh.append((p, sigs[p], digest))
         self.statcache.record(fresh)
         return out
+
+    def _reserve(self, n: int) -> bool:
+        with self._lock:
+            if self._held_bytes + n > HOLD_BUDGET:
+                return False
+            self._held_bytes += n
+            return True
+
+    def _release(self, digests: list[str]) -> None:
+        with self._lock:
+            for d in digests:
+                data = self._held.pop(d, None)
+                if data is not None:
+                    self._held_bytes -= len(data)
 
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         h = hasher()
@@ -136,7 +170,7 @@ class HttpClient:
             return
         small, large = [], []
         for d in missing:
-            src = self._pending.get(d)
+            src = self._held.get(d) or self._pending.get(d)
             if src is None:
                 raise StoreError(
                     f"blob {d} is not on the server and this process does not have its file; add the file again"
@@ -309,17 +343,21 @@ class HttpClient:
             return req.entries
         return list(req.edits.upserts.values()) if req.edits else []
 
+    def _send(self, req: CommitRequest, url: str) -> Any:
+        entries = self._entries_to_send(req)
+        self._upload(req.entity, req.project, entries)
+        out = self._json("POST", url, json=wire.commit_out(req))
+        self._release([e.digest for e in entries])
+        return out
+
     def commit(self, req: CommitRequest) -> VersionInfo:
-        self._upload(req.entity, req.project, self._entries_to_send(req))
-        return wire.version_in(self._json("POST", f"{self._art(req)}/versions", json=wire.commit_out(req)))
+        return wire.version_in(self._send(req, f"{self._art(req)}/versions"))
 
     def upsert_draft(self, req: CommitRequest, distributed_id: str) -> None:
-        self._upload(req.entity, req.project, self._entries_to_send(req))
-        self._json("POST", f"{self._art(req)}/drafts/{distributed_id}/upsert", json=wire.commit_out(req))
+        self._send(req, f"{self._art(req)}/drafts/{distributed_id}/upsert")
 
     def finish_draft(self, req: CommitRequest, distributed_id: str) -> VersionInfo:
-        self._upload(req.entity, req.project, self._entries_to_send(req))
-        return wire.version_in(self._json("POST", f"{self._art(req)}/drafts/{distributed_id}/finish", json=wire.commit_out(req)))
+        return wire.version_in(self._send(req, f"{self._art(req)}/drafts/{distributed_id}/finish"))
 
     def resolve(self, ref: ArtifactRef, entity: str, project: str) -> VersionInfo:
         e, p = ref.entity or entity, ref.project or project
