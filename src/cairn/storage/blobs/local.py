@@ -102,9 +102,12 @@ class LocalBlobStore:
             part = digests[i : i + 900]
             q = f"SELECT digest FROM blobs WHERE digest IN ({','.join('?' * len(part))})"
             found.update(r[0] for r in db.execute(q, part))
+        if len(found) == len(digests):  # the common case when re-logging small files
+            return found
         exists = os.path.exists
-        found.update(d for d in digests if d not in found and (p := self._spath(d)) is not None and exists(p))
         rest = [d for d in digests if d not in found]
+        found.update(d for d in rest if (p := self._spath(d)) is not None and exists(p))
+        rest = [d for d in rest if d not in found]
         found.update(d for d in rest if d in self._recipes)
         for i in range(0, len(rest), 900):
             part = rest[i : i + 900]

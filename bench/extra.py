@@ -1,0 +1,296 @@
+"""cairn-only scenarios that need more than a CLI call, measured in-process or with real
+services: import time, a 1,000,000-entry version edited by one entry, 32 processes into one
+distributed version, successive edits of a huge file (bytes stored), and server + SeaweedFS
+against raw boto3. Writes a markdown section to stdout (and --out).
+
+    python bench/extra.py [--quick] [--only NAME ...] [--out bench/RESULTS-extra.md]
+
+Run by hand, never in CI. Uses tests/services.py for PostgreSQL-free SeaweedFS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PY = str(REPO / ".venv" / "bin" / "python")
+sys.path.insert(0, str(REPO / "tests"))
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def child(code: str, env: dict[str, str], cwd: str | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON object as its last line."""
+    out = subprocess.run([PY, "-c", textwrap.dedent(code)], env={**os.environ, **env}, cwd=cwd,
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- import ------------------------------------------------------------------------
+
+def bench_import(work: Path, quick: bool) -> list[str]:
+    times = []
+    for _ in range(7):
+        t = time.perf_counter()
+        subprocess.run([PY, "-c", "import cairn"], check=True)
+        times.append(time.perf_counter() - t)
+    base = []
+    for _ in range(7):
+        t = time.perf_counter()
+        subprocess.run([PY, "-c", "pass"], check=True)
+        base.append(time.perf_counter() - t)
+    return [f"| `python -c \"import cairn\"` | {median(times):.3f} s (min {min(times):.3f}) | python alone {median(base):.3f} s | target ≤ 0.2 s |"]
+
+
+# -- wide --------------------------------------------------------------------------
+
+WIDE = """
+import json, os, sys, time
+from pathlib import Path
+import cairn
+from cairn.client import get_client
+n = int(sys.argv[1]) if len(sys.argv) > 1 else {n}
+client = get_client()
+# set-up (not timed): n distinct tiny blobs and a version listing them all
+t0 = time.perf_counter()
+from cairn.core.digest import Digest
+items = [(f"d{{i % 1000:03d}}/f{{i:07d}}.txt", f"entry {{i}}\\n".encode()) for i in range({n})]
+blobs = [(str(Digest.of_bytes(b)), len(b)) for _, b in items]
+client.blobs.put_blobs([(d, b) for (d, _), (_, b) in zip(blobs, items)])  # one transaction
+client.blobs.flush()
+with cairn.init(project="wide") as run:
+    a = cairn.Artifact("wide{n}", "dataset")
+    from cairn.core.manifest import Entry
+    a._entries = {{p: Entry(p, d, s) for (p, _), (d, s) in zip(items, blobs)}}
+    run.log_artifact(a)
+setup = time.perf_counter() - t0
+Path("edit.txt").write_text("changed")
+times = []
+for k in range(5):
+    Path("edit.txt").write_text(f"changed {{k}}")
+    t = time.perf_counter()
+    d = cairn.Api().artifact("wide/wide{n}:latest").new_draft()
+    d.remove("d500/f0000500.txt") if k == 0 else None
+    d.add_file("edit.txt", name="d500/f0000500.txt", overwrite=True)
+    d.save()
+    times.append(time.perf_counter() - t)
+print(json.dumps({{"setup": setup, "times": times, "files": d.file_count}}))
+"""
+
+
+def bench_wide(work: Path, quick: bool) -> list[str]:
+    rows = []
+    results = {}
+    for n in ((1000, 100_000) if quick else (1000, 1_000_000)):
+        home = work / f"wide-{n}"
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        r = child(WIDE.format(n=n), {"CAIRN_DIR": str(home / "store")}, cwd=str(home))
+        results[n] = r
+        rows.append(f"| new version of a {n:,}-entry artifact changing 1 entry (draft, add, save; in-process) "
+                    f"| {median(r['times']):.3f} s (min {min(r['times']):.3f}, max {max(r['times']):.3f}) "
+                    f"| set-up {r['setup']:.1f} s, {r['files']:,} files | target < 0.2 s |")
+    small, big = results[min(results)], results[max(results)]
+    rows.append(f"| ratio wide / 1,000 entries | {median(big['times']) / median(small['times']):.2f}× | | target ≤ 3× |")
+    return rows
+
+
+# -- distributed -------------------------------------------------------------------
+
+UPSERT = """
+import json, os, sys, time
+import cairn
+n, files, start = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+os.makedirs("src", exist_ok=True)
+for i in range(files):
+    with open(f"src/{i}.txt", "w") as f:
+        f.write(f"process {n} file {i}")
+while time.time() < start:
+    time.sleep(0.002)
+t = time.perf_counter()
+with cairn.init(project="dist", group="g") as run:
+    a = cairn.Artifact("shards", "predictions")
+    a.add_dir("src", name=f"p{n:02d}")
+    run.upsert_artifact(a)
+print(json.dumps({"t": time.perf_counter() - t}))
+"""
+
+
+def bench_distributed(work: Path, quick: bool) -> list[str]:
+    procs_n, files = (8, 100) if quick else (32, 500)
+    home = work / "dist"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    env = {**os.environ, "CAIRN_DIR": str(home / "store")}
+    start = time.time() + 5
+    procs = []
+    for n in range(procs_n):
+        d = home / f"p{n}"
+        d.mkdir()
+        procs.append(subprocess.Popen([PY, "-c", UPSERT, str(n), str(files), str(start)], cwd=d, env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    per = []
+    for p in procs:
+        out, err = p.communicate()
+        if p.returncode:
+            raise RuntimeError(err[-2000:])
+        per.append(json.loads(out.strip().splitlines()[-1])["t"])
+    wall = time.time() - start
+    r = child("""
+        import json, time
+        import cairn
+        t = time.perf_counter()
+        with cairn.init(project="dist", group="g") as run:
+            a = run.finish_artifact(cairn.Artifact("shards", "predictions"))
+        print(json.dumps({"finish": time.perf_counter() - t, "files": a.file_count}))
+    """, {"CAIRN_DIR": str(home / "store")})
+    ok = "every entry present" if r["files"] == procs_n * files else f"MISSING: {r['files']} of {procs_n * files}"
+    return [f"| {procs_n} processes × {files} files upserted into one distributed version, then finish "
+            f"| finish {r['finish']:.3f} s (whole process incl. start-up) | upserts: all done {wall:.1f} s after the start signal, "
+            f"slowest {max(per):.2f} s; {ok} | finish < 2 s |"]
+
+
+# -- large file edits ----------------------------------------------------------------
+
+def bench_large(work: Path, quick: bool) -> list[str]:
+    size = (256 << 20) if quick else (1 << 30)
+    home = work / "large"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    f = home / "model.bin"
+    rnd = random.Random(11)
+    with open(f, "wb") as out:
+        for _ in range(size // (64 << 20)):
+            out.write(rnd.randbytes(64 << 20))
+    times = []
+    for k in range(10):
+        if k:
+            with open(f, "r+b") as fh:
+                fh.seek(rnd.randrange(0, size - (1 << 20)))
+                fh.write(rnd.randbytes(1 << 20))
+        r = child(f"""
+            import json, time
+            import cairn
+            t = time.perf_counter()
+            with cairn.init(project="large") as run:
+                a = cairn.Artifact("model", "model")
+                a.add_file({str(f)!r})
+                run.log_artifact(a)
+            print(json.dumps({{"t": time.perf_counter() - t, "v": a.version}}))
+        """, {"CAIRN_DIR": str(home / "store")})
+        times.append(r["t"])
+    stored = sum(p.stat().st_size for p in (home / "store" / "blobs").rglob("*") if p.is_file())
+    gib = size / (1 << 30)
+    return [f"| 10 successive versions of a {gib:g} GiB file, each with a 1 MiB in-place edit "
+            f"| {stored / (1 << 30):.3f} GiB stored (vs {10 * gib:g} GiB logical) "
+            f"| per version median {median(times):.2f} s (first {times[0]:.2f} s) | goal: far below {10 * gib:g} GiB |"]
+
+
+# -- server + SeaweedFS vs boto3 --------------------------------------------------------
+
+def bench_server_s3(work: Path, quick: bool) -> list[str]:
+    from services import seaweed_s3
+
+    from servers import cairn_server
+
+    n_files = 100 if quick else 1000
+    home = work / "s3"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    data = home / "big"
+    rnd = random.Random(5)
+    for i in range(n_files):
+        p = data / f"d{i % 10}" / f"f{i:04d}.bin"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(rnd.randbytes(1 << 20))
+    total = n_files << 20
+    rows = []
+    with seaweed_s3(home / "weed") as s3:
+        c = s3.client()
+        c.create_bucket(Bucket="raw")
+        c.create_bucket(Bucket="cairn")
+        from concurrent.futures import ThreadPoolExecutor
+
+        files = sorted(p for p in data.rglob("*.bin"))
+        t = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda p: c.put_object(Bucket="raw", Key=str(p.relative_to(data)), Body=p.read_bytes()), files))
+        raw_put = time.perf_counter() - t
+        t = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda p: c.get_object(Bucket="raw", Key=str(p.relative_to(data)))["Body"].read(), files))
+        raw_get = time.perf_counter() - t
+        env = {**s3.env(), "CAIRN_DIR": str(home / "unused")}
+        with cairn_server(home / "srv", env, "--meta", f"sqlite:///{home / 'meta.sqlite'}", "--blobs", "s3://cairn/r", "--no-ui") as url:
+            cenv = {"CAIRN_BASE_URL": url, "CAIRN_CACHE_DIR": str(home / "cache")}
+            r = child(f"""
+                import json, time
+                import cairn
+                t = time.perf_counter()
+                with cairn.init(project="s3") as run:
+                    a = cairn.Artifact("big", "dataset")
+                    a.add_dir({str(data)!r})
+                    run.log_artifact(a)
+                print(json.dumps({{"t": time.perf_counter() - t}}))
+            """, cenv)
+            g = child(f"""
+                import json, time
+                import cairn
+                t = time.perf_counter()
+                cairn.Api().artifact("s3/big:latest").download({str(home / 'out')!r})
+                print(json.dumps({{"t": time.perf_counter() - t}}))
+            """, cenv)
+    mb = total / (1 << 20)
+    rows.append(f"| server + SeaweedFS: log {n_files} × 1 MiB | {r['t']:.2f} s = {mb / r['t']:.0f} MiB/s "
+                f"| raw boto3 put (16 threads) {raw_put:.2f} s = {mb / raw_put:.0f} MiB/s → {raw_put / r['t']:.0%} | target ≥ 80% |")
+    rows.append(f"| server + SeaweedFS: download {n_files} × 1 MiB (empty cache) | {g['t']:.2f} s = {mb / g['t']:.0f} MiB/s "
+                f"| raw boto3 get {raw_get:.2f} s = {mb / raw_get:.0f} MiB/s → {raw_get / g['t']:.0%} | target ≥ 80% |")
+    return rows
+
+
+BENCHES = {"import": bench_import, "wide": bench_wide, "distributed": bench_distributed,
+           "large": bench_large, "server-s3": bench_server_s3}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--only", nargs="+", choices=list(BENCHES))
+    p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "cairn-bench-extra")
+    p.add_argument("--out", type=Path, default=HERE / "RESULTS-extra.md")
+    args = p.parse_args()
+    lines = ["| scenario | result | detail | target |", "|---|---|---|---|"]
+    for name in args.only or BENCHES:
+        print(f"[{name}] ...", file=sys.stderr, flush=True)
+        try:
+            lines += BENCHES[name](args.work, args.quick)
+        except Exception as e:  # noqa: BLE001 - a broken scenario is reported, the others still run
+            lines.append(f"| {name} | FAILED | {str(e).splitlines()[-1][:200]} | |")
+        print("\n".join(lines[-1:]), file=sys.stderr, flush=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    lines.append(f"\nPeak RSS of any child process: {peak:.0f} MiB.")
+    text = "\n".join(lines) + "\n"
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
