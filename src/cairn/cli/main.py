@@ -60,18 +60,11 @@ def put(path: str, name: str, type_: str, aliases: tuple[str, ...], description:
     Content identical to an existing version makes no new version.
     """
     import cairn
+    from ..sdk.artifact import artifact_from_path
 
     project, art_name = _split_name(name)
     with cairn.init(project=project, job_type="cli-put") as run:
-        a = cairn.Artifact(art_name, type_, description=description)
-        if "://" in path:
-            a.add_reference(path)
-        elif os.path.isdir(path):
-            a.add_dir(path)
-        elif os.path.exists(path):
-            a.add_file(path)
-        else:
-            raise FileNotFoundError(f"{path!r} does not exist")
+        a = artifact_from_path(path, art_name, type_, description)
         run.log_artifact(a, aliases=list(aliases), tags=list(tags))
     output.line(output.version_line(a))
 

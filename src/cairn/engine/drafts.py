@@ -7,7 +7,9 @@ A finished draft refuses further contributions for ever.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 from sqlalchemy import Connection, select
 
@@ -87,8 +89,10 @@ def _merge(conn: Connection, draft_id: int, entries: list[mf.Entry], run_id: str
         conn.execute(s.draft_entries.insert(), rows)
 
 
-def upsert(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> None:
-    """Add ``req.entries`` to the open draft ``distributed_id`` of the artifact (created if new)."""
+@contextlib.contextmanager
+def _contribution(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> Iterator:
+    """Check a contribution, then merge it into the open draft inside a write transaction
+    that the caller continues: yields (connection, artifact row, draft row)."""
     validate_request(req)
     entries = sorted_entries(req.entries or [])
     check_blobs(blobs, entries)
@@ -98,21 +102,19 @@ def upsert(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: 
         lock_row(conn, s.artifacts, art.id)
         draft = _draft(conn, art, distributed_id)
         _merge(conn, draft.id, entries, req.run_id, req.name)
+        yield conn, art, draft
+
+
+def upsert(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> None:
+    """Add ``req.entries`` to the open draft ``distributed_id`` of the artifact (created if new)."""
+    with _contribution(ms, blobs, req, distributed_id) as (conn, _art, draft):
         if req.run_id:
             insert_ignore(conn, s.outputs_pending, {"draft_id": draft.id, "run_id": req.run_id})
 
 
 def finish(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> VersionInfo:
     """Merge the finisher's entries, commit every contribution as one version, and lock the draft."""
-    validate_request(req)
-    entries = sorted_entries(req.entries or [])
-    check_blobs(blobs, entries)
-    blobs.flush()
-    with ms.write() as conn:
-        art = records.ensure_artifact(conn, req.entity, req.project, req.name, req.type)
-        lock_row(conn, s.artifacts, art.id)
-        draft = _draft(conn, art, distributed_id)
-        _merge(conn, draft.id, entries, req.run_id, req.name)
+    with _contribution(ms, blobs, req, distributed_id) as (conn, art, draft):
         rows = conn.execute(
             select(s.draft_entries).where(s.draft_entries.c.draft_id == draft.id).order_by(s.draft_entries.c.path)
         ).all()

@@ -639,6 +639,21 @@ class Artifact:
         return f"<Artifact {self.qualified_name if self._version else self._name} type={self._type} state={self.state}>"
 
 
+def artifact_from_path(path: str | os.PathLike, name: str, type_: str, description: str | None = None) -> Artifact:
+    """A new artifact holding ``path``: a file, a folder, or a file://, s3:// or http(s):// URI."""
+    p = os.fspath(path)
+    a = Artifact(name, type_, description=description)
+    if "://" in p:
+        a.add_reference(p)
+    elif os.path.isdir(p):
+        a.add_dir(p)
+    elif os.path.exists(p):
+        a.add_file(p)  # a device or pipe gets add_file's own clear error
+    else:
+        raise FileNotFoundError(f"cannot log {p!r}: it does not exist (no such file or folder)")
+    return a
+
+
 class ArtifactFile:
     """One file of a committed artifact, as ``artifact.files()`` lists it."""
 

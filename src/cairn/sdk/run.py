@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
 from ..core.names import DEFAULT_PROJECT, parse_ref
-from .artifact import Artifact
+from .artifact import Artifact, artifact_from_path
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -60,16 +60,7 @@ class Run:
         if isinstance(artifact_or_path, Artifact):
             return artifact_or_path
         path = os.fspath(artifact_or_path)
-        a = Artifact(name or _default_name(path), type or "unspecified")
-        if "://" in path:
-            a.add_reference(path)
-        elif os.path.isdir(path):
-            a.add_dir(path)
-        elif os.path.isfile(path):
-            a.add_file(path)
-        else:
-            raise FileNotFoundError(f"cannot log {path!r}: no such file or folder")
-        return a
+        return artifact_from_path(path, name or _default_name(path), type or "unspecified")
 
     def log_artifact(
         self,
