@@ -28,7 +28,7 @@ class Client(Protocol):
         """A reader of an entry's bytes (blob or reference) of ``version`` (None: an entry
         just added, not yet logged); the caller verifies the digest."""
 
-    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[Path]:
+    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[str]:
         """Write entries of ``version`` under root, verified, skipping files that already match."""
 
     def manifest(self, key: str) -> Manifest:

@@ -316,7 +316,7 @@ class HttpClient:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[Path]:
+    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[str]:
         out = transfer.download(entries, root, lambda e: self.open_entry(e, version), self.statcache)
         self.cache.enforce()
         return out

@@ -44,7 +44,7 @@ class LocalClient:
             return open_reference(entry)
         return self.blobs.open(entry.digest)
 
-    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[Path]:
+    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[str]:
         return transfer.download(entries, root, self.open_entry, self.statcache, self.blobs.read_small)
 
     def manifest(self, key: str) -> Manifest:

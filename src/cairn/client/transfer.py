@@ -81,8 +81,13 @@ def ingest(blobs: BlobStore, cache: StatCache | None, paths: list[str]) -> dict[
     def read_small(batch: list[str]) -> list[tuple[str, str, bytes]]:
         got = []
         for p in batch:
-            with open(p, "rb") as f:
-                data = f.read()
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                data = os.read(fd, SMALL)
+                while len(data) < sigs[p][0] and (more := os.read(fd, SMALL)):  # grew since stat
+                    data += more
+            finally:
+                os.close(fd)
             h = hasher()
             h.update(data)
             got.append((p, "blake3:" + h.hexdigest(), data))
@@ -100,7 +105,10 @@ def ingest(blobs: BlobStore, cache: StatCache | None, paths: list[str]) -> dict[
         large_jobs = [pool.submit(put_large, p) for p in large]
         batch: list[tuple[str, bytes]] = []
         batch_bytes = 0
-        for got in pool.map(read_small, _chunks(small, BATCH_FILES)):
+        # Small files are read by this thread while the pool copies large ones: for 1 KiB
+        # files, threads only fight over the GIL (50,000 files: 0.41 s on one thread with
+        # os.read, 0.72 s on four, 1.46 s on eight with buffered open, on 2 cores).
+        for got in map(read_small, _chunks(small, BATCH_FILES)):
             for p, digest, data in got:
                 out[p] = (digest, len(data))
                 if len(data) == sigs[p][0]:
@@ -168,7 +176,7 @@ def download(
     open_entry: Opener,
     cache: StatCache | None,
     read_small: BatchReader | None = None,
-) -> list[Path]:
+) -> list[str]:
     """Materialise ``entries`` under ``root``; returns the paths written or found matching.
 
     Files already there with the right content (stat cache, else size + hash) are left
@@ -237,13 +245,14 @@ def download(
     small = [e for e in todo if read_small and e.ref is None and e.size < SMALL]
     rest = [e for e in todo if not (read_small and e.ref is None and e.size < SMALL)]
     with ThreadPoolExecutor(WORKERS) as pool:
-        jobs = [pool.submit(small_batch, b) for b in _chunks(small, BATCH_FILES)]
-        jobs += [pool.submit(one, e) for e in rest]
+        jobs = [pool.submit(one, e) for e in rest]
+        for b in _chunks(small, BATCH_FILES):  # on this thread: for tiny files threads only add GIL contention
+            fresh += small_batch(b)
         for j in jobs:
             fresh += j.result()
     if cache and fresh:
         cache.record(fresh)
-    return [Path(dests[e.path]) for e in entries]
+    return [dests[e.path] for e in entries]  # strings: 50,000 Path objects cost ~0.45 s
 
 
 def _write_new(dest: str, data: bytes, exists: bool) -> None:
@@ -253,11 +262,17 @@ def _write_new(dest: str, data: bytes, exists: bool) -> None:
     through a temp name so it is never seen half-written."""
     if not exists:
         try:
-            with open(dest, "xb") as f:
-                f.write(data)
-            return
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             pass
+        else:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            return
     tmp = f"{dest}.cairn-{uuid.uuid4().hex[:8]}"
     try:
         with open(tmp, "wb") as f:
