@@ -109,9 +109,10 @@ def ui_server_with_users(request: pytest.FixtureRequest, tmp_path_factory: pytes
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):  # ./dev.sh test installs it; a missing browser is a failure
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (./dev.sh test does it)")
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
