@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
 from ..core.names import DEFAULT_PROJECT, parse_ref
+from .api import PublicRun
 from .artifact import Artifact, artifact_from_path
 
 if TYPE_CHECKING:
@@ -34,21 +35,17 @@ class Config(dict):
         super().update(*args, **kw)
 
 
-class Run:
-    """A process that logs (outputs) and uses (inputs) artifact versions."""
+class Run(PublicRun):
+    """A process that logs (outputs) and uses (inputs) artifact versions; the attributes and
+    lineage of ``PublicRun``, plus the writing calls."""
+
+    config = None  # an instance attribute here (a mutable Config), not PublicRun's read-only view
 
     def __init__(self, info: "RunInfo", client: "Client") -> None:
-        self._info = info
-        self._client = client
+        super().__init__(info, client)
         self.config = Config(info.config)
         self._finished = False
 
-    id = property(lambda self: self._info.id)
-    name = property(lambda self: self._info.name)
-    entity = property(lambda self: self._info.entity)
-    project = property(lambda self: self._info.project)
-    group = property(lambda self: self._info.group)
-    job_type = property(lambda self: self._info.job_type)
     path = property(lambda self: f"{self._info.entity}/{self._info.project}/{self._info.id}")
     url = property(lambda self: None)
 
@@ -165,12 +162,6 @@ class Run:
         a._distributed_id = None
         a._set_version(info)
         return a
-
-    def logged_artifacts(self) -> list[Artifact]:
-        return [Artifact._from_version(v, self._client) for v in self._client.run_outputs(self.id)]
-
-    def used_artifacts(self) -> list[Artifact]:
-        return [Artifact._from_version(v, self._client) for v in self._client.run_inputs(self.id)]
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         global _current
