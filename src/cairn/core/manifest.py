@@ -149,18 +149,27 @@ def _chunk_leaves(entries: Iterable[Entry], sink: ChunkSink) -> list[Child]:
     return leaves
 
 
-def _build_levels(children: list[Child], sink: ChunkSink) -> Child:
+def _build_levels(children: list[Child], sink: ChunkSink, known: Mapping[tuple[str, ...], Child] | None = None) -> Child:
+    """Build the internal levels over ``children``. A node whose children are exactly those of
+    a ``known`` node is that node: it is reused without encoding or hashing (an edit of one
+    entry in a 1,000,000-entry tree re-encodes ~3 nodes instead of ~125)."""
+    known = known or {}
     level = 1
     while len(children) > 1:
         parents: list[Child] = []
         cur: list[Child] = []
+
+        def close() -> None:
+            old = known.get(tuple(c.key for c in cur))
+            parents.append(old if old is not None else _node_child(cur, level, sink))
+
         for c in children:
             cur.append(c)
             if _node_boundary(_path_hash(c.last), level):
-                parents.append(_node_child(cur, level, sink))
+                close()
                 cur = []
         if cur:
-            parents.append(_node_child(cur, level, sink))
+            close()
         children = parents
         level += 1
     return children[0]
@@ -194,23 +203,25 @@ class Manifest:
         if data is None:
             from .errors import StoreError
 
-            raise StoreError(f"manifest chunk {key} is missing from the store; run 'cairn gc --check'")
+            raise StoreError(f"manifest chunk {key} is missing from the store: the store is damaged; restore it from a backup")
         return _decode(key, data)
 
     def leaves(self) -> list[Child]:
-        """Descriptors of every leaf, in path order (reads internal nodes only)."""
+        """Descriptors of every leaf, in path order (reads internal nodes only). Also fills
+        ``nodes``: each non-root internal node by the keys of its children."""
+        self.nodes: dict[tuple[str, ...], Child] = {}
         node = self._get(self.root_key)
         if "leaf" in node:
             return [_leaf_child([Entry.from_row(r) for r in node["leaf"]], lambda k, d: None)]
         frontier = [Child(*c) for c in node["children"]]
         level = node["level"]
         while level > 1:
-            keys = [c.key for c in frontier]
-            loaded = self._load(keys)
+            loaded = self._load([c.key for c in frontier])
             nxt: list[Child] = []
-            for k in keys:
-                obj = _decode(k, loaded[k])
-                nxt.extend(Child(*c) for c in obj["children"])
+            for c in frontier:
+                kids = [Child(*x) for x in _decode(c.key, loaded[c.key])["children"]]
+                self.nodes[tuple(k.key for k in kids)] = c
+                nxt.extend(kids)
             frontier = nxt
             level -= 1
         return frontier
@@ -298,7 +309,7 @@ def apply_edits(
             leaves_out.append(_leaf_child(carry, sink))
         if not leaves_out:
             leaves_out = [_leaf_child([], sink)]
-    return _root(_build_levels(leaves_out, sink))
+    return _root(_build_levels(leaves_out, sink, manifest.nodes))
 
 
 def diff(old: Manifest | None, new: Manifest) -> Iterator[tuple[str, Entry | None, Entry | None]]:
