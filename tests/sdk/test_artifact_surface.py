@@ -567,3 +567,13 @@ def test_incremental_draft_reads_only_what_was_added(tmp_path):
     assert draft.version == "v2" and v0.version == "v0"
     assert sorted(draft.manifest) == ["extra.txt", "f1.bin", "f2.bin", "f3.bin", "f4.bin", "f5.bin"]
     assert read < 2 << 20  # no big file was read again
+
+
+def test_saving_an_old_handle_does_not_take_latest_back():
+    log({"a.txt": "one"})
+    stale = cairn.Api().artifact("data:latest")  # v0, carrying "latest"
+    log({"a.txt": "two"})  # v1 takes latest
+    stale.description = "edited later"
+    stale.save()
+    assert cairn.Api().artifact("data:latest").version == "v1"
+    assert cairn.Api().artifact("data:v0").description == "edited later"

@@ -576,12 +576,16 @@ class Artifact:
         job_type "auto"); on a committed one, persist edited description, metadata, ttl,
         aliases and tags without making a new version."""
         if self._version is not None:
+            # "latest" that this object merely carried since it was loaded is not re-asserted:
+            # a newer version may have taken it since. Adding it here takes it back on purpose.
+            carried = "latest" in self._version.aliases
+            aliases = [a for a in self._aliases if not (a == "latest" and carried)]
             info = self._client.update_version(
                 self._version.id,
                 description=self._description,
                 metadata=self._metadata,
                 ttl_seconds=self._ttl_seconds(),
-                aliases=list(self._aliases),
+                aliases=aliases,
                 tags=list(self._tags),
             )
             self._set_version(info)
