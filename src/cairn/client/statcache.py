@@ -54,9 +54,13 @@ class StatCache:
                     out[p] = digest
         return out
 
-    def record(self, rows: list[tuple[str, tuple[int, int, int], str]]) -> None:
+    def record(self, rows: list[tuple[str, tuple[int, int, int], str]], written_by_us: bool = False) -> None:
+        """Remember digests. Files just modified are skipped (racy), except files cairn has
+        just written itself with verified bytes (downloads): only another writer within the
+        same clock tick could make those stale, and a re-download of a folder that matches
+        would otherwise re-hash every file (1 GiB: ~0.6 s)."""
         now_ns = time.time_ns()
-        keep = [(p, *sig, d) for p, sig, d in rows if now_ns - sig[1] > RACY_S * 1e9]
+        keep = [(p, *sig, d) for p, sig, d in rows if written_by_us or now_ns - sig[1] > RACY_S * 1e9]
         if not keep:
             return
         db = self._db()
