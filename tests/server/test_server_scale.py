@@ -174,3 +174,20 @@ def test_multipart_upload_and_presigned_download(tmp_path, on_stack):
     reset_clients()
     got = cairn.Api().artifact("scale/huge:latest").file(tmp_path / "dl")
     assert open(got, "rb").read() == data
+
+
+def test_presigned_download_keeps_the_file_name(on_stack):
+    import httpx
+
+    from helpers import write
+
+    write("report.csv", "a,b\n1,2\n")
+    with cairn.init(project="scale") as run:
+        a = cairn.Artifact("named", "dataset")
+        a.add_file("report.csv")
+        run.log_artifact(a)
+    entry = a.get_entry("report.csv")
+    url = f"{on_stack.urls[0]}/api/v1/projects/{a.entity}/scale/blobs/{entry.digest}"
+    r = httpx.get(url, params={"filename": "report.csv"}, follow_redirects=True)
+    assert r.status_code == 200 and r.content == b"a,b\n1,2\n"
+    assert 'filename="report.csv"' in r.headers["content-disposition"]

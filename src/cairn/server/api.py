@@ -202,7 +202,7 @@ def blob_get(entity: str, project: str, digest: str, c: Ctx, who: Who, direct: b
     auth.require(c.meta, who, entity, "read")
     presign = getattr(c.blobs, "presign_get", None)
     if presign is not None and direct:
-        return RedirectResponse(presign(digest), status_code=307)
+        return RedirectResponse(presign(digest, disposition=attachment(filename) if filename else None), status_code=307)
     f = c.blobs.open(digest)
 
     def stream():  # noqa: ANN202

@@ -59,8 +59,9 @@ class Presigner(Protocol):
     The bytes a client uploads land at a staging key, never at a blob's key: only
     ``complete_staging`` moves them into place, after hashing them itself."""
 
-    def presign_get(self, digest: str, expires: int = 3600) -> str:
-        """A URL that GETs the blob's bytes for ``expires`` seconds. Does not check that it exists."""
+    def presign_get(self, digest: str, expires: int = 3600, disposition: str | None = None) -> str:
+        """A URL that GETs the blob's bytes for ``expires`` seconds, answered with the given
+        Content-Disposition if any. Does not check that the blob exists."""
 
     def presign_put_staging(self, size: int, expires: int = 3600) -> StagingUpload:
         """A fresh staging key and the URL(s) to upload ``size`` bytes to it. StoreError if unreachable."""

@@ -366,14 +366,15 @@ class S3BlobStore:
             self._client_obj = None
 
     # -- Presigner -------------------------------------------------------------
-    def presign_get(self, digest: str, expires: int = 3600) -> str:
+    def presign_get(self, digest: str, expires: int = 3600, disposition: str | None = None) -> str:
         key = self._key(digest)
         if key is None:
             raise BlobNotFoundError(digest, f"in {self!r} (not a content digest)")
+        params = {"Bucket": self.bucket, "Key": key}
+        if disposition:
+            params["ResponseContentDisposition"] = disposition
         with self._errors("presign a download", key):
-            return self._client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires
-            )
+            return self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
     def presign_put_staging(self, size: int, expires: int = 3600) -> StagingUpload:
         key = f"{self._base}staging/{uuid.uuid4().hex}"
