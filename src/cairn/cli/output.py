@@ -6,14 +6,7 @@ import sys
 
 import click
 
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
+from ..core.sizes import human_size  # noqa: F401  (the commands format sizes through output)
 
 
 def line(text: str = "") -> None:

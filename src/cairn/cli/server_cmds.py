@@ -131,7 +131,8 @@ def cache() -> None:
 @friendly
 def cache_cleanup(size: str) -> None:
     """Evict least recently used blobs until the cache holds at most SIZE (e.g. 10GB, 0)."""
-    from ..client.cache import BlobCache, parse_size
+    from ..client.cache import BlobCache
+    from ..core.sizes import parse_size
     from ..client.settings import Settings
 
     c = BlobCache(Settings.from_env().cache_dir)

@@ -27,7 +27,8 @@ from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from . import transfer, wire
-from .cache import BlobCache, parse_size
+from ..core.sizes import parse_size
+from .cache import BlobCache
 from .references import open_reference
 from .settings import Settings
 from .statcache import StatCache, signature

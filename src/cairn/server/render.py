@@ -14,6 +14,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from ..core.sizes import human_size
 from ..core.versions import VersionInfo
 from . import auth
 from .browse import clip
@@ -39,17 +40,6 @@ HEADERS = {
 
 
 # -- templates --------------------------------------------------------------------
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return ""
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
 
 def when(t: datetime | None) -> str:
     if t is None:
