@@ -115,12 +115,19 @@ class Run(PublicRun):
             )
         return str(did)
 
-    def _draft_request(self, a: Artifact, aliases: list[str] | None):  # noqa: ANN202
+    def _contribution(self, verb: str, artifact_or_path: Any, name: str | None, type: str | None,  # noqa: A002
+                      aliases: list[str] | None, distributed_id: str | None):  # noqa: ANN202
+        """The artifact, distributed id and request of an upsert or finish."""
+        self._check_open(f"{verb} an artifact")
+        did = self._distributed_id(distributed_id, verb)
+        a = self._artifact(artifact_or_path, name, type)
+        if a._version is not None:
+            raise UsageError(f"{a.qualified_name} is already committed; {verb} a new Artifact or a draft")
         req = a._commit_request(self.entity, self.project, self.id, aliases, None)
         if req.entries is None:  # a draft of an existing version contributes its whole file set
             req.entries = list(a._all_entries().values())
             req.base_version_id, req.edits = None, None
-        return req
+        return a, did, req
 
     def upsert_artifact(
         self,
@@ -131,12 +138,8 @@ class Run(PublicRun):
         distributed_id: str | None = None,
     ) -> Artifact:
         """Contribute files to the distributed version ``distributed_id`` (default: the run's group)."""
-        self._check_open("upsert an artifact")
-        did = self._distributed_id(distributed_id, "upsert")
-        a = self._artifact(artifact_or_path, name, type)
-        if a._version is not None:
-            raise UsageError(f"{a.qualified_name} is already committed; upsert a new Artifact or a draft")
-        self._client.upsert_draft(self._draft_request(a, aliases), did)
+        a, did, req = self._contribution("upsert", artifact_or_path, name, type, aliases, distributed_id)
+        self._client.upsert_draft(req, did)
         a._client_obj = self._client
         a._entity, a._project = self.entity, self.project
         a._distributed_id = did
@@ -152,12 +155,8 @@ class Run(PublicRun):
     ) -> Artifact:
         """Commit every contribution to ``distributed_id`` (plus this artifact's files) as one
         version, and lock it: later upserts to that id are refused."""
-        self._check_open("finish an artifact")
-        did = self._distributed_id(distributed_id, "finish")
-        a = self._artifact(artifact_or_path, name, type)
-        if a._version is not None:
-            raise UsageError(f"{a.qualified_name} is already committed; finish with a new Artifact")
-        info = self._client.finish_draft(self._draft_request(a, aliases), did)
+        a, did, req = self._contribution("finish", artifact_or_path, name, type, aliases, distributed_id)
+        info = self._client.finish_draft(req, did)
         a._client_obj = self._client
         a._distributed_id = None
         a._set_version(info)
