@@ -342,9 +342,11 @@ def test_no_edit_writes_no_new_chunk():
     assert store.new == []
 
 
-def test_edit_reads_only_the_leaves_it_touches():
-    """Incremental: leaves that hold no edited path are not read (internal nodes are)."""
+def test_edit_reads_only_the_nodes_on_its_path():
+    """Incremental: one edit reads the root-to-leaf path only (not every internal node), and
+    a range read descends only where the range is."""
     entries, root, base_store = _BIG
+    levels = height(base_store, root)
     leaf_keys = {c.key for c in base_store.manifest(root).leaves()}
     read: list[str] = []
 
@@ -355,3 +357,13 @@ def test_edit_reads_only_the_leaves_it_touches():
     p = sorted(entries)[BIG // 2]
     mf.apply_edits(mf.Manifest(root.key, load), {p: mf.Entry(p, digest_of(7), 7)}, [], lambda k, d: None)
     assert len([k for k in read if k in leaf_keys]) == 1
+    # the root twice (its identity, then the descent) and one chunk a level below it
+    assert len(read) <= levels + 1, (len(read), levels)
+
+    read.clear()
+    assert mf.Manifest(root.key, load).get(p) == entries[p]
+    assert len(read) == levels
+    read.clear()
+    prefix = p.rsplit("/", 1)[0] + "/"
+    got = list(mf.Manifest(root.key, load).prefix(prefix))
+    assert got == [entries[q] for q in sorted(entries) if q.startswith(prefix)]
