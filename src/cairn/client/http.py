@@ -39,6 +39,7 @@ BATCH_BYTES = 8 << 20
 RETRY_STATUS = {502, 503, 504}
 HOLD_MAX = 16 << 20  # files up to this size are kept in memory between hashing and sending
 HOLD_BUDGET = 256 << 20
+SEND_WORKERS = 16  # network transfers wait on latency, not on the CPU: more than the disk pool
 
 
 class HttpClient:
@@ -187,7 +188,7 @@ class HttpClient:
                 cur, cur_bytes = [], 0
         if cur:
             batches.append(cur)
-        with ThreadPoolExecutor(transfer.WORKERS) as pool:
+        with ThreadPoolExecutor(SEND_WORKERS) as pool:
             jobs = [pool.submit(self._send_batch, entity, project, b) for b in batches]
             jobs += [pool.submit(self._send_large, entity, project, d, src) for d, src in large]
             for j in jobs:
@@ -318,7 +319,9 @@ class HttpClient:
             tmp.unlink(missing_ok=True)
 
     def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[str]:
-        out = transfer.download(entries, root, lambda e: self.open_entry(e, version), self.statcache)
+        out = transfer.download(
+            entries, root, lambda e: self.open_entry(e, version), self.statcache, workers=SEND_WORKERS
+        )
         self.cache.enforce()
         return out
 

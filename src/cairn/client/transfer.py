@@ -22,7 +22,9 @@ SMALL = 64 * 1024  # files below this are read whole and stored in batches
 BATCH_FILES = 512  # small files per thread task: one task per file costs ~50 µs of pool overhead
 BATCH_BYTES = 64 << 20
 READ_SIZE = 1 << 20
-WORKERS = max(4, min(16, (os.cpu_count() or 2) * 4))  # I/O-bound: BLAKE3 and reads release the GIL
+# BLAKE3 and file I/O release the GIL. Logging "big" (1,000 x 1 MiB) on 2 cores with early
+# writeback: 4 threads 1.03-1.16 s, 8 threads 1.50-1.86 s, 2 threads 0.93-1.36 s (bench/).
+WORKERS = max(4, min(16, (os.cpu_count() or 2) * 2))
 
 
 def _regular(path: str) -> os.stat_result:
@@ -66,7 +68,13 @@ def ingest(blobs: BlobStore, cache: StatCache | None, paths: list[str]) -> dict[
     A large file that changes while it is read raises FileChangedError; a small one is
     read in one call, and what was read is what is stored.
     """
-    sigs = {p: signature(_regular(p)) for p in paths}
+    sigs: dict[str, tuple[int, int, int]] = {}
+    stat, is_reg = os.stat, stat_mod.S_ISREG
+    for p in paths:  # inlined _regular + signature: 50,000 files, 0.23 s -> 0.17 s
+        st = stat(p)
+        if not is_reg(st.st_mode):
+            _regular(p)  # raises the right error
+        sigs[p] = (st.st_size, st.st_mtime_ns, st.st_ino)
     known = cache.lookup(sigs) if cache else {}
     present = blobs.has(set(known.values())) if known else set()
     out: dict[str, tuple[str, int]] = {}
@@ -144,6 +152,7 @@ class _Dests:
 
     def __init__(self, root: Path) -> None:
         self.root = str(root)
+        self._prefix = self.root if self.root.endswith(os.sep) else self.root + os.sep
         self.real_root = os.path.realpath(root)
         self._ok_dirs: dict[str, bool] = {"": True}
 
@@ -158,7 +167,7 @@ class _Dests:
             self._ok_dirs[parent] = ok
         if not ok:
             raise InvalidPathError(path, f"it would be written outside {self.root} (through a symlink)")
-        return os.path.join(self.root, path)
+        return self._prefix + path  # a canonical path never starts with "/": same as os.path.join
 
 
 def safe_dest(root: Path, path: str) -> Path:
@@ -176,11 +185,13 @@ def download(
     open_entry: Opener,
     cache: StatCache | None,
     read_small: BatchReader | None = None,
+    workers: int = WORKERS,
 ) -> list[str]:
     """Materialise ``entries`` under ``root``; returns the paths written or found matching.
 
     Files already there with the right content (stat cache, else size + hash) are left
-    alone. ``read_small`` fetches many small blobs at once when the store can.
+    alone. ``read_small`` fetches many small blobs at once when the store can; ``workers``
+    threads fetch the others (more for a network store than for a local one).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -195,7 +206,7 @@ def download(
         except (FileNotFoundError, NotADirectoryError):
             continue
         if stat_mod.S_ISREG(st.st_mode):
-            sigs[d] = signature(st)
+            sigs[d] = (st.st_size, st.st_mtime_ns, st.st_ino)  # signature(), inlined
     known = cache.lookup(sigs) if (cache and sigs) else {}
     fresh: list[tuple[str, tuple[int, int, int], str]] = []
     todo: list[Entry] = []
@@ -244,7 +255,7 @@ def download(
 
     small = [e for e in todo if read_small and e.ref is None and e.size < SMALL]
     rest = [e for e in todo if not (read_small and e.ref is None and e.size < SMALL)]
-    with ThreadPoolExecutor(WORKERS) as pool:
+    with ThreadPoolExecutor(workers) as pool:
         jobs = [pool.submit(one, e) for e in rest]
         for b in _chunks(small, BATCH_FILES):  # on this thread: for tiny files threads only add GIL contention
             fresh += small_batch(b)

@@ -342,6 +342,13 @@ class Artifact:
 
         files = [(full, join_name(name, rel)) for full, rel in walk_files(root)]
         stored = self._client.ingest([full for full, _ in files])
+        if self._base is None and not self._entries.keys() & {n for _, n in files}:
+            # A folder into paths the artifact does not hold yet (the common case): one bulk
+            # update instead of 50,000 conflict checks (~0.1 s for "small").
+            Entry = mf.Entry
+            self._entries.update((n, Entry(n, *stored[full])) for full, n in files)
+            self._local_paths.update((n, full) for full, n in files)
+            return
         for full, entry_name in files:
             digest, size = stored[full]
             self._put(mf.Entry(entry_name, digest, size), merge, full)
