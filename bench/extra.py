@@ -236,6 +236,18 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
         t = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda p: c.get_object(Bucket="raw", Key=str(p.relative_to(data)))["Body"].read(), files))
+        raw_get_mem = time.perf_counter() - t
+        # a download writes files: the raw floor for it is boto3 getting each object into a file
+        raw_out = home / "raw-out"
+
+        def get_to_file(p: Path) -> None:
+            dest = raw_out / p.relative_to(data)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(c.get_object(Bucket="raw", Key=str(p.relative_to(data)))["Body"].read())
+
+        t = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(get_to_file, files))
         raw_get = time.perf_counter() - t
         env = {**s3.env(), "CAIRN_DIR": str(home / "unused")}
         with cairn_server(home / "srv", env, "--meta", f"sqlite:///{home / 'meta.sqlite'}", "--blobs", "s3://cairn/r", "--no-ui") as url:
@@ -261,7 +273,8 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
     rows.append(f"| server + SeaweedFS: log {n_files} × 1 MiB | {r['t']:.2f} s = {mb / r['t']:.0f} MiB/s "
                 f"| raw boto3 put (16 threads) {raw_put:.2f} s = {mb / raw_put:.0f} MiB/s → {raw_put / r['t']:.0%} | target ≥ 80% |")
     rows.append(f"| server + SeaweedFS: download {n_files} × 1 MiB (empty cache) | {g['t']:.2f} s = {mb / g['t']:.0f} MiB/s "
-                f"| raw boto3 get {raw_get:.2f} s = {mb / raw_get:.0f} MiB/s → {raw_get / g['t']:.0%} | target ≥ 80% |")
+                f"| raw boto3 get into files (16 threads) {raw_get:.2f} s = {mb / raw_get:.0f} MiB/s → {raw_get / g['t']:.0%}; "
+                f"into memory only {raw_get_mem:.2f} s → {raw_get_mem / g['t']:.0%} | target ≥ 80% |")
     return rows
 
 

@@ -98,6 +98,14 @@ def test_other_entity_learns_nothing(secured, monkeypatch):
         r = httpx.get(url + path, headers=h)
         assert r.status_code == 403, path
         assert "model" not in r.text and "cls/" not in r.text.replace(path, "")
+    digest = cairn.Api().artifact("vision/cls/model:latest").manifest.entries["model.bin"].digest
+    for path, body in (
+        ("/api/v1/projects/vision/cls/blobs/urls", {"digests": [digest]}),
+        ("/api/v1/projects/vision/cls/blobs/missing", {"digests": [digest]}),
+    ):
+        r = httpx.post(url + path, headers=h, json=body)
+        assert r.status_code == 403, path
+        assert digest not in r.text
     r = httpx.get(url + "/api/v1/projects", headers=h)
     assert r.json() == {"projects": []}
     # eve's own entity works

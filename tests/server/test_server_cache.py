@@ -65,3 +65,36 @@ def test_cli_cache_cleanup(server_home, tmp_path):
     assert "the cache now holds 0 B" in res.output
     res = CliRunner().invoke(main, ["artifact", "cache", "cleanup", "lots"])
     assert res.exit_code == 1 and "not understood" in res.output
+
+
+def cached(tmp_path, digest: str):
+    hexd = digest.partition(":")[2]
+    return tmp_path / "client-cache" / "blobs" / hexd[:2] / hexd[2:]
+
+
+def test_fetched_files_are_linked_into_the_cache_not_copied(server_home, tmp_path):
+    a = log_files({"a.bin": 300_000})
+    out = a.download(tmp_path / "one")
+    digest = a.manifest.entries["a.bin"].digest
+    got, in_cache = os.stat(os.path.join(out, "a.bin")), os.stat(cached(tmp_path, digest))
+    assert got.st_ino == in_cache.st_ino and got.st_nlink == 2
+
+
+def test_using_the_cache_leaves_downloaded_files_modification_time_alone(server_home, tmp_path):
+    a = log_files({"a.bin": 300_000})
+    first = os.path.join(a.download(tmp_path / "one"), "a.bin")
+    os.utime(first, ns=(1_000_000_000, 1_000_000_000))
+    a.download(tmp_path / "two")  # served from the cache, which marks the blob as used
+    assert os.stat(first).st_mtime_ns == 1_000_000_000
+
+
+def test_a_linked_file_edited_in_place_is_fetched_again(server_home, tmp_path):
+    a = log_files({"a.bin": 300_000})
+    first = os.path.join(a.download(tmp_path / "one"), "a.bin")
+    with open(first, "r+b") as f:  # in place: the cache's link sees the same bytes
+        f.write(b"edited by hand")
+    out = a.download(tmp_path / "two")
+    assert open(os.path.join(out, "a.bin"), "rb").read() == open("src/a.bin", "rb").read()
+    fresh = cached(tmp_path, a.manifest.entries["a.bin"].digest)
+    assert open(fresh, "rb").read() == open("src/a.bin", "rb").read()
+    assert open(first, "rb").read(14) == b"edited by hand"  # the user's edit is left alone

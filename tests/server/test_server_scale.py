@@ -125,8 +125,10 @@ def test_object_store_down_then_back(tmp_path, on_stack, monkeypatch):
     assert open(a.download(tmp_path / "dl2") + "/small.txt").read() == "small"
 
 
-def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, monkeypatch):
-    """The object store fails after the first large blob arrived; the retry sends only the rest."""
+@pytest.mark.parametrize("way", ["direct", "batched"])
+def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, monkeypatch, way):
+    """The object store fails after the first blob arrived; the retry sends only the rest,
+    whether blobs go straight to the store (presigned) or through the server in batches."""
     from helpers import write
 
     from cairn.client import get_client
@@ -138,17 +140,23 @@ def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, mo
     client = get_client()
     sent: list[str] = []
     stopped = []
-    original = type(client)._send_large
+    if way == "direct":
+        monkeypatch.setattr("cairn.client.http.DIRECT_MIN", 1 << 20)  # 2 MiB files go direct
+        method = "_send_large"
+    else:
+        monkeypatch.setattr("cairn.client.http.BATCH_BYTES", 1)  # one blob a batch
+        method = "_send_batch"
+    original = getattr(type(client), method)
 
-    def counting(self, entity, project, digest, src):  # noqa: ANN001
+    def counting(self, entity, project, *args):  # noqa: ANN001
         if len(sent) == 1 and not stopped:
             stopped.append(True)
             on_stack.seaweed.process.stop(timeout=2)
-        sent.append(digest)
-        return original(self, entity, project, digest, src)
+        sent.append(args[0] if way == "direct" else " ".join(d for d, _ in args[0]))  # the digest(s)
+        return original(self, entity, project, *args)
 
-    monkeypatch.setattr(type(client), "_send_large", counting)
-    monkeypatch.setattr("cairn.client.transfer.WORKERS", 1)  # one upload at a time: a clear "first"
+    monkeypatch.setattr(type(client), method, counting)
+    monkeypatch.setattr("cairn.client.http.SEND_WORKERS", 1)  # one upload at a time: a clear "first"
     with cairn.init(project="scale") as run:
         try:
             with pytest.raises(cairn.StoreError):
@@ -191,3 +199,46 @@ def test_presigned_download_keeps_the_file_name(on_stack):
     r = httpx.get(url, params={"filename": "report.csv"}, follow_redirects=True)
     assert r.status_code == 200 and r.content == b"a,b\n1,2\n"
     assert 'filename="report.csv"' in r.headers["content-disposition"]
+
+
+def test_download_asks_for_urls_in_one_call_and_survives_a_refused_one(tmp_path, on_stack, monkeypatch):
+    """Files are fetched from presigned URLs handed out in batches; a URL the store refuses
+    (expired, say) falls back to asking the server for that blob."""
+    from helpers import write
+
+    from cairn.client import get_client, reset_clients
+
+    for i in range(4):
+        write(f"u/{i}.bin", os.urandom(300_000))
+    with cairn.init(project="scale") as run:
+        a = cairn.Artifact("urls", "dataset")
+        a.add_dir("u")
+        run.log_artifact(a)
+    reset_clients()
+    monkeypatch.setenv("CAIRN_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    client = get_client()
+    calls: list[int] = []
+    original = type(client)._presign
+
+    def presign(self, entries, version):  # noqa: ANN001
+        original(self, entries, version)
+        calls.append(len(entries))
+        first = sorted(self._urls)[0]
+        self._urls[first] = self._urls[first].replace("Signature=", "Signature=0")  # now refused
+
+    asked: list[str] = []
+    original_call = type(client)._call
+
+    def call(self, method, url, **kw):  # noqa: ANN001
+        if method == "GET" and "/blobs/" in url:
+            asked.append(url)
+        return original_call(self, method, url, **kw)
+
+    monkeypatch.setattr(type(client), "_presign", presign)
+    monkeypatch.setattr(type(client), "_call", call)
+    got = cairn.Api().artifact("scale/urls:latest")
+    out = got.download(tmp_path / "dl")
+    assert calls == [4]
+    assert len(asked) == 1  # only the refused URL's blob was asked of the server
+    for i in range(4):
+        assert open(os.path.join(out, f"{i}.bin"), "rb").read() == open(f"u/{i}.bin", "rb").read()

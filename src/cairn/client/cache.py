@@ -1,9 +1,12 @@
 """The download cache: verified blobs by digest under ``CAIRN_CACHE_DIR/blobs``, capped at
-``CAIRN_CACHE_MAX`` bytes with the least recently used evicted first."""
+``CAIRN_CACHE_MAX`` bytes with the least recently used (access time) evicted first. Blobs
+fetched into a download root are hard links to the root's files (see ``adopt``)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +23,9 @@ class BlobCache:
     def get(self, digest: str) -> Path | None:
         p = self.path(digest)
         try:
-            os.utime(p)  # mark as recently used
+            # mark as recently used through the access time only: a cached blob may be a hard
+            # link to a file of a download root, whose modification time is the user's
+            os.utime(p, ns=(time.time_ns(), os.stat(p).st_mtime_ns))
         except FileNotFoundError:
             return None
         return p
@@ -31,6 +36,28 @@ class BlobCache:
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, dest)
         return dest
+
+    def adopt(self, path: Path, digest: str) -> None:
+        """Add a verified file that lives elsewhere (a download root) as a hard link: no
+        second copy of its bytes. If that file is later edited in place the cached blob
+        changes too; readers verify what they read and fetch it again (``evict``). Where a
+        link cannot be made (another filesystem), the file is copied."""
+        dest = self.path(digest)
+        if dest.exists():
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.tmp()
+        try:
+            try:
+                os.link(path, tmp)
+            except OSError:
+                shutil.copyfile(path, tmp)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def evict(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
 
     def enforce(self) -> None:
         """Apply the size cap (called once after a batch of downloads, not per file)."""
@@ -51,7 +78,7 @@ class BlobCache:
 
     def cleanup(self, target: int) -> int:
         """Evict least recently used blobs until the cache holds at most ``target`` bytes; returns bytes freed."""
-        files = [(p.stat().st_mtime, p.stat().st_size, p) for p in self._files()]
+        files = [(st.st_atime, st.st_size, p) for p in self._files() for st in [p.stat()]]
         total = sum(s for _, s, _ in files)
         freed = 0
         for _, size, p in sorted(files):

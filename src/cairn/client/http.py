@@ -34,12 +34,21 @@ from .settings import Settings
 from .statcache import StatCache, signature
 
 RETRIES = 5
-SMALL = transfer.SMALL
+# Blobs under this go to the server in batches of BATCH_BYTES, which hashes and stores
+# them; larger ones go straight to the object store through presigned URLs, and the server
+# then reads them back to check their digest before they count. For 1 MiB blobs the direct
+# way costs three calls to the server plus a read-back and a copy in the store per blob
+# (1,000 x 1 MiB to SeaweedFS: 20.7 s) against one store PUT per blob in batches (see bench/).
+DIRECT_MIN = 8 << 20
 BATCH_BYTES = 8 << 20
 RETRY_STATUS = {502, 503, 504}
 HOLD_MAX = 16 << 20  # files up to this size are kept in memory between hashing and sending
 HOLD_BUDGET = 256 << 20
 SEND_WORKERS = 16  # network transfers wait on latency, not on the CPU: more than the disk pool
+
+
+class _Refused(Exception):
+    """A presigned URL the store no longer accepts (expired, or signed by an old key)."""
 
 
 class HttpClient:
@@ -64,6 +73,7 @@ class HttpClient:
         self._held_bytes = 0
         self._lock = threading.Lock()
         self._chunks: dict[str, bytes] = {}
+        self._urls: dict[str, str] = {}  # digest -> presigned GET URL, asked for in batches
 
     # -- plumbing ----------------------------------------------------------------
     def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
@@ -178,7 +188,7 @@ class HttpClient:
                     f"blob {d} is not on the server and this process does not have its file; add the file again"
                 )
             size = len(src) if isinstance(src, bytes) else src[1][0]
-            (small if size < SMALL else large).append((d, src))
+            (small if size < DIRECT_MIN else large).append((d, src))
         batches, cur, cur_bytes = [], [], 0
         for d, src in small:
             cur.append((d, src))
@@ -296,31 +306,81 @@ class HttpClient:
         self._fetch_to_cache(entry.digest, version)
         return open(self.cache.path(entry.digest), "rb")
 
+    def _presign(self, entries: list[Entry], version: VersionInfo | None) -> None:
+        """Ask for the download URLs of the blobs about to be fetched, 5,000 a call (one
+        redirect per file cost a server round trip each: 1,000 x 1 MiB from SeaweedFS took
+        10.5 s, see bench/). URLs live for an hour; an expired one falls back to a redirect."""
+        if version is None:
+            return
+        want = [e.digest for e in entries if e.ref is None and self.cache.get(e.digest) is None]
+        want = [d for d in dict.fromkeys(want) if d not in self._urls and d not in self._pending]
+        for i in range(0, len(want), 5_000):
+            got = self._json("POST", f"{self._p(version.entity, version.project)}/blobs/urls",
+                             json={"digests": want[i : i + 5_000]})
+            if not got.get("direct"):
+                return
+            self._urls.update(got["urls"])
+
     def _fetch_to_cache(self, digest: str, version: VersionInfo) -> Path:
+        tmp = self.cache.tmp()
+        try:
+            self._download_blob(digest, version, tmp)
+            return self.cache.put_from(tmp, digest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _download_blob(self, digest: str, version: VersionInfo, dest: str | Path) -> None:
+        """Write the blob's verified bytes to ``dest`` (presigned URL when one was handed out)."""
+        presigned = self._urls.pop(digest, None)
+        if presigned is not None:
+            try:
+                return self._stream_to(digest, lambda: self._direct.stream("GET", presigned), dest)
+            except _Refused:
+                pass  # expired or revoked: ask the server again
         url = f"{self._p(version.entity, version.project)}/blobs/{digest}"
         r = self._call("GET", url)
         if r.status_code in (302, 307):
             stream_from: Callable = lambda: self._direct.stream("GET", r.headers["location"])  # noqa: E731
         else:
             stream_from = lambda: self._http.stream("GET", url, params={"direct": "false"})  # noqa: E731
-        tmp = self.cache.tmp()
+        self._stream_to(digest, stream_from, dest)
+
+    def _stream_to(self, digest: str, stream_from: Callable, dest: str | Path) -> None:
         h = hasher()
-        try:
-            with stream_from() as resp, open(tmp, "wb") as out:
-                if resp.status_code >= 400:
-                    raise StoreError(f"downloading blob {digest} failed with HTTP {resp.status_code}")
-                for chunk in resp.iter_bytes(1 << 20):
-                    h.update(chunk)
-                    out.write(chunk)
-            if "blake3:" + h.hexdigest() != digest:
-                raise IntegrityError(f"blob {digest} arrived corrupt (hash mismatch); try again", digest=digest)
-            return self.cache.put_from(tmp, digest)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with stream_from() as resp, open(dest, "wb") as out:
+            if resp.status_code in (400, 403):
+                raise _Refused()
+            if resp.status_code >= 400:
+                raise StoreError(f"downloading blob {digest} failed with HTTP {resp.status_code}")
+            for chunk in resp.iter_bytes():  # as they arrive: re-chunking to 1 MiB only copies
+                h.update(chunk)
+                out.write(chunk)
+        if "blake3:" + h.hexdigest() != digest:
+            raise IntegrityError(f"blob {digest} arrived corrupt (hash mismatch); try again", digest=digest)
+
+    def _fetch_into(self, e: Entry, dest: str, version: VersionInfo | None) -> bool:
+        """Download ``e`` straight into ``dest`` (a download root's temp file), then link it
+        into the cache: each byte is written once, not once to the cache and again to the
+        root (1,000 x 1 MiB from SeaweedFS: 9.0 s with the copy; see bench/). A cached blob
+        is copied, and fetched again if it no longer matches (a linked file edited in place)."""
+        if e.ref is not None or version is None or e.digest in self._pending:
+            return False
+        cached = self.cache.get(e.digest)
+        if cached is not None:
+            try:
+                transfer.copy_verified(e, open(cached, "rb"), dest)
+                return True
+            except IntegrityError:
+                self.cache.evict(e.digest)
+        self._download_blob(e.digest, version, dest)
+        self.cache.adopt(Path(dest), e.digest)
+        return True
 
     def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[str]:
         out = transfer.download(
-            entries, root, lambda e: self.open_entry(e, version), self.statcache, workers=SEND_WORKERS
+            entries, root, lambda e: self.open_entry(e, version), self.statcache, workers=SEND_WORKERS,
+            prepare=lambda todo: self._presign(todo, version),
+            fetch=lambda e, dest: self._fetch_into(e, dest, version),
         )
         self.cache.enforce()
         return out
