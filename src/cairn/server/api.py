@@ -159,7 +159,7 @@ def _store_batch(c: ServerContext, entity: str, project: str, data: bytearray) -
             raise UsageError("malformed blob batch: truncated blob")
         items.append((str(Digest.of_bytes(blob)), blob))
         pos += 4 + n
-    c.blobs.put_blobs(items)
+    c.blobs.put_blobs(items, hashed=True)  # hashed just above, from these bytes
     c.blobs.flush()
     blobs_index.record(c.meta, entity, project, [d for d, _ in items])
     return [d for d, _ in items]

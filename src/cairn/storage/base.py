@@ -24,9 +24,11 @@ class BlobStore(Protocol):
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store ``data``; return (digest, size). Durable only after ``flush``."""
 
-    def put_blobs(self, items: list[tuple[str, bytes]]) -> None:
+    def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False) -> None:
         """Store blobs already hashed by the caller as (digest, data), in as few round trips
-        as the store allows, skipping those already stored. Durable only after ``flush``."""
+        as the store allows, skipping those already stored. Durable only after ``flush``.
+        A store shared between writers may hash them again unless ``hashed`` says the
+        digests were computed from these very bytes by this process."""
 
     def flush(self) -> None:
         """Make every blob put so far durable (survives a power cut)."""
