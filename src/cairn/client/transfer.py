@@ -249,8 +249,7 @@ def download(
             _verify(e, "blake3:" + h.hexdigest(), len(data))
             d = dests[e.path]
             ensure_dir(d)
-            _write_new(d, data, exists=d in sigs)
-            done.append((d, signature(os.stat(d)), e.digest))
+            done.append((d, _write_new(d, data, exists=d in sigs), e.digest))
         return done
 
     def one(e: Entry) -> list[tuple[str, tuple[int, int, int], str]]:
@@ -274,11 +273,11 @@ def download(
     return [dests[e.path] for e in entries]  # strings: 50,000 Path objects cost ~0.45 s
 
 
-def _write_new(dest: str, data: bytes, exists: bool) -> None:
-    """Write verified bytes to ``dest``. A new file is written in place (a rename per file
-    doubles the metadata work of downloading 50,000 small files; a crash leaves a short
-    file that the next download sees does not match); an existing one is replaced
-    through a temp name so it is never seen half-written."""
+def _write_new(dest: str, data: bytes, exists: bool) -> tuple[int, int, int]:
+    """Write verified bytes to ``dest``; returns the written file's stat signature. A new
+    file is written in place (a rename per file doubles the metadata work of downloading
+    50,000 small files; a crash leaves a short file that the next download sees does not
+    match); an existing one is replaced through a temp name so it is never seen half-written."""
     if not exists:
         try:
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -289,9 +288,9 @@ def _write_new(dest: str, data: bytes, exists: bool) -> None:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
+                return signature(os.fstat(fd))  # no second path lookup per file
             finally:
                 os.close(fd)
-            return
     tmp = f"{dest}.cairn-{uuid.uuid4().hex[:8]}"
     try:
         with open(tmp, "wb") as f:
@@ -301,6 +300,7 @@ def _write_new(dest: str, data: bytes, exists: bool) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return signature(os.stat(dest))
 
 
 def _hash_file(path: Path) -> str:
