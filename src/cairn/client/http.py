@@ -305,7 +305,11 @@ class HttpClient:
             return open_reference(entry)
         cached = self.cache.get(entry.digest)
         if cached is not None:
-            return open(cached, "rb")
+            # a cached blob may be a link to a downloaded file that was since edited in
+            # place: check it, and fetch it again rather than hand out other bytes
+            if transfer._hash_file(cached) == entry.digest or version is None:
+                return open(cached, "rb")
+            self.cache.evict(entry.digest)
         src = self._pending.get(entry.digest)
         if src is not None:
             return io.BytesIO(src) if isinstance(src, bytes) else open(src[0], "rb")
