@@ -349,12 +349,11 @@ class HttpClient:
                 return self._stream_to(digest, self._get_direct(presigned), dest)
             except _Refused:
                 pass  # expired or revoked: ask the server again
-        url = f"{self._p(version.entity, version.project)}/blobs/{digest}"
-        r = self._call("GET", url)
-        if r.status_code in (302, 307):
-            self._stream_to(digest, self._get_direct(r.headers["location"]), dest)
-        else:
-            self._stream_to(digest, self._get_server(url), dest)
+        try:
+            self._stream_to(digest, self._get_server(f"{self._p(version.entity, version.project)}/blobs/{digest}"), dest)
+        except _Refused:
+            raise StoreError(f"the object store refused to send blob {digest} from a fresh URL; "
+                             "check the server's object-store credentials and clock") from None
 
     @contextlib.contextmanager
     def _get_direct(self, url: str) -> Iterator[tuple[int, Iterator[bytes]]]:
@@ -366,8 +365,22 @@ class HttpClient:
 
     @contextlib.contextmanager
     def _get_server(self, url: str) -> Iterator[tuple[int, Iterator[bytes]]]:
-        with self._http.stream("GET", url, params={"direct": "false"}) as r:
-            yield r.status_code, r.iter_bytes()
+        """The blob through the server: its bytes, or the presigned URL it redirects to (one
+        request either way; the body of a server that streams is not read twice)."""
+        with self._http.stream("GET", url) as r:
+            if r.status_code >= 400:
+                r.read()
+                try:
+                    body = r.json()
+                except ValueError:
+                    body = None
+                raise wire.error_in(body, r.status_code)
+            if r.status_code not in (302, 307):
+                yield r.status_code, r.iter_bytes()
+                return
+            location = r.headers["location"]
+        with self._get_direct(location) as got:
+            yield got
 
     def _stream_to(self, digest: str, response: Any, dest: str | Path) -> None:
         h = hasher()
