@@ -76,3 +76,20 @@ def test_chunked_file_downloads_verified_through_the_sdk(tmp_path, small_thresho
         run.log_artifact(a)
     out = cairn.Api().artifact("model:latest").download(tmp_path / "dl")
     assert (Path(out) / "weights.bin").read_bytes() == src.read_bytes()
+
+
+@pytest.mark.parametrize("size", [0, 1000, (64 << 10) - 1, 64 << 10, 3 << 20])
+def test_each_file_size_lands_in_its_place(tmp_path, size):
+    """Under 64 KiB: a row of the pack, no file written at all; from 64 KiB: one read-only
+    object file; nothing is left in tmp/ either way."""
+    store = LocalBlobStore(tmp_path / "store")
+    f = tmp_path / "x.bin"
+    f.write_bytes(os.urandom(size))
+    d, n = store.put_file(f)
+    store.flush()
+    assert n == size and d == "blake3:" + blake3.blake3(f.read_bytes()).hexdigest()
+    objects = [p for p in (tmp_path / "store" / "objects").rglob("*") if p.is_file()]
+    assert len(objects) == (0 if size < (64 << 10) else 1)
+    assert not any((tmp_path / "store" / "tmp").glob("*"))
+    with store.open(d) as r:
+        assert r.read() == f.read_bytes()

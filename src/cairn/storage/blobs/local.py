@@ -192,6 +192,11 @@ class LocalBlobStore:
     def put_file(self, path: Path, size_hint: int | None = None) -> tuple[str, int]:
         with open(path, "rb") as f:
             size = size_hint if size_hint is not None else os.fstat(f.fileno()).st_size
+            if size < PACK_LIMIT:
+                data = f.read(PACK_LIMIT)
+                if len(data) < PACK_LIMIT:
+                    return self.put_bytes(data)
+                f.seek(0)  # grew past the limit since its size was taken
             if size >= CHUNKED_MIN:
                 return self._put_chunked(f)
             return self._put_stream(f)
