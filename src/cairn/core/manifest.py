@@ -97,8 +97,10 @@ def _path_hash(path: str) -> int:
     return int.from_bytes(blake3.blake3(path.encode()).digest(), "little")
 
 
-def _leaf_boundary(path: str) -> bool:
-    return _path_hash(path) & _LEAF_MASK == 0
+def _leaf_boundary(path: str | bytes) -> bool:
+    # the low bits of the path hash: its first 4 bytes suffice (BLAKE3 output is a stream)
+    p = path.encode() if isinstance(path, str) else path
+    return int.from_bytes(blake3.blake3(p).digest(4), "little") & _LEAF_MASK == 0
 
 
 def _node_boundary(path_hash: int, level: int) -> bool:
@@ -146,17 +148,15 @@ def _decode(key: str, data: bytes) -> dict:
 
 
 def _chunk_leaves(entries: Iterable[Entry], sink: ChunkSink) -> list[Child]:
-    # each path is encoded once for both its boundary hash and its identity record: 50,000
-    # entries build in ~0.15 s instead of ~0.21 s
+    # each path is encoded once, for both its boundary hash and its identity record
     leaves: list[Child] = []
     cur: list[Entry] = []
     idents: list[bytes] = []
-    b3, mask, from_bytes = blake3.blake3, _LEAF_MASK, int.from_bytes
     for e in entries:
         p = e.path.encode()
         cur.append(e)
         idents.append(_ident_record(p, e.digest))
-        if from_bytes(b3(p).digest(4), "little") & mask == 0:  # == _leaf_boundary(e.path)
+        if _leaf_boundary(p):
             leaves.append(_leaf_child(cur, sink, idents))
             cur, idents = [], []
     if cur:
