@@ -200,12 +200,13 @@ def download(
     ``open_entry`` opens.
     """
     root = Path(root)
+    new_root = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     entries = list(entries)
     dest_of = _Dests(root)
     dests = {e.path: dest_of(e.path) for e in entries}
     sigs: dict[str, tuple[int, int, int]] = {}
-    for e in entries:
+    for e in () if new_root else entries:  # a folder made just now holds nothing to compare
         d = dests[e.path]
         try:
             st = os.stat(d)
@@ -228,7 +229,7 @@ def download(
     made_dirs: set[str] = set()
 
     def ensure_dir(d: str) -> None:
-        parent = os.path.dirname(d)
+        parent = d.rpartition(os.sep)[0]  # d is root + "/" + a canonical path
         if parent not in made_dirs:
             if os.path.isdir(d):
                 raise IsADirectoryError(f"cannot write artifact file {d!r}: a folder is in the way")
