@@ -32,12 +32,15 @@ def validate_request(req: CommitRequest) -> None:
 
 def sorted_entries(entries: list[mf.Entry]) -> list[mf.Entry]:
     """Entries sorted by path; a path given twice must have the same digest."""
-    by_path: dict[str, mf.Entry] = {}
     for e in entries:
         if normalize_path(e.path) != e.path:
             from ..core.errors import InvalidPathError
 
             raise InvalidPathError(e.path, "not in canonical form")
+    if all(a.path < b.path for a, b in zip(entries, entries[1:])):
+        return list(entries)  # already in order without repeats: an add_dir of one folder
+    by_path: dict[str, mf.Entry] = {}
+    for e in entries:
         prev = by_path.get(e.path)
         if prev is not None and prev.digest != e.digest:
             raise UsageError(f"path {e.path!r} is listed twice with different content ({prev.digest}, {e.digest})")
