@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from ..core import manifest as mf
 from ..core.errors import ArtifactNotFoundError, IntegrityError, LockedError, UsageError
 from ..core.names import DEFAULT_PROJECT, check_alias, check_name, check_tag, check_type, join_name, normalize_path
-from ..core.versions import COMMITTED, DELETED, PENDING, CommitRequest, Edits, VersionInfo, check_metadata
+from ..core.versions import DELETED, PENDING, CommitRequest, Edits, VersionInfo, check_metadata
 from .entry import ArtifactManifest, ArtifactManifestEntry
 from .table import Table, encode
 
