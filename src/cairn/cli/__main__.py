@@ -1,5 +1,5 @@
 """``python -m cairn.cli``: the same as the ``cairn`` command."""
 
-from .main import main
+from .main import run
 
-main()
+run()

