@@ -120,7 +120,7 @@ class LocalBlobStore:
         digests = list(dict.fromkeys(digests))
         found = {d for d in digests if d in seen}
         # in digest order: each query then walks neighbouring index pages (50,000 digests in
-        # path order, i.e. random: 0.118 s of queries)
+        # path order, i.e. random: 0.118 s of queries; sorted: 0.052 s)
         ask = sorted(d for d in digests if d not in found)
         db = self._db()
         for i in range(0, len(ask), 900):
