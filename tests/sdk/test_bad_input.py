@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 from helpers import write
-from sqlalchemy import update
 
 import cairn
 from cairn.client import get_client
 from cairn.core import manifest as mf
-from cairn.storage.meta import schema
 
 
 def log(files: dict[str, bytes | str], name: str = "data", type_: str = "dataset", **kw) -> cairn.Artifact:
@@ -164,10 +162,8 @@ def forge_version(ref: str, entries: list[mf.Entry]) -> None:
     chunks: dict[str, bytes] = {}
     root = mf.build(sorted(entries, key=lambda e: e.path), chunks.__setitem__)
     client.meta.put_chunks(chunks)
-    with client.meta.write() as conn:
-        conn.execute(
-            update(schema.versions).where(schema.versions.c.id == int(v.id)).values(manifest_key=root.key)
-        )
+    with client.meta.write() as tx:
+        tx.execute("UPDATE versions SET manifest_key = :k WHERE id = :v", {"k": root.key, "v": int(v.id)})
 
 
 @pytest.mark.parametrize("hostile", ["../x", "/abs", "", "a/../../b"])

@@ -7,12 +7,10 @@ import httpx
 import pytest
 from helpers import write
 from servers import cairn_server
-from sqlalchemy import select
 
 import cairn
 from cairn.client import reset_clients
 from cairn.server import auth
-from cairn.storage.meta import schema
 from cairn.storage.meta.sql import MetaStore
 
 
@@ -116,8 +114,8 @@ def test_other_entity_learns_nothing(secured, monkeypatch):
 def test_keys_are_stored_hashed(secured):
     _, keys, home = secured
     meta = MetaStore.sqlite(home / "meta.sqlite")
-    with meta.read() as conn:
-        stored = conn.execute(select(schema.api_keys.c.key_hash, schema.api_keys.c.prefix)).all()
+    with meta.read() as tx:
+        stored = tx.tuples("SELECT key_hash, prefix FROM api_keys")
     meta.dispose()
     raw = (home / "meta.sqlite").read_bytes()
     for key in keys.values():

@@ -12,16 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
 
-from cairn.core.errors import ArtifactNotFoundError, ConflictError, LockedError, StoreError
+from cairn.core.errors import (
+    ArtifactNotFoundError,
+    ConflictError,
+    LockedError,
+    StoreError,
+)
 from cairn.core.manifest import Entry
 from cairn.core.names import ArtifactRef, parse_ref
 from cairn.core.versions import CommitRequest
 from cairn.engine import Engine
 from cairn.storage.blobs.local import LocalBlobStore
 from cairn.storage.meta import schema
-from cairn.storage.meta.migrations import migrate
 from cairn.storage.registry import open_meta
 
 WRITERS = 6
@@ -78,7 +81,7 @@ def warm(engines: Callable[[], Engine], n: int) -> list[Engine]:
     """``n`` engines already connected (schema checked), so that their writers really collide."""
     made = [engines() for _ in range(n)]
     for e in made:
-        e.meta.engine  # noqa: B018
+        e.meta.open()
     return made
 
 
@@ -304,17 +307,18 @@ def test_chunks_are_idempotent(engines):
 
 def test_migrations_run_once(engines):
     first, second = engines().meta, engines().meta
-    with first.read() as conn:
-        rows = conn.execute(select(schema.schema_info)).all()
-    assert [(r.key, r.value) for r in rows] == [("version", str(schema.SCHEMA_VERSION))]
-    assert migrate(second.engine) == schema.SCHEMA_VERSION  # found current: nothing to do
+    assert first.open() == 0  # a new store: created from nothing
+    with first.read() as tx:
+        rows = tx.tuples("SELECT key, value FROM schema_info")
+    assert rows == [("version", str(schema.SCHEMA_VERSION))]
+    assert second.open() == schema.SCHEMA_VERSION  # found current: nothing to do
 
 
 def test_a_newer_schema_is_refused(meta_url, engines):
-    with engines().meta.write() as conn:
-        conn.execute(update(schema.schema_info).values(value=str(schema.SCHEMA_VERSION + 1)))
+    with engines().meta.write() as tx:
+        tx.execute("UPDATE schema_info SET value = :v", {"v": str(schema.SCHEMA_VERSION + 1)})
     with pytest.raises(StoreError) as err:
-        _ = open_meta(meta_url).engine
+        open_meta(meta_url).open()
     assert "newer" in str(err.value) and "upgrade cairn" in str(err.value)
 
 
@@ -323,5 +327,5 @@ def test_unreachable_database_is_a_store_error(postgres):
 
     url = make_url(postgres).set(port=1, database="nope").render_as_string(hide_password=False)
     with pytest.raises(StoreError) as err:
-        _ = open_meta(url).engine
+        open_meta(url).open()
     assert "***" in str(err.value) and "cairn:cairn" not in str(err.value)

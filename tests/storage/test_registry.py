@@ -54,9 +54,9 @@ def test_unknown_meta_scheme_lists_the_known_ones(url: str):
 
 def test_missing_driver_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch):
     real = importlib.util.find_spec
-    gone = ("psycopg", "boto3")
+    gone = ("psycopg", "sqlalchemy", "boto3")
     monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name, *a: None if name in gone else real(name, *a))
-    with pytest.raises(StoreError, match=r"pip install 'psycopg\[binary\]'") as err:
+    with pytest.raises(StoreError, match=r"pip install 'cairn\[server\]'") as err:
         open_meta("postgresql://u:secret@h/db")
     assert "secret" not in str(err.value)
     with pytest.raises(StoreError, match=r"pip install 'cairn\[s3\]'"):

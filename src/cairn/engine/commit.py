@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection, select
-
 from ..core import manifest as mf
 from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, UsageError
-from ..core.names import LATEST, check_alias, check_name, check_tag, check_type, normalize_path
+from ..core.names import (
+    LATEST,
+    check_alias,
+    check_name,
+    check_tag,
+    check_type,
+    normalize_path,
+)
 from ..core.versions import COMMITTED, CommitRequest, Edits, VersionInfo, check_metadata
 from ..storage.base import BlobStore
-from ..storage.meta import schema as s
-from ..storage.meta.sql import MetaStore
-from ..storage.meta.sqlutil import insert_ignore, lock_row, now
+from ..storage.meta.sql import MetaStore, Tx, insert, insert_ignore, lock_row
 from . import records
 from .aliases import move_alias
 
@@ -63,8 +66,8 @@ def build_root(ms: MetaStore, req: CommitRequest, chunks: dict[str, bytes]) -> t
         return mf.build(entries, chunks.__setitem__), entries
     if req.base_version_id is None:
         raise UsageError("a commit needs either entries or a base version")
-    with ms.read() as conn:
-        base = records.version_by_id(conn, req.base_version_id)
+    with ms.read() as tx:
+        base = records.version_by_id(tx, req.base_version_id)
     if base.state != COMMITTED:
         raise ArtifactNotFoundError(base.qualified_name, "the base version of this draft was deleted")
     edits = req.edits or Edits()
@@ -85,47 +88,48 @@ def commit(ms: MetaStore, blobs: BlobStore, req: CommitRequest) -> VersionInfo:
     check_blobs(blobs, new_entries)
     blobs.flush()
     ms.put_chunks(chunks)
-    with ms.write() as conn:
-        art = records.ensure_artifact(conn, req.entity, req.project, req.name, req.type)
-        version_id = commit_in_tx(conn, art, root, req)
-        return records.version_by_id(conn, version_id)
+    with ms.write() as tx:
+        art = records.ensure_artifact(tx, req.entity, req.project, req.name, req.type)
+        version_id = commit_in_tx(tx, art, root, req)
+        return records.version_by_id(tx, version_id)
 
 
-def commit_in_tx(conn: Connection, art, root: mf.Root, req: CommitRequest) -> int:  # noqa: ANN001
+def commit_in_tx(tx: Tx, art, root: mf.Root, req: CommitRequest) -> int:  # noqa: ANN001
     """Create the version (or find the identical one) and apply aliases and tags; returns its id."""
-    lock_row(conn, s.artifacts, art.id)
-    existing = conn.execute(
-        select(s.versions.c.id)
-        .where(records.committed(art.id), s.versions.c.digest == root.digest)
-        .order_by(s.versions.c.idx)
-        .limit(1)
-    ).scalar()
-    t = now()
+    lock_row(tx, "artifacts", art.id)
+    existing = tx.scalar(
+        f"SELECT v.id FROM versions v WHERE {records.COMMITTED_OF} AND v.digest = :d ORDER BY v.idx LIMIT 1",
+        {"art": art.id, "d": root.digest},
+    )
+    t = tx.now()
     if existing is not None:
         version_id = existing
     else:
-        idx = conn.execute(select(s.artifacts.c.next_index).where(s.artifacts.c.id == art.id)).scalar()
-        conn.execute(s.artifacts.update().where(s.artifacts.c.id == art.id).values(next_index=idx + 1))
-        version_id = conn.execute(
-            s.versions.insert().values(
-                artifact_id=art.id,
-                idx=idx,
-                digest=root.digest,
-                manifest_key=root.key,
-                file_count=root.count,
-                size=root.size,
-                description=req.description,
-                metadata=json.dumps(req.metadata),
-                state=COMMITTED,
-                ttl_seconds=req.ttl_seconds,
-                created_at=t,
-                updated_at=t,
-                run_id=req.run_id,
-            )
-        ).inserted_primary_key[0]
+        idx = tx.scalar("SELECT next_index FROM artifacts WHERE id = :art", {"art": art.id})
+        tx.execute("UPDATE artifacts SET next_index = :n WHERE id = :art", {"n": idx + 1, "art": art.id})
+        version_id = insert(
+            tx,
+            "versions",
+            {
+                "artifact_id": art.id,
+                "idx": idx,
+                "digest": root.digest,
+                "manifest_key": root.key,
+                "file_count": root.count,
+                "size": root.size,
+                "description": req.description,
+                "metadata": json.dumps(req.metadata),
+                "state": COMMITTED,
+                "ttl_seconds": req.ttl_seconds,
+                "created_at": t,
+                "updated_at": t,
+                "run_id": req.run_id,
+            },
+            returning="id",
+        )
     for alias in [LATEST, *req.aliases]:
-        move_alias(conn, art.id, alias, version_id, req.run_id)
-    insert_ignore(conn, s.tags, [{"version_id": version_id, "tag": tag} for tag in req.tags])
+        move_alias(tx, art.id, alias, version_id, req.run_id)
+    insert_ignore(tx, "tags", [{"version_id": version_id, "tag": tag} for tag in req.tags])
     if req.run_id:
-        insert_ignore(conn, s.outputs, {"run_id": req.run_id, "version_id": version_id, "at": t})
+        insert_ignore(tx, "outputs", {"run_id": req.run_id, "version_id": version_id, "at": t})
     return version_id

@@ -11,31 +11,28 @@ import contextlib
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import Connection, select
-
 from ..core import manifest as mf
 from ..core.errors import ConflictError, LockedError
 from ..core.versions import CommitRequest, VersionInfo
 from ..storage.base import BlobStore
-from ..storage.meta import schema as s
-from ..storage.meta.sql import MetaStore
-from ..storage.meta.sqlutil import insert_ignore, lock_row, now
+from ..storage.meta.sql import MetaStore, Tx, batches, in_list, insert_ignore, lock_row
 from . import records
 from .commit import check_blobs, commit_in_tx, sorted_entries, validate_request
 
 OPEN, FINISHED = "OPEN", "FINISHED"
 
 
-def _draft(conn: Connection, art, distributed_id: str):  # noqa: ANN001, ANN202
-    q = select(s.drafts).where(s.drafts.c.artifact_id == art.id, s.drafts.c.distributed_id == distributed_id)
-    row = conn.execute(q).first()
+def _draft(tx: Tx, art, distributed_id: str):  # noqa: ANN001, ANN202
+    q = "SELECT * FROM drafts WHERE artifact_id = :art AND distributed_id = :d"
+    key = {"art": art.id, "d": distributed_id}
+    row = tx.first(q, key)
     if row is None:
         insert_ignore(
-            conn, s.drafts, {"artifact_id": art.id, "distributed_id": distributed_id, "state": OPEN, "created_at": now()}
+            tx, "drafts", {"artifact_id": art.id, "distributed_id": distributed_id, "state": OPEN, "created_at": tx.now()}
         )
-        row = conn.execute(q).one()
+        row = tx.first(q, key)
     if row.state == FINISHED:
-        v = conn.execute(select(s.versions.c.idx).where(s.versions.c.id == row.version_id)).scalar()
+        v = tx.scalar("SELECT idx FROM versions WHERE id = :v", {"v": row.version_id})
         raise LockedError(
             f"distributed artifact {art.name!r} (distributed_id {distributed_id!r}) was finished by run "
             f"{row.finished_by} as v{v}; it can no longer change. Use a new distributed_id for a new version"
@@ -43,16 +40,13 @@ def _draft(conn: Connection, art, distributed_id: str):  # noqa: ANN001, ANN202
     return row
 
 
-def _merge(conn: Connection, draft_id: int, entries: list[mf.Entry], run_id: str | None, name: str) -> None:
+def _merge(tx: Tx, draft_id: int, entries: list[mf.Entry], run_id: str | None, name: str) -> None:
     by_path = {e.path: e for e in entries}
-    paths = list(by_path)
     known: dict[str, tuple[str, str | None]] = {}
-    for i in range(0, len(paths), 500):
-        part = paths[i : i + 500]
-        q = select(s.draft_entries.c.path, s.draft_entries.c.digest, s.draft_entries.c.run_id).where(
-            s.draft_entries.c.draft_id == draft_id, s.draft_entries.c.path.in_(part)
-        )
-        known.update({p: (d, r) for p, d, r in conn.execute(q)})
+    for part in batches(list(by_path)):
+        ph, params = in_list(part)
+        q = f"SELECT path, digest, run_id FROM draft_entries WHERE draft_id = :draft AND path IN {ph}"
+        known.update({p: (d, r) for p, d, r in tx.tuples(q, {**params, "draft": draft_id})})
     fresh, replaced = [], []
     for p, e in by_path.items():
         if p not in known:
@@ -70,9 +64,7 @@ def _merge(conn: Connection, draft_id: int, entries: list[mf.Entry], run_id: str
             )
         replaced.append(e)
     for e in replaced:
-        conn.execute(
-            s.draft_entries.delete().where(s.draft_entries.c.draft_id == draft_id, s.draft_entries.c.path == e.path)
-        )
+        tx.execute("DELETE FROM draft_entries WHERE draft_id = :draft AND path = :p", {"draft": draft_id, "p": e.path})
     rows = [
         {
             "draft_id": draft_id,
@@ -86,7 +78,10 @@ def _merge(conn: Connection, draft_id: int, entries: list[mf.Entry], run_id: str
         for e in fresh + replaced
     ]
     if rows:
-        conn.execute(s.draft_entries.insert(), rows)
+        cols = list(rows[0])
+        tx.execute_many(
+            f"INSERT INTO draft_entries ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})", rows
+        )
 
 
 @contextlib.contextmanager
@@ -97,59 +92,55 @@ def _contribution(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distribut
     entries = sorted_entries(req.entries or [])
     check_blobs(blobs, entries)
     blobs.flush()
-    with ms.write() as conn:
-        art = records.ensure_artifact(conn, req.entity, req.project, req.name, req.type)
-        lock_row(conn, s.artifacts, art.id)
-        draft = _draft(conn, art, distributed_id)
-        _merge(conn, draft.id, entries, req.run_id, req.name)
-        yield conn, art, draft
+    with ms.write() as tx:
+        art = records.ensure_artifact(tx, req.entity, req.project, req.name, req.type)
+        lock_row(tx, "artifacts", art.id)
+        draft = _draft(tx, art, distributed_id)
+        _merge(tx, draft.id, entries, req.run_id, req.name)
+        yield tx, art, draft
 
 
 def upsert(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> None:
     """Add ``req.entries`` to the open draft ``distributed_id`` of the artifact (created if new)."""
-    with _contribution(ms, blobs, req, distributed_id) as (conn, _art, draft):
+    with _contribution(ms, blobs, req, distributed_id) as (tx, _art, draft):
         if req.run_id:
-            insert_ignore(conn, s.outputs_pending, {"draft_id": draft.id, "run_id": req.run_id})
+            insert_ignore(tx, "outputs_pending", {"draft_id": draft.id, "run_id": req.run_id})
 
 
 def finish(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> VersionInfo:
     """Merge the finisher's entries, commit every contribution as one version, and lock the draft."""
-    with _contribution(ms, blobs, req, distributed_id) as (conn, art, draft):
-        rows = conn.execute(
-            select(s.draft_entries).where(s.draft_entries.c.draft_id == draft.id).order_by(s.draft_entries.c.path)
-        ).all()
-        all_entries = [
-            mf.Entry(r.path, r.digest, r.size, r.ref, json.loads(r.extra) if r.extra else {}) for r in rows
-        ]
+    with _contribution(ms, blobs, req, distributed_id) as (tx, art, draft):
+        rows = tx.tuples(
+            "SELECT path, digest, size, ref, extra FROM draft_entries WHERE draft_id = :draft ORDER BY path",
+            {"draft": draft.id},
+        )
+        all_entries = [mf.Entry(p, d, n, ref, json.loads(extra) if extra else {}) for p, d, n, ref, extra in rows]
         chunks: dict[str, bytes] = {}
         root = mf.build(sorted_entries(all_entries), chunks.__setitem__)
-        ms.put_chunks(chunks, conn)
-        version_id = commit_in_tx(conn, art, root, req)
-        contributors = conn.execute(
-            select(s.outputs_pending.c.run_id).where(s.outputs_pending.c.draft_id == draft.id)
-        ).scalars().all()
-        insert_ignore(conn, s.outputs, [{"run_id": r, "version_id": version_id, "at": now()} for r in contributors])
-        conn.execute(s.draft_entries.delete().where(s.draft_entries.c.draft_id == draft.id))
-        conn.execute(s.outputs_pending.delete().where(s.outputs_pending.c.draft_id == draft.id))
-        conn.execute(
-            s.drafts.update()
-            .where(s.drafts.c.id == draft.id)
-            .values(state=FINISHED, version_id=version_id, finished_by=req.run_id)
+        ms.put_chunks(chunks, tx)
+        version_id = commit_in_tx(tx, art, root, req)
+        draft_key = {"draft": draft.id}
+        contributors = tx.scalars("SELECT run_id FROM outputs_pending WHERE draft_id = :draft", draft_key)
+        t = tx.now()
+        insert_ignore(tx, "outputs", [{"run_id": r, "version_id": version_id, "at": t} for r in contributors])
+        tx.execute("DELETE FROM draft_entries WHERE draft_id = :draft", draft_key)
+        tx.execute("DELETE FROM outputs_pending WHERE draft_id = :draft", draft_key)
+        tx.execute(
+            "UPDATE drafts SET state = :s, version_id = :v, finished_by = :by WHERE id = :draft",
+            {**draft_key, "s": FINISHED, "v": version_id, "by": req.run_id},
         )
-        return records.version_by_id(conn, version_id)
+        return records.version_by_id(tx, version_id)
 
 
 def draft_state(ms: MetaStore, entity: str, project: str, name: str, distributed_id: str) -> dict | None:
-    with ms.read() as conn:
-        art = records.artifact_row(conn, entity, project, name)
+    with ms.read() as tx:
+        art = records.artifact_row(tx, entity, project, name)
         if art is None:
             return None
-        row = conn.execute(
-            select(s.drafts).where(s.drafts.c.artifact_id == art.id, s.drafts.c.distributed_id == distributed_id)
-        ).first()
+        row = tx.first(
+            "SELECT * FROM drafts WHERE artifact_id = :art AND distributed_id = :d", {"art": art.id, "d": distributed_id}
+        )
         if row is None:
             return None
-        n = conn.execute(
-            select(s.draft_entries.c.path).where(s.draft_entries.c.draft_id == row.id)
-        ).all()
-        return {"state": row.state, "entries": len(n), "version_id": row.version_id}
+        n = tx.scalar("SELECT count(*) FROM draft_entries WHERE draft_id = :draft", {"draft": row.id})
+        return {"state": row.state, "entries": n, "version_id": row.version_id}

@@ -3,49 +3,36 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-
-from sqlalchemy import Connection, and_, func, select
 
 from ..core.errors import ArtifactNotFoundError, ConflictError, RunNotFoundError
 from ..core.versions import COMMITTED, CollectionInfo, RunInfo, VersionInfo
-from ..storage.meta import schema as s
-from ..storage.meta.sqlutil import insert_ignore, now
+from ..storage.meta.sql import Tx, as_utc, batches, in_list, insert_ignore
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
-
-
-def project_id(conn: Connection, entity: str, project: str, create: bool = False) -> int | None:
-    q = select(s.projects.c.id).where(s.projects.c.entity == entity, s.projects.c.name == project)
-    pid = conn.execute(q).scalar()
+def project_id(tx: Tx, entity: str, project: str, create: bool = False) -> int | None:
+    q = "SELECT id FROM projects WHERE entity = :e AND name = :p"
+    params = {"e": entity, "p": project}
+    pid = tx.scalar(q, params)
     if pid is None and create:
-        insert_ignore(conn, s.projects, {"entity": entity, "name": project, "created_at": now()})
-        pid = conn.execute(q).scalar()
+        insert_ignore(tx, "projects", {"entity": entity, "name": project, "created_at": tx.now()})
+        pid = tx.scalar(q, params)
     return pid
 
 
-def artifact_row(conn: Connection, entity: str, project: str, name: str):  # noqa: ANN201
-    pid = project_id(conn, entity, project)
+def artifact_row(tx: Tx, entity: str, project: str, name: str):  # noqa: ANN201
+    pid = project_id(tx, entity, project)
     if pid is None:
         return None
-    return conn.execute(
-        select(s.artifacts).where(s.artifacts.c.project_id == pid, s.artifacts.c.name == name)
-    ).first()
+    return tx.first("SELECT * FROM artifacts WHERE project_id = :pid AND name = :n", {"pid": pid, "n": name})
 
 
-def ensure_artifact(conn: Connection, entity: str, project: str, name: str, type_: str):  # noqa: ANN201
+def ensure_artifact(tx: Tx, entity: str, project: str, name: str, type_: str):  # noqa: ANN201
     """The artifact row, created if new; a ConflictError when the name has another type."""
-    pid = project_id(conn, entity, project, create=True)
+    pid = project_id(tx, entity, project, create=True)
     insert_ignore(
-        conn,
-        s.artifacts,
-        {"project_id": pid, "name": name, "type": type_, "created_at": now(), "next_index": 0},
+        tx, "artifacts", {"project_id": pid, "name": name, "type": type_, "created_at": tx.now(), "next_index": 0}
     )
-    row = conn.execute(select(s.artifacts).where(s.artifacts.c.project_id == pid, s.artifacts.c.name == name)).one()
+    row = tx.first("SELECT * FROM artifacts WHERE project_id = :pid AND name = :n", {"pid": pid, "n": name})
     if row.type != type_:
         raise ConflictError(
             f"artifact {entity}/{project}/{name} already has type {row.type!r}, not {type_!r}; "
@@ -54,37 +41,33 @@ def ensure_artifact(conn: Connection, entity: str, project: str, name: str, type
     return row
 
 
-_VERSION_COLS = (
-    s.versions,
-    s.artifacts.c.name.label("a_name"),
-    s.artifacts.c.type.label("a_type"),
-    s.projects.c.entity.label("p_entity"),
-    s.projects.c.name.label("p_name"),
+# The committed versions of one artifact, as a condition on ``v``.
+COMMITTED_OF = f"v.artifact_id = :art AND v.state = '{COMMITTED}'"
+
+_VERSIONS = (
+    "SELECT v.*, a.name AS a_name, a.type AS a_type, p.entity AS p_entity, p.name AS p_name "
+    "FROM versions v JOIN artifacts a ON v.artifact_id = a.id JOIN projects p ON a.project_id = p.id "
 )
 
 
-def _version_query():  # noqa: ANN202
-    return (
-        select(*_VERSION_COLS)
-        .select_from(s.versions.join(s.artifacts, s.versions.c.artifact_id == s.artifacts.c.id).join(s.projects))
-    )
-
-
-def versions_where(conn: Connection, *where, order=None, limit: int | None = None) -> list[VersionInfo]:  # noqa: ANN001
-    q = _version_query().where(*where).order_by(*(order if order is not None else (s.versions.c.idx,)))
+def versions_where(
+    tx: Tx, where: str, params: dict, order: str = "v.idx", limit: int | None = None
+) -> list[VersionInfo]:
+    """Versions (with their aliases and tags) matching ``where``, a condition on ``v``
+    (versions), ``a`` (artifacts) and ``p`` (projects)."""
+    q = f"{_VERSIONS} WHERE {where} ORDER BY {order}"
     if limit:
-        q = q.limit(limit)
-    rows = conn.execute(q).all()
+        q += f" LIMIT {int(limit)}"
+    rows = tx.rows(q, params)
     if not rows:
         return []
-    ids = [r.id for r in rows]
     al: dict[int, list[str]] = {}
     tg: dict[int, list[str]] = {}
-    for i in range(0, len(ids), 500):
-        part = ids[i : i + 500]
-        for vid, a in conn.execute(select(s.aliases.c.version_id, s.aliases.c.alias).where(s.aliases.c.version_id.in_(part))):
+    for part in batches([r.id for r in rows]):
+        ph, ids = in_list(part)
+        for vid, a in tx.tuples(f"SELECT version_id, alias FROM aliases WHERE version_id IN {ph}", ids):
             al.setdefault(vid, []).append(a)
-        for vid, t in conn.execute(select(s.tags.c.version_id, s.tags.c.tag).where(s.tags.c.version_id.in_(part))):
+        for vid, t in tx.tuples(f"SELECT version_id, tag FROM tags WHERE version_id IN {ph}", ids):
             tg.setdefault(vid, []).append(t)
     return [
         VersionInfo(
@@ -104,73 +87,62 @@ def versions_where(conn: Connection, *where, order=None, limit: int | None = Non
             aliases=tuple(sorted(al.get(r.id, []), key=lambda a: (a != "latest", a))),
             tags=tuple(sorted(tg.get(r.id, []))),
             ttl_seconds=r.ttl_seconds,
-            created_at=_utc(r.created_at),
-            updated_at=_utc(r.updated_at),
+            created_at=as_utc(r.created_at),
+            updated_at=as_utc(r.updated_at),
             run_id=r.run_id,
         )
         for r in rows
     ]
 
 
-def version_by_id(conn: Connection, version_id: int) -> VersionInfo:
-    found = versions_where(conn, s.versions.c.id == version_id)
+def version_by_id(tx: Tx, version_id: int) -> VersionInfo:
+    found = versions_where(tx, "v.id = :vid", {"vid": version_id})
     if not found:
         raise ArtifactNotFoundError(f"version id {version_id}")
     return found[0]
 
 
-def collection_info(conn: Connection, where) -> list[CollectionInfo]:  # noqa: ANN001
-    counts = (
-        select(s.versions.c.artifact_id, func.count().label("n"))
-        .where(s.versions.c.state == COMMITTED)
-        .group_by(s.versions.c.artifact_id)
-        .subquery()
-    )
+def collection_info(tx: Tx, where: str, params: dict) -> list[CollectionInfo]:
+    """Artifacts matching ``where`` (a condition on ``a`` and ``p``) with their committed counts."""
     q = (
-        select(s.artifacts, s.projects.c.entity, s.projects.c.name.label("p_name"), counts.c.n)
-        .select_from(
-            s.artifacts.join(s.projects).outerjoin(counts, counts.c.artifact_id == s.artifacts.c.id)
-        )
-        .where(where)
-        .order_by(s.artifacts.c.name)
+        "SELECT a.*, p.entity AS p_entity, p.name AS p_name, c.n AS n "
+        "FROM artifacts a JOIN projects p ON a.project_id = p.id "
+        "LEFT OUTER JOIN (SELECT artifact_id, count(*) AS n FROM versions "
+        f"WHERE state = '{COMMITTED}' GROUP BY artifact_id) c ON c.artifact_id = a.id "
+        f"WHERE {where} ORDER BY a.name"
     )
     return [
-        CollectionInfo(r.entity, r.p_name, r.name, r.type, r.description, _utc(r.created_at), r.n or 0)
-        for r in conn.execute(q)
+        CollectionInfo(r.p_entity, r.p_name, r.name, r.type, r.description, as_utc(r.created_at), r.n or 0)
+        for r in tx.rows(q, params)
     ]
 
 
 def run_info(row) -> RunInfo:  # noqa: ANN001
     return RunInfo(
         id=row.id,
-        entity=row.entity,
+        entity=row.p_entity,
         project=row.p_name,
         name=row.name,
         group=row.group_name,
         job_type=row.job_type,
         config=json.loads(row.config or "{}"),
         state=row.state,
-        created_at=_utc(row.created_at),
-        finished_at=_utc(row.finished_at),
+        created_at=as_utc(row.created_at),
+        finished_at=as_utc(row.finished_at),
     )
 
 
-def runs_where(conn: Connection, *where) -> list[RunInfo]:  # noqa: ANN001
+def runs_where(tx: Tx, where: str, params: dict) -> list[RunInfo]:
+    """Runs matching ``where``, a condition on ``r`` (runs) and ``p`` (projects)."""
     q = (
-        select(s.runs, s.projects.c.entity, s.projects.c.name.label("p_name"))
-        .select_from(s.runs.join(s.projects))
-        .where(*where)
-        .order_by(s.runs.c.created_at, s.runs.c.id)
+        "SELECT r.*, p.entity AS p_entity, p.name AS p_name FROM runs r JOIN projects p ON r.project_id = p.id "
+        f"WHERE {where} ORDER BY r.created_at, r.id"
     )
-    return [run_info(r) for r in conn.execute(q)]
+    return [run_info(r) for r in tx.rows(q, params)]
 
 
-def run_by_id(conn: Connection, run_id: str) -> RunInfo:
-    found = runs_where(conn, s.runs.c.id == run_id)
+def run_by_id(tx: Tx, run_id: str) -> RunInfo:
+    found = runs_where(tx, "r.id = :rid", {"rid": run_id})
     if not found:
         raise RunNotFoundError(run_id)
     return found[0]
-
-
-def committed(artifact_id: int):  # noqa: ANN201
-    return and_(s.versions.c.artifact_id == artifact_id, s.versions.c.state == COMMITTED)

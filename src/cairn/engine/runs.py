@@ -6,14 +6,10 @@ import json
 import secrets
 import string
 
-from sqlalchemy import select
-
 from ..core.errors import RunNotFoundError, UsageError
 from ..core.names import check_name
 from ..core.versions import RunInfo, VersionInfo
-from ..storage.meta import schema as s
-from ..storage.meta.sql import MetaStore
-from ..storage.meta.sqlutil import insert_ignore, now
+from ..storage.meta.sql import MetaStore, insert, insert_ignore
 from . import records
 
 RUNNING, FINISHED, FAILED = "running", "finished", "failed"
@@ -44,76 +40,81 @@ def create(
         config_text = json.dumps(config or {}, default=str)
     except (TypeError, ValueError) as e:
         raise UsageError(f"run config must be JSON-serializable: {e}") from None
-    with ms.write() as conn:
-        pid = records.project_id(conn, entity, project, create=True)
+    with ms.write() as tx:
+        pid = records.project_id(tx, entity, project, create=True)
         if run_id is not None:
-            row = conn.execute(select(s.runs.c.project_id).where(s.runs.c.id == run_id)).first()
-            if row is not None:
-                if row.project_id != pid:
+            owner = tx.first("SELECT project_id FROM runs WHERE id = :rid", {"rid": run_id})
+            if owner is not None:
+                if owner.project_id != pid:
                     raise UsageError(f"run id {run_id!r} already belongs to another project; pick another id")
-                conn.execute(s.runs.update().where(s.runs.c.id == run_id).values(state=RUNNING, finished_at=None))
-                return records.run_by_id(conn, run_id)
+                tx.execute(
+                    "UPDATE runs SET state = :s, finished_at = NULL WHERE id = :rid", {"s": RUNNING, "rid": run_id}
+                )
+                return records.run_by_id(tx, run_id)
         rid = run_id or new_run_id()
-        conn.execute(
-            s.runs.insert().values(
-                id=rid,
-                project_id=pid,
-                name=name or rid,
-                group_name=group,
-                job_type=job_type,
-                config=config_text,
-                state=RUNNING,
-                created_at=now(),
-            )
+        insert(
+            tx,
+            "runs",
+            {
+                "id": rid,
+                "project_id": pid,
+                "name": name or rid,
+                "group_name": group,
+                "job_type": job_type,
+                "config": config_text,
+                "state": RUNNING,
+                "created_at": tx.now(),
+            },
         )
-        return records.run_by_id(conn, rid)
+        return records.run_by_id(tx, rid)
 
 
 def finish(ms: MetaStore, run_id: str, exit_code: int = 0, config: dict | None = None) -> None:
-    values = {"state": FINISHED if not exit_code else FAILED, "finished_at": now()}
-    if config is not None:
-        values["config"] = json.dumps(config, default=str)
-    with ms.write() as conn:
-        if conn.execute(s.runs.update().where(s.runs.c.id == run_id).values(**values)).rowcount == 0:
+    with ms.write() as tx:
+        values = {"state": FINISHED if not exit_code else FAILED, "finished_at": tx.now(), "rid": run_id}
+        sets = "state = :state, finished_at = :finished_at"
+        if config is not None:
+            values["config"] = json.dumps(config, default=str)
+            sets += ", config = :config"
+        if tx.execute(f"UPDATE runs SET {sets} WHERE id = :rid", values) == 0:
             raise RunNotFoundError(run_id)
 
 
 def get(ms: MetaStore, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:
-    with ms.read() as conn:
-        where = [s.runs.c.id == run_id]
-        if entity:
-            where.append(s.projects.c.entity == entity)
-        if project:
-            where.append(s.projects.c.name == project)
-        found = records.runs_where(conn, *where)
+    where, params = "r.id = :rid", {"rid": run_id}
+    if entity:
+        where, params["e"] = where + " AND p.entity = :e", entity
+    if project:
+        where, params["p"] = where + " AND p.name = :p", project
+    with ms.read() as tx:
+        found = records.runs_where(tx, where, params)
     if not found:
         raise RunNotFoundError("/".join(p for p in (entity, project, run_id) if p))
     return found[0]
 
 
 def list_runs(ms: MetaStore, entity: str, project: str) -> list[RunInfo]:
-    with ms.read() as conn:
-        return records.runs_where(conn, s.projects.c.entity == entity, s.projects.c.name == project)
+    with ms.read() as tx:
+        return records.runs_where(tx, "p.entity = :e AND p.name = :p", {"e": entity, "p": project})
 
 
 def use(ms: MetaStore, run_id: str, version_id: int) -> None:
-    with ms.write() as conn:
-        insert_ignore(conn, s.usages, {"run_id": run_id, "version_id": version_id, "at": now()})
+    with ms.write() as tx:
+        insert_ignore(tx, "usages", {"run_id": run_id, "version_id": version_id, "at": tx.now()})
 
 
 def outputs(ms: MetaStore, run_id: str) -> list[VersionInfo]:
-    with ms.read() as conn:
-        ids = select(s.outputs.c.version_id).where(s.outputs.c.run_id == run_id)
-        return records.versions_where(conn, s.versions.c.id.in_(ids), order=(s.versions.c.id,))
+    with ms.read() as tx:
+        where = "v.id IN (SELECT version_id FROM outputs WHERE run_id = :rid)"
+        return records.versions_where(tx, where, {"rid": run_id}, order="v.id")
 
 
 def inputs(ms: MetaStore, run_id: str) -> list[VersionInfo]:
-    with ms.read() as conn:
-        ids = select(s.usages.c.version_id).where(s.usages.c.run_id == run_id)
-        return records.versions_where(conn, s.versions.c.id.in_(ids), order=(s.versions.c.id,))
+    with ms.read() as tx:
+        where = "v.id IN (SELECT version_id FROM usages WHERE run_id = :rid)"
+        return records.versions_where(tx, where, {"rid": run_id}, order="v.id")
 
 
 def users(ms: MetaStore, version_id: int) -> list[RunInfo]:
-    with ms.read() as conn:
-        ids = select(s.usages.c.run_id).where(s.usages.c.version_id == version_id)
-        return records.runs_where(conn, s.runs.c.id.in_(ids))
+    with ms.read() as tx:
+        return records.runs_where(tx, "r.id IN (SELECT run_id FROM usages WHERE version_id = :v)", {"v": version_id})

@@ -13,13 +13,15 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
-from ..core.errors import AuthError, ConflictError, ForbiddenError, NotFoundError, UsageError
+from ..core.errors import (
+    AuthError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UsageError,
+)
 from ..core.names import check_name
-from ..storage.meta import schema as s
-from ..storage.meta.sql import MetaStore
-from ..storage.meta.sqlutil import insert_ignore, now
+from ..storage.meta.sql import MetaStore, Tx, insert, insert_ignore
 
 ROLES = {"read": 1, "write": 2, "admin": 3}
 KEY_PREFIX = "cairn_"
@@ -37,37 +39,40 @@ def hash_key(key: str) -> str:
 
 
 def users_exist(meta: MetaStore) -> bool:
-    with meta.read() as conn:
-        return bool(conn.execute(select(func.count()).select_from(s.users)).scalar())
+    with meta.read() as tx:
+        return tx.scalar("SELECT 1 FROM users LIMIT 1") is not None
+
+
+def _user_id(tx: Tx, name: str) -> int | None:
+    return tx.scalar("SELECT id FROM users WHERE name = :n", {"n": name})
 
 
 def create_user(meta: MetaStore, name: str) -> str:
     """Create user ``name`` (and its entity) and return a new API key, shown only this once."""
     check_name(name, "user name")
-    with meta.write() as conn:
-        if conn.execute(select(s.users.c.id).where(s.users.c.name == name)).first():
+    with meta.write() as tx:
+        if _user_id(tx, name) is not None:
             raise ConflictError(f"user {name!r} exists already; use 'cairn admin create-key {name}' for a new key")
-        if conn.execute(select(s.entities.c.name).where(s.entities.c.name == name)).first():
+        if tx.scalar("SELECT name FROM entities WHERE name = :n", {"n": name}) is not None:
             raise ConflictError(f"{name!r} is already a team entity; pick another user name")
-        uid = conn.execute(s.users.insert().values(name=name, created_at=now())).inserted_primary_key[0]
-        conn.execute(s.entities.insert().values(name=name, kind="user", created_at=now()))
-        conn.execute(s.memberships.insert().values(entity=name, user_id=uid, role="admin"))
-        return _new_key(conn, uid)
+        uid = insert(tx, "users", {"name": name, "created_at": tx.now()}, returning="id")
+        insert(tx, "entities", {"name": name, "kind": "user", "created_at": tx.now()})
+        insert(tx, "memberships", {"entity": name, "user_id": uid, "role": "admin"})
+        return _new_key(tx, uid)
 
 
 def create_key(meta: MetaStore, name: str) -> str:
-    with meta.write() as conn:
-        uid = conn.execute(select(s.users.c.id).where(s.users.c.name == name)).scalar()
+    with meta.write() as tx:
+        uid = _user_id(tx, name)
         if uid is None:
             raise NotFoundError(f"no user {name!r}; create it with 'cairn admin create-user {name}'")
-        return _new_key(conn, uid)
+        return _new_key(tx, uid)
 
 
-def _new_key(conn, user_id: int) -> str:  # noqa: ANN001
+def _new_key(tx: Tx, user_id: int) -> str:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    conn.execute(
-        s.api_keys.insert().values(user_id=user_id, key_hash=hash_key(key), prefix=key[:10], created_at=now())
-    )
+    row = {"user_id": user_id, "key_hash": hash_key(key), "prefix": key[:10], "created_at": tx.now()}
+    insert(tx, "api_keys", row)
     return key
 
 
@@ -76,17 +81,18 @@ def add_member(meta: MetaStore, entity: str, user: str, role: str) -> None:
     if role not in ROLES:
         raise UsageError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     check_name(entity, "entity name")
-    with meta.write() as conn:
-        uid = conn.execute(select(s.users.c.id).where(s.users.c.name == user)).scalar()
+    with meta.write() as tx:
+        uid = _user_id(tx, user)
         if uid is None:
             raise NotFoundError(f"no user {user!r}; create it with 'cairn admin create-user {user}'")
-        kind = conn.execute(select(s.entities.c.kind).where(s.entities.c.name == entity)).scalar()
+        kind = tx.scalar("SELECT kind FROM entities WHERE name = :n", {"n": entity})
         if kind is None:
-            conn.execute(s.entities.insert().values(name=entity, kind="team", created_at=now()))
+            insert(tx, "entities", {"name": entity, "kind": "team", "created_at": tx.now()})
         elif kind == "user" and entity != user:
             raise UsageError(f"{entity!r} is a user's own entity; add members to a team entity instead")
-        conn.execute(s.memberships.delete().where(s.memberships.c.entity == entity, s.memberships.c.user_id == uid))
-        insert_ignore(conn, s.memberships, {"entity": entity, "user_id": uid, "role": role})
+        member = {"entity": entity, "user_id": uid}
+        tx.execute("DELETE FROM memberships WHERE entity = :entity AND user_id = :user_id", member)
+        insert_ignore(tx, "memberships", {**member, "role": role})
 
 
 def authenticate(meta: MetaStore, key: str | None) -> Principal:
@@ -94,12 +100,12 @@ def authenticate(meta: MetaStore, key: str | None) -> Principal:
         return Principal(None, "local", open_access=True)
     if not key:
         raise AuthError("this server needs an API key: set CAIRN_API_KEY or run 'cairn login'")
-    with meta.read() as conn:
-        row = conn.execute(
-            select(s.users.c.id, s.users.c.name, s.api_keys.c.key_hash)
-            .select_from(s.api_keys.join(s.users))
-            .where(s.api_keys.c.key_hash == hash_key(key), s.api_keys.c.revoked_at.is_(None))
-        ).first()
+    with meta.read() as tx:
+        row = tx.first(
+            "SELECT u.id, u.name, k.key_hash FROM api_keys k JOIN users u ON k.user_id = u.id "
+            "WHERE k.key_hash = :h AND k.revoked_at IS NULL",
+            {"h": hash_key(key)},
+        )
     if row is None or not hmac.compare_digest(row.key_hash, hash_key(key)):
         raise AuthError("the API key is not valid (unknown or revoked); ask an admin for a new one")
     return Principal(row.id, row.name)
@@ -108,10 +114,10 @@ def authenticate(meta: MetaStore, key: str | None) -> Principal:
 def role_on(meta: MetaStore, who: Principal, entity: str) -> str | None:
     if who.open_access:
         return "admin"
-    with meta.read() as conn:
-        return conn.execute(
-            select(s.memberships.c.role).where(s.memberships.c.entity == entity, s.memberships.c.user_id == who.user_id)
-        ).scalar()
+    with meta.read() as tx:
+        return tx.scalar(
+            "SELECT role FROM memberships WHERE entity = :e AND user_id = :u", {"e": entity, "u": who.user_id}
+        )
 
 
 def require(meta: MetaStore, who: Principal, entity: str, need: str) -> None:

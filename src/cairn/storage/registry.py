@@ -7,7 +7,7 @@ ones — never a silent fallback to local storage.
     blobs:  /path, file:///path            LocalBlobStore
             s3://bucket[/prefix]           S3BlobStore (endpoint, credentials from AWS_* variables)
     meta:   sqlite:///path                 MetaStore on SQLite
-            postgresql://user:pw@host/db   MetaStore on PostgreSQL (driver: psycopg 3)
+            postgresql://user:pw@host/db   MetaStore on PostgreSQL (psycopg 3 through SQLAlchemy)
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def open_meta(url: str) -> MetaStore:
     if scheme == "sqlite":
         return MetaStore(url)
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        _need("psycopg", "pip install 'psycopg[binary]'", url)
+        _need("psycopg", "pip install 'cairn[server]'", url)
+        _need("sqlalchemy", "pip install 'cairn[server]'", url)
         return MetaStore("postgresql+psycopg://" + url.partition("://")[2])
     raise StoreError(
         f"unknown metadata store scheme {scheme or '(none)'!r} in {_redact(url)!r}; known: "

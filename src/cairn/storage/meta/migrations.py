@@ -6,36 +6,55 @@ with a clear error instead of being misread.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, inspect, select
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from ...core.errors import StoreError
 from . import schema
-
-MIGRATIONS = {
-    1: lambda conn: schema.metadata.create_all(conn),
-}
+from .sql import Tx
 
 
-def current_version(conn) -> int:  # noqa: ANN001
-    if not inspect(conn).has_table("schema_info"):
+def current_version(tx: Tx) -> int:
+    if tx.dialect == "postgresql":
+        # a catalog query sees a table committed by another replica since this transaction
+        # began (to_regclass may answer from this session's cache)
+        exists = tx.scalar(
+            "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_info'"
+        )
+    else:
+        exists = tx.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_info'")
+    if not exists:
         return 0
-    row = conn.execute(select(schema.schema_info.c.value).where(schema.schema_info.c.key == "version")).first()
-    return int(row[0]) if row else 0
+    value = tx.scalar("SELECT value FROM schema_info WHERE key = 'version'")
+    return int(value) if value is not None else 0
 
 
-def migrate(engine: Engine) -> int:
-    """Bring the schema to ``SCHEMA_VERSION``; returns the version found before."""
-    with engine.connect().execution_options(cairn_write=True) as conn, conn.begin():
-        if conn.dialect.name == "postgresql":  # replicas starting together migrate one at a time
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
-        found = current_version(conn)
-        if found > schema.SCHEMA_VERSION:
-            raise StoreError(
-                f"the metadata store has schema version {found}, newer than this cairn "
-                f"understands ({schema.SCHEMA_VERSION}); upgrade cairn"
-            )
+def _refuse_newer(found: int) -> None:
+    if found > schema.SCHEMA_VERSION:
+        raise StoreError(
+            f"the metadata store has schema version {found}, newer than this cairn "
+            f"understands ({schema.SCHEMA_VERSION}); upgrade cairn"
+        )
+
+
+def migrate(transaction: Callable[[bool], AbstractContextManager[Tx]]) -> int:
+    """Bring the schema to ``SCHEMA_VERSION``; returns the version found before.
+
+    ``transaction(write)`` opens a transaction. A store that is current is only read, so
+    processes opening it together never queue on the write lock."""
+    with transaction(False) as tx:
+        found = current_version(tx)
+    _refuse_newer(found)
+    if found == schema.SCHEMA_VERSION:
+        return found
+    with transaction(True) as tx:
+        if tx.dialect == "postgresql":  # replicas starting together migrate one at a time
+            tx.execute("SELECT pg_advisory_xact_lock(727274)")
+        found = current_version(tx)  # another process may have migrated meanwhile
+        _refuse_newer(found)
         for v in range(found + 1, schema.SCHEMA_VERSION + 1):
-            MIGRATIONS[v](conn)
-            conn.execute(schema.schema_info.delete().where(schema.schema_info.c.key == "version"))
-            conn.execute(schema.schema_info.insert().values(key="version", value=str(v)))
+            for statement in schema.statements(v, tx.dialect):
+                tx.execute(statement)
+            tx.execute("DELETE FROM schema_info WHERE key = 'version'")
+            tx.execute("INSERT INTO schema_info (key, value) VALUES ('version', :v)", {"v": str(v)})
     return found
