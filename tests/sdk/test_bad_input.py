@@ -135,6 +135,18 @@ def test_add_dir_of_a_file():
     assert "'file.txt'" in str(e.value) and "add_file" in str(e.value)
 
 
+def test_add_dir_with_a_file_name_that_is_not_utf8(tmp_path):
+    folder = tmp_path / "data"
+    write(folder / "ok.txt", "fine")
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "wb") as f:  # Latin-1 bytes
+        f.write(b"x")
+    a = cairn.Artifact("data", "dataset")
+    with pytest.raises(cairn.InvalidPathError) as e:
+        a.add_dir(folder)
+    assert "caf" in str(e.value) and "not valid UTF-8" in str(e.value) and "rename" in str(e.value)
+    assert len(a.manifest) == 0  # nothing half-added
+
+
 HOSTILE = ["../x", "/abs", "", "a/../../b"]
 
 

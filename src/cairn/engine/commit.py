@@ -8,6 +8,7 @@ from ..core import manifest as mf
 from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, UsageError
 from ..core.names import (
     LATEST,
+    all_canonical,
     check_alias,
     check_name,
     check_tag,
@@ -35,11 +36,12 @@ def validate_request(req: CommitRequest) -> None:
 
 def sorted_entries(entries: list[mf.Entry]) -> list[mf.Entry]:
     """Entries sorted by path; a path given twice must have the same digest."""
-    for e in entries:
-        if normalize_path(e.path) != e.path:
-            from ..core.errors import InvalidPathError
+    if not all_canonical([e.path for e in entries]):
+        for e in entries:
+            if normalize_path(e.path) != e.path:
+                from ..core.errors import InvalidPathError
 
-            raise InvalidPathError(e.path, "not in canonical form")
+                raise InvalidPathError(e.path, "not in canonical form")
     if all(a.path < b.path for a, b in zip(entries, entries[1:])):
         return list(entries)  # already in order without repeats: an add_dir of one folder
     by_path: dict[str, mf.Entry] = {}
