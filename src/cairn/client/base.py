@@ -18,8 +18,9 @@ class Client(Protocol):
     entity: str  # the default entity of this client
 
     # bytes
-    def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
-        """Store local files (read once, stat cache honoured); {path: (digest, size)}."""
+    def ingest(self, paths: list[str], folder: str | None = None) -> dict[str, tuple[str, int]]:
+        """Store local files (read once, stat cache honoured); {path: (digest, size)}.
+        ``folder``: the paths are all the files of that folder (cached as one snapshot)."""
 
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         """Store bytes; (digest, size)."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 
 
@@ -66,7 +65,7 @@ class BlobCache:
 
     def tmp(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
-        return self.root / f".tmp-{uuid.uuid4().hex}"
+        return self.root / f".tmp-{os.urandom(16).hex()}"
 
     def size(self) -> int:
         return sum(p.stat().st_size for p in self._files())

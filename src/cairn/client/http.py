@@ -27,9 +27,9 @@ from ..core.digest import hasher
 from ..core.errors import FileChangedError, IntegrityError, StoreError
 from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef
+from ..core.sizes import parse_size
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from . import transfer, wire
-from ..core.sizes import parse_size
 from .cache import BlobCache
 from .references import open_reference
 from .settings import Settings
@@ -121,12 +121,12 @@ class HttpClient:
         return f"/api/v1/projects/{entity}/{project}"
 
     # -- bytes -------------------------------------------------------------------
-    def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
+    def ingest(self, paths: list[str], folder: str | None = None) -> dict[str, tuple[str, int]]:
         """Hash the files now (stat cache honoured); their bytes travel at commit, and only
         those the server lacks. Files read to be hashed are kept in memory (up to HOLD_MAX
         each, HOLD_BUDGET in all) so that sending them needs no second read."""
         sigs = {p: signature(transfer._regular(p)) for p in paths}
-        known = self.statcache.lookup(sigs)
+        known = self.statcache.lookup(sigs, folder)
         out: dict[str, tuple[str, int]] = {}
         fresh = []
 
@@ -154,7 +154,7 @@ class HttpClient:
                         self._held[digest] = data
                 if p not in known:
                     fresh.append((p, sigs[p], digest))
-        self.statcache.record(fresh)
+        self.statcache.record(fresh, folder=folder)
         return out
 
     def _reserve(self, n: int) -> bool:

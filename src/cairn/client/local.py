@@ -33,8 +33,8 @@ class LocalClient:
             raise AttributeError(name)
         return getattr(self.engine, name)
 
-    def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
-        return transfer.ingest(self.blobs, self.statcache, paths)
+    def ingest(self, paths: list[str], folder: str | None = None) -> dict[str, tuple[str, int]]:
+        return transfer.ingest(self.blobs, self.statcache, paths, folder)
 
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         return self.blobs.put_bytes(data)

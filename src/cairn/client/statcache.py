@@ -3,6 +3,11 @@
 A row is trusted only when all four match. Files modified less than ``RACY_S`` before they
 were hashed are not cached: a write in the same filesystem clock tick could leave the
 mtime unchanged (git's "racy" problem).
+
+Single files get a row each. A whole folder (``add_dir``, a download root) is kept as one
+snapshot row instead: reading 50,000 rows back cost ~0.10-0.13 s (SQLite builds a tuple a
+row, by IN lists or a range scan alike), reading them as one snapshot ~0.02 s, and a
+folder that has not changed is not written again.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ import os
 import sqlite3
 import threading
 import time
+from array import array
 from pathlib import Path
 
 from ..storage.wal import enable_wal
 
 RACY_S = 1.0
+Sig = tuple[int, int, int]
 
 
 def signature(st: os.stat_result) -> tuple[int, int, int]:
@@ -26,6 +33,9 @@ class StatCache:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
+        # per folder looked up: what matched (path -> (signature, digest)), and whether the
+        # stored snapshot already says exactly that
+        self._folders: dict[str, tuple[dict[str, tuple[Sig, str]], bool]] = {}
 
     def _db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -38,13 +48,40 @@ class StatCache:
                 "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
                 " ino INTEGER, digest TEXT)"
             )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS folders (root TEXT PRIMARY KEY, n INTEGER, paths BLOB, sigs BLOB,"
+                " digests TEXT)"
+            )
             self._local.conn = conn
         return conn
 
-    def lookup(self, items: dict[str, tuple[int, int, int]]) -> dict[str, str]:
-        """Digests of the paths whose recorded signature equals the given one."""
+    def lookup(self, items: dict[str, Sig], folder: str | None = None) -> dict[str, str]:
+        """Digests of the paths whose recorded signature equals the given one. With
+        ``folder`` (the paths are that folder's files), its snapshot is read first."""
+        out: dict[str, str] = {}
+        rest = items
+        unchanged = False
+        if folder is not None:
+            snap = self._read_folder(folder)
+            rest = {}
+            get = snap.get
+            for p, sig in items.items():
+                v = get(p)
+                if v is not None and v[0] == sig:
+                    out[p] = v[1]
+                else:
+                    rest[p] = sig
+            unchanged = not rest and len(snap) == len(items)
+        out.update(self._lookup_rows(rest))
+        if folder is not None:
+            self._folders[folder] = ({p: (items[p], d) for p, d in out.items()}, unchanged)
+        return out
+
+    def _lookup_rows(self, items: dict[str, Sig]) -> dict[str, str]:
         out: dict[str, str] = {}
         paths = list(items)
+        if not paths:
+            return out
         db = self._db()
         for i in range(0, len(paths), 900):
             part = paths[i : i + 900]
@@ -54,19 +91,34 @@ class StatCache:
                     out[p] = digest
         return out
 
-    def record(self, rows: list[tuple[str, tuple[int, int, int], str]], written_by_us: bool = False) -> None:
+    def record(
+        self, rows: list[tuple[str, Sig, str]], written_by_us: bool = False, folder: str | None = None
+    ) -> None:
         """Remember digests. Files just modified are skipped (racy), except files cairn has
         just written itself with verified bytes (downloads): only another writer within the
         same clock tick could make those stale, and a re-download of a folder that matches
-        would otherwise re-hash every file (1 GiB: ~0.6 s)."""
+        would otherwise re-hash every file (1 GiB: ~0.6 s).
+
+        With ``folder``, after a ``lookup`` of it: its snapshot becomes what that lookup
+        matched plus ``rows``, and is written only if that differs from the stored one."""
         now_ns = time.time_ns()
-        keep = [(p, *sig, d) for p, sig, d in rows if written_by_us or now_ns - sig[1] > RACY_S * 1e9]
-        if not keep:
+        keep = [(p, sig, d) for p, sig, d in rows if written_by_us or now_ns - sig[1] > RACY_S * 1e9]
+        if folder is not None:
+            matched, unchanged = self._folders.pop(folder, ({}, False))
+            if unchanged and not keep:
+                return
+            matched.update((p, (sig, d)) for p, sig, d in keep)
+            self._write(self._folder_row, folder, matched)
             return
+        if keep:
+            self._write(lambda db, rows: db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", rows),
+                        [(p, *sig, d) for p, sig, d in keep])
+
+    def _write(self, fn, *args) -> None:  # noqa: ANN001
         db = self._db()
         try:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", keep)
+            fn(db, *args)
             db.execute("COMMIT")
         except sqlite3.OperationalError:
             # the cache is an optimisation: a locked or broken cache never fails a log
@@ -74,3 +126,28 @@ class StatCache:
                 db.execute("ROLLBACK")
             except sqlite3.OperationalError:
                 pass
+
+    @staticmethod
+    def _folder_row(db: sqlite3.Connection, folder: str, files: dict[str, tuple[Sig, str]]) -> None:
+        # paths joined by NUL (no path holds one), the signatures as 64-bit integers
+        paths = "\0".join(files).encode("utf-8", "surrogateescape")
+        sigs = array("q", [x for sig, _ in files.values() for x in sig])
+        digests = "\0".join(d for _, d in files.values())
+        db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?, ?)", (folder, len(files), paths, sigs.tobytes(), digests))
+
+    def _read_folder(self, folder: str) -> dict[str, tuple[Sig, str]]:
+        row = self._db().execute("SELECT n, paths, sigs, digests FROM folders WHERE root = ?", (folder,)).fetchone()
+        if row is None or not row[0]:
+            return {}
+        n, paths_b, sigs_b, digests_t = row
+        try:
+            paths = paths_b.decode("utf-8", "surrogateescape").split("\0")
+            sigs = array("q")
+            sigs.frombytes(sigs_b)
+            digests = digests_t.split("\0")
+        except (AttributeError, ValueError, UnicodeDecodeError):
+            return {}  # a damaged row: as if there were none
+        if not (len(paths) == len(digests) == n and len(sigs) == 3 * n):
+            return {}
+        it = iter(sigs)
+        return dict(zip(paths, zip(zip(it, it, it), digests)))

@@ -23,7 +23,6 @@ import os
 import re
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -232,7 +231,7 @@ class LocalBlobStore:
     def _put_stream(self, f: BinaryIO) -> tuple[str, int]:
         self._setup()
         h = hasher()
-        tmp = self.root / "tmp" / uuid.uuid4().hex
+        tmp = self.root / "tmp" / os.urandom(16).hex()
         size = 0
         # one buffer per thread, reused: a fresh 1 MiB buffer per file costs its page faults
         buf = getattr(self._local, "buf", None) or bytearray(READ_SIZE)
@@ -262,7 +261,7 @@ class LocalBlobStore:
         if dest.exists():
             return
         self._setup()
-        tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
+        tmp = f"{self.root}/tmp/{os.urandom(16).hex()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             view = memoryview(data)
