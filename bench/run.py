@@ -266,6 +266,9 @@ def main() -> int:
     versions = {peers.PEERS[k]: peers.peer_version(v, k) for k, v in venvs.items()}
     if cairn_cli:
         versions["cairn"] = str(cairn_cli)
+        compiled = cairn_scenarios.compile_bytecode(cairn_cli)
+        if compiled:
+            notes.append(compiled)
 
     specs = data.specs(a.quick)
     datasets = {n: data.ensure(specs[n], data.dataset_dir(work, a.quick, n), log)
