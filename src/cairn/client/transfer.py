@@ -111,10 +111,11 @@ def ingest(
     small = [p for p in todo if sigs[p][0] < SMALL]
     large = [p for p in todo if sigs[p][0] >= SMALL]
     fresh: list[tuple[str, tuple[int, int, int], str]] = []
-    with ThreadPoolExecutor(WORKERS) as pool:
+    with ThreadPoolExecutor(WORKERS) as pool, ThreadPoolExecutor(1) as writer:
         large_jobs = [pool.submit(put_large, p) for p in large]
         batch: list[tuple[str, bytes]] = []
         batch_bytes = 0
+        stored = None  # the batch being written while the next one is read
         # Small files are read by this thread while the pool copies large ones: for 1 KiB
         # files, threads only fight over the GIL (50,000 files: 0.41 s on one thread with
         # os.read, 0.72 s on four, 1.46 s on eight with buffered open, on 2 cores).
@@ -126,8 +127,15 @@ def ingest(
                 batch.append((digest, data))
                 batch_bytes += len(data)
             if batch_bytes >= BATCH_BYTES:
-                _put_missing(blobs, batch)
+                # One writer thread stores a full batch (insert and durable commit) while
+                # this one reads on; at most two batches are held. Logging "small":
+                # 1.84 -> 1.72 s (medians of 4 interleaved CLI runs).
+                if stored is not None:
+                    stored.result()
+                stored = writer.submit(_put_missing, blobs, batch)
                 batch, batch_bytes = [], 0
+        if stored is not None:
+            stored.result()
         _put_missing(blobs, batch)
         for job in large_jobs:
             p, digest, size = job.result()
