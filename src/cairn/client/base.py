@@ -18,9 +18,12 @@ class Client(Protocol):
     entity: str  # the default entity of this client
 
     # bytes
-    def ingest(self, paths: list[str], folder: str | None = None) -> dict[str, tuple[str, int]]:
+    def ingest(
+        self, paths: list[str], folder: str | None = None, sigs: dict[str, tuple[int, int, int]] | None = None
+    ) -> dict[str, tuple[str, int]]:
         """Store local files (read once, stat cache honoured); {path: (digest, size)}.
-        ``folder``: the paths are all the files of that folder (cached as one snapshot)."""
+        ``folder``: the paths are all the files of that folder (cached as one snapshot);
+        ``sigs``: their stat signatures, if the caller has just taken them."""
 
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         """Store bytes; (digest, size)."""

@@ -121,11 +121,13 @@ class HttpClient:
         return f"/api/v1/projects/{entity}/{project}"
 
     # -- bytes -------------------------------------------------------------------
-    def ingest(self, paths: list[str], folder: str | None = None) -> dict[str, tuple[str, int]]:
+    def ingest(
+        self, paths: list[str], folder: str | None = None, sigs: dict[str, tuple[int, int, int]] | None = None
+    ) -> dict[str, tuple[str, int]]:
         """Hash the files now (stat cache honoured); their bytes travel at commit, and only
         those the server lacks. Files read to be hashed are kept in memory (up to HOLD_MAX
         each, HOLD_BUDGET in all) so that sending them needs no second read."""
-        sigs = {p: signature(transfer._regular(p)) for p in paths}
+        sigs = transfer.stat_all(paths, sigs)
         known = self.statcache.lookup(sigs, folder)
         out: dict[str, tuple[str, int]] = {}
         fresh = []

@@ -33,8 +33,10 @@ class LocalClient:
             raise AttributeError(name)
         return getattr(self.engine, name)
 
-    def ingest(self, paths: list[str], folder: str | None = None) -> dict[str, tuple[str, int]]:
-        return transfer.ingest(self.blobs, self.statcache, paths, folder)
+    def ingest(
+        self, paths: list[str], folder: str | None = None, sigs: dict[str, tuple[int, int, int]] | None = None
+    ) -> dict[str, tuple[str, int]]:
+        return transfer.ingest(self.blobs, self.statcache, paths, folder, sigs)
 
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         return self.blobs.put_bytes(data)

@@ -33,9 +33,9 @@ class StatCache:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        # per folder looked up: what matched (path -> (signature, digest)), and whether the
-        # stored snapshot already says exactly that
-        self._folders: dict[str, tuple[dict[str, tuple[Sig, str]], bool]] = {}
+        # per folder looked up: the signatures asked about, the digests found, and whether
+        # the stored snapshot already says exactly that
+        self._folders: dict[str, tuple[dict[str, Sig], dict[str, str], bool]] = {}
 
     def _db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -62,19 +62,26 @@ class StatCache:
         rest = items
         unchanged = False
         if folder is not None:
-            snap = self._read_folder(folder)
-            rest = {}
-            get = snap.get
-            for p, sig in items.items():
-                v = get(p)
-                if v is not None and v[0] == sig:
-                    out[p] = v[1]
-                else:
-                    rest[p] = sig
-            unchanged = not rest and len(snap) == len(items)
+            raw = self._folder_raw(folder)
+            paths, sigs, digests = raw if raw else ([], array("q"), [])
+            if len(paths) == len(items) and list(items) == paths and _flat(items.values()) == sigs:
+                # the folder as it was: one comparison of the whole snapshot (50,000 files:
+                # the lookup takes ~0.035 s; building a dict to compare one by one took 0.12 s)
+                out = dict(zip(paths, digests))
+                rest, unchanged = {}, True
+            else:
+                it = iter(sigs)
+                get = dict(zip(paths, zip(zip(it, it, it), digests))).get
+                rest = {}
+                for p, sig in items.items():
+                    v = get(p)
+                    if v is not None and v[0] == sig:
+                        out[p] = v[1]
+                    else:
+                        rest[p] = sig
         out.update(self._lookup_rows(rest))
         if folder is not None:
-            self._folders[folder] = ({p: (items[p], d) for p, d in out.items()}, unchanged)
+            self._folders[folder] = (items, out, unchanged)
         return out
 
     def _lookup_rows(self, items: dict[str, Sig]) -> dict[str, str]:
@@ -104,9 +111,10 @@ class StatCache:
         now_ns = time.time_ns()
         keep = [(p, sig, d) for p, sig, d in rows if written_by_us or now_ns - sig[1] > RACY_S * 1e9]
         if folder is not None:
-            matched, unchanged = self._folders.pop(folder, ({}, False))
+            items, found, unchanged = self._folders.pop(folder, ({}, {}, False))
             if unchanged and not keep:
                 return
+            matched = {p: (items[p], d) for p, d in found.items()}
             matched.update((p, (sig, d)) for p, sig, d in keep)
             self._write(self._folder_row, folder, matched)
             return
@@ -129,16 +137,21 @@ class StatCache:
 
     @staticmethod
     def _folder_row(db: sqlite3.Connection, folder: str, files: dict[str, tuple[Sig, str]]) -> None:
-        # paths joined by NUL (no path holds one), the signatures as 64-bit integers
-        paths = "\0".join(files).encode("utf-8", "surrogateescape")
-        sigs = array("q", [x for sig, _ in files.values() for x in sig])
-        digests = "\0".join(d for _, d in files.values())
+        # in path order (a folder walk's and a manifest's order, so that an unchanged folder
+        # compares in one go); paths joined by NUL (no path holds one), signatures as
+        # 64-bit integers
+        order = sorted(files)
+        paths = "\0".join(order).encode("utf-8", "surrogateescape")
+        sigs = _flat(files[p][0] for p in order)
+        digests = "\0".join(files[p][1] for p in order)
         db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?, ?)", (folder, len(files), paths, sigs.tobytes(), digests))
 
-    def _read_folder(self, folder: str) -> dict[str, tuple[Sig, str]]:
+    def _folder_raw(self, folder: str) -> tuple[list[str], array, list[str]] | None:
+        """The stored snapshot of ``folder``: paths, flat signatures, digests; None if
+        there is none or it is damaged."""
         row = self._db().execute("SELECT n, paths, sigs, digests FROM folders WHERE root = ?", (folder,)).fetchone()
         if row is None or not row[0]:
-            return {}
+            return None
         n, paths_b, sigs_b, digests_t = row
         try:
             paths = paths_b.decode("utf-8", "surrogateescape").split("\0")
@@ -146,8 +159,19 @@ class StatCache:
             sigs.frombytes(sigs_b)
             digests = digests_t.split("\0")
         except (AttributeError, ValueError, UnicodeDecodeError):
-            return {}  # a damaged row: as if there were none
+            return None
         if not (len(paths) == len(digests) == n and len(sigs) == 3 * n):
+            return None
+        return paths, sigs, digests
+
+    def _read_folder(self, folder: str) -> dict[str, tuple[Sig, str]]:
+        raw = self._folder_raw(folder)
+        if raw is None:
             return {}
+        paths, sigs, digests = raw
         it = iter(sigs)
         return dict(zip(paths, zip(zip(it, it, it), digests)))
+
+
+def _flat(sigs) -> array:  # noqa: ANN001
+    return array("q", [x for sig in sigs for x in sig])

@@ -355,9 +355,10 @@ class Artifact:
             raise NotADirectoryError(f"cannot add_dir {os.fspath(local_path)!r}: not a directory (use add_file for files)")
         from ..client.transfer import walk_files
 
-        walked = walk_files(root)
+        sigs: dict[str, tuple[int, int, int]] = {}
+        walked = walk_files(root, sigs)
         files = list(zip([full for full, _ in walked], join_names(name, [rel for _, rel in walked])))
-        stored = self._client.ingest([full for full, _ in files], folder=root)
+        stored = self._client.ingest([full for full, _ in files], folder=root, sigs=sigs)
         if self._base is None and not self._entries.keys() & {n for _, n in files}:
             # A folder into paths the artifact does not hold yet (the common case): one bulk
             # update instead of 50,000 conflict checks (~0.1 s for "small").
