@@ -69,6 +69,11 @@ def walk_files(root: str, sigs: dict[str, tuple[int, int, int]] | None = None) -
 
 def stat_all(paths: list[str], taken: dict[str, tuple[int, int, int]] | None = None) -> dict[str, tuple[int, int, int]]:
     """The stat signature of each path (regular files only), reusing ``taken`` ones."""
+    if taken:
+        try:
+            return {p: taken[p] for p in paths}  # in the order of ``paths``
+        except KeyError:
+            pass
     taken = taken or {}
     sigs: dict[str, tuple[int, int, int]] = {}
     stat, is_reg = os.stat, stat_mod.S_ISREG
