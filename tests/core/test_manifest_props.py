@@ -263,6 +263,22 @@ def test_digest_ignores_insertion_order_sizes_and_extras(entries, data):
         assert build_fresh(other)[0].digest != root.digest
 
 
+@SETTINGS
+@given(start=st.one_of(entry_sets, larger_sets))
+def test_identity_is_the_digest_build_gives_fine_chunking(start):
+    with fine_chunking():  # deep trees: many leaves and internal levels
+        entries = [start[p] for p in sorted(start)]
+        assert mf.identity(entries) == build_fresh(start)[0].digest
+
+
+def test_identity_is_the_digest_build_gives_many_leaves():
+    rnd = random.Random(7)
+    paths = [f"d{rnd.randrange(50)}/f{i}" for i in range(5_000)]
+    entries = {p: entry(p, i) for i, p in enumerate(paths)}
+    assert mf.identity([entries[p] for p in sorted(entries)]) == build_fresh(entries)[0].digest
+    assert mf.identity([]) == build_fresh({})[0].digest
+
+
 def test_different_sets_have_different_digests():
     a = {"x": entry("x", 1)}
     b = {"y": entry("y", 1)}

@@ -139,6 +139,36 @@ def test_same_content_is_deduplicated(engine, blobs):
     assert [v.version for v in engine.list_versions("ent", "proj", "data")] == ["v0", "v1"]
 
 
+def test_content_a_version_has_is_committed_without_building_or_checking(engine, blobs, monkeypatch):
+    first = engine.commit(request(blobs, {"a": b"1", "d/b": b"2"}))
+    engine.commit(request(blobs, {"a": b"3"}))
+    req = request(blobs, {"d/b": b"2", "a": b"1"}, aliases=["again"])  # any order
+
+    def refuse(*a, **kw):  # noqa: ANN002, ANN003
+        raise AssertionError("an identical version needs no chunks and no blob check")
+
+    monkeypatch.setattr(engine.meta, "put_chunks", refuse)
+    monkeypatch.setattr(engine.blobs, "has", refuse)
+    again = engine.commit(req)
+    assert (again.id, again.version) == (first.id, "v0")
+    assert set(again.aliases) == {"latest", "again"}
+
+
+def test_content_of_a_deleted_version_makes_a_new_one(engine, blobs):
+    v0 = engine.commit(request(blobs, {"a": b"1"}))
+    engine.commit(request(blobs, {"a": b"2"}))
+    engine.delete_version(v0.id)
+    back = engine.commit(request(blobs, {"a": b"1"}))
+    assert back.version == "v2" and back.digest == v0.digest
+    assert [(e.path, e.digest) for e in engine.manifest(back.manifest_key)] == [("a", request(blobs, {"a": b"1"}).entries[0].digest)]
+
+
+def test_identical_content_under_another_type_is_still_a_conflict(engine, blobs):
+    engine.commit(request(blobs, {"a": b"1"}))
+    with pytest.raises(ConflictError):
+        engine.commit(CommitRequest("ent", "proj", "data", "model", entries=request(blobs, {"a": b"1"}).entries))
+
+
 def test_incremental_commit_on_a_base_version(engine, blobs):
     from cairn.core.versions import Edits
 
