@@ -64,13 +64,14 @@ def check_blobs(blobs: BlobStore, entries: list[mf.Entry]) -> None:
 def existing_root(ms: MetaStore, req: CommitRequest, entries: list[mf.Entry]) -> mf.Root | None:
     """The manifest of a committed version of this artifact with exactly these entries, if
     there is one: logging content again then needs no leaf encoded, no chunk written and
-    no blob checked (that version's commit checked them). Re-logging 50,000 unchanged
-    files: build 0.10 s, identity alone ~0.06 s, and no blob check (~0.05 s)."""
-    digest = mf.identity(entries)
+    no blob checked (that version's commit checked them). 50,000 entries: the build takes
+    0.107 s, the digest alone 0.072 s; a commit of new content to an existing artifact pays
+    that 0.072 s on top of its build."""
     with ms.read() as tx:
         art = records.artifact_row(tx, req.entity, req.project, req.name)
         if art is None:
-            return None
+            return None  # a new artifact: nothing to compare with, so no digest computed twice
+        digest = mf.identity(entries)
         row = tx.first(
             f"SELECT manifest_key, file_count, size FROM versions v WHERE {records.COMMITTED_OF} AND v.digest = :d "
             "ORDER BY v.idx LIMIT 1",

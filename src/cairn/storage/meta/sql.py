@@ -255,7 +255,10 @@ class MetaStore:
                     self._raise_as_store_error(e)
                     raise
             finally:
-                self._pool.give(conn)
+                if conn.in_transaction:  # a failed rollback: never hand this connection out again
+                    conn.close()
+                else:
+                    self._pool.give(conn)
         else:
             with self._engine.connect() as conn, conn.begin():
                 yield PostgresTx(conn)
