@@ -103,7 +103,6 @@ def test_threads_share_the_store_without_sharing_a_transaction(tmp_path: Path):
     meta.dispose()
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_opens_its_own_connections(tmp_path: Path):
     meta = MetaStore.sqlite(tmp_path / "meta.sqlite")
     meta.put_chunks({"parent": b"1"})  # leaves an idle connection in the pool

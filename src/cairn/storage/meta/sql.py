@@ -242,14 +242,8 @@ class MetaStore:
                 try:
                     conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                     yield SqliteTx(conn)
-                except BaseException as e:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    self._raise_as_store_error(e)
-                    raise
-                try:
                     conn.execute("COMMIT")
-                except BaseException as e:
+                except BaseException as e:  # from the caller's body or from COMMIT
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     self._raise_as_store_error(e)
