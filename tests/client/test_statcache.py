@@ -96,9 +96,7 @@ def test_a_damaged_snapshot_is_ignored(cache: StatCache, damage: str):
     db = sqlite3.connect(cache.path, isolation_level=None)
     db.execute(damage)
     db.close()
-    got = StatCache(cache.path).lookup(items, "/data")
-    assert all(d == "blake3:x" for d in got.values())
-    assert got == {} or damage.startswith("UPDATE folders SET paths")
+    assert StatCache(cache.path).lookup(items, "/data") == {}  # re-hashed, never misread
 
 
 def test_odd_file_names_survive_the_snapshot(cache: StatCache):
