@@ -93,3 +93,16 @@ def test_each_file_size_lands_in_its_place(tmp_path, size):
     assert not any((tmp_path / "store" / "tmp").glob("*"))
     with store.open(d) as r:
         assert r.read() == f.read_bytes()
+
+
+def test_a_damaged_pack_file_is_a_store_error_naming_it(tmp_path):
+    from cairn.core.errors import StoreError
+
+    root = tmp_path / "blobs"
+    root.mkdir()
+    (root / "packs.sqlite").write_bytes(b"not a database at all " * 200)
+    store = LocalBlobStore(root)
+    with pytest.raises(StoreError) as err:
+        store.put_bytes(b"small blob")
+    assert "packs.sqlite" in str(err.value) and "not a database" in str(err.value)
+    assert (root / "packs.sqlite").read_bytes() == b"not a database at all " * 200  # left as it was

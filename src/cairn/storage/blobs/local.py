@@ -16,6 +16,7 @@ a blob: ten versions of a 1 GiB file that differ by 1 MiB edits store ~1 GiB, no
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import json
@@ -25,10 +26,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ...core.digest import hasher
-from ...core.errors import BlobNotFoundError, UsageError
+from ...core.errors import BlobNotFoundError, StoreError, UsageError
 from ..wal import enable_wal
 
 PACK_LIMIT = 64 * 1024
@@ -66,6 +67,44 @@ def _start_writeback(fd: int) -> None:
         _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
+@contextlib.contextmanager
+def _pack_errors(path: Path) -> Iterator[None]:
+    """SQLite's errors on the pack file (a full disk, a damaged file) as a StoreError that
+    names the file and what to check."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise StoreError(
+            f"the blob store's pack file {path} failed: {e}; check the free disk space, and that "
+            "the file is cairn's and undamaged"
+        ) from e
+
+
+class _Packs:
+    """The pack file's connection, with its errors as StoreError (see ``_pack_errors``)."""
+
+    __slots__ = ("_conn", "_path")
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn, self._path = conn, path
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        with _pack_errors(self._path):
+            return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        with _pack_errors(self._path):
+            return self._conn.executemany(sql, rows)
+
+    def rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it does on a full disk)."""
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -85,12 +124,15 @@ class LocalBlobStore:
         (self.root / "tmp").mkdir(exist_ok=True)
         self._ready = True
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> _Packs:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             self._setup()
-            conn = sqlite3.connect(self.root / "packs.sqlite", timeout=60, isolation_level=None)
-            enable_wal(conn)
+            path = self.root / "packs.sqlite"
+            with _pack_errors(path):
+                raw = sqlite3.connect(path, timeout=60, isolation_level=None)
+                enable_wal(raw)
+            conn = _Packs(raw, path)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL)")
             conn.execute(
@@ -303,7 +345,7 @@ class LocalBlobStore:
             db.executemany("INSERT OR IGNORE INTO blobs (digest, data) VALUES (?, ?)", small)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            db.rollback()
             raise
 
     def flush(self) -> None:
@@ -324,7 +366,7 @@ class LocalBlobStore:
                 )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                db.rollback()
                 raise
 
     def delete(self, digest: str) -> None:
