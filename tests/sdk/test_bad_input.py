@@ -311,7 +311,9 @@ def corrupt_small(digest: str) -> None:
     try:
         (data,) = db.execute("SELECT data FROM blobs WHERE digest = ?", (digest,)).fetchone()
         with db:
-            db.execute("UPDATE blobs SET data = ? WHERE digest = ?", (b"X" + bytes(data)[1:], digest))
+            # flip the first byte (setting it to b"X" left it unchanged when it was one already:
+            # 1 run in 256 of a random blob)
+            db.execute("UPDATE blobs SET data = ? WHERE digest = ?", (bytes([data[0] ^ 0xFF]) + bytes(data)[1:], digest))
     finally:
         db.close()
 
