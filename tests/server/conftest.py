@@ -9,6 +9,7 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,17 @@ def ui_server_with_users(request: pytest.FixtureRequest, tmp_path_factory: pytes
     """The module's ``build_store_with_users(home) -> dict`` store (it creates users, so keys are needed)."""
     with serve(tmp_path_factory.mktemp("ui-store-users"), request.module.build_store_with_users) as s:
         yield s
+
+
+@pytest.fixture
+def on_stack(server_stack, monkeypatch):  # noqa: ANN001, ANN201
+    """The session's two replicas on PostgreSQL + SeaweedFS, with an entity of this test's own."""
+    from cairn.client import reset_clients
+
+    monkeypatch.setenv("CAIRN_ENTITY", f"t{uuid.uuid4().hex[:12]}")
+    monkeypatch.setenv("CAIRN_BASE_URL", server_stack.urls[1])
+    reset_clients()
+    return server_stack
 
 
 @pytest.fixture(scope="session")

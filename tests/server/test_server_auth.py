@@ -100,6 +100,8 @@ def test_other_entity_learns_nothing(secured, monkeypatch):
     for path, body in (
         ("/api/v1/projects/vision/cls/blobs/urls", {"digests": [digest]}),
         ("/api/v1/projects/vision/cls/blobs/missing", {"digests": [digest]}),
+        ("/api/v1/projects/vision/cls/blobs/direct", {"digests": [digest]}),
+        ("/api/v1/projects/vision/cls/blobs/direct/done", {"digests": [digest]}),
     ):
         r = httpx.post(url + path, headers=h, json=body)
         assert r.status_code == 403, path

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 
 import pytest
 
@@ -54,15 +53,6 @@ def spawn(tmp_path, stack, n, mode, start_at, files=0):
     spec = {"n": n, "mode": mode, "start_at": start_at, "dir": str(d), "files": files}
     return subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(spec)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-@pytest.fixture
-def on_stack(server_stack, monkeypatch):
-    entity = f"t{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("CAIRN_ENTITY", entity)
-    monkeypatch.setenv("CAIRN_BASE_URL", server_stack.urls[1])
-    reset_clients()
-    return server_stack
 
 
 def wait_all(procs, timeout=120):
@@ -125,10 +115,11 @@ def test_object_store_down_then_back(tmp_path, on_stack, monkeypatch):
     assert open(a.download(tmp_path / "dl2") + "/small.txt").read() == "small"
 
 
-@pytest.mark.parametrize("way", ["direct", "batched"])
+@pytest.mark.parametrize("way", ["direct", "staged", "batched"])
 def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, monkeypatch, way):
     """The object store fails after the first blob arrived; the retry sends only the rest,
-    whether blobs go straight to the store (presigned) or through the server in batches."""
+    whether blobs go straight to the store (direct PUTs of small blobs, or staged multipart
+    uploads of large ones) or through the server in batches."""
     from helpers import write
 
     from cairn.client import get_client
@@ -140,23 +131,27 @@ def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, mo
     client = get_client()
     sent: list[str] = []
     stopped = []
-    if way == "direct":
-        monkeypatch.setattr("cairn.client.http.DIRECT_MIN", 1 << 20)  # 2 MiB files go direct
-        method = "_send_large"
+    if way == "staged":
+        monkeypatch.setattr("cairn.client.http.DIRECT_MIN", 1 << 20)  # 2 MiB files are large
+        method, key = "_send_large", lambda args: args[2]  # (entity, project, digest, src)
+    elif way == "direct":
+        method, key = "_put_create_only", lambda args: args[0].split("?")[0]  # (url, data, headers)
     else:
         monkeypatch.setattr("cairn.client.http.BATCH_BYTES", 1)  # one blob a batch
-        method = "_send_batch"
+        monkeypatch.setattr(type(client), "_send_direct", lambda self, e, p, small, pool: small)  # no direct URLs
+        method, key = "_send_batch", lambda args: " ".join(d for d, _ in args[2])
     original = getattr(type(client), method)
 
-    def counting(self, entity, project, *args):  # noqa: ANN001
+    def counting(self, *args):  # noqa: ANN001
         if len(sent) == 1 and not stopped:
             stopped.append(True)
             on_stack.seaweed.process.stop(timeout=2)
-        sent.append(args[0] if way == "direct" else " ".join(d for d, _ in args[0]))  # the digest(s)
-        return original(self, entity, project, *args)
+        sent.append(key(args))
+        return original(self, *args)
 
     monkeypatch.setattr(type(client), method, counting)
     monkeypatch.setattr("cairn.client.http.SEND_WORKERS", 1)  # one upload at a time: a clear "first"
+    monkeypatch.setattr("cairn.client.http.RETRIES", 1)
     with cairn.init(project="scale") as run:
         try:
             with pytest.raises(cairn.StoreError):
@@ -168,6 +163,9 @@ def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, mo
         run.log_artifact(a)
     assert a.version == "v0" and a.file_count == 3
     assert len(sent) == 2 and first_try[0] not in sent  # the blob that arrived was not sent again
+    reset_clients()
+    out = cairn.Api().artifact("scale/resumable:v0").download(tmp_path / "dl")
+    assert sorted(os.listdir(os.path.join(out))) == ["part0.bin", "part1.bin", "part2.bin"]
 
 
 def test_multipart_upload_and_presigned_download(tmp_path, on_stack):

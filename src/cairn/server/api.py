@@ -123,8 +123,7 @@ async def blob_put(entity: str, project: str, digest: str, request: Request, c: 
     from .transfer import receive_blob
 
     auth.require(c.meta, who, entity, "write")
-    size = await receive_blob(c, request, digest)
-    blobs_index.record(c.meta, entity, project, [digest])
+    size = await receive_blob(c, request, digest, entity, project)
     return {"digest": digest, "size": size}
 
 
@@ -159,10 +158,57 @@ def _store_batch(c: ServerContext, entity: str, project: str, data: bytearray) -
             raise UsageError("malformed blob batch: truncated blob")
         items.append((str(Digest.of_bytes(blob)), blob))
         pos += 4 + n
-    c.blobs.put_blobs(items, hashed=True)  # hashed just above, from these bytes
-    c.blobs.flush()
-    blobs_index.record(c.meta, entity, project, [d for d, _ in items])
+    by_digest = dict(items)
+
+    def write(digests: list[str]) -> None:
+        c.blobs.put_blobs([(d, by_digest[d]) for d in digests], hashed=True)  # hashed just above
+        c.blobs.flush()
+
+    blobs_index.store_checked(c.meta, c.blobs, entity, project, list(by_digest), write)
     return [d for d, _ in items]
+
+
+class DirectRequest(BaseModel):
+    digests: list[str] = Field(max_length=5_000)
+
+
+@router.post("/projects/{entity}/{project}/blobs/direct")
+def direct_start(entity: str, project: str, body: DirectRequest, c: Ctx, who: Who) -> dict:
+    """Presigned PUT URLs for blobs this project lacks, for its client to upload straight to
+    the object store (the server does not read those bytes: see ``blobs_index``). A digest
+    another project holds or is writing is listed in ``through_server``: its bytes must come
+    through the server, which hashes them. ``direct`` is false when the store cannot presign;
+    the client then sends everything through the server. Each PUT must carry ``headers``."""
+    auth.require(c.meta, who, entity, "write")
+    presign = getattr(c.blobs, "presign_put", None)
+    if presign is None:
+        return {"direct": False, "urls": {}, "headers": {}, "through_server": body.digests}
+    for d in body.digests:
+        _content_digest(d)
+    granted, through = blobs_index.grant_direct(c.meta, c.blobs, entity, project, body.digests)
+    return {"direct": True, "urls": {d: presign(d) for d in granted}, "headers": {"If-None-Match": "*"},
+            "through_server": through}
+
+
+@router.post("/projects/{entity}/{project}/blobs/direct/done", status_code=201)
+def direct_done(entity: str, project: str, body: Digests, c: Ctx, who: Who) -> dict:
+    """The digests this project's client PUT with its direct URLs (created, or 412: there
+    already). Those whose claim is no longer this project's come back in ``through_server``."""
+    auth.require(c.meta, who, entity, "write")
+    for d in body.digests:
+        _content_digest(d)
+    return {"through_server": blobs_index.record_direct(c.meta, entity, project, body.digests)}
+
+
+def _content_digest(digest: str) -> None:
+    from ..core.digest import Digest
+
+    try:
+        ok = Digest.parse(digest).is_content
+    except ValueError as e:
+        raise UsageError(f"{digest!r} is not a blob digest: {e}") from None
+    if not ok:
+        raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
 
 
 class UploadStart(BaseModel):
@@ -196,10 +242,12 @@ def upload_complete(entity: str, project: str, body: UploadDone, c: Ctx, who: Wh
     complete = getattr(c.blobs, "complete_staging", None)
     if complete is None:
         raise UsageError("this server's blob store takes uploads through the server, not direct ones")
-    ok = complete(body.upload_id, body.digest)
-    if not ok:
-        raise IntegrityError(f"the uploaded bytes do not match {body.digest}; nothing was stored", digest=body.digest)
-    blobs_index.record(c.meta, entity, project, [body.digest])
+    def write(digests: list[str]) -> None:
+        if not complete(body.upload_id, body.digest):
+            raise IntegrityError(f"the uploaded bytes do not match {body.digest}; nothing was stored", digest=body.digest)
+
+    # the staged copy is gone once completed: an existing object found wrong cannot be rewritten here
+    blobs_index.store_checked(c.meta, c.blobs, entity, project, [body.digest], write, rewritable=False)
     return {"digest": body.digest}
 
 

@@ -1,9 +1,42 @@
-"""Which project holds which verified blob (dedup is per project, never across)."""
+"""Which project holds which blob, and who may have written an object unchecked.
+
+Dedup is per project, never across: a project holds a blob only once its bytes came from
+one of its own clients (knowing a digest is not having the file).
+
+Bytes reach the object store two ways:
+
+* **through the server** (batches, single PUTs, verified staging): the server hashes them,
+  so the object it writes is known right;
+* **direct** (small blobs on a presigning store): the client PUTs straight to the store,
+  and the server never reads those bytes. A project trusts its own writers, as it trusts
+  them with its versions, and every download is verified against its digest; what direct
+  uploads must never do is spoil another project's content.
+
+A row in ``blob_claims`` guards that. It says "the object under this digest may hold bytes
+that project's client wrote, unchecked", and it is taken *before* anything is written:
+
+* a presigned PUT URL is handed out only for a digest that no project holds and no one has
+  claimed, to the project whose claim it then inserts, and it carries ``If-None-Match: *``
+  in its signature, so it can create the object but never replace one;
+* the server-side paths claim too while they write, so a direct URL is never handed out
+  for an object that is being written through the server;
+* when a server-side write finds the object already there and a claim existed before it
+  began, it reads the object back and hashes it; other bytes are deleted and written again
+  from the verified copy. Only then is the claim cleared: a digest that some project holds
+  and that has no claim is an object known right.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from ..core.digest import hasher
+from ..core.errors import BlobNotFoundError, IntegrityError
 from ..engine import records
-from ..storage.meta.sql import MetaStore, batches, in_list, insert_ignore
+from ..storage.base import BlobStore
+from ..storage.meta.sql import MetaStore, Tx, batches, in_list, insert_ignore
+
+REWRITES = 3  # a stale direct URL may race a rewrite; each round is checked again
 
 
 def project_has(meta: MetaStore, entity: str, project: str, digests: list[str]) -> set[str]:
@@ -19,9 +52,120 @@ def project_has(meta: MetaStore, entity: str, project: str, digests: list[str]) 
     return found
 
 
-def record(meta: MetaStore, entity: str, project: str, digests: list[str]) -> None:
-    if not digests:
-        return
+def _claims(tx: Tx, digests: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in batches(digests):
+        ph, params = in_list(part)
+        out.update(tx.tuples(f"SELECT digest, project_id FROM blob_claims WHERE digest IN {ph}", params))
+    return out
+
+
+def _held_anywhere(tx: Tx, digests: list[str]) -> set[str]:
+    out: set[str] = set()
+    for part in batches(digests):
+        ph, params = in_list(part)
+        out.update(tx.scalars(f"SELECT DISTINCT digest FROM project_blobs WHERE digest IN {ph}", params))
+    return out
+
+
+def _record(tx: Tx, pid: int, digests: list[str]) -> None:
+    insert_ignore(tx, "project_blobs", [{"project_id": pid, "digest": d} for d in dict.fromkeys(digests)])
+
+
+# -- direct uploads ------------------------------------------------------------------
+
+def grant_direct(
+    meta: MetaStore, blobs: BlobStore, entity: str, project: str, digests: list[str]
+) -> tuple[list[str], list[str]]:
+    """Claim for this project the digests nobody holds or claims: ``(granted, through_server)``.
+
+    Granted digests may be PUT straight to the store; the others must come through the
+    server, which hashes them (another project holds or is writing that object). A digest
+    this project had claimed already (an upload that failed before it was recorded) is
+    looked up first: if its object arrived, it is recorded now and not sent again."""
+    wanted = list(dict.fromkeys(digests))
     with meta.write() as tx:
         pid = records.project_id(tx, entity, project, create=True)
-        insert_ignore(tx, "project_blobs", [{"project_id": pid, "digest": d} for d in dict.fromkeys(digests)])
+        claims = _claims(tx, wanted)
+        held = _held_anywhere(tx, [d for d in wanted if d not in claims])
+        free = [d for d in wanted if d not in claims and d not in held]
+        now = tx.now()
+        insert_ignore(tx, "blob_claims", [{"digest": d, "project_id": pid, "created_at": now} for d in free])
+        claims_now = _claims(tx, wanted)
+    ours_before = [d for d in wanted if claims.get(d) == pid]
+    present = list(blobs.has(ours_before)) if ours_before else []
+    arrived = set(present) - set(record_direct(meta, entity, project, present) if present else [])
+    granted = [d for d in wanted if claims_now.get(d) == pid and d not in arrived]
+    return granted, [d for d in wanted if claims_now.get(d) != pid]
+
+
+def record_direct(meta: MetaStore, entity: str, project: str, digests: list[str]) -> list[str]:
+    """Record the digests this project's client PUT with its direct URLs (created, or found
+    there: a 412). Returns those it may not record because the claim is no longer this
+    project's (a server-side write checked that object meanwhile); the client must then send
+    them through the server."""
+    wanted = list(dict.fromkeys(digests))
+    with meta.write() as tx:
+        pid = records.project_id(tx, entity, project, create=True)
+        claims = _claims(tx, wanted)
+        mine = [d for d in wanted if claims.get(d) == pid]
+        _record(tx, pid, mine)
+    return [d for d in wanted if claims.get(d) != pid]
+
+
+# -- server-side writes ----------------------------------------------------------------
+
+def store_checked(
+    meta: MetaStore,
+    blobs: BlobStore,
+    entity: str,
+    project: str,
+    digests: list[str],
+    write: Callable[[list[str]], None],
+    rewritable: bool = True,
+) -> None:
+    """Run ``write(digests)`` (which stores bytes the server hashed) so that no object a
+    client wrote unchecked is taken as right, then record the digests for the project.
+
+    ``rewritable`` says whether ``write`` can be called again for a digest whose existing
+    object turned out wrong; if not, that object is deleted and an IntegrityError asks the
+    client to send it again."""
+    wanted = list(dict.fromkeys(digests))
+    with meta.write() as tx:
+        pid = records.project_id(tx, entity, project, create=True)
+        before = _claims(tx, wanted)
+        now = tx.now()
+        insert_ignore(tx, "blob_claims", [{"digest": d, "project_id": pid, "created_at": now}
+                                          for d in wanted if d not in before])
+    write(wanted)
+    for d in before:  # rare: an object that a client may have written unchecked
+        for _ in range(REWRITES):
+            if object_matches(blobs, d):
+                break
+            blobs.delete(d)
+            if not rewritable:
+                raise IntegrityError(
+                    f"the object store held other bytes under {d}, written unchecked by a direct upload; "
+                    "they were removed: send the file again", digest=d)
+            write([d])
+        else:
+            raise IntegrityError(f"the object under {d} kept changing while the server rewrote it; "
+                                 "try again", digest=d)
+    with meta.write() as tx:
+        _record(tx, pid, wanted)
+        for part in batches(wanted):
+            ph, params = in_list(part)
+            tx.execute(f"DELETE FROM blob_claims WHERE digest IN {ph}", params)
+
+
+def object_matches(blobs: BlobStore, digest: str) -> bool:
+    """Whether the stored object's bytes hash to ``digest`` (one full read)."""
+    try:
+        f = blobs.open(digest)
+    except BlobNotFoundError:
+        return False
+    h = hasher()
+    with f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return "blake3:" + h.hexdigest() == digest

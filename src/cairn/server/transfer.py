@@ -10,11 +10,13 @@ from fastapi import Request
 
 from ..core.digest import Digest, hasher
 from ..core.errors import IntegrityError, UsageError
+from . import blobs_index
 from .context import ServerContext
 
 
-async def receive_blob(c: ServerContext, request: Request, digest: str) -> int:
-    """Stream the body to a temp file while hashing; store it only if it matches ``digest``."""
+async def receive_blob(c: ServerContext, request: Request, digest: str, entity: str, project: str) -> int:
+    """Stream the body to a temp file while hashing; store it, for ``project``, only if it
+    matches ``digest``."""
     try:
         want = Digest.parse(digest)
     except ValueError as e:
@@ -35,9 +37,12 @@ async def receive_blob(c: ServerContext, request: Request, digest: str) -> int:
         got = "blake3:" + h.hexdigest()
         if got != digest:
             raise IntegrityError(f"uploaded bytes hash to {got}, not {digest}; nothing was stored", digest=digest)
-        stored, _ = c.blobs.put_file(Path(tmp), size)
-        assert stored == digest
-        c.blobs.flush()
+        def write(digests: list[str]) -> None:
+            stored, _ = c.blobs.put_file(Path(tmp), size)
+            assert stored == digest
+            c.blobs.flush()
+
+        blobs_index.store_checked(c.meta, c.blobs, entity, project, [digest], write)
         return size
     finally:
         if os.path.exists(tmp):

@@ -58,12 +58,17 @@ class StagingUpload:
 class Presigner(Protocol):
     """Optional power of a BlobStore: direct client <-> store transfers with presigned URLs.
 
-    The bytes a client uploads land at a staging key, never at a blob's key: only
-    ``complete_staging`` moves them into place, after hashing them itself."""
+    Two ways up: ``presign_put`` lets a client create a blob's object itself, unchecked (the
+    server decides who may: ``server/blobs_index``); ``presign_put_staging`` takes bytes to a
+    staging key, which ``complete_staging`` moves into place only after hashing them."""
 
     def presign_get(self, digest: str, expires: int = 3600, disposition: str | None = None) -> str:
         """A URL that GETs the blob's bytes for ``expires`` seconds, answered with the given
         Content-Disposition if any. Does not check that the blob exists."""
+
+    def presign_put(self, digest: str, expires: int = 3600) -> str:
+        """A URL that PUTs the blob's object if it does not exist yet, and can never replace
+        it (the request must carry ``If-None-Match: *``; 412 when the object exists)."""
 
     def presign_put_staging(self, size: int, expires: int = 3600) -> StagingUpload:
         """A fresh staging key and the URL(s) to upload ``size`` bytes to it. StoreError if unreachable."""

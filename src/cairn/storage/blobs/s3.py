@@ -5,7 +5,7 @@ Layout under ``s3://{bucket}/{prefix}``::
     blobs/ab/abcdef…   one object per blob, named by the full BLAKE3 hex
     staging/<uuid>     bytes a client uploaded with a presigned URL, not yet verified
 
-Nothing ever lands under ``blobs/`` without having been hashed by this process:
+How bytes reach ``blobs/``:
 
 * below ``multipart_threshold`` a file is read once into memory, hashed, and those very
   bytes are PUT (after a HEAD, with ``If-None-Match: *`` as the race guard);
@@ -18,9 +18,12 @@ Nothing ever lands under ``blobs/`` without having been hashed by this process:
   page cache costs 0.08 s, the server-side copy 1.2 s on top of a 2.6 s upload, and the
   staging design uploads a blob that is already stored again because its digest is only
   known at the end. Two local reads are the cheaper price.
-* presigned client uploads (``Presigner``) go to ``staging/``; ``complete_staging`` reads the
-  staged object back, hashes it, and copies it into place with ``CopySourceIf-Match`` on the
-  ETag it hashed, so bytes swapped in after the check are refused.
+* presigned staging uploads go to ``staging/``; ``complete_staging`` reads the staged object
+  back, hashes it, and copies it into place with ``CopySourceIf-Match`` on the ETag it
+  hashed, so bytes swapped in after the check are refused;
+* ``presign_put`` hands a client a URL that can create one blob's object, never replace it
+  (``If-None-Match: *`` is signed). Those bytes are not hashed here: the server grants such
+  URLs only where a wrong object would harm no other project (``server/blobs_index``).
 
 Errors are ``StoreError``s that name the endpoint and bucket and say what to do. boto3
 reads the endpoint and credentials from the usual ``AWS_*`` variables; connect/read
@@ -376,6 +379,17 @@ class S3BlobStore:
             params["ResponseContentDisposition"] = disposition
         with self._errors("presign a download", key):
             return self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+
+    def presign_put(self, digest: str, expires: int = 3600) -> str:
+        """A URL that can create the blob's object but never replace one: ``If-None-Match: *``
+        is in its signature, so the PUT must carry that header (the store answers 412 when
+        the object exists). Whoever hands it out decides whether to trust the bytes."""
+        key = self._key(digest)
+        if key is None:
+            raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
+        params = {"Bucket": self.bucket, "Key": key, "IfNoneMatch": "*"}
+        with self._errors("presign an upload", key):
+            return self._ready().generate_presigned_url("put_object", Params=params, ExpiresIn=expires)
 
     def presign_put_staging(self, size: int, expires: int = 3600) -> StagingUpload:
         key = f"{self._base}staging/{uuid.uuid4().hex}"

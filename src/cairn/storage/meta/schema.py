@@ -7,7 +7,7 @@ PostgreSQL) and ``{blob}``. Everything else is the same SQL.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _TYPES = {
     # INTEGER PRIMARY KEY is SQLite's rowid: numbered automatically, like an identity column
@@ -159,9 +159,21 @@ CREATE TABLE project_blobs (
 );
 """
 
+# Version 2: direct uploads. A claim marks an object that a project's client may have written
+# without the server hashing it (server/blobs_index.py); the index answers "does any project
+# hold this blob" when deciding whether a direct upload may be granted.
+_V2 = """
+CREATE TABLE blob_claims (
+    digest VARCHAR(80) PRIMARY KEY,
+    project_id BIGINT NOT NULL REFERENCES projects (id),
+    created_at {ts} NOT NULL
+);
+CREATE INDEX ix_project_blobs_digest ON project_blobs (digest);
+"""
+
 
 def statements(version: int, dialect: str) -> list[str]:
     """The DDL statements that bring the schema from ``version - 1`` to ``version``."""
-    text = {1: _V1}[version].format(**_TYPES[dialect])
+    text = {1: _V1, 2: _V2}[version].format(**_TYPES[dialect])
     lines = [line.split("--", 1)[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,141 @@
+"""Small blobs go straight from the client to the object store (presigned PUTs the server
+does not read), and that never lets one project spoil or read another project's content."""
+
+from __future__ import annotations
+
+import os
+
+import blake3
+import httpx
+import pytest
+
+import cairn
+from cairn.client import get_client, reset_clients
+
+
+def digest_of(data: bytes) -> str:
+    return "blake3:" + blake3.blake3(data).hexdigest()
+
+
+def api(stack, entity: str, project: str) -> str:  # noqa: ANN001
+    return f"{stack.urls[0]}/api/v1/projects/{entity}/{project}"
+
+
+def stored_object(stack, digest: str) -> bytes:  # noqa: ANN001
+    hexd = digest.split(":")[1]
+    return stack.seaweed.client().get_object(Bucket="cairn", Key=f"registry/blobs/{hexd[:2]}/{hexd}")["Body"].read()
+
+
+def put_direct(stack, entity: str, project: str, digest: str, data: bytes) -> dict:  # noqa: ANN001
+    """What a client does: ask for URLs, PUT, report. Returns the server's first answer."""
+    grant = httpx.post(f"{api(stack, entity, project)}/blobs/direct", json={"digests": [digest]}).json()
+    if digest in grant["urls"]:
+        r = httpx.put(grant["urls"][digest], content=data, headers=grant["headers"])
+        assert r.status_code in (200, 412), r.text
+        done = httpx.post(f"{api(stack, entity, project)}/blobs/direct/done", json={"digests": [digest]})
+        assert done.status_code == 201 and done.json()["through_server"] == []
+    return grant
+
+
+def log_file(tmp_path, name: str, data: bytes, project: str) -> cairn.Artifact:  # noqa: ANN001
+    path = tmp_path / name
+    path.write_bytes(data)
+    with cairn.init(project=project) as run:
+        a = cairn.Artifact(name.replace(".", "-"), "dataset")
+        a.add_file(str(path))
+        run.log_artifact(a)
+    return a
+
+
+def test_small_blobs_go_straight_to_the_store(tmp_path, on_stack, monkeypatch):
+    client = get_client()
+    sent_via_server: list = []
+    original = type(client)._send_batch
+    monkeypatch.setattr(type(client), "_send_batch",
+                        lambda self, e, p, batch: (sent_via_server.append(batch), original(self, e, p, batch)))
+    files = {f"f{i}.bin": os.urandom(100_000 + i) for i in range(5)}
+    for name, data in files.items():
+        (tmp_path / "d").mkdir(exist_ok=True)
+        (tmp_path / "d" / name).write_bytes(data)
+    with cairn.init(project="direct") as run:
+        a = cairn.Artifact("five", "dataset")
+        a.add_dir(str(tmp_path / "d"))
+        run.log_artifact(a)
+    assert sent_via_server == []
+    for data in files.values():
+        assert stored_object(on_stack, digest_of(data)) == data
+    reset_clients()
+    out = cairn.Api().artifact("direct/five:v0").download(tmp_path / "dl")
+    assert {n: open(os.path.join(out, n), "rb").read() for n in files} == files
+
+
+def test_a_direct_url_creates_but_never_replaces(on_stack):
+    entity = os.environ["CAIRN_ENTITY"]
+    data = os.urandom(1000)
+    digest = digest_of(data)
+    grant = httpx.post(f"{api(on_stack, entity, 'p')}/blobs/direct", json={"digests": [digest]}).json()
+    url = grant["urls"][digest]
+    assert httpx.put(url, content=data, headers=grant["headers"]).status_code == 200
+    assert httpx.put(url, content=b"other bytes", headers=grant["headers"]).status_code == 412
+    assert httpx.put(url, content=b"other bytes").status_code == 403  # the header is signed in
+    assert stored_object(on_stack, digest) == data
+
+
+def test_a_bad_direct_upload_cannot_spoil_another_project(tmp_path, on_stack):
+    """Project "x" writes garbage under the digest of a file project "y" will log; y's log
+    sends its bytes through the server, which finds the object wrong and rewrites it."""
+    entity = os.environ["CAIRN_ENTITY"]
+    good = b"the real weights of y" * 1000
+    digest = digest_of(good)
+    put_direct(on_stack, entity, "x", digest, b"garbage")
+    assert stored_object(on_stack, digest) == b"garbage"
+
+    log_file(tmp_path, "w.bin", good, project="y")
+    assert stored_object(on_stack, digest) == good
+    reset_clients()
+    out = cairn.Api().artifact("y/w-bin:v0").download(tmp_path / "dl")
+    assert open(os.path.join(out, "w.bin"), "rb").read() == good
+
+
+def test_knowing_a_digest_does_not_get_another_projects_blob(tmp_path, on_stack):
+    """Project "a" uploaded its file directly; "b" knows the digest but not the bytes: it gets
+    no URL, cannot report the blob as sent, and cannot commit a version naming it."""
+    entity = os.environ["CAIRN_ENTITY"]
+    secret = os.urandom(5000)
+    digest = digest_of(secret)
+    log_file(tmp_path, "secret.bin", secret, project="a")
+
+    grant = httpx.post(f"{api(on_stack, entity, 'b')}/blobs/direct", json={"digests": [digest]}).json()
+    assert grant["urls"] == {} and grant["through_server"] == [digest]
+    done = httpx.post(f"{api(on_stack, entity, 'b')}/blobs/direct/done", json={"digests": [digest]}).json()
+    assert done["through_server"] == [digest]
+    body = {"type": "model", "entries": [["secret.bin", digest, len(secret)]]}
+    r = httpx.post(f"{api(on_stack, entity, 'b')}/artifacts/stolen/versions", json=body)
+    assert r.status_code == 404 and "upload the file" in r.json()["error"]["message"]
+
+
+def test_a_blob_another_project_is_writing_comes_through_the_server(tmp_path, on_stack):
+    """While project "c" holds the claim on a digest (its upload not reported yet), "d" is
+    sent through the server; "c" then finds its claim cleared and is told to do the same."""
+    entity = os.environ["CAIRN_ENTITY"]
+    data = os.urandom(3000)
+    digest = digest_of(data)
+    grant = httpx.post(f"{api(on_stack, entity, 'c')}/blobs/direct", json={"digests": [digest]}).json()
+    assert httpx.put(grant["urls"][digest], content=data, headers=grant["headers"]).status_code == 200
+
+    log_file(tmp_path, "shared.bin", data, project="d")  # through the server: checks c's object
+
+    done = httpx.post(f"{api(on_stack, entity, 'c')}/blobs/direct/done", json={"digests": [digest]}).json()
+    assert done["through_server"] == [digest]
+    log_file(tmp_path, "shared.bin", data, project="c")  # c's own client copes with that answer
+    for project in ("c", "d"):
+        reset_clients()
+        out = cairn.Api().artifact(f"{project}/shared-bin:v0").download(tmp_path / f"dl-{project}")
+        assert open(os.path.join(out, "shared.bin"), "rb").read() == data
+
+
+@pytest.mark.parametrize("bad", ["sha256:" + "0" * 64, "blake3:xyz"])
+def test_direct_urls_only_for_content_digests(on_stack, bad):
+    entity = os.environ["CAIRN_ENTITY"]
+    r = httpx.post(f"{api(on_stack, entity, 'p')}/blobs/direct", json={"digests": [bad]})
+    assert r.status_code == 400 and bad in r.json()["error"]["message"]
