@@ -4,6 +4,7 @@ snapshot only costs re-hashing, never a wrong digest or an error."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -84,10 +85,10 @@ def test_single_file_rows_still_answer_inside_a_folder(cache: StatCache):
 
 
 @pytest.mark.parametrize("damage", [
-    "UPDATE folders SET n = n + 1",
-    "UPDATE folders SET sigs = x'0102'",
-    "UPDATE folders SET paths = x'ff00ff'",
-    "UPDATE folders SET digests = NULL",
+    "UPDATE spans SET n = n + 1",
+    "UPDATE spans SET sigs = x'0102'",
+    "UPDATE spans SET paths = x'ff00ff'",
+    "UPDATE spans SET digests = NULL",
 ])
 def test_a_damaged_snapshot_is_ignored(cache: StatCache, damage: str):
     items = files(4)
@@ -105,3 +106,86 @@ def test_odd_file_names_survive_the_snapshot(cache: StatCache):
     cache.lookup(items, "/data")
     cache.record([(p, s, f"blake3:{i}") for i, (p, s) in enumerate(items.items())], folder="/data")
     assert StatCache(cache.path).lookup(items, "/data") == {p: f"blake3:{i}" for i, p in enumerate(names)}
+
+
+def _windows(items: dict[str, tuple[int, int, int]], size: int) -> list[tuple[tuple[str, str | None], dict]]:
+    """``items`` (in path order) cut into windows of ``size``, each with its span, as a
+    caller walking a folder window by window makes them."""
+    paths = list(items)
+    cuts = list(range(0, len(paths), size))
+    out = []
+    for k, i in enumerate(cuts):
+        lo = "" if k == 0 else paths[i]
+        hi = paths[cuts[k + 1]] if k + 1 < len(cuts) else None
+        out.append(((lo, hi), {p: items[p] for p in paths[i : i + size]}))
+    return out
+
+
+def _log(cache: StatCache, items: dict, size: int, digest=lambda p: f"blake3:{p}") -> list[dict]:
+    """Look each window up, then record the files it did not know; returns the lookups."""
+    found = []
+    for span, win in _windows(items, size):
+        got = cache.lookup(win, "/data", span)
+        found.append(got)
+        cache.record([(p, s, digest(p)) for p, s in win.items() if p not in got], folder="/data", span=span)
+    return found
+
+
+def sorted_files(n: int) -> dict[str, tuple[int, int, int]]:
+    return {f"/data/f{i:04d}": sig(i) for i in range(n)}
+
+
+def test_a_folder_kept_window_by_window_answers_every_window_and_is_not_rewritten(cache: StatCache, monkeypatch):
+    items = sorted_files(100)
+    _log(cache, items, 30)
+    again = StatCache(cache.path)
+    writes = []
+    real = again._write
+    monkeypatch.setattr(again, "_write", lambda *a: (writes.append(a), real(*a)))
+    found = _log(again, items, 30)
+    assert [len(f) for f in found] == [30, 30, 30, 10]
+    assert writes == []  # every span as it was
+    assert again._read_folder("/data") == {p: (s, f"blake3:{p}") for p, s in items.items()}
+
+
+def test_other_window_sizes_still_find_every_file_and_leave_no_overlap(cache: StatCache):
+    items = sorted_files(100)
+    _log(cache, items, 30)
+    assert [len(f) for f in _log(StatCache(cache.path), items, 7)] == [7] * 14 + [2]
+    assert [len(f) for f in _log(StatCache(cache.path), items, 1000)] == [100]
+    db = sqlite3.connect(cache.path)
+    assert db.execute("SELECT COUNT(*), SUM(n) FROM spans").fetchone() == (1, 100)
+
+
+def test_a_file_gone_from_one_window_leaves_the_other_spans_alone(cache: StatCache, monkeypatch):
+    items = sorted_files(90)
+    _log(cache, items, 30)
+    fewer = dict(items)
+    del fewer["/data/f0045"]
+    again = StatCache(cache.path)
+    writes = []
+    real = again._write
+    monkeypatch.setattr(again, "_write", lambda *a: (writes.append(a), real(*a)))
+    # the windows shift after the deleted file, so the later spans are rewritten, not lost
+    found = _log(again, fewer, 30)
+    assert sum(len(f) for f in found) == 89
+    assert set(again._read_folder("/data")) == set(fewer)
+
+
+def test_a_changed_file_is_rehashed_in_its_window_only(cache: StatCache):
+    items = sorted_files(60)
+    _log(cache, items, 20)
+    edited = dict(items)
+    edited["/data/f0031"] = (31, OLD + 999, 1031)
+    found = _log(StatCache(cache.path), edited, 20, digest=lambda p: "blake3:new")
+    assert [len(f) for f in found] == [20, 19, 20]
+    assert StatCache(cache.path).lookup(edited, "/data")["/data/f0031"] == "blake3:new"
+
+
+def test_names_that_are_not_utf8_survive_the_spans(cache: StatCache):
+    raw = os.fsdecode(b"/data/caf\xe9")  # a Latin-1 name on a Linux disk
+    items = dict(sorted({raw: sig(1), "/data/z": sig(2), "/data/a": sig(3)}.items()))
+    _log(cache, items, 2, digest=lambda p: f"blake3:{len(p)}")
+    assert StatCache(cache.path).lookup(items, "/data") == {p: f"blake3:{len(p)}" for p in items}
+    cache.record([(raw, sig(1), "blake3:one")])  # and as a single file
+    assert StatCache(cache.path).lookup({raw: sig(1)}) == {raw: "blake3:one"}

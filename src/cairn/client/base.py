@@ -6,6 +6,7 @@ store; a server client speaks HTTP to ``cairn server`` with the same methods and
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -18,12 +19,13 @@ class Client(Protocol):
     entity: str  # the default entity of this client
 
     # bytes
-    def ingest(
-        self, paths: list[str], folder: str | None = None, sigs: dict[str, tuple[int, int, int]] | None = None
-    ) -> dict[str, tuple[str, int]]:
-        """Store local files (read once, stat cache honoured); {path: (digest, size)}.
-        ``folder``: the paths are all the files of that folder (cached as one snapshot);
-        ``sigs``: their stat signatures, if the caller has just taken them."""
+    def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
+        """Store local files (read once, stat cache honoured); {path: (digest, size)}."""
+
+    def ingest_dir(self, root: str) -> Iterator[list[tuple[str, str, str, int]]]:
+        """Store every file below the folder ``root``, window by window (a window's state is
+        all that is held): yields lists of (relative path, full path, digest, size), in
+        relative-path order. Everything is stored once the iteration ends."""
 
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         """Store bytes; (digest, size)."""
@@ -32,8 +34,9 @@ class Client(Protocol):
         """A reader of an entry's bytes (blob or reference) of ``version`` (None: an entry
         just added, not yet logged); the caller verifies the digest."""
 
-    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[str]:
-        """Write entries of ``version`` under root, verified, skipping files that already match."""
+    def download(self, entries: Iterable[Entry], root: Path, version: VersionInfo | None = None) -> int:
+        """Write entries of ``version`` (sorted by path) under root, verified, skipping files
+        that already match, window by window; returns how many."""
 
     def manifest(self, key: str) -> Manifest:
         """The manifest tree stored under ``key``."""

@@ -15,7 +15,7 @@ import random
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,7 +33,7 @@ from . import transfer, wire
 from .cache import BlobCache
 from .references import open_reference
 from .settings import Settings
-from .statcache import StatCache, signature
+from .statcache import WHOLE, Span, StatCache, signature
 
 RETRIES = 5
 # Blobs under DIRECT_MIN are PUT straight to the object store with create-only presigned
@@ -124,14 +124,24 @@ class HttpClient:
         return f"/api/v1/projects/{entity}/{project}"
 
     # -- bytes -------------------------------------------------------------------
+    def ingest_dir(self, root: str) -> Iterator[list[tuple[str, str, str, int]]]:
+        for span, files in transfer.windows(transfer.iter_files(root), lambda f: f[0]):
+            sigs = {full: sig for full, _, sig in files}
+            stored = self.ingest(list(sigs), root, sigs, span)
+            yield [(rel, full, *stored[full]) for full, rel, _ in files]
+
     def ingest(
-        self, paths: list[str], folder: str | None = None, sigs: dict[str, tuple[int, int, int]] | None = None
+        self,
+        paths: list[str],
+        folder: str | None = None,
+        sigs: dict[str, tuple[int, int, int]] | None = None,
+        span: Span = WHOLE,
     ) -> dict[str, tuple[str, int]]:
         """Hash the files now (stat cache honoured); their bytes travel at commit, and only
         those the server lacks. Files read to be hashed are kept in memory (up to HOLD_MAX
         each, HOLD_BUDGET in all) so that sending them needs no second read."""
         sigs = transfer.stat_all(paths, sigs)
-        known = self.statcache.lookup(sigs, folder)
+        known = self.statcache.lookup(sigs, folder, span)
         out: dict[str, tuple[str, int]] = {}
         fresh = []
 
@@ -159,7 +169,7 @@ class HttpClient:
                         self._held[digest] = data
                 if p not in known:
                     fresh.append((p, sigs[p], digest))
-        self.statcache.record(fresh, folder=folder)
+        self.statcache.record(fresh, folder=folder, span=span)
         return out
 
     def _reserve(self, n: int) -> bool:
@@ -170,8 +180,11 @@ class HttpClient:
             return True
 
     def _release(self, digests: list[str]) -> None:
+        """Forget the local sources of blobs the server now holds (after a commit): the
+        server serves them from then on, and a source may go (a new_file's temp folder)."""
         with self._lock:
             for d in digests:
+                self._pending.pop(d, None)
                 data = self._held.pop(d, None)
                 if data is not None:
                     self._held_bytes -= len(data)
@@ -361,7 +374,11 @@ class HttpClient:
             self.cache.evict(entry.digest)
         src = self._pending.get(entry.digest)
         if src is not None:
-            return io.BytesIO(src) if isinstance(src, bytes) else open(src[0], "rb")
+            try:
+                return io.BytesIO(src) if isinstance(src, bytes) else open(src[0], "rb")
+            except FileNotFoundError:
+                if version is None:
+                    raise
         if version is None:
             raise StoreError(f"entry {entry.path!r} is not logged yet and its bytes are not in this process")
         self._fetch_to_cache(entry.digest, version)
@@ -465,7 +482,7 @@ class HttpClient:
         self.cache.adopt(Path(dest), e.digest)
         return True
 
-    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[str]:
+    def download(self, entries: Iterable[Entry], root: Path, version: VersionInfo | None = None) -> int:
         out = transfer.download(
             entries, root, lambda e: self.open_entry(e, version), self.statcache, workers=SEND_WORKERS,
             prepare=lambda todo: self._presign(todo, version),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,10 +34,15 @@ class LocalClient:
             raise AttributeError(name)
         return getattr(self.engine, name)
 
-    def ingest(
-        self, paths: list[str], folder: str | None = None, sigs: dict[str, tuple[int, int, int]] | None = None
-    ) -> dict[str, tuple[str, int]]:
-        return transfer.ingest(self.blobs, self.statcache, paths, folder, sigs)
+    def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
+        return transfer.ingest(self.blobs, self.statcache, paths)
+
+    def ingest_dir(self, root: str) -> Iterator[list[tuple[str, str, str, int]]]:
+        with transfer.Ingest(self.blobs, self.statcache) as session:
+            for span, files in transfer.windows(transfer.iter_files(root), lambda f: f[0]):
+                sigs = {full: sig for full, _, sig in files}
+                stored = session(list(sigs), root, sigs, span)
+                yield [(rel, full, *stored[full]) for full, rel, _ in files]
 
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         return self.blobs.put_bytes(data)
@@ -46,7 +52,7 @@ class LocalClient:
             return open_reference(entry)
         return self.blobs.open(entry.digest)
 
-    def download(self, entries: list[Entry], root: Path, version: VersionInfo | None = None) -> list[str]:
+    def download(self, entries: Iterable[Entry], root: Path, version: VersionInfo | None = None) -> int:
         return transfer.download(entries, root, self.open_entry, self.statcache, self.blobs.read_small)
 
     def manifest(self, key: str) -> Manifest:

@@ -4,10 +4,13 @@ A row is trusted only when all four match. Files modified less than ``RACY_S`` b
 were hashed are not cached: a write in the same filesystem clock tick could leave the
 mtime unchanged (git's "racy" problem).
 
-Single files get a row each. A whole folder (``add_dir``, a download root) is kept as one
-snapshot row instead: reading 50,000 rows back cost ~0.10-0.13 s (SQLite builds a tuple a
-row, by IN lists or a range scan alike), looking a folder up in its snapshot ~0.035 s, and
-a folder that has not changed is not written again.
+Single files get a row each. A folder (``add_dir``, a download root) is kept as snapshot
+rows instead, one per *span*: a range [lo, hi) of its paths, which is how a caller that
+walks the folder window by window (to hold a window's state, never the whole folder's)
+reads and writes it. Reading 50,000 single rows back cost ~0.10-0.13 s (SQLite builds a
+tuple a row, by IN lists or a range scan alike), looking them up in a snapshot ~0.035 s,
+and a span that has not changed is not written again. The spans of a folder never
+overlap: writing one trims the stored spans it overlaps, keeping what lies outside it.
 """
 
 from __future__ import annotations
@@ -23,19 +26,46 @@ from ..storage.wal import enable_wal
 
 RACY_S = 1.0
 Sig = tuple[int, int, int]
+# [lo, hi) of the paths of a folder, as str order has them: lo "" is the first path,
+# hi None runs past the last
+Span = tuple[str, "str | None"]
+WHOLE: Span = ("", None)
 
 
 def signature(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+def _b(s: str) -> bytes:
+    # folder and path names as bytes: a Linux name need not be valid UTF-8, and sqlite3
+    # refuses such a str
+    return s.encode("utf-8", "surrogateescape")
+
+
+def _s(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return (a[1] is None or b[0] < a[1]) and (b[1] is None or a[0] < b[1])
+
+
+class _Snap:
+    """One stored span: its paths (sorted), flat signatures and digests."""
+
+    __slots__ = ("span", "paths", "sigs", "digests")
+
+    def __init__(self, span: Span, paths: list[str], sigs: array, digests: list[str]) -> None:
+        self.span, self.paths, self.sigs, self.digests = span, paths, sigs, digests
+
+
 class StatCache:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        # per folder looked up: the signatures asked about, the digests found, and whether
-        # the stored snapshot already says exactly that
-        self._folders: dict[str, tuple[dict[str, Sig], dict[str, str], bool]] = {}
+        # per (folder, span) looked up: the signatures asked about, the digests found, and
+        # whether the stored span already says exactly that
+        self._folders: dict[tuple[str, Span], tuple[dict[str, Sig], dict[str, str], bool]] = {}
 
     def _db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -48,29 +78,37 @@ class StatCache:
                 "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
                 " ino INTEGER, digest TEXT)"
             )
+            conn.execute("DROP TABLE IF EXISTS folders")  # whole-folder snapshots, before spans
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS folders (root TEXT PRIMARY KEY, n INTEGER, paths BLOB, sigs BLOB,"
-                " digests TEXT)"
+                "CREATE TABLE IF NOT EXISTS spans (root BLOB, lo BLOB, hi BLOB, n INTEGER, paths BLOB,"
+                " sigs BLOB, digests TEXT, PRIMARY KEY (root, lo))"
             )
             self._local.conn = conn
         return conn
 
-    def lookup(self, items: dict[str, Sig], folder: str | None = None) -> dict[str, str]:
+    def lookup(self, items: dict[str, Sig], folder: str | None = None, span: Span = WHOLE) -> dict[str, str]:
         """Digests of the paths whose recorded signature equals the given one. With
-        ``folder`` (the paths are that folder's files), its snapshot is read first."""
+        ``folder``, ``items`` are all the files of that folder within ``span`` (all of it
+        by default), in path order; its snapshot is read first."""
         out: dict[str, str] = {}
         rest = items
         unchanged = False
         if folder is not None:
-            raw = self._folder_raw(folder)
-            paths, sigs, digests = raw if raw else ([], array("q"), [])
-            if len(paths) == len(items) and list(items) == paths and _flat(items.values()) == sigs:
-                # the folder as it was: one comparison of the whole snapshot (50,000 files:
-                # the lookup takes ~0.035 s; building a dict to compare one by one took 0.12 s)
-                out = dict(zip(paths, digests))
+            snaps = self._snaps(folder, span)
+            one = snaps[0] if len(snaps) == 1 else None
+            if (
+                one is not None and one.span == span and len(one.paths) == len(items)
+                and list(items) == one.paths and _flat(items.values()) == one.sigs
+            ):
+                # the span as it was: one comparison of the whole of it (50,000 files: the
+                # lookup takes ~0.035 s; building a dict to compare one by one took 0.12 s)
+                out = dict(zip(one.paths, one.digests))
                 rest, unchanged = {}, True
             else:
-                get = _by_path(paths, sigs, digests).get
+                known: dict[str, tuple[Sig, str]] = {}
+                for s in snaps:
+                    known.update(_by_path(s.paths, s.sigs, s.digests))
+                get = known.get
                 rest = {}
                 for p, sig in items.items():
                     v = get(p)
@@ -80,7 +118,7 @@ class StatCache:
                         rest[p] = sig
         out.update(self._lookup_rows(rest))
         if folder is not None:
-            self._folders[folder] = (items, out, unchanged)
+            self._folders[(folder, span)] = (items, out, unchanged)
         return out
 
     def _lookup_rows(self, items: dict[str, Sig]) -> dict[str, str]:
@@ -92,34 +130,39 @@ class StatCache:
         for i in range(0, len(paths), 900):
             part = paths[i : i + 900]
             q = f"SELECT path, size, mtime_ns, ino, digest FROM files WHERE path IN ({','.join('?' * len(part))})"
-            for p, size, mtime, ino, digest in db.execute(q, part):
-                if items[p] == (size, mtime, ino):
+            for b, size, mtime, ino, digest in db.execute(q, [_b(p) for p in part]):
+                p = _s(b)
+                if items.get(p) == (size, mtime, ino):
                     out[p] = digest
         return out
 
     def record(
-        self, rows: list[tuple[str, Sig, str]], written_by_us: bool = False, folder: str | None = None
+        self,
+        rows: list[tuple[str, Sig, str]],
+        written_by_us: bool = False,
+        folder: str | None = None,
+        span: Span = WHOLE,
     ) -> None:
         """Remember digests. Files just modified are skipped (racy), except files cairn has
         just written itself with verified bytes (downloads): only another writer within the
         same clock tick could make those stale, and a re-download of a folder that matches
         would otherwise re-hash every file (1 GiB: ~0.6 s).
 
-        With ``folder``, after a ``lookup`` of it: its snapshot becomes what that lookup
-        matched plus ``rows``, and is written only if that differs from the stored one."""
+        With ``folder``, after a ``lookup`` of the same span: the stored span becomes what
+        that lookup matched plus ``rows``, written only if that differs from what it was."""
         now_ns = time.time_ns()
         keep = [(p, sig, d) for p, sig, d in rows if written_by_us or now_ns - sig[1] > RACY_S * 1e9]
         if folder is not None:
-            items, found, unchanged = self._folders.pop(folder, ({}, {}, False))
+            items, found, unchanged = self._folders.pop((folder, span), ({}, {}, False))
             if unchanged and not keep:
                 return
             matched = {p: (items[p], d) for p, d in found.items()}
             matched.update((p, (sig, d)) for p, sig, d in keep)
-            self._write(self._folder_row, folder, matched)
+            self._write(self._put_span, folder, span, matched)
             return
         if keep:
             self._write(lambda db, rows: db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", rows),
-                        [(p, *sig, d) for p, sig, d in keep])
+                        [(_b(p), *sig, d) for p, sig, d in keep])
 
     def _write(self, fn, *args) -> None:  # noqa: ANN001
         db = self._db()
@@ -134,38 +177,75 @@ class StatCache:
             except sqlite3.OperationalError:
                 pass
 
+    def _put_span(self, db: sqlite3.Connection, folder: str, span: Span, files: dict[str, tuple[Sig, str]]) -> None:
+        lo, hi = span
+        # stored spans this one overlaps keep only what lies outside it
+        for old in self._snaps(folder, span, db):
+            db.execute("DELETE FROM spans WHERE root = ? AND lo = ?", (_b(folder), _b(old.span[0])))
+            if old.span[0] < lo:
+                self._insert(db, folder, (old.span[0], lo), _cut(old, old.span[0], lo))
+            if hi is not None and (old.span[1] is None or hi < old.span[1]):
+                self._insert(db, folder, (hi, old.span[1]), _cut(old, hi, old.span[1]))
+        order = sorted(files)
+        self._insert(db, folder, span, {p: files[p] for p in order})
+
     @staticmethod
-    def _folder_row(db: sqlite3.Connection, folder: str, files: dict[str, tuple[Sig, str]]) -> None:
-        # in path order (a folder walk's and a manifest's order, so that an unchanged folder
+    def _insert(db: sqlite3.Connection, folder: str, span: Span, files: dict[str, tuple[Sig, str]]) -> None:
+        # in path order (a folder walk's and a manifest's order, so that an unchanged span
         # compares in one go); paths joined by NUL (no path holds one), signatures as
         # 64-bit integers
-        order = sorted(files)
-        paths = "\0".join(order).encode("utf-8", "surrogateescape")
-        sigs = _flat(files[p][0] for p in order)
-        digests = "\0".join(files[p][1] for p in order)
-        db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?, ?)", (folder, len(files), paths, sigs.tobytes(), digests))
+        paths = _b("\0".join(files))
+        sigs = _flat(v[0] for v in files.values())
+        digests = "\0".join(v[1] for v in files.values())
+        db.execute(
+            "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (_b(folder), _b(span[0]), None if span[1] is None else _b(span[1]), len(files), paths, sigs.tobytes(), digests),
+        )
 
-    def _folder_raw(self, folder: str) -> tuple[list[str], array, list[str]] | None:
-        """The stored snapshot of ``folder``: paths, flat signatures, digests; None if
-        there is none or it is damaged."""
-        row = self._db().execute("SELECT n, paths, sigs, digests FROM folders WHERE root = ?", (folder,)).fetchone()
-        if row is None or not row[0]:
-            return None
-        n, paths_b, sigs_b, digests_t = row
-        try:
-            paths = paths_b.decode("utf-8", "surrogateescape").split("\0")
-            sigs = array("q")
-            sigs.frombytes(sigs_b)
-            digests = digests_t.split("\0")
-        except (AttributeError, ValueError, UnicodeDecodeError):
-            return None
-        if not (len(paths) == len(digests) == n and len(sigs) == 3 * n):
-            return None
-        return paths, sigs, digests
+    def _snaps(self, folder: str, span: Span, db: sqlite3.Connection | None = None) -> list[_Snap]:
+        """The stored spans of ``folder`` that overlap ``span``, in order; damaged ones are
+        left out (they only cost re-hashing)."""
+        db = db or self._db()
+        root = _b(folder)
+        # the bounds first (a row per span), compared in Python: str order, not SQLite's
+        wanted = [
+            lo for lo, hi in db.execute("SELECT lo, hi FROM spans WHERE root = ?", (root,))
+            if _overlaps(span, (_s(lo), None if hi is None else _s(hi)))
+        ]
+        out = []
+        for lo in wanted:
+            row = db.execute("SELECT lo, hi, n, paths, sigs, digests FROM spans WHERE root = ? AND lo = ?", (root, lo)).fetchone()
+            snap = _decode(row) if row is not None else None
+            if snap is not None:
+                out.append(snap)
+        out.sort(key=lambda s: s.span[0])
+        return out
 
     def _read_folder(self, folder: str) -> dict[str, tuple[Sig, str]]:
-        raw = self._folder_raw(folder)
-        return {} if raw is None else _by_path(*raw)
+        out: dict[str, tuple[Sig, str]] = {}
+        for s in self._snaps(folder, WHOLE):
+            out.update(_by_path(s.paths, s.sigs, s.digests))
+        return out
+
+
+def _decode(row: tuple) -> _Snap | None:
+    lo, hi, n, paths_b, sigs_b, digests_t = row
+    try:
+        paths = _s(paths_b).split("\0") if n else []
+        sigs = array("q")
+        sigs.frombytes(sigs_b)
+        digests = digests_t.split("\0") if n else []
+        span = (_s(lo), None if hi is None else _s(hi))
+    except (AttributeError, TypeError, ValueError, UnicodeDecodeError):
+        return None
+    if not (len(paths) == len(digests) == n and len(sigs) == 3 * n):
+        return None
+    return _Snap(span, paths, sigs, digests)
+
+
+def _cut(snap: _Snap, lo: str, hi: str | None) -> dict[str, tuple[Sig, str]]:
+    """The part of ``snap`` within [lo, hi)."""
+    return {p: v for p, v in _by_path(snap.paths, snap.sigs, snap.digests).items() if lo <= p and (hi is None or p < hi)}
 
 
 def _by_path(paths: list[str], sigs: array, digests: list[str]) -> dict[str, tuple[Sig, str]]:

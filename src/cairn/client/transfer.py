@@ -5,22 +5,30 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from ..core.digest import hasher
 from ..core.errors import FileChangedError, IntegrityError, InvalidPathError, UsageError
 from ..core.manifest import Entry
 from ..core.names import all_canonical, normalize_path
 from ..storage.base import BlobStore
-from .statcache import StatCache, signature
+from .statcache import WHOLE, Sig, Span, StatCache, signature
+
+T = TypeVar("T")
 
 SMALL = 64 * 1024  # files below this are read whole and stored in batches
 BATCH_FILES = 512  # small files per thread task: one task per file costs ~50 µs of pool overhead
 BATCH_BYTES = 8 << 20  # small-file bytes held before a store write: 64 MiB held all of "small" (peak 152 MiB) for no speed-up over 8 (104 MiB)
 READ_SIZE = 1 << 20
+# Files (or entries) a folder is logged or downloaded by: what is held per file is held for
+# one window (two while the walk reads ahead), so memory does not grow with the folder.
+# Peak RSS of `cairn artifact put` of 50,000 / 200,000 x 1 KiB files: 67 / 71 MiB (112 MiB
+# at 50,000 with the folder held whole); `get` 48 / 49 MiB (99) (bench/extra.py memory).
+WINDOW = 8192
 # BLAKE3 and file I/O release the GIL. Logging "big" (1,000 x 1 MiB) on 2 cores with early
 # writeback: 4 threads 1.03-1.16 s, 8 threads 1.50-1.86 s, 2 threads 0.93-1.36 s (bench/).
 WORKERS = max(4, min(16, (os.cpu_count() or 2) * 2))
@@ -35,36 +43,62 @@ def _regular(path: str) -> os.stat_result:
     return st
 
 
-def walk_files(root: str, sigs: dict[str, tuple[int, int, int]] | None = None) -> list[tuple[str, str]]:
-    """(full path, '/'-separated relative path) of every file below ``root``, sorted.
+def iter_files(root: str) -> Iterator[tuple[str, str, Sig]]:
+    """(full path, '/'-separated relative path, stat signature) of every file below
+    ``root``, in relative-path order, one folder listing held at a time.
 
     Uses the directory entries' types (symlinks to files are followed; broken links,
-    sockets and the like are skipped). With ``sigs``, each file's stat signature is put
-    there, taken relative to its open folder: 50,000 files walked and stat'ed in
-    ~0.19 s, against ~0.22 s for a walk, then a stat of each full path.
+    sockets and the like are skipped); each signature is taken relative to the open
+    folder. A folder sorts as its name plus "/", so that listing folders in that order
+    yields every path in str order ("a-b" < "a/x" < "a0"), the order of a manifest.
     """
-    out: list[tuple[str, str]] = []
-    stack = [(root, "")]
+    stack: list[Iterator[tuple[str, str, str, bool]]] = [_listing(root, "")]
     while stack:
-        folder, rel = stack.pop()
-        head = folder if folder.endswith("/") else folder + "/"
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            with os.scandir(fd) as it:
-                for d in it:
-                    name = d.name
-                    if d.is_dir():
-                        stack.append((head + name, f"{rel}{name}/"))
-                    elif d.is_file():
-                        full = head + name
-                        out.append((full, rel + name))
-                        if sigs is not None:
-                            st = d.stat()
-                            sigs[full] = (st.st_size, st.st_mtime_ns, st.st_ino)
-        finally:
-            os.close(fd)
-    out.sort(key=lambda t: t[1])
-    return out
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        full, rel, sig, is_dir = item
+        if is_dir:
+            stack.append(_listing(full, rel + "/"))
+        else:
+            yield full, rel, sig
+
+
+def _listing(folder: str, rel: str) -> Iterator[tuple]:
+    head = folder if folder.endswith("/") else folder + "/"
+    found = []
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with os.scandir(fd) as it:
+            for d in it:
+                name = d.name
+                if d.is_dir():
+                    found.append((name + "/", head + name, rel + name, None, True))
+                elif d.is_file():
+                    st = d.stat()
+                    found.append((name, head + name, rel + name, (st.st_size, st.st_mtime_ns, st.st_ino), False))
+    finally:
+        os.close(fd)
+    found.sort(key=lambda t: t[0])
+    return ((full, r, sig, is_dir) for _, full, r, sig, is_dir in found)
+
+
+def windows(items: Iterable[T], key: Callable[[T], str], size: int | None = None) -> Iterator[tuple[Span, list[T]]]:
+    """``items`` (sorted by ``key``) in lists of ``size``, each with its span: [its first
+    key, the next list's first key), the first one from "" and the last one open. The
+    stat cache keeps a folder span by span, so a window's files are all it looks at."""
+    size = size or WINDOW
+    it = iter(items)
+    cur = list(itertools.islice(it, size))
+    lo = ""
+    while True:
+        nxt = list(itertools.islice(it, size))
+        hi = key(nxt[0]) if nxt else None
+        yield (lo, hi), cur
+        if not nxt:
+            return
+        cur, lo = nxt, hi  # type: ignore[assignment]
 
 
 def stat_all(paths: list[str], taken: dict[str, tuple[int, int, int]] | None = None) -> dict[str, tuple[int, int, int]]:
@@ -92,61 +126,88 @@ def _chunks(items: list, n: int) -> list[list]:
     return [items[i : i + n] for i in range(0, len(items), n)]
 
 
-def ingest(
-    blobs: BlobStore,
-    cache: StatCache | None,
-    paths: list[str],
-    folder: str | None = None,
-    sigs: dict[str, tuple[int, int, int]] | None = None,
-) -> dict[str, tuple[str, int]]:
-    """Store each file, reading it at most once; returns {path: (digest, size)}.
+class Ingest:
+    """Stores files, reading each at most once, window after window (``__call__``), with
+    one writer thread storing each 8 MiB batch of small files while the next is read, from
+    one window into the next; ``close`` waits until everything is stored.
 
-    Files whose stat signature is cached and whose blob is already stored are not read.
-    ``folder``: the paths are the files of that folder (the stat cache keeps it whole);
-    ``sigs``: their stat signatures, just taken by the caller's walk of it.
-    A large file that changes while it is read raises FileChangedError; a small one is
-    read in one call, and what was read is what is stored.
+    Files whose stat signature is cached and whose blob is already stored are not read. A
+    large file that changes while it is read raises FileChangedError; a small one is read
+    in one call, and what was read is what is stored.
     """
-    sigs = stat_all(paths, sigs)
-    known = cache.lookup(sigs, folder) if cache else {}
-    present = blobs.has(set(known.values())) if known else set()
-    out: dict[str, tuple[str, int]] = {}
-    todo: list[str] = []
-    for p in paths:
-        d = known.get(p)
-        if d is not None and d in present:
-            out[p] = (d, sigs[p][0])
-        else:
-            todo.append(p)
 
-    def read_small(batch: list[str]) -> list[tuple[str, str, bytes]]:
-        got = []
-        for p in batch:
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                data = os.read(fd, SMALL)
-                while len(data) < sigs[p][0] and (more := os.read(fd, SMALL)):  # grew since stat
-                    data += more
-            finally:
-                os.close(fd)
-            h = hasher()
-            h.update(data)
-            got.append((p, "blake3:" + h.hexdigest(), data))
-        return got
+    def __init__(self, blobs: BlobStore, cache: StatCache | None) -> None:
+        self.blobs, self.cache = blobs, cache
+        self._pool = ThreadPoolExecutor(WORKERS)
+        self._writer = ThreadPoolExecutor(1)
+        self._batch: list[tuple[str, bytes]] = []
+        self._batch_bytes = 0
+        self._stored: Future | None = None  # the batch being written while the next one is read
 
-    def put_large(p: str) -> tuple[str, str, int]:
-        digest, size = blobs.put_file(Path(p), sigs[p][0])
-        _check_same(p, sigs[p])
-        return p, digest, size
+    def __enter__(self) -> "Ingest":
+        return self
 
-    small = [p for p in todo if sigs[p][0] < SMALL]
-    large = [p for p in todo if sigs[p][0] >= SMALL]
-    fresh: list[tuple[str, tuple[int, int, int], str]] = []
-    with ThreadPoolExecutor(WORKERS) as pool, ThreadPoolExecutor(1) as writer:
-        large_jobs = [pool.submit(put_large, p) for p in large]
-        batch: list[tuple[str, bytes]] = []
-        batch_bytes = 0
-        stored = None  # the batch being written while the next one is read
+    def __exit__(self, *exc: object) -> None:
+        self.close(store=exc[0] is None)
+
+    def close(self, store: bool = True) -> None:
+        try:
+            if self._stored is not None:
+                self._stored.result()
+            if store:
+                _put_missing(self.blobs, self._batch)
+        finally:
+            self._batch, self._stored = [], None
+            self._pool.shutdown()
+            self._writer.shutdown()
+
+    def __call__(
+        self,
+        paths: list[str],
+        folder: str | None = None,
+        sigs: dict[str, tuple[int, int, int]] | None = None,
+        span: Span = WHOLE,
+    ) -> dict[str, tuple[str, int]]:
+        """{path: (digest, size)} of ``paths``. ``folder``: they are the files of that folder
+        within ``span`` (the stat cache keeps it span by span); ``sigs``: their stat
+        signatures, just taken by the caller's walk of it."""
+        blobs, cache = self.blobs, self.cache
+        sigs = stat_all(paths, sigs)
+        known = cache.lookup(sigs, folder, span) if cache else {}
+        present = blobs.has(set(known.values())) if known else set()
+        out: dict[str, tuple[str, int]] = {}
+        todo: list[str] = []
+        for p in paths:
+            d = known.get(p)
+            if d is not None and d in present:
+                out[p] = (d, sigs[p][0])
+            else:
+                todo.append(p)
+
+        def read_small(batch: list[str]) -> list[tuple[str, str, bytes]]:
+            got = []
+            for p in batch:
+                fd = os.open(p, os.O_RDONLY)
+                try:
+                    data = os.read(fd, SMALL)
+                    while len(data) < sigs[p][0] and (more := os.read(fd, SMALL)):  # grew since stat
+                        data += more
+                finally:
+                    os.close(fd)
+                h = hasher()
+                h.update(data)
+                got.append((p, "blake3:" + h.hexdigest(), data))
+            return got
+
+        def put_large(p: str) -> tuple[str, str, int]:
+            digest, size = blobs.put_file(Path(p), sigs[p][0])
+            _check_same(p, sigs[p])
+            return p, digest, size
+
+        small = [p for p in todo if sigs[p][0] < SMALL]
+        large = [p for p in todo if sigs[p][0] >= SMALL]
+        fresh: list[tuple[str, tuple[int, int, int], str]] = []
+        large_jobs = [self._pool.submit(put_large, p) for p in large]
         # Small files are read by this thread while the pool copies large ones: for 1 KiB
         # files, threads only fight over the GIL (50,000 files: 0.41 s on one thread with
         # os.read, 0.72 s on four, 1.46 s on eight with buffered open, on 2 cores).
@@ -155,26 +216,38 @@ def ingest(
                 out[p] = (digest, len(data))
                 if len(data) == sigs[p][0]:
                     fresh.append((p, sigs[p], digest))
-                batch.append((digest, data))
-                batch_bytes += len(data)
-            if batch_bytes >= BATCH_BYTES:
+                self._batch.append((digest, data))
+                self._batch_bytes += len(data)
+            if self._batch_bytes >= BATCH_BYTES:
                 # One writer thread stores a full batch (insert and durable commit) while
                 # this one reads on; at most two batches are held. Logging "small":
                 # 1.84 -> 1.72 s (medians of 4 interleaved CLI runs).
-                if stored is not None:
-                    stored.result()
-                stored = writer.submit(_put_missing, blobs, batch)
-                batch, batch_bytes = [], 0
-        if stored is not None:
-            stored.result()
-        _put_missing(blobs, batch)
+                if self._stored is not None:
+                    self._stored.result()
+                self._stored = self._writer.submit(_put_missing, blobs, self._batch)
+                self._batch, self._batch_bytes = [], 0
         for job in large_jobs:
             p, digest, size = job.result()
             out[p] = (digest, size)
             fresh.append((p, sigs[p], digest))
-    if cache:
-        cache.record(fresh, folder=folder)
-    return out
+        if cache:
+            # before this window's last batch is stored: a digest the cache gives is used
+            # only once the store says it holds the blob (``has`` above)
+            cache.record(fresh, folder=folder, span=span)
+        return out
+
+
+def ingest(
+    blobs: BlobStore,
+    cache: StatCache | None,
+    paths: list[str],
+    folder: str | None = None,
+    sigs: dict[str, tuple[int, int, int]] | None = None,
+) -> dict[str, tuple[str, int]]:
+    """Store each file, reading it at most once; returns {path: (digest, size)}. One
+    window: see ``Ingest``."""
+    with Ingest(blobs, cache) as session:
+        return session(paths, folder, sigs)
 
 
 def _put_missing(blobs: BlobStore, batch: list[tuple[str, bytes]]) -> None:
@@ -239,8 +312,9 @@ def download(
     workers: int = WORKERS,
     prepare: Callable[[list[Entry]], None] | None = None,
     fetch: Fetcher | None = None,
-) -> list[str]:
-    """Materialise ``entries`` under ``root``; returns the paths written or found matching.
+) -> int:
+    """Materialise ``entries`` (sorted by path) under ``root``, window by window; returns
+    how many files were written or found matching.
 
     Files already there with the right content (stat cache, else size + hash) are left
     alone. ``read_small`` fetches many small blobs at once when the store can; ``workers``
@@ -252,8 +326,30 @@ def download(
     root = Path(root)
     new_root = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
-    entries = list(entries)
     dest_of = _Dests(root)
+    prefix = dest_of._prefix
+    made_dirs: set[str] = set()
+    count = 0
+    with ThreadPoolExecutor(workers) as pool:
+        for span, window in windows(entries, lambda e: prefix + e.path):
+            count += len(window)
+            _download_window(window, span, new_root, dest_of, made_dirs, pool, open_entry, cache, read_small, prepare, fetch)
+    return count
+
+
+def _download_window(
+    entries: list[Entry],
+    span: Span,
+    new_root: bool,
+    dest_of: "_Dests",
+    made_dirs: set[str],
+    pool: ThreadPoolExecutor,
+    open_entry: Opener,
+    cache: StatCache | None,
+    read_small: BatchReader | None,
+    prepare: Callable[[list[Entry]], None] | None,
+    fetch: Fetcher | None,
+) -> None:
     paths = [e.path for e in entries]
     dests = dict(zip(paths, dest_of.many(paths)))
     sigs: dict[str, tuple[int, int, int]] = {}
@@ -265,8 +361,8 @@ def download(
             continue
         if stat_mod.S_ISREG(st.st_mode):
             sigs[d] = (st.st_size, st.st_mtime_ns, st.st_ino)  # signature(), inlined
-    folder = str(root)
-    known = cache.lookup(sigs, folder) if cache else {}
+    folder = dest_of.root
+    known = cache.lookup(sigs, folder, span) if cache else {}
     fresh: list[tuple[str, tuple[int, int, int], str]] = []
     todo: list[Entry] = []
     for e in entries:
@@ -278,7 +374,6 @@ def download(
                 fresh.append((d, sigs[d], e.digest))
                 continue
         todo.append(e)
-    made_dirs: set[str] = set()
 
     def ensure_dir(d: str) -> None:
         parent = d.rpartition(os.sep)[0]  # d is root + "/" + a canonical path
@@ -315,15 +410,14 @@ def download(
     rest = [e for e in todo if not (read_small and e.ref is None and e.size < SMALL)]
     if prepare is not None and rest:
         prepare(rest)
-    with ThreadPoolExecutor(workers) as pool:
-        jobs = [pool.submit(one, e) for e in rest]
-        for b in _chunks(small, BATCH_FILES):  # on this thread: for tiny files threads only add GIL contention
-            fresh += small_batch(b)
-        for j in jobs:
-            fresh += j.result()
+    jobs = [pool.submit(one, e) for e in rest]
+    for b in _chunks(small, BATCH_FILES):  # on this thread: for tiny files threads only add GIL contention
+        fresh += small_batch(b)
+    for j in jobs:
+        fresh += j.result()
     if cache:
-        cache.record(fresh, written_by_us=True, folder=folder)
-    return [dests[e.path] for e in entries]  # strings: 50,000 Path objects cost ~0.45 s
+        cache.record(fresh, written_by_us=True, folder=folder, span=span)
+
 
 
 def _write_new(dest: str, data: bytes, exists: bool) -> tuple[int, int, int]:

@@ -21,6 +21,8 @@ The artifact digest is the identity of the root, so it depends on the set of
 
 from __future__ import annotations
 
+import abc
+
 import json
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -70,6 +72,18 @@ class Entry(NamedTuple):
         if len(row) == 3:
             return cls(row[0], row[1], int(row[2]))
         return cls(row[0], row[1], int(row[2]), row[3], (row[4] if len(row) > 4 else None) or _NO_EXTRA)
+
+
+class SortedEntries(abc.ABC):
+    """Entries already in path order with unique paths, that can be iterated more than once
+    without being held whole (a new artifact's entries once spilled to disk): a commit
+    streams them, where it sorts and checks a list."""
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[Entry]: ...
+
+    @abc.abstractmethod
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

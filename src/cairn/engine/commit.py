@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterable
 
 from ..core import manifest as mf
 from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, UsageError
@@ -34,8 +36,11 @@ def validate_request(req: CommitRequest) -> None:
         raise UsageError(f"ttl must be a positive duration, got {req.ttl_seconds!r} seconds")
 
 
-def sorted_entries(entries: list[mf.Entry]) -> list[mf.Entry]:
-    """Entries sorted by path; a path given twice must have the same digest."""
+def sorted_entries(entries: list[mf.Entry] | mf.SortedEntries) -> list[mf.Entry] | mf.SortedEntries:
+    """Entries sorted by path; a path given twice must have the same digest. A
+    ``SortedEntries`` (an in-process SDK's spilled entries) is in order already."""
+    if isinstance(entries, mf.SortedEntries):
+        return entries
     if not all_canonical([e.path for e in entries]):
         for e in entries:
             if normalize_path(e.path) != e.path:
@@ -53,15 +58,19 @@ def sorted_entries(entries: list[mf.Entry]) -> list[mf.Entry]:
     return [by_path[p] for p in sorted(by_path)]
 
 
-def check_blobs(blobs: BlobStore, entries: list[mf.Entry]) -> None:
-    wanted = {e.digest for e in entries if e.ref is None}
-    missing = wanted - blobs.has(wanted)
-    if missing:
-        path = next(e.path for e in entries if e.digest in missing)
-        raise BlobNotFoundError(sorted(missing)[0], f"(entry {path!r}); upload the file before committing")
+def check_blobs(blobs: BlobStore, entries: Iterable[mf.Entry], window: int = 8192) -> None:
+    """Every blob the entries name is stored; asked ``window`` entries at a time, so that
+    a streamed commit holds no more than that."""
+    it = iter(entries)
+    while part := list(itertools.islice(it, window)):
+        wanted = {e.digest for e in part if e.ref is None}
+        missing = wanted - blobs.has(wanted)
+        if missing:
+            path = next(e.path for e in part if e.digest in missing)
+            raise BlobNotFoundError(sorted(missing)[0], f"(entry {path!r}); upload the file before committing")
 
 
-def existing_root(ms: MetaStore, req: CommitRequest, entries: list[mf.Entry]) -> mf.Root | None:
+def existing_root(ms: MetaStore, req: CommitRequest, entries: Iterable[mf.Entry]) -> mf.Root | None:
     """The manifest of a committed version of this artifact with exactly these entries, if
     there is one: logging content again then needs no leaf encoded, no chunk written and
     no blob checked (that version's commit checked them). 50,000 entries: the build takes
@@ -111,7 +120,14 @@ def commit(ms: MetaStore, blobs: BlobStore, req: CommitRequest) -> VersionInfo:
     validate_request(req)
     entries = sorted_entries(req.entries) if req.entries is not None else None
     root = existing_root(ms, req, entries) if entries is not None else None
-    if root is None:
+    if root is None and isinstance(entries, mf.SortedEntries):
+        # streamed: the blobs checked first, then each 4 MiB of chunks written as it is
+        # built, so that no pass holds the whole manifest
+        check_blobs(blobs, entries)
+        blobs.flush()
+        with _ChunkWriter(ms) as sink:
+            root = mf.build(entries, sink)
+    elif root is None:
         chunks: dict[str, bytes] = {}
         root, new_entries = build_root(ms, req, chunks, entries)
         check_blobs(blobs, new_entries)
@@ -121,6 +137,32 @@ def commit(ms: MetaStore, blobs: BlobStore, req: CommitRequest) -> VersionInfo:
         art = records.ensure_artifact(tx, req.entity, req.project, req.name, req.type)
         version_id = commit_in_tx(tx, art, root, req)
         return records.version_by_id(tx, version_id)
+
+
+class _ChunkWriter:
+    """A chunk sink that writes what it is given in batches of about ``limit`` bytes."""
+
+    def __init__(self, ms: MetaStore, limit: int = 4 << 20) -> None:
+        self.ms, self.limit = ms, limit
+        self.held: dict[str, bytes] = {}
+        self.size = 0
+
+    def __call__(self, key: str, data: bytes) -> None:
+        self.held[key] = data
+        self.size += len(data)
+        if self.size >= self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        self.ms.put_chunks(self.held)
+        self.held, self.size = {}, 0
+
+    def __enter__(self) -> "_ChunkWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.flush()
 
 
 def commit_in_tx(tx: Tx, art, root: mf.Root, req: CommitRequest) -> int:  # noqa: ANN001

@@ -34,6 +34,7 @@ from ..core.versions import (
     check_metadata,
 )
 from .entry import ArtifactManifest, ArtifactManifestEntry
+from .staged import StagedEntries
 from .table import Table, encode
 
 if TYPE_CHECKING:
@@ -72,8 +73,8 @@ class Artifact:
         self._ttl: timedelta | None = None
         self._aliases: list[str] = []
         self._tags: list[str] = []
-        self._entries: dict[str, mf.Entry] = {}  # new artifacts: every entry
-        self._local_paths: dict[str, str] = {}
+        self._entries = StagedEntries()  # new artifacts: every entry, with its local file
+        self._local_paths: dict[str, str] = {}  # drafts: the local file of each added entry
         self._base: VersionInfo | None = None  # drafts: the version they start from
         self._edits: Edits | None = None
         self._version: VersionInfo | None = None  # committed
@@ -102,7 +103,8 @@ class Artifact:
         self._ttl = timedelta(seconds=info.ttl_seconds) if info.ttl_seconds else None
         self._base = None
         self._edits = None
-        self._entries = {}
+        self._entries.close()
+        self._entries = StagedEntries()
         self._manifest_cache = None
 
     @property
@@ -237,12 +239,15 @@ class Artifact:
                     out.pop(p)
             out.update(edits.upserts)
             return dict(sorted(out.items()))
-        return dict(sorted(self._entries.items()))
+        return {e.path: e for e in self._entries.sorted()}
+
+    def _local_path(self, path: str) -> str | None:
+        return self._local_paths.get(path) if self._base is not None else self._entries.local_path(path)
 
     @property
     def manifest(self) -> ArtifactManifest:
         return ArtifactManifest(
-            {p: ArtifactManifestEntry(e, self, self._local_paths.get(p)) for p, e in self._all_entries().items()}
+            {p: ArtifactManifestEntry(e, self, self._local_path(p)) for p, e in self._all_entries().items()}
         )
 
     @property
@@ -309,10 +314,10 @@ class Artifact:
             assert self._edits is not None
             self._edits.upserts[entry.path] = entry
             self._edits.removes.discard(entry.path)
+            if local_path:
+                self._local_paths[entry.path] = local_path
         else:
-            self._entries[entry.path] = entry
-        if local_path:
-            self._local_paths[entry.path] = local_path
+            self._entries.put(entry, local_path or None)
         return ArtifactManifestEntry(entry, self, local_path)
 
     def add_file(
@@ -353,22 +358,16 @@ class Artifact:
             raise FileNotFoundError(f"cannot add_dir {os.fspath(local_path)!r}: no such folder")
         if not os.path.isdir(root):
             raise NotADirectoryError(f"cannot add_dir {os.fspath(local_path)!r}: not a directory (use add_file for files)")
-        from ..client.transfer import walk_files
-
-        sigs: dict[str, tuple[int, int, int]] = {}
-        walked = walk_files(root, sigs)
-        files = list(zip([full for full, _ in walked], join_names(name, [rel for _, rel in walked])))
-        stored = self._client.ingest([full for full, _ in files], folder=root, sigs=sigs)
-        if self._base is None and not self._entries.keys() & {n for _, n in files}:
-            # A folder into paths the artifact does not hold yet (the common case): one bulk
-            # update instead of 50,000 conflict checks (~0.1 s for "small").
-            Entry = mf.Entry
-            self._entries.update((n, Entry(n, *stored[full])) for full, n in files)
-            self._local_paths.update((n, full) for full, n in files)
-            return
-        for full, entry_name in files:
-            digest, size = stored[full]
-            self._put(mf.Entry(entry_name, digest, size), merge, full)
+        for window in self._client.ingest_dir(root):
+            names = join_names(name, [rel for rel, _, _, _ in window])
+            if self._base is None and not self._entries.any_of(names):
+                # A folder into paths the artifact does not hold yet (the common case): one
+                # bulk update instead of 50,000 conflict checks (~0.1 s for "small").
+                Entry = mf.Entry
+                self._entries.put_many([(Entry(n, digest, size), full) for n, (_, full, digest, size) in zip(names, window)])
+                continue
+            for entry_name, (_, full, digest, size) in zip(names, window):
+                self._put(mf.Entry(entry_name, digest, size), merge, full)
 
     @contextlib.contextmanager
     def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Iterator[IO]:
@@ -387,8 +386,11 @@ class Artifact:
         kw = {} if "b" in mode else {"encoding": encoding or "utf-8"}
         with open(path, mode, **kw) as f:
             yield f
-        self.add_file(path, entry_name)
-        self._local_paths.pop(entry_name, None)
+        e = self.add_file(path, entry_name)
+        if self._base is None:
+            self._entries.put(e._entry)  # no local file: the temp one is not the user's
+        else:
+            self._local_paths.pop(entry_name, None)
 
     def add_reference(
         self,
@@ -451,15 +453,10 @@ class Artifact:
                     edits.remove_prefixes.add(prefix)
                     removed = True
         else:
-            if not is_dir and norm in self._entries:
-                del self._entries[norm]
+            if not is_dir and self._entries.pop(norm) is not None:
                 removed = True
             else:
-                prefix = norm + "/"
-                hits = [p for p in self._entries if p.startswith(prefix)]
-                for p in hits:
-                    del self._entries[p]
-                removed = bool(hits)
+                removed = self._entries.remove_prefix(norm + "/") > 0
         if not removed:
             raise FileNotFoundError(f"artifact {self._name!r} has no file or folder {path!r} to remove")
 
@@ -468,7 +465,7 @@ class Artifact:
         e = self._current(path) if self._version is None else self._all_entries().get(path)
         if e is None:
             raise KeyError(f"artifact {self.name!r} has no entry {name!r}")
-        return ArtifactManifestEntry(e, self, self._local_paths.get(path))
+        return ArtifactManifestEntry(e, self, self._local_path(path))
 
     def get_path(self, name: str) -> ArtifactManifestEntry:
         return self.get_entry(name)
@@ -514,9 +511,9 @@ class Artifact:
         self._require_committed("download")
         target = Path(root) if root is not None else self._default_root()
         manifest = self._client.manifest(self._version.manifest_key)  # type: ignore[union-attr]
-        entries = list(manifest.prefix(path_prefix) if path_prefix else manifest)
+        entries = manifest.prefix(path_prefix) if path_prefix else iter(manifest)  # streamed, never held whole
         if allow_missing_references:
-            entries = [e for e in entries if e.ref is None or _reachable(self._client, e, self._version)]
+            entries = (e for e in entries if e.ref is None or _reachable(self._client, e, self._version))
         self._client.download(entries, target, self._version)
         return str(target)
 
@@ -592,7 +589,7 @@ class Artifact:
         elif self._base is not None:
             req.base_version_id, req.edits = self._base.id, self._edits
         else:
-            req.entries = list(self._entries.values())
+            req.entries = self._entries.for_commit()  # type: ignore[assignment]
         return req
 
     def save(self, project: str | None = None, settings: Any = None) -> "Artifact":

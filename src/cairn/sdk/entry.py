@@ -43,8 +43,10 @@ class ArtifactManifestEntry:
         art = self._artifact
         target = Path(root) if root is not None else art._default_root()
         art._require_committed("download an entry of")
-        (path,) = art._client.download([self._entry], target, art._version)
-        return str(path)
+        from ..client.transfer import safe_dest
+
+        art._client.download([self._entry], target, art._version)
+        return str(safe_dest(target, self._entry.path))
 
     def __repr__(self) -> str:
         return f"ArtifactManifestEntry(path={self.path!r}, digest={self.digest!r}, size={self.size})"
