@@ -1,5 +1,6 @@
 """cairn-only scenarios that need more than a CLI call, measured in-process or with real
-services: import time, a 1,000,000-entry version edited by one entry, 32 processes into one
+services: peak RSS against file count (12,500 / 50,000 / 200,000 small files), import
+time, a 1,000,000-entry version edited by one entry, 32 processes into one
 distributed version, successive edits of a huge file (bytes stored), and server + SeaweedFS
 against raw boto3. Writes a markdown section to stdout (and --out).
 
@@ -278,7 +279,54 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
     return rows
 
 
-BENCHES = {"import": bench_import, "wide": bench_wide, "distributed": bench_distributed,
+# -- memory against file count -------------------------------------------------------
+
+def _peak(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, peak RSS MiB) of one process, from wait4()."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{cmd} failed ({status})")
+    return time.perf_counter() - t, ru.ru_maxrss / 1024
+
+
+def bench_memory(work: Path, quick: bool) -> list[str]:
+    """Peak RSS of `cairn artifact put` / `get` for folders of 1 KiB files whose count grows
+    16-fold: flat when nothing is held per file beyond a window."""
+    cli = str(REPO / ".venv" / "bin" / "cairn")
+    counts = [2_000, 8_000, 32_000] if quick else [12_500, 50_000, 200_000]
+    rows = []
+    for n in counts:
+        src = work / f"mem-{n}"
+        if not (work / f"mem-{n}.complete").exists():
+            shutil.rmtree(src, ignore_errors=True)
+            rng = random.Random(n)
+            for i in range(n):
+                d = src / f"d{i % 100:03d}"
+                if i < 100:
+                    d.mkdir(parents=True)
+                (d / f"f{i:07d}.bin").write_bytes(rng.randbytes(1024))
+            (work / f"mem-{n}.complete").touch()
+        home = work / f"mem-home-{n}"
+        shutil.rmtree(home, ignore_errors=True)
+        env = {"CAIRN_DIR": str(home)}
+        subprocess.run(["sync"], check=True)
+        put = _peak([cli, "artifact", "put", str(src), "--name", "m", "--type", "dataset"], env)
+        again = _peak([cli, "artifact", "put", str(src), "--name", "m", "--type", "dataset"], env)
+        get = _peak([cli, "artifact", "get", "m:latest", "--root", str(home / "dl")], env)
+        get_again = _peak([cli, "artifact", "get", "m:latest", "--root", str(home / "dl")], env)
+        runs = (put, again, get, get_again)
+        rows.append(
+            f"| peak RSS, {n:,} × 1 KiB files (CLI) | log {put[1]:.0f} MiB, again {again[1]:.0f}, download {get[1]:.0f},"
+            f" into a matching folder {get_again[1]:.0f} | seconds: " + " / ".join(f"{r[0]:.2f}" for r in runs)
+            + " | flat in the file count |"
+        )
+        shutil.rmtree(home, ignore_errors=True)
+    return rows
+
+
+BENCHES = {"memory": bench_memory, "import": bench_import, "wide": bench_wide, "distributed": bench_distributed,
            "large": bench_large, "server-s3": bench_server_s3}
 
 
