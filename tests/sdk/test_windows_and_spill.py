@@ -144,3 +144,28 @@ def test_staged_entries_behave_alike_in_memory_and_on_disk():
     on_disk = scenario(0)
     assert on_disk == scenario(1000)
     assert [e.path for e in on_disk[-1]] == sorted(e.path for e in on_disk[-1])
+
+
+def test_windows_kept_as_runs_answer_like_rows():
+    from cairn.core.manifest import Entry
+
+    def win(*paths: str) -> list:
+        return [(Entry(p, "blake3:" + p, len(p)), f"/src/{p}") for p in paths]
+
+    def scenario(spill: int) -> list:
+        s = staged.StagedEntries(spill)
+        s.put_many(win("a", "b"))
+        s.put_many(win("c", "d/1"))  # after everything: a run when on disk
+        out: list = [len(s), s.any_of(["e", "f"]), list(s.sorted())]
+        s.put_many(win("b0", "e"))  # not after everything: rows
+        out += [s.any_of(["e"]), s.get("c"), s.local_path("d/1"), len(s)]
+        s.put_many(win("f", "g"))  # a run again, after the rows
+        out += [s.remove_prefix("d/"), s.pop("a"), len(s), list(s.sorted()), s.local_path("g")]
+        s.close()
+        return out
+
+    assert scenario(0) == scenario(1000)
+    runs = staged.StagedEntries(0)
+    runs.put_many(win("a", "b"))
+    runs.put_many(win("c"))
+    assert runs._runs == 3 and runs._db.execute("SELECT count(*) FROM e").fetchone()[0] == 0

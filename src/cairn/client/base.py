@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
+
+if TYPE_CHECKING:
+    from .transfer import Window
 
 
 class Client(Protocol):
@@ -22,10 +25,10 @@ class Client(Protocol):
     def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
         """Store local files (read once, stat cache honoured); {path: (digest, size)}."""
 
-    def ingest_dir(self, root: str) -> Iterator[list[tuple[str, str, str, int]]]:
+    def ingest_dir(self, root: str) -> Iterator[Window]:
         """Store every file below the folder ``root``, window by window (a window's state is
-        all that is held): yields lists of (relative path, full path, digest, size), in
-        relative-path order. Everything is stored once the iteration ends."""
+        all that is held), in relative-path order. Everything is stored once the iteration
+        ends."""
 
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         """Store bytes; (digest, size)."""

@@ -124,11 +124,10 @@ class HttpClient:
         return f"/api/v1/projects/{entity}/{project}"
 
     # -- bytes -------------------------------------------------------------------
-    def ingest_dir(self, root: str) -> Iterator[list[tuple[str, str, str, int]]]:
+    def ingest_dir(self, root: str) -> Iterator[transfer.Window]:
         for span, files in transfer.windows(transfer.iter_files(root), lambda f: f[0]):
             sigs = {full: sig for full, _, sig in files}
-            stored = self.ingest(list(sigs), root, sigs, span)
-            yield [(rel, full, *stored[full]) for full, rel, _ in files]
+            yield transfer.Window.of(files, self.ingest(list(sigs), root, sigs, span))
 
     def ingest(
         self,

@@ -37,12 +37,11 @@ class LocalClient:
     def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
         return transfer.ingest(self.blobs, self.statcache, paths)
 
-    def ingest_dir(self, root: str) -> Iterator[list[tuple[str, str, str, int]]]:
+    def ingest_dir(self, root: str) -> Iterator[transfer.Window]:
         with transfer.Ingest(self.blobs, self.statcache) as session:
             for span, files in transfer.windows(transfer.iter_files(root), lambda f: f[0]):
                 sigs = {full: sig for full, _, sig in files}
-                stored = session(list(sigs), root, sigs, span)
-                yield [(rel, full, *stored[full]) for full, rel, _ in files]
+                yield transfer.Window.of(files, session(list(sigs), root, sigs, span))
 
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         return self.blobs.put_bytes(data)

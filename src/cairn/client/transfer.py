@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, NamedTuple, TypeVar
 
 from ..core.digest import hasher
 from ..core.errors import FileChangedError, IntegrityError, InvalidPathError, UsageError
@@ -52,20 +52,20 @@ def iter_files(root: str) -> Iterator[tuple[str, str, Sig]]:
     folder. A folder sorts as its name plus "/", so that listing folders in that order
     yields every path in str order ("a-b" < "a/x" < "a0"), the order of a manifest.
     """
-    stack: list[Iterator[tuple[str, str, str, bool]]] = [_listing(root, "")]
+    stack = [iter(_listing(root, ""))]
     while stack:
-        item = next(stack[-1], None)
-        if item is None:
-            stack.pop()
-            continue
-        full, rel, sig, is_dir = item
-        if is_dir:
-            stack.append(_listing(full, rel + "/"))
-        else:
+        for _, full, rel, sig, is_dir in stack[-1]:
+            if is_dir:
+                stack.append(iter(_listing(full, rel + "/")))
+                break  # into the folder; this listing's iterator resumes after it
             yield full, rel, sig
+        else:
+            stack.pop()
 
 
-def _listing(folder: str, rel: str) -> Iterator[tuple]:
+def _listing(folder: str, rel: str) -> list[tuple]:
+    """(sort key, full path, relative path, signature, is a folder) of each entry of
+    ``folder``, in walk order."""
     head = folder if folder.endswith("/") else folder + "/"
     found = []
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
@@ -81,7 +81,7 @@ def _listing(folder: str, rel: str) -> Iterator[tuple]:
     finally:
         os.close(fd)
     found.sort(key=lambda t: t[0])
-    return ((full, r, sig, is_dir) for _, full, r, sig, is_dir in found)
+    return found
 
 
 def windows(items: Iterable[T], key: Callable[[T], str], size: int | None = None) -> Iterator[tuple[Span, list[T]]]:
@@ -120,6 +120,21 @@ def stat_all(paths: list[str], taken: dict[str, tuple[int, int, int]] | None = N
             sig = (st.st_size, st.st_mtime_ns, st.st_ino)
         sigs[p] = sig
     return sigs
+
+
+class Window(NamedTuple):
+    """A window of a folder's files as stored, in columns (relative-path order)."""
+
+    rels: list[str]
+    fulls: list[str]
+    digests: list[str]
+    sizes: list[int]
+
+    @classmethod
+    def of(cls, files: list[tuple[str, str, Sig]], stored: dict[str, tuple[str, int]]) -> "Window":
+        """From a window of ``iter_files`` and what storing it gave."""
+        got = [stored[full] for full, _, _ in files]
+        return cls([rel for _, rel, _ in files], [full for full, _, _ in files], [g[0] for g in got], [g[1] for g in got])
 
 
 def _chunks(items: list, n: int) -> list[list]:

