@@ -6,6 +6,7 @@ seam between windows is crossed; the results must equal those of one big window.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,22 @@ def test_windows_kept_as_runs_answer_like_rows():
     runs.put_many(win("a", "b"))
     runs.put_many(win("c"))
     assert runs._runs == 3 and runs._db.execute("SELECT count(*) FROM e").fetchone()[0] == 0
+
+
+def test_a_full_temporary_folder_is_a_clear_error():
+    from cairn.core.errors import StoreError
+    from cairn.core.manifest import Entry
+
+    class Full:
+        def execute(self, *a):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        executemany = execute
+
+    s = staged.StagedEntries(0)
+    s.put(Entry("a", "blake3:a", 1))
+    s._db = Full()
+    with pytest.raises(StoreError, match="TMPDIR"):
+        s.put_files(["b", "c"], ["blake3:b", "blake3:c"], [1, 1], ["/b", "/c"])
+    with pytest.raises(StoreError, match="temporary folder"):
+        s._insert([("x",)])

@@ -9,11 +9,14 @@ which is Python's str order and a manifest's, also for names that are not valid 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import tempfile
 from array import array
 from collections.abc import Iterator
 
+from ..core.errors import StoreError
 from ..core.manifest import Entry, SortedEntries
 
 # Entries held as Python objects before they move to disk: ~550 bytes each (the entry and
@@ -38,6 +41,17 @@ def _entry(row: tuple) -> Entry:
     if ref is None and extra is None:
         return Entry(_s(path), digest, size)
     return Entry(_s(path), digest, size, ref, json.loads(extra) if extra else Entry._field_defaults["extra"])
+
+
+@contextlib.contextmanager
+def _disk_errors() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        raise StoreError(
+            f"could not keep the artifact's entries in a temporary file ({e}); free space in the"
+            f" temporary folder ({tempfile.gettempdir()}) or point TMPDIR at a folder with room"
+        ) from None
 
 
 class StagedEntries:
@@ -93,11 +107,12 @@ class StagedEntries:
     def _add_run(self, paths: list[str], digests: list[str], sizes: list[int], locals_: list[str | None]) -> None:
         """Plain files in order, all after every path here, as one row."""
         assert self._db is not None
-        self._db.execute(
-            "INSERT INTO runs (n, paths, digests, sizes, locals) VALUES (?, ?, ?, ?, ?)",
-            (len(paths), "\0".join(paths).encode("utf-8", "surrogatepass"), "\0".join(digests),
-             array("q", sizes).tobytes(), "\0".join(local or "" for local in locals_)),
-        )
+        with _disk_errors():
+            self._db.execute(
+                "INSERT INTO runs (n, paths, digests, sizes, locals) VALUES (?, ?, ?, ?, ?)",
+                (len(paths), "\0".join(paths).encode("utf-8", "surrogatepass"), "\0".join(digests),
+                 array("q", sizes).tobytes(), "\0".join(local or "" for local in locals_)),
+            )
         self._runs += len(paths)
         self._top = paths[-1]
 
@@ -122,9 +137,10 @@ class StagedEntries:
 
     def _insert(self, rows: list[tuple]) -> None:
         assert self._db is not None
-        self._db.execute("BEGIN")
-        self._db.executemany("INSERT OR REPLACE INTO e VALUES (?, ?, ?, ?, ?, ?)", rows)
-        self._db.execute("COMMIT")
+        with _disk_errors():
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO e VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
 
     def _rows(self) -> sqlite3.Connection | None:
         """The table of rows for a lookup by path (runs turned into rows), or None in memory."""
