@@ -79,7 +79,7 @@ client.blobs.flush()
 with cairn.init(project="wide") as run:
     a = cairn.Artifact("wide{n}", "dataset")
     from cairn.core.manifest import Entry
-    a._entries = {{p: Entry(p, d, s) for (p, _), (d, s) in zip(items, blobs)}}
+    a._entries.put_many([(Entry(p, d, s), None) for (p, _), (d, s) in zip(items, blobs)])  # no local files
     run.log_artifact(a)
 setup = time.perf_counter() - t0
 Path("edit.txt").write_text("changed")
@@ -230,10 +230,14 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
         from concurrent.futures import ThreadPoolExecutor
 
         files = sorted(p for p in data.rglob("*.bin"))
+        # each timed step starts with nothing left to write back (run.py's method): the
+        # steps write 1-2 GiB each, and writeback left over from one slows the next
+        subprocess.run(["sync"], check=True)
         t = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda p: c.put_object(Bucket="raw", Key=str(p.relative_to(data)), Body=p.read_bytes()), files))
         raw_put = time.perf_counter() - t
+        subprocess.run(["sync"], check=True)
         t = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda p: c.get_object(Bucket="raw", Key=str(p.relative_to(data)))["Body"].read(), files))
@@ -246,6 +250,7 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(c.get_object(Bucket="raw", Key=str(p.relative_to(data)))["Body"].read())
 
+        subprocess.run(["sync"], check=True)
         t = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(get_to_file, files))
@@ -253,6 +258,7 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
         env = {**s3.env(), "CAIRN_DIR": str(home / "unused")}
         with cairn_server(home / "srv", env, "--meta", f"sqlite:///{home / 'meta.sqlite'}", "--blobs", "s3://cairn/r", "--no-ui") as url:
             cenv = {"CAIRN_BASE_URL": url, "CAIRN_CACHE_DIR": str(home / "cache")}
+            subprocess.run(["sync"], check=True)
             r = child(f"""
                 import json, time
                 import cairn
@@ -263,6 +269,7 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
                     run.log_artifact(a)
                 print(json.dumps({{"t": time.perf_counter() - t}}))
             """, cenv)
+            subprocess.run(["sync"], check=True)
             g = child(f"""
                 import json, time
                 import cairn
@@ -281,14 +288,24 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
 
 # -- memory against file count -------------------------------------------------------
 
+_PEAK = """
+import json, os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, ru = os.wait4(p.pid, 0)
+print(json.dumps({"status": status, "s": time.perf_counter() - t, "mib": ru.ru_maxrss / 1024}))
+"""
+
+
 def _peak(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(seconds, peak RSS MiB) of one process, from wait4()."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
-    _, status, ru = os.wait4(p.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{cmd} failed ({status})")
-    return time.perf_counter() - t, ru.ru_maxrss / 1024
+    """(seconds, peak RSS MiB) of one process, from wait4(), measured by a small helper
+    process: a child started straight from this one would report this process's own peak
+    (Linux keeps the high-water mark of the memory a process replaces at exec)."""
+    out = subprocess.run([PY, "-c", _PEAK, *cmd], env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    if got["status"] != 0:
+        raise SystemExit(f"{cmd} failed ({got['status']})")
+    return got["s"], got["mib"]
 
 
 def bench_memory(work: Path, quick: bool) -> list[str]:
