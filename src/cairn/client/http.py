@@ -125,9 +125,7 @@ class HttpClient:
 
     # -- bytes -------------------------------------------------------------------
     def ingest_dir(self, root: str) -> Iterator[transfer.Window]:
-        for span, files in transfer.windows(transfer.iter_files(root), lambda f: f[0]):
-            sigs = {full: sig for full, _, sig in files}
-            yield transfer.Window.of(files, self.ingest(list(sigs), root, sigs, span))
+        return transfer.ingest_windows(root, self.ingest)
 
     def ingest(
         self,

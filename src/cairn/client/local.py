@@ -39,9 +39,7 @@ class LocalClient:
 
     def ingest_dir(self, root: str) -> Iterator[transfer.Window]:
         with transfer.Ingest(self.blobs, self.statcache) as session:
-            for span, files in transfer.windows(transfer.iter_files(root), lambda f: f[0]):
-                sigs = {full: sig for full, _, sig in files}
-                yield transfer.Window.of(files, session(list(sigs), root, sigs, span))
+            yield from transfer.ingest_windows(root, session)
 
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         return self.blobs.put_bytes(data)

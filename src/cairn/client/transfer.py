@@ -137,6 +137,14 @@ class Window(NamedTuple):
         return cls([rel for _, rel, _ in files], [full for full, _, _ in files], [g[0] for g in got], [g[1] for g in got])
 
 
+def ingest_windows(root: str, ingest: Callable[..., dict[str, tuple[str, int]]]) -> Iterator[Window]:
+    """The files of the folder ``root``, window by window, each window stored through
+    ``ingest(paths, folder, sigs, span)`` (a client's own)."""
+    for span, files in windows(iter_files(root), lambda f: f[0]):
+        sigs = {full: sig for full, _, sig in files}
+        yield Window.of(files, ingest(list(sigs), root, sigs, span))
+
+
 def _chunks(items: list, n: int) -> list[list]:
     return [items[i : i + n] for i in range(0, len(items), n)]
 
