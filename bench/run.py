@@ -191,6 +191,25 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def ratios(rows: list[dict]) -> list[str]:
+    """cairn's rows divided by every floor's and peer's, time plus flush (medians): below 1,
+    cairn took less."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    mine = [r for r in ok if r["group"] == "cairn"]
+    others = [r for r in ok if r["group"] != "cairn"]
+    if not mine or not others:
+        return []
+
+    def total(r: dict) -> float:
+        return statistics.median(r["seconds"]) + statistics.median(r["flush"])
+
+    lines = ["| cairn ÷ | " + " | ".join(r["key"] for r in others) + " |",
+             "|---|" + "---:|" * len(others)]
+    for m in mine:
+        lines.append(f"| {m['label']} | " + " | ".join(f"{total(m) / total(o):.2f}" for o in others) + " |")
+    return ["Ratios, time + flush (medians); below 1, cairn took less:", "", *lines, ""]
+
+
 def render(result: dict) -> str:
     m = result["machine"]
     out = ["# cairn benchmark results", "",
@@ -212,7 +231,7 @@ def render(result: dict) -> str:
            ""]
     for name, rows in result["tables"].items():
         title = STARTUP if name == STARTUP else result["datasets"][name]
-        out += [f"## {title}", "", *table(rows), ""]
+        out += [f"## {title}", "", *table(rows), "", *ratios(rows)]
     if result["notes"]:
         out += ["## Notes", "", *[f"- {n}" for n in result["notes"]], ""]
     return "\n".join(out)
