@@ -156,21 +156,20 @@ class StagedEntries:
     def __contains__(self, path: str) -> bool:
         return self.get(path) is not None
 
-    def get(self, path: str) -> Entry | None:
+    def _find(self, path: str) -> tuple[Entry, str | None] | None:
         db = self._rows()
         if db is None:
-            got = self._mem.get(path)
-            return None if got is None else got[0]
-        row = db.execute("SELECT path, digest, size, ref, extra FROM e WHERE path = ?", (_b(path),)).fetchone()
-        return None if row is None else _entry(row)
+            return self._mem.get(path)
+        row = db.execute("SELECT path, digest, size, ref, extra, local FROM e WHERE path = ?", (_b(path),)).fetchone()
+        return None if row is None else (_entry(row), row[5])
+
+    def get(self, path: str) -> Entry | None:
+        got = self._find(path)
+        return None if got is None else got[0]
 
     def local_path(self, path: str) -> str | None:
-        db = self._rows()
-        if db is None:
-            got = self._mem.get(path)
-            return None if got is None else got[1]
-        row = db.execute("SELECT local FROM e WHERE path = ?", (_b(path),)).fetchone()
-        return None if row is None else row[0]
+        got = self._find(path)
+        return None if got is None else got[1]
 
     def put(self, entry: Entry, local: str | None = None) -> None:
         self.put_many([(entry, local)])
