@@ -104,6 +104,8 @@ def windows(items: Iterable[T], key: Callable[[T], str], size: int | None = None
 def stat_all(paths: list[str], taken: dict[str, tuple[int, int, int]] | None = None) -> dict[str, tuple[int, int, int]]:
     """The stat signature of each path (regular files only), reusing ``taken`` ones."""
     if taken:
+        if len(taken) == len(paths) and list(taken) == paths:
+            return taken  # a walk's window: already these paths, in this order
         try:
             return {p: taken[p] for p in paths}  # in the order of ``paths``
         except KeyError:
