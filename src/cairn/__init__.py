@@ -7,17 +7,22 @@ SDK at a ``cairn server`` instead.
 
 from __future__ import annotations
 
+from . import errors
 from .core.errors import (
+    ArtifactFinalizedError,
     ArtifactNotFoundError,
+    ArtifactNotLoggedError,
     AuthError,
     BlobNotFoundError,
     CairnError,
+    CommError,
     ConflictError,
     FileChangedError,
     ForbiddenError,
     IntegrityError,
     InvalidPathError,
     LockedError,
+    NotAModelError,
     NotFoundError,
     RunNotFoundError,
     StoreError,
@@ -28,6 +33,8 @@ from .sdk.artifact import Artifact
 from .sdk.run import Run, finish, init, log_artifact, use_artifact
 from .sdk.table import Table
 
+Error = CairnError  # W&B's wandb.Error
+
 __version__ = "0.1.0"
 
 run: Run | None = None  # the active run, set by init() and cleared by finish(), as in W&B
@@ -35,22 +42,28 @@ run: Run | None = None  # the active run, set by init() and cleared by finish(),
 __all__ = [
     "Api",
     "Artifact",
+    "ArtifactFinalizedError",
     "ArtifactNotFoundError",
+    "ArtifactNotLoggedError",
     "AuthError",
     "BlobNotFoundError",
     "CairnError",
+    "CommError",
     "ConflictError",
+    "Error",
     "FileChangedError",
     "ForbiddenError",
     "IntegrityError",
     "InvalidPathError",
     "LockedError",
+    "NotAModelError",
     "NotFoundError",
     "Run",
     "RunNotFoundError",
     "StoreError",
     "Table",
     "UsageError",
+    "errors",
     "finish",
     "init",
     "log_artifact",

@@ -356,12 +356,14 @@ def test_identity_and_reading_properties():
     # a new artifact before logging: a draft with the same digest as the logged one
     fresh = cairn.Artifact("data", "dataset")
     fresh.add_dir("src-data")
-    assert fresh.state == "PENDING" and fresh.version is None and fresh.name == "data"
+    assert fresh.state == "PENDING" and fresh.name == "data"
+    with pytest.raises(AttributeError, match="Artifact.version"):  # W&B: ArtifactNotLoggedError
+        fresh.version
     assert fresh.digest == a.digest and fresh.size == a.size
-    with pytest.raises(cairn.UsageError, match="not logged"):
+    with pytest.raises(cairn.ArtifactNotLoggedError, match="logged"):
         fresh.download()
     assert a.wait() is a
-    with pytest.raises(cairn.UsageError, match="not logged"):
+    with pytest.raises(cairn.UsageError, match="logged"):
         fresh.wait()
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 import httpx
 import urllib3
@@ -26,7 +27,7 @@ import urllib3
 from ..core.digest import hasher
 from ..core.errors import FileChangedError, IntegrityError, StoreError
 from ..core.manifest import Entry, Manifest
-from ..core.names import ArtifactRef
+from ..core.names import ArtifactRef, check_distributed_id
 from ..core.sizes import parse_size
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from . import transfer, wire
@@ -116,12 +117,12 @@ class HttpClient:
     @property
     def entity(self) -> str:
         if self._entity is None:
-            self._entity = self._json("GET", "/api/v1/whoami")["entity"]
+            self._entity = self._json("GET", api_path("whoami"))["entity"]
         return self._entity
 
     @staticmethod
-    def _p(entity: str, project: str) -> str:
-        return f"/api/v1/projects/{entity}/{project}"
+    def _p(entity: str, project: str, *rest: Any) -> str:
+        return api_path("projects", entity, project, *rest)
 
     # -- bytes -------------------------------------------------------------------
     def ingest_dir(self, root: str) -> Iterator[transfer.Window]:
@@ -199,7 +200,7 @@ class HttpClient:
         missing: list[str] = []
         for i in range(0, len(digests), 50_000):
             body = {"digests": digests[i : i + 50_000]}
-            missing += self._json("POST", f"{self._p(entity, project)}/blobs/missing", json=body)["missing"]
+            missing += self._json("POST", self._p(entity, project, "blobs", "missing"), json=body)["missing"]
         if not missing:
             return
         small, large = [], []
@@ -234,7 +235,7 @@ class HttpClient:
         puts = []
         for i in range(0, len(small), 5_000):
             part = [d for d, _ in small[i : i + 5_000]]
-            r = self._json("POST", f"{self._p(entity, project)}/blobs/direct", json={"digests": part})
+            r = self._json("POST", self._p(entity, project, "blobs", "direct"), json={"digests": part})
             if not r["direct"]:
                 return small
             through += r["through_server"]
@@ -248,7 +249,7 @@ class HttpClient:
         done = [d for d, _, _ in puts]
         for i in range(0, len(done), 50_000):
             part = done[i : i + 50_000]
-            through += self._json("POST", f"{self._p(entity, project)}/blobs/direct/done",
+            through += self._json("POST", self._p(entity, project, "blobs", "direct", "done"),
                                   json={"digests": part})["through_server"]
         return [(d, src[d]) for d in through]
 
@@ -289,20 +290,20 @@ class HttpClient:
         for d, src in batch:
             data = self._read_source(d, src)
             body += struct.pack(">I", len(data)) + data
-        got = self._json("POST", f"{self._p(entity, project)}/blobs/batch", content=bytes(body))["digests"]
+        got = self._json("POST", self._p(entity, project, "blobs", "batch"), content=bytes(body))["digests"]
         if got != [d for d, _ in batch]:
             raise IntegrityError("the server hashed an uploaded batch differently; nothing was committed")
 
     def _send_large(self, entity: str, project: str, digest: str, src: Any) -> None:
         path, sig = src if not isinstance(src, bytes) else (None, None)
         size = len(src) if isinstance(src, bytes) else sig[0]
-        start = self._json("POST", f"{self._p(entity, project)}/blobs/uploads", json={"digest": digest, "size": size})
+        start = self._json("POST", self._p(entity, project, "blobs", "uploads"), json={"digest": digest, "size": size})
         if start.get("direct"):
             self._put_direct(start, path, src, digest)
-            self._json("POST", f"{self._p(entity, project)}/blobs/uploads/complete",
+            self._json("POST", self._p(entity, project, "blobs", "uploads", "complete"),
                        json={"upload_id": start["upload_id"], "digest": digest})
             return
-        self._call("PUT", f"{self._p(entity, project)}/blobs/{digest}", content=self._stream(path, src, sig, digest),
+        self._call("PUT", self._p(entity, project, "blobs", digest), content=self._stream(path, src, sig, digest),
                    headers={"Content-Length": str(size)})
 
     def _stream(self, path: str | None, src: Any, sig: Any, digest: str):  # noqa: ANN202
@@ -390,7 +391,7 @@ class HttpClient:
         want = [e.digest for e in entries if e.ref is None and self.cache.get(e.digest) is None]
         want = [d for d in dict.fromkeys(want) if d not in self._urls and d not in self._pending]
         for i in range(0, len(want), 5_000):
-            got = self._json("POST", f"{self._p(version.entity, version.project)}/blobs/urls",
+            got = self._json("POST", self._p(version.entity, version.project, "blobs", "urls"),
                              json={"digests": want[i : i + 5_000]})
             if not got.get("direct"):
                 return
@@ -413,7 +414,7 @@ class HttpClient:
             except _Refused:
                 pass  # expired or revoked: ask the server again
         try:
-            self._stream_to(digest, self._get_server(f"{self._p(version.entity, version.project)}/blobs/{digest}"), dest)
+            self._stream_to(digest, self._get_server(self._p(version.entity, version.project, "blobs", digest)), dest)
         except _Refused:
             raise StoreError(f"the object store refused to send blob {digest} from a fresh URL; "
                              "check the server's object-store credentials and clock") from None
@@ -494,7 +495,7 @@ class HttpClient:
     def _load_chunks(self, keys: list[str]) -> dict[str, bytes]:
         want = [k for k in keys if k not in self._chunks]
         for i in range(0, len(want), 1000):
-            got = self._json("POST", "/api/v1/chunks", json={"keys": want[i : i + 1000]})["chunks"]
+            got = self._json("POST", api_path("chunks"), json={"keys": want[i : i + 1000]})["chunks"]
             for k, v in got.items():
                 self._chunks[k] = base64.b64decode(v)
         if len(self._chunks) > 20_000:  # content-addressed: safe to forget any time
@@ -502,8 +503,8 @@ class HttpClient:
         return {k: self._chunks[k] for k in keys if k in self._chunks}
 
     # -- versions ------------------------------------------------------------------
-    def _art(self, req: CommitRequest) -> str:
-        return f"{self._p(req.entity, req.project)}/artifacts/{req.name}"
+    def _art(self, req: CommitRequest, *rest: str) -> str:
+        return self._p(req.entity, req.project, "artifacts", req.name, *rest)
 
     def _entries_to_send(self, req: CommitRequest) -> list[Entry]:
         if req.entries is not None:
@@ -518,70 +519,70 @@ class HttpClient:
         return out
 
     def commit(self, req: CommitRequest) -> VersionInfo:
-        return wire.version_in(self._send(req, f"{self._art(req)}/versions"))
+        return wire.version_in(self._send(req, self._art(req, "versions")))
 
     def upsert_draft(self, req: CommitRequest, distributed_id: str) -> None:
-        self._send(req, f"{self._art(req)}/drafts/{distributed_id}/upsert")
+        self._send(req, self._art(req, "drafts", check_distributed_id(distributed_id), "upsert"))
 
     def finish_draft(self, req: CommitRequest, distributed_id: str) -> VersionInfo:
-        return wire.version_in(self._send(req, f"{self._art(req)}/drafts/{distributed_id}/finish"))
+        return wire.version_in(self._send(req, self._art(req, "drafts", check_distributed_id(distributed_id), "finish")))
 
     def resolve(self, ref: ArtifactRef, entity: str, project: str) -> VersionInfo:
         e, p = ref.entity or entity, ref.project or project
-        return wire.version_in(self._json("GET", f"{self._p(e, p)}/artifacts/{ref.name}/resolve/{ref.alias}"))
+        return wire.version_in(self._json("GET", self._p(e, p, "artifacts", ref.name, "resolve", ref.alias)))
 
     def get_version(self, version_id: int) -> VersionInfo:
-        return wire.version_in(self._json("GET", f"/api/v1/versions/{version_id}"))
+        return wire.version_in(self._json("GET", api_path("versions", version_id)))
 
     def list_versions(self, entity: str, project: str, name: str, tags: list[str] | None = None) -> list[VersionInfo]:
-        got = self._json("GET", f"{self._p(entity, project)}/artifacts/{name}/versions", params={"tag": tags or []})
+        got = self._json("GET", self._p(entity, project, "artifacts", name, "versions"), params={"tag": tags or []})
         return [wire.version_in(v) for v in got["versions"]]
 
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
         params = {"type": type_} if type_ else {}
-        got = self._json("GET", f"{self._p(entity, project)}/artifacts", params=params)
+        got = self._json("GET", self._p(entity, project, "artifacts"), params=params)
         return [wire.collection_in(c) for c in got["collections"]]
 
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
-        got = self._json("GET", "/api/v1/projects", params={"entity": entity} if entity else {})
+        got = self._json("GET", api_path("projects"), params={"entity": entity} if entity else {})
         return [(p["entity"], p["project"]) for p in got["projects"]]
 
     def update_version(self, version_id: int, **changes: Any) -> VersionInfo:
-        return wire.version_in(self._json("PATCH", f"/api/v1/versions/{version_id}", json=changes))
+        return wire.version_in(self._json("PATCH", api_path("versions", version_id), json=changes))
 
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
-        self._json("DELETE", f"/api/v1/versions/{version_id}", params={"delete_aliases": str(delete_aliases).lower()})
+        self._json("DELETE", api_path("versions", version_id), params={"delete_aliases": str(delete_aliases).lower()})
 
     def alias_history(self, entity: str, project: str, name: str) -> list[dict]:
-        return self._json("GET", f"{self._p(entity, project)}/artifacts/{name}/alias-history")["history"]
+        return self._json("GET", self._p(entity, project, "artifacts", name, "alias-history"))["history"]
 
     # -- runs ------------------------------------------------------------------------
     def create_run(self, entity: str, project: str, **kw: Any) -> RunInfo:
         body = {"id": kw.get("run_id"), "name": kw.get("name"), "group": kw.get("group"),
                 "job_type": kw.get("job_type"), "config": kw.get("config")}
-        return wire.run_in(self._json("POST", f"{self._p(entity, project)}/runs", json=body))
+        return wire.run_in(self._json("POST", self._p(entity, project, "runs"), json=body))
 
     def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None) -> None:
-        self._json("POST", f"/api/v1/runs/{run_id}/finish", json={"exit_code": exit_code, "config": config})
+        self._json("POST", api_path("runs", run_id, "finish"), json={"exit_code": exit_code, "config": config})
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:
         params = {k: v for k, v in (("entity", entity), ("project", project)) if v}
-        return wire.run_in(self._json("GET", f"/api/v1/runs/{run_id}", params=params))
+        return wire.run_in(self._json("GET", api_path("runs", run_id), params=params))
 
     def list_runs(self, entity: str, project: str) -> list[RunInfo]:
-        return [wire.run_in(r) for r in self._json("GET", f"{self._p(entity, project)}/runs")["runs"]]
+        return [wire.run_in(r) for r in self._json("GET", self._p(entity, project, "runs"))["runs"]]
 
     def use_version(self, run_id: str, version_id: int) -> None:
-        self._json("POST", f"/api/v1/runs/{run_id}/uses", json={"version_id": version_id})
+        self._json("POST", api_path("runs", run_id, "uses"), json={"version_id": version_id})
 
     def run_outputs(self, run_id: str) -> list[VersionInfo]:
-        return [wire.version_in(v) for v in self._json("GET", f"/api/v1/runs/{run_id}/outputs")["versions"]]
+        return [wire.version_in(v) for v in self._json("GET", api_path("runs", run_id, "outputs"))["versions"]]
 
     def run_inputs(self, run_id: str) -> list[VersionInfo]:
-        return [wire.version_in(v) for v in self._json("GET", f"/api/v1/runs/{run_id}/inputs")["versions"]]
+        return [wire.version_in(v) for v in self._json("GET", api_path("runs", run_id, "inputs"))["versions"]]
 
     def version_users(self, version_id: int) -> list[RunInfo]:
-        return [wire.run_in(r) for r in self._json("GET", f"/api/v1/versions/{version_id}/users")["runs"]]
+        return [wire.run_in(r) for r in self._json("GET", api_path("versions", version_id, "users"))["runs"]]
 
     def close(self) -> None:
         self._http.close()
@@ -600,6 +601,17 @@ def _batches(items: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
     if cur:
         out.append(cur)
     return out
+
+
+def api_path(*segments: Any) -> str:
+    """``/api/v1/<segment>/...`` with every segment percent-encoded, so that a name, alias or
+    id is always one segment: an alias ``rc?1`` is not a query, ``#`` not a fragment, ``%``
+    not an escape, and ``..`` not a step up."""
+    parts = []
+    for seg in segments:
+        text = quote(str(seg), safe="")
+        parts.append(text.replace(".", "%2E") if text in (".", "..") else text)
+    return "/api/v1/" + "/".join(parts)
 
 
 def _stored_key(base_url: str) -> str | None:

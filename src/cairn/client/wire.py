@@ -168,35 +168,24 @@ def _strs(d: dict, key: str) -> list[str]:
 
 # -- errors --------------------------------------------------------------------
 
-_ERRORS: dict[str, type[E.CairnError]] = {
-    c.__name__: c
-    for c in (
-        E.UsageError, E.NotFoundError, E.ArtifactNotFoundError, E.RunNotFoundError, E.BlobNotFoundError,
-        E.ConflictError, E.LockedError, E.IntegrityError, E.FileChangedError, E.StoreError, E.AuthError,
-        E.ForbiddenError,
-        E.InvalidPathError, E.CairnError,
-    )
-}
+_ERRORS = E.by_name()
 
 
 def error_out(e: E.CairnError) -> dict:
-    body = {"type": type(e).__name__ if type(e).__name__ in _ERRORS else "CairnError", "message": str(e)}
-    for attr in ("path", "runs", "digest", "name", "run"):
-        v = getattr(e, attr, None)
-        if v is not None:
-            body[attr] = list(v) if isinstance(v, tuple) else v
-    return {"error": body}
+    """``{"error": {"type", "message", <the identifiers the class carries>}}``; an error class
+    the client may not know travels as its nearest class of ``core.errors``."""
+    name = next(c.__name__ for c in type(e).__mro__ if c.__name__ in _ERRORS and issubclass(c, E.CairnError))
+    fields = e.to_wire()
+    assert not {"type", "message"} & set(fields), "an error's identifiers may not be named type or message"
+    return {"error": {**fields, "type": name, "message": str(e)}}
 
 
 def error_in(body: Any, status: int) -> E.CairnError:
+    """The error of a server's answer, rebuilt by its own class."""
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict):
         return E.StoreError(f"the server answered HTTP {status} without a cairn error body")
-    cls = _ERRORS.get(err.get("type", ""), E.CairnError)
-    msg = err.get("message", "")
-    exc = cls.__new__(cls)
-    Exception.__init__(exc, msg)
-    for attr in ("path", "runs", "digest", "name", "run"):
-        if attr in err:
-            setattr(exc, attr, tuple(err[attr]) if attr == "runs" else err[attr])
-    return exc
+    cls = _ERRORS.get(err.get("type") if isinstance(err.get("type"), str) else "", E.CairnError)
+    msg = err.get("message")
+    fields = {k: v for k, v in err.items() if k not in ("type", "message")}
+    return cls.from_wire(msg if isinstance(msg, str) else f"HTTP {status}", fields)

@@ -51,6 +51,27 @@ def check_alias(alias: str) -> str:
     return alias
 
 
+MAX_DISTRIBUTED_ID = 256  # the drafts.distributed_id column
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def check_distributed_id(distributed_id: str) -> str:
+    """A distributed id (W&B's default is the run's group, so spaces are fine): a non-empty
+    string of at most 256 characters, without '/', control characters or NUL."""
+    if not isinstance(distributed_id, str) or not distributed_id.strip():
+        raise UsageError(f"distributed_id must be a non-empty string, got {distributed_id!r}")
+    if len(distributed_id) > MAX_DISTRIBUTED_ID:
+        raise UsageError(
+            f"distributed_id {distributed_id[:40]!r}… is {len(distributed_id)} characters long; "
+            f"at most {MAX_DISTRIBUTED_ID} are allowed"
+        )
+    if "/" in distributed_id or _CONTROL.search(distributed_id) or distributed_id in (".", ".."):
+        raise UsageError(
+            f"distributed_id {distributed_id!r} may not contain '/' or control characters, nor be '.' or '..'"
+        )
+    return distributed_id
+
+
 def check_tag(tag: str) -> str:
     if not isinstance(tag, str) or len(tag) > MAX_NAME or not TAG_RE.match(tag):
         raise UsageError(

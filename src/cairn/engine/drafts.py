@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from ..core import manifest as mf
 from ..core.errors import ConflictError, LockedError
+from ..core.names import check_distributed_id
 from ..core.versions import CommitRequest, VersionInfo
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore, Tx, batches, in_list, insert_ignore, lock_row
@@ -88,6 +89,7 @@ def _merge(tx: Tx, draft_id: int, entries: list[mf.Entry], run_id: str | None, n
 def _contribution(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> Iterator:
     """Check a contribution, then merge it into the open draft inside a write transaction
     that the caller continues: yields (connection, artifact row, draft row)."""
+    check_distributed_id(distributed_id)
     validate_request(req)
     entries = sorted_entries(req.entries or [])
     check_blobs(blobs, entries)

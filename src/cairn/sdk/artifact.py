@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core import manifest as mf
-from ..core.errors import ArtifactNotFoundError, IntegrityError, LockedError, UsageError
+from ..core.errors import (
+    ArtifactFinalizedError,
+    ArtifactNotFoundError,
+    ArtifactNotLoggedError,
+    IntegrityError,
+    UsageError,
+)
 from ..core.names import (
     DEFAULT_PROJECT,
     check_alias,
@@ -140,8 +146,9 @@ class Artifact:
         return self._name
 
     @property
-    def version(self) -> str | None:
-        return self._version.version if self._version else None
+    def version(self) -> str:
+        """``vN`` (in the collection it was fetched from: a link's own number)."""
+        return self._logged("version").version
 
     @property
     def qualified_name(self) -> str:
@@ -161,12 +168,12 @@ class Artifact:
         return self._version is None
 
     @property
-    def created_at(self) -> datetime | None:
-        return self._version.created_at if self._version else None
+    def created_at(self) -> datetime:
+        return self._logged("created_at").created_at
 
     @property
-    def updated_at(self) -> datetime | None:
-        return self._version.updated_at if self._version else None
+    def updated_at(self) -> datetime:
+        return self._logged("updated_at").updated_at
 
     @property
     def distributed_id(self) -> str | None:
@@ -270,24 +277,28 @@ class Artifact:
 
     def _require_editable(self, what: str) -> None:
         if self._version is not None:
-            raise LockedError(
-                f"cannot {what} {self.qualified_name}: it is committed and can no longer change; "
-                "call new_draft() to make a new version from it"
+            raise ArtifactFinalizedError(
+                what, self.qualified_name,
+                "it is logged and can no longer change; call new_draft() to make a new version from it",
             )
         if self._distributed_id is not None:
-            raise LockedError(
-                f"cannot {what} artifact {self._name!r}: it was already upserted to distributed_id "
-                f"{self._distributed_id!r}; make a new Artifact object for further contributions"
+            raise ArtifactFinalizedError(
+                what, self._name,
+                f"it was already upserted to distributed_id {self._distributed_id!r}; make a new Artifact "
+                "object for further contributions",
             )
 
-    def _require_committed(self, what: str) -> VersionInfo:
-        if self._version is None:
-            raise UsageError(
-                f"cannot {what} artifact {self._name!r}: it is not logged yet; "
-                "call run.log_artifact(artifact) or artifact.save() first"
-            )
-        if self._version.state == DELETED:
+    def _require_committed(self, member: str) -> VersionInfo:
+        """The version of a logged artifact; ``member`` (W&B's name of the call) is what the
+        error names when it is not logged (an ``ArtifactNotLoggedError``, an AttributeError)."""
+        v = self._logged(member)
+        if v.state == DELETED:
             raise ArtifactNotFoundError(self.qualified_name, "it was deleted")
+        return v
+
+    def _logged(self, member: str) -> VersionInfo:
+        if self._version is None:
+            raise ArtifactNotLoggedError(f"Artifact.{member}", self._name)
         return self._version
 
     def _current(self, path: str) -> mf.Entry | None:
@@ -331,7 +342,7 @@ class Artifact:
     ) -> ArtifactManifestEntry:
         """Add one local file as ``name`` (default: its base name). Its bytes are stored now,
         read once, so later changes to the file do not change this artifact."""
-        self._require_editable("add a file to")
+        self._require_editable("add_file to")
         _check_policy(policy)
         path = os.fspath(local_path)
         if not os.path.exists(path):
@@ -351,7 +362,7 @@ class Artifact:
         merge: bool = False,
     ) -> None:
         """Add every file below a folder, under ``name/`` if given (hashed and stored in parallel)."""
-        self._require_editable("add a folder to")
+        self._require_editable("add_dir to")
         _check_policy(policy)
         root = os.path.abspath(os.fspath(local_path))
         if not os.path.exists(root):
@@ -371,7 +382,7 @@ class Artifact:
     @contextlib.contextmanager
     def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Iterator[IO]:
         """Write a new file straight into the artifact: ``with a.new_file("x.txt") as f: ...``."""
-        self._require_editable("add a file to")
+        self._require_editable("new_file in")
         entry_name = normalize_path(name)
         if self._current(entry_name) is not None:
             raise UsageError(f"artifact {self._name!r} already has a file at {entry_name!r}; remove it first")
@@ -401,13 +412,13 @@ class Artifact:
         """Track files that stay where they are: ``file://``, ``s3://`` or ``http(s)://`` URIs."""
         from ..client.references import entries_for
 
-        self._require_editable("add a reference to")
+        self._require_editable("add_reference to")
         uri = str(uri)
         return [self._put(e, True) for e in entries_for(uri, name, checksum, max_objects)]
 
     def add(self, obj: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
         """Add a ``Table`` (or pandas DataFrame) as ``<name>.table.json``."""
-        self._require_editable("add an object to")
+        self._require_editable("add to")
         if not isinstance(obj, Table):
             if type(obj).__name__ == "DataFrame" and hasattr(obj, "itertuples"):
                 obj = Table(dataframe=obj)
@@ -518,6 +529,7 @@ class Artifact:
 
     def checkout(self, root: str | os.PathLike | None = None) -> str:
         """Make ``root`` hold exactly this artifact's files: download, then delete anything else."""
+        self._require_committed("checkout")
         target = Path(root) if root is not None else self._default_root()
         self.download(target)
         keep = set(self._all_entries())
@@ -548,13 +560,16 @@ class Artifact:
                     raise IntegrityError(f"{os.path.join(dirpath, f)} is not part of {self.qualified_name}", path=rel)
                 seen.add(rel)
                 if e.digest.startswith("blake3:") and _hash_file(Path(dirpath) / f) != e.digest:
-                    raise IntegrityError(f"{rel} under {target} does not match {self.qualified_name}", path=rel)
+                    raise IntegrityError(
+                        f"{rel} under {target} does not match {self.qualified_name}", path=rel, digest=e.digest
+                    )
         missing = sorted(set(entries) - seen)
         if missing:
             raise IntegrityError(f"{missing[0]} of {self.qualified_name} is missing under {target}", path=missing[0])
 
     def file(self, root: str | os.PathLike | None = None) -> str:
         """Download the artifact's only file and return its path."""
+        self._require_committed("file")
         entries = self._all_entries()
         if len(entries) != 1:
             raise UsageError(
@@ -565,6 +580,7 @@ class Artifact:
         return os.path.join(root, next(iter(entries)))
 
     def files(self, names: list[str] | None = None, per_page: int = 50) -> list["ArtifactFile"]:
+        self._require_committed("files")
         return [
             ArtifactFile(self, e) for p, e in self._all_entries().items() if names is None or p in names
         ]
@@ -622,7 +638,7 @@ class Artifact:
 
     def wait(self, timeout: int | None = None) -> "Artifact":
         """Commits are synchronous in cairn; ``wait`` checks that this one is logged."""
-        self._require_committed("wait for")
+        self._require_committed("wait")
         return self
 
     def delete(self, delete_aliases: bool = False) -> None:
@@ -632,7 +648,7 @@ class Artifact:
 
     def new_draft(self) -> "Artifact":
         """A new, editable artifact that starts with this version's files (nothing is copied)."""
-        v = self._require_committed("make a draft of")
+        v = self._require_committed("new_draft")
         draft = Artifact(self._name, self._type, self._description, copy.deepcopy(self._metadata))
         draft._client_obj = self._client
         draft._base = v
@@ -645,7 +661,7 @@ class Artifact:
     def logged_by(self) -> "PublicRun | None":
         from .api import PublicRun
 
-        v = self._require_committed("find the run that logged")
+        v = self._require_committed("logged_by")
         if v.run_id is None:
             return None
         return PublicRun(self._client.get_run(v.run_id), self._client)
@@ -653,10 +669,11 @@ class Artifact:
     def used_by(self) -> list["PublicRun"]:
         from .api import PublicRun
 
-        v = self._require_committed("find the runs that used")
+        v = self._require_committed("used_by")
         return [PublicRun(r, self._client) for r in self._client.version_users(v.id)]
 
     def json_encode(self) -> dict:
+        self._logged("json_encode")
         return {"id": self.id, "name": self.name, "type": self.type, "digest": self.digest}
 
     def __repr__(self) -> str:

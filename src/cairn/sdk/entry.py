@@ -42,7 +42,7 @@ class ArtifactManifestEntry:
             raise ValueError(f"artifact entry {self.path!r} belongs to no logged artifact")
         art = self._artifact
         target = Path(root) if root is not None else art._default_root()
-        art._require_committed("download an entry of")
+        art._require_committed("download")
         from ..client.transfer import safe_dest
 
         art._client.download([self._entry], target, art._version)
