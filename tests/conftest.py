@@ -68,3 +68,24 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, cai
         monkeypatch.setenv("CAIRN_ENTITY", f"t{uuid.uuid4().hex[:12]}")
         reset_clients()
     return request.param
+
+
+# -- lanes --------------------------------------------------------------------------
+# Tests that start PostgreSQL / SeaweedFS / server replicas are marked ``services``, tests that
+# drive Chromium ``browser``, from the fixtures they use, so that a new test is marked by what it
+# needs rather than by someone remembering to. The fast lane is `-m "not services and not browser"`.
+_SERVICE_FIXTURES = {"server_stack", "on_stack", "seaweed", "s3_env", "bucket", "postgres", "pg_database"}
+_BROWSER_FIXTURES = {"browser", "page"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        on_server = callspec is not None and callspec.params.get("backend") == "server"
+        module = getattr(item, "module", None)
+        starts_services = any(hasattr(module, n) for n in ("postgres_server", "seaweed_s3", "cairn_server"))
+        if names & _SERVICE_FIXTURES or on_server or starts_services:
+            item.add_marker(pytest.mark.services)
+        if names & _BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
