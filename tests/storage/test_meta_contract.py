@@ -345,10 +345,12 @@ def test_migrations_run_once(engines):
 
 
 def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
-    """A store made before direct uploads gains their claims table, and keeps its data."""
+    """A store made before direct uploads gains their claims table (and the later tables), and
+    keeps its data."""
     with engines().meta.write() as tx:
         tx.execute("DROP TABLE blob_claims")
         tx.execute("DROP INDEX ix_project_blobs_digest")
+        tx.execute("DROP TABLE damaged_blobs")  # version 3
         tx.execute("UPDATE schema_info SET value = '1'")
         tx.execute("INSERT INTO projects (entity, name, created_at) VALUES ('e', 'kept', :t)", {"t": tx.now()})
     store = open_meta(meta_url)
@@ -356,6 +358,7 @@ def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
     with store.read() as tx:
         assert tx.scalar("SELECT value FROM schema_info WHERE key = 'version'") == str(schema.SCHEMA_VERSION)
         assert tx.scalar("SELECT count(*) FROM blob_claims") == 0
+        assert tx.scalar("SELECT count(*) FROM damaged_blobs") == 0
         assert tx.scalar("SELECT name FROM projects WHERE entity = 'e'") == "kept"
 
 

@@ -119,6 +119,7 @@ def demo(store_dir: str | None) -> None:
 
 
 from . import server_cmds  # noqa: E402,F401  (registers server, admin, login, cache)
+from . import verify_cmd  # noqa: E402,F401  (registers verify, admin verify)
 
 
 def run() -> None:

@@ -41,6 +41,12 @@ class Client(Protocol):
         """Write entries of ``version`` (sorted by path) under root, verified, skipping files
         that already match, window by window; returns how many."""
 
+    def report_damaged(self, digest: str, version: VersionInfo | None = None) -> str:
+        """Tell the store that the blob ``digest`` (of ``version``) read wrong or not at all.
+        The store checks its copy again and sets a damaged one aside, so that the next ingest
+        of the same bytes stores them anew. Returns ``transfer.SET_ASIDE``, ``MISSING`` (the
+        store lacks it: an ingest stores it) or ``INTACT`` (the read went wrong, not the copy)."""
+
     def manifest(self, key: str) -> Manifest:
         """The manifest tree stored under ``key``."""
 

@@ -25,7 +25,7 @@ import httpx
 import urllib3
 
 from ..core.digest import hasher
-from ..core.errors import FileChangedError, IntegrityError, StoreError
+from ..core.errors import BlobNotFoundError, FileChangedError, IntegrityError, NotFoundError, StoreError
 from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef, check_distributed_id
 from ..core.sizes import parse_size
@@ -452,6 +452,8 @@ class HttpClient:
             with response as (status, chunks), open(dest, "wb") as out:
                 if status in (400, 403):
                     raise _Refused()
+                if status == 404:
+                    raise BlobNotFoundError(digest, "in the server's object store")
                 if status >= 400:
                     raise StoreError(f"downloading blob {digest} failed with HTTP {status}")
                 for chunk in chunks:
@@ -481,13 +483,29 @@ class HttpClient:
         return True
 
     def download(self, entries: Iterable[Entry], root: Path, version: VersionInfo | None = None) -> int:
-        out = transfer.download(
-            entries, root, lambda e: self.open_entry(e, version), self.statcache, workers=SEND_WORKERS,
-            prepare=lambda todo: self._presign(todo, version),
-            fetch=lambda e, dest: self._fetch_into(e, dest, version),
-        )
+        try:
+            out = transfer.download(
+                entries, root, lambda e: self.open_entry(e, version), self.statcache, workers=SEND_WORKERS,
+                prepare=lambda todo: self._presign(todo, version),
+                fetch=lambda e, dest: self._fetch_into(e, dest, version),
+            )
+        except IntegrityError as err:
+            raise transfer.damage_error(err, lambda d: self.report_damaged(d, version)) from err
         self.cache.enforce()
         return out
+
+    def report_damaged(self, digest: str, version: VersionInfo | None = None) -> str:
+        """Ask the server to check the blob (it reads the object itself and sets a damaged one
+        aside); without a version there is no project to ask about, so nothing is said."""
+        self.cache.evict(digest)
+        self._urls.pop(digest, None)
+        if version is None:
+            return transfer.INTACT
+        try:
+            got = self._json("POST", f"{self._p(version.entity, version.project)}/blobs/{digest}/damaged")
+        except NotFoundError:
+            return transfer.MISSING
+        return got["state"]
 
     def manifest(self, key: str) -> Manifest:
         return Manifest(key, self._load_chunks)

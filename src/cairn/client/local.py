@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ..core.errors import IntegrityError
 from ..core.manifest import Entry, Manifest
 from ..core.versions import VersionInfo
 from ..engine import Engine
@@ -50,7 +51,15 @@ class LocalClient:
         return self.blobs.open(entry.digest)
 
     def download(self, entries: Iterable[Entry], root: Path, version: VersionInfo | None = None) -> int:
-        return transfer.download(entries, root, self.open_entry, self.statcache, self.blobs.read_small)
+        try:
+            return transfer.download(entries, root, self.open_entry, self.statcache, self.blobs.read_small)
+        except IntegrityError as err:
+            raise transfer.damage_error(err, self.report_damaged) from err
+
+    def report_damaged(self, digest: str, version: VersionInfo | None = None) -> str:
+        if self.blobs.quarantine(digest):
+            return transfer.SET_ASIDE
+        return transfer.INTACT if self.blobs.has([digest]) else transfer.MISSING
 
     def manifest(self, key: str) -> Manifest:
         return self.engine.manifest(key)

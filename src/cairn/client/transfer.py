@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple, TypeVar
 
 from ..core.digest import hasher
-from ..core.errors import FileChangedError, IntegrityError, InvalidPathError, UsageError
+from ..core.errors import BlobNotFoundError, FileChangedError, IntegrityError, InvalidPathError, UsageError
 from ..core.manifest import Entry
 from ..core.names import all_canonical, normalize_path
 from ..storage.base import BlobStore
@@ -486,11 +486,35 @@ def _hash_file(path: Path) -> str:
 def _verify(e: Entry, got: str, size: int) -> None:
     if e.digest.startswith("blake3:") and got != e.digest:
         raise IntegrityError(
-            f"artifact file {e.path!r} is corrupt: expected {e.digest}, got {got} ({size} bytes); "
-            "the stored copy is damaged — re-log it from the source or restore the store",
+            f"artifact file {e.path!r} is corrupt: expected {e.digest}, got {got} ({size} bytes)",
             path=e.path,
             digest=e.digest,
         )
+
+
+# What a store says of a blob that a reader found wrong (``Client.report_damaged``).
+SET_ASIDE, MISSING, INTACT = "set aside", "missing", "intact"
+
+
+def damage_error(err: IntegrityError, report: Callable[[str], str]) -> IntegrityError:
+    """The error to raise for ``err`` (a stored file that read wrong or not at all) once the
+    store has been told: it re-checks its copy and sets a damaged one aside, so that the
+    next ingest of the same bytes stores them again. Errors about references (not bytes of
+    the store) are returned as they are."""
+    digest, path = err.digest, err.path
+    if path is None or digest is None or not digest.startswith("blake3:"):
+        return err
+    state = report(digest)
+    if state == INTACT:
+        msg = (f"artifact file {path!r} arrived corrupt (blob {digest}) but the store's copy checks out: "
+               "try again")
+    else:
+        what = ("is corrupt in the store: its stored copy (blob {d}) was damaged and has been set aside"
+                if state == SET_ASIDE else "is missing from the store (blob {d})").format(d=digest)
+        msg = (f"artifact file {path!r} {what}. Log the same file again (from any run, in any "
+               "artifact): its bytes are stored anew and this version reads right again. Or restore "
+               "the store from a backup")
+    return IntegrityError(msg, path=path, digest=digest)
 
 
 def copy_verified(e: Entry, src: BinaryIO, dest: str | Path) -> None:
@@ -513,6 +537,16 @@ def _fetch(e: Entry, dest: Path, open_entry: Opener, fetch: Fetcher | None = Non
         if fetch is None or not fetch(e, str(tmp)):
             copy_verified(e, open_entry(e), tmp)
         os.replace(tmp, dest)
+    except BlobNotFoundError as err:
+        if e.ref is not None:
+            raise
+        # said of the entry, so the client can tell the store which blob it could not read
+        raise IntegrityError(f"artifact file {e.path!r} is missing from the store: {err}",
+                             path=e.path, digest=e.digest) from err
+    except IntegrityError as err:
+        if err.path is not None or e.ref is not None:
+            raise
+        raise IntegrityError(f"artifact file {e.path!r}: {err}", path=e.path, digest=e.digest) from err
     finally:
         if tmp.exists():
             tmp.unlink()

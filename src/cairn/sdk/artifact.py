@@ -490,18 +490,31 @@ class Artifact:
             e = self._current(path) if self._version is None else self._all_entries().get(path)
             if e is None:
                 continue
-            with self._client.open_entry(e, self._version) as f:
-                data = f.read()
-            if e.digest.startswith("blake3:"):
-                from ..core.digest import Digest
-
-                if str(Digest.of_bytes(data)) != e.digest:
-                    raise IntegrityError(f"artifact file {path!r} is corrupt in the store", path=path, digest=e.digest)
+            data = self._read_entry(e)
             obj = json.loads(data)
             if isinstance(obj, dict) and obj.get("_type") in ("table", "table-file", "partitioned-table"):
                 return Table.from_json(obj)
             return obj
         return None
+
+    def _read_entry(self, e: mf.Entry) -> bytes:
+        """The entry's bytes, verified; a stored copy that reads wrong or not at all is
+        reported to the store, which sets it aside so the next log of the file heals it."""
+        from ..client.transfer import damage_error
+        from ..core.digest import Digest
+        from ..core.errors import BlobNotFoundError
+
+        try:
+            with self._client.open_entry(e, self._version) as f:
+                data = f.read()
+            if e.digest.startswith("blake3:") and str(Digest.of_bytes(data)) != e.digest:
+                raise IntegrityError(f"artifact file {e.path!r} is corrupt in the store", path=e.path, digest=e.digest)
+        except (IntegrityError, BlobNotFoundError) as err:
+            if e.ref is not None:
+                raise
+            found = IntegrityError(f"artifact file {e.path!r}: {err}", path=e.path, digest=e.digest)
+            raise damage_error(found, lambda d: self._client.report_damaged(d, self._version)) from err
+        return data
 
     # -- downloads --------------------------------------------------------------
     def _default_root(self) -> Path:

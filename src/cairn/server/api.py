@@ -251,6 +251,17 @@ def upload_complete(entity: str, project: str, body: UploadDone, c: Ctx, who: Wh
     return {"digest": body.digest}
 
 
+@router.post("/projects/{entity}/{project}/blobs/{digest}/damaged")
+def blob_damaged(entity: str, project: str, digest: str, c: Ctx, who: Who) -> dict:
+    """Report that this project's blob read wrong or not at all. The server checks the object
+    itself (one full read), sets a damaged one aside, and until the bytes are sent again no
+    project holds the digest: the next log of the same file, from any project, stores it
+    anew. ``state``: ``set aside``, ``missing`` or ``intact`` (the read went wrong, not the copy)."""
+    auth.require(c.meta, who, entity, "read")
+    _content_digest(digest)
+    return {"state": blobs_index.report_damaged(c.meta, c.blobs, entity, project, digest)}
+
+
 class UrlRequest(BaseModel):
     digests: list[str] = Field(max_length=5_000)
 

@@ -24,6 +24,14 @@ that project's client wrote, unchecked", and it is taken *before* anything is wr
   began, it reads the object back and hashes it; other bytes are deleted and written again
   from the verified copy. Only then is the claim cleared: a digest that some project holds
   and that has no claim is an object known right.
+
+Healing. An object can still go bad or go missing later (a disk, an operator, a bucket
+rule). A client whose download of a blob fails to verify reports it (``report_damaged``):
+the server reads the object itself, sets a damaged one aside (``quarantine``), and lists
+the digest in ``damaged_blobs``. No project "holds" a listed digest, so the next client
+that logs the same bytes, in any project, sends them; they come through the server (the
+digest is still held somewhere, so no direct URL is granted), whose verified write clears
+the row. Nothing on the hot path reads an object: only a reader that saw wrong bytes does.
 """
 
 from __future__ import annotations
@@ -47,7 +55,8 @@ def project_has(meta: MetaStore, entity: str, project: str, digests: list[str]) 
             return found
         for part in batches(digests):
             ph, params = in_list(part)
-            q = f"SELECT digest FROM project_blobs WHERE project_id = :pid AND digest IN {ph}"
+            q = (f"SELECT digest FROM project_blobs WHERE project_id = :pid AND digest IN {ph} "
+                 "AND digest NOT IN (SELECT digest FROM damaged_blobs)")
             found.update(tx.scalars(q, {**params, "pid": pid}))
     return found
 
@@ -156,6 +165,7 @@ def store_checked(
         for part in batches(wanted):
             ph, params = in_list(part)
             tx.execute(f"DELETE FROM blob_claims WHERE digest IN {ph}", params)
+            tx.execute(f"DELETE FROM damaged_blobs WHERE digest IN {ph}", params)
 
 
 def object_matches(blobs: BlobStore, digest: str) -> bool:
@@ -169,3 +179,36 @@ def object_matches(blobs: BlobStore, digest: str) -> bool:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return "blake3:" + h.hexdigest() == digest
+
+
+# -- damage found by readers --------------------------------------------------------------
+
+SET_ASIDE, MISSING, INTACT = "set aside", "missing", "intact"
+
+
+def report_damaged(meta: MetaStore, blobs: BlobStore, entity: str, project: str, digest: str) -> str:
+    """A client of ``project`` read ``digest`` wrong or not at all: check the object (one
+    full read), set a damaged one aside, and list the digest as damaged so that the next
+    upload of those bytes, from any project, is taken. Returns SET_ASIDE, MISSING or INTACT.
+    BlobNotFoundError when the project does not hold the digest (nor did before it was
+    listed): a caller learns nothing of other projects' blobs."""
+    with meta.read() as tx:
+        pid = records.project_id(tx, entity, project)
+        held = pid is not None and tx.scalar(
+            "SELECT 1 FROM project_blobs WHERE project_id = :pid AND digest = :d", {"pid": pid, "d": digest})
+    if not held:
+        raise BlobNotFoundError(digest, f"in project {entity}/{project}")
+    quarantine = getattr(blobs, "quarantine", None)
+    if quarantine is not None:  # re-hashes the object; False: it reads right, or is absent
+        state = SET_ASIDE if quarantine(digest) else INTACT if blobs.has([digest]) else MISSING
+    elif object_matches(blobs, digest):
+        state = INTACT
+    else:
+        state = MISSING if not blobs.has([digest]) else SET_ASIDE
+        if state == SET_ASIDE:  # a store that cannot set aside: remove the wrong object
+            blobs.delete(digest)
+    if state == INTACT:
+        return state
+    with meta.write() as tx:
+        insert_ignore(tx, "damaged_blobs", {"digest": digest, "found_at": tx.now()})
+    return state

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
+import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from fastapi import Request
@@ -12,6 +15,30 @@ from ..core.digest import Digest, hasher
 from ..core.errors import IntegrityError, UsageError
 from . import blobs_index
 from .context import ServerContext
+
+
+PREFIX = "cairn-upload-"
+_swept = False
+
+
+def sweep_stale_uploads(age: float | None = None) -> int:
+    """Remove upload temp files that a killed server left (those untouched for ``age``
+    seconds: a live upload writes to its file as its body arrives, so a replica sharing
+    this machine keeps its own). Runs before a server's first upload; returns how many."""
+    from ..storage.blobs.local import STALE_TMP_AGE
+
+    cutoff = time.time() - (STALE_TMP_AGE if age is None else age)
+    removed = 0
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), PREFIX + "*")):
+        try:
+            if os.lstat(path).st_mtime < cutoff:
+                os.unlink(path)
+                removed += 1
+        except FileNotFoundError:
+            pass
+    if removed:
+        logging.getLogger("cairn.server").info("removed %d stale upload temp file(s)", removed)
+    return removed
 
 
 async def receive_blob(c: ServerContext, request: Request, digest: str, entity: str, project: str) -> int:
@@ -23,9 +50,13 @@ async def receive_blob(c: ServerContext, request: Request, digest: str, entity: 
         raise UsageError(str(e)) from None
     if not want.is_content:
         raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
+    global _swept
+    if not _swept:
+        _swept = True
+        sweep_stale_uploads()
     h = hasher()
     size = 0
-    fd, tmp = tempfile.mkstemp(prefix="cairn-upload-")
+    fd, tmp = tempfile.mkstemp(prefix=PREFIX)
     try:
         with os.fdopen(fd, "wb") as out:
             async for chunk in request.stream():

@@ -18,8 +18,10 @@ class BlobStore(Protocol):
     def put_file(self, path: Path, size_hint: int | None = None) -> tuple[str, int]:
         """Read ``path`` once, hashing and storing it in the same pass; return (digest, size).
 
-        A blob already stored is not written again. Raises FileNotFoundError/IsADirectoryError
-        for a bad path. Durable only after ``flush``."""
+        A blob already stored is not written again, unless its stored copy has the wrong
+        size (a damaged copy, noticed for the price of the existence check): that one is
+        replaced. Raises FileNotFoundError/IsADirectoryError for a bad path; OSError (a full
+        disk) leaves no temp file behind. Durable only after ``flush``."""
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store ``data``; return (digest, size). Durable only after ``flush``."""
@@ -41,6 +43,17 @@ class BlobStore(Protocol):
 
     def iter_digests(self) -> Iterator[str]:
         """Every stored digest (garbage collection only)."""
+
+
+class Quarantine(Protocol):
+    """Optional power of a BlobStore: set a damaged blob aside, so that the next ingest of
+    the same bytes stores it again (dedup would otherwise keep the damaged copy for ever)."""
+
+    def quarantine(self, digest: str) -> bool:
+        """Re-hash the stored copy of ``digest``; if its bytes are wrong (or a part of a
+        chunked blob is gone), move it where ``has`` no longer sees it and return True.
+        False when it reads right or is absent; a sound copy is never removed. For readers
+        that found the blob wrong, not for the ingest path: it reads the whole blob."""
 
 
 @dataclass(frozen=True, slots=True)

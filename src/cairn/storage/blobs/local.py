@@ -6,12 +6,28 @@ Layout under ``root``::
     objects/ab/cdef…   one file per blob >= PACK_LIMIT bytes, mode 0444
     packs.sqlite       small blobs (< PACK_LIMIT) as rows, one transaction per batch;
                        recipes: a huge blob's digest -> its chunks' digests and sizes
-    tmp/               temp files being written (garbage after a crash; gc removes them)
+    tmp/               temp files being written: removed on every failure, and those a
+                       crashed writer left are removed at start-up once STALE_TMP_AGE old
+    quarantine/        damaged blobs set aside by ``quarantine`` (kept for inspection only;
+                       safe to delete)
 
 Creating one file per small blob is what dominates logging many small files (about 60 µs
 each plus its share of the flush on ext4), so small blobs go into one SQLite file instead.
 A file of CHUNKED_MIN bytes or more is cut with FastCDC into ~1 MiB chunks, each stored as
 a blob: ten versions of a 1 GiB file that differ by 1 MiB edits store ~1 GiB, not 10.
+
+Healing. Dedup skips writing a blob that is present, and re-reading every present blob to
+be sure of it would make re-logging cost a full read of the store. So:
+
+* an ingest of a present blob checks only what is free: the size (one ``stat`` of a file,
+  as checking its existence was; ``length()`` of a packed row, which SQLite reads from the
+  record header without its bytes; a recipe is compared whole, it is a few hundred bytes).
+  A truncated, grown or missing copy is replaced by the bytes being stored;
+* a reader that finds a blob's bytes wrong (a download, ``Artifact.get``) asks
+  ``quarantine``, which re-hashes the stored copy and, if it is wrong, moves it to
+  ``quarantine/`` and forgets it: the store no longer ``has`` it, so the next ingest of
+  the same bytes (any file, any artifact) stores it again and every version naming it
+  reads right. ``cairn verify`` only reports; it never sets anything aside.
 """
 
 from __future__ import annotations
@@ -20,10 +36,12 @@ import contextlib
 import ctypes
 import io
 import json
+import logging
 import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,6 +55,25 @@ READ_SIZE = 1 << 20
 CHUNKED_MIN = 64 << 20  # far above the 1 MiB files of "big": chunking never slows those
 CDC_AVG, CDC_MIN, CDC_MAX = 1 << 20, 256 << 10, 4 << 20
 _BLOB = re.compile(r"blake3:[0-9a-f]{64}")
+# A live writer modifies its temp file with every write and renames it as soon as it is
+# whole, so a temp file untouched for an hour belongs to a writer that died (SIGKILL, power
+# cut). One that was only paused that long (a suspended laptop) loses its rename and fails
+# with an error; nothing stored is lost.
+STALE_TMP_AGE = 3600.0
+
+log = logging.getLogger("cairn.storage.blobs")
+
+_UPSERT_SMALL = (
+    # a present row is replaced only when its length is wrong: damage that the ingest of the
+    # same digest can see without reading the stored bytes (see the module docstring)
+    "INSERT INTO blobs (digest, data) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE "
+    "SET data = excluded.data WHERE length(blobs.data) != length(excluded.data)"
+)
+_UPSERT_RECIPES = (
+    "INSERT INTO recipes (digest, size, chunks) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE "
+    "SET size = excluded.size, chunks = excluded.chunks "
+    "WHERE recipes.size != excluded.size OR recipes.chunks != excluded.chunks"
+)
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -127,7 +164,24 @@ class LocalBlobStore:
             return
         (self.root / "objects").mkdir(parents=True, exist_ok=True)
         (self.root / "tmp").mkdir(exist_ok=True)
+        self.sweep_tmp()
         self._ready = True
+
+    def sweep_tmp(self, age: float = STALE_TMP_AGE) -> int:
+        """Remove temp files untouched for ``age`` seconds (left by a writer that died);
+        returns how many. Runs when the store is first used; newer ones may be another
+        process's writes in progress and are left alone."""
+        cutoff = time.time() - age
+        removed = 0
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.root / "tmp") as it:
+            for d in it:
+                with contextlib.suppress(FileNotFoundError):
+                    if d.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(d.path)
+                        removed += 1
+        if removed:
+            log.info("removed %d stale temp file(s) from %s", removed, self.root / "tmp")
+        return removed
 
     def _db(self) -> _Packs:
         conn = getattr(self._local, "conn", None)
@@ -285,53 +339,71 @@ class LocalBlobStore:
         buf = getattr(self._local, "buf", None) or bytearray(READ_SIZE)
         self._local.buf = buf
         view = memoryview(buf)
-        with open(tmp, "wb", buffering=0) as out:
-            while n := f.readinto(buf):
-                h.update(view[:n])
-                part = view[:n]
-                while part:
-                    part = part[out.write(part) :]
-                size += n
-            _start_writeback(out.fileno())
-        digest = "blake3:" + h.hexdigest()
-        if size < PACK_LIMIT:  # file shrank under us; pack what we read
-            data = tmp.read_bytes()
-            tmp.unlink()
-            self._store_small(digest, data)
-        else:
-            self._install(tmp, digest)
+        try:
+            with open(tmp, "wb", buffering=0) as out:
+                while n := f.readinto(buf):
+                    h.update(view[:n])
+                    part = view[:n]
+                    while part:
+                        part = part[out.write(part) :]
+                    size += n
+                _start_writeback(out.fileno())
+            digest = "blake3:" + h.hexdigest()
+            if size < PACK_LIMIT:  # file shrank under us; pack what we read
+                data = tmp.read_bytes()
+                tmp.unlink()
+                self._store_small(digest, data)
+            else:
+                self._install(tmp, digest, size)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not stay full of our partial copy
+            raise
         return digest, size
 
     def _store_large(self, digest: str, data: bytes | memoryview) -> None:
-        dest = self._path(digest)
+        dest = self._spath(digest)
         if dest is None:
             raise UsageError(f"{digest!r} is not a content digest (blake3:<64 hex>); nothing was stored")
-        if dest.exists():
+        if _size_is(dest, len(data)):
             return
         self._setup()
         tmp = f"{self.root}/tmp/{os.urandom(16).hex()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            _start_writeback(fd)
-        finally:
-            os.close(fd)
-        self._install(Path(tmp), digest)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                _start_writeback(fd)
+            finally:
+                os.close(fd)
+            self._install(Path(tmp), digest, len(data))
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
-    def _install(self, tmp: Path, digest: str) -> None:
-        dest = self._path(digest)
-        if dest.exists():
+    def _install(self, tmp: Path, digest: str, size: int) -> None:
+        """Move a whole temp file into place, unless a copy of the right size is there (the
+        caller removes ``tmp`` if this fails). A copy of another size is damaged: replaced."""
+        dest = self._spath(digest)
+        assert dest is not None
+        try:
+            there = os.stat(dest).st_size
+        except FileNotFoundError:
+            there = None
+        if there == size:
             tmp.unlink()
             return
+        if there is not None:
+            log.warning("blob %s was stored with %d bytes instead of %d: replacing it", digest, there, size)
         os.chmod(tmp, 0o444)
-        dest.parent.mkdir(exist_ok=True)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.replace(tmp, dest)
         self._dirty = True
 
     def _store_small(self, digest: str, data: bytes) -> None:
-        self._db().execute("INSERT OR IGNORE INTO blobs (digest, data) VALUES (?, ?)", (digest, data))
+        self._db().execute(_UPSERT_SMALL, (digest, data))
 
     def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False) -> None:
         """Store already-hashed blobs, small ones in one transaction (what batch uploads use).
@@ -348,7 +420,7 @@ class LocalBlobStore:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany("INSERT OR IGNORE INTO blobs (digest, data) VALUES (?, ?)", small)
+            db.executemany(_UPSERT_SMALL, small)
             db.execute("COMMIT")
         except BaseException:
             db.rollback()
@@ -366,10 +438,7 @@ class LocalBlobStore:
             db = self._db()
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(
-                    "INSERT OR IGNORE INTO recipes (digest, size, chunks) VALUES (?, ?, ?)",
-                    [(d, n, c) for d, (n, c) in pending.items()],
-                )
+                db.executemany(_UPSERT_RECIPES, [(d, n, c) for d, (n, c) in pending.items()])
                 db.execute("COMMIT")
             except BaseException:
                 db.rollback()
@@ -386,11 +455,119 @@ class LocalBlobStore:
         self._db().execute("DELETE FROM blobs WHERE digest = ?", (digest,))
         self._db().execute("DELETE FROM recipes WHERE digest = ?", (digest,))
 
+    def quarantine(self, digest: str) -> bool:
+        """Set ``digest`` aside if its stored copy is damaged; returns whether it was.
+
+        For a reader that found the blob's bytes wrong or part of it missing: the stored
+        copy is hashed again here (a wrong read alone is not proof), and only if it is wrong
+        is it moved to ``quarantine/`` and forgotten, so that ``has`` no longer reports it
+        and the next ingest of the same bytes stores them again. A chunked blob's chunks are
+        checked one by one (each damaged one is set aside) and its recipe is forgotten when
+        a chunk is damaged or missing. A blob that reads right, or is absent, is left as it
+        is. Each removal is a compare-and-delete: a copy that a writer healed meanwhile stays.
+        """
+        if not _BLOB.fullmatch(digest):
+            return False
+        self._setup()
+        self._seen.discard(digest)
+        path = self._spath(digest)
+        assert path is not None
+        if os.path.exists(path):
+            return self._quarantine_file(digest, path)
+        db = self._db()
+        row = db.execute("SELECT data FROM blobs WHERE digest = ?", (digest,)).fetchone()
+        if row is not None:
+            if _digest_of(row[0]) == digest:
+                return False
+            self._keep_aside(digest, row[0])
+            db.execute("DELETE FROM blobs WHERE digest = ? AND data = ?", (digest, row[0]))
+            log.warning("blob %s was damaged in %s: set aside; logging the same bytes again stores it anew", digest, self.root)
+            return True
+        with self._recipes_lock:
+            self._recipes.pop(digest, None)
+        row = db.execute("SELECT chunks FROM recipes WHERE digest = ?", (digest,)).fetchone()
+        if row is None:
+            return False
+        chunks = [d for d, _ in json.loads(row[0])]
+        bad = [d for d in chunks if self.quarantine(d) or not self._holds(d)]
+        if not bad and _digest_of_stream(_Chained(self, chunks)) == digest:
+            return False
+        db.execute("DELETE FROM recipes WHERE digest = ? AND chunks = ?", (digest, row[0]))
+        log.warning("chunked blob %s was damaged in %s (%d bad chunk(s)): set aside", digest, self.root, len(bad))
+        return True
+
+    def _holds(self, digest: str) -> bool:
+        """Whether ``digest`` is stored, asking the store itself (not this process's memory)."""
+        path = self._spath(digest)
+        if path is not None and os.path.exists(path):
+            return True
+        db = self._db()
+        return any(
+            db.execute(f"SELECT 1 FROM {table} WHERE digest = ?", (digest,)).fetchone() is not None
+            for table in ("blobs", "recipes")
+        )
+
+    def _quarantine_file(self, digest: str, path: str) -> bool:
+        with open(path, "rb") as f:
+            if _digest_of_stream(f) == digest:
+                return False
+        aside = self._aside_path(digest)
+        try:
+            os.replace(path, aside)
+        except FileNotFoundError:
+            return False  # removed meanwhile (gc, another reader): nothing left to set aside
+        with open(aside, "rb") as f:
+            healed = _digest_of_stream(f) == digest
+        if healed:  # a writer replaced it between our check and the move: put it back
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+            os.unlink(aside)
+            return False
+        log.warning("blob %s was damaged in %s: moved to %s; logging the same bytes again stores it anew",
+                    digest, self.root, aside)
+        return True
+
+    def _aside_path(self, digest: str) -> str:
+        folder = self.root / "quarantine"
+        folder.mkdir(exist_ok=True)
+        return f"{folder}/{digest[7:]}.{time.strftime('%Y%m%dT%H%M%S')}.{os.urandom(4).hex()}"
+
+    def _keep_aside(self, digest: str, data: bytes) -> None:
+        with contextlib.suppress(OSError):  # keeping a copy for inspection is a courtesy, not a duty
+            with open(self._aside_path(digest), "xb") as f:
+                f.write(data)
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _size_is(path: str, size: int) -> bool:
+    """Whether ``path`` is a file of ``size`` bytes: one ``stat``, what an existence check
+    costs, so the ingest of a present blob notices a truncated or missing copy for free."""
+    try:
+        return os.stat(path).st_size == size
+    except FileNotFoundError:
+        return False
+
+
+def _digest_of(data: bytes) -> str:
+    h = hasher()
+    h.update(data)
+    return "blake3:" + h.hexdigest()
+
+
+def _digest_of_stream(f: BinaryIO) -> str:
+    h = hasher()
+    try:
+        with f:
+            while chunk := f.read(READ_SIZE):
+                h.update(chunk)
+    except BlobNotFoundError:
+        return ""  # a chunk is missing: not the blob
+    return "blake3:" + h.hexdigest()
 
 
 class _Chained(io.RawIOBase):

@@ -35,6 +35,7 @@ lifecycle rule (abort incomplete multipart uploads, expire ``staging/`` after a 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import re
@@ -71,6 +72,8 @@ READ_SIZE = 1 * MiB
 BUFFER_BUDGET = 256 * MiB  # upload buffers in flight per store, whatever the callers' concurrency
 
 _BLOB = re.compile(r"^blake3:([0-9a-f]{64})$")
+
+log = logging.getLogger("cairn.storage.blobs")
 
 
 class S3BlobStore:
@@ -160,16 +163,31 @@ class S3BlobStore:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _exists(self, key: str) -> bool:
+        return self._size_of(key) is not None
+
+    def _size_of(self, key: str) -> int | None:
+        """The object's size (one HEAD), or None when it does not exist."""
         from botocore.exceptions import ClientError
 
         with self._errors("look up", key):
             try:
-                self._client.head_object(Bucket=self.bucket, Key=key)
+                return int(self._client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
             except ClientError as e:
                 if error_code(e) in MISSING:
-                    return False
+                    return None
                 raise
-        return True
+
+    def _clear_wrong_size(self, key: str, size: int) -> bool:
+        """Whether ``key`` holds an object of ``size`` bytes; one of another size is damaged
+        (a blob's size is part of what its digest names) and is deleted, so that the write
+        in progress replaces it. The HEAD that an existence check costs, nothing more."""
+        there = self._size_of(key)
+        if there is None or there == size:
+            return there is not None
+        log.warning("s3://%s/%s held %d bytes instead of %d: replacing it", self.bucket, key, there, size)
+        with self._errors("delete a damaged blob", key):
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        return False
 
     # -- queries ---------------------------------------------------------------
     def has(self, digests: Iterable[str]) -> set[str]:
@@ -217,7 +235,7 @@ class S3BlobStore:
         digest = _digest(data)
         key = self._key(digest)
         self._ready()
-        if not self._exists(key):
+        if not self._clear_wrong_size(key, len(data)):
             self._put_object(key, data)
         return digest, len(data)
 
@@ -263,11 +281,15 @@ class S3BlobStore:
                     self._client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
                     return
                 except ClientError as e:
-                    if error_code(e) in TAKEN:  # already stored (identical bytes: same digest)
-                        return
+                    if error_code(e) in TAKEN:  # already stored: identical bytes, unless damaged
+                        if self._clear_wrong_size(key, len(data)):
+                            return
+                        continue
                     if error_code(e) != "ConditionalRequestConflict" or attempt == 4:
                         raise
             time.sleep(0.1 * 2**attempt)  # another writer of the same blob is in flight (AWS 409)
+        raise StoreError(f"s3://{self.bucket}/{key} kept holding bytes of the wrong size while it was "
+                         "replaced five times; another writer is damaging it: check who writes to the bucket")
 
     def _put_large(self, f: BinaryIO, path: Path) -> tuple[str, int]:
         h = hasher()
@@ -279,7 +301,7 @@ class S3BlobStore:
         digest = "blake3:" + h.hexdigest()
         key = self._key(digest)
         self._ready()
-        if not self._exists(key):
+        if not self._clear_wrong_size(key, size):
             f.seek(0)
             self._upload_parts(f, key, digest, size, path)
         return digest, size
@@ -364,6 +386,45 @@ class S3BlobStore:
         with self._errors("delete", key):
             client.delete_object(Bucket=self.bucket, Key=key)
 
+    def quarantine(self, digest: str) -> bool:
+        """Set the object aside if its bytes do not hash to ``digest``; returns whether it was
+        damaged (False: it reads right, or is absent). One full read. The damaged bytes are
+        copied to ``quarantine/<hex>.<time>`` (only the version that was hashed: If-Match on
+        its ETag) and the object is deleted, so the next write of the blob creates it again.
+        ``quarantine/`` is kept for inspection only: give it a lifecycle rule or empty it."""
+        from botocore.exceptions import ClientError
+
+        key = self._key(digest)
+        if key is None:
+            return False
+        client = self._ready()
+        with self._errors("check a damaged blob", key):
+            try:
+                obj = client.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as e:
+                if error_code(e) in MISSING:
+                    return False
+                raise
+            h = hasher()
+            with obj["Body"] as body:
+                while chunk := body.read(READ_SIZE):
+                    h.update(chunk)
+            if "blake3:" + h.hexdigest() == digest:
+                return False
+            aside = f"{self._base}quarantine/{digest[7:]}.{time.strftime('%Y%m%dT%H%M%S')}.{uuid.uuid4().hex[:8]}"
+            source = {"Bucket": self.bucket, "Key": key}
+            try:
+                if obj["ContentLength"] <= MAX_COPY:
+                    client.copy_object(Bucket=self.bucket, Key=aside, CopySource=source, CopySourceIfMatch=obj["ETag"])
+                else:
+                    client.copy(source, self.bucket, aside, ExtraArgs={"CopySourceIfMatch": obj["ETag"]})
+            except ClientError as e:
+                if error_code(e) in TAKEN or error_code(e) in MISSING:
+                    return False  # replaced or removed since it was hashed: not ours to set aside
+                raise
+            client.delete_object(Bucket=self.bucket, Key=key)
+        return True
+
     def close(self) -> None:
         if self._client_obj is not None:
             self._client_obj.close()
@@ -434,7 +495,7 @@ class S3BlobStore:
                         h.update(chunk)
                 if key is None or "blake3:" + h.hexdigest() != digest:
                     return False
-                if self._exists(key):
+                if self._clear_wrong_size(key, obj["ContentLength"]):
                     return True
                 source = {"Bucket": self.bucket, "Key": staging_key}
                 try:  # If-Match: the bytes we hashed, not whatever a still-valid URL put there since

@@ -1,6 +1,7 @@
 """Explicit, versioned schema migrations.
 
-Version 1 creates the schema; version 2 adds the claims of direct uploads. A store written by a newer cairn (higher version) is refused
+Version 1 creates the schema; version 2 adds the claims of direct uploads; version 3 the
+list of blobs found damaged. A store written by a newer cairn (higher version) is refused
 with a clear error instead of being misread.
 """
 

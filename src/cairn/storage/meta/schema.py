@@ -7,7 +7,7 @@ PostgreSQL) and ``{blob}``. Everything else is the same SQL.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TYPES = {
     # INTEGER PRIMARY KEY is SQLite's rowid: numbered automatically, like an identity column
@@ -171,9 +171,19 @@ CREATE TABLE blob_claims (
 CREATE INDEX ix_project_blobs_digest ON project_blobs (digest);
 """
 
+# Version 3: blobs found damaged or missing in the object store by a reader (server/blobs_index.py).
+# A project does not "hold" a digest listed here, so its clients send the bytes again, and the
+# server's verified write of them clears the row.
+_V3 = """
+CREATE TABLE damaged_blobs (
+    digest VARCHAR(80) PRIMARY KEY,
+    found_at {ts} NOT NULL
+);
+"""
+
 
 def statements(version: int, dialect: str) -> list[str]:
     """The DDL statements that bring the schema from ``version - 1`` to ``version``."""
-    text = {1: _V1, 2: _V2}[version].format(**_TYPES[dialect])
+    text = {1: _V1, 2: _V2, 3: _V3}[version].format(**_TYPES[dialect])
     lines = [line.split("--", 1)[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

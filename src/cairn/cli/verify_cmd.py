@@ -1,0 +1,102 @@
+"""``cairn verify`` (the embedded store) and ``cairn admin verify`` (a server's stores)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from . import output
+from .main import friendly, main
+from .server_cmds import _store_urls, admin
+
+def _scope(name: str | None, meta, default_entity: str, default_project: str) -> dict:  # noqa: ANN001
+    """verify()'s keyword arguments for NAME (None: the whole store)."""
+    if name is None:
+        return {}
+    from ..core.names import parse_ref
+    from ..engine import versions
+
+    ref = parse_ref(name)
+    entity, project = ref.entity or default_entity, ref.project or default_project
+    if ":" not in name.rpartition("/")[2]:
+        return {"entity": entity, "project": project, "name": ref.name}
+    index = ref.version_index
+    if index is None:  # an alias: the version it names now
+        index = versions.resolve(meta, ref, entity, project).index
+    return {"entity": entity, "project": project, "name": ref.name, "index": index}
+
+
+def _run(meta_url: str, blobs_url: str, name: str | None, entity: str, project: str) -> None:
+    from ..engine.verify import verify
+    from ..storage.registry import open_blobs, open_meta
+
+    meta, blobs = open_meta(meta_url), open_blobs(blobs_url)
+    try:
+        scope = _scope(name, meta, entity, project)
+        log = logging.getLogger("cairn.cli.verify")
+        report = verify(
+            meta, blobs, lambda p: output.line(f"BROKEN {p}"), **scope,
+            progress=lambda stage, n: log.info("verify: %d %s checked", n, stage),
+        )
+    finally:
+        meta.dispose()
+        close = getattr(blobs, "close", None)
+        if close is not None:
+            close()
+    summary = (f"checked {report.versions} version(s), {report.files} file(s), {report.blobs} blob(s) "
+               f"({output.human_size(report.bytes)} re-hashed)")
+    if report.ok:
+        output.line(f"{summary}: no problems")
+        return
+    output.fail(f"{summary}: {report.problems} problem(s) in {len(report.broken_versions)} version(s); "
+                "nothing was changed. A file whose stored copy is damaged heals when the same file is "
+                "logged again after a download has reported it; else restore the store from a backup")
+
+
+@main.command("verify")
+@click.argument("name", required=False)
+@friendly
+def verify_cmd(name: str | None) -> None:
+    """Re-hash the embedded store (CAIRN_DIR) and check every committed version.
+
+    Each version's manifest chunks must be present and match their keys, and each stored
+    file's blob must be present and hash to its digest. Every broken version and file is
+    printed as "BROKEN entity/project/name:vN path: what"; the exit status is 1 when
+    anything is wrong. Nothing is changed. For a server, run 'cairn admin verify' on its
+    stores.
+
+    NAME limits the check to one artifact (every version), NAME:vN or NAME:alias to one
+    version; NAME may be project/NAME or entity/project/NAME.
+    """
+    from ..client.local import DEFAULT_ENTITY
+    from ..client.settings import Settings
+    from ..core.errors import UsageError
+
+    s = Settings.from_env()
+    if s.base_url:
+        raise UsageError("cairn verify checks the embedded store; CAIRN_BASE_URL is set, so run "
+                         "'cairn admin verify --meta URL --blobs URL' where the server's stores are reachable, "
+                         "or unset CAIRN_BASE_URL")
+    meta_url, blobs_url = _store_urls(None, None)
+    _run(meta_url, blobs_url, name, s.entity or DEFAULT_ENTITY, s.project or "uncategorized")
+
+
+@admin.command("verify")
+@click.argument("name", required=False)
+@click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
+@click.option("--blobs", default=None, help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs).")
+@click.option("--entity", default=None, help="Entity of NAME when NAME does not say (default: CAIRN_ENTITY or 'local').")
+@friendly
+def admin_verify(name: str | None, meta: str | None, blobs: str | None, entity: str | None) -> None:
+    """Re-hash a server's stores and check every committed version (read-only).
+
+    The same checks and output as 'cairn verify', on the stores given by --meta and --blobs.
+    Exit status 1 when anything is wrong. NAME limits the check as for 'cairn verify'.
+    """
+    from ..client.settings import Settings
+
+    s = Settings.from_env()
+    meta_url, blobs_url = _store_urls(meta, blobs)
+    _run(meta_url, blobs_url, name, entity or s.entity or "local", s.project or "uncategorized")
+
