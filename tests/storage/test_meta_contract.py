@@ -351,6 +351,8 @@ def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
         tx.execute("DROP TABLE blob_claims")
         tx.execute("DROP INDEX ix_project_blobs_digest")
         tx.execute("DROP TABLE damaged_blobs")  # version 3
+        for table in ("gc_marks", "retention", "store_settings"):  # version 4
+            tx.execute(f"DROP TABLE {table}")
         tx.execute("UPDATE schema_info SET value = '1'")
         tx.execute("INSERT INTO projects (entity, name, created_at) VALUES ('e', 'kept', :t)", {"t": tx.now()})
     store = open_meta(meta_url)
@@ -359,6 +361,7 @@ def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
         assert tx.scalar("SELECT value FROM schema_info WHERE key = 'version'") == str(schema.SCHEMA_VERSION)
         assert tx.scalar("SELECT count(*) FROM blob_claims") == 0
         assert tx.scalar("SELECT count(*) FROM damaged_blobs") == 0
+        assert tx.scalar("SELECT count(*) FROM gc_marks") == 0
         assert tx.scalar("SELECT name FROM projects WHERE entity = 'e'") == "kept"
 
 

@@ -120,6 +120,7 @@ def demo(store_dir: str | None) -> None:
 
 from . import server_cmds  # noqa: E402,F401  (registers server, admin, login, cache)
 from . import verify_cmd  # noqa: E402,F401  (registers verify, admin verify)
+from . import lifecycle_cmds  # noqa: E402,F401  (registers artifact rm, project rm, retention, gc)
 
 
 def run() -> None:

@@ -571,6 +571,26 @@ class HttpClient:
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
         self._json("DELETE", api_path("versions", version_id), params={"delete_aliases": str(delete_aliases).lower()})
 
+    def delete_collection(self, entity: str, project: str, name: str, delete_aliases: bool = False) -> int:
+        got = self._json("DELETE", f"{self._p(entity, project)}/artifacts/{name}",
+                         params={"delete_aliases": str(delete_aliases).lower()})
+        return got["deleted_versions"]
+
+    def delete_project(self, entity: str, project: str, delete_aliases: bool = False) -> int:
+        got = self._json("DELETE", self._p(entity, project), params={"delete_aliases": str(delete_aliases).lower()})
+        return got["deleted_versions"]
+
+    def set_retention(self, entity: str, project: str, name: str | None, policy: Any) -> None:
+        where = self._p(entity, project) + (f"/artifacts/{name}" if name is not None else "")
+        self._json("PUT", f"{where}/retention", json={} if policy is None else policy.as_dict())
+
+    def get_retention(self, entity: str, project: str, name: str | None) -> Any:
+        from ..engine.retention import Retention
+
+        where = self._p(entity, project) + (f"/artifacts/{name}" if name is not None else "")
+        got = self._json("GET", f"{where}/retention")["retention"]
+        return None if got is None else Retention(got["keep_last"], got["max_age_seconds"])
+
     def alias_history(self, entity: str, project: str, name: str) -> list[dict]:
         return self._json("GET", self._p(entity, project, "artifacts", name, "alias-history"))["history"]
 

@@ -9,7 +9,9 @@ from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from . import commit as _commit
-from . import drafts, runs, versions
+from . import deletion, drafts, gc, retention, runs, versions
+from .gc_report import GcReport
+from .retention import Retention
 
 
 class Engine:
@@ -47,6 +49,21 @@ class Engine:
 
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
         versions.delete(self.meta, version_id, delete_aliases, run_id)
+
+    def delete_collection(self, entity: str, project: str, name: str, delete_aliases: bool = False) -> int:
+        return deletion.delete_collection(self.meta, entity, project, name, delete_aliases)
+
+    def delete_project(self, entity: str, project: str, delete_aliases: bool = False) -> int:
+        return deletion.delete_project(self.meta, entity, project, delete_aliases)
+
+    def set_retention(self, entity: str, project: str, name: str | None, policy: Retention | None) -> None:
+        retention.set_policy(self.meta, entity, project, name, policy)
+
+    def get_retention(self, entity: str, project: str, name: str | None) -> Retention | None:
+        return retention.get_policy(self.meta, entity, project, name)
+
+    def gc(self, options: gc.GcOptions | None = None) -> GcReport:
+        return gc.collect(self.meta, self.blobs, options)
 
     def alias_history(self, entity: str, project: str, name: str) -> list[dict]:
         return versions.aliases_log(self.meta, entity, project, name)

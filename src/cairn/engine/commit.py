@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import time
 from collections.abc import Iterable
 
 from ..core import manifest as mf
-from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, UsageError
+from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, StoreError, UsageError
 from ..core.names import (
     LATEST,
     all_canonical,
@@ -20,8 +22,10 @@ from ..core.names import (
 from ..core.versions import COMMITTED, CommitRequest, Edits, VersionInfo, check_metadata
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore, Tx, insert, insert_ignore, lock_row
-from . import records
+from . import gcmarks, records
 from .aliases import move_alias
+
+log = logging.getLogger("cairn.commit")
 
 
 def validate_request(req: CommitRequest) -> None:
@@ -86,8 +90,8 @@ def existing_root(ms: MetaStore, req: CommitRequest, entries: Iterable[mf.Entry]
             "ORDER BY v.idx LIMIT 1",
             {"art": art.id, "d": digest},
         )
-    # Deleting that version before this commit's transaction leaves its chunks in place
-    # (only a gc removes chunks), so the new version may still point at them.
+    # That version may be deleted before this commit's transaction, and gc may then collect
+    # its chunks: the transaction checks that it is still there, else builds the manifest.
     return None if row is None else mf.Root(row.manifest_key, digest, row.file_count, row.size)
 
 
@@ -116,10 +120,40 @@ def build_root(
     return mf.apply_edits(manifest, upserts, removes, chunks.__setitem__), list(upserts.values())
 
 
+ATTEMPTS = 6  # a commit that loses a race with gc starts again from its presence checks
+COLLECTING_WAIT_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+
+
 def commit(ms: MetaStore, blobs: BlobStore, req: CommitRequest) -> VersionInfo:
     validate_request(req)
     entries = sorted_entries(req.entries) if req.entries is not None else None
-    root = existing_root(ms, req, entries) if entries is not None else None
+    return with_gc_retries(lambda reuse: _commit_once(ms, blobs, req, entries, reuse))
+
+
+def with_gc_retries(attempt):  # noqa: ANN001, ANN201
+    """Run ``attempt(reuse)`` again while it loses a race with gc (gcmarks.Retry): each
+    time from its presence checks, waiting a little while gc is removing a blob it names."""
+    reuse, why = True, ""
+    for n in range(ATTEMPTS):
+        try:
+            return attempt(reuse)
+        except gcmarks.Collecting as e:
+            log.info("commit waits for garbage collection: %s", e)
+            why = str(e)
+            time.sleep(COLLECTING_WAIT_S[n])
+        except gcmarks.Retry as e:
+            log.info("commit starts again: %s", e)
+            why, reuse = str(e), reuse and e.reuse
+    raise StoreError(f"the commit lost {ATTEMPTS} races with garbage collection ({why}); try again, "
+                     "or give gc a longer grace period (cairn gc --grace)")
+
+
+def _commit_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, entries, reuse: bool) -> VersionInfo:  # noqa: ANN001
+    checked = gcmarks.begin_checks(ms, blobs)
+    root = existing_root(ms, req, entries) if entries is not None and reuse else None
+    reused = root is not None
+    relied: list[mf.Entry] | mf.SortedEntries = []
+    chunk_keys: set[str] | list[str] = []
     if root is None and isinstance(entries, mf.SortedEntries):
         # streamed: the blobs checked first, then each 4 MiB of chunks written as it is
         # built, so that no pass holds the whole manifest
@@ -127,14 +161,29 @@ def commit(ms: MetaStore, blobs: BlobStore, req: CommitRequest) -> VersionInfo:
         blobs.flush()
         with _ChunkWriter(ms) as sink:
             root = mf.build(entries, sink)
+        relied, chunk_keys = entries, sink.keys
     elif root is None:
         chunks: dict[str, bytes] = {}
-        root, new_entries = build_root(ms, req, chunks, entries)
-        check_blobs(blobs, new_entries)
+        root, relied = build_root(ms, req, chunks, entries)
+        check_blobs(blobs, relied)
         blobs.flush()
         ms.put_chunks(chunks)
+        chunk_keys = list(chunks)
     with ms.write() as tx:
+        gcmarks.guard(tx)
+        gcmarks.check_fresh(tx, checked, blobs, relied, chunk_keys)
         art = records.ensure_artifact(tx, req.entity, req.project, req.name, req.type)
+        if reused or req.base_version_id is not None:
+            lock_row(tx, "artifacts", art.id)
+        if reused and tx.scalar(
+            f"SELECT v.id FROM versions v WHERE {records.COMMITTED_OF} AND v.digest = :d", {"art": art.id, "d": root.digest}
+        ) is None:
+            raise gcmarks.Retry("the version whose manifest this commit reused was deleted", reuse=False)
+        if entries is None and req.base_version_id is not None:
+            state = tx.scalar("SELECT state FROM versions WHERE id = :v", {"v": req.base_version_id})
+            if state != COMMITTED:
+                raise ArtifactNotFoundError(f"version id {req.base_version_id}", "the base version of this draft was deleted")
+        gcmarks.settle(tx, blobs, relied, chunk_keys)
         version_id = commit_in_tx(tx, art, root, req)
         return records.version_by_id(tx, version_id)
 
@@ -146,9 +195,11 @@ class _ChunkWriter:
         self.ms, self.limit = ms, limit
         self.held: dict[str, bytes] = {}
         self.size = 0
+        self.keys: list[str] = []  # every chunk key written (the commit settles them with gc)
 
     def __call__(self, key: str, data: bytes) -> None:
         self.held[key] = data
+        self.keys.append(key)
         self.size += len(data)
         if self.size >= self.limit:
             self.flush()

@@ -17,8 +17,8 @@ from ..core.names import check_distributed_id
 from ..core.versions import CommitRequest, VersionInfo
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore, Tx, batches, in_list, insert_ignore, lock_row
-from . import records
-from .commit import check_blobs, commit_in_tx, sorted_entries, validate_request
+from . import gcmarks, records
+from .commit import check_blobs, commit_in_tx, sorted_entries, validate_request, with_gc_retries
 
 OPEN, FINISHED = "OPEN", "FINISHED"
 
@@ -92,18 +92,26 @@ def _contribution(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distribut
     check_distributed_id(distributed_id)
     validate_request(req)
     entries = sorted_entries(req.entries or [])
+    checked = gcmarks.begin_checks(ms, blobs)
     check_blobs(blobs, entries)
     blobs.flush()
     with ms.write() as tx:
+        gcmarks.guard(tx)
+        gcmarks.check_fresh(tx, checked, blobs, entries, ())
         art = records.ensure_artifact(tx, req.entity, req.project, req.name, req.type)
         lock_row(tx, "artifacts", art.id)
         draft = _draft(tx, art, distributed_id)
+        gcmarks.settle(tx, blobs, entries, ())
         _merge(tx, draft.id, entries, req.run_id, req.name)
         yield tx, art, draft
 
 
 def upsert(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> None:
     """Add ``req.entries`` to the open draft ``distributed_id`` of the artifact (created if new)."""
+    with_gc_retries(lambda _reuse: _upsert_once(ms, blobs, req, distributed_id))
+
+
+def _upsert_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> None:
     with _contribution(ms, blobs, req, distributed_id) as (tx, _art, draft):
         if req.run_id:
             insert_ignore(tx, "outputs_pending", {"draft_id": draft.id, "run_id": req.run_id})
@@ -111,6 +119,10 @@ def upsert(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: 
 
 def finish(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> VersionInfo:
     """Merge the finisher's entries, commit every contribution as one version, and lock the draft."""
+    return with_gc_retries(lambda _reuse: _finish_once(ms, blobs, req, distributed_id))
+
+
+def _finish_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> VersionInfo:
     with _contribution(ms, blobs, req, distributed_id) as (tx, art, draft):
         rows = tx.tuples(
             "SELECT path, digest, size, ref, extra FROM draft_entries WHERE draft_id = :draft ORDER BY path",
@@ -120,6 +132,7 @@ def finish(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: 
         chunks: dict[str, bytes] = {}
         root = mf.build(sorted_entries(all_entries), chunks.__setitem__)
         ms.put_chunks(chunks, tx)
+        gcmarks.settle(tx, blobs, (), list(chunks))
         version_id = commit_in_tx(tx, art, root, req)
         draft_key = {"draft": draft.id}
         contributors = tx.scalars("SELECT run_id FROM outputs_pending WHERE draft_id = :draft", draft_key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
@@ -12,6 +13,7 @@ from .artifact import Artifact
 if TYPE_CHECKING:
     from ..client import Client
     from ..core.versions import CollectionInfo, RunInfo
+    from ..engine.retention import Retention
 
 
 class PublicRun:
@@ -74,8 +76,37 @@ class ArtifactCollection:
     def aliases(self) -> list[str]:
         return sorted({a for v in self._client.list_versions(self.entity, self.project, self.name) for a in v.aliases})
 
+    def delete(self, delete_aliases: bool = False) -> None:
+        """Delete this collection with every version. Refused while a version carries an
+        alias other than ``latest``, unless ``delete_aliases``. ``cairn gc`` reclaims the bytes."""
+        self._client.delete_collection(self.entity, self.project, self.name, delete_aliases)
+
+    @property
+    def retention(self) -> "Retention | None":
+        """The retention policy set on this collection (None: the project's applies, if any)."""
+        return self._client.get_retention(self.entity, self.project, self.name)
+
+    def set_retention(self, keep_last: int | None = None, max_age: "timedelta | int | None" = None) -> None:
+        """Keep the newest ``keep_last`` versions and those younger than ``max_age`` (a
+        timedelta or seconds), and every aliased one; ``cairn gc`` deletes the rest. With
+        neither given, the policy is removed. It replaces the project's policy here."""
+        self._client.set_retention(self.entity, self.project, self.name, retention_policy(keep_last, max_age))
+
     def __repr__(self) -> str:
         return f"<ArtifactCollection {self.entity}/{self.project}/{self.name} ({self.type})>"
+
+
+def retention_policy(keep_last: int | None, max_age: "timedelta | int | None") -> "Retention | None":
+    """A policy from the SDK's arguments (None for neither: no policy)."""
+    from ..engine.retention import Retention
+
+    if isinstance(max_age, timedelta):
+        max_age = int(max_age.total_seconds())
+    if isinstance(max_age, bool) or (max_age is not None and not isinstance(max_age, int)):
+        raise UsageError(f"max_age must be a datetime.timedelta or whole seconds, got {max_age!r}")
+    if keep_last is None and max_age is None:
+        return None
+    return Retention(keep_last, max_age)
 
 
 class ArtifactType:
@@ -197,3 +228,31 @@ class Api:
 
     def projects(self, entity: str | None = None) -> list[str]:
         return [p for _, p in self._client.list_projects(entity or self.entity)]
+
+    def _project_path(self, path: str | None) -> tuple[str, str]:
+        parts = [p for p in (path or "").split("/") if p]
+        if len(parts) > 2:
+            raise UsageError(f"{path!r} is not a project; write 'project' or 'entity/project'")
+        if len(parts) == 2:
+            return parts[0], parts[1]
+        return self.entity, parts[0] if parts else self.project
+
+    def delete_project(self, path: str, delete_aliases: bool = False) -> None:
+        """Delete a project ('project' or 'entity/project') with its collections, versions
+        and runs. Refused while a version carries an alias other than ``latest``, unless
+        ``delete_aliases``. ``cairn gc`` reclaims the bytes."""
+        entity, project = self._project_path(path)
+        self._client.delete_project(entity, project, delete_aliases)
+
+    def retention(self, path: str | None = None) -> "Retention | None":
+        """The retention policy of a project ('project' or 'entity/project'; default: this Api's)."""
+        entity, project = self._project_path(path)
+        return self._client.get_retention(entity, project, None)
+
+    def set_retention(self, path: str | None = None, keep_last: int | None = None,
+                      max_age: "timedelta | int | None" = None) -> None:
+        """Set a project's retention policy (every collection without one of its own): keep
+        the newest ``keep_last`` versions and those younger than ``max_age``, and every
+        aliased one; ``cairn gc`` deletes the rest. With neither given, it is removed."""
+        entity, project = self._project_path(path)
+        self._client.set_retention(entity, project, None, retention_policy(keep_last, max_age))

@@ -197,7 +197,7 @@ def direct_done(entity: str, project: str, body: Digests, c: Ctx, who: Who) -> d
     auth.require(c.meta, who, entity, "write")
     for d in body.digests:
         _content_digest(d)
-    return {"through_server": blobs_index.record_direct(c.meta, entity, project, body.digests)}
+    return {"through_server": blobs_index.record_direct(c.meta, entity, project, body.digests, c.blobs)}
 
 
 def _content_digest(digest: str) -> None:

@@ -76,8 +76,10 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
         return await call_next(request)
 
     from .api import router
+    from .lifecycle_api import router as lifecycle_router
 
     app.include_router(router)
+    app.include_router(lifecycle_router)
 
     @app.get("/api/health", include_in_schema=False)
     def health() -> dict:

@@ -36,15 +36,17 @@ the row. Nothing on the hot path reads an object: only a reader that saw wrong b
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from ..core.digest import hasher
-from ..core.errors import BlobNotFoundError, IntegrityError
-from ..engine import records
+from ..core.errors import BlobNotFoundError, IntegrityError, StoreError
+from ..engine import gcmarks, records
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore, Tx, batches, in_list, insert_ignore
 
 REWRITES = 3  # a stale direct URL may race a rewrite; each round is checked again
+COLLECTING_WAITS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)  # for gc to finish removing a blob being sent again
 
 
 def project_has(meta: MetaStore, entity: str, project: str, digests: list[str]) -> set[str]:
@@ -94,32 +96,47 @@ def grant_direct(
     looked up first: if its object arrived, it is recorded now and not sent again."""
     wanted = list(dict.fromkeys(digests))
     with meta.write() as tx:
+        gcmarks.guard(tx)
         pid = records.project_id(tx, entity, project, create=True)
         claims = _claims(tx, wanted)
         held = _held_anywhere(tx, [d for d in wanted if d not in claims])
-        free = [d for d in wanted if d not in claims and d not in held]
+        busy = {d for d, s in gcmarks.blob_states(tx, wanted).items() if s == gcmarks.DELETING}
+        free = [d for d in wanted if d not in claims and d not in held and d not in busy]
         now = tx.now()
         insert_ignore(tx, "blob_claims", [{"digest": d, "project_id": pid, "created_at": now} for d in free])
         claims_now = _claims(tx, wanted)
     ours_before = [d for d in wanted if claims.get(d) == pid]
     present = list(blobs.has(ours_before)) if ours_before else []
-    arrived = set(present) - set(record_direct(meta, entity, project, present) if present else [])
+    arrived = set(present) - set(record_direct(meta, entity, project, present, blobs) if present else [])
     granted = [d for d in wanted if claims_now.get(d) == pid and d not in arrived]
     return granted, [d for d in wanted if claims_now.get(d) != pid]
 
 
-def record_direct(meta: MetaStore, entity: str, project: str, digests: list[str]) -> list[str]:
+def record_direct(
+    meta: MetaStore, entity: str, project: str, digests: list[str], blobs: BlobStore | None = None
+) -> list[str]:
     """Record the digests this project's client PUT with its direct URLs (created, or found
     there: a 412). Returns those it may not record because the claim is no longer this
     project's (a server-side write checked that object meanwhile); the client must then send
     them through the server."""
     wanted = list(dict.fromkeys(digests))
     with meta.write() as tx:
+        gcmarks.guard(tx)
         pid = records.project_id(tx, entity, project, create=True)
         claims = _claims(tx, wanted)
         mine = [d for d in wanted if claims.get(d) == pid]
+        mine = _not_collected(tx, blobs, mine)
         _record(tx, pid, mine)
-    return [d for d in wanted if claims.get(d) != pid]
+    return [d for d in wanted if d not in set(mine)]
+
+
+def _not_collected(tx: Tx, blobs: BlobStore | None, digests: list[str]) -> list[str]:
+    """Those of ``digests`` that gc is not removing and, if it removed them, that are back."""
+    states = gcmarks.blob_states(tx, digests)
+    gone = [d for d in digests if states.get(d) == gcmarks.DELETED]
+    back = set(blobs.has(gone)) if gone and blobs is not None else set()
+    gcmarks.forget_tombstones(tx, list(back))
+    return [d for d in digests if states.get(d) not in (gcmarks.DELETING, gcmarks.DELETED) or d in back]
 
 
 # -- server-side writes ----------------------------------------------------------------
@@ -140,12 +157,20 @@ def store_checked(
     object turned out wrong; if not, that object is deleted and an IntegrityError asks the
     client to send it again."""
     wanted = list(dict.fromkeys(digests))
-    with meta.write() as tx:
-        pid = records.project_id(tx, entity, project, create=True)
-        before = _claims(tx, wanted)
-        now = tx.now()
-        insert_ignore(tx, "blob_claims", [{"digest": d, "project_id": pid, "created_at": now}
-                                          for d in wanted if d not in before])
+    for wait in (*COLLECTING_WAITS, None):
+        with meta.write() as tx:
+            gcmarks.guard(tx)
+            busy = [d for d, s in gcmarks.blob_states(tx, wanted).items() if s == gcmarks.DELETING]
+            if not busy:
+                pid = records.project_id(tx, entity, project, create=True)
+                before = _claims(tx, wanted)
+                now = tx.now()
+                insert_ignore(tx, "blob_claims", [{"digest": d, "project_id": pid, "created_at": now}
+                                                  for d in wanted if d not in before])
+                break
+        if wait is None:
+            raise StoreError(f"blob {busy[0]} is being removed by garbage collection; send it again in a moment")
+        time.sleep(wait)  # gc removes a batch of condemned blobs in well under a second
     write(wanted)
     for d in before:  # rare: an object that a client may have written unchecked
         for _ in range(REWRITES):
@@ -161,11 +186,16 @@ def store_checked(
             raise IntegrityError(f"the object under {d} kept changing while the server rewrote it; "
                                  "try again", digest=d)
     with meta.write() as tx:
-        _record(tx, pid, wanted)
+        gcmarks.guard(tx)
+        kept = _not_collected(tx, blobs, wanted)
+        _record(tx, pid, kept)
         for part in batches(wanted):
             ph, params = in_list(part)
             tx.execute(f"DELETE FROM blob_claims WHERE digest IN {ph}", params)
             tx.execute(f"DELETE FROM damaged_blobs WHERE digest IN {ph}", params)
+    if len(kept) < len(wanted):  # written while gc removed them (a write slower than its grace period)
+        lost = sorted(set(wanted) - set(kept))[0]
+        raise StoreError(f"blob {lost} was removed by garbage collection while it was being written; send it again")
 
 
 def object_matches(blobs: BlobStore, digest: str) -> bool:

@@ -43,6 +43,11 @@ class ProjectBlobs:
 
         return project_has(self._meta, self._entity, self._project, list(digests))
 
+    def has_stored(self, digests):  # noqa: ANN001, ANN201
+        """Held by this project, and its object is in the store now (asked of the store)."""
+        held = self.has(digests)
+        return set(self._blobs.has(list(held))) if held else set()
+
     def flush(self) -> None:
         self._blobs.flush()
 

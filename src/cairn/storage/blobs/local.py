@@ -121,6 +121,9 @@ def _pack_errors(path: Path) -> Iterator[None]:
 # for a commit to find every blob its ingest of 50,000 files just checked; past that it asks
 # the store again (50,000 digests: ~0.03 s of count queries) rather than hold more.
 SEEN_MAX = 65_536
+# ... and for at most this long: gc may remove a blob nothing references once its grace period
+# is over, so what a process remembers must be younger than that (docs/gc.md).
+SEEN_TTL_S = 60.0
 
 class _Packs:
     """The pack file's connection, with its errors as StoreError (see ``_pack_errors``)."""
@@ -157,6 +160,9 @@ class LocalBlobStore:
         self._recipes: dict[str, tuple[int, str]] = {}  # written at flush, once their chunks are durable
         self._recipes_lock = threading.Lock()
         self._seen: set[str] = set()  # digests this process knows are stored (SEEN_MAX at most)
+        self._seen_since = time.monotonic()
+        self.seen_ttl = SEEN_TTL_S  # gc lowers it to a fraction of its grace period (limit_seen)
+        self.chunked_min = CHUNKED_MIN
 
     # -- set-up --------------------------------------------------------------
     def _setup(self) -> None:
@@ -193,6 +199,9 @@ class LocalBlobStore:
                 enable_wal(raw)
             conn = _Packs(raw, path)
             conn.execute("PRAGMA synchronous=FULL")
+            # a new pack file gives freed pages back to the disk when gc asks (reclaim_space);
+            # on a file that has tables already this only takes effect at its next VACUUM
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL)")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS recipes (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, chunks TEXT NOT NULL)"
@@ -216,6 +225,8 @@ class LocalBlobStore:
         # Blobs never change once stored, so what this process has seen stored it need not
         # ask about again (a commit checks the blobs its ingest just checked: 50,000 rows
         # fetched twice cost ~0.2 s). Only gc removes blobs, and it spares recent ones.
+        if time.monotonic() - self._seen_since > self.seen_ttl:
+            self._seen, self._seen_since = set(), time.monotonic()
         seen = self._seen
         wanted = digests if isinstance(digests, set | frozenset) else set(digests)
         found = wanted & seen  # set operations, not a Python loop per digest
@@ -247,6 +258,99 @@ class LocalBlobStore:
             q = f"SELECT digest FROM recipes WHERE digest IN ({','.join('?' * len(part))})"
             found.update(r[0] for r in db.execute(q, part))
         return found
+
+    def limit_seen(self, seconds: float) -> None:
+        """Remember present blobs for at most ``seconds`` from now on (gc's grace period asks)."""
+        self.seen_ttl = min(self.seen_ttl, seconds)
+
+    def has_stored(self, digests: Iterable[str]) -> set[str]:
+        """``has`` asked of the files and the pack itself, forgetting what this process remembers."""
+        wanted = set(digests)
+        self._seen -= wanted
+        return self.has(wanted)
+
+    def recipe_parts(self, digests: Iterable[str]) -> dict[str, list[str]]:
+        """The chunk digests of each chunked blob among ``digests`` (others are absent)."""
+        out: dict[str, list[str]] = {}
+        rest = list(dict.fromkeys(digests))
+        with self._recipes_lock:
+            for d in rest:
+                if d in self._recipes:
+                    out[d] = [c for c, _ in json.loads(self._recipes[d][1])]
+        rest = [d for d in rest if d not in out]
+        for i in range(0, len(rest), 900):
+            part = rest[i : i + 900]
+            q = f"SELECT digest, chunks FROM recipes WHERE digest IN ({','.join('?' * len(part))})"
+            for d, chunks in self._db().execute(q, part):
+                out[d] = [c for c, _ in json.loads(chunks)]
+        return out
+
+    def iter_recipes(self) -> Iterator[tuple[str, list[str]]]:
+        """Every chunked blob and its chunks' digests (garbage collection only)."""
+        for d, chunks in self._db().execute("SELECT digest, chunks FROM recipes"):
+            yield d, [c for c, _ in json.loads(chunks)]
+
+    def iter_stored(self) -> Iterator[tuple[str, int]]:
+        """Every stored blob with the bytes it takes (a chunked blob's recipe: 0; its chunks
+        are blobs of their own). Garbage collection only."""
+        objects = self.root / "objects"
+        if objects.exists():
+            for sub in sorted(objects.iterdir()):
+                with os.scandir(sub) as it:
+                    for f in it:
+                        with contextlib.suppress(FileNotFoundError):
+                            yield f"blake3:{sub.name}{f.name}", f.stat().st_size
+        yield from self._db().execute("SELECT digest, length(data) FROM blobs").fetchall()
+        yield from ((r[0], 0) for r in self._db().execute("SELECT digest FROM recipes").fetchall())
+
+    def delete_many(self, digests: list[str]) -> None:
+        """Remove blobs (garbage collection only); the pack's rows in one transaction."""
+        for d in digests:
+            p = self._spath(d)
+            if p is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(p, 0o644)
+                    os.unlink(p)
+        self._seen -= set(digests)
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("DELETE FROM blobs WHERE digest = ?", [(d,) for d in digests])
+            db.executemany("DELETE FROM recipes WHERE digest = ?", [(d,) for d in digests])
+            db.execute("COMMIT")
+        except BaseException:
+            db.rollback()
+            raise
+
+    def reclaim_space(self) -> int:
+        """Give the pack file's free pages back to the disk (after gc removed rows); returns
+        the bytes freed. A pack made before incremental vacuum is rewritten once (VACUUM)
+        when at least half of it is free."""
+        db = self._db()
+        path = self.root / "packs.sqlite"
+        before = path.stat().st_size if path.exists() else 0
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        free, total = db.execute("PRAGMA freelist_count").fetchone()[0], db.execute("PRAGMA page_count").fetchone()[0]
+        if free and db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            db.execute("PRAGMA incremental_vacuum")
+        elif free * 2 >= total and free * page >= 1 << 20:
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return max(0, before - (path.stat().st_size if path.exists() else 0))
+
+    def temp_files(self) -> Iterator[tuple[Path, int, float]]:
+        """Files in ``tmp/`` (writes in flight, or left by a crash) with their size and age
+        in seconds by this machine's clock (garbage collection only)."""
+        tmp = self.root / "tmp"
+        if not tmp.exists():
+            return
+        now = time.time()
+        with os.scandir(tmp) as it:
+            for f in it:
+                with contextlib.suppress(FileNotFoundError):
+                    st = f.stat()
+                    yield Path(f.path), st.st_size, now - st.st_mtime
 
     def read_small(self, digests: list[str]) -> dict[str, bytes]:
         """Packed blobs among ``digests`` in one query per 900 (what downloads of many small files use)."""

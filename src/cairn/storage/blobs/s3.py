@@ -28,8 +28,8 @@ How bytes reach ``blobs/``:
 Errors are ``StoreError``s that name the endpoint and bucket and say what to do. boto3
 reads the endpoint and credentials from the usual ``AWS_*`` variables; connect/read
 timeouts and a bounded, backed-off retry budget keep a dead endpoint from hanging a commit.
-Aborted multipart uploads and abandoned ``staging/`` objects are garbage: give the bucket a
-lifecycle rule (abort incomplete multipart uploads, expire ``staging/`` after a day).
+Aborted multipart uploads and abandoned ``staging/`` objects are garbage: ``cairn admin gc``
+removes them once older than its grace period (``stale_uploads``), by the store's own clock.
 """
 
 from __future__ import annotations
@@ -229,6 +229,64 @@ class S3BlobStore:
                     digest = "blake3:" + obj["Key"].rpartition("/")[2]
                     if self._key(digest) == obj["Key"]:
                         yield digest
+
+    # -- garbage collection ----------------------------------------------------
+    def iter_stored(self) -> Iterator[tuple[str, int]]:
+        """Every stored blob with its size in bytes (garbage collection only)."""
+        client = self._ready()
+        with self._errors("list the blobs"):
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{self._base}blobs/"):
+                for obj in page.get("Contents", []):
+                    digest = "blake3:" + obj["Key"].rpartition("/")[2]
+                    if self._key(digest) == obj["Key"]:
+                        yield digest, obj["Size"]
+
+    def delete_many(self, digests: list[str]) -> None:
+        """Remove blobs, 1,000 per request (garbage collection only). Missing ones are ignored."""
+        keys = [k for d in digests if (k := self._key(d))]
+        client = self._ready()
+        for i in range(0, len(keys), 1000):
+            part = keys[i : i + 1000]
+            with self._errors("delete blobs", part[0]):
+                got = client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in part], "Quiet": True})
+            failed = [e for e in got.get("Errors", []) if e.get("Code") not in MISSING]
+            if failed:
+                raise StoreError(f"the object store refused to delete {failed[0].get('Key')} in {self!r}: "
+                                 f"{failed[0].get('Code')} {failed[0].get('Message')}")
+
+    def stale_uploads(self, older_than: float) -> Iterator[tuple[tuple, int]]:
+        """Staged objects and incomplete multipart uploads older than ``older_than`` seconds
+        by the store's own clock (the Date of its answers): ``(handle, bytes)``, a handle
+        for ``remove_upload``. Garbage collection only."""
+        from email.utils import parsedate_to_datetime
+
+        client = self._ready()
+        with self._errors("list staged uploads"):
+            first = client.list_objects_v2(Bucket=self.bucket, Prefix=f"{self._base}staging/", MaxKeys=1)
+            now = parsedate_to_datetime(first["ResponseMetadata"]["HTTPHeaders"]["date"])
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{self._base}staging/"):
+                for obj in page.get("Contents", []):
+                    if (now - obj["LastModified"]).total_seconds() > older_than:
+                        yield ("object", obj["Key"]), obj["Size"]
+            for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=self._base):
+                for up in page.get("Uploads", []):
+                    if (now - up["Initiated"]).total_seconds() > older_than:
+                        yield ("multipart", up["Key"], up["UploadId"]), 0
+
+    def remove_upload(self, handle: tuple) -> None:
+        """Delete a staged object or abort a multipart upload that ``stale_uploads`` named."""
+        from botocore.exceptions import ClientError
+
+        client = self._ready()
+        with self._errors("remove a stale upload", handle[1]):
+            try:
+                if handle[0] == "object":
+                    client.delete_object(Bucket=self.bucket, Key=handle[1])
+                else:
+                    client.abort_multipart_upload(Bucket=self.bucket, Key=handle[1], UploadId=handle[2])
+            except ClientError as e:
+                if error_code(e) not in MISSING | {"NoSuchUpload"}:
+                    raise
 
     # -- writes ----------------------------------------------------------------
     def put_bytes(self, data: bytes) -> tuple[str, int]:

@@ -1,7 +1,8 @@
 """Explicit, versioned schema migrations.
 
 Version 1 creates the schema; version 2 adds the claims of direct uploads; version 3 the
-list of blobs found damaged. A store written by a newer cairn (higher version) is refused
+list of blobs found damaged; version 4 the lifecycle tables (gc marks, retention policies,
+store settings). A store written by a newer cairn (higher version) is refused
 with a clear error instead of being misread.
 """
 

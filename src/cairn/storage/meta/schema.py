@@ -7,7 +7,7 @@ PostgreSQL) and ``{blob}``. Everything else is the same SQL.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TYPES = {
     # INTEGER PRIMARY KEY is SQLite's rowid: numbered automatically, like an identity column
@@ -182,8 +182,37 @@ CREATE TABLE damaged_blobs (
 """
 
 
+# Version 4: the lifecycle (engine/gc.py, docs/gc.md). ``gc_marks`` holds garbage
+# collection's marks and tombstones: kind 'blob' (a blob store digest) or 'chunk' (a
+# manifest chunk key); state 'marked' (a candidate since ``at``), 'deleting' (condemned,
+# bytes being removed) or 'deleted' (gone since ``at``; kept one grace period so that a
+# commit relying on an older presence check sees it). ``retention``: one policy per project
+# (artifact_id 0) or per collection. ``store_settings``: store-wide settings (the grace period).
+_V4 = """
+CREATE TABLE gc_marks (
+    kind VARCHAR(8) NOT NULL,
+    digest VARCHAR(300) NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    at {ts} NOT NULL,
+    PRIMARY KEY (kind, digest)
+);
+CREATE INDEX ix_gc_marks_state ON gc_marks (state, at);
+CREATE TABLE retention (
+    project_id BIGINT NOT NULL REFERENCES projects (id),
+    artifact_id BIGINT NOT NULL,
+    keep_last INTEGER,
+    max_age_seconds BIGINT,
+    PRIMARY KEY (project_id, artifact_id)
+);
+CREATE TABLE store_settings (
+    key VARCHAR(64) PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
 def statements(version: int, dialect: str) -> list[str]:
     """The DDL statements that bring the schema from ``version - 1`` to ``version``."""
-    text = {1: _V1, 2: _V2, 3: _V3}[version].format(**_TYPES[dialect])
+    text = {1: _V1, 2: _V2, 3: _V3, 4: _V4}[version].format(**_TYPES[dialect])
     lines = [line.split("--", 1)[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

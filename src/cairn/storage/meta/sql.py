@@ -275,6 +275,38 @@ class MetaStore:
         with self._tx(write=True) as tx:
             yield tx
 
+    @contextlib.contextmanager
+    def exclusive(self, name: str, key: int) -> Iterator[None]:
+        """Hold a store-wide lock named ``name`` while the body runs, or raise StoreError at
+        once when another process holds it. Released when the process dies (a file lock
+        beside SQLite's file; a PostgreSQL session advisory lock)."""
+        if not self._ready:
+            self.open()
+        if self._pool is not None:
+            import fcntl
+
+            path = self._pool.path + f".{name}.lock"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise StoreError(f"another process holds the {name} lock of {self.url}; wait for it to finish") from None
+                yield
+            finally:
+                os.close(fd)
+            return
+        with self._engine.connect() as conn:
+            got = conn.execute(_pg_text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            conn.commit()
+            if not got:
+                raise StoreError(f"another process holds the {name} lock of {self._safe_url()}; wait for it to finish")
+            try:
+                yield
+            finally:
+                conn.execute(_pg_text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+
     # -- ChunkStore ----------------------------------------------------------
     def get_chunks(self, keys: list[str]) -> dict[str, bytes]:
         out: dict[str, bytes] = {}

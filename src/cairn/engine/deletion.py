@@ -1,0 +1,119 @@
+"""Deleting a collection or a project: their rows go in one transaction; the bytes they
+held stay until ``gc`` finds nothing else references them (engine/gc.py).
+
+A deleted version of a collection that lives on keeps its row (state DELETED, its number is
+never reused); a deleted collection or project is removed whole, so its name is free again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..core.errors import ArtifactNotFoundError, UsageError
+from ..core.names import LATEST
+from ..storage.meta.sql import MetaStore, Tx, batches, in_list, lock_row
+from . import gcmarks, records
+
+log = logging.getLogger("cairn.delete")
+
+
+def _named_aliases(tx: Tx, artifact_ids: list[int]) -> list[str]:
+    out: list[str] = []
+    for part in batches(artifact_ids):
+        ph, params = in_list(part)
+        out += [
+            f"{name}:{alias}"
+            for name, alias in tx.tuples(
+                "SELECT a.name, al.alias FROM aliases al JOIN artifacts a ON a.id = al.artifact_id "
+                f"WHERE al.artifact_id IN {ph} AND al.alias <> :latest ORDER BY a.name, al.alias",
+                {**params, "latest": LATEST},
+            )
+        ]
+    return out
+
+
+def _where_in(tx: Tx, sql: str, column_values: list, extra: dict | None = None) -> int:
+    """Run ``sql`` (with ``{ph}`` for an IN list) once per batch of values; rows affected."""
+    n = 0
+    for part in batches(column_values):
+        ph, params = in_list(part)
+        n += tx.execute(sql.format(ph=ph), {**params, **(extra or {})})
+    return n
+
+
+def _drop_artifacts(tx: Tx, artifact_ids: list[int]) -> int:
+    """Every row of these collections; returns how many versions (committed or deleted) went."""
+    version_ids: list[int] = []
+    draft_ids: list[int] = []
+    for part in batches(artifact_ids):
+        ph, params = in_list(part)
+        version_ids += tx.scalars(f"SELECT id FROM versions WHERE artifact_id IN {ph}", params)
+        draft_ids += tx.scalars(f"SELECT id FROM drafts WHERE artifact_id IN {ph}", params)
+    _where_in(tx, "DELETE FROM draft_entries WHERE draft_id IN {ph}", draft_ids)
+    _where_in(tx, "DELETE FROM outputs_pending WHERE draft_id IN {ph}", draft_ids)
+    _where_in(tx, "DELETE FROM drafts WHERE id IN {ph}", draft_ids)
+    for table in ("tags", "usages", "outputs"):
+        _where_in(tx, f"DELETE FROM {table} WHERE version_id IN {{ph}}", version_ids)
+    for table in ("aliases", "alias_log"):
+        _where_in(tx, f"DELETE FROM {table} WHERE artifact_id IN {{ph}}", artifact_ids)
+    _where_in(tx, "DELETE FROM versions WHERE id IN {ph}", version_ids)
+    _where_in(tx, "DELETE FROM retention WHERE artifact_id IN {ph}", artifact_ids)
+    _where_in(tx, "DELETE FROM artifacts WHERE id IN {ph}", artifact_ids)
+    return len(version_ids)
+
+
+def delete_collection(ms: MetaStore, entity: str, project: str, name: str, delete_aliases: bool = False) -> int:
+    """Delete the collection ``entity/project/name`` with every version; returns how many
+    versions it had. Refused (UsageError) while a version carries an alias other than
+    ``latest``, unless ``delete_aliases``."""
+    with ms.write() as tx:
+        gcmarks.guard(tx)
+        art = records.artifact_row(tx, entity, project, name)
+        if art is None:
+            raise ArtifactNotFoundError(f"{entity}/{project}/{name}", "no such collection; nothing was deleted")
+        lock_row(tx, "artifacts", art.id)
+        named = _named_aliases(tx, [art.id])
+        if named and not delete_aliases:
+            raise UsageError(
+                f"collection {entity}/{project}/{name} has aliased versions ({', '.join(named)}); "
+                "pass delete_aliases=True (--delete-aliases) to delete it with its aliases"
+            )
+        n = _drop_artifacts(tx, [art.id])
+    log.info("deleted collection %s/%s/%s (%d versions); gc reclaims its bytes", entity, project, name, n)
+    return n
+
+
+def delete_project(ms: MetaStore, entity: str, project: str, delete_aliases: bool = False) -> int:
+    """Delete the project with its collections, versions, drafts and runs; returns how many
+    versions it had. Refused while a version carries an alias other than ``latest``, unless
+    ``delete_aliases``. Versions of other projects that named one of its runs as producer
+    keep their content and lose that link."""
+    with ms.write() as tx:
+        gcmarks.guard(tx)
+        pid = records.project_id(tx, entity, project)
+        if pid is None:
+            raise ArtifactNotFoundError(f"{entity}/{project}", "no such project; nothing was deleted")
+        lock_row(tx, "projects", pid)
+        artifact_ids = tx.scalars("SELECT id FROM artifacts WHERE project_id = :pid", {"pid": pid})
+        named = _named_aliases(tx, artifact_ids)
+        if named and not delete_aliases:
+            shown = ", ".join(named[:5]) + (" …" if len(named) > 5 else "")
+            raise UsageError(
+                f"project {entity}/{project} has aliased versions ({shown}); pass delete_aliases=True "
+                "(--delete-aliases) to delete it with its aliases"
+            )
+        n = _drop_artifacts(tx, artifact_ids)
+        run_ids = tx.scalars("SELECT id FROM runs WHERE project_id = :pid", {"pid": pid})
+        for table in ("usages", "outputs", "outputs_pending"):
+            _where_in(tx, f"DELETE FROM {table} WHERE run_id IN {{ph}}", run_ids)
+        _where_in(tx, "UPDATE versions SET run_id = NULL WHERE run_id IN {ph}", run_ids)
+        _drop_run_rows(tx, run_ids)
+        for table in ("retention", "project_blobs", "blob_claims"):
+            tx.execute(f"DELETE FROM {table} WHERE project_id = :pid", {"pid": pid})
+        tx.execute("DELETE FROM projects WHERE id = :pid", {"pid": pid})
+    log.info("deleted project %s/%s (%d versions, %d runs); gc reclaims its bytes", entity, project, n, len(run_ids))
+    return n
+
+
+def _drop_run_rows(tx: Tx, run_ids: list[str]) -> None:
+    _where_in(tx, "DELETE FROM runs WHERE id IN {ph}", run_ids)

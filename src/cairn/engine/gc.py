@@ -1,0 +1,378 @@
+"""Garbage collection: give back the bytes nothing references, safely while others write.
+
+One run (``collect``), holding the store's gc lock so that runs never overlap:
+
+1. policies: delete versions whose ttl passed or that retention does not keep, and drafts
+   left open longer than ``draft_ttl``;
+2. finish what a killed run left half done (blobs in state 'deleting');
+3. find what is live: every blob and manifest chunk that a committed version or an open
+   draft references (walking each manifest tree once per distinct chunk), and the chunks of
+   live chunked blobs;
+4. condemn: marks older than the grace period whose digest is still unreferenced, and
+   still marked in the condemning transaction (a commit clears the marks it relies on);
+   manifest chunks go in that transaction, blob bytes right after it;
+5. mark what is stored and unreferenced now, with the store's clock time;
+6. drop tombstones older than the grace period, and temporary files and staged uploads
+   older than it.
+
+So an unreferenced blob goes on the first run at least one grace period after the run that
+marked it. Why this never removes what a commit relies on: docs/gc.md and engine/gcmarks.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ..core.errors import StoreError
+from ..core.versions import COMMITTED
+from ..storage.base import BlobStore
+from ..storage.meta.sql import MetaStore, Tx, batches, in_list
+from . import gcmarks, retention, versions
+from .gc_report import GcReport
+from .gcmarks import BLOB, CHUNK, DELETED, DELETING, MARKED
+
+log = logging.getLogger("cairn.gc")
+
+GC_RUN_LOCK = 727276
+DRAFT_TTL_S = 7 * 86400
+_BATCH = 500
+
+Progress = Callable[[str, int], None]  # (phase, items done so far)
+
+
+def _no_progress(phase: str, done: int) -> None:
+    pass
+
+
+@dataclass
+class GcOptions:
+    dry_run: bool = False
+    draft_ttl_seconds: float = DRAFT_TTL_S
+    progress: Progress = _no_progress
+
+
+def collect(ms: MetaStore, blobs: BlobStore, options: GcOptions | None = None) -> GcReport:
+    """One garbage collection run over a metadata store and its blob store (see the module
+    docstring); StoreError when another run holds the lock or a manifest is damaged."""
+    opts = options or GcOptions()
+    with ms.exclusive("gc", GC_RUN_LOCK):
+        return _Run(ms, blobs, opts).run()
+
+
+class _Run:
+    def __init__(self, ms: MetaStore, blobs: BlobStore, opts: GcOptions) -> None:
+        self.ms, self.blobs, self.opts = ms, blobs, opts
+        with ms.read() as tx:
+            self.now = gcmarks.store_now(tx)
+            self.grace = gcmarks.grace_seconds(tx)
+        self.report = GcReport(dry_run=opts.dry_run, grace_seconds=self.grace)
+        self.sizes: dict[str, int] = {}  # stored blobs' sizes, once listed
+
+    def run(self) -> GcReport:
+        log.info("gc: %s, grace period %g s", "dry run" if self.opts.dry_run else "run", self.grace)
+        skip = self._policies()
+        if not self.opts.dry_run:
+            self._finish_deleting()
+        live_blobs, live_chunks = self._live(skip)
+        stored = self._stored_blobs()
+        chunk_sizes = self._stored_chunks()
+        if self.opts.dry_run:
+            self._dry(stored, chunk_sizes, live_blobs, live_chunks)
+            return self.report
+        self._condemn(stored, chunk_sizes, live_blobs, live_chunks)
+        self._finish_deleting()
+        self._mark(stored, chunk_sizes, live_blobs, live_chunks)
+        self._expire_tombstones()
+        self._temp()
+        reclaim = getattr(self.blobs, "reclaim_space", None)  # a store with a pack file
+        if reclaim is not None and self.report.removed_blobs.count:
+            self.report.pack_bytes_freed = reclaim()
+        log.info("gc done: %s", "; ".join(self.report.lines()))
+        return self.report
+
+    # -- 1. policies -----------------------------------------------------------------
+    def _policies(self) -> set[int]:
+        """Delete what ttl and retention say (in a dry run: note it); the ids to treat as gone."""
+        doomed, kept = retention.due(self.ms, self.now)
+        self.report.kept_aliased += kept
+        gone: set[int] = set()
+        for d in doomed:
+            if not self.opts.dry_run:
+                try:
+                    versions.delete(self.ms, d.version_id, delete_aliases=False)
+                except Exception as e:  # an alias given meanwhile: keep it, say why
+                    log.info("gc keeps %s: %s", d.name, e)
+                    self.report.kept_aliased.append(f"{d.name} ({d.why})")
+                    continue
+            gone.add(d.version_id)
+            (self.report.versions_expired if d.why == "ttl" else self.report.versions_retention).append(d.name)
+        cutoff = gcmarks.cutoff(self.now, self.opts.draft_ttl_seconds)
+        with self.ms.read() as tx:
+            old = tx.tuples(
+                "SELECT d.id, d.distributed_id, a.name FROM drafts d JOIN artifacts a ON a.id = d.artifact_id "
+                "WHERE d.state = 'OPEN' AND d.created_at < :c", {"c": gcmarks.ts(tx, cutoff)})
+        for draft_id, dist_id, name in old:
+            if not self.opts.dry_run:
+                with self.ms.write() as tx:
+                    gcmarks.guard(tx, exclusive=True)
+                    for table in ("draft_entries", "outputs_pending"):
+                        tx.execute(f"DELETE FROM {table} WHERE draft_id = :d", {"d": draft_id})
+                    tx.execute("DELETE FROM drafts WHERE id = :d AND state = 'OPEN'", {"d": draft_id})
+            self.report.drafts_expired.append(f"{name} (distributed_id {dist_id})")
+        if doomed or old:
+            log.info("gc: %d versions past ttl or retention, %d abandoned drafts", len(gone), len(old))
+        return gone
+
+    # -- 3. what is live -------------------------------------------------------------
+    def _live(self, skip: set[int]) -> tuple[set[str], set[str]]:
+        with self.ms.read() as tx:
+            roots = [
+                (vid, key)
+                for vid, key in tx.tuples(f"SELECT id, manifest_key FROM versions WHERE state = '{COMMITTED}'")
+                if vid not in skip
+            ]
+            draft_blobs = set(tx.scalars("SELECT DISTINCT digest FROM draft_entries WHERE ref IS NULL"))
+        live_chunks: set[str] = set()
+        live_blobs = draft_blobs
+        frontier: list[str] = []
+        for _vid, key in roots:
+            if key not in live_chunks:
+                live_chunks.add(key)
+                frontier.append(key)
+        done = 0
+        while frontier:
+            nxt: list[str] = []
+            for i in range(0, len(frontier), 256):
+                keys = frontier[i : i + 256]
+                loaded = self.ms.get_chunks(keys)
+                for k in keys:
+                    data = loaded.get(k)
+                    if data is None:
+                        raise StoreError(
+                            f"manifest chunk {k} that a committed version needs is missing; gc removed nothing. "
+                            "Run `cairn verify` to find the damaged versions"
+                        )
+                    node = _decode(k, data)
+                    if "leaf" in node:
+                        live_blobs.update(r[1] for r in node["leaf"] if len(r) < 4 or r[3] is None)
+                    else:
+                        for c in node["children"]:
+                            if c[2] not in live_chunks:
+                                live_chunks.add(c[2])
+                                nxt.append(c[2])
+                done += len(keys)
+                self.opts.progress("walk manifests", done)
+            frontier = nxt
+        recipes = getattr(self.blobs, "iter_recipes", None)  # a store that chunks huge files
+        if recipes is not None:
+            for digest, parts in recipes():
+                if digest in live_blobs:
+                    live_blobs.update(parts)
+        log.info("gc: %d versions reference %d blobs and %d manifest chunks", len(roots), len(live_blobs), len(live_chunks))
+        return live_blobs, live_chunks
+
+    def _stored_blobs(self) -> dict[str, int]:
+        stored: dict[str, int] = {}
+        for n, (digest, size) in enumerate(_iter_stored(self.blobs), 1):
+            stored[digest] = size
+            if n % 50_000 == 0:
+                self.opts.progress("list blobs", n)
+        self.report.blobs.add(len(stored), sum(stored.values()))
+        self.sizes = stored
+        return stored
+
+    def _stored_chunks(self) -> dict[str, int]:
+        with self.ms.read() as tx:
+            sizes = dict(tx.tuples("SELECT key, length(data) FROM chunks"))
+        self.report.chunks.add(len(sizes), sum(sizes.values()))
+        return sizes
+
+    # -- dry run -----------------------------------------------------------------------
+    def _dry(self, stored: dict[str, int], chunk_sizes: dict[str, int], live_blobs: set, live_chunks: set) -> None:
+        r = self.report
+        for d, size in stored.items():
+            (r.referenced_blobs if d in live_blobs else r.removed_blobs).add(1, size)
+        for k, size in chunk_sizes.items():
+            (r.referenced_chunks if k in live_chunks else r.removed_chunks).add(1, size)
+        for _, size in self._temp_items():
+            r.removed_temp.add(1, size)
+
+    # -- 4. condemn --------------------------------------------------------------------
+    def _condemn(self, stored: dict[str, int], chunk_sizes: dict[str, int], live_blobs: set, live_chunks: set) -> None:
+        cut = gcmarks.cutoff(self.now, self.grace)
+        claim_cut = cut
+        with self.ms.read() as tx:
+            marks = tx.tuples(f"SELECT kind, digest, at FROM gc_marks WHERE state = '{MARKED}'")
+            old = {(k, d) for k, d in tx.tuples(
+                f"SELECT kind, digest FROM gc_marks WHERE state = '{MARKED}' AND at < :c", {"c": gcmarks.ts(tx, cut)})}
+        live = {BLOB: live_blobs, CHUNK: live_chunks}
+        unmark = [(k, d) for k, d, _ in marks if d in live[k]]
+        doomed = {BLOB: [d for k, d in old if k == BLOB and d not in live_blobs],
+                  CHUNK: [d for k, d in old if k == CHUNK and d not in live_chunks]}
+        self.opts.progress("condemn", len(doomed[BLOB]) + len(doomed[CHUNK]))
+        for part in batches(unmark):
+            with self.ms.write() as tx:
+                gcmarks.guard(tx, exclusive=True)
+                for kind, d in part:
+                    tx.execute("DELETE FROM gc_marks WHERE kind = :k AND digest = :d AND state = :s",
+                               {"k": kind, "d": d, "s": MARKED})
+        done = 0
+        for part in batches(sorted(doomed[CHUNK])):
+            with self.ms.write() as tx:
+                gcmarks.guard(tx, exclusive=True)
+                still = _still_marked(tx, CHUNK, part, cut)
+                if still:
+                    ph, params = in_list(still)
+                    tx.execute(f"DELETE FROM chunks WHERE key IN {ph}", params)
+                    _set_state(tx, CHUNK, still, DELETED, self.now_tx(tx))
+            for k in still:
+                self.report.removed_chunks.add(1, chunk_sizes.get(k, 0))
+            done += len(part)
+            self.opts.progress("remove manifest chunks", done)
+        for part in batches(sorted(doomed[BLOB])):
+            with self.ms.write() as tx:
+                gcmarks.guard(tx, exclusive=True)
+                still = _still_marked(tx, BLOB, part, cut)
+                claimed = _claimed(tx, still, claim_cut)
+                still = [d for d in still if d not in claimed]
+                if still:
+                    _set_state(tx, BLOB, still, DELETING, self.now_tx(tx))
+                    _forget_holders(tx, still)
+            for d in claimed:
+                self.report.in_flight.add(1, stored.get(d, 0))
+
+    def now_tx(self, tx: Tx) -> object:
+        return gcmarks.ts(tx, gcmarks.store_now(tx))
+
+    def _finish_deleting(self) -> None:
+        """Remove the bytes of condemned blobs, then record them as deleted (tombstones)."""
+        with self.ms.read() as tx:
+            doomed = tx.scalars(f"SELECT digest FROM gc_marks WHERE kind = '{BLOB}' AND state = '{DELETING}'")
+        if not doomed:
+            return
+        done = 0
+        for part in batches(sorted(doomed)):
+            _delete_bytes(self.blobs, part)
+            with self.ms.write() as tx:
+                gcmarks.guard(tx, exclusive=True)
+                _set_state(tx, BLOB, part, DELETED, self.now_tx(tx), only=DELETING)
+                _forget_holders(tx, part)
+            for d in part:
+                self.report.removed_blobs.add(1, self.sizes.get(d, 0))
+            done += len(part)
+            self.opts.progress("remove blobs", done)
+        log.info("gc: removed %d blobs", len(doomed))
+
+    # -- 5. mark -------------------------------------------------------------------------
+    def _mark(self, stored: dict[str, int], chunk_sizes: dict[str, int], live_blobs: set, live_chunks: set) -> None:
+        with self.ms.read() as tx:
+            known = {(k, d): s for k, d, s in tx.tuples("SELECT kind, digest, state FROM gc_marks")}
+        fresh: list[tuple[str, str]] = []
+        for kind, sizes, live in ((BLOB, stored, live_blobs), (CHUNK, chunk_sizes, live_chunks)):
+            for d, size in sizes.items():
+                if d in live:
+                    (self.report.referenced_blobs if kind == BLOB else self.report.referenced_chunks).add(1, size)
+                    continue
+                state = known.get((kind, d))
+                if state is None:
+                    fresh.append((kind, d))
+                    self.report.marked_now.add(1, size)
+                elif state == MARKED:
+                    self.report.waiting.add(1, size)
+        for part in batches(fresh):
+            with self.ms.write() as tx:
+                gcmarks.guard(tx, exclusive=True)
+                at = self.now_tx(tx)
+                rows = [{"kind": k, "digest": d, "state": MARKED, "at": at} for k, d in part]
+                tx.execute_many(
+                    "INSERT INTO gc_marks (kind, digest, state, at) VALUES (:kind, :digest, :state, :at) "
+                    "ON CONFLICT DO NOTHING", rows)
+        if fresh:
+            log.info("gc: marked %d unreferenced blobs and chunks", len(fresh))
+
+    # -- 6. tombstones and temporary files ----------------------------------------------
+    def _expire_tombstones(self) -> None:
+        cut = gcmarks.cutoff(self.now, self.grace)
+        with self.ms.write() as tx:
+            gcmarks.guard(tx, exclusive=True)
+            tx.execute(f"DELETE FROM gc_marks WHERE state = '{DELETED}' AND at < :c", {"c": gcmarks.ts(tx, cut)})
+
+    def _temp_items(self) -> Iterator[tuple[object, int]]:
+        """Temporary files and staged uploads older than the grace period: (handle, bytes)."""
+        temp_files = getattr(self.blobs, "temp_files", None)  # local store: tmp/
+        if temp_files is not None:
+            for path, size, age in temp_files():
+                if age > self.grace:
+                    yield path, size
+        stale = getattr(self.blobs, "stale_uploads", None)  # S3: staging keys, multipart uploads
+        if stale is not None:
+            yield from stale(self.grace)
+
+    def _temp(self) -> None:
+        remove = getattr(self.blobs, "remove_upload", None)
+        for handle, size in list(self._temp_items()):
+            try:
+                if remove is not None and not hasattr(handle, "unlink"):
+                    remove(handle)
+                else:
+                    handle.unlink()
+            except FileNotFoundError:
+                continue
+            self.report.removed_temp.add(1, size)
+
+
+def _decode(key: str, data: bytes) -> dict:
+    from ..core.manifest import _decode as decode
+
+    return decode(key, data)
+
+
+def _iter_stored(blobs: BlobStore) -> Iterator[tuple[str, int]]:
+    it = getattr(blobs, "iter_stored", None)
+    if it is not None:
+        yield from it()
+    else:
+        yield from ((d, 0) for d in blobs.iter_digests())
+
+
+def _delete_bytes(blobs: BlobStore, digests: list[str]) -> None:
+    many = getattr(blobs, "delete_many", None)  # stores that remove many in one call
+    if many is not None:
+        many(digests)
+    else:
+        for d in digests:
+            blobs.delete(d)
+
+
+def _still_marked(tx: Tx, kind: str, digests: list[str], cut) -> list[str]:  # noqa: ANN001
+    ph, params = in_list(digests)
+    return tx.scalars(
+        f"SELECT digest FROM gc_marks WHERE kind = :kind AND state = '{MARKED}' AND at < :c AND digest IN {ph}",
+        {**params, "kind": kind, "c": gcmarks.ts(tx, cut)},
+    )
+
+
+def _claimed(tx: Tx, digests: list[str], cut) -> set[str]:  # noqa: ANN001
+    """Digests an upload in flight claims (server); claims older than the grace period are
+    abandoned uploads and dropped."""
+    if not digests:
+        return set()
+    ph, params = in_list(digests)
+    tx.execute(f"DELETE FROM blob_claims WHERE created_at < :c AND digest IN {ph}", {**params, "c": gcmarks.ts(tx, cut)})
+    return set(tx.scalars(f"SELECT digest FROM blob_claims WHERE digest IN {ph}", params))
+
+
+def _forget_holders(tx: Tx, digests: list[str]) -> None:
+    """No project holds a condemned blob any more (server: dedup must not skip its upload)."""
+    ph, params = in_list(digests)
+    tx.execute(f"DELETE FROM project_blobs WHERE digest IN {ph}", params)
+    tx.execute(f"DELETE FROM blob_claims WHERE digest IN {ph}", params)
+
+
+def _set_state(tx: Tx, kind: str, digests: list[str], state: str, at, only: str | None = None) -> None:  # noqa: ANN001
+    ph, params = in_list(digests)
+    cond = f" AND state = '{only}'" if only else ""
+    tx.execute(f"UPDATE gc_marks SET state = :s, at = :at WHERE kind = :kind AND digest IN {ph}{cond}",
+               {**params, "s": state, "at": at, "kind": kind})

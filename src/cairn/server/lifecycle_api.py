@@ -1,0 +1,72 @@
+"""Deleting collections and projects, and retention policies (``/api/v1``).
+
+Deleting a collection or setting its policy needs the ``write`` role on its entity; deleting
+a project or setting the project's policy needs ``admin``. Garbage collection is not an HTTP
+route: an operator runs ``cairn admin gc`` against the stores themselves."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ..engine import Retention
+from . import auth
+from .api import Ctx, Who
+
+router = APIRouter(prefix="/api/v1")
+
+
+class RetentionIn(BaseModel):
+    keep_last: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    max_age_seconds: int | None = Field(default=None, gt=0, le=2**62)
+
+
+def _policy_in(body: RetentionIn) -> Retention | None:
+    """The policy a PUT asks for; an empty body (neither field) removes it."""
+    if body.keep_last is None and body.max_age_seconds is None:
+        return None
+    return Retention(body.keep_last, body.max_age_seconds)
+
+
+def _policy_out(policy: Retention | None) -> dict:
+    return {"retention": None if policy is None else policy.as_dict()}
+
+
+@router.delete("/projects/{entity}/{project}/artifacts/{name}")
+def collection_delete(entity: str, project: str, name: str, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
+    auth.require(c.meta, who, entity, "write")
+    return {"deleted_versions": c.engine.delete_collection(entity, project, name, delete_aliases)}
+
+
+@router.delete("/projects/{entity}/{project}")
+def project_delete(entity: str, project: str, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
+    auth.require(c.meta, who, entity, "admin")
+    return {"deleted_versions": c.engine.delete_project(entity, project, delete_aliases)}
+
+
+@router.get("/projects/{entity}/{project}/retention")
+def project_retention(entity: str, project: str, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "read")
+    return _policy_out(c.engine.get_retention(entity, project, None))
+
+
+@router.put("/projects/{entity}/{project}/retention")
+def project_retention_set(entity: str, project: str, body: RetentionIn, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "admin")
+    policy = _policy_in(body)
+    c.engine.set_retention(entity, project, None, policy)
+    return _policy_out(policy)
+
+
+@router.get("/projects/{entity}/{project}/artifacts/{name}/retention")
+def collection_retention(entity: str, project: str, name: str, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "read")
+    return _policy_out(c.engine.get_retention(entity, project, name))
+
+
+@router.put("/projects/{entity}/{project}/artifacts/{name}/retention")
+def collection_retention_set(entity: str, project: str, name: str, body: RetentionIn, c: Ctx, who: Who) -> dict:
+    auth.require(c.meta, who, entity, "write")
+    policy = _policy_in(body)
+    c.engine.set_retention(entity, project, name, policy)
+    return _policy_out(policy)
