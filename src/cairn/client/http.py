@@ -572,7 +572,7 @@ class HttpClient:
         self._json("DELETE", api_path("versions", version_id), params={"delete_aliases": str(delete_aliases).lower()})
 
     def delete_collection(self, entity: str, project: str, name: str, delete_aliases: bool = False) -> int:
-        got = self._json("DELETE", f"{self._p(entity, project)}/artifacts/{name}",
+        got = self._json("DELETE", self._p(entity, project, "artifacts", name),
                          params={"delete_aliases": str(delete_aliases).lower()})
         return got["deleted_versions"]
 
@@ -581,14 +581,14 @@ class HttpClient:
         return got["deleted_versions"]
 
     def set_retention(self, entity: str, project: str, name: str | None, policy: Any) -> None:
-        where = self._p(entity, project) + (f"/artifacts/{name}" if name is not None else "")
-        self._json("PUT", f"{where}/retention", json={} if policy is None else policy.as_dict())
+        where = ("artifacts", name, "retention") if name is not None else ("retention",)
+        self._json("PUT", self._p(entity, project, *where), json={} if policy is None else policy.as_dict())
 
     def get_retention(self, entity: str, project: str, name: str | None) -> Any:
         from ..engine.retention import Retention
 
-        where = self._p(entity, project) + (f"/artifacts/{name}" if name is not None else "")
-        got = self._json("GET", f"{where}/retention")["retention"]
+        where = ("artifacts", name, "retention") if name is not None else ("retention",)
+        got = self._json("GET", self._p(entity, project, *where))["retention"]
         return None if got is None else Retention(got["keep_last"], got["max_age_seconds"])
 
     def alias_history(self, entity: str, project: str, name: str) -> list[dict]:
