@@ -21,20 +21,32 @@ def friendly(fn: Callable) -> Callable:
         from ..core.errors import CairnError
 
         try:
-            return fn(*args, **kw)
+            out = fn(*args, **kw)
         except (CairnError, FileNotFoundError, IsADirectoryError, NotADirectoryError, TypeError) as e:
             output.fail(str(e))
+        output.flush_notes()  # progress summaries of a command that succeeded
+        return out
 
     return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cairn")
-def main() -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries (also CAIRN_SILENT=1).")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
     """cairn: version the files ML runs produce and consume.
 
     Works on the embedded store in CAIRN_DIR with no set-up.
     """
+    from ..client.settings import silent_from_env
+    from ..core import progress
+    from ..sdk.terminal import terminal_reporter
+
+    # Progress of long work goes to stderr: bars on a terminal, one line per phase otherwise.
+    output.drop_notes()
+    reporter = terminal_reporter(quiet=quiet or silent_from_env(), summary=output.later)
+    ctx.with_resource(progress.reporting(reporter))
 
 
 @main.group()

@@ -21,6 +21,29 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
         click.echo(fmt.format(*[str(x) for x in r]))
 
 
+def note(text: str) -> None:
+    """A line for the person at the terminal (progress summaries, hints), on stderr."""
+    click.echo(text, err=True)
+
+
+_later: list[str] = []
+
+
+def later(text: str) -> None:
+    """A note shown once the command succeeds (a failed one shows only its error)."""
+    _later.append(text)
+
+
+def drop_notes() -> None:
+    _later.clear()
+
+
+def flush_notes() -> None:
+    for text in _later:
+        note(text)
+    _later.clear()
+
+
 def error(text: str) -> None:
     click.echo(f"error: {text}", err=True)
 

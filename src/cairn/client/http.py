@@ -28,6 +28,7 @@ from ..core.digest import hasher
 from ..core.errors import BlobNotFoundError, FileChangedError, IntegrityError, NotFoundError, StoreError
 from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef, check_distributed_id
+from ..core.progress import NULL_TASK, Task, current
 from ..core.sizes import parse_size
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from . import transfer, wire
@@ -126,7 +127,7 @@ class HttpClient:
 
     # -- bytes -------------------------------------------------------------------
     def ingest_dir(self, root: str) -> Iterator[transfer.Window]:
-        return transfer.ingest_windows(root, self.ingest)
+        return transfer.ingest_windows(root, self.ingest, "hashing")
 
     def ingest(
         self,
@@ -134,6 +135,7 @@ class HttpClient:
         folder: str | None = None,
         sigs: dict[str, tuple[int, int, int]] | None = None,
         span: Span = WHOLE,
+        task: Task = NULL_TASK,
     ) -> dict[str, tuple[str, int]]:
         """Hash the files now (stat cache honoured); their bytes travel at commit, and only
         those the server lacks. Files read to be hashed are kept in memory (up to HOLD_MAX
@@ -167,6 +169,7 @@ class HttpClient:
                         self._held[digest] = data
                 if p not in known:
                     fresh.append((p, sigs[p], digest))
+                task.advance(1, sigs[p][0])
         self.statcache.record(fresh, folder=folder, span=span)
         return out
 
@@ -212,14 +215,16 @@ class HttpClient:
                 )
             size = len(src) if isinstance(src, bytes) else src[1][0]
             (small if size < DIRECT_MIN else large).append((d, src))
-        with ThreadPoolExecutor(SEND_WORKERS) as pool:
-            jobs = [pool.submit(self._send_large, entity, project, d, src) for d, src in large]
-            through = self._send_direct(entity, project, small, pool)
-            jobs += [pool.submit(self._send_batch, entity, project, b) for b in _batches(through)]
+        with ThreadPoolExecutor(SEND_WORKERS) as pool, current().task("uploading") as task:
+            task.add_total(len(missing), sum(_size(src) for _, src in small + large))
+            jobs = [pool.submit(self._send_large, entity, project, d, src, task) for d, src in large]
+            through = self._send_direct(entity, project, small, pool, task)
+            jobs += [pool.submit(self._send_batch, entity, project, b, task) for b in _batches(through)]
             for j in jobs:
                 j.result()
 
-    def _send_direct(self, entity: str, project: str, small: list[tuple[str, Any]], pool: ThreadPoolExecutor) -> list:
+    def _send_direct(self, entity: str, project: str, small: list[tuple[str, Any]], pool: ThreadPoolExecutor,
+                     task: Task = NULL_TASK) -> list:
         """PUT small blobs straight to the object store where the server grants it; returns
         those that must go through the server instead (no presigning store, or another
         project holds or is writing that object).
@@ -241,7 +246,9 @@ class HttpClient:
             through += r["through_server"]
             puts += [(d, url, r["headers"]) for d, url in r["urls"].items()]
         def put(d: str, url: str, headers: dict[str, str]) -> None:
-            self._put_create_only(url, self._read_source(d, src[d]), headers)
+            data = self._read_source(d, src[d])
+            self._put_create_only(url, data, headers)
+            task.advance(1, len(data))
 
         jobs = [pool.submit(put, d, url, headers) for d, url, headers in puts]
         for job in jobs:
@@ -285,7 +292,7 @@ class HttpClient:
             raise FileChangedError(path, os.path.basename(path))
         return data
 
-    def _send_batch(self, entity: str, project: str, batch: list[tuple[str, Any]]) -> None:
+    def _send_batch(self, entity: str, project: str, batch: list[tuple[str, Any]], task: Task = NULL_TASK) -> None:
         body = bytearray()
         for d, src in batch:
             data = self._read_source(d, src)
@@ -293,32 +300,36 @@ class HttpClient:
         got = self._json("POST", self._p(entity, project, "blobs", "batch"), content=bytes(body))["digests"]
         if got != [d for d, _ in batch]:
             raise IntegrityError("the server hashed an uploaded batch differently; nothing was committed")
+        task.advance(len(batch), len(body) - 4 * len(batch))
 
-    def _send_large(self, entity: str, project: str, digest: str, src: Any) -> None:
+    def _send_large(self, entity: str, project: str, digest: str, src: Any, task: Task = NULL_TASK) -> None:
         path, sig = src if not isinstance(src, bytes) else (None, None)
         size = len(src) if isinstance(src, bytes) else sig[0]
         start = self._json("POST", self._p(entity, project, "blobs", "uploads"), json={"digest": digest, "size": size})
         if start.get("direct"):
-            self._put_direct(start, path, src, digest)
+            self._put_direct(start, path, src, digest, task)
             self._json("POST", self._p(entity, project, "blobs", "uploads", "complete"),
                        json={"upload_id": start["upload_id"], "digest": digest})
-            return
-        self._call("PUT", self._p(entity, project, "blobs", digest), content=self._stream(path, src, sig, digest),
-                   headers={"Content-Length": str(size)})
+        else:
+            self._call("PUT", self._p(entity, project, "blobs", digest), content=self._stream(path, src, sig, digest, task),
+                       headers={"Content-Length": str(size)})
+        task.advance(1)
 
-    def _stream(self, path: str | None, src: Any, sig: Any, digest: str):  # noqa: ANN202
+    def _stream(self, path: str | None, src: Any, sig: Any, digest: str, task: Task = NULL_TASK):  # noqa: ANN202
         if path is None:
             yield src
+            task.advance(nbytes=len(src))
             return
         h = hasher()
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
                 yield chunk
+                task.advance(nbytes=len(chunk))
         if signature(os.stat(path)) != sig or "blake3:" + h.hexdigest() != digest:
             raise FileChangedError(path, os.path.basename(path))
 
-    def _put_direct(self, start: dict, path: str | None, src: Any, digest: str) -> None:
+    def _put_direct(self, start: dict, path: str | None, src: Any, digest: str, task: Task = NULL_TASK) -> None:
         """PUT the bytes to the presigned URL(s), part i to URL i. The file is read once, in
         order, hashing each part before it is sent (a file changed since it was added is
         caught); up to 4 parts are in flight, so memory stays at 4 parts."""
@@ -337,13 +348,13 @@ class HttpClient:
                     done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
                     for d in done:
                         d.result()
-                inflight.add(pool.submit(self._direct_put, url, data))
+                inflight.add(pool.submit(self._direct_put, url, data, task))
             for d in inflight:
                 d.result()
         if "blake3:" + h.hexdigest() != digest:
             raise FileChangedError(path or "<bytes>", os.path.basename(path or "bytes"))
 
-    def _direct_put(self, url: str, data: bytes) -> None:
+    def _direct_put(self, url: str, data: bytes, task: Task = NULL_TASK) -> None:
         delay = 0.2
         for attempt in range(RETRIES + 1):
             try:
@@ -352,6 +363,7 @@ class HttpClient:
                     if r.status >= 400:
                         text = r.data[:200].decode(errors="replace")
                         raise StoreError(f"the object store refused an upload (HTTP {r.status}): {text}")
+                    task.advance(nbytes=len(data))
                     return
             except urllib3.exceptions.HTTPError as e:
                 if attempt == RETRIES:
@@ -405,16 +417,16 @@ class HttpClient:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _download_blob(self, digest: str, version: VersionInfo, dest: str | Path) -> None:
+    def _download_blob(self, digest: str, version: VersionInfo, dest: str | Path, task: Task = NULL_TASK) -> None:
         """Write the blob's verified bytes to ``dest`` (presigned URL when one was handed out)."""
         presigned = self._urls.pop(digest, None)
         if presigned is not None:
             try:
-                return self._stream_to(digest, self._get_direct(presigned), dest)
+                return self._stream_to(digest, self._get_direct(presigned), dest, task)
             except _Refused:
                 pass  # expired or revoked: ask the server again
         try:
-            self._stream_to(digest, self._get_server(self._p(version.entity, version.project, "blobs", digest)), dest)
+            self._stream_to(digest, self._get_server(self._p(version.entity, version.project, "blobs", digest)), dest, task)
         except _Refused:
             raise StoreError(f"the object store refused to send blob {digest} from a fresh URL; "
                              "check the server's object-store credentials and clock") from None
@@ -446,8 +458,11 @@ class HttpClient:
         with self._get_direct(location) as got:
             yield got
 
-    def _stream_to(self, digest: str, response: Any, dest: str | Path) -> None:
+    def _stream_to(self, digest: str, response: Any, dest: str | Path, task: Task = NULL_TASK) -> None:
+        """Write a blob's bytes as they arrive (reported to ``task``, less any a cut-off try
+        had reported), then check them."""
         h = hasher()
+        written = 0
         try:
             with response as (status, chunks), open(dest, "wb") as out:
                 if status in (400, 403):
@@ -459,12 +474,15 @@ class HttpClient:
                 for chunk in chunks:
                     h.update(chunk)
                     out.write(chunk)
+                    written += len(chunk)
+                    task.advance(nbytes=len(chunk))
         except (httpx.TransportError, urllib3.exceptions.HTTPError) as e:
+            task.advance(nbytes=-written)
             raise StoreError(f"downloading blob {digest} was cut off ({type(e).__name__}: {e}); try again") from None
         if "blake3:" + h.hexdigest() != digest:
             raise IntegrityError(f"blob {digest} arrived corrupt (hash mismatch); try again", digest=digest)
 
-    def _fetch_into(self, e: Entry, dest: str, version: VersionInfo | None) -> bool:
+    def _fetch_into(self, e: Entry, dest: str, version: VersionInfo | None, task: Task = NULL_TASK) -> bool:
         """Download ``e`` straight into ``dest`` (a download root's temp file), then link it
         into the cache: each byte is written once, not once to the cache and again to the
         root (1,000 x 1 MiB from SeaweedFS: 9.0 s with the copy; see bench/). A cached blob
@@ -474,11 +492,11 @@ class HttpClient:
         cached = self.cache.get(e.digest)
         if cached is not None:
             try:
-                transfer.copy_verified(e, open(cached, "rb"), dest)
+                transfer.copy_verified(e, open(cached, "rb"), dest, task)
                 return True
             except IntegrityError:
                 self.cache.evict(e.digest)
-        self._download_blob(e.digest, version, dest)
+        self._download_blob(e.digest, version, dest, task)
         self.cache.adopt(Path(dest), e.digest)
         return True
 
@@ -487,7 +505,7 @@ class HttpClient:
             out = transfer.download(
                 entries, root, lambda e: self.open_entry(e, version), self.statcache, workers=SEND_WORKERS,
                 prepare=lambda todo: self._presign(todo, version),
-                fetch=lambda e, dest: self._fetch_into(e, dest, version),
+                fetch=lambda e, dest, task: self._fetch_into(e, dest, version, task),
             )
         except IntegrityError as err:
             raise transfer.damage_error(err, lambda d: self.report_damaged(d, version)) from err
@@ -625,6 +643,11 @@ class HttpClient:
     def close(self) -> None:
         self._http.close()
         self._direct.clear()
+
+
+def _size(src: Any) -> int:
+    """The size of a pending blob's source: its bytes, or (path, stat signature)."""
+    return len(src) if isinstance(src, bytes) else src[1][0]
 
 
 def _batches(items: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:

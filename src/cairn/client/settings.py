@@ -32,5 +32,10 @@ class Settings:
             api_key=os.environ.get("CAIRN_API_KEY") or None,
             project=os.environ.get("CAIRN_PROJECT") or None,
             entity=os.environ.get("CAIRN_ENTITY") or None,
-            silent=os.environ.get("CAIRN_SILENT", "").lower() in ("1", "true", "yes"),
+            silent=silent_from_env(),
         )
+
+
+def silent_from_env() -> bool:
+    """CAIRN_SILENT: no progress bars or notes from the SDK."""
+    return os.environ.get("CAIRN_SILENT", "").lower() in ("1", "true", "yes")

@@ -42,6 +42,7 @@ from ..core.versions import (
 from .entry import ArtifactManifest, ArtifactManifestEntry
 from .staged import StagedEntries
 from .table import Table, encode
+from .terminal import sdk_progress
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -369,15 +370,16 @@ class Artifact:
             raise FileNotFoundError(f"cannot add_dir {os.fspath(local_path)!r}: no such folder")
         if not os.path.isdir(root):
             raise NotADirectoryError(f"cannot add_dir {os.fspath(local_path)!r}: not a directory (use add_file for files)")
-        for w in self._client.ingest_dir(root):
-            names = join_names(name, w.rels)
-            if self._base is None and not self._entries.any_of(names):
-                # A folder into paths the artifact does not hold yet (the common case): one
-                # bulk update instead of 50,000 conflict checks (~0.1 s for "small").
-                self._entries.put_files(names, w.digests, w.sizes, w.fulls)
-                continue
-            for entry_name, full, digest, size in zip(names, w.fulls, w.digests, w.sizes):
-                self._put(mf.Entry(entry_name, digest, size), merge, full)
+        with sdk_progress():
+            for w in self._client.ingest_dir(root):
+                names = join_names(name, w.rels)
+                if self._base is None and not self._entries.any_of(names):
+                    # A folder into paths the artifact does not hold yet (the common case): one
+                    # bulk update instead of 50,000 conflict checks (~0.1 s for "small").
+                    self._entries.put_files(names, w.digests, w.sizes, w.fulls)
+                    continue
+                for entry_name, full, digest, size in zip(names, w.fulls, w.digests, w.sizes):
+                    self._put(mf.Entry(entry_name, digest, size), merge, full)
 
     @contextlib.contextmanager
     def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Iterator[IO]:
@@ -537,7 +539,8 @@ class Artifact:
         entries = manifest.prefix(path_prefix) if path_prefix else iter(manifest)  # streamed, never held whole
         if allow_missing_references:
             entries = (e for e in entries if e.ref is None or _reachable(self._client, e, self._version))
-        self._client.download(entries, target, self._version)
+        with sdk_progress():
+            self._client.download(entries, target, self._version)
         return str(target)
 
     def checkout(self, root: str | os.PathLike | None = None) -> str:
@@ -650,7 +653,8 @@ class Artifact:
         return self
 
     def wait(self, timeout: int | None = None) -> "Artifact":
-        """Commits are synchronous in cairn; ``wait`` checks that this one is logged."""
+        """Commits are synchronous in cairn (``log_artifact`` shows the upload's progress and
+        returns once it is done); ``wait`` checks that this one is logged."""
         self._require_committed("wait")
         return self
 

@@ -45,7 +45,10 @@ class ArtifactManifestEntry:
         art._require_committed("download")
         from ..client.transfer import safe_dest
 
-        art._client.download([self._entry], target, art._version)
+        from .terminal import sdk_progress
+
+        with sdk_progress():
+            art._client.download([self._entry], target, art._version)
         return str(safe_dest(target, self._entry.path))
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ from ..core.errors import UsageError
 from ..core.names import DEFAULT_PROJECT, parse_ref
 from .api import PublicRun
 from .artifact import Artifact, artifact_from_path
+from .terminal import sdk_progress
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -79,7 +80,8 @@ class Run(PublicRun):
         if isinstance(aliases, str) or isinstance(tags, str):
             raise UsageError("aliases and tags must be lists of strings")
         req = a._commit_request(self.entity, self.project, self.id, aliases, tags)
-        info = self._client.commit(req)
+        with sdk_progress():
+            info = self._client.commit(req)
         a._client_obj = self._client
         a._set_version(info)
         return a
@@ -139,7 +141,8 @@ class Run(PublicRun):
     ) -> Artifact:
         """Contribute files to the distributed version ``distributed_id`` (default: the run's group)."""
         a, did, req = self._contribution("upsert", artifact_or_path, name, type, aliases, distributed_id)
-        self._client.upsert_draft(req, did)
+        with sdk_progress():
+            self._client.upsert_draft(req, did)
         a._client_obj = self._client
         a._entity, a._project = self.entity, self.project
         a._distributed_id = did
@@ -156,7 +159,8 @@ class Run(PublicRun):
         """Commit every contribution to ``distributed_id`` (plus this artifact's files) as one
         version, and lock it: later upserts to that id are refused."""
         a, did, req = self._contribution("finish", artifact_or_path, name, type, aliases, distributed_id)
-        info = self._client.finish_draft(req, did)
+        with sdk_progress():
+            info = self._client.finish_draft(req, did)
         a._client_obj = self._client
         a._distributed_id = None
         a._set_version(info)

@@ -1,0 +1,87 @@
+"""Transfer code reports files and bytes to the progress reporter in force, on the embedded
+store and through a server (upload included), and nothing at all without one."""
+
+from __future__ import annotations
+
+import os
+
+import cairn
+from cairn.core import progress
+from cairn.core.progress import NULL, Recorder
+
+
+def _folder(root: str, sizes: list[int]) -> int:
+    os.makedirs(root, exist_ok=True)
+    for i, n in enumerate(sizes):
+        with open(os.path.join(root, f"f{i:03d}.bin"), "wb") as f:
+            f.write(os.urandom(n))
+    return sum(sizes)
+
+
+def _by_label(rec: Recorder) -> dict[str, progress.Tally]:
+    out = {}
+    for t in rec.tasks:
+        assert t.label not in out, f"two {t.label!r} tasks"
+        assert t.ended is not None, f"task {t.label!r} left open"
+        out[t.label] = t
+    return out
+
+
+def _done(t: progress.Tally, files: int, nbytes: int) -> None:
+    assert (t.files_total, t.bytes_total) == (files, nbytes), t
+    assert (t.files_done, t.bytes_done) == (files, nbytes), t
+
+
+def test_log_and_download_report_every_file_and_byte(backend, tmp_path):
+    # small files (read in batches), large ones (own thread, over 64 KiB) and one over 8 MiB
+    # (sent in parts through a server)
+    sizes = [100] * 40 + [200_000] * 5 + [9 << 20]
+    total = _folder(str(tmp_path / "data"), sizes)
+    rec = Recorder()
+    with progress.reporting(rec), cairn.init(project="prog") as run:
+        a = cairn.Artifact("d", "dataset")
+        a.add_dir(str(tmp_path / "data"))
+        run.log_artifact(a)
+    tasks = _by_label(rec)
+    if backend == "server":
+        assert set(tasks) == {"hashing", "uploading"}
+        _done(tasks["hashing"], len(sizes), total)
+        _done(tasks["uploading"], len(sizes), total)
+    else:
+        assert set(tasks) == {"storing"}
+        _done(tasks["storing"], len(sizes), total)
+
+    rec = Recorder()
+    with progress.reporting(rec):
+        cairn.Api().artifact("prog/d:latest").download(str(tmp_path / "out"))
+    _done(_by_label(rec)["downloading"], len(sizes), total)
+
+    # again into the same folder: every file is already there and counts as done
+    rec = Recorder()
+    with progress.reporting(rec):
+        cairn.Api().artifact("prog/d:latest").download(str(tmp_path / "out"))
+    _done(_by_label(rec)["downloading"], len(sizes), total)
+
+
+def test_logging_again_uploads_nothing_and_says_so(backend, tmp_path):
+    _folder(str(tmp_path / "data"), [1000] * 3)
+    for _ in range(2):
+        rec = Recorder()
+        with progress.reporting(rec), cairn.init(project="prog2") as run:
+            a = cairn.Artifact("d", "dataset")
+            a.add_dir(str(tmp_path / "data"))
+            run.log_artifact(a)
+    tasks = _by_label(rec)
+    assert "uploading" not in tasks  # the server had every blob
+    ingest = tasks["hashing" if backend == "server" else "storing"]
+    _done(ingest, 3, 3000)  # cached files count as done too
+
+
+def test_no_reporter_means_the_null_one():
+    assert progress.current() is NULL
+    with progress.reporting(Recorder()) as rec:
+        assert progress.current() is rec
+    assert progress.current() is NULL
+    with NULL.task("x") as t:
+        t.add_total(1, 2)
+        t.advance(1, 2)
