@@ -138,7 +138,7 @@ def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, mo
         method, key = "_put_create_only", lambda args: args[0].split("?")[0]  # (url, data, headers)
     else:
         monkeypatch.setattr("cairn.client.http.BATCH_BYTES", 1)  # one blob a batch
-        monkeypatch.setattr(type(client), "_send_direct", lambda self, e, p, small, pool: small)  # no direct URLs
+        monkeypatch.setattr(type(client), "_send_direct", lambda self, e, p, small, pool, *task: small)  # no direct URLs
         method, key = "_send_batch", lambda args: " ".join(d for d, _ in args[2])
     original = getattr(type(client), method)
 
