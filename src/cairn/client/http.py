@@ -520,7 +520,7 @@ class HttpClient:
         if version is None:
             return transfer.INTACT
         try:
-            got = self._json("POST", f"{self._p(version.entity, version.project)}/blobs/{digest}/damaged")
+            got = self._json("POST", self._p(version.entity, version.project, "blobs", digest, "damaged"))
         except NotFoundError:
             return transfer.MISSING
         return got["state"]
