@@ -160,6 +160,17 @@ def test_verify_reports_every_kind_of_damage_with_version_and_path(cli, small_ch
     assert fingerprint() == before
     assert clean.version == "v0" and v1.version == "v1"
 
+    # --set-aside, then logging the same files again, heals every damaged file
+    healing = cli("verify", "--set-aside")
+    assert healing.exit_code == 1 and "set aside: log the same files again" in healing.stderr
+    assert fingerprint() != before
+    again = log("data", {**files, "extra.txt": b"v1 only"})
+    assert again.version == "v1"  # identical content: no new version, only bytes stored anew
+    log("data", files)
+    after = cli("verify")
+    assert after.exit_code == 1 and broken(after.stdout) == {("local/p/many:v0", "-")}  # metadata does not heal
+    assert cli("verify", "p/data").exit_code == 0
+
 
 def test_a_tampered_manifest_chunk_is_reported(cli):
     a = log("data", {"model.bin": os.urandom(3000), "notes.txt": b"hello"})
@@ -177,6 +188,13 @@ def test_verify_names_what_it_cannot_find(cli):
     assert result.exit_code == 1 and "nope" in result.stderr and "Traceback" not in result.output
     result = cli("verify", "p/data:v7")
     assert result.exit_code == 1 and "v7" in result.stderr
+
+
+def test_verify_of_no_store_creates_none(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("CAIRN_DIR", str(tmp_path / "nothing-here"))
+    result = cli("verify")
+    assert result.exit_code == 1 and "no cairn store" in result.stderr
+    assert not (tmp_path / "nothing-here").exists()
 
 
 def test_verify_refuses_a_server_url(cli, monkeypatch):

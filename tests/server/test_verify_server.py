@@ -54,8 +54,8 @@ def broken(output: str) -> set[tuple[str, str]]:
 def test_admin_verify_checks_a_servers_stores(own_server):
     s3, prefix = own_server["s3"], own_server["prefix"]
     big = os.urandom(9 << 20)  # sent in parts to a staging key
-    a = log("data", {"flip.bin": os.urandom(100_000), "cut.bin": os.urandom(50_000), "gone.txt": b"small file",
-                     "big.bin": big, "ok.txt": b"fine"})
+    files = {"flip.bin": os.urandom(100_000), "cut.bin": os.urandom(50_000)}
+    a = log("data", {**files, "gone.txt": b"small file", "big.bin": big, "ok.txt": b"fine"})
     log("clean", {"x.txt": b"x"})
     entity = a._version.entity
     runner = CliRunner()
@@ -103,3 +103,16 @@ def test_admin_verify_checks_a_servers_stores(own_server):
     assert scoped.exit_code == 1 and len(broken(scoped.stdout)) == 4 and "clean" not in scoped.stdout
     # read-only: the damaged objects are still there as they were
     assert len(s3.get_object(Bucket="cairn", Key=key(a.get_entry("cut.bin").digest))["Body"].read()) == 100
+    # --set-aside, then the same files logged again through the server, heal the version
+    healing = runner.invoke(main, ["admin", "verify", "--set-aside", "--meta", own_server["meta"],
+                                   "--blobs", own_server["blobs"]], catch_exceptions=False)
+    assert healing.exit_code == 1 and "set aside" in healing.stderr
+    reset_clients()
+    again = log("data", {"flip.bin": files["flip.bin"], "cut.bin": files["cut.bin"], "gone.txt": b"small file",
+                         "big.bin": big, "ok.txt": b"fine"})
+    assert again.version == "v0"
+    assert runner.invoke(main, ["admin", "verify", f"{entity}/p/data", "--meta", own_server["meta"],
+                                "--blobs", own_server["blobs"]], catch_exceptions=False).exit_code == 0
+    reset_clients()
+    root = Path(cairn.Api().artifact("p/data:v0").download("dl"))
+    assert (root / "big.bin").read_bytes() == big and (root / "flip.bin").read_bytes() == files["flip.bin"]

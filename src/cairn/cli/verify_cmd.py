@@ -27,18 +27,31 @@ def _scope(name: str | None, meta, default_entity: str, default_project: str) ->
     return {"entity": entity, "project": project, "name": ref.name, "index": index}
 
 
-def _run(meta_url: str, blobs_url: str, name: str | None, entity: str, project: str) -> None:
-    from ..engine.verify import verify
+def _run(meta_url: str, blobs_url: str, name: str | None, entity: str, project: str, set_aside: bool) -> None:
+    from ..engine.verify import Problem, verify
+    from ..server import blobs_index
     from ..storage.registry import open_blobs, open_meta
 
     meta, blobs = open_meta(meta_url), open_blobs(blobs_url)
+    damaged: set[str] = set()
+
+    def found(p: Problem) -> None:
+        output.line(f"BROKEN {p}")
+        if p.digest is not None:
+            damaged.add(p.digest)
+
     try:
         scope = _scope(name, meta, entity, project)
         log = logging.getLogger("cairn.cli.verify")
         report = verify(
-            meta, blobs, lambda p: output.line(f"BROKEN {p}"), **scope,
+            meta, blobs, found, **scope,
             progress=lambda stage, n: log.info("verify: %d %s checked", n, stage),
         )
+        if set_aside:
+            for d in sorted(damaged):
+                state = blobs_index.set_aside(meta, blobs, d)
+                output.line(f"blob {d}: {state}" + ("" if state == blobs_index.INTACT else
+                                                    "; logging the same file again stores it anew"))
     finally:
         meta.dispose()
         close = getattr(blobs, "close", None)
@@ -49,22 +62,30 @@ def _run(meta_url: str, blobs_url: str, name: str | None, entity: str, project: 
     if report.ok:
         output.line(f"{summary}: no problems")
         return
-    output.fail(f"{summary}: {report.problems} problem(s) in {len(report.broken_versions)} version(s); "
-                "nothing was changed. A file whose stored copy is damaged heals when the same file is "
-                "logged again after a download has reported it; else restore the store from a backup")
+    if set_aside:
+        advice = (f"{len(damaged)} damaged or missing blob(s) were set aside: log the same files again "
+                  "to heal the versions, or restore the store from a backup")
+    else:
+        advice = ("nothing was changed. To heal, run again with --set-aside and then log the same files "
+                  "again (a download that finds a damaged file sets it aside too); or restore the store "
+                  "from a backup")
+    output.fail(f"{summary}: {report.problems} problem(s) in {len(report.broken_versions)} version(s); {advice}")
 
 
 @main.command("verify")
 @click.argument("name", required=False)
+@click.option("--set-aside", "set_aside", is_flag=True,
+              help="Also set damaged and missing blobs aside, so that logging the same files again heals "
+                   "the versions (the one change verify can make, and only with this flag).")
 @friendly
-def verify_cmd(name: str | None) -> None:
+def verify_cmd(name: str | None, set_aside: bool) -> None:
     """Re-hash the embedded store (CAIRN_DIR) and check every committed version.
 
     Each version's manifest chunks must be present and match their keys, and each stored
     file's blob must be present and hash to its digest. Every broken version and file is
     printed as "BROKEN entity/project/name:vN path: what"; the exit status is 1 when
-    anything is wrong. Nothing is changed. For a server, run 'cairn admin verify' on its
-    stores.
+    anything is wrong. Nothing is changed, unless --set-aside is given. For a server, run
+    'cairn admin verify' on its stores.
 
     NAME limits the check to one artifact (every version), NAME:vN or NAME:alias to one
     version; NAME may be project/NAME or entity/project/NAME.
@@ -78,8 +99,10 @@ def verify_cmd(name: str | None) -> None:
         raise UsageError("cairn verify checks the embedded store; CAIRN_BASE_URL is set, so run "
                          "'cairn admin verify --meta URL --blobs URL' where the server's stores are reachable, "
                          "or unset CAIRN_BASE_URL")
+    if not (s.dir / "meta.sqlite").exists():
+        raise UsageError(f"there is no cairn store in {s.dir} to verify; set CAIRN_DIR to the store's folder")
     meta_url, blobs_url = _store_urls(None, None)
-    _run(meta_url, blobs_url, name, s.entity or DEFAULT_ENTITY, s.project or "uncategorized")
+    _run(meta_url, blobs_url, name, s.entity or DEFAULT_ENTITY, s.project or "uncategorized", set_aside)
 
 
 @admin.command("verify")
@@ -87,8 +110,11 @@ def verify_cmd(name: str | None) -> None:
 @click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
 @click.option("--blobs", default=None, help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs).")
 @click.option("--entity", default=None, help="Entity of NAME when NAME does not say (default: CAIRN_ENTITY or 'local').")
+@click.option("--set-aside", "set_aside", is_flag=True,
+              help="Also set damaged and missing blobs aside, so that logging the same files again heals "
+                   "the versions (the one change verify can make, and only with this flag).")
 @friendly
-def admin_verify(name: str | None, meta: str | None, blobs: str | None, entity: str | None) -> None:
+def admin_verify(name: str | None, meta: str | None, blobs: str | None, entity: str | None, set_aside: bool) -> None:
     """Re-hash a server's stores and check every committed version (read-only).
 
     The same checks and output as 'cairn verify', on the stores given by --meta and --blobs.
@@ -98,5 +124,5 @@ def admin_verify(name: str | None, meta: str | None, blobs: str | None, entity: 
 
     s = Settings.from_env()
     meta_url, blobs_url = _store_urls(meta, blobs)
-    _run(meta_url, blobs_url, name, entity or s.entity or "local", s.project or "uncategorized")
+    _run(meta_url, blobs_url, name, entity or s.entity or "local", s.project or "uncategorized", set_aside)
 

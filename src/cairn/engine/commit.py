@@ -169,6 +169,10 @@ def _commit_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, entries, r
         blobs.flush()
         ms.put_chunks(chunks)
         chunk_keys = list(chunks)
+    else:
+        # content a version already has: what the ingest stored anyway (a damaged blob set
+        # aside and stored again) is made durable; free when nothing was written
+        blobs.flush()
     with ms.write() as tx:
         gcmarks.guard(tx)
         gcmarks.check_fresh(tx, checked, blobs, relied, chunk_keys)

@@ -51,6 +51,7 @@ class Problem:
     version: str | None
     path: str | None
     what: str
+    digest: str | None = None  # the blob that is damaged or missing, if a blob is the trouble
 
     def __str__(self) -> str:
         where = " ".join(x for x in (self.version or "(no version)", self.path) if x)
@@ -106,7 +107,7 @@ def verify(
             _check_versions(meta, _all_versions(meta), checker, report, problem, tell)
             for digest, what in index_.unreferenced_damage():
                 problem(Problem(None, None, f"blob {digest} {what} (no committed version names it: a chunk "
-                                            "of a large file, or garbage for gc)"))
+                                            "of a large file, or garbage for gc)", digest))
     else:
         assert entity and project, "a named check needs the entity and project"
         versions = _named_versions(meta, entity, project, name, index)
@@ -242,7 +243,7 @@ def _check_entries(batch: list[mf.Entry], checker: "_BlobChecker", label: str, p
     for e in stored:
         what = verdicts.get(e.digest)
         if what is not None:
-            problem(Problem(label, e.path, f"blob {e.digest} {what}"))
+            problem(Problem(label, e.path, f"blob {e.digest} {what}", e.digest))
 
 
 # -- blobs --------------------------------------------------------------------------------
@@ -348,9 +349,12 @@ class _StoredBlobs(_BlobChecker):
 
     def check(self, digests: list[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(digests))
-        marks = ",".join("?" * len(wanted))
-        found = dict(self._db.execute(f"SELECT digest, bad FROM blobs WHERE digest IN ({marks})", wanted).fetchall())
-        self._db.execute(f"UPDATE blobs SET used = 1 WHERE used = 0 AND bad IS NOT NULL AND digest IN ({marks})", wanted)
+        found: dict[str, str | None] = {}
+        for i in range(0, len(wanted), 500):  # within any SQLite's limit of query parameters
+            part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
+            found.update(self._db.execute(f"SELECT digest, bad FROM blobs WHERE digest IN ({marks})", part))
+            self._db.execute(f"UPDATE blobs SET used = 1 WHERE used = 0 AND bad IS NOT NULL AND digest IN ({marks})", part)
         out: dict[str, str] = {}
         for d in wanted:
             if d not in found:

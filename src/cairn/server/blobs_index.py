@@ -228,6 +228,13 @@ def report_damaged(meta: MetaStore, blobs: BlobStore, entity: str, project: str,
             "SELECT 1 FROM project_blobs WHERE project_id = :pid AND digest = :d", {"pid": pid, "d": digest})
     if not held:
         raise BlobNotFoundError(digest, f"in project {entity}/{project}")
+    return set_aside(meta, blobs, digest)
+
+
+def set_aside(meta: MetaStore, blobs: BlobStore, digest: str) -> str:
+    """Check the object of ``digest`` (one full read); if it is damaged or missing, set it
+    aside and list it as damaged, so that the next upload of those bytes is taken and heals
+    every version naming it. Returns SET_ASIDE, MISSING or INTACT (then nothing changes)."""
     quarantine = getattr(blobs, "quarantine", None)
     if quarantine is not None:  # re-hashes the object; False: it reads right, or is absent
         state = SET_ASIDE if quarantine(digest) else INTACT if blobs.has([digest]) else MISSING
