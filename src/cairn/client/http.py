@@ -30,7 +30,7 @@ from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef, check_distributed_id
 from ..core.progress import NULL_TASK, Task, current
 from ..core.sizes import parse_size
-from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
+from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo, check_commit
 from . import transfer, wire
 from .cache import BlobCache
 from .references import open_reference
@@ -548,6 +548,7 @@ class HttpClient:
         return list(req.edits.upserts.values()) if req.edits else []
 
     def _send(self, req: CommitRequest, url: str) -> Any:
+        check_commit(req)  # a request the server would refuse uploads nothing
         entries = self._entries_to_send(req)
         self._upload(req.entity, req.project, entries)
         out = self._json("POST", url, json=wire.commit_out(req))

@@ -7,25 +7,50 @@ import re
 from dataclasses import dataclass
 
 from .errors import InvalidPathError, UsageError
+from .limits import MAX_DISTRIBUTED_ID, MAX_NAME, MAX_RUN_ID, bad_char, check_text, describe_char
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-MAX_NAME = 128
-VERSION_RE = re.compile(r"^v(\d+)$")
-TAG_RE = re.compile(r"^[-\w]+( +[-\w]+)*$")
+# \Z, not $: "$" also matches before a final newline, which would let "name\n" through
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+\Z")
+VERSION_RE = re.compile(r"^v(\d+)\Z")
+TAG_RE = re.compile(r"^[-\w]+( +[-\w]+)*\Z")
+DOTS = (".", "..")  # names a URL cannot reach: clients and proxies collapse them as path steps
 DEFAULT_PROJECT = "uncategorized"
 LATEST = "latest"
 
 
-def check_name(name: str, what: str = "artifact name") -> str:
+def check_name(name: str, what: str = "artifact name", max_len: int = MAX_NAME) -> str:
+    """An entity, project, artifact, user name or run id: ASCII letters, digits, '-', '_'
+    and '.', not '.' or '..' alone."""
     if not isinstance(name, str) or not name:
         raise UsageError(f"{what} must be a non-empty string, got {name!r}")
-    if len(name) > MAX_NAME:
-        raise UsageError(f"{what} {name[:40]!r}… is {len(name)} characters long; at most {MAX_NAME} are allowed")
+    if len(name) > max_len:
+        raise UsageError(f"{what} {name[:40]!r}… is {len(name)} characters long; at most {max_len} are allowed")
     if not NAME_RE.match(name):
         raise UsageError(
             f"{what} {name!r} may contain only letters, digits, '-', '_' and '.'"
         )
+    if name in DOTS:
+        raise UsageError(f"{what} {name!r} cannot be used: '.' and '..' cannot be reached through a URL; pick another")
     return name
+
+
+def check_run_id(run_id: str) -> str:
+    return check_name(run_id, "run id", MAX_RUN_ID)
+
+
+def check_distributed_id(distributed_id: str) -> str:
+    """A distributed id names a draft in a URL path segment (W&B's default is the run's
+    group, so spaces are fine): at most 256 characters, not blank, without '/', control or
+    invisible characters, not '.' or '..'."""
+    check_text(distributed_id, "distributed_id", MAX_DISTRIBUTED_ID)
+    if not distributed_id:
+        raise UsageError("distributed_id must be a non-empty string")
+    if (ch := bad_char(distributed_id)) is not None or distributed_id.isspace():
+        what = describe_char(ch) if ch is not None else "only spaces"
+        raise UsageError(f"distributed_id {distributed_id!r} contains {what}; use visible characters only")
+    if "/" in distributed_id or distributed_id in DOTS:
+        raise UsageError(f"distributed_id {distributed_id!r} may not contain '/' or be '.' or '..'")
+    return distributed_id
 
 
 def check_type(type_: str) -> str:
@@ -40,6 +65,9 @@ def check_type(type_: str) -> str:
 
 
 def check_alias(alias: str) -> str:
+    """An alias: at most 128 visible characters, without spaces, '/' or ':', not 'vN' (a
+    version number), '.' or '..'. Control and invisible (format) characters are refused:
+    an alias that looks like another must not be another."""
     if not isinstance(alias, str) or not alias:
         raise UsageError(f"alias must be a non-empty string, got {alias!r}")
     if VERSION_RE.match(alias):
@@ -48,34 +76,20 @@ def check_alias(alias: str) -> str:
         raise UsageError(f"alias {alias!r} may not contain '/' or ':'")
     if len(alias) > MAX_NAME or any(c.isspace() for c in alias):
         raise UsageError(f"alias {alias!r} must be at most {MAX_NAME} characters, without spaces")
+    if (ch := bad_char(alias)) is not None:
+        raise UsageError(f"alias {alias!r} contains {describe_char(ch)}; use visible characters only")
+    if alias in DOTS:
+        raise UsageError(f"alias {alias!r} cannot be used: '.' and '..' cannot be reached through a URL")
     return alias
 
 
-MAX_DISTRIBUTED_ID = 256  # the drafts.distributed_id column
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
-
-
-def check_distributed_id(distributed_id: str) -> str:
-    """A distributed id (W&B's default is the run's group, so spaces are fine): a non-empty
-    string of at most 256 characters, without '/', control characters or NUL."""
-    if not isinstance(distributed_id, str) or not distributed_id.strip():
-        raise UsageError(f"distributed_id must be a non-empty string, got {distributed_id!r}")
-    if len(distributed_id) > MAX_DISTRIBUTED_ID:
-        raise UsageError(
-            f"distributed_id {distributed_id[:40]!r}… is {len(distributed_id)} characters long; "
-            f"at most {MAX_DISTRIBUTED_ID} are allowed"
-        )
-    if "/" in distributed_id or _CONTROL.search(distributed_id) or distributed_id in (".", ".."):
-        raise UsageError(
-            f"distributed_id {distributed_id!r} may not contain '/' or control characters, nor be '.' or '..'"
-        )
-    return distributed_id
-
-
 def check_tag(tag: str) -> str:
+    """A tag: words of letters, digits, '-' and '_' with single spaces between, at most 128
+    characters (``\\w`` takes letters of any script but no control or format character)."""
     if not isinstance(tag, str) or len(tag) > MAX_NAME or not TAG_RE.match(tag):
         raise UsageError(
             f"tag {tag!r} may contain only letters, digits, '-', '_' and single spaces between words"
+            f" (at most {MAX_NAME} characters)"
         )
     return tag
 
@@ -205,6 +219,9 @@ def parse_ref(text: str, default_alias: str = LATEST) -> ArtifactRef:
     alias = alias or default_alias
     if ":" in alias and not alias.startswith("blake3:"):  # name:blake3:<hex> names a version by digest
         raise UsageError(f"artifact reference {text!r} has more than one ':'")
+    check_text(alias, "alias", MAX_NAME)
+    if (ch := bad_char(alias)) is not None:
+        raise UsageError(f"artifact reference {text!r} has {describe_char(ch)} in its alias; use visible characters only")
     project = parts[-2] if len(parts) >= 2 else None
     entity = parts[-3] if len(parts) == 3 else None
     if project is not None:

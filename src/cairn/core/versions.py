@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .errors import UsageError
 from .manifest import Entry
 
 PENDING = "PENDING"
@@ -102,30 +103,43 @@ class CommitRequest:
 MAX_METADATA_KEYS = 100
 
 
-def check_metadata(metadata: Any) -> dict[str, Any]:
-    """Metadata is a JSON object with at most 100 top-level keys."""
+def check_metadata(metadata: Any, what: str = "artifact metadata", max_keys: int | None = MAX_METADATA_KEYS) -> dict[str, Any]:
+    """Metadata is a JSON object with at most 100 top-level keys, nested at most
+    ``MAX_JSON_DEPTH`` levels, whose text is valid Unicode; returns its plain-JSON copy."""
     import json
 
-    from .errors import UsageError
+    from .limits import MAX_JSON_DEPTH, json_depth_ok
 
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
-        raise UsageError(f"artifact metadata must be a dict, got {type(metadata).__name__}")
-    if len(metadata) > MAX_METADATA_KEYS:
+        raise UsageError(f"{what} must be a dict, got {type(metadata).__name__}")
+    if max_keys is not None and len(metadata) > max_keys:
         raise UsageError(
-            f"artifact metadata has {len(metadata)} top-level keys; at most {MAX_METADATA_KEYS} are allowed "
+            f"{what} has {len(metadata)} top-level keys; at most {max_keys} are allowed "
             "(nest related values under one key)"
         )
     for k in metadata:
         if not isinstance(k, str):
-            raise UsageError(f"artifact metadata keys must be strings, got {k!r}")
+            raise UsageError(f"{what} keys must be strings, got {k!r}")
+    if not json_depth_ok(metadata):
+        raise UsageError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep; flatten it")
     try:
-        return json.loads(json.dumps(metadata, allow_nan=False, default=_json_default))
+        text = json.dumps(metadata, allow_nan=False, default=_json_default, ensure_ascii=False)
     except (TypeError, ValueError) as e:
         bad = next((k for k, v in metadata.items() if not _is_json(v)), None)
         where = f" (key {bad!r})" if bad is not None else ""
-        raise UsageError(f"artifact metadata must be JSON-serializable{where}: {e}") from None
+        raise UsageError(f"{what} must be JSON-serializable{where}: {e}") from None
+    except RecursionError:  # a value ``default`` turned into something nested too deep
+        raise UsageError(f"{what} is nested too deeply; flatten it") from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} holds text that is not valid Unicode (a lone surrogate)") from None
+    out = json.loads(text)
+    if not json_depth_ok(out):  # ``default`` may have made nested lists (numpy arrays)
+        raise UsageError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep; flatten it")
+    return out
 
 
 def _is_json(value: Any) -> bool:
@@ -134,7 +148,7 @@ def _is_json(value: Any) -> bool:
     try:
         json.dumps(value, allow_nan=False, default=_json_default)
         return True
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return False
 
 
@@ -144,3 +158,27 @@ def _json_default(o: Any) -> Any:
     if hasattr(o, "isoformat"):
         return o.isoformat()
     raise TypeError(f"{type(o).__name__} is not JSON-serializable")
+
+
+def check_commit(req: CommitRequest) -> CommitRequest:
+    """Check (and normalise) everything about a commit that needs no store: names, aliases,
+    tags, metadata, description, ttl and ids. The engine calls it before it writes anything,
+    and the HTTP client before it uploads anything, so both refuse a bad request alike."""
+    from .limits import check_int, check_text, check_ttl
+    from .names import check_alias, check_name, check_run_id, check_tag, check_type
+
+    check_name(req.name)
+    check_type(req.type)
+    check_name(req.project, "project name")
+    check_name(req.entity, "entity name")
+    if isinstance(req.aliases, str) or isinstance(req.tags, str):
+        raise UsageError("aliases and tags must be lists of strings, not one string")
+    req.aliases = list(dict.fromkeys(check_alias(a) for a in req.aliases))
+    req.tags = list(dict.fromkeys(check_tag(t) for t in req.tags))
+    req.metadata = check_metadata(req.metadata)
+    check_text(req.description, "description", optional=True)
+    check_ttl(req.ttl_seconds)
+    if req.run_id is not None:
+        check_run_id(req.run_id)
+    check_int(req.base_version_id, "base_version_id", lo=1, optional=True)
+    return req

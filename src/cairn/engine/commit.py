@@ -10,16 +10,8 @@ from collections.abc import Iterable
 
 from ..core import manifest as mf
 from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, StoreError, UsageError
-from ..core.names import (
-    LATEST,
-    all_canonical,
-    check_alias,
-    check_name,
-    check_tag,
-    check_type,
-    normalize_path,
-)
-from ..core.versions import COMMITTED, CommitRequest, Edits, VersionInfo, check_metadata
+from ..core.names import LATEST, all_canonical, normalize_path
+from ..core.versions import COMMITTED, CommitRequest, Edits, VersionInfo, check_commit
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore, Tx, insert, insert_ignore, lock_row
 from . import gcmarks, records
@@ -29,15 +21,7 @@ log = logging.getLogger("cairn.commit")
 
 
 def validate_request(req: CommitRequest) -> None:
-    check_name(req.name)
-    check_type(req.type)
-    check_name(req.project, "project name")
-    check_name(req.entity, "entity name")
-    req.aliases = list(dict.fromkeys(check_alias(a) for a in req.aliases))
-    req.tags = list(dict.fromkeys(check_tag(t) for t in req.tags))
-    req.metadata = check_metadata(req.metadata)
-    if req.ttl_seconds is not None and (not isinstance(req.ttl_seconds, int) or req.ttl_seconds <= 0):
-        raise UsageError(f"ttl must be a positive duration, got {req.ttl_seconds!r} seconds")
+    check_commit(req)
 
 
 def sorted_entries(entries: list[mf.Entry] | mf.SortedEntries) -> list[mf.Entry] | mf.SortedEntries:

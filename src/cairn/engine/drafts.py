@@ -12,7 +12,8 @@ import json
 from collections.abc import Iterator
 
 from ..core import manifest as mf
-from ..core.errors import ConflictError, LockedError
+from ..core.errors import ConflictError, LockedError, UsageError
+from ..core.limits import MAX_ENTRY_DIGEST, check_text
 from ..core.names import check_distributed_id
 from ..core.versions import CommitRequest, VersionInfo
 from ..storage.base import BlobStore
@@ -21,6 +22,19 @@ from . import gcmarks, records
 from .commit import check_blobs, commit_in_tx, sorted_entries, validate_request, with_gc_retries
 
 OPEN, FINISHED = "OPEN", "FINISHED"
+
+
+def check_draft_entries(entries: list[mf.Entry]) -> None:
+    """Contributions are rows (``draft_entries``): an entry's digest is at most
+    ``MAX_ENTRY_DIGEST`` characters and its reference is text that can be stored."""
+    for e in entries:
+        if len(e.digest) > MAX_ENTRY_DIGEST:
+            raise UsageError(
+                f"entry {e.path!r}: its digest is {len(e.digest)} characters long; a distributed artifact "
+                f"takes at most {MAX_ENTRY_DIGEST} (a reference's URI is part of it: add it with checksum=True)"
+            )
+        if e.ref is not None:
+            check_text(e.ref, f"entry {e.path!r}: reference")
 
 
 def _draft(tx: Tx, art, distributed_id: str):  # noqa: ANN001, ANN202
@@ -92,6 +106,7 @@ def _contribution(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distribut
     check_distributed_id(distributed_id)
     validate_request(req)
     entries = sorted_entries(req.entries or [])
+    check_draft_entries(entries)
     checked = gcmarks.begin_checks(ms, blobs)
     check_blobs(blobs, entries)
     blobs.flush()

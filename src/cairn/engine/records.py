@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from ..core.errors import ArtifactNotFoundError, ConflictError, RunNotFoundError
+from ..core.limits import check_int
+from ..core.names import check_run_id
 from ..core.versions import COMMITTED, CollectionInfo, RunInfo, VersionInfo
 from ..storage.meta.sql import Tx, as_utc, batches, in_list, insert_ignore
 
@@ -96,6 +98,7 @@ def versions_where(
 
 
 def version_by_id(tx: Tx, version_id: int) -> VersionInfo:
+    check_int(version_id, "version id", lo=1)
     found = versions_where(tx, "v.id = :vid", {"vid": version_id})
     if not found:
         raise ArtifactNotFoundError(f"version id {version_id}")
@@ -142,6 +145,7 @@ def runs_where(tx: Tx, where: str, params: dict) -> list[RunInfo]:
 
 
 def run_by_id(tx: Tx, run_id: str) -> RunInfo:
+    check_run_id(run_id)
     found = runs_where(tx, "r.id = :rid", {"rid": run_id})
     if not found:
         raise RunNotFoundError(run_id)

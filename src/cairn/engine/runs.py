@@ -7,7 +7,8 @@ import secrets
 import string
 
 from ..core.errors import RunNotFoundError, UsageError
-from ..core.names import check_name
+from ..core.limits import MAX_JSON_DEPTH, MAX_RUN_TEXT, check_label, json_depth_ok
+from ..core.names import check_name, check_run_id
 from ..core.versions import RunInfo, VersionInfo
 from ..storage.meta.sql import MetaStore, insert, insert_ignore
 from . import records
@@ -35,11 +36,10 @@ def create(
     check_name(project, "project name")
     check_name(entity, "entity name")
     if run_id is not None:
-        check_name(run_id, "run id")
-    try:
-        config_text = json.dumps(config or {}, default=str)
-    except (TypeError, ValueError) as e:
-        raise UsageError(f"run config must be JSON-serializable: {e}") from None
+        check_run_id(run_id)
+    for value, what in ((name, "run name"), (group, "run group"), (job_type, "job type")):
+        check_label(value, what, MAX_RUN_TEXT, optional=True)
+    config_text = config_json(config)
     with ms.write() as tx:
         pid = records.project_id(tx, entity, project, create=True)
         if run_id is not None:
@@ -69,19 +69,41 @@ def create(
         return records.run_by_id(tx, rid)
 
 
+def config_json(config: dict | None) -> str:
+    """A run's config as stored: a JSON object (values it cannot encode become their
+    ``str``), nested at most ``MAX_JSON_DEPTH`` levels, valid Unicode."""
+    if config is not None and not isinstance(config, dict):
+        raise UsageError(f"run config must be a dict, got {type(config).__name__}")
+    if not json_depth_ok(config or {}):
+        raise UsageError(f"run config is nested more than {MAX_JSON_DEPTH} levels deep; flatten it")
+    try:
+        text = json.dumps(config or {}, default=str, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as e:
+        raise UsageError(f"run config must be JSON-serializable with valid Unicode text: {e}") from None
+    return text
+
+
 def finish(ms: MetaStore, run_id: str, exit_code: int = 0, config: dict | None = None) -> None:
+    check_run_id(run_id)
+    config_text = config_json(config) if config is not None else None
     with ms.write() as tx:
         values = {"state": FINISHED if not exit_code else FAILED, "finished_at": tx.now(), "rid": run_id}
         sets = "state = :state, finished_at = :finished_at"
-        if config is not None:
-            values["config"] = json.dumps(config, default=str)
+        if config_text is not None:
+            values["config"] = config_text
             sets += ", config = :config"
         if tx.execute(f"UPDATE runs SET {sets} WHERE id = :rid", values) == 0:
             raise RunNotFoundError(run_id)
 
 
 def get(ms: MetaStore, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:
+    check_run_id(run_id)
     where, params = "r.id = :rid", {"rid": run_id}
+    if entity:
+        check_name(entity, "entity name")
+    if project:
+        check_name(project, "project name")
     if entity:
         where, params["e"] = where + " AND p.entity = :e", entity
     if project:
@@ -94,11 +116,14 @@ def get(ms: MetaStore, run_id: str, entity: str | None = None, project: str | No
 
 
 def list_runs(ms: MetaStore, entity: str, project: str) -> list[RunInfo]:
+    check_name(entity, "entity name")
+    check_name(project, "project name")
     with ms.read() as tx:
         return records.runs_where(tx, "p.entity = :e AND p.name = :p", {"e": entity, "p": project})
 
 
 def use(ms: MetaStore, run_id: str, version_id: int) -> None:
+    check_run_id(run_id)
     with ms.write() as tx:
         insert_ignore(tx, "usages", {"run_id": run_id, "version_id": version_id, "at": tx.now()})
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from ..core.errors import ArtifactNotFoundError, LockedError, UsageError
-from ..core.names import LATEST, ArtifactRef, check_alias, check_tag
+from ..core.limits import MAX_NAME, check_text, check_ttl
+from ..core.names import LATEST, ArtifactRef, check_alias, check_name, check_run_id, check_tag
 from ..core.versions import (
     COMMITTED,
     DELETED,
@@ -20,9 +21,18 @@ from .aliases import alias_history, drop_alias, move_alias, set_version_aliases
 _UNSET = object()
 
 
+def check_collection(entity: str, project: str, name: str | None = None) -> None:
+    """Names a read is asked about: a malformed one is a UsageError, never a query."""
+    check_name(entity, "entity name")
+    check_name(project, "project name")
+    if name is not None:
+        check_name(name)
+
+
 def resolve(ms: MetaStore, ref: ArtifactRef, entity: str, project: str) -> VersionInfo:
     entity = ref.entity or entity
     project = ref.project or project
+    check_collection(entity, project)
     full = f"{entity}/{project}/{ref.name}"
     with ms.read() as tx:
         art = records.artifact_row(tx, entity, project, ref.name)
@@ -49,6 +59,7 @@ def get(ms: MetaStore, version_id: int) -> VersionInfo:
 
 
 def list_versions(ms: MetaStore, entity: str, project: str, name: str, tags: list[str] | None = None) -> list[VersionInfo]:
+    check_collection(entity, project, name)
     with ms.read() as tx:
         art = records.artifact_row(tx, entity, project, name)
         if art is None:
@@ -60,6 +71,8 @@ def list_versions(ms: MetaStore, entity: str, project: str, name: str, tags: lis
 
 
 def list_collections(ms: MetaStore, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
+    check_collection(entity, project)
+    check_text(type_, "artifact type", MAX_NAME, optional=True)
     where, params = "p.entity = :e AND p.name = :p", {"e": entity, "p": project}
     if type_ is not None:
         where, params["t"] = where + " AND a.type = :t", type_
@@ -68,6 +81,8 @@ def list_collections(ms: MetaStore, entity: str, project: str, type_: str | None
 
 
 def list_projects(ms: MetaStore, entity: str | None = None) -> list[tuple[str, str]]:
+    if entity is not None:
+        check_name(entity, "entity name")
     where = "" if entity is None else "WHERE entity = :e "
     with ms.read() as tx:
         return tx.tuples(f"SELECT entity, name FROM projects {where}ORDER BY entity, name", {"e": entity})
@@ -87,13 +102,15 @@ def update(
     """Change what may change after commit, without making a version."""
     values: dict = {}  # column -> new value
     if description is not _UNSET:
-        values["description"] = description
+        values["description"] = check_text(description, "description", optional=True)
     if metadata is not _UNSET:
         values["metadata"] = json.dumps(check_metadata(metadata))
     if ttl_seconds is not _UNSET:
-        if ttl_seconds is not None and (not isinstance(ttl_seconds, int) or ttl_seconds <= 0):
-            raise UsageError(f"ttl must be a positive duration or None, got {ttl_seconds!r} seconds")
-        values["ttl_seconds"] = ttl_seconds
+        values["ttl_seconds"] = check_ttl(ttl_seconds)
+    if run_id is not None:
+        check_run_id(run_id)
+    if isinstance(aliases, str) or isinstance(tags, str):
+        raise UsageError("aliases and tags must be lists of strings, not one string")
     if aliases is not None:
         aliases = list(dict.fromkeys(a if a == LATEST else check_alias(a) for a in aliases))
     if tags is not None:
@@ -143,6 +160,7 @@ def delete(ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id:
 
 
 def aliases_log(ms: MetaStore, entity: str, project: str, name: str) -> list[dict]:
+    check_collection(entity, project, name)
     with ms.read() as tx:
         art = records.artifact_row(tx, entity, project, name)
         if art is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ from ..core.errors import (
     IntegrityError,
     UsageError,
 )
+from ..core.limits import check_text, check_ttl
 from ..core.names import (
     DEFAULT_PROJECT,
     check_alias,
@@ -75,7 +77,7 @@ class Artifact:
             )
         self._name = check_name(name)
         self._type = check_type(type)
-        self._description = description
+        self._description = check_text(description, "description", optional=True)
         self._metadata = check_metadata(metadata)
         self._ttl: timedelta | None = None
         self._aliases: list[str] = []
@@ -187,7 +189,7 @@ class Artifact:
 
     @description.setter
     def description(self, value: str | None) -> None:
-        self._description = value
+        self._description = check_text(value, "description", optional=True)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -225,10 +227,12 @@ class Artifact:
     def ttl(self, value: timedelta | None) -> None:
         if value is not None and (not isinstance(value, timedelta) or value.total_seconds() <= 0):
             raise UsageError(f"ttl must be a positive datetime.timedelta or None, got {value!r}")
+        if value is not None:
+            check_ttl(math.ceil(value.total_seconds()))
         self._ttl = value
 
     def _ttl_seconds(self) -> int | None:
-        return int(self._ttl.total_seconds()) if self._ttl else None
+        return math.ceil(self._ttl.total_seconds()) if self._ttl else None
 
     # -- content --------------------------------------------------------------
     def _all_entries(self) -> dict[str, mf.Entry]:

@@ -4,54 +4,46 @@ anything of a project, so a key without the role learns nothing about its conten
 from __future__ import annotations
 
 import base64
-import json
 import struct
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from ..client import wire
 from ..core.errors import UsageError
 from ..core.names import parse_ref
 from ..core.versions import VersionInfo
-from . import auth, blobs_index
+from . import auth, blobs_index, models
 from .context import ServerContext
 from .errors import PayloadTooLarge
+from .models import (
+    AliasPath,
+    ChunkKeys,
+    DigestPath,
+    Digests,
+    DirectRequest,
+    DistributedIdPath,
+    EntityPath,
+    EntityQuery,
+    FilenameQuery,
+    NamePath,
+    ProjectPath,
+    RunCreate,
+    RunFinish,
+    RunIdPath,
+    TagsQuery,
+    TypeQuery,
+    UploadDone,
+    UploadStart,
+    UrlRequest,
+    Use,
+    VersionIdPath,
+    VersionPatch,
+)
 
-router = APIRouter(prefix="/api/v1")
-
-_COMMIT_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["type"],
-                    "properties": {
-                        "type": {"type": "string"},
-                        "entries": {"type": "array", "items": {"type": "array"}, "description": "[path, digest, size, ref?, extra?] for every file"},
-                        "base_version_id": {"type": "integer", "description": "incremental: the version the edits apply to"},
-                        "edits": {"type": "object", "properties": {
-                            "upserts": {"type": "array", "items": {"type": "array"}},
-                            "removes": {"type": "array", "items": {"type": "string"}},
-                            "remove_prefixes": {"type": "array", "items": {"type": "string"}},
-                        }},
-                        "description": {"type": "string", "nullable": True},
-                        "metadata": {"type": "object"},
-                        "aliases": {"type": "array", "items": {"type": "string"}},
-                        "tags": {"type": "array", "items": {"type": "string"}},
-                        "ttl_seconds": {"type": "integer", "nullable": True},
-                        "run_id": {"type": "string", "nullable": True},
-                    },
-                }
-            }
-        },
-    }
-}
-
+router = APIRouter(prefix="/api/v1", responses=models.ERROR_RESPONSES)
 
 def ctx(request: Request) -> ServerContext:
     return request.app.state.cairn
@@ -69,16 +61,25 @@ Who = Annotated[auth.Principal, Depends(principal)]
 Ctx = Annotated[ServerContext, Depends(ctx)]
 
 
-async def json_body(request: Request, limit: int) -> Any:
+async def raw_body(request: Request, limit: int) -> bytes:
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > limit:
             raise PayloadTooLarge(limit)
-    try:
-        return json.loads(data or b"{}")
-    except ValueError as e:
-        raise UsageError(f"the request body is not valid JSON: {e}") from None
+    return bytes(data)
+
+
+async def commit_body(request: Request, c: ServerContext, entity: str, project: str, name: str):  # noqa: ANN201
+    """The commit request of a ``CommitBody`` (the OpenAPI document's schema), parsed off the loop."""
+    data = await raw_body(request, c.max_json_bytes)
+    return await run_in_threadpool(models.parse_commit, entity, project, name, data)
+
+
+# The commit routes read their body themselves (size-limited, parsed off the event loop);
+# the document still states it: CommitBody, in components by app.openapi().
+_COMMIT_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/CommitBody"}}}}}
 
 
 def version_access(c: ServerContext, who: auth.Principal, version_id: int, need: str) -> VersionInfo:
@@ -95,7 +96,7 @@ def whoami(who: Who) -> dict:
 
 
 @router.get("/projects")
-def projects(c: Ctx, who: Who, entity: str | None = None) -> dict:
+def projects(c: Ctx, who: Who, entity: EntityQuery = None) -> dict:
     out = []
     for e, p in c.engine.list_projects(entity):
         if auth.role_on(c.meta, who, e):
@@ -105,12 +106,8 @@ def projects(c: Ctx, who: Who, entity: str | None = None) -> dict:
 
 # -- blobs -----------------------------------------------------------------------
 
-class Digests(BaseModel):
-    digests: list[str] = Field(max_length=100_000)
-
-
 @router.post("/projects/{entity}/{project}/blobs/missing")
-def blobs_missing(entity: str, project: str, body: Digests, c: Ctx, who: Who) -> dict:
+def blobs_missing(entity: EntityPath, project: ProjectPath, body: Digests, c: Ctx, who: Who) -> dict:
     """Which of these digests this project does not hold yet (so the client sends only those)."""
     auth.require(c.meta, who, entity, "write")
     have = blobs_index.project_has(c.meta, entity, project, body.digests)
@@ -118,7 +115,7 @@ def blobs_missing(entity: str, project: str, body: Digests, c: Ctx, who: Who) ->
 
 
 @router.put("/projects/{entity}/{project}/blobs/{digest}", status_code=201)
-async def blob_put(entity: str, project: str, digest: str, request: Request, c: Ctx, who: Who) -> dict:
+async def blob_put(entity: EntityPath, project: ProjectPath, digest: DigestPath, request: Request, c: Ctx, who: Who) -> dict:
     """Upload one blob through the server (streamed); it is hashed and refused unless it matches."""
     from .transfer import receive_blob
 
@@ -128,7 +125,7 @@ async def blob_put(entity: str, project: str, digest: str, request: Request, c: 
 
 
 @router.post("/projects/{entity}/{project}/blobs/batch", status_code=201)
-async def blob_batch(entity: str, project: str, request: Request, c: Ctx, who: Who) -> dict:
+async def blob_batch(entity: EntityPath, project: ProjectPath, request: Request, c: Ctx, who: Who) -> dict:
     """Many blobs in one body: each is a 4-byte big-endian length then its bytes.
     The server hashes each one; returns their digests in order."""
     from starlette.concurrency import run_in_threadpool
@@ -168,12 +165,8 @@ def _store_batch(c: ServerContext, entity: str, project: str, data: bytearray) -
     return [d for d, _ in items]
 
 
-class DirectRequest(BaseModel):
-    digests: list[str] = Field(max_length=5_000)
-
-
 @router.post("/projects/{entity}/{project}/blobs/direct")
-def direct_start(entity: str, project: str, body: DirectRequest, c: Ctx, who: Who) -> dict:
+def direct_start(entity: EntityPath, project: ProjectPath, body: DirectRequest, c: Ctx, who: Who) -> dict:
     """Presigned PUT URLs for blobs this project lacks, for its client to upload straight to
     the object store (the server does not read those bytes: see ``blobs_index``). A digest
     another project holds or is writing is listed in ``through_server``: its bytes must come
@@ -191,7 +184,7 @@ def direct_start(entity: str, project: str, body: DirectRequest, c: Ctx, who: Wh
 
 
 @router.post("/projects/{entity}/{project}/blobs/direct/done", status_code=201)
-def direct_done(entity: str, project: str, body: Digests, c: Ctx, who: Who) -> dict:
+def direct_done(entity: EntityPath, project: ProjectPath, body: Digests, c: Ctx, who: Who) -> dict:
     """The digests this project's client PUT with its direct URLs (created, or 412: there
     already). Those whose claim is no longer this project's come back in ``through_server``."""
     auth.require(c.meta, who, entity, "write")
@@ -211,18 +204,8 @@ def _content_digest(digest: str) -> None:
         raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
 
 
-class UploadStart(BaseModel):
-    digest: str
-    size: int = Field(ge=0)
-
-
-class UploadDone(BaseModel):
-    upload_id: str
-    digest: str
-
-
 @router.post("/projects/{entity}/{project}/blobs/uploads")
-def upload_start(entity: str, project: str, body: UploadStart, c: Ctx, who: Who) -> dict:
+def upload_start(entity: EntityPath, project: ProjectPath, body: UploadStart, c: Ctx, who: Who) -> dict:
     """Direct upload to the object store: presigned URL(s) to a staging key. Without a
     presigning store, the answer says to PUT through the server instead."""
     auth.require(c.meta, who, entity, "write")
@@ -234,7 +217,7 @@ def upload_start(entity: str, project: str, body: UploadStart, c: Ctx, who: Who)
 
 
 @router.post("/projects/{entity}/{project}/blobs/uploads/complete", status_code=201)
-def upload_complete(entity: str, project: str, body: UploadDone, c: Ctx, who: Who) -> dict:
+def upload_complete(entity: EntityPath, project: ProjectPath, body: UploadDone, c: Ctx, who: Who) -> dict:
     """The server reads the staged object, checks its BLAKE3 digest, and only then stores it."""
     from ..core.errors import IntegrityError
 
@@ -252,7 +235,7 @@ def upload_complete(entity: str, project: str, body: UploadDone, c: Ctx, who: Wh
 
 
 @router.post("/projects/{entity}/{project}/blobs/{digest}/damaged")
-def blob_damaged(entity: str, project: str, digest: str, c: Ctx, who: Who) -> dict:
+def blob_damaged(entity: EntityPath, project: ProjectPath, digest: DigestPath, c: Ctx, who: Who) -> dict:
     """Report that this project's blob read wrong or not at all. The server checks the object
     itself (one full read), sets a damaged one aside, and until the bytes are sent again no
     project holds the digest: the next log of the same file, from any project, stores it
@@ -262,12 +245,8 @@ def blob_damaged(entity: str, project: str, digest: str, c: Ctx, who: Who) -> di
     return {"state": blobs_index.report_damaged(c.meta, c.blobs, entity, project, digest)}
 
 
-class UrlRequest(BaseModel):
-    digests: list[str] = Field(max_length=5_000)
-
-
 @router.post("/projects/{entity}/{project}/blobs/urls")
-def blob_urls(entity: str, project: str, body: UrlRequest, c: Ctx, who: Who) -> dict:
+def blob_urls(entity: EntityPath, project: ProjectPath, body: UrlRequest, c: Ctx, who: Who) -> dict:
     """Presigned GET URLs for many blobs in one call (what a client fetching a version's files
     asks first: one call per 5,000 files instead of a redirect per file). ``direct`` is false
     when the store cannot presign; the client then reads each blob through the server."""
@@ -279,8 +258,8 @@ def blob_urls(entity: str, project: str, body: UrlRequest, c: Ctx, who: Who) -> 
 
 
 @router.get("/projects/{entity}/{project}/blobs/{digest}")
-def blob_get(entity: str, project: str, digest: str, c: Ctx, who: Who, direct: bool = True,
-             filename: Annotated[str | None, Query(max_length=255)] = None) -> Response:
+def blob_get(entity: EntityPath, project: ProjectPath, digest: DigestPath, c: Ctx, who: Who, direct: bool = True,
+             filename: FilenameQuery = None) -> Response:
     """The blob's bytes: a redirect to a presigned URL when the store can presign, else streamed.
     With ``filename``, streamed bytes come as an attachment of that name (the web UI's downloads)."""
     auth.require(c.meta, who, entity, "read")
@@ -309,10 +288,6 @@ def attachment(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-class ChunkKeys(BaseModel):
-    keys: list[str] = Field(max_length=10_000)
-
-
 @router.post("/chunks")
 def chunks(body: ChunkKeys, c: Ctx, who: Who) -> dict:
     """Manifest chunks by key (content-addressed; a key is only learnt from a readable version)."""
@@ -322,27 +297,27 @@ def chunks(body: ChunkKeys, c: Ctx, who: Who) -> dict:
 
 # -- versions --------------------------------------------------------------------
 
-@router.post("/projects/{entity}/{project}/artifacts/{name}/versions", openapi_extra=_COMMIT_SCHEMA)
-async def commit(entity: str, project: str, name: str, request: Request, c: Ctx, who: Who) -> dict:
+@router.post("/projects/{entity}/{project}/artifacts/{name}/versions", openapi_extra=_COMMIT_BODY)
+async def commit(entity: EntityPath, project: ProjectPath, name: NamePath, request: Request, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "write")
-    req = wire.commit_in(entity, project, name, await json_body(request, c.max_json_bytes))
+    req = await commit_body(request, c, entity, project, name)
     _check_run(c, req.run_id, entity, project)
     return wire.version_out(c.project_engine(entity, project).commit(req))
 
 
-@router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/upsert", openapi_extra=_COMMIT_SCHEMA)
-async def draft_upsert(entity: str, project: str, name: str, distributed_id: str, request: Request, c: Ctx, who: Who) -> dict:
+@router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/upsert", openapi_extra=_COMMIT_BODY)
+async def draft_upsert(entity: EntityPath, project: ProjectPath, name: NamePath, distributed_id: DistributedIdPath, request: Request, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "write")
-    req = wire.commit_in(entity, project, name, await json_body(request, c.max_json_bytes))
+    req = await commit_body(request, c, entity, project, name)
     _check_run(c, req.run_id, entity, project)
     c.project_engine(entity, project).upsert_draft(req, distributed_id)
     return {"ok": True}
 
 
-@router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/finish", openapi_extra=_COMMIT_SCHEMA)
-async def draft_finish(entity: str, project: str, name: str, distributed_id: str, request: Request, c: Ctx, who: Who) -> dict:
+@router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/finish", openapi_extra=_COMMIT_BODY)
+async def draft_finish(entity: EntityPath, project: ProjectPath, name: NamePath, distributed_id: DistributedIdPath, request: Request, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "write")
-    req = wire.commit_in(entity, project, name, await json_body(request, c.max_json_bytes))
+    req = await commit_body(request, c, entity, project, name)
     _check_run(c, req.run_id, entity, project)
     return wire.version_out(c.project_engine(entity, project).finish_draft(req, distributed_id))
 
@@ -355,83 +330,57 @@ def _check_run(c: ServerContext, run_id: str | None, entity: str, project: str) 
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/resolve/{alias}")
-def resolve(entity: str, project: str, name: str, alias: str, c: Ctx, who: Who) -> dict:
+def resolve(entity: EntityPath, project: ProjectPath, name: NamePath, alias: AliasPath, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "read")
     ref = parse_ref(f"{entity}/{project}/{name}:{alias}")
     return wire.version_out(c.engine.resolve(ref, entity, project))
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/versions")
-def versions(entity: str, project: str, name: str, c: Ctx, who: Who, tag: Annotated[list[str] | None, Query()] = None) -> dict:
+def versions(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who, tag: TagsQuery = None) -> dict:
     auth.require(c.meta, who, entity, "read")
     return {"versions": [wire.version_out(v) for v in c.engine.list_versions(entity, project, name, tag)]}
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/alias-history")
-def alias_history(entity: str, project: str, name: str, c: Ctx, who: Who) -> dict:
+def alias_history(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "read")
     rows = c.engine.alias_history(entity, project, name)
     return {"history": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]}
 
 
 @router.get("/projects/{entity}/{project}/artifacts")
-def collections(entity: str, project: str, c: Ctx, who: Who, type: str | None = None) -> dict:  # noqa: A002
+def collections(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who, type: TypeQuery = None) -> dict:  # noqa: A002
     auth.require(c.meta, who, entity, "read")
     return {"collections": [wire.collection_out(x) for x in c.engine.list_collections(entity, project, type)]}
 
 
 @router.get("/versions/{version_id}")
-def version(version_id: int, c: Ctx, who: Who) -> dict:
+def version(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
     return wire.version_out(version_access(c, who, version_id, "read"))
 
 
-class VersionPatch(BaseModel):
-    description: str | None = None
-    metadata: dict[str, Any] | None = None
-    ttl_seconds: int | None = None
-    aliases: list[str] | None = None
-    tags: list[str] | None = None
-    run_id: str | None = None
-
-
 @router.patch("/versions/{version_id}")
-def version_patch(version_id: int, body: VersionPatch, c: Ctx, who: Who) -> dict:
+def version_patch(version_id: VersionIdPath, body: VersionPatch, c: Ctx, who: Who) -> dict:
     version_access(c, who, version_id, "write")
     changes = {k: getattr(body, k) for k in body.model_fields_set if k != "run_id"}
     return wire.version_out(c.engine.update_version(version_id, run_id=body.run_id, **changes))
 
 
 @router.delete("/versions/{version_id}")
-def version_delete(version_id: int, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
+def version_delete(version_id: VersionIdPath, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
     version_access(c, who, version_id, "write")
     c.engine.delete_version(version_id, delete_aliases)
     return {"ok": True}
 
 
 @router.get("/versions/{version_id}/users")
-def version_users(version_id: int, c: Ctx, who: Who) -> dict:
+def version_users(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
     version_access(c, who, version_id, "read")
     return {"runs": [wire.run_out(r) for r in c.engine.version_users(version_id)]}
 
 
 # -- runs ------------------------------------------------------------------------
-
-class RunCreate(BaseModel):
-    id: str | None = None
-    name: str | None = None
-    group: str | None = None
-    job_type: str | None = None
-    config: dict[str, Any] | None = None
-
-
-class RunFinish(BaseModel):
-    exit_code: int = 0
-    config: dict[str, Any] | None = None
-
-
-class Use(BaseModel):
-    version_id: int
-
 
 def run_access(c: ServerContext, who: auth.Principal, run_id: str, need: str):  # noqa: ANN201
     r = c.engine.get_run(run_id)
@@ -440,7 +389,7 @@ def run_access(c: ServerContext, who: auth.Principal, run_id: str, need: str):  
 
 
 @router.post("/projects/{entity}/{project}/runs")
-def run_create(entity: str, project: str, body: RunCreate, c: Ctx, who: Who) -> dict:
+def run_create(entity: EntityPath, project: ProjectPath, body: RunCreate, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "write")
     r = c.engine.create_run(entity, project, run_id=body.id, name=body.name, group=body.group,
                             job_type=body.job_type, config=body.config)
@@ -448,13 +397,13 @@ def run_create(entity: str, project: str, body: RunCreate, c: Ctx, who: Who) -> 
 
 
 @router.get("/projects/{entity}/{project}/runs")
-def run_list(entity: str, project: str, c: Ctx, who: Who) -> dict:
+def run_list(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "read")
     return {"runs": [wire.run_out(r) for r in c.engine.list_runs(entity, project)]}
 
 
 @router.get("/runs/{run_id}")
-def run_get(run_id: str, c: Ctx, who: Who, entity: str | None = None, project: str | None = None) -> dict:
+def run_get(run_id: RunIdPath, c: Ctx, who: Who, entity: EntityQuery = None, project: EntityQuery = None) -> dict:
     if entity:
         auth.require(c.meta, who, entity, "read")
     r = c.engine.get_run(run_id, entity, project)
@@ -463,14 +412,14 @@ def run_get(run_id: str, c: Ctx, who: Who, entity: str | None = None, project: s
 
 
 @router.post("/runs/{run_id}/finish")
-def run_finish(run_id: str, body: RunFinish, c: Ctx, who: Who) -> dict:
+def run_finish(run_id: RunIdPath, body: RunFinish, c: Ctx, who: Who) -> dict:
     run_access(c, who, run_id, "write")
     c.engine.finish_run(run_id, body.exit_code, body.config)
     return {"ok": True}
 
 
 @router.post("/runs/{run_id}/uses")
-def run_use(run_id: str, body: Use, c: Ctx, who: Who) -> dict:
+def run_use(run_id: RunIdPath, body: Use, c: Ctx, who: Who) -> dict:
     run_access(c, who, run_id, "write")
     version_access(c, who, body.version_id, "read")
     c.engine.use_version(run_id, body.version_id)
@@ -478,12 +427,12 @@ def run_use(run_id: str, body: Use, c: Ctx, who: Who) -> dict:
 
 
 @router.get("/runs/{run_id}/outputs")
-def run_outputs(run_id: str, c: Ctx, who: Who) -> dict:
+def run_outputs(run_id: RunIdPath, c: Ctx, who: Who) -> dict:
     run_access(c, who, run_id, "read")
     return {"versions": [wire.version_out(v) for v in c.engine.run_outputs(run_id)]}
 
 
 @router.get("/runs/{run_id}/inputs")
-def run_inputs(run_id: str, c: Ctx, who: Who) -> dict:
+def run_inputs(run_id: RunIdPath, c: Ctx, who: Who) -> dict:
     run_access(c, who, run_id, "read")
     return {"versions": [wire.version_out(v) for v in c.engine.run_inputs(run_id)]}

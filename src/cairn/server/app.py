@@ -14,6 +14,7 @@ from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from .context import ServerContext
 from .errors import status_for
+from .models import CommitBody, validation_message
 from .ui import error_page
 
 
@@ -40,9 +41,7 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        msg = f"invalid request: {where}: {first.get('msg', 'malformed')}"
+        msg = validation_message(list(exc.errors()))
         if html(request):
             return error_page(request, UsageError(msg))
         return JSONResponse(wire.error_out(UsageError(msg)), status_code=400)
@@ -70,7 +69,8 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
         length = request.headers.get("content-length")
         is_blob = request.method == "PUT" and "/blobs/" in request.url.path
         limit = app.state.cairn.max_blob_bytes if is_blob else max_json_bytes
-        if length is not None and length.isdigit() and int(length) > limit:
+        # isdecimal accepts other scripts' digits ('٣'); a length is ASCII digits only
+        if length is not None and length.isascii() and length.isdigit() and int(length) > limit:
             err = UsageError(f"the request body ({length} bytes) is larger than this server accepts ({limit} bytes)")
             return JSONResponse(wire.error_out(err), status_code=413)
         return await call_next(request)
@@ -80,6 +80,7 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
 
     app.include_router(router)
     app.include_router(lifecycle_router)
+    app.openapi = lambda: _openapi(app)
 
     @app.get("/api/health", include_in_schema=False)
     def health() -> dict:
@@ -90,6 +91,20 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
 
         app.include_router(ui_router)
     return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's document plus the schemas of bodies that routes read themselves (CommitBody)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        doc = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        schema = CommitBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(schema.pop("$defs", {}))
+        schemas["CommitBody"] = schema
+        app.openapi_schema = doc
+    return app.openapi_schema
 
 
 def app_from_urls(meta_url: str, blobs_url: str, **kw) -> FastAPI:  # noqa: ANN003

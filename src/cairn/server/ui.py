@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core.errors import ArtifactNotFoundError, AuthError, CairnError, NotFoundError, StoreError, UsageError
-from ..core.names import parse_ref
+from ..core.names import check_name, parse_ref
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
 from . import auth, browse
 from .context import ServerContext
@@ -30,7 +30,15 @@ def _not_api(request: Request) -> None:
         raise StarletteHTTPException(404)
 
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api)])
+def _names(request: Request) -> None:
+    """Entity, project and artifact names in a page's path are checked before any query
+    (PostgreSQL refuses NUL in text; a malformed name is a 400 page, not a 500)."""
+    for key, what in (("entity", "entity name"), ("project", "project name"), ("name", "artifact name")):
+        if key in request.path_params:
+            check_name(request.path_params[key], what)
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
 
 COOKIE = "cairn_key"
 COOKIE_AGE = 30 * 24 * 3600
@@ -72,8 +80,11 @@ def _readable(c: ServerContext, who: auth.Principal, entity: str, roles: dict[st
 
 
 def _page(request: Request, name: str = "page") -> int:
+    """The page number asked for; 1 for anything but a plain number. ``str.isdigit`` alone
+    accepts '²' and other scripts' digits, which ``int`` refuses: ASCII digits only, and few
+    enough of them (int() refuses more than 4,300 digits)."""
     raw = request.query_params.get(name, "1")
-    return max(int(raw), 1) if raw.isdigit() else 1
+    return max(int(raw), 1) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 1
 
 
 def _resolve(c: ServerContext, entity: str, project: str, name: str, alias: str) -> VersionInfo:

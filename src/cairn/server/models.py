@@ -1,0 +1,274 @@
+"""The HTTP API's request and error shapes, as pydantic models: what the server checks at
+the edge and what the OpenAPI document states. Every limit comes from ``core/limits.py``
+(the engine enforces the same limits itself; these translate them into the schema and a
+400 before the engine is reached). No model outside this module parses a request body."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError
+
+from ..core import limits as L
+from ..core.manifest import Entry
+from ..core.names import normalize_path
+from ..core.versions import CommitRequest, Edits
+
+# -- patterns (pydantic's Rust regexes: "$" is the end of the text) -------------------------
+
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+BLOB_DIGEST_PATTERN = r"^blake3:[0-9a-f]{64}$"
+ENTRY_DIGEST_PATTERN = r"^(blake3:[0-9a-f]{64}|(etag|version|uri):.+)$"
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+# What each pattern means, for the error message (the pattern alone tells a caller little).
+PATTERN_HELP = {
+    NAME_PATTERN: "letters, digits, '-', '_' and '.' only",
+    BLOB_DIGEST_PATTERN: "a blob digest: 'blake3:' and 64 lowercase hex digits",
+    ENTRY_DIGEST_PATTERN: "a digest naming its algorithm: 'blake3:<64 hex>', 'etag:…', 'version:…' or 'uri:…'",
+    NO_CONTROL_PATTERN: "text without control characters",
+}
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=L.MAX_NAME, pattern=NAME_PATTERN)]
+RunId = Annotated[str, StringConstraints(min_length=1, max_length=L.MAX_RUN_ID, pattern=NAME_PATTERN)]
+Label = Annotated[str, StringConstraints(max_length=L.MAX_RUN_TEXT, pattern=NO_CONTROL_PATTERN)]
+AliasText = Annotated[str, StringConstraints(min_length=1, max_length=L.MAX_NAME, pattern=NO_CONTROL_PATTERN)]
+BlobDigest = Annotated[str, StringConstraints(max_length=L.MAX_DIGEST, pattern=BLOB_DIGEST_PATTERN)]
+ChunkKey = Annotated[str, StringConstraints(max_length=L.MAX_DIGEST, pattern=BLOB_DIGEST_PATTERN)]
+VersionId = Annotated[int, Field(ge=1, le=L.MAX_INT)]
+Ttl = Annotated[int, Field(ge=1, le=L.MAX_TTL_SECONDS, description="seconds; null: never expires")]
+Json = dict[str, Any]
+
+# -- path and query parameters ----------------------------------------------------------------
+
+EntityPath = Annotated[str, Path(min_length=1, max_length=L.MAX_NAME, pattern=NAME_PATTERN)]
+ProjectPath = EntityPath
+NamePath = EntityPath
+RunIdPath = Annotated[str, Path(min_length=1, max_length=L.MAX_RUN_ID, pattern=NAME_PATTERN)]
+AliasPath = Annotated[str, Path(min_length=1, max_length=L.MAX_NAME, pattern=NO_CONTROL_PATTERN,
+                                description="an alias, 'vN' or a version's 'blake3:' digest")]
+DistributedIdPath = Annotated[str, Path(min_length=1, max_length=L.MAX_DISTRIBUTED_ID, pattern=NO_CONTROL_PATTERN)]
+DigestPath = Annotated[str, Path(max_length=L.MAX_DIGEST, pattern=BLOB_DIGEST_PATTERN)]
+VersionIdPath = Annotated[int, Path(ge=1, le=L.MAX_INT)]
+EntityQuery = Annotated[str | None, Query(min_length=1, max_length=L.MAX_NAME, pattern=NAME_PATTERN)]
+TypeQuery = Annotated[str | None, Query(min_length=1, max_length=L.MAX_NAME, pattern=NAME_PATTERN)]
+TagsQuery = Annotated[list[Annotated[str, StringConstraints(max_length=L.MAX_NAME)]] | None,
+                      Query(max_length=100, description="only versions with every one of these tags")]
+FilenameQuery = Annotated[str | None, Query(min_length=1, max_length=255, pattern=NO_CONTROL_PATTERN)]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused (a misspelt field would be silently lost)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- manifests --------------------------------------------------------------------------------
+
+EntryPath = Annotated[str, StringConstraints(min_length=1)]
+EntryDigest = Annotated[str, StringConstraints(pattern=ENTRY_DIGEST_PATTERN)]
+Size = Annotated[int, Field(ge=0, le=L.MAX_INT)]
+Ref = Annotated[str, StringConstraints(pattern=NO_CONTROL_PATTERN)]
+
+
+def _row_shape(v: Any) -> str | None:
+    return str(len(v)) if isinstance(v, (list, tuple)) and 3 <= len(v) <= 5 else None
+
+
+# An entry is a JSON array, validated by pydantic's Rust core as a tuple chosen by its length:
+# one model per entry would cost ~10x as much on a 1,000,000-entry commit (bench in the
+# commit message of this module).
+EntryRow = Annotated[
+    Annotated[tuple[EntryPath, EntryDigest, Size], Tag("3")]
+    | Annotated[tuple[EntryPath, EntryDigest, Size, Ref | None], Tag("4")]
+    | Annotated[tuple[EntryPath, EntryDigest, Size, Ref | None, Json], Tag("5")],
+    Discriminator(
+        _row_shape,
+        custom_error_type="entry_shape",
+        custom_error_message="a manifest entry is an array [path, digest, size, ref?, extra?]",
+    ),
+    Field(description="[path, digest, size, ref?, extra?]: one file of the version"),
+]
+
+
+class EditsBody(Body):
+    upserts: list[EntryRow] = Field(default_factory=list)
+    removes: list[str] = Field(default_factory=list)
+    remove_prefixes: list[str] = Field(default_factory=list)
+
+
+class CommitBody(Body):
+    """A version to commit (or a contribution to a distributed draft): either ``entries``,
+    every file of the version, or ``base_version_id`` with ``edits`` to apply to it."""
+
+    type: Name
+    entries: list[EntryRow] | None = None
+    base_version_id: VersionId | None = Field(None, description="incremental: the version the edits apply to")
+    edits: EditsBody | None = None
+    description: str | None = None
+    metadata: Json | None = None
+    aliases: list[AliasText] = Field(default_factory=list, max_length=1000)
+    tags: list[AliasText] = Field(default_factory=list, max_length=1000)
+    ttl_seconds: Ttl | None = None
+    run_id: RunId | None = None
+
+
+def _entries(rows: list[tuple]) -> list[Entry]:
+    """Entries from validated rows; the checks no schema states (canonical paths, a reference
+    for every non-content digest) in one cheap pass."""
+    from ..core.errors import InvalidPathError, UsageError
+    from ..core.names import all_canonical
+
+    entries = [Entry(r[0], r[1], r[2]) if len(r) == 3 else Entry(r[0], r[1], r[2], r[3], r[4] if len(r) > 4 else {})
+               for r in rows]
+    if not all_canonical([e.path for e in entries]):
+        for e in entries:
+            if normalize_path(e.path) != e.path:
+                raise InvalidPathError(e.path, "not in canonical form")
+    for e in entries:
+        if e.ref is None and not e.digest.startswith("blake3:"):
+            raise UsageError(f"entry {e.path!r}: a stored file needs a blake3 digest, got {e.digest!r}")
+    return entries
+
+
+def commit_request(entity: str, project: str, name: str, body: CommitBody) -> CommitRequest:
+    req = CommitRequest(
+        entity=entity, project=project, name=name, type=body.type, description=body.description,
+        metadata=body.metadata or {}, aliases=body.aliases, tags=body.tags, ttl_seconds=body.ttl_seconds,
+        run_id=body.run_id,
+    )
+    if body.entries is not None:
+        req.entries = _entries(body.entries)
+    elif body.base_version_id is not None:
+        req.base_version_id = body.base_version_id
+        ed = body.edits or EditsBody()
+        req.edits = Edits(
+            upserts={e.path: e for e in _entries(ed.upserts)},
+            removes={normalize_path(p) for p in ed.removes},
+            remove_prefixes={normalize_path(p) + "/" for p in ed.remove_prefixes},
+        )
+    else:
+        req.entries = []
+    return req
+
+
+def parse_commit(entity: str, project: str, name: str, data: bytes) -> CommitRequest:
+    """A commit request from a raw JSON body: CPU work (1,000,000 entries: ~1 s), so callers
+    run it off the event loop. A body that does not fit ``CommitBody`` raises
+    ``RequestValidationError`` (the one 400 shape)."""
+    from fastapi.exceptions import RequestValidationError
+
+    try:
+        body = CommitBody.model_validate_json(data or b"{}")
+    except ValidationError as e:
+        raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from None
+    return commit_request(entity, project, name, body)
+
+
+# -- other bodies -----------------------------------------------------------------------------
+
+class Digests(Body):
+    digests: list[BlobDigest] = Field(max_length=100_000)
+
+
+class DirectRequest(Body):
+    digests: list[BlobDigest] = Field(max_length=5_000)
+
+
+class UrlRequest(Body):
+    digests: list[BlobDigest] = Field(max_length=5_000)
+
+
+class UploadStart(Body):
+    digest: BlobDigest
+    size: Size
+
+
+class UploadDone(Body):
+    upload_id: Annotated[str, StringConstraints(min_length=1, max_length=L.MAX_KEY, pattern=NO_CONTROL_PATTERN)]
+    digest: BlobDigest
+
+
+class ChunkKeys(Body):
+    keys: list[ChunkKey] = Field(max_length=10_000)
+
+
+class VersionPatch(Body):
+    description: str | None = None
+    metadata: Json | None = None
+    ttl_seconds: Ttl | None = None
+    aliases: list[AliasText] | None = Field(None, max_length=1000)
+    tags: list[AliasText] | None = Field(None, max_length=1000)
+    run_id: RunId | None = None
+
+
+class RunCreate(Body):
+    id: RunId | None = None
+    name: Label | None = None
+    group: Label | None = None
+    job_type: Label | None = None
+    config: Json | None = None
+
+
+class RunFinish(Body):
+    exit_code: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] = 0
+    config: Json | None = None
+
+
+class Use(Body):
+    version_id: VersionId
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="the cairn error class, e.g. UsageError, ArtifactNotFoundError")
+    message: str = Field(description="what went wrong and what to do")
+    path: str | None = None
+    runs: list[str] | None = None
+    digest: str | None = None
+    name: str | None = None
+    run: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers, whatever its status."""
+
+    error: ErrorDetail
+
+
+_ERRORS = {
+    400: "Bad request: a malformed body, parameter or value (the message names it)",
+    401: "No API key, or an invalid one",
+    403: "The key lacks the role this needs",
+    404: "No such thing (or not one this key may see)",
+    409: "Conflict: two writers disagree, or the thing can no longer change",
+    413: "The request body is larger than this server accepts",
+    422: "Bytes do not match their digest; nothing was stored",
+    503: "A store (database or object store) is unreachable; try again",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in _ERRORS.items()
+}
+
+
+def validation_message(errors: list[dict]) -> str:
+    """One line naming the first problem of a validation failure, e.g.
+    ``invalid request: body.entries[3][1] ('md5:x'): a digest naming its algorithm: …``."""
+    if not errors:
+        return "invalid request"
+    err = errors[0]
+    where = ""
+    for part in err.get("loc", ()):
+        if isinstance(part, int):
+            where += f"[{part}]"
+        elif isinstance(part, str) and (part.isidentifier() or not where):
+            where += ("." if where else "") + part
+        # other parts name a union member (a tag such as "3"): not a place in the body
+    msg = err.get("msg", "malformed")
+    if err.get("type") == "string_pattern_mismatch":
+        msg = f"must be {PATTERN_HELP.get((err.get('ctx') or {}).get('pattern'), 'in the documented form')}"
+    value = err.get("input")
+    shown = f" ({value[:80]!r})" if isinstance(value, str) else f" ({value})" if type(value) is int else ""
+    return f"invalid request: {where}{shown}: {msg}"
