@@ -1,6 +1,7 @@
 """The JSON shapes of the HTTP API, shared by ``server/`` and the HTTP client.
 
-Every value crossing the wire is encoded here and nowhere else; errors travel as
+Every value crossing the wire is encoded here; the server reads request bodies through
+its pydantic models (``server/models.py``, also the OpenAPI schema). Errors travel as
 ``{"error": {"type": <class name>, "message": ..., <identifiers>}}``.
 """
 
@@ -24,32 +25,6 @@ def _pdt(v: str | None) -> datetime | None:
 
 def entry_out(e: Entry) -> list:
     return e.to_row()
-
-
-def entry_in(row: Any) -> Entry:
-    if not isinstance(row, list) or len(row) < 3 or len(row) > 5:
-        raise E.UsageError(f"malformed manifest entry {str(row)[:80]!r}: want [path, digest, size, ref?, extra?]")
-    path, digest, size = row[0], row[1], row[2]
-    if not isinstance(path, str) or not isinstance(digest, str) or not isinstance(size, int) or size < 0:
-        raise E.UsageError(f"malformed manifest entry {str(row)[:80]!r}: path and digest are strings, size an integer >= 0")
-    from ..core.digest import Digest
-    from ..core.names import normalize_path
-
-    if normalize_path(path) != path:
-        raise E.InvalidPathError(path, "not in canonical form")
-    try:
-        Digest.parse(digest)
-    except ValueError as e:
-        raise E.UsageError(f"entry {path!r}: {e}") from None
-    ref = row[3] if len(row) > 3 else None
-    extra = row[4] if len(row) > 4 else {}
-    if ref is not None and not isinstance(ref, str):
-        raise E.UsageError(f"entry {path!r}: ref must be a string")
-    if not isinstance(extra, dict):
-        raise E.UsageError(f"entry {path!r}: extra must be an object")
-    if ref is None and not digest.startswith("blake3:"):
-        raise E.UsageError(f"entry {path!r}: a stored file needs a blake3 digest, got {digest!r}")
-    return Entry(path, digest, size, ref, extra or {})
 
 
 def version_out(v: VersionInfo) -> dict:
@@ -117,53 +92,6 @@ def commit_out(req: CommitRequest) -> dict:
             "remove_prefixes": sorted(edits.remove_prefixes),
         }
     return body
-
-
-def commit_in(entity: str, project: str, name: str, body: Any) -> CommitRequest:
-    if not isinstance(body, dict):
-        raise E.UsageError("the request body must be a JSON object")
-    req = CommitRequest(
-        entity=entity, project=project, name=name, type=_str(body, "type"),
-        description=body.get("description"), metadata=body.get("metadata") or {},
-        aliases=_strs(body, "aliases"), tags=_strs(body, "tags"), ttl_seconds=body.get("ttl_seconds"),
-        run_id=body.get("run_id"),
-    )
-    if "entries" in body:
-        if not isinstance(body["entries"], list):
-            raise E.UsageError("'entries' must be a list")
-        req.entries = [entry_in(r) for r in body["entries"]]
-    elif body.get("base_version_id") is not None:
-        if not isinstance(body["base_version_id"], int):
-            raise E.UsageError("'base_version_id' must be an integer")
-        req.base_version_id = body["base_version_id"]
-        ed = body.get("edits") or {}
-        if not isinstance(ed, dict):
-            raise E.UsageError("'edits' must be an object")
-        ups = [entry_in(r) for r in ed.get("upserts") or []]
-        from ..core.names import normalize_path
-
-        req.edits = Edits(
-            upserts={e.path: e for e in ups},
-            removes={normalize_path(p) for p in _strs(ed, "removes")},
-            remove_prefixes={normalize_path(p) + "/" for p in _strs(ed, "remove_prefixes")},
-        )
-    else:
-        req.entries = []
-    return req
-
-
-def _str(d: dict, key: str) -> str:
-    v = d.get(key)
-    if not isinstance(v, str):
-        raise E.UsageError(f"'{key}' must be a string")
-    return v
-
-
-def _strs(d: dict, key: str) -> list[str]:
-    v = d.get(key) or []
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise E.UsageError(f"'{key}' must be a list of strings")
-    return v
 
 
 # -- errors --------------------------------------------------------------------
