@@ -32,7 +32,7 @@ def test_an_alias_with_url_characters_resolves_exactly(alias):
     assert wandb.Api().artifact(f"urls/data:{alias}").get_entry("f.txt").digest == got.get_entry("f.txt").digest
 
 
-@pytest.mark.parametrize("name", ["..", ".", "a..b", "x.y"])
+@pytest.mark.parametrize("name", ["a..b", "x.y", "...", ".hidden"])
 def test_dot_names_are_one_path_segment(name):
     made = _log(name, f"content of {name}", ["best"])
     api = wandb.Api(overrides={"project": "urls"})
@@ -52,6 +52,16 @@ def test_a_distributed_id_with_url_characters_is_one_draft():
     with wandb.init(project="urls") as run:
         done = run.finish_artifact(wandb.Artifact("dist", "dataset"), distributed_id=did)
     assert sorted(done.manifest.entries) == ["part0.txt", "part1.txt"]
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_dot_and_dot_dot_are_refused_as_names(name):
+    """A URL cannot hold them as a segment: clients and browsers collapse them (even
+    percent-encoded: the URL standard treats '%2e%2e' as '..'), so they are not names."""
+    with pytest.raises(wandb.UsageError, match="cannot be reached through a URL"):
+        _log(name, "x", [])
+    with pytest.raises(wandb.UsageError, match="cannot be reached through a URL"):
+        wandb.init(project=name)
 
 
 @pytest.mark.parametrize("did, says", [("a/b", "'/'"), ("x" * 257, "at most 256"), ("nul\x00", "control"),

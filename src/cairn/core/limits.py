@@ -45,8 +45,12 @@ def bad_char(text: str, *, allow_newlines: bool = False) -> str | None:
 
 
 def describe_char(ch: str) -> str:
-    """``U+200B (ZERO WIDTH SPACE)``: how a message names an invisible character."""
-    return f"U+{ord(ch):04X} ({unicodedata.name(ch, unicodedata.category(ch))})"
+    """How a message names a character it refuses: ``the control character U+0009``,
+    ``the invisible format character U+200B (ZERO WIDTH SPACE)``."""
+    cat = unicodedata.category(ch)
+    kind = {"Cc": "the control character", "Cf": "the invisible format character"}.get(cat, "the character")
+    name = unicodedata.name(ch, "")
+    return f"{kind} U+{ord(ch):04X}" + (f" ({name})" if name else "")
 
 
 def check_text(value: Any, what: str, max_len: int | None = None, *, optional: bool = False) -> str | None:
@@ -59,7 +63,7 @@ def check_text(value: Any, what: str, max_len: int | None = None, *, optional: b
     if max_len is not None and len(value) > max_len:
         raise UsageError(f"{what} {value[:40]!r}… is {len(value)} characters long; at most {max_len} are allowed")
     if "\x00" in value:
-        raise UsageError(f"{what} {value[:80]!r} contains a NUL character (U+0000); remove it")
+        raise UsageError(f"{what} {value[:80]!r} contains the control character U+0000 (NUL); remove it")
     if not value.isascii():
         try:
             value.encode("utf-8")

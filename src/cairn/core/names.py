@@ -42,12 +42,11 @@ def check_distributed_id(distributed_id: str) -> str:
     """A distributed id names a draft in a URL path segment (W&B's default is the run's
     group, so spaces are fine): at most 256 characters, not blank, without '/', control or
     invisible characters, not '.' or '..'."""
+    if not isinstance(distributed_id, str) or not distributed_id.strip():
+        raise UsageError(f"distributed_id must be a non-empty string, got {distributed_id!r}")
     check_text(distributed_id, "distributed_id", MAX_DISTRIBUTED_ID)
-    if not distributed_id:
-        raise UsageError("distributed_id must be a non-empty string")
-    if (ch := bad_char(distributed_id)) is not None or distributed_id.isspace():
-        what = describe_char(ch) if ch is not None else "only spaces"
-        raise UsageError(f"distributed_id {distributed_id!r} contains {what}; use visible characters only")
+    if (ch := bad_char(distributed_id)) is not None:
+        raise UsageError(f"distributed_id {distributed_id!r} contains {describe_char(ch)}; use visible characters only")
     if "/" in distributed_id or distributed_id in DOTS:
         raise UsageError(f"distributed_id {distributed_id!r} may not contain '/' or be '.' or '..'")
     return distributed_id
