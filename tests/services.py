@@ -194,22 +194,28 @@ def postgres_server(
 
     The URL looks like ``postgresql+psycopg://cairn:cairn@127.0.0.1:PORT/cairn``
     and the server accepts connections when it is yielded.  Data lives in
-    ``workdir/pgdata`` (deleted on exit); the server log is ``workdir/postgres.log``.
+    ``workdir/pgdata`` (as root: a private folder under the system temp dir; deleted on exit);
+    the server log is ``workdir/postgres.log``.
     Durability is switched off (``fsync=off``) because tests do not need it.
     On exit the server is stopped (fast shutdown, then SIGKILL), even on error.
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    pgdata, log = workdir / "pgdata", workdir / "postgres.log"
-    pgdata.mkdir(mode=0o700)  # fails if it exists: never clobber someone's data
     run_as = _pg_run_as()
+    # As root, PostgreSQL runs as another user, which must traverse every folder above its data.
+    # A pytest session that starts resets /tmp/pytest-of-root to 0700, so a server whose data
+    # sits under another session's base temp dies with "Permission denied" when two sessions
+    # overlap: its data goes into a folder of its own under the system temp dir instead.
+    home = Path(tempfile.mkdtemp(prefix="cairn-pgdata-")) if run_as else workdir
+    pgdata, log = home / "pgdata", workdir / "postgres.log"
+    pgdata.mkdir(mode=0o700)  # fails if it exists: never clobber someone's data
     proc: subprocess.Popen | None = None
     try:
         # initdb, as the unprivileged user when we are root.
-        pwfile = workdir / "pgpass.tmp"
+        pwfile = home / "pgpass.tmp"
         pwfile.write_text(password + "\n")
         if run_as:
-            _add_search_bit(workdir)
+            _add_search_bit(home)
             os.chown(pgdata, run_as["user"], run_as["group"])
             pwfile.chmod(0o644)
         with log.open("ab") as out:
@@ -245,6 +251,8 @@ def postgres_server(
         if proc is not None:
             _stop_group(proc, signal.SIGINT, timeout=30)  # SIGINT = "fast" shutdown
         shutil.rmtree(pgdata, ignore_errors=True)
+        if home != workdir:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def create_database(url: str, name: str) -> str:
