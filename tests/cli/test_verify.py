@@ -201,3 +201,23 @@ def test_verify_refuses_a_server_url(cli, monkeypatch):
     monkeypatch.setenv("CAIRN_BASE_URL", "http://127.0.0.1:9")
     result = cli("verify")
     assert result.exit_code == 1 and "cairn admin verify" in result.stderr
+
+
+def test_verify_reports_progress_through_the_reporter_in_force():
+    from cairn.core import progress
+    from cairn.engine.verify import verify
+    from cairn.storage.blobs.local import LocalBlobStore
+    from cairn.storage.meta.sql import MetaStore
+
+    log("data", {f"f{i}.txt": f"{i}".encode() for i in range(30)})
+    meta, blobs = MetaStore.sqlite(home() / "meta.sqlite"), LocalBlobStore(home() / "blobs")
+    found = []
+    with progress.reporting(progress.Recorder()) as rec:
+        report = verify(meta, blobs, found.append)
+        scoped = verify(meta, blobs, found.append, entity="local", project="p", name="data", index=0)
+    meta.dispose()
+    blobs.close()
+    assert found == [] and report.ok and scoped.ok and report.files == scoped.files == 30
+    labels = [(t.label, t.files_total, t.files_done) for t in rec.tasks]
+    assert labels == [("re-hashing blobs", 30, 30), ("checking versions", 30, 30), ("checking versions", 30, 30)]
+    assert all(t.ended is not None for t in rec.tasks)

@@ -1,4 +1,4 @@
-"""The local blob store heals: an ingest of a present blob replaces a copy of the wrong size,
+"""The local blob store heals: an ingest of a present blob replaces a file of the wrong size,
 a reader's report sets a damaged copy aside so the next ingest stores it anew, and no
 temp file outlives a failed write (a real full disk: a small tmpfs, and a file-size limit)."""
 
@@ -70,25 +70,29 @@ def test_ingest_replaces_a_truncated_or_missing_file(tmp_path):
     assert object_path(root, d).stat().st_mode & 0o777 == 0o444
 
 
-def test_ingest_replaces_a_packed_row_of_the_wrong_length_but_not_a_same_length_one(tmp_path):
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_packed_row_heals_on_the_ingest_after_a_report(tmp_path, damage):
     root = tmp_path / "store"
     store = LocalBlobStore(root)
     data = os.urandom(2000)
     d = digest_of(data)
     store.put_blobs([(d, data)])
-    set_packed(root, d, data[:10])
+    bad = bytes([data[0] ^ 1]) + data[1:] if damage == "flip" else data[:10]
+    set_packed(root, d, bad)
+    # a present row is not read by an ingest (its cost: see local._INSERT_SMALL) ...
     store.put_blobs([(d, data)])
-    assert packed(root, d) == data
-    # same length, one byte flipped: the ingest does not read stored bytes to notice it
-    flipped = bytes([data[0] ^ 1]) + data[1:]
-    set_packed(root, d, flipped)
-    store.put_blobs([(d, data)])
-    assert packed(root, d) == flipped
-    # ... a reader's report does, and then the same ingest heals it
+    store.put_bytes(data)
+    assert packed(root, d) == bad
+    # ... a reader's report sets it aside, and then the same ingest heals it
     assert store.quarantine(d) is True
     assert store.has([d]) == set()
-    assert [p.read_bytes() for p in (root / "quarantine").iterdir()] == [flipped]
+    assert [p.read_bytes() for p in (root / "quarantine").iterdir()] == [bad]
     store.put_blobs([(d, data)])
+    assert packed(root, d) == data
+    # a missing row is stored again by any ingest
+    with sqlite3.connect(root / "packs.sqlite") as db:
+        db.execute("DELETE FROM blobs WHERE digest = ?", (d,))
+    store.put_bytes(data)
     assert packed(root, d) == data
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from . import output
@@ -42,11 +40,7 @@ def _run(meta_url: str, blobs_url: str, name: str | None, entity: str, project: 
 
     try:
         scope = _scope(name, meta, entity, project)
-        log = logging.getLogger("cairn.cli.verify")
-        report = verify(
-            meta, blobs, found, **scope,
-            progress=lambda stage, n: log.info("verify: %d %s checked", n, stage),
-        )
+        report = verify(meta, blobs, found, **scope)
         if set_aside:
             for d in sorted(damaged):
                 state = blobs_index.set_aside(meta, blobs, d)

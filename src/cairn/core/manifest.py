@@ -247,7 +247,8 @@ def checked(load: ChunkLoader) -> ChunkLoader:
     """``load``, with every chunk it returns checked against its key (the BLAKE3 of its
     bytes): a chunk changed where it is stored (a renamed or edited entry, a bit flip) is an
     IntegrityError naming it, never a manifest taken as it reads. Costs one BLAKE3 pass over
-    the chunks, ~4% of loading them: a 1,000,000-entry manifest (bench/manifest_check.py)."""
+    the chunks: 0.27 s for the 98.8 MiB of a 1,000,000-entry manifest, ~3% of loading all
+    its entries (8.8 s on a busy 2-core machine; bench/integrity.py)."""
 
     def load_checked(keys: list[str]) -> Mapping[str, bytes]:
         got = load(keys)

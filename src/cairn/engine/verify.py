@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..core import manifest as mf
+from ..core import progress
 from ..core.digest import hasher
 from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, CairnError
 from ..core.versions import COMMITTED, VersionInfo
@@ -74,9 +75,6 @@ class Report:
         return self.problems == 0
 
 
-Progress = Callable[[str, int], None]  # (stage, count so far): "blobs", "versions"
-
-
 def verify(
     meta: MetaStore,
     blobs: BlobStore,
@@ -86,13 +84,13 @@ def verify(
     project: str | None = None,
     name: str | None = None,
     index: int | None = None,
-    progress: Progress | None = None,
 ) -> Report:
     """Check the committed versions in scope: all of them (no ``name``), every version of
     the artifact ``entity/project/name``, or its version ``index``. ArtifactNotFoundError
-    when the named artifact or version does not exist."""
+    when the named artifact or version does not exist. Progress goes to the reporter in
+    force (``core.progress``): "re-hashing blobs", then "checking versions" (in files)."""
     report = Report()
-    tell = progress or (lambda stage, n: None)
+    reporter = progress.current()
 
     def problem(p: Problem) -> None:
         report.problems += 1
@@ -102,9 +100,11 @@ def verify(
         on_problem(p)
 
     if name is None:
-        with _StoredBlobs(blobs, report, tell) as index_:
+        with reporter.task("re-hashing blobs") as task, _StoredBlobs(blobs, report, task) as index_:
+            task.close()
             checker: _BlobChecker = index_
-            _check_versions(meta, _all_versions(meta), checker, report, problem, tell)
+            with reporter.task("checking versions") as task:
+                _check_versions(meta, _all_versions(meta), checker, report, problem, task)
             for digest, what in index_.unreferenced_damage():
                 problem(Problem(None, None, f"blob {digest} {what} (no committed version names it: a chunk "
                                             "of a large file, or garbage for gc)", digest))
@@ -112,7 +112,8 @@ def verify(
         assert entity and project, "a named check needs the entity and project"
         versions = _named_versions(meta, entity, project, name, index)
         checker = _HashAsYouGo(blobs, report)
-        _check_versions(meta, versions, checker, report, problem, tell)
+        with reporter.task("checking versions") as task:
+            _check_versions(meta, versions, checker, report, problem, task)
     return report
 
 
@@ -152,9 +153,10 @@ def _check_versions(
     checker: "_BlobChecker",
     report: Report,
     problem: Callable[[Problem], None],
-    tell: Progress,
+    task: progress.Task,
 ) -> None:
     for v in versions:
+        task.add_total(files=v.file_count)
         label = v.qualified_name
         chunk_trouble = False
 
@@ -175,16 +177,18 @@ def _check_versions(
                     batch.append(e)
                 if len(batch) >= BATCH:
                     _check_entries(batch, checker, label, problem)
+                    task.advance(files=len(batch))
                     batch.clear()
 
         digest = _identity(entries())
         _check_entries(batch, checker, label, problem)
+        task.advance(files=len(batch))
         report.versions += 1
         report.files += count
         if not chunk_trouble and (digest != v.digest or count != v.file_count):
             problem(Problem(label, None, f"its manifest holds {count} entries with digest {digest}, but the version "
                                          f"records {v.file_count} with digest {v.digest}"))
-        tell("versions", report.versions)
+        log.info("verified %s (%d files)", label, count)
 
 
 def _identity(entries: Iterator[mf.Entry]) -> str:
@@ -315,8 +319,8 @@ class _StoredBlobs(_BlobChecker):
     """Every stored blob hashed once, into an on-disk index (a temporary SQLite file):
     memory does not grow with the store."""
 
-    def __init__(self, blobs: BlobStore, report: Report, tell: Progress) -> None:
-        self._blobs, self._report, self._tell = blobs, report, tell
+    def __init__(self, blobs: BlobStore, report: Report, task: progress.Task) -> None:
+        self._blobs, self._report, self._task = blobs, report, task
         fd, self._path = tempfile.mkstemp(prefix="cairn-verify-", suffix=".sqlite")
         os.close(fd)
         self._db = sqlite3.connect(self._path, isolation_level=None)
@@ -341,11 +345,13 @@ class _StoredBlobs(_BlobChecker):
     def _index(self, digests: list[str]) -> None:
         if not digests:
             return
+        self._task.add_total(files=len(digests))
+        before = self._report.bytes
         bad = _hash_many(self._blobs, digests, self._report)
+        self._task.advance(files=len(digests), nbytes=self._report.bytes - before)
         self._db.execute("BEGIN")
         self._db.executemany("INSERT OR IGNORE INTO blobs (digest, bad) VALUES (?, ?)", [(d, bad.get(d)) for d in digests])
         self._db.execute("COMMIT")
-        self._tell("blobs", self._report.blobs)
 
     def check(self, digests: list[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(digests))

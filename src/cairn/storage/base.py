@@ -18,9 +18,9 @@ class BlobStore(Protocol):
     def put_file(self, path: Path, size_hint: int | None = None) -> tuple[str, int]:
         """Read ``path`` once, hashing and storing it in the same pass; return (digest, size).
 
-        A blob already stored is not written again, unless its stored copy has the wrong
-        size (a damaged copy, noticed for the price of the existence check): that one is
-        replaced. Raises FileNotFoundError/IsADirectoryError for a bad path; OSError (a full
+        A blob already stored is not written again, unless the store can see for the price
+        of its existence check that the copy is damaged (an object of the wrong size): that
+        one is replaced. Raises FileNotFoundError/IsADirectoryError for a bad path; OSError (a full
         disk) leaves no temp file behind. Durable only after ``flush``."""
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
