@@ -82,6 +82,7 @@ def test_a_deleted_version_disappears_everywhere_and_its_bytes_go(cairn_home):
     assert [a.version for a in api.artifacts("dataset", "ds")] == ["v0"]
     assert api.artifact("ds:latest").version == "v0"
     assert [(c.name, c._info.version_count) for c in api.artifact_collections()] == [("ds", 1)]
+
     assert only_doomed <= _stored_digests()
     report = _gc_past_grace()
     stored = _stored_digests()
@@ -90,6 +91,20 @@ def test_a_deleted_version_disappears_everywhere_and_its_bytes_go(cairn_home):
     # what stays downloads and verifies
     root = api.artifact("ds:v0").download(root="out")
     assert (Path(root) / "a.txt").read_bytes() == b"one"
+
+
+def test_a_deleted_version_leaves_the_runs_listings(cairn_home):
+    with cairn.init(project="uncategorized") as run:
+        for i in range(2):
+            a = cairn.Artifact("lin", "dataset")
+            a.add_file(str(write(f"lin{i}.txt", f"content {i}")))
+            run.log_artifact(a)
+        run.use_artifact("lin:v1")
+    api = cairn.Api()
+    assert [a.version for a in api.run(run.id).logged_artifacts()] == ["v0", "v1"]
+    api.artifact("lin:v1").delete()
+    assert [a.version for a in api.run(run.id).logged_artifacts()] == ["v0"]
+    assert api.run(run.id).used_artifacts() == []
 
 
 def test_delete_is_refused_while_aliased_unless_asked(cairn_home):
@@ -136,6 +151,8 @@ def test_delete_collection_and_project_reclaim_everything(cairn_home):
     after = _disk(cairn_home)
     assert after[0] == before[0] and after[2] == before[2]
     assert after[1] == before[1]  # the pack gave its freed pages back
+    with _client().meta.read() as tx:  # and so did the metadata store
+        assert tx.scalar("PRAGMA freelist_count") == 0
     assert base.get_entry("big.bin").digest in _stored_digests()
     assert cairn.Api().artifact("base:v0").download(root="base-out")
 

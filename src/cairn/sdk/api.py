@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..core.names import DEFAULT_PROJECT, check_name, parse_ref
+from ..core.versions import COMMITTED
 from .artifact import Artifact
 
 if TYPE_CHECKING:
@@ -35,10 +36,12 @@ class PublicRun:
     path = property(lambda self: [self._info.entity, self._info.project, self._info.id])
 
     def logged_artifacts(self) -> list[Artifact]:
-        return [Artifact._from_version(v, self._client) for v in self._client.run_outputs(self.id)]
+        """The versions this run made that still exist (deleted ones are gone from every listing)."""
+        return [Artifact._from_version(v, self._client) for v in self._client.run_outputs(self.id) if v.state == COMMITTED]
 
     def used_artifacts(self) -> list[Artifact]:
-        return [Artifact._from_version(v, self._client) for v in self._client.run_inputs(self.id)]
+        """The versions this run used that still exist."""
+        return [Artifact._from_version(v, self._client) for v in self._client.run_inputs(self.id) if v.state == COMMITTED]
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, PublicRun) and other.id == self.id

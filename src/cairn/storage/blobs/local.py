@@ -197,12 +197,14 @@ class LocalBlobStore:
             path = self.root / "packs.sqlite"
             with _pack_errors(path):
                 raw = sqlite3.connect(path, timeout=60, isolation_level=None)
+                # a new pack file gives freed pages back to the disk when gc asks
+                # (reclaim_space): set before WAL mode, which fixes the file's header; on a
+                # file that has tables already it takes effect at its next VACUUM
+                if raw.execute("PRAGMA page_count").fetchone()[0] == 0:  # only a new file: no lock taken
+                    raw.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 enable_wal(raw)
             conn = _Packs(raw, path)
             conn.execute("PRAGMA synchronous=FULL")
-            # a new pack file gives freed pages back to the disk when gc asks (reclaim_space);
-            # on a file that has tables already this only takes effect at its next VACUUM
-            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL)")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS recipes (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, chunks TEXT NOT NULL)"
@@ -333,7 +335,7 @@ class LocalBlobStore:
         page = db.execute("PRAGMA page_size").fetchone()[0]
         free, total = db.execute("PRAGMA freelist_count").fetchone()[0], db.execute("PRAGMA page_count").fetchone()[0]
         if free and db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
-            db.execute("PRAGMA incremental_vacuum")
+            db.execute("PRAGMA incremental_vacuum").fetchall()  # each step frees a page
         elif free * 2 >= total and free * page >= 1 << 20:
             db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             db.execute("VACUUM")

@@ -154,6 +154,10 @@ class _SqlitePool:
                 return self._idle.pop()
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         try:
+            # a new store gives the pages of rows gc removed back to the disk (reclaim_space);
+            # set before WAL mode, which fixes the file's header
+            if conn.execute("PRAGMA page_count").fetchone()[0] == 0:  # only a new file: no lock taken
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             enable_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -306,6 +310,19 @@ class MetaStore:
             finally:
                 conn.execute(_pg_text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 conn.commit()
+
+    def reclaim_space(self) -> None:
+        """SQLite: give free pages back to the disk (after gc removed rows) and empty the
+        write-ahead log. Nothing to do on PostgreSQL (autovacuum)."""
+        if self._pool is None:
+            return
+        with self.write() as tx:
+            tx.tuples("PRAGMA incremental_vacuum")  # each step frees a page: run it to the end
+        conn = self._pool.take()
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._pool.give(conn)
 
     # -- ChunkStore ----------------------------------------------------------
     def get_chunks(self, keys: list[str]) -> dict[str, bytes]:
