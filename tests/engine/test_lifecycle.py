@@ -14,6 +14,7 @@ from helpers import write
 import cairn
 from cairn.client import get_client
 from cairn.core.errors import ArtifactNotFoundError, BlobNotFoundError, StoreError, UsageError
+from cairn.core import progress
 from cairn.engine import gc, gcmarks
 from cairn.storage.blobs import local as local_blobs
 
@@ -268,13 +269,20 @@ def test_a_commit_between_gcs_walk_and_its_sweep_keeps_what_it_relies_on(cairn_h
     time.sleep(GRACE * 1.2)
     logged = []
 
-    def between(phase: str, done: int) -> None:
-        if phase == "condemn" and not logged:  # gc's walk is done; its condemning is next
-            logged.append(_log("w2", {"x.bin": data}))
+    class Between(progress.Recorder):
+        """A reporter whose "removing" phase, opened once gc knows what is live and before it
+        condemns anything, is the moment a writer commits."""
+
+        def task(self, label: str):
+            if label == gc.REMOVE and not logged:
+                logged.append(_log("w2", {"x.bin": data}))
+            return super().task(label)
 
     c = _client()
-    report = gc.collect(c.meta, c.blobs, gc.GcOptions(progress=between))
+    with progress.reporting(Between()) as seen:
+        report = gc.collect(c.meta, c.blobs)
     assert logged and report.removed_blobs.count == 0
+    assert [t.label for t in seen.tasks if t.label.startswith("gc:")] == [gc.WALK, gc.LIST, gc.REMOVE]
     digest = logged[0].get_entry("x.bin").digest
     assert digest in _stored_digests()
     _gc_past_grace()

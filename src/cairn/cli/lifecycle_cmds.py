@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import click
 
@@ -153,13 +152,9 @@ def _run_gc(meta_url: str, blobs_url: str, dry_run: bool, grace: str | None, dra
         if dry_run:
             raise click.UsageError("--grace changes the store; leave it out of a --dry-run")
         gcmarks.set_grace(meta, parse_duration(grace))
-    logging.getLogger("cairn.gc").setLevel(logging.INFO)
-
-    def progress(phase: str, done: int) -> None:
-        logging.getLogger("cairn.gc").debug("%s: %d", phase, done)
-
+    # progress: the reporter the CLI put in force (core.progress) shows each phase
     report = gc_engine.collect(meta, blobs, gc_engine.GcOptions(
-        dry_run=dry_run, draft_ttl_seconds=parse_duration(draft_ttl), progress=progress))
+        dry_run=dry_run, draft_ttl_seconds=parse_duration(draft_ttl)))
     if as_json:
         output.line(json.dumps(report.as_dict(), indent=2))
     else:

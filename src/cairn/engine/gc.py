@@ -22,9 +22,10 @@ marked it. Why this never removes what a commit relies on: docs/gc.md and engine
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..core import progress
 from ..core.errors import StoreError
 from ..core.versions import COMMITTED
 from ..storage.base import BlobStore
@@ -41,35 +42,35 @@ DRAFT_TTL_S = 7 * 86400
 # 89 s (a durable commit of the pack and of the metadata per batch); see bench/RESULTS.md
 _BATCH = 5000
 
-Progress = Callable[[str, int], None]  # (phase, items done so far)
-
-
-def _no_progress(phase: str, done: int) -> None:
-    pass
+# Progress goes to the reporter in force (core.progress), one task per phase, in this order:
+# "gc: walking manifests" (chunks), "gc: listing blobs", "gc: removing" (blobs and chunks
+# condemned this run; opened once the live set is known, before anything is condemned).
+WALK, LIST, REMOVE = "gc: walking manifests", "gc: listing blobs", "gc: removing"
 
 
 @dataclass
 class GcOptions:
     dry_run: bool = False
     draft_ttl_seconds: float = DRAFT_TTL_S
-    progress: Progress = _no_progress
 
 
 def collect(ms: MetaStore, blobs: BlobStore, options: GcOptions | None = None) -> GcReport:
     """One garbage collection run over a metadata store and its blob store (see the module
-    docstring); StoreError when another run holds the lock or a manifest is damaged."""
+    docstring); StoreError when another run holds the lock or a manifest is damaged.
+    Progress goes to the reporter in force (``core.progress``)."""
     opts = options or GcOptions()
     with ms.exclusive("gc", GC_RUN_LOCK):
-        return _Run(ms, blobs, opts).run()
+        return _Run(ms, blobs, opts, progress.current()).run()
 
 
 class _Run:
-    def __init__(self, ms: MetaStore, blobs: BlobStore, opts: GcOptions) -> None:
-        self.ms, self.blobs, self.opts = ms, blobs, opts
+    def __init__(self, ms: MetaStore, blobs: BlobStore, opts: GcOptions, reporter: progress.Reporter) -> None:
+        self.ms, self.blobs, self.opts, self.reporter = ms, blobs, opts, reporter
         with ms.read() as tx:
             self.now = gcmarks.store_now(tx)
             self.grace = gcmarks.grace_seconds(tx)
         self.report = GcReport(dry_run=opts.dry_run, grace_seconds=self.grace)
+        self.remove_task: progress.Task = progress.NULL_TASK  # opened by _condemn
         self.sizes: dict[str, int] = {}  # stored blobs' sizes, once listed
 
     def run(self) -> GcReport:
@@ -85,6 +86,7 @@ class _Run:
             return self.report
         self._condemn(stored, chunk_sizes, live_blobs, live_chunks)
         self._finish_deleting()
+        self.remove_task.close()
         self._mark(stored, chunk_sizes, live_blobs, live_chunks)
         self._expire_tombstones()
         self._temp()
@@ -145,7 +147,8 @@ class _Run:
             if key not in live_chunks:
                 live_chunks.add(key)
                 frontier.append(key)
-        done = 0
+        task = self.reporter.task(WALK)
+        task.add_total(files=len(frontier))
         while frontier:
             nxt: list[str] = []
             for i in range(0, len(frontier), 256):
@@ -166,9 +169,10 @@ class _Run:
                             if c[2] not in live_chunks:
                                 live_chunks.add(c[2])
                                 nxt.append(c[2])
-                done += len(keys)
-                self.opts.progress("walk manifests", done)
+                task.advance(files=len(keys), nbytes=sum(len(loaded[k]) for k in keys))
+            task.add_total(files=len(nxt))
             frontier = nxt
+        task.close()
         recipes = getattr(self.blobs, "iter_recipes", None)  # a store that chunks huge files
         if recipes is not None:
             for digest, parts in recipes():
@@ -179,10 +183,12 @@ class _Run:
 
     def _stored_blobs(self) -> dict[str, int]:
         stored: dict[str, int] = {}
-        for n, (digest, size) in enumerate(_iter_stored(self.blobs), 1):
-            stored[digest] = size
-            if n % 50_000 == 0:
-                self.opts.progress("list blobs", n)
+        with self.reporter.task(LIST) as task:
+            for n, (digest, size) in enumerate(_iter_stored(self.blobs), 1):
+                stored[digest] = size
+                if n % 10_000 == 0:
+                    task.advance(files=10_000)
+            task.advance(files=len(stored) % 10_000, nbytes=sum(stored.values()))
         self.report.blobs.add(len(stored), sum(stored.values()))
         self.sizes = stored
         return stored
@@ -215,14 +221,15 @@ class _Run:
         unmark = [(k, d) for k, d, _ in marks if d in live[k]]
         doomed = {BLOB: [d for k, d in old if k == BLOB and d not in live_blobs],
                   CHUNK: [d for k, d in old if k == CHUNK and d not in live_chunks]}
-        self.opts.progress("condemn", len(doomed[BLOB]) + len(doomed[CHUNK]))
+        self.remove_task = self.reporter.task(REMOVE)
+        self.remove_task.add_total(files=len(doomed[BLOB]) + len(doomed[CHUNK]),
+                                   nbytes=sum(stored.get(d, 0) for d in doomed[BLOB]))
         for part in batches(unmark, _BATCH):
             with self.ms.write() as tx:
                 gcmarks.guard(tx, exclusive=True)
                 for kind, d in part:
                     tx.execute("DELETE FROM gc_marks WHERE kind = :k AND digest = :d AND state = :s",
                                {"k": kind, "d": d, "s": MARKED})
-        done = 0
         for part in batches(sorted(doomed[CHUNK]), _BATCH):
             with self.ms.write() as tx:
                 gcmarks.guard(tx, exclusive=True)
@@ -233,8 +240,7 @@ class _Run:
                     _set_state(tx, CHUNK, still, DELETED, self.now_tx(tx))
             for k in still:
                 self.report.removed_chunks.add(1, chunk_sizes.get(k, 0))
-            done += len(part)
-            self.opts.progress("remove manifest chunks", done)
+            self.remove_task.advance(files=len(part))
         for part in batches(sorted(doomed[BLOB]), _BATCH):
             with self.ms.write() as tx:
                 gcmarks.guard(tx, exclusive=True)
@@ -256,7 +262,6 @@ class _Run:
             doomed = tx.scalars(f"SELECT digest FROM gc_marks WHERE kind = '{BLOB}' AND state = '{DELETING}'")
         if not doomed:
             return
-        done = 0
         for part in batches(sorted(doomed), _BATCH):
             _delete_bytes(self.blobs, part)
             with self.ms.write() as tx:
@@ -265,8 +270,7 @@ class _Run:
                 _forget_holders(tx, part)
             for d in part:
                 self.report.removed_blobs.add(1, self.sizes.get(d, 0))
-            done += len(part)
-            self.opts.progress("remove blobs", done)
+            self.remove_task.advance(files=len(part), nbytes=sum(self.sizes.get(d, 0) for d in part))
         log.info("gc: removed %d blobs", len(doomed))
 
     # -- 5. mark -------------------------------------------------------------------------
