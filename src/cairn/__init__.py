@@ -22,6 +22,7 @@ from .core.errors import (
     IntegrityError,
     InvalidPathError,
     LockedError,
+    ModelUsageError,
     NotAModelError,
     NotFoundError,
     RunNotFoundError,
@@ -30,6 +31,7 @@ from .core.errors import (
 )
 from .sdk.api import Api
 from .sdk.artifact import Artifact
+from .sdk.registry import link_model, log_model, use_model
 from .sdk.run import Run, finish, init, log_artifact, use_artifact
 from .sdk.table import Table
 
@@ -56,6 +58,7 @@ __all__ = [
     "IntegrityError",
     "InvalidPathError",
     "LockedError",
+    "ModelUsageError",
     "NotAModelError",
     "NotFoundError",
     "Run",
@@ -66,7 +69,10 @@ __all__ = [
     "errors",
     "finish",
     "init",
+    "link_model",
     "log_artifact",
+    "log_model",
     "run",
     "use_artifact",
+    "use_model",
 ]

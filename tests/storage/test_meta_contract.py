@@ -353,6 +353,10 @@ def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
         tx.execute("DROP TABLE damaged_blobs")  # version 3
         for table in ("gc_marks", "retention", "store_settings"):  # version 4
             tx.execute(f"DROP TABLE {table}")
+        tx.execute("DROP TABLE collection_tags")  # version 5
+        tx.execute("DROP INDEX ix_versions_link_of")
+        tx.execute("ALTER TABLE versions DROP COLUMN link_of")
+        tx.execute("ALTER TABLE artifacts DROP COLUMN kind")
         tx.execute("UPDATE schema_info SET value = '1'")
         tx.execute("INSERT INTO projects (entity, name, created_at) VALUES ('e', 'kept', :t)", {"t": tx.now()})
     store = open_meta(meta_url)
@@ -362,6 +366,8 @@ def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
         assert tx.scalar("SELECT count(*) FROM blob_claims") == 0
         assert tx.scalar("SELECT count(*) FROM damaged_blobs") == 0
         assert tx.scalar("SELECT count(*) FROM gc_marks") == 0
+        assert tx.scalar("SELECT count(*) FROM versions WHERE link_of IS NOT NULL") == 0
+        assert tx.scalar("SELECT kind FROM artifacts") is None  # no rows, but the column is back
         assert tx.scalar("SELECT name FROM projects WHERE entity = 'e'") == "kept"
 
 

@@ -60,6 +60,7 @@ class Client(Protocol):
     def list_versions(self, entity: str, project: str, name: str, tags: list[str] | None = None) -> list[VersionInfo]: ...
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]: ...
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]: ...
+    def update_collection(self, entity: str, project: str, name: str, **changes) -> CollectionInfo: ...  # noqa: ANN003
     def update_version(self, version_id: int, **changes) -> VersionInfo: ...  # noqa: ANN003
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None: ...
     def delete_collection(self, entity: str, project: str, name: str, delete_aliases: bool = False) -> int: ...
@@ -67,6 +68,19 @@ class Client(Protocol):
     def set_retention(self, entity: str, project: str, name: str | None, policy: Retention | None) -> None: ...
     def get_retention(self, entity: str, project: str, name: str | None) -> Retention | None: ...
     def alias_history(self, entity: str, project: str, name: str) -> list[dict]: ...
+
+    # links (the registry)
+    def link_version(
+        self, version_id: int, entity: str, project: str, name: str,
+        aliases: list[str] | None = None, run_id: str | None = None,
+    ) -> VersionInfo:
+        """Link a committed version into the collection entity/project/name; the link."""
+
+    def unlink_version(self, version_id: int, run_id: str | None = None) -> None:
+        """Remove a link (a ValueError for a logged version)."""
+
+    def version_links(self, version_id: int) -> list[VersionInfo]:
+        """The links to a version (that the caller may read)."""
 
     # runs and lineage
     def create_run(self, entity: str, project: str, **kw) -> RunInfo: ...  # noqa: ANN003

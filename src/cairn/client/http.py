@@ -403,7 +403,7 @@ class HttpClient:
         want = [e.digest for e in entries if e.ref is None and self.cache.get(e.digest) is None]
         want = [d for d in dict.fromkeys(want) if d not in self._urls and d not in self._pending]
         for i in range(0, len(want), 5_000):
-            got = self._json("POST", self._p(version.entity, version.project, "blobs", "urls"),
+            got = self._json("POST", self._p(*version.content_project, "blobs", "urls"),
                              json={"digests": want[i : i + 5_000]})
             if not got.get("direct"):
                 return
@@ -426,7 +426,7 @@ class HttpClient:
             except _Refused:
                 pass  # expired or revoked: ask the server again
         try:
-            self._stream_to(digest, self._get_server(self._p(version.entity, version.project, "blobs", digest)), dest, task)
+            self._stream_to(digest, self._get_server(self._p(*version.content_project, "blobs", digest)), dest, task)
         except _Refused:
             raise StoreError(f"the object store refused to send blob {digest} from a fresh URL; "
                              "check the server's object-store credentials and clock") from None
@@ -520,7 +520,7 @@ class HttpClient:
         if version is None:
             return transfer.INTACT
         try:
-            got = self._json("POST", self._p(version.entity, version.project, "blobs", digest, "damaged"))
+            got = self._json("POST", self._p(*version.content_project, "blobs", digest, "damaged"))
         except NotFoundError:
             return transfer.MISSING
         return got["state"]
@@ -580,6 +580,9 @@ class HttpClient:
         got = self._json("GET", self._p(entity, project, "artifacts"), params=params)
         return [wire.collection_in(c) for c in got["collections"]]
 
+    def update_collection(self, entity: str, project: str, name: str, **changes: Any) -> CollectionInfo:
+        return wire.collection_in(self._json("PATCH", self._p(entity, project, "artifacts", name), json=changes))
+
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
         got = self._json("GET", api_path("projects"), params={"entity": entity} if entity else {})
         return [(p["entity"], p["project"]) for p in got["projects"]]
@@ -609,6 +612,19 @@ class HttpClient:
         where = ("artifacts", name, "retention") if name is not None else ("retention",)
         got = self._json("GET", self._p(entity, project, *where))["retention"]
         return None if got is None else Retention(got["keep_last"], got["max_age_seconds"])
+
+    def link_version(
+        self, version_id: int, entity: str, project: str, name: str,
+        aliases: list[str] | None = None, run_id: str | None = None,
+    ) -> VersionInfo:
+        body = {"entity": entity, "project": project, "name": name, "aliases": list(aliases or []), "run_id": run_id}
+        return wire.version_in(self._json("POST", api_path("versions", version_id, "links"), json=body))
+
+    def unlink_version(self, version_id: int, run_id: str | None = None) -> None:
+        self._json("POST", api_path("versions", version_id, "unlink"))
+
+    def version_links(self, version_id: int) -> list[VersionInfo]:
+        return [wire.version_in(v) for v in self._json("GET", api_path("versions", version_id, "links"))["versions"]]
 
     def alias_history(self, entity: str, project: str, name: str) -> list[dict]:
         return self._json("GET", self._p(entity, project, "artifacts", name, "alias-history"))["history"]

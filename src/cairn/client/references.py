@@ -1,4 +1,5 @@
-"""Reference entries: files that stay where they are (``file://``, ``s3://``, ``http(s)://``).
+"""Reference entries: files that stay where they are (``file://``, ``s3://``, ``http(s)://``;
+any other scheme is tracked only, as in W&B: its URI is recorded, nothing is read).
 
 The manifest records the URI and a checksum: BLAKE3 of the bytes for local files, the
 provider's ETag (or version id) for S3 and HTTP, or the URI itself when ``checksum=False``.
@@ -7,6 +8,7 @@ provider's ETag (or version id) for S3 and HTTP, or the URI itself when ``checks
 from __future__ import annotations
 
 import io
+import logging
 import os
 import posixpath
 from pathlib import Path
@@ -17,6 +19,8 @@ from ..core.errors import IntegrityError, NotFoundError, UsageError
 from ..core.manifest import Entry
 from ..core.names import join_name, normalize_path
 from .transfer import _hash_file
+
+log = logging.getLogger("cairn.references")
 
 DEFAULT_MAX_OBJECTS = 10_000
 SCHEMES = ("file", "s3", "http", "https")
@@ -38,9 +42,19 @@ def entries_for(uri: str, name: str | None, checksum: bool, max_objects: int | N
         return _s3_entries(uri, name, checksum, limit)
     if scheme in ("http", "https"):
         return [_http_entry(uri, name, checksum)]
-    raise UsageError(
-        f"reference {uri!r} has an unsupported scheme {scheme!r}; known schemes: {', '.join(SCHEMES)}"
-    )
+    return [_tracked_entry(uri, name)]
+
+
+def _tracked_entry(uri: str, name: str | None) -> Entry:
+    """A reference of a scheme cairn cannot read (``nfs:``, a bare ``/mnt/...`` path, ...): tracked
+    only, as W&B does: its URI is its checksum, and it has no bytes to download."""
+    if name is None:
+        raise UsageError(
+            f"reference {uri!r} has the scheme {urlparse(uri).scheme!r}, which cairn cannot read "
+            f"({', '.join(SCHEMES)} are read); it can be tracked only, under a name: pass name=\"<entry name>\""
+        )
+    log.warning("artifact reference %s has a scheme that cannot be checksummed; it is tracked only", uri)
+    return Entry(normalize_path(name), f"uri:{uri}", 0, uri)
 
 
 def _file_entries(uri: str, name: str | None, checksum: bool, limit: int) -> list[Entry]:

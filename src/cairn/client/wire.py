@@ -34,6 +34,8 @@ def version_out(v: VersionInfo) -> dict:
         "size": v.size, "description": v.description, "metadata": v.metadata, "state": v.state,
         "aliases": list(v.aliases), "tags": list(v.tags), "ttl_seconds": v.ttl_seconds,
         "created_at": _dt(v.created_at), "updated_at": _dt(v.updated_at), "run_id": v.run_id,
+        "link_of": v.link_of, "source_entity": v.source_entity, "source_project": v.source_project,
+        "source_name": v.source_name, "source_index": v.source_index,
     }
 
 
@@ -43,7 +45,9 @@ def version_in(d: dict) -> VersionInfo:
         digest=d["digest"], manifest_key=d["manifest_key"], file_count=d["file_count"], size=d["size"],
         description=d["description"], metadata=d["metadata"], state=d["state"], aliases=tuple(d["aliases"]),
         tags=tuple(d["tags"]), ttl_seconds=d["ttl_seconds"], created_at=_pdt(d["created_at"]),
-        updated_at=_pdt(d["updated_at"]), run_id=d["run_id"],
+        updated_at=_pdt(d["updated_at"]), run_id=d["run_id"], link_of=d.get("link_of"),
+        source_entity=d.get("source_entity"), source_project=d.get("source_project"),
+        source_name=d.get("source_name"), source_index=d.get("source_index"),
     )
 
 
@@ -67,12 +71,14 @@ def collection_out(c: CollectionInfo) -> dict:
     return {
         "entity": c.entity, "project": c.project, "name": c.name, "type": c.type,
         "description": c.description, "created_at": _dt(c.created_at), "version_count": c.version_count,
+        "kind": c.kind, "tags": list(c.tags),
     }
 
 
 def collection_in(d: dict) -> CollectionInfo:
     return CollectionInfo(
-        d["entity"], d["project"], d["name"], d["type"], d["description"], _pdt(d["created_at"]), d["version_count"]
+        d["entity"], d["project"], d["name"], d["type"], d["description"], _pdt(d["created_at"]), d["version_count"],
+        d.get("kind", "logged"), tuple(d.get("tags") or ()),
     )
 
 

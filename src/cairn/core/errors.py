@@ -10,7 +10,8 @@ Each class also subclasses what W&B (or Python) raises in the same situation, so
     ├── UsageError (ValueError)          bad input from the caller: names, aliases, paths, metadata
     │   ├── InvalidPathError             a logical path that is absolute, has '..', or is empty
     │   ├── ArtifactNotLoggedError (AttributeError)   a logged-only member of an unlogged artifact
-    │   └── NotAModelError (AssertionError)           use_model/link_model of a non-model type
+    │   └── ModelUsageError (AssertionError)          a model helper used as W&B refuses it
+    │       └── NotAModelError                        use_model/link_model of a non-model type
     ├── CommError                        W&B's "the server said no / cannot be reached"
     │   ├── NotFoundError (LookupError)
     │   │   ├── ArtifactNotFoundError    no such artifact, version or alias
@@ -108,9 +109,13 @@ class ArtifactNotLoggedError(UsageError, AttributeError):
         return cls(_str(fields, "member") or "", _str(fields, "artifact") or "")._with_message(message)
 
 
-class NotAModelError(UsageError, AssertionError):
-    """``use_model`` / ``link_model`` of an artifact whose type does not contain "model"
-    (W&B raises an AssertionError)."""
+class ModelUsageError(UsageError, AssertionError):
+    """A model helper (``use_model``, ``link_model``) used as W&B refuses it, with an
+    AssertionError: a registered model name given as a path."""
+
+
+class NotAModelError(ModelUsageError):
+    """``use_model`` / ``link_model`` of an artifact whose type does not contain "model"."""
 
     def __init__(self, name: str, type_: str) -> None:
         self.name = name

@@ -63,6 +63,19 @@ def check_type(type_: str) -> str:
     return type_
 
 
+# W&B keeps these for its own artifacts: types starting "wandb-", and names by type ("" = all)
+RESERVED_TYPE_PREFIX = "wandb-"
+RESERVED_NAME_PREFIX_BY_TYPE = {"job": "", "run_table": "run-", "code": "source-"}
+
+
+def check_not_reserved(type_: str, name: str) -> None:
+    """Refuse the types (and type + name prefixes) that W&B reserves for its own artifacts."""
+    prefix = RESERVED_NAME_PREFIX_BY_TYPE.get(type_)
+    if type_.startswith(RESERVED_TYPE_PREFIX) or (prefix is not None and name.startswith(prefix)):
+        what = f"type {type_!r}" if prefix is None or prefix == "" else f"type {type_!r} with a name starting {prefix!r}"
+        raise UsageError(f"artifact {what} is reserved for W&B's internal use; use another type (or name)")
+
+
 def check_alias(alias: str) -> str:
     """An alias: at most 128 visible characters, without spaces, '/' or ':', not 'vN' (a
     version number), '.' or '..'. Control and invisible (format) characters are refused:

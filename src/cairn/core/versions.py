@@ -13,6 +13,8 @@ PENDING = "PENDING"
 COMMITTED = "COMMITTED"
 DELETED = "DELETED"
 
+LOGGED, LINKS = "logged", "links"  # what a collection holds
+
 
 @dataclass(frozen=True, slots=True)
 class VersionInfo:
@@ -37,6 +39,13 @@ class VersionInfo:
     created_at: datetime
     updated_at: datetime
     run_id: str | None
+    # a link (W&B's registry): the source version it points at; its files, description,
+    # metadata, tags and producing run are the source's
+    link_of: int | None = None
+    source_entity: str | None = None
+    source_project: str | None = None
+    source_name: str | None = None
+    source_index: int | None = None
 
     @property
     def version(self) -> str:
@@ -45,6 +54,24 @@ class VersionInfo:
     @property
     def qualified_name(self) -> str:
         return f"{self.entity}/{self.project}/{self.name}:{self.version}"
+
+    @property
+    def is_link(self) -> bool:
+        return self.link_of is not None
+
+    @property
+    def source_qualified_name(self) -> str:
+        """``entity/project/name:vN`` of the version that holds the files (itself unless a link)."""
+        if self.link_of is None:
+            return self.qualified_name
+        return f"{self.source_entity}/{self.source_project}/{self.source_name}:v{self.source_index}"
+
+    @property
+    def content_project(self) -> tuple[str, str]:
+        """(entity, project) whose store holds this version's bytes: a link's are its source's."""
+        if self.link_of is None:
+            return self.entity, self.project
+        return self.source_entity or self.entity, self.source_project or self.project
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +97,8 @@ class CollectionInfo:
     description: str | None
     created_at: datetime
     version_count: int
+    kind: str = "logged"  # "logged" versions, or "links" to versions of other collections
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -165,10 +194,11 @@ def check_commit(req: CommitRequest) -> CommitRequest:
     tags, metadata, description, ttl and ids. The engine calls it before it writes anything,
     and the HTTP client before it uploads anything, so both refuse a bad request alike."""
     from .limits import check_int, check_text, check_ttl
-    from .names import check_alias, check_name, check_run_id, check_tag, check_type
+    from .names import check_alias, check_name, check_not_reserved, check_run_id, check_tag, check_type
 
     check_name(req.name)
     check_type(req.type)
+    check_not_reserved(req.type, req.name)
     check_name(req.project, "project name")
     check_name(req.entity, "entity name")
     if isinstance(req.aliases, str) or isinstance(req.tags, str):

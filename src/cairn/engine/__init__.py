@@ -9,7 +9,7 @@ from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from . import commit as _commit
-from . import deletion, drafts, gc, retention, runs, versions
+from . import deletion, drafts, gc, links, retention, runs, versions
 from .gc_report import GcReport
 from .retention import Retention
 
@@ -41,6 +41,9 @@ class Engine:
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
         return versions.list_collections(self.meta, entity, project, type_)
 
+    def update_collection(self, entity: str, project: str, name: str, **changes) -> CollectionInfo:  # noqa: ANN003
+        return versions.update_collection(self.meta, entity, project, name, **changes)
+
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
         return versions.list_projects(self.meta, entity)
 
@@ -67,6 +70,19 @@ class Engine:
 
     def alias_history(self, entity: str, project: str, name: str) -> list[dict]:
         return versions.aliases_log(self.meta, entity, project, name)
+
+    # links (the registry)
+    def link_version(
+        self, version_id: int, entity: str, project: str, name: str,
+        aliases: list[str] | None = None, run_id: str | None = None,
+    ) -> VersionInfo:
+        return links.link(self.meta, version_id, entity, project, name, aliases, run_id)
+
+    def unlink_version(self, version_id: int, run_id: str | None = None) -> None:
+        links.unlink(self.meta, version_id, run_id)
+
+    def version_links(self, version_id: int) -> list[VersionInfo]:
+        return links.links_of(self.meta, version_id)
 
     def manifest(self, key: str) -> Manifest:
         return Manifest(key, self.meta.get_chunks)

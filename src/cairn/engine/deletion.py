@@ -12,7 +12,7 @@ import logging
 from ..core.errors import ArtifactNotFoundError, UsageError
 from ..core.names import LATEST
 from ..storage.meta.sql import MetaStore, Tx, batches, in_list, lock_row
-from . import gcmarks, records
+from . import gcmarks, links, records
 
 log = logging.getLogger("cairn.delete")
 
@@ -49,6 +49,8 @@ def _drop_artifacts(tx: Tx, artifact_ids: list[int]) -> int:
         ph, params = in_list(part)
         version_ids += tx.scalars(f"SELECT id FROM versions WHERE artifact_id IN {ph}", params)
         draft_ids += tx.scalars(f"SELECT id FROM drafts WHERE artifact_id IN {ph}", params)
+    n = len(version_ids)
+    version_ids = links.links_to_drop(tx, version_ids, artifact_ids) + version_ids  # links' rows go first
     _where_in(tx, "DELETE FROM draft_entries WHERE draft_id IN {ph}", draft_ids)
     _where_in(tx, "DELETE FROM outputs_pending WHERE draft_id IN {ph}", draft_ids)
     _where_in(tx, "DELETE FROM drafts WHERE id IN {ph}", draft_ids)
@@ -58,8 +60,9 @@ def _drop_artifacts(tx: Tx, artifact_ids: list[int]) -> int:
         _where_in(tx, f"DELETE FROM {table} WHERE artifact_id IN {{ph}}", artifact_ids)
     _where_in(tx, "DELETE FROM versions WHERE id IN {ph}", version_ids)
     _where_in(tx, "DELETE FROM retention WHERE artifact_id IN {ph}", artifact_ids)
+    _where_in(tx, "DELETE FROM collection_tags WHERE artifact_id IN {ph}", artifact_ids)
     _where_in(tx, "DELETE FROM artifacts WHERE id IN {ph}", artifact_ids)
-    return len(version_ids)
+    return n
 
 
 def delete_collection(ms: MetaStore, entity: str, project: str, name: str, delete_aliases: bool = False) -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from ..core.errors import ArtifactNotFoundError, ConflictError, RunNotFoundError
+from ..core.errors import ArtifactNotFoundError, ConflictError, RunNotFoundError, UsageError
 from ..core.limits import check_int
 from ..core.names import check_run_id
-from ..core.versions import COMMITTED, CollectionInfo, RunInfo, VersionInfo
+from ..core.versions import COMMITTED, LINKS, LOGGED, CollectionInfo, RunInfo, VersionInfo
 from ..storage.meta.sql import Tx, as_utc, batches, in_list, insert_ignore
 
 
@@ -28,11 +28,13 @@ def artifact_row(tx: Tx, entity: str, project: str, name: str):  # noqa: ANN201
     return tx.first("SELECT * FROM artifacts WHERE project_id = :pid AND name = :n", {"pid": pid, "n": name})
 
 
-def ensure_artifact(tx: Tx, entity: str, project: str, name: str, type_: str):  # noqa: ANN201
-    """The artifact row, created if new; a ConflictError when the name has another type."""
+def ensure_artifact(tx: Tx, entity: str, project: str, name: str, type_: str, kind: str = LOGGED):  # noqa: ANN201
+    """The artifact row, created if new; a ConflictError when the name has another type, a
+    UsageError when it holds the other ``kind`` (logged versions vs links)."""
     pid = project_id(tx, entity, project, create=True)
     insert_ignore(
-        tx, "artifacts", {"project_id": pid, "name": name, "type": type_, "created_at": tx.now(), "next_index": 0}
+        tx, "artifacts",
+        {"project_id": pid, "name": name, "type": type_, "created_at": tx.now(), "next_index": 0, "kind": kind},
     )
     row = tx.first("SELECT * FROM artifacts WHERE project_id = :pid AND name = :n", {"pid": pid, "n": name})
     if row.type != type_:
@@ -40,15 +42,31 @@ def ensure_artifact(tx: Tx, entity: str, project: str, name: str, type_: str):  
             f"artifact {entity}/{project}/{name} already has type {row.type!r}, not {type_!r}; "
             "one name has one type per project: use its type or another name"
         )
+    if row.kind != kind:
+        if kind == LINKS:
+            raise UsageError(
+                f"{entity}/{project}/{name} is a collection of logged versions; link into another "
+                "collection name (a collection holds either logged versions or links)"
+            )
+        raise UsageError(
+            f"{entity}/{project}/{name} is a collection of links (a registry collection); log under "
+            "another name, then link that version into it with artifact.link() or run.link_artifact()"
+        )
     return row
 
 
 # The committed versions of one artifact, as a condition on ``v``.
 COMMITTED_OF = f"v.artifact_id = :art AND v.state = '{COMMITTED}'"
 
+# A link (v.link_of) reads its description, metadata, ttl, producing run and tags from its
+# source version ``s``, which the LEFT JOINs bring along (NULLs for a logged version).
 _VERSIONS = (
-    "SELECT v.*, a.name AS a_name, a.type AS a_type, p.entity AS p_entity, p.name AS p_name "
+    "SELECT v.*, a.name AS a_name, a.type AS a_type, p.entity AS p_entity, p.name AS p_name, "
+    "s.idx AS s_idx, s.description AS s_description, s.metadata AS s_metadata, s.ttl_seconds AS s_ttl, "
+    "s.run_id AS s_run_id, sa.name AS s_name, sp.entity AS s_entity, sp.name AS s_project "
     "FROM versions v JOIN artifacts a ON v.artifact_id = a.id JOIN projects p ON a.project_id = p.id "
+    "LEFT OUTER JOIN versions s ON s.id = v.link_of LEFT OUTER JOIN artifacts sa ON sa.id = s.artifact_id "
+    "LEFT OUTER JOIN projects sp ON sp.id = sa.project_id "
 )
 
 
@@ -69,32 +87,41 @@ def versions_where(
         ph, ids = in_list(part)
         for vid, a in tx.tuples(f"SELECT version_id, alias FROM aliases WHERE version_id IN {ph}", ids):
             al.setdefault(vid, []).append(a)
+    for part in batches(list({r.link_of or r.id for r in rows})):  # a link's tags are its source's
+        ph, ids = in_list(part)
         for vid, t in tx.tuples(f"SELECT version_id, tag FROM tags WHERE version_id IN {ph}", ids):
             tg.setdefault(vid, []).append(t)
-    return [
-        VersionInfo(
-            id=r.id,
-            entity=r.p_entity,
-            project=r.p_name,
-            name=r.a_name,
-            type=r.a_type,
-            index=r.idx,
-            digest=r.digest,
-            manifest_key=r.manifest_key,
-            file_count=r.file_count,
-            size=r.size,
-            description=r.description,
-            metadata=json.loads(r.metadata or "{}"),
-            state=r.state,
-            aliases=tuple(sorted(al.get(r.id, []), key=lambda a: (a != "latest", a))),
-            tags=tuple(sorted(tg.get(r.id, []))),
-            ttl_seconds=r.ttl_seconds,
-            created_at=as_utc(r.created_at),
-            updated_at=as_utc(r.updated_at),
-            run_id=r.run_id,
-        )
-        for r in rows
-    ]
+    return [_version_info(r, al.get(r.id, []), tg.get(r.link_of or r.id, [])) for r in rows]
+
+
+def _version_info(r, aliases: list[str], tags: list[str]) -> VersionInfo:  # noqa: ANN001
+    link = r.link_of is not None
+    return VersionInfo(
+        id=r.id,
+        entity=r.p_entity,
+        project=r.p_name,
+        name=r.a_name,
+        type=r.a_type,
+        index=r.idx,
+        digest=r.digest,
+        manifest_key=r.manifest_key,
+        file_count=r.file_count,
+        size=r.size,
+        description=r.s_description if link else r.description,
+        metadata=json.loads((r.s_metadata if link else r.metadata) or "{}"),
+        state=r.state,
+        aliases=tuple(sorted(aliases, key=lambda a: (a != "latest", a))),
+        tags=tuple(sorted(tags)),
+        ttl_seconds=r.s_ttl if link else r.ttl_seconds,
+        created_at=as_utc(r.created_at),
+        updated_at=as_utc(r.updated_at),
+        run_id=r.s_run_id if link else r.run_id,
+        link_of=r.link_of,
+        source_entity=r.s_entity,
+        source_project=r.s_project,
+        source_name=r.s_name,
+        source_index=r.s_idx,
+    )
 
 
 def version_by_id(tx: Tx, version_id: int) -> VersionInfo:
@@ -114,9 +141,18 @@ def collection_info(tx: Tx, where: str, params: dict) -> list[CollectionInfo]:
         f"WHERE state = '{COMMITTED}' GROUP BY artifact_id) c ON c.artifact_id = a.id "
         f"WHERE {where} ORDER BY a.name"
     )
+    rows = tx.rows(q, params)
+    tags: dict[int, list[str]] = {}
+    for part in batches([r.id for r in rows]):
+        ph, ids = in_list(part)
+        for aid, t in tx.tuples(f"SELECT artifact_id, tag FROM collection_tags WHERE artifact_id IN {ph}", ids):
+            tags.setdefault(aid, []).append(t)
     return [
-        CollectionInfo(r.p_entity, r.p_name, r.name, r.type, r.description, as_utc(r.created_at), r.n or 0)
-        for r in tx.rows(q, params)
+        CollectionInfo(
+            r.p_entity, r.p_name, r.name, r.type, r.description, as_utc(r.created_at), r.n or 0, r.kind,
+            tuple(sorted(tags.get(r.id, []))),
+        )
+        for r in rows
     ]
 
 

@@ -15,7 +15,7 @@ from ..core.versions import (
     check_metadata,
 )
 from ..storage.meta.sql import MetaStore, insert_ignore, lock_row
-from . import records
+from . import links, records
 from .aliases import alias_history, drop_alias, move_alias, set_version_aliases
 
 _UNSET = object()
@@ -80,6 +80,29 @@ def list_collections(ms: MetaStore, entity: str, project: str, type_: str | None
         return records.collection_info(tx, where, params)
 
 
+def update_collection(
+    ms: MetaStore, entity: str, project: str, name: str, *, description=_UNSET, tags: list[str] | None = None,  # noqa: ANN001
+) -> CollectionInfo:
+    """Edit a collection's description and tags (its versions are untouched)."""
+    if description is not _UNSET and description is not None and not isinstance(description, str):
+        raise UsageError(f"a collection's description must be a string or None, got {type(description).__name__}")
+    if tags is not None:
+        if isinstance(tags, str):
+            raise UsageError("tags must be a list of strings, not one string")
+        tags = list(dict.fromkeys(check_tag(t) for t in tags))
+    with ms.write() as tx:
+        art = records.artifact_row(tx, entity, project, name)
+        if art is None:
+            raise ArtifactNotFoundError(f"{entity}/{project}/{name}", "no such collection")
+        lock_row(tx, "artifacts", art.id)
+        if description is not _UNSET:
+            tx.execute("UPDATE artifacts SET description = :d WHERE id = :a", {"d": description, "a": art.id})
+        if tags is not None:
+            tx.execute("DELETE FROM collection_tags WHERE artifact_id = :a", {"a": art.id})
+            insert_ignore(tx, "collection_tags", [{"artifact_id": art.id, "tag": t} for t in tags])
+        return records.collection_info(tx, "a.id = :a", {"a": art.id})[0]
+
+
 def list_projects(ms: MetaStore, entity: str | None = None) -> list[tuple[str, str]]:
     if entity is not None:
         check_name(entity, "entity name")
@@ -98,8 +121,11 @@ def update(
     aliases: list[str] | None = None,
     tags: list[str] | None = None,
     run_id: str | None = None,
+    remove_aliases: list[str] | None = None,
 ) -> VersionInfo:
-    """Change what may change after commit, without making a version."""
+    """Change what may change after commit, without making a version. ``aliases``: the
+    version's aliases become exactly these (``latest`` stays unless named); then those of
+    ``remove_aliases`` that it still holds (``latest`` included) are taken off it."""
     values: dict = {}  # column -> new value
     if description is not _UNSET:
         values["description"] = check_text(description, "description", optional=True)
@@ -119,6 +145,11 @@ def update(
         v = records.version_by_id(tx, version_id)
         if v.state != COMMITTED:
             raise LockedError(f"{v.qualified_name} is {v.state.lower()}; it cannot be edited")
+        if v.link_of is not None and (values or tags is not None):
+            raise UsageError(
+                f"{v.qualified_name} is a link to {v.source_qualified_name}: its description, metadata, ttl and "
+                "tags are the source's; edit them on the source version (a link's own are its aliases)"
+            )
         art_id = tx.scalar("SELECT artifact_id FROM versions WHERE id = :v", {"v": version_id})
         lock_row(tx, "artifacts", art_id)
         if values:
@@ -127,6 +158,11 @@ def update(
             tx.execute(f"UPDATE versions SET {sets} WHERE id = :_id", {**values, "_id": version_id})
         if aliases is not None:
             set_version_aliases(tx, art_id, version_id, aliases, run_id)
+        for alias in remove_aliases or []:  # only where this version still holds it
+            held = tx.scalar("SELECT version_id FROM aliases WHERE artifact_id = :art AND alias = :a",
+                             {"art": art_id, "a": alias})
+            if held == version_id:
+                drop_alias(tx, art_id, alias, run_id)
         if tags is not None:
             tx.execute("DELETE FROM tags WHERE version_id = :v", {"v": version_id})
             insert_ignore(tx, "tags", [{"version_id": version_id, "tag": t} for t in tags])
@@ -138,6 +174,9 @@ def delete(ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id:
     with ms.write() as tx:
         v = records.version_by_id(tx, version_id)
         if v.state == DELETED:
+            return
+        if v.link_of is not None:  # deleting a link removes the link only, as W&B's does
+            links.remove(tx, v, run_id)
             return
         art_id = tx.scalar("SELECT artifact_id FROM versions WHERE id = :v", {"v": version_id})
         lock_row(tx, "artifacts", art_id)
@@ -151,6 +190,7 @@ def delete(ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id:
         tx.execute(
             "UPDATE versions SET state = :s, updated_at = :t WHERE id = :v", {"s": DELETED, "t": tx.now(), "v": version_id}
         )
+        links.remove_links_of(tx, version_id, run_id)
         if LATEST in v.aliases:
             newest = tx.scalar(
                 f"SELECT v.id FROM versions v WHERE {records.COMMITTED_OF} ORDER BY v.idx DESC LIMIT 1", {"art": art_id}

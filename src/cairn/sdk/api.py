@@ -59,13 +59,48 @@ class ArtifactCollection:
     def __init__(self, info: "CollectionInfo", client: "Client") -> None:
         self._info = info
         self._client = client
+        self._description = info.description
+        self._tags = list(info.tags)
 
     name = property(lambda self: self._info.name)
     type = property(lambda self: self._info.type)
     entity = property(lambda self: self._info.entity)
     project = property(lambda self: self._info.project)
-    description = property(lambda self: self._info.description)
     created_at = property(lambda self: self._info.created_at)
+
+    @property
+    def description(self) -> str | None:
+        return self._description
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"a collection's description must be a string or None, got {type(value).__name__}")
+        self._description = value
+
+    @property
+    def tags(self) -> list[str]:
+        """The collection's own tags (its versions have theirs)."""
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: list[str]) -> None:
+        from ..core.names import check_tag
+
+        if isinstance(value, str):
+            raise UsageError("tags must be a list of strings, not one string")
+        self._tags = [check_tag(t) for t in value]
+
+    def is_sequence(self) -> bool:
+        """True for a collection of logged versions, False for one of links (a registry's)."""
+        return self._info.kind != "links"
+
+    def save(self) -> None:
+        """Persist the edited description and tags."""
+        self._info = self._client.update_collection(
+            self.entity, self.project, self.name, description=self._description, tags=list(self._tags)
+        )
+        self._description, self._tags = self._info.description, list(self._info.tags)
 
     def artifacts(self, per_page: int = 50) -> list[Artifact]:
         return [

@@ -28,6 +28,7 @@ from ..core.names import (
     DEFAULT_PROJECT,
     check_alias,
     check_name,
+    check_not_reserved,
     check_tag,
     check_type,
     join_names,
@@ -42,6 +43,7 @@ from ..core.versions import (
     check_metadata,
 )
 from .entry import ArtifactManifest, ArtifactManifestEntry
+from .links import LinkMembers
 from .staged import StagedEntries
 from .table import Table, encode
 from .terminal import sdk_progress
@@ -57,7 +59,7 @@ def _client() -> "Client":
     return get_client()
 
 
-class Artifact:
+class Artifact(LinkMembers):
     """A versioned set of files. New ones collect files, then ``run.log_artifact`` or ``save``
     commits them; committed ones are read-only (``new_draft`` makes an editable copy)."""
 
@@ -77,6 +79,8 @@ class Artifact:
             )
         self._name = check_name(name)
         self._type = check_type(type)
+        check_not_reserved(self._type, self._name)
+        self._incremental = bool(incremental)
         self._description = check_text(description, "description", optional=True)
         self._metadata = check_metadata(metadata)
         self._ttl: timedelta | None = None
@@ -97,7 +101,8 @@ class Artifact:
     @classmethod
     def _from_version(cls, info: VersionInfo, client: "Client") -> "Artifact":
         a = cls.__new__(cls)
-        a.__init__(info.name, info.type, info.description, info.metadata)
+        a.__init__(info.name, "stored", info.description, info.metadata)
+        a._type = info.type  # what the store holds (a type reserved since is still readable)
         a._client_obj = client
         a._set_version(info)
         return a
@@ -139,10 +144,6 @@ class Artifact:
     def name(self) -> str:
         """``name:vN`` once committed, the bare name before (as in W&B)."""
         return f"{self._name}:{self._version.version}" if self._version else self._name
-
-    @property
-    def source_name(self) -> str:
-        return self.name
 
     @property
     def collection_name(self) -> str:
@@ -356,6 +357,10 @@ class Artifact:
             raise IsADirectoryError(f"cannot add_file {path!r}: it is a directory; use add_dir")
         entry_name = normalize_path(name if name is not None else os.path.basename(path))
         digest, size = self._client.ingest([os.path.abspath(path)])[os.path.abspath(path)]
+        if is_tmp:  # W&B: a temporary file is renamed after its content, keeping its extensions
+            folder, _, base = entry_name.rpartition("/")
+            base = ".".join([digest.partition(":")[2][:20], *base.split(".")[1:]])
+            entry_name = f"{folder}/{base}" if folder else base
         return self._put(mf.Entry(entry_name, digest, size), overwrite, os.path.abspath(path))
 
     def add_dir(
@@ -476,6 +481,17 @@ class Artifact:
         if not removed:
             raise FileNotFoundError(f"artifact {self._name!r} has no file or folder {path!r} to remove")
 
+    def get_added_local_path_name(self, local_path: str | os.PathLike) -> str | None:
+        """The entry name a local file was added under by this (unlogged) artifact, or None."""
+        want = os.path.abspath(os.fspath(local_path))
+        if self._base is not None:
+            return next((p for p, loc in self._local_paths.items() if loc == want), None)
+        return self._entries.name_of_local(want)
+
+    @property
+    def incremental(self) -> bool:
+        return self._incremental
+
     def get_entry(self, name: str) -> ArtifactManifestEntry:
         path = normalize_path(name)
         e = self._current(path) if self._version is None else self._all_entries().get(path)
@@ -523,9 +539,12 @@ class Artifact:
         return data
 
     # -- downloads --------------------------------------------------------------
-    def _default_root(self) -> Path:
+    def _default_root(self, include_version: bool = True) -> Path:
+        """``./artifacts/<name>:vN`` (``CAIRN_ARTIFACT_DIR``); named after the source version,
+        as W&B's is, so a link downloads where its source does."""
         base = os.environ.get("CAIRN_ARTIFACT_DIR") or os.path.join(".", "artifacts")
-        return Path(base) / f"{self._name}:{self.version}"
+        name = self.source_name
+        return Path(base) / (name if include_version else name.split(":")[0])
 
     def download(
         self,
@@ -548,9 +567,10 @@ class Artifact:
         return str(target)
 
     def checkout(self, root: str | os.PathLike | None = None) -> str:
-        """Make ``root`` hold exactly this artifact's files: download, then delete anything else."""
+        """Make ``root`` (default ``./artifacts/<name>``, without the version, as W&B's) hold
+        exactly this artifact's files: download, then delete anything else."""
         self._require_committed("checkout")
-        target = Path(root) if root is not None else self._default_root()
+        target = Path(root) if root is not None else self._default_root(include_version=False)
         self.download(target)
         keep = set(self._all_entries())
         for dirpath, dirnames, filenames in os.walk(target, topdown=False):
@@ -623,9 +643,21 @@ class Artifact:
             req.base_version_id, req.edits = self._version.id, Edits()
         elif self._base is not None:
             req.base_version_id, req.edits = self._base.id, self._edits
+        elif self._incremental and (latest := self._latest(entity, project)) is not None:
+            # W&B's incremental artifact: the collection's latest files, with these added on top
+            req.base_version_id = latest.id
+            req.edits = Edits(upserts={e.path: e for e in self._entries.sorted()})
         else:
             req.entries = self._entries.for_commit()  # type: ignore[assignment]
         return req
+
+    def _latest(self, entity: str, project: str) -> VersionInfo | None:
+        from ..core.names import ArtifactRef
+
+        try:
+            return self._client.resolve(ArtifactRef(self._name, "latest", project, entity), entity, project)
+        except ArtifactNotFoundError:
+            return None
 
     def save(self, project: str | None = None, settings: Any = None) -> "Artifact":
         """Commit a new or draft artifact (in the active run, or in a run of its own with
@@ -634,16 +666,24 @@ class Artifact:
         if self._version is not None:
             # "latest" that this object merely carried since it was loaded is not re-asserted:
             # a newer version may have taken it since. Adding it here takes it back on purpose.
-            carried = "latest" in self._version.aliases
+            # Dropping "latest" from the list takes it off this version (if it still holds it).
+            v = self._version
+            carried = "latest" in v.aliases
             aliases = [a for a in self._aliases if not (a == "latest" and carried)]
-            info = self._client.update_version(
-                self._version.id,
-                description=self._description,
-                metadata=self._metadata,
-                ttl_seconds=self._ttl_seconds(),
-                aliases=aliases,
-                tags=list(self._tags),
-            )
+            dropped = ["latest"] if carried and "latest" not in self._aliases else []
+            if v.is_link:  # a link's own are its aliases; the rest is its source's
+                self._check_link_unedited(v)
+                info = self._client.update_version(v.id, aliases=aliases, remove_aliases=dropped)
+            else:
+                info = self._client.update_version(
+                    v.id,
+                    description=self._description,
+                    metadata=self._metadata,
+                    ttl_seconds=self._ttl_seconds(),
+                    aliases=aliases,
+                    tags=list(self._tags),
+                    remove_aliases=dropped,
+                )
             self._set_version(info)
             return self
         from . import run as run_mod
@@ -667,10 +707,26 @@ class Artifact:
         self._client.delete_version(v.id, delete_aliases)
         self._set_version(self._client.get_version(v.id))
 
+    def _check_link_unedited(self, v: VersionInfo) -> None:
+        edited = [
+            what for what, now, then in (
+                ("description", self._description, v.description), ("metadata", self._metadata, v.metadata),
+                ("ttl", self._ttl_seconds(), v.ttl_seconds), ("tags", sorted(self._tags), sorted(v.tags)),
+            ) if now != then
+        ]
+        if edited:
+            raise UsageError(
+                f"{v.qualified_name} is a link to {v.source_qualified_name}: its {', '.join(edited)} "
+                "belong to the source; edit them on artifact.source_artifact and save() that"
+            )
+
     def new_draft(self) -> "Artifact":
-        """A new, editable artifact that starts with this version's files (nothing is copied)."""
+        """A new, editable artifact that starts with this version's files (nothing is copied).
+        A link's draft is one of its source collection, as in W&B."""
         v = self._require_committed("new_draft")
-        draft = Artifact(self._name, self._type, self._description, copy.deepcopy(self._metadata))
+        if v.is_link:
+            v = self._client.get_version(v.link_of)  # type: ignore[arg-type]
+        draft = Artifact(v.name, self._type, self._description, copy.deepcopy(self._metadata))
         draft._client_obj = self._client
         draft._base = v
         draft._edits = Edits()

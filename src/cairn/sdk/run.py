@@ -10,6 +10,7 @@ from ..core.errors import UsageError
 from ..core.names import DEFAULT_PROJECT, parse_ref
 from .api import PublicRun
 from .artifact import Artifact, artifact_from_path
+from .registry import RegistryCalls
 from .terminal import sdk_progress
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class Config(dict):
         super().update(*args, **kw)
 
 
-class Run(PublicRun):
+class Run(RegistryCalls, PublicRun):
     """A process that logs (outputs) and uses (inputs) artifact versions; the attributes and
     lineage of ``PublicRun``, plus the writing calls."""
 
@@ -58,7 +59,7 @@ class Run(PublicRun):
         if isinstance(artifact_or_path, Artifact):
             return artifact_or_path
         path = os.fspath(artifact_or_path)
-        return artifact_from_path(path, name or _default_name(path), type or "unspecified")
+        return artifact_from_path(path, name or _default_name(path, self.id), type or "unspecified")
 
     def log_artifact(
         self,
@@ -186,9 +187,10 @@ class Run(PublicRun):
         return f"<Run {self.path} ({self._info.name})>"
 
 
-def _default_name(path: str) -> str:
+def _default_name(path: str, run_id: str) -> str:
+    """W&B's name for an artifact logged from a path: ``run-<run id>-<basename>``."""
     base = os.path.basename(path.rstrip("/")) or "artifact"
-    return "".join(c if (c.isalnum() or c in "-_.") else "-" for c in base)[:128]
+    return "".join(c if (c.isalnum() or c in "-_.") else "-" for c in f"run-{run_id}-{base}")[:128]
 
 
 def _set_current(run: Run | None) -> None:

@@ -171,6 +171,14 @@ class StagedEntries:
         got = self._find(path)
         return None if got is None else got[1]
 
+    def name_of_local(self, local: str) -> str | None:
+        """The path of the entry added from the local file ``local`` (None when none was)."""
+        db = self._rows()
+        if db is None:
+            return next((p for p, (_, loc) in self._mem.items() if loc == local), None)
+        row = db.execute("SELECT path FROM e WHERE local = ? LIMIT 1", (local,)).fetchone()
+        return None if row is None else row[0].decode("utf-8", "surrogatepass")
+
     def put(self, entry: Entry, local: str | None = None) -> None:
         self.put_many([(entry, local)])
 

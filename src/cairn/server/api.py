@@ -21,6 +21,7 @@ from .errors import PayloadTooLarge
 from .models import (
     AliasPath,
     ChunkKeys,
+    CollectionPatch,
     DigestPath,
     Digests,
     DirectRequest,
@@ -28,6 +29,7 @@ from .models import (
     EntityPath,
     EntityQuery,
     FilenameQuery,
+    LinkRequest,
     NamePath,
     ProjectPath,
     RunCreate,
@@ -85,7 +87,21 @@ _COMMIT_BODY = {"requestBody": {"required": True, "content": {"application/json"
 def version_access(c: ServerContext, who: auth.Principal, version_id: int, need: str) -> VersionInfo:
     v = c.engine.get_version(version_id)
     auth.require(c.meta, who, v.entity, need)
+    source_access(c, who, v)
     return v
+
+
+def source_access(c: ServerContext, who: auth.Principal, v: VersionInfo) -> VersionInfo:
+    """A link is read through its source: reading it needs the read role on the source's
+    entity too, so a link never opens a source to a caller who cannot read it."""
+    if v.is_link:
+        auth.require(c.meta, who, v.source_entity or v.entity, "read")
+    return v
+
+
+def readable(c: ServerContext, who: auth.Principal, versions: list[VersionInfo]) -> list[VersionInfo]:
+    """The versions of a listing the caller may read (links whose source it cannot read left out)."""
+    return [v for v in versions if not v.is_link or auth.role_on(c.meta, who, v.source_entity or v.entity)]
 
 
 # -- identity --------------------------------------------------------------------
@@ -333,13 +349,14 @@ def _check_run(c: ServerContext, run_id: str | None, entity: str, project: str) 
 def resolve(entity: EntityPath, project: ProjectPath, name: NamePath, alias: AliasPath, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "read")
     ref = parse_ref(f"{entity}/{project}/{name}:{alias}")
-    return wire.version_out(c.engine.resolve(ref, entity, project))
+    return wire.version_out(source_access(c, who, c.engine.resolve(ref, entity, project)))
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/versions")
 def versions(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who, tag: TagsQuery = None) -> dict:
     auth.require(c.meta, who, entity, "read")
-    return {"versions": [wire.version_out(v) for v in c.engine.list_versions(entity, project, name, tag)]}
+    found = readable(c, who, c.engine.list_versions(entity, project, name, tag))
+    return {"versions": [wire.version_out(v) for v in found]}
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/alias-history")
@@ -353,6 +370,14 @@ def alias_history(entity: EntityPath, project: ProjectPath, name: NamePath, c: C
 def collections(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who, type: TypeQuery = None) -> dict:  # noqa: A002
     auth.require(c.meta, who, entity, "read")
     return {"collections": [wire.collection_out(x) for x in c.engine.list_collections(entity, project, type)]}
+
+
+@router.patch("/projects/{entity}/{project}/artifacts/{name}")
+def collection_patch(entity: EntityPath, project: ProjectPath, name: NamePath, body: CollectionPatch, c: Ctx, who: Who) -> dict:
+    """Edit a collection's description and tags."""
+    auth.require(c.meta, who, entity, "write")
+    changes = {k: getattr(body, k) for k in body.model_fields_set}
+    return wire.collection_out(c.engine.update_collection(entity, project, name, **changes))
 
 
 @router.get("/versions/{version_id}")
@@ -369,8 +394,38 @@ def version_patch(version_id: VersionIdPath, body: VersionPatch, c: Ctx, who: Wh
 
 @router.delete("/versions/{version_id}")
 def version_delete(version_id: VersionIdPath, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
-    version_access(c, who, version_id, "write")
+    # of a link, only the link goes: the write role on its entity is enough
+    auth.require(c.meta, who, c.engine.get_version(version_id).entity, "write")
     c.engine.delete_version(version_id, delete_aliases)
+    return {"ok": True}
+
+
+@router.post("/versions/{version_id}/links")
+def version_link(version_id: VersionIdPath, body: LinkRequest, c: Ctx, who: Who) -> dict:
+    """Link the version into the collection ``entity/project/name`` (a pointer: no byte is
+    copied). Needs read on the version (and its source) and write on the target entity."""
+    version_access(c, who, version_id, "read")
+    auth.require(c.meta, who, body.entity, "write")
+    if body.run_id is not None:  # the linking run, of any project the caller may write to
+        run_access(c, who, body.run_id, "write")
+    v = c.engine.link_version(version_id, body.entity, body.project, body.name, body.aliases, body.run_id)
+    return wire.version_out(v)
+
+
+@router.get("/versions/{version_id}/links")
+def version_links(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
+    """The links to this version that the caller may read."""
+    version_access(c, who, version_id, "read")
+    found = [v for v in c.engine.version_links(version_id) if auth.role_on(c.meta, who, v.entity)]
+    return {"versions": [wire.version_out(v) for v in found]}
+
+
+@router.post("/versions/{version_id}/unlink")
+def version_unlink(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
+    """Remove a link; the write role on the link's entity is enough (its source is untouched)."""
+    v = c.engine.get_version(version_id)
+    auth.require(c.meta, who, v.entity, "write")
+    c.engine.unlink_version(version_id)
     return {"ok": True}
 
 
@@ -429,10 +484,10 @@ def run_use(run_id: RunIdPath, body: Use, c: Ctx, who: Who) -> dict:
 @router.get("/runs/{run_id}/outputs")
 def run_outputs(run_id: RunIdPath, c: Ctx, who: Who) -> dict:
     run_access(c, who, run_id, "read")
-    return {"versions": [wire.version_out(v) for v in c.engine.run_outputs(run_id)]}
+    return {"versions": [wire.version_out(v) for v in readable(c, who, c.engine.run_outputs(run_id))]}
 
 
 @router.get("/runs/{run_id}/inputs")
 def run_inputs(run_id: RunIdPath, c: Ctx, who: Who) -> dict:
     run_access(c, who, run_id, "read")
-    return {"versions": [wire.version_out(v) for v in c.engine.run_inputs(run_id)]}
+    return {"versions": [wire.version_out(v) for v in readable(c, who, c.engine.run_inputs(run_id))]}

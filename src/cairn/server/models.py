@@ -201,6 +201,20 @@ class VersionPatch(Body):
     aliases: list[AliasText] | None = Field(None, max_length=1000)
     tags: list[AliasText] | None = Field(None, max_length=1000)
     run_id: RunId | None = None
+    remove_aliases: list[AliasText] | None = Field(None, max_length=1000)
+
+
+class CollectionPatch(Body):
+    description: str | None = None
+    tags: list[AliasText] | None = Field(None, max_length=1000)
+
+
+class LinkRequest(Body):
+    entity: Name
+    project: Name
+    name: Name
+    aliases: list[AliasText] = Field(default_factory=list, max_length=1000)
+    run_id: RunId | None = None
 
 
 class RunCreate(Body):

@@ -252,6 +252,8 @@ def artifact_page(entity: str, project: str, name: str, request: Request) -> HTM
     c, who = _ctx(request), _who(request)
     auth.require(c.meta, who, entity, "read")
     versions = sorted(c.engine.list_versions(entity, project, name), key=lambda v: v.index, reverse=True)
+    # links whose source the viewer cannot read are not shown (a link is read through its source)
+    versions = [v for v in versions if not v.is_link or _readable(c, who, v.source_entity or entity, {})]
     if not versions:
         raise ArtifactNotFoundError(f"{entity}/{project}/{name}", "it has no committed versions")
     by_id = {v.id: v.version for v in versions}
@@ -267,7 +269,18 @@ def artifact_page(entity: str, project: str, name: str, request: Request) -> HTM
     return render(request, "artifact.html", who=who, entity=entity, project=project, name=name,
                   latest=versions[0], versions=versions[(page - 1) * VERSIONS_PAGE : page * VERSIONS_PAGE],
                   total=len(versions), page=page, pages=pages, history=history,
-                  a_default=versions[1].version if len(versions) > 1 else versions[0].version)
+                  a_default=versions[1].version if len(versions) > 1 else versions[0].version,
+                  is_links=versions[0].is_link, links=_links(c, who, versions[(page - 1) * VERSIONS_PAGE : page * VERSIONS_PAGE]))
+
+
+def _links(c: ServerContext, who: auth.Principal, versions: list[VersionInfo]) -> list[VersionInfo]:
+    """The links (that the viewer may read) to these logged versions."""
+    roles: dict[str, bool] = {}
+    out = []
+    for v in versions:
+        if not v.is_link:
+            out += [x for x in c.engine.version_links(v.id) if _readable(c, who, x.entity, roles)]
+    return out
 
 
 @router.get("/{entity}/{project}/{name}/diff")
@@ -297,6 +310,8 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
     c, who = _ctx(request), _who(request)
     auth.require(c.meta, who, entity, "read")
     v = _resolve(c, entity, project, name, alias)
+    if v.is_link:  # read through its source: its files are the source's
+        auth.require(c.meta, who, v.source_entity or entity, "read")
     tree = browse.Tree(c.engine.manifest(v.manifest_key), _cache(request))
     path = request.query_params.get("path", "").lstrip("/")
     entry = None
@@ -328,7 +343,8 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
     for part in folder.split("/")[:-1]:
         acc += part + "/"
         crumbs.append((part, acc))
-    return render(request, "version.html", who=who, v=v, producer=producer, consumers=consumers,
+    links = _links(c, who, [v])
+    return render(request, "version.html", who=who, v=v, producer=producer, consumers=consumers, links=links,
                   hidden_consumers=len(users) - len(consumers), graph=graph, listing=listing, entry=entry,
                   folder=folder, crumbs=crumbs, child_name=browse.child_name, is_folder=lambda r: isinstance(r, browse.Folder),
                   after=request.query_params.get("after"))

@@ -7,7 +7,7 @@ PostgreSQL) and ``{blob}``. Everything else is the same SQL.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _TYPES = {
     # INTEGER PRIMARY KEY is SQLite's rowid: numbered automatically, like an identity column
@@ -181,7 +181,6 @@ CREATE TABLE damaged_blobs (
 );
 """
 
-
 # Version 4: the lifecycle (engine/gc.py, docs/gc.md). ``gc_marks`` holds garbage
 # collection's marks and tombstones: kind 'blob' (a blob store digest) or 'chunk' (a
 # manifest chunk key); state 'marked' (a candidate since ``at``), 'deleting' (condemned,
@@ -211,8 +210,26 @@ CREATE TABLE store_settings (
 """
 
 
+# Version 5: links (W&B's registry). A link is a version row of its own in the target
+# collection (its own vN, aliases and ``latest``) whose ``link_of`` points at the source
+# version; it shares the source's manifest (``manifest_key``, ``digest``, counts: names of
+# content, never a copy of bytes). A collection holds either logged versions or links
+# (``artifacts.kind``), as W&B's collections are either sequences or portfolios. And the
+# tags of a collection (W&B's ``ArtifactCollection.tags``), beside those of its versions.
+_V5 = """
+ALTER TABLE versions ADD COLUMN link_of BIGINT REFERENCES versions (id);
+CREATE INDEX ix_versions_link_of ON versions (link_of);
+ALTER TABLE artifacts ADD COLUMN kind VARCHAR(16) NOT NULL DEFAULT 'logged';  -- logged | links
+CREATE TABLE collection_tags (
+    artifact_id BIGINT NOT NULL REFERENCES artifacts (id),
+    tag VARCHAR(128) NOT NULL,
+    PRIMARY KEY (artifact_id, tag)
+);
+"""
+
+
 def statements(version: int, dialect: str) -> list[str]:
     """The DDL statements that bring the schema from ``version - 1`` to ``version``."""
-    text = {1: _V1, 2: _V2, 3: _V3, 4: _V4}[version].format(**_TYPES[dialect])
+    text = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}[version].format(**_TYPES[dialect])
     lines = [line.split("--", 1)[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
