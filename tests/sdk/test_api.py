@@ -185,10 +185,10 @@ def test_module_level_run_functions():
     assert logged is a and a.version == "v0" and a.aliases == ["latest", "first"]
     used = cairn.use_artifact("data:first")
     assert used.id == a.id
-    # logging a path directly: the name comes from the path, the type is given
+    # logging a path directly: the name is W&B's run-<run id>-<basename>, the type is given
     write("model.bin", "m")
     by_path = cairn.log_artifact("model.bin", type="model")
-    assert (by_path.name, by_path.type) == ("model.bin:v0", "model")
+    assert (by_path.name, by_path.type) == (f"run-{run.id}-model.bin:v0", "model")
     assert sorted(by_path.manifest) == ["model.bin"]
     cairn.finish()
     assert cairn.run is None
