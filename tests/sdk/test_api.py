@@ -194,7 +194,7 @@ def test_module_level_run_functions():
     assert cairn.run is None
     public = cairn.Api().run(run.id)
     assert public.state == "finished"
-    assert [x.name for x in public.logged_artifacts()] == ["data:v0", "model.bin:v0"]
+    assert [x.name for x in public.logged_artifacts()] == ["data:v0", f"run-{run.id}-model.bin:v0"]
     assert [x.name for x in public.used_artifacts()] == ["data:v0"]
     with pytest.raises(cairn.UsageError, match="finished"):
         run.log_artifact(a)
