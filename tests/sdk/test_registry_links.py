@@ -249,3 +249,20 @@ def test_a_link_of_a_link_points_at_the_source():
     assert sorted(x.qualified_name for x in first.source_artifact.linked_artifacts) == sorted(
         [first.qualified_name, second.qualified_name]
     )
+
+
+def test_deleting_a_source_collection_or_a_link_collection():
+    with wandb.init(project="train") as run:
+        kept = run.log_artifact(_model("keep", "k"))
+        art = run.log_artifact(_model("net", "w"))
+        run.link_artifact(kept, "reg/best")
+        run.link_artifact(art, "reg/best", aliases=["prod"])
+    api = wandb.Api(overrides={"project": "train"})
+    assert api.artifact("reg/best:latest").source_name == "net:v0"
+    api.artifact_collection("model", "net").delete(delete_aliases=True)
+    assert not api.artifact_exists("reg/best:prod")
+    assert api.artifact("reg/best:latest").source_name == "keep:v0"  # latest moved back
+    assert [v.version for v in api.artifacts("model", "reg/best")] == ["v0"]
+    api.artifact_collection("model", "reg/best").delete()  # only the links go
+    assert not api.artifact_collection_exists("reg/best", "model")
+    assert api.artifact("keep:v0").state == "COMMITTED"
