@@ -84,8 +84,8 @@ def update_collection(
     ms: MetaStore, entity: str, project: str, name: str, *, description=_UNSET, tags: list[str] | None = None,  # noqa: ANN001
 ) -> CollectionInfo:
     """Edit a collection's description and tags (its versions are untouched)."""
-    if description is not _UNSET and description is not None and not isinstance(description, str):
-        raise UsageError(f"a collection's description must be a string or None, got {type(description).__name__}")
+    if description is not _UNSET:
+        check_text(description, "a collection's description", optional=True)
     if tags is not None:
         if isinstance(tags, str):
             raise UsageError("tags must be a list of strings, not one string")
