@@ -96,7 +96,7 @@ def verify(
         report.problems += 1
         if p.version:
             report.broken_versions.add(p.version)
-        log.warning("%s", p)
+        log.info("%s", p)  # the caller reports it (the CLI prints it): no second copy on stderr
         on_problem(p)
 
     if name is None:
