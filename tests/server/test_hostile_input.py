@@ -213,3 +213,29 @@ def test_stored_values_come_back_as_sent(api):
     v = r.json()
     assert (v["description"], v["aliases"], v["tags"], v["run_id"]) == (
         "line\nnext — ✓", ["latest", "a" * 128], ["t" * 128], "r" * 64)
+
+
+@pytest.mark.parametrize("page", ["²", "٣", "1" * 5000, "-1", "x"])
+def test_ui_page_numbers_that_are_not_plain_numbers_show_the_first_page(embedded_server, page):
+    entity = f"t{uuid.uuid4().hex[:12]}"
+    assert httpx.post(f"{embedded_server}/api/v1/projects/{entity}/p/runs", json={"name": "r"}).status_code == 200
+    r = httpx.get(f"{embedded_server}/{entity}/p", params={"runs_page": page})
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+
+
+@pytest.mark.parametrize("path", ["/a%00b/p", "/" + "e" * 129 + "/p", "/e/%2E%2E/x"])
+def test_ui_pages_refuse_malformed_names(embedded_server, path):
+    r = httpx.get(embedded_server + path)
+    assert r.status_code == 400 and "text/html" in r.headers["content-type"]
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("PUT", "/projects/e/p/blobs/missing", "POST"),
+    ("OPTIONS", "/projects/e/p/blobs/batch", "POST"),
+    ("OPTIONS", "/versions/1", "DELETE, GET, PATCH"),
+    ("OPTIONS", "/projects/e/p/blobs/blake3:" + "0" * 64, "GET, PUT"),
+])
+def test_a_wrong_method_is_a_405_listing_every_method_of_the_path(embedded_server, method, path, allow):
+    r = httpx.request(method, f"{embedded_server}/api/v1{path}")
+    assert r.status_code == 405 and r.headers["allow"] == allow
+    assert r.json()["error"]["message"] == "Method Not Allowed"

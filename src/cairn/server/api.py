@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from ..client import wire
 from ..core.errors import UsageError
@@ -46,6 +47,22 @@ from .models import (
 )
 
 router = APIRouter(prefix="/api/v1", responses=models.ERROR_RESPONSES)
+
+
+class _DigestSegment(Convertor):
+    """A path segment that names a digest ('<algo>:<value>'): '/blobs/batch' and its siblings
+    are never taken for a digest, so each path has one set of methods (a 405 lists them)."""
+
+    regex = r"[^/:]+:[^/]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("digest", _DigestSegment())
 
 def ctx(request: Request) -> ServerContext:
     return request.app.state.cairn
@@ -130,7 +147,20 @@ def blobs_missing(entity: EntityPath, project: ProjectPath, body: Digests, c: Ct
     return {"missing": [d for d in dict.fromkeys(body.digests) if d not in have]}
 
 
-@router.put("/projects/{entity}/{project}/blobs/{digest}", status_code=201)
+# An empty body is an empty blob (or a batch of none): not required.
+_BYTES_BODY = {"requestBody": {"required": False, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary"}}}}}
+_BATCH_BODY = {"requestBody": {"required": False, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary",
+               "description": "blobs, each a 4-byte big-endian length then its bytes"}}}}}
+_BLOB_ANSWERS: dict = {
+    200: {"description": "The blob's bytes", "content": {"application/octet-stream": {
+        "schema": {"type": "string", "format": "binary"}}}},
+    307: {"description": "A presigned URL of the object store holding the bytes (Location)"},
+}
+
+
+@router.put("/projects/{entity}/{project}/blobs/{digest:digest}", status_code=201, openapi_extra=_BYTES_BODY)
 async def blob_put(entity: EntityPath, project: ProjectPath, digest: DigestPath, request: Request, c: Ctx, who: Who) -> dict:
     """Upload one blob through the server (streamed); it is hashed and refused unless it matches."""
     from .transfer import receive_blob
@@ -140,7 +170,7 @@ async def blob_put(entity: EntityPath, project: ProjectPath, digest: DigestPath,
     return {"digest": digest, "size": size}
 
 
-@router.post("/projects/{entity}/{project}/blobs/batch", status_code=201)
+@router.post("/projects/{entity}/{project}/blobs/batch", status_code=201, openapi_extra=_BATCH_BODY)
 async def blob_batch(entity: EntityPath, project: ProjectPath, request: Request, c: Ctx, who: Who) -> dict:
     """Many blobs in one body: each is a 4-byte big-endian length then its bytes.
     The server hashes each one; returns their digests in order."""
@@ -250,7 +280,7 @@ def upload_complete(entity: EntityPath, project: ProjectPath, body: UploadDone, 
     return {"digest": body.digest}
 
 
-@router.post("/projects/{entity}/{project}/blobs/{digest}/damaged")
+@router.post("/projects/{entity}/{project}/blobs/{digest:digest}/damaged")
 def blob_damaged(entity: EntityPath, project: ProjectPath, digest: DigestPath, c: Ctx, who: Who) -> dict:
     """Report that this project's blob read wrong or not at all. The server checks the object
     itself (one full read), sets a damaged one aside, and until the bytes are sent again no
@@ -273,7 +303,7 @@ def blob_urls(entity: EntityPath, project: ProjectPath, body: UrlRequest, c: Ctx
     return {"direct": True, "urls": {d: presign(d) for d in dict.fromkeys(body.digests)}}
 
 
-@router.get("/projects/{entity}/{project}/blobs/{digest}")
+@router.get("/projects/{entity}/{project}/blobs/{digest:digest}", response_class=Response, responses=_BLOB_ANSWERS)
 def blob_get(entity: EntityPath, project: ProjectPath, digest: DigestPath, c: Ctx, who: Who, direct: bool = True,
              filename: FilenameQuery = None) -> Response:
     """The blob's bytes: a redirect to a presigned URL when the store can presign, else streamed.

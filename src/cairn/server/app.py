@@ -53,7 +53,10 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
         err = UsageError(str(exc.detail)) if exc.status_code < 500 else CairnError(str(exc.detail))
         body = wire.error_out(err)
         body["error"]["type"] = "NotFoundError" if exc.status_code == 404 else body["error"]["type"]
-        return JSONResponse(body, status_code=exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(app, request)
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
@@ -91,6 +94,20 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
 
         app.include_router(ui_router)
     return app
+
+
+def _allowed(app: FastAPI, request: Request) -> str:
+    """Every method the API documents at this path (RFC 9110: a 405 lists them all; Starlette
+    names only the first route whose path matched)."""
+    import re
+
+    methods: set[str] = set()
+    for template, ops in _openapi(app)["paths"].items():
+        escaped = re.escape(template).replace(r"\{digest\}", "[^/:]+:[^/]*")  # api.py's digest segments
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", escaped)
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {m.upper() for m in ops}
+    return ", ".join(sorted(methods))
 
 
 def _openapi(app: FastAPI) -> dict:

@@ -7,16 +7,17 @@ route: an operator runs ``cairn admin gc`` against the stores themselves."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..engine import Retention
 from . import auth
 from .api import Ctx, Who
+from .models import ERROR_RESPONSES, Body, EntityPath, NamePath, ProjectPath
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
-class RetentionIn(BaseModel):
+class RetentionIn(Body):
     keep_last: int | None = Field(default=None, ge=0, le=2**31 - 1)
     max_age_seconds: int | None = Field(default=None, gt=0, le=2**62)
 
@@ -33,25 +34,25 @@ def _policy_out(policy: Retention | None) -> dict:
 
 
 @router.delete("/projects/{entity}/{project}/artifacts/{name}")
-def collection_delete(entity: str, project: str, name: str, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
+def collection_delete(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
     auth.require(c.meta, who, entity, "write")
     return {"deleted_versions": c.engine.delete_collection(entity, project, name, delete_aliases)}
 
 
 @router.delete("/projects/{entity}/{project}")
-def project_delete(entity: str, project: str, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
+def project_delete(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
     auth.require(c.meta, who, entity, "admin")
     return {"deleted_versions": c.engine.delete_project(entity, project, delete_aliases)}
 
 
 @router.get("/projects/{entity}/{project}/retention")
-def project_retention(entity: str, project: str, c: Ctx, who: Who) -> dict:
+def project_retention(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "read")
     return _policy_out(c.engine.get_retention(entity, project, None))
 
 
 @router.put("/projects/{entity}/{project}/retention")
-def project_retention_set(entity: str, project: str, body: RetentionIn, c: Ctx, who: Who) -> dict:
+def project_retention_set(entity: EntityPath, project: ProjectPath, body: RetentionIn, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "admin")
     policy = _policy_in(body)
     c.engine.set_retention(entity, project, None, policy)
@@ -59,13 +60,13 @@ def project_retention_set(entity: str, project: str, body: RetentionIn, c: Ctx, 
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/retention")
-def collection_retention(entity: str, project: str, name: str, c: Ctx, who: Who) -> dict:
+def collection_retention(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "read")
     return _policy_out(c.engine.get_retention(entity, project, name))
 
 
 @router.put("/projects/{entity}/{project}/artifacts/{name}/retention")
-def collection_retention_set(entity: str, project: str, name: str, body: RetentionIn, c: Ctx, who: Who) -> dict:
+def collection_retention_set(entity: EntityPath, project: ProjectPath, name: NamePath, body: RetentionIn, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "write")
     policy = _policy_in(body)
     c.engine.set_retention(entity, project, name, policy)

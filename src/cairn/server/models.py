@@ -59,9 +59,11 @@ FilenameQuery = Annotated[str | None, Query(min_length=1, max_length=255, patter
 
 
 class Body(BaseModel):
-    """A request body: unknown fields are refused (a misspelt field would be silently lost)."""
+    """A request body: unknown fields are refused (a misspelt field would be silently lost),
+    and values are taken as the JSON types the schema states (strict: ``false`` is not the
+    size 0, ``"5"`` not the integer 5)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # -- manifests --------------------------------------------------------------------------------
