@@ -53,12 +53,12 @@ def as_sent(kw: dict) -> dict:
 def stored(url: str, entity: str) -> dict:
     """Everything stored under ``entity``: projects, collections with their versions, runs."""
     out: dict = {}
-    for p in httpx.get(f"{url}/api/v1/projects", params={"entity": entity}).json()["projects"]:
+    for p in httpx.get(f"{url}/api/v1/projects", params={"entity": entity}, timeout=60).json()["projects"]:
         base = f"{url}/api/v1/projects/{entity}/{p['project']}"
-        cols = httpx.get(f"{base}/artifacts").json()["collections"]
-        runs = httpx.get(f"{base}/runs").json()["runs"]
+        cols = httpx.get(f"{base}/artifacts", timeout=60).json()["collections"]
+        runs = httpx.get(f"{base}/runs", timeout=60).json()["runs"]
         out[p["project"]] = {
-            "collections": {c["name"]: httpx.get(f"{base}/artifacts/{c['name']}/versions").json()["versions"] for c in cols},
+            "collections": {c["name"]: httpx.get(f"{base}/artifacts/{c['name']}/versions", timeout=60).json()["versions"] for c in cols},
             "runs": runs,
         }
     return out
@@ -169,7 +169,7 @@ def test_hostile_input_is_a_clear_400_and_stores_nothing(api, method, path, kw, 
 
 def _version(url: str, entity: str) -> dict:
     r = httpx.post(f"{url}/api/v1/projects/{entity}/p/artifacts/ds/versions",
-                   json={"type": "t", "description": "kept", "metadata": {"a": 1}, "aliases": ["keep"]})
+                   json={"type": "t", "description": "kept", "metadata": {"a": 1}, "aliases": ["keep"]}, timeout=60)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -192,10 +192,10 @@ def _version(url: str, entity: str) -> dict:
 def test_bad_edits_of_a_version_change_nothing(api, patch, says):
     url, entity = api
     v = _version(url, entity)
-    r = httpx.patch(f"{url}/api/v1/versions/{v['id']}", **as_sent({"json": patch}))
+    r = httpx.patch(f"{url}/api/v1/versions/{v['id']}", **as_sent({"json": patch}), timeout=60)
     assert r.status_code == 400, r.text
     assert says in r.json()["error"]["message"]
-    after = httpx.get(f"{url}/api/v1/versions/{v['id']}").json()
+    after = httpx.get(f"{url}/api/v1/versions/{v['id']}", timeout=60).json()
     assert after == v
 
 
@@ -204,11 +204,11 @@ def test_stored_values_come_back_as_sent(api):
     url, entity = api
     base = f"{url}/api/v1/projects/{entity}/p"
     run = httpx.post(f"{base}/runs", json={"id": "r" * 64, "name": "n" * 256, "group": "g" * 256,
-                                           "job_type": "j" * 256, "config": nested(MAX_JSON_DEPTH)})
+                                           "job_type": "j" * 256, "config": nested(MAX_JSON_DEPTH)}, timeout=60)
     assert run.status_code == 200, run.text
     body = {"type": "t" * 128, "description": "line\nnext — ✓", "aliases": ["a" * 128], "tags": ["t" * 128],
             "ttl_seconds": 100 * 365 * 86400, "run_id": "r" * 64, "metadata": nested(MAX_JSON_DEPTH)}
-    r = httpx.post(f"{base}/artifacts/{'n' * 128}/versions", json=body)
+    r = httpx.post(f"{base}/artifacts/{'n' * 128}/versions", json=body, timeout=60)
     assert r.status_code == 200, r.text
     v = r.json()
     assert (v["description"], v["aliases"], v["tags"], v["run_id"]) == (
@@ -218,14 +218,14 @@ def test_stored_values_come_back_as_sent(api):
 @pytest.mark.parametrize("page", ["²", "٣", "1" * 5000, "-1", "x"])
 def test_ui_page_numbers_that_are_not_plain_numbers_show_the_first_page(embedded_server, page):
     entity = f"t{uuid.uuid4().hex[:12]}"
-    assert httpx.post(f"{embedded_server}/api/v1/projects/{entity}/p/runs", json={"name": "r"}).status_code == 200
-    r = httpx.get(f"{embedded_server}/{entity}/p", params={"runs_page": page})
+    assert httpx.post(f"{embedded_server}/api/v1/projects/{entity}/p/runs", json={"name": "r"}, timeout=60).status_code == 200
+    r = httpx.get(f"{embedded_server}/{entity}/p", params={"runs_page": page}, timeout=60)
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
 
 
 @pytest.mark.parametrize("path", ["/a%00b/p", "/" + "e" * 129 + "/p", "/e/%2E%2E/x"])
 def test_ui_pages_refuse_malformed_names(embedded_server, path):
-    r = httpx.get(embedded_server + path)
+    r = httpx.get(embedded_server + path, timeout=60)
     assert r.status_code == 400 and "text/html" in r.headers["content-type"]
 
 
@@ -236,6 +236,6 @@ def test_ui_pages_refuse_malformed_names(embedded_server, path):
     ("OPTIONS", "/projects/e/p/blobs/blake3:" + "0" * 64, "GET, PUT"),
 ])
 def test_a_wrong_method_is_a_405_listing_every_method_of_the_path(embedded_server, method, path, allow):
-    r = httpx.request(method, f"{embedded_server}/api/v1{path}")
+    r = httpx.request(method, f"{embedded_server}/api/v1{path}", timeout=60)
     assert r.status_code == 405 and r.headers["allow"] == allow
     assert r.json()["error"]["message"] == "Method Not Allowed"
