@@ -158,6 +158,25 @@ def test_delete_collection_and_project_reclaim_everything(cairn_home):
     assert cairn.Api().artifact("base:v0").download(root="base-out")
 
 
+def test_deleting_a_project_also_drops_rows_of_tables_that_point_at_it(cairn_home):
+    """A table cairn grows later (run history, links) must not make a project undeletable."""
+    with cairn.init(project="grown") as run:
+        a = cairn.Artifact("x", "dataset")
+        a.add_file(str(write("x.txt", "x")))
+        run.log_artifact(a)
+    c = _client()
+    with c.meta.write() as tx:
+        tx.execute("CREATE TABLE run_notes (run_id VARCHAR(64) NOT NULL REFERENCES runs (id), note TEXT)")
+        tx.execute("CREATE TABLE version_links (version_id BIGINT NOT NULL REFERENCES versions (id))")
+        tx.execute("INSERT INTO run_notes VALUES (:r, 'hello')", {"r": run.id})
+        tx.execute("INSERT INTO version_links SELECT id FROM versions")
+    cairn.Api().delete_project("grown")
+    with c.meta.read() as tx:
+        assert tx.scalar("SELECT count(*) FROM run_notes") == 0
+        assert tx.scalar("SELECT count(*) FROM version_links") == 0
+        assert tx.scalar("SELECT count(*) FROM versions") == 0
+
+
 def test_ttl_deletes_expired_versions_and_keeps_aliased_ones(cairn_home):
     _log("keep", {"k.txt": b"kept"})
     _gc_past_grace()

@@ -41,6 +41,36 @@ def _where_in(tx: Tx, sql: str, column_values: list, extra: dict | None = None) 
     return n
 
 
+# Tables this module deletes from by name; rows of any other table that points at a deleted
+# row (a table added later, e.g. runs' history or registry links) are found in the catalog.
+_KNOWN = {"aliases", "alias_log", "tags", "usages", "outputs", "outputs_pending", "draft_entries", "drafts",
+          "versions", "retention", "artifacts", "runs", "project_blobs", "blob_claims", "projects"}
+
+
+def _referencing(tx: Tx, parent: str) -> list[tuple[str, str]]:
+    """(table, column) pairs whose foreign key points at ``parent``, outside ``_KNOWN``."""
+    if tx.dialect == "postgresql":
+        rows = tx.tuples(
+            "SELECT kcu.table_name, kcu.column_name FROM information_schema.referential_constraints rc "
+            "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = rc.constraint_name "
+            "AND kcu.constraint_schema = rc.constraint_schema "
+            "JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = rc.unique_constraint_name "
+            "AND ccu.constraint_schema = rc.unique_constraint_schema "
+            "WHERE ccu.table_name = :p AND kcu.table_schema = current_schema()", {"p": parent})
+    else:
+        rows = []
+        for (table,) in tx.tuples("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            rows += [(table, fk[3]) for fk in tx.tuples(f"PRAGMA foreign_key_list('{table}')") if fk[2] == parent]
+    return sorted({(t, c) for t, c in rows if t not in _KNOWN})
+
+
+def _drop_referencing(tx: Tx, parent: str, ids: list) -> None:
+    for table, column in _referencing(tx, parent):
+        n = _where_in(tx, f"DELETE FROM {table} WHERE {column} IN {{ph}}", ids)
+        if n:
+            log.info("deleted %d rows of %s that pointed at deleted %s", n, table, parent)
+
+
 def _drop_artifacts(tx: Tx, artifact_ids: list[int]) -> int:
     """Every row of these collections; returns how many versions (committed or deleted) went."""
     version_ids: list[int] = []
@@ -58,9 +88,11 @@ def _drop_artifacts(tx: Tx, artifact_ids: list[int]) -> int:
         _where_in(tx, f"DELETE FROM {table} WHERE version_id IN {{ph}}", version_ids)
     for table in ("aliases", "alias_log"):
         _where_in(tx, f"DELETE FROM {table} WHERE artifact_id IN {{ph}}", artifact_ids)
+    _drop_referencing(tx, "versions", version_ids)
     _where_in(tx, "DELETE FROM versions WHERE id IN {ph}", version_ids)
     _where_in(tx, "DELETE FROM retention WHERE artifact_id IN {ph}", artifact_ids)
     _where_in(tx, "DELETE FROM collection_tags WHERE artifact_id IN {ph}", artifact_ids)
+    _drop_referencing(tx, "artifacts", artifact_ids)
     _where_in(tx, "DELETE FROM artifacts WHERE id IN {ph}", artifact_ids)
     return n
 
@@ -113,10 +145,12 @@ def delete_project(ms: MetaStore, entity: str, project: str, delete_aliases: boo
         _drop_run_rows(tx, run_ids)
         for table in ("retention", "project_blobs", "blob_claims"):
             tx.execute(f"DELETE FROM {table} WHERE project_id = :pid", {"pid": pid})
+        _drop_referencing(tx, "projects", [pid])
         tx.execute("DELETE FROM projects WHERE id = :pid", {"pid": pid})
     log.info("deleted project %s/%s (%d versions, %d runs); gc reclaims its bytes", entity, project, n, len(run_ids))
     return n
 
 
 def _drop_run_rows(tx: Tx, run_ids: list[str]) -> None:
+    _drop_referencing(tx, "runs", run_ids)
     _where_in(tx, "DELETE FROM runs WHERE id IN {ph}", run_ids)
