@@ -185,7 +185,9 @@ CREATE TABLE damaged_blobs (
 # collection's marks and tombstones: kind 'blob' (a blob store digest) or 'chunk' (a
 # manifest chunk key); state 'marked' (a candidate since ``at``), 'deleting' (condemned,
 # bytes being removed) or 'deleted' (gone since ``at``; kept one grace period so that a
-# commit relying on an older presence check sees it). ``retention``: one policy per project
+# commit relying on an older presence check sees it). No index on state: gc reads every
+# row once per run, and an index on (state, at) made SQLite scan it for the key lookups
+# (condemning 100,000 blobs: 24 s of statements instead of a few). ``retention``: one policy per project
 # (artifact_id 0) or per collection. ``store_settings``: store-wide settings (the grace period).
 _V4 = """
 CREATE TABLE gc_marks (
@@ -195,7 +197,6 @@ CREATE TABLE gc_marks (
     at {ts} NOT NULL,
     PRIMARY KEY (kind, digest)
 );
-CREATE INDEX ix_gc_marks_state ON gc_marks (state, at);
 CREATE TABLE retention (
     project_id BIGINT NOT NULL REFERENCES projects (id),
     artifact_id BIGINT NOT NULL,
