@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import click
+
+from . import output
 
 PROJECT = "demo"
 
@@ -38,15 +43,18 @@ def make_demo() -> Iterator[str]:
             run.log_artifact(ds, aliases=["baseline"])
         yield f"single run:   {ds.qualified_name} ({ds.file_count} files) aliases={ds.aliases}"
 
-        # 2. distributed runs: three shards of predictions, then one run finishes
+        # 2. distributed runs: three shards of predictions, then one run finishes. A group
+        # of its own each time: a finished distributed version can no longer change, and
+        # the demo may be made again on the same store.
+        group = f"eval-{secrets.token_hex(3)}"
         for shard in range(3):
-            with cairn.init(project=PROJECT, job_type="eval", group="eval-1") as run:
+            with cairn.init(project=PROJECT, job_type="eval", group=group) as run:
                 run.use_artifact("images:latest")
                 preds = cairn.Artifact("predictions", "predictions")
                 p = _write(src, f"preds/shard_{shard}.csv", f"shard {shard}\n".encode() * 10)
                 preds.add_file(str(p), name=f"shard_{shard}.csv")
                 run.upsert_artifact(preds)
-        with cairn.init(project=PROJECT, job_type="eval", group="eval-1") as run:
+        with cairn.init(project=PROJECT, job_type="eval", group=group) as run:
             preds = cairn.Artifact("predictions", "predictions")
             table = cairn.Table(columns=["shard", "accuracy"], data=[[0, 0.91], [1, 0.89], [2, 0.93]])
             preds.add(table, "summary")
@@ -66,3 +74,20 @@ def make_demo() -> Iterator[str]:
             run.log_artifact(draft)
         yield f"incremental:  {draft.qualified_name} ({draft.file_count} files) from {saved.name}"
         yield f"store:        {os.environ.get('CAIRN_DIR') or '(platform data dir)'}"
+
+
+@click.command()
+@click.option("--dir", "store_dir", default=None, help="Store folder (default: CAIRN_DIR).")
+def demo(store_dir: str | None) -> None:
+    """Make a small demo project showing the three ways to make a version, and print it.
+
+    Run it again on the same store: content already there makes no new version.
+
+    \b
+    Example:
+      CAIRN_DIR=/tmp/cairn-demo cairn demo && cairn artifact ls demo
+    """
+    if store_dir:
+        os.environ["CAIRN_DIR"] = store_dir
+    for text in make_demo():
+        output.line(text)

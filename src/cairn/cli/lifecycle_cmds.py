@@ -8,20 +8,24 @@ import json
 import click
 
 from . import output
-from .main import artifact, friendly, main
-from .server_cmds import admin
+from .stores import store_urls
 
 
-@artifact.command("rm")
+@click.command("rm")
 @click.argument("name")
 @click.option("--delete-aliases", is_flag=True, help="Delete even if the version (or a version of the collection) has aliases.")
 @click.option("--collection", is_flag=True, help="NAME is a collection: delete it with every version.")
-@friendly
 def rm(name: str, delete_aliases: bool, collection: bool) -> None:
     """Delete the version NAME:vN (or NAME:alias), or with --collection the collection NAME.
 
     The version disappears from every listing at once; `cairn gc` reclaims its bytes once
     nothing else references them.
+    
+
+    \b
+    Examples:
+      cairn artifact rm mnist/images:v0
+      cairn artifact rm mnist/old-images --collection --delete-aliases
     """
     import cairn
 
@@ -40,18 +44,22 @@ def rm(name: str, delete_aliases: bool, collection: bool) -> None:
     output.line(f"deleted {a.qualified_name}; run `cairn gc` to reclaim its bytes")
 
 
-@main.group()
+@click.group()
 def project() -> None:
     """Manage projects."""
 
 
-@project.command("rm")
+@click.command("rm")
 @click.argument("name")
 @click.option("--delete-aliases", is_flag=True, help="Delete even if versions in it have aliases.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@friendly
 def project_rm(name: str, delete_aliases: bool, yes: bool) -> None:
-    """Delete the project NAME (or ENTITY/NAME) with its collections, versions and runs."""
+    """Delete the project NAME (or ENTITY/NAME) with its collections, versions and runs.
+
+    \b
+    Example:
+      cairn project rm scratch --yes
+    """
     import cairn
 
     api = cairn.Api()
@@ -62,7 +70,7 @@ def project_rm(name: str, delete_aliases: bool, yes: bool) -> None:
     output.line(f"deleted project {entity}/{proj} ({n} versions); run `cairn gc` to reclaim its bytes")
 
 
-@main.group()
+@click.group()
 def retention() -> None:
     """Retention policies: which versions `cairn gc` keeps."""
 
@@ -78,16 +86,20 @@ def _policy_text(policy) -> str:  # noqa: ANN001
     return ", ".join(parts) + ", and every aliased version"
 
 
-@retention.command("set")
+@click.command("set")
 @click.argument("project_name")
 @click.argument("collection", required=False)
 @click.option("--keep-last", type=click.IntRange(min=0), default=None, help="Keep the newest N versions.")
 @click.option("--max-age", default=None, help="Keep versions younger than this (e.g. 30d, 12h).")
-@friendly
 def retention_set(project_name: str, collection: str | None, keep_last: int | None, max_age: str | None) -> None:
     """Set the policy of PROJECT (ENTITY/PROJECT), or of one COLLECTION in it.
 
     A version goes at the next `cairn gc` when no rule keeps it; aliased versions always stay.
+
+    \b
+    Examples:
+      cairn retention set mnist --keep-last 5
+      cairn retention set mnist images --max-age 30d
     """
     import cairn
     from ..core.durations import parse_duration
@@ -103,12 +115,16 @@ def retention_set(project_name: str, collection: str | None, keep_last: int | No
     output.line(f"{entity}/{proj}{'/' + collection if collection else ''}: {_policy_text(retention_policy(keep_last, age))}")
 
 
-@retention.command("show")
+@click.command("show")
 @click.argument("project_name")
 @click.argument("collection", required=False)
-@friendly
 def retention_show(project_name: str, collection: str | None) -> None:
-    """Show the policy set on PROJECT, or on one COLLECTION in it."""
+    """Show the policy set on PROJECT, or on one COLLECTION in it.
+
+    \b
+    Example:
+      cairn retention show mnist images
+    """
     import cairn
 
     api = cairn.Api()
@@ -117,12 +133,16 @@ def retention_show(project_name: str, collection: str | None) -> None:
     output.line(f"{entity}/{proj}{'/' + collection if collection else ''}: {_policy_text(policy)}")
 
 
-@retention.command("clear")
+@click.command("clear")
 @click.argument("project_name")
 @click.argument("collection", required=False)
-@friendly
 def retention_clear(project_name: str, collection: str | None) -> None:
-    """Remove the policy of PROJECT, or of one COLLECTION in it."""
+    """Remove the policy of PROJECT, or of one COLLECTION in it.
+
+    \b
+    Example:
+      cairn retention clear mnist
+    """
     import cairn
 
     api = cairn.Api()
@@ -162,13 +182,17 @@ def _run_gc(meta_url: str, blobs_url: str, dry_run: bool, grace: str | None, dra
             output.line(text)
 
 
-@main.command()
+@click.command()
 @_gc_options
-@friendly
 def gc(dry_run: bool, grace: str | None, draft_ttl: str, as_json: bool) -> None:
     """Reclaim what nothing references in the embedded store (CAIRN_DIR): blobs, manifest
     chunks, abandoned drafts and temporary files; delete versions past their ttl or
     retention. Safe while other processes log. A server's stores: `cairn admin gc`.
+
+    \b
+    Examples:
+      cairn gc --dry-run
+      cairn gc --grace 2h
     """
     from ..client.settings import Settings
 
@@ -179,15 +203,17 @@ def gc(dry_run: bool, grace: str | None, draft_ttl: str, as_json: bool) -> None:
     _run_gc(f"sqlite:///{s.dir / 'meta.sqlite'}", str(s.dir / "blobs"), dry_run, grace, draft_ttl, as_json)
 
 
-@admin.command("gc")
+@click.command("gc")
 @click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
 @click.option("--blobs", default=None, help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs).")
 @_gc_options
-@friendly
 def admin_gc(meta: str | None, blobs: str | None, dry_run: bool, grace: str | None, draft_ttl: str, as_json: bool) -> None:
     """Garbage-collect a server's stores (PostgreSQL + S3, or any pair): like `cairn gc`, and
-    also staged and incomplete multipart uploads. Safe while replicas serve writers."""
-    from .server_cmds import _store_urls
+    also staged and incomplete multipart uploads. Safe while replicas serve writers.
 
-    meta_url, blobs_url = _store_urls(meta, blobs)
+    \b
+    Example:
+      cairn admin gc --meta postgresql://cairn:pw@db/cairn --blobs s3://bucket/cairn --dry-run
+    """
+    meta_url, blobs_url = store_urls(meta, blobs)
     _run_gc(meta_url, blobs_url, dry_run, grace, draft_ttl, as_json)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json as _json
 import sys
+from datetime import datetime
+from typing import Any
 
 import click
 
@@ -13,12 +16,33 @@ def line(text: str = "") -> None:
     click.echo(text)
 
 
-def table(rows: list[list[str]], headers: list[str]) -> None:
+def table(rows: list[list[Any]], headers: list[str]) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    click.echo(fmt.format(*headers))
+    click.echo(fmt.format(*headers).rstrip())
     for r in rows:
-        click.echo(fmt.format(*[str(x) for x in r]))
+        click.echo(fmt.format(*[str(x) for x in r]).rstrip())
+
+
+def fields(pairs: list[tuple[str, Any]]) -> None:
+    """``key: value`` lines, keys aligned; empty values are left out."""
+    shown = [(k, v) for k, v in pairs if v not in (None, "", [], {})]
+    width = max((len(k) for k, _ in shown), default=0)
+    for k, v in shown:
+        click.echo(f"{k + ':':<{width + 1}} {v}")
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, datetime):
+        return o.isoformat()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    raise TypeError(f"{type(o).__name__} is not JSON-serializable")
+
+
+def json(obj: Any) -> None:
+    """One JSON document on stdout (for scripts: ``--json``)."""
+    click.echo(_json.dumps(obj, indent=2, default=_default, ensure_ascii=False))
 
 
 def note(text: str) -> None:
@@ -46,11 +70,6 @@ def flush_notes() -> None:
 
 def error(text: str) -> None:
     click.echo(f"error: {text}", err=True)
-
-
-def version_line(a) -> str:  # noqa: ANN001
-    aliases = ", ".join(a.aliases) or "-"
-    return f"{a.qualified_name}  {a.file_count} files  {human_size(a.size)}  [{aliases}]  {a.digest[:19]}…"
 
 
 def fail(text: str, code: int = 1) -> None:

@@ -1,46 +1,71 @@
-"""``cairn server``, ``cairn admin …``, ``cairn login`` and ``cairn artifact cache …``."""
+"""``cairn server`` and ``cairn login``."""
 
 from __future__ import annotations
 
 import os
+import socket
 
 import click
 
+from ..core.errors import UsageError
 from . import output
-from .main import artifact, friendly, main
+from .stores import store_urls
 
 
-def _store_urls(meta: str | None, blobs: str | None) -> tuple[str, str]:
-    from ..client.settings import Settings
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or a UsageError saying the port is taken (before
+    the server says that it serves)."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        raise UsageError(f"cannot listen on {host!r}: {e.strerror}; pass --host with an address of this machine") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno in (98, 48):  # EADDRINUSE on Linux, macOS
+            raise UsageError(f"port {port} on {host} is already in use; stop what serves there or pass --port N") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}; pass another --host or --port") from None
+    sock.set_inheritable(True)
+    return sock
 
-    s = Settings.from_env()
-    return meta or f"sqlite:///{s.dir / 'meta.sqlite'}", blobs or str(s.dir / "blobs")
 
-
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--meta", default=None, help="Metadata store URL: sqlite:///path or postgresql://user:pw@host/db (default: SQLite in CAIRN_DIR).")
 @click.option("--blobs", default=None, help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs). S3 endpoint and keys come from AWS_*.")
 @click.option("--demo", is_flag=True, help="Create the demo project first if the store has no projects.")
 @click.option("--no-ui", is_flag=True, help="Serve the HTTP API only, without the web UI.")
-@friendly
-def server(host: str, port: int, meta: str | None, blobs: str | None, demo: bool, no_ui: bool) -> None:
+@click.option("--log-json", is_flag=True, default=None, help="Write logs and the access log as JSON lines (also CAIRN_LOG_JSON=1).")
+def server(host: str, port: int, meta: str | None, blobs: str | None, demo: bool, no_ui: bool, log_json: bool | None) -> None:
     """Serve the registry over HTTP (API, OpenAPI docs at /api/docs, and the web UI at /).
 
-    Replicas are stateless: run several on one PostgreSQL and one bucket.
+    Replicas are stateless: run several on one PostgreSQL and one bucket. Each request is
+    logged on stderr (method, path, status, duration, user).
+
+    \b
+    Examples:
+      cairn server --port 8080
+      cairn server --meta postgresql://cairn:pw@db/cairn --blobs s3://bucket/cairn --log-json
     """
     import uvicorn
 
     from ..server import auth
     from ..server.app import create_app
     from ..storage.registry import open_blobs, open_meta
+    from .logs import setup_server_logging
 
-    meta_url, blobs_url = _store_urls(meta, blobs)
+    if demo and (meta or blobs):
+        raise click.UsageError("--demo builds the demo in the embedded store; do not combine it with --meta/--blobs")
+    sock = _listen(host, port)
+    setup_server_logging(log_json)
+    meta_url, blobs_url = store_urls(meta, blobs)
     meta_store, blob_store = open_meta(meta_url), open_blobs(blobs_url)
     if demo:
-        if meta or blobs:
-            raise click.UsageError("--demo builds the demo in the embedded store; do not combine it with --meta/--blobs")
         from ..engine import versions
         from .demo import make_demo
 
@@ -51,65 +76,26 @@ def server(host: str, port: int, meta: str | None, blobs: str | None, demo: bool
     if not auth.users_exist(meta_store):
         output.line("note: no users exist, so every request is served as admin without a key; "
                     "create one with 'cairn admin create-user NAME' to require keys")
-    output.line(f"cairn server on http://{host}:{port}  (metadata: {meta_store._safe_url()}, blobs: {blobs_url})")
-    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("CAIRN_LOG_LEVEL", "warning"))
+    bound = sock.getsockname()[1]
+    output.line(f"cairn server on http://{host}:{bound}  (metadata: {meta_store._safe_url()}, blobs: {blobs_url})")
+    # logging is set up above (setup_server_logging); the access log is cairn's own
+    config = uvicorn.Config(app, host=host, port=bound, access_log=False, log_config=None)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
-@main.group()
-def admin() -> None:
-    """Manage users, API keys and roles (run on the server's stores)."""
-
-
-@admin.command("create-user")
-@click.argument("name")
-@click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
-@friendly
-def create_user(name: str, meta: str | None) -> None:
-    """Create user NAME with its own entity, and print its API key (shown only once)."""
-    from ..server import auth
-    from ..storage.registry import open_meta
-
-    key = auth.create_user(open_meta(_store_urls(meta, None)[0]), name)
-    output.line(key)
-
-
-@admin.command("create-key")
-@click.argument("name")
-@click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
-@friendly
-def create_key(name: str, meta: str | None) -> None:
-    """Print a new API key for existing user NAME (shown only once)."""
-    from ..server import auth
-    from ..storage.registry import open_meta
-
-    output.line(auth.create_key(open_meta(_store_urls(meta, None)[0]), name))
-
-
-@admin.command("add-member")
-@click.argument("entity")
-@click.argument("user")
-@click.option("--role", type=click.Choice(["read", "write", "admin"]), required=True, help="Role on ENTITY's projects.")
-@click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
-@friendly
-def add_member(entity: str, user: str, role: str, meta: str | None) -> None:
-    """Give USER a ROLE on ENTITY (a team entity is created if new)."""
-    from ..server import auth
-    from ..storage.registry import open_meta
-
-    auth.add_member(open_meta(_store_urls(meta, None)[0]), entity, user, role)
-    output.line(f"{user} is now {role} on {entity}")
-
-
-@main.command()
+@click.command()
 @click.option("--key", prompt="API key", hide_input=True, help="The API key to store.")
 @click.option("--host", default=None, help="Server URL (default: CAIRN_BASE_URL).")
-@friendly
 def login(key: str, host: str | None) -> None:
-    """Check an API key against the server and save it for later commands and runs."""
+    """Check an API key against the server and save it for later commands and runs.
+
+    \b
+    Example:
+      CAIRN_BASE_URL=http://server:8080 cairn login
+    """
     from ..client.http import HttpClient
     from ..client.login import save_key
     from ..client.settings import Settings
-    from ..core.errors import UsageError
 
     base = host or os.environ.get("CAIRN_BASE_URL")
     if not base:
@@ -119,22 +105,3 @@ def login(key: str, host: str | None) -> None:
     who = client._json("GET", "/api/v1/whoami")
     path = save_key(base, key)
     output.line(f"logged in to {base} as {who['user']} (key saved in {path})")
-
-
-@artifact.group()
-def cache() -> None:
-    """The local download cache (CAIRN_CACHE_DIR)."""
-
-
-@cache.command("cleanup")
-@click.argument("size")
-@friendly
-def cache_cleanup(size: str) -> None:
-    """Evict least recently used blobs until the cache holds at most SIZE (e.g. 10GB, 0)."""
-    from ..client.cache import BlobCache
-    from ..core.sizes import parse_size
-    from ..client.settings import Settings
-
-    c = BlobCache(Settings.from_env().cache_dir)
-    freed = c.cleanup(parse_size(size))
-    output.line(f"freed {output.human_size(freed)}; the cache now holds {output.human_size(c.size())}")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from . import output
-from .main import friendly, main
-from .server_cmds import _store_urls, admin
+from .stores import store_urls
 
 def _scope(name: str | None, meta, default_entity: str, default_project: str) -> dict:  # noqa: ANN001
     """verify()'s keyword arguments for NAME (None: the whole store)."""
@@ -66,12 +65,11 @@ def _run(meta_url: str, blobs_url: str, name: str | None, entity: str, project: 
     output.fail(f"{summary}: {report.problems} problem(s) in {len(report.broken_versions)} version(s); {advice}")
 
 
-@main.command("verify")
+@click.command("verify")
 @click.argument("name", required=False)
 @click.option("--set-aside", "set_aside", is_flag=True,
               help="Also set damaged and missing blobs aside, so that logging the same files again heals "
                    "the versions (the one change verify can make, and only with this flag).")
-@friendly
 def verify_cmd(name: str | None, set_aside: bool) -> None:
     """Re-hash the embedded store (CAIRN_DIR) and check every committed version.
 
@@ -83,6 +81,11 @@ def verify_cmd(name: str | None, set_aside: bool) -> None:
 
     NAME limits the check to one artifact (every version), NAME:vN or NAME:alias to one
     version; NAME may be project/NAME or entity/project/NAME.
+
+    \b
+    Examples:
+      cairn verify
+      cairn verify mnist/images:v3
     """
     from ..client.local import DEFAULT_ENTITY
     from ..client.settings import Settings
@@ -95,11 +98,11 @@ def verify_cmd(name: str | None, set_aside: bool) -> None:
                          "or unset CAIRN_BASE_URL")
     if not (s.dir / "meta.sqlite").exists():
         raise UsageError(f"there is no cairn store in {s.dir} to verify; set CAIRN_DIR to the store's folder")
-    meta_url, blobs_url = _store_urls(None, None)
+    meta_url, blobs_url = store_urls(None, None)
     _run(meta_url, blobs_url, name, s.entity or DEFAULT_ENTITY, s.project or "uncategorized", set_aside)
 
 
-@admin.command("verify")
+@click.command("verify")
 @click.argument("name", required=False)
 @click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
 @click.option("--blobs", default=None, help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs).")
@@ -107,16 +110,19 @@ def verify_cmd(name: str | None, set_aside: bool) -> None:
 @click.option("--set-aside", "set_aside", is_flag=True,
               help="Also set damaged and missing blobs aside, so that logging the same files again heals "
                    "the versions (the one change verify can make, and only with this flag).")
-@friendly
 def admin_verify(name: str | None, meta: str | None, blobs: str | None, entity: str | None, set_aside: bool) -> None:
     """Re-hash a server's stores and check every committed version (read-only).
 
     The same checks and output as 'cairn verify', on the stores given by --meta and --blobs.
     Exit status 1 when anything is wrong. NAME limits the check as for 'cairn verify'.
+
+    \b
+    Example:
+      cairn admin verify --meta postgresql://cairn:pw@db/cairn --blobs s3://bucket/cairn
     """
     from ..client.settings import Settings
 
     s = Settings.from_env()
-    meta_url, blobs_url = _store_urls(meta, blobs)
+    meta_url, blobs_url = store_urls(meta, blobs)
     _run(meta_url, blobs_url, name, entity or s.entity or "local", s.project or "uncategorized", set_aside)
 

@@ -360,6 +360,8 @@ def download(
     """
     root = Path(root)
     new_root = not root.exists()
+    if not new_root and not root.is_dir():
+        raise UsageError(f"cannot download into {root}: it is a file, not a folder; choose a folder (or a new path)")
     root.mkdir(parents=True, exist_ok=True)
     dest_of = _Dests(root)
     prefix = dest_of._prefix
