@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# One entry point for a fresh machine: makes .venv, installs cairn and what its tests need,
-# then runs what you ask.
+# One entry point for a fresh machine: makes .venv, installs cairn with what the command
+# needs, then runs it.
 #   ./dev.sh demo [--port N]   the server with the web UI on http://127.0.0.1:8080 and a demo project
-#   ./dev.sh test [pytest args]   the whole test suite (installs Debian's chromium for the UI tests)
+#                              (installs cairn-artifacts[server] only)
+#   ./dev.sh test [pytest args]   the whole test suite (installs the [test] extra and Debian's
+#                              chromium for the UI tests)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -18,15 +20,16 @@ setup_browser() {
   fi
 }
 
-setup_venv() {
+setup_venv() {  # setup_venv EXTRA: cairn (editable) with that extra, once per pyproject.toml
+  local extra=$1
   if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
   fi
-  local stamp=.venv/.cairn-installed want
+  local stamp=.venv/.cairn-installed-$extra want
   want=$(sha256sum pyproject.toml | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[test]"
+    .venv/bin/python -m pip install -q -e ".[$extra]"
     echo "$want" > "$stamp"
   fi
 }
@@ -35,12 +38,12 @@ cmd=${1:-help}
 shift || true
 case "$cmd" in
   demo)
-    setup_venv
+    setup_venv server
     export CAIRN_DIR=${CAIRN_DIR:-$PWD/.cairn-demo}
     exec .venv/bin/cairn server --demo "$@"
     ;;
   test)
-    setup_venv
+    setup_venv test
     setup_browser
     exec .venv/bin/python -m pytest -q "$@"
     ;;

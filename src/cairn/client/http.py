@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 import urllib3
+import logging
 
 from ..core.digest import hasher
 from ..core.errors import BlobNotFoundError, FileChangedError, IntegrityError, NotFoundError, StoreError
@@ -37,7 +38,10 @@ from .references import open_reference
 from .settings import Settings
 from .statcache import WHOLE, Span, StatCache, signature
 
+log = logging.getLogger(__name__)
+
 RETRIES = 5
+SLOW_SECONDS = 10.0  # a server call slower than this is logged as slow
 # Blobs under DIRECT_MIN are PUT straight to the object store with create-only presigned
 # URLs, granted 5,000 per call, and the server does not read them back (see
 # server/blobs_index.py for why that is safe across projects). 1,000 x 1 MiB to SeaweedFS,
@@ -91,6 +95,7 @@ class HttpClient:
     def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
         delay = 0.2
         for attempt in range(RETRIES + 1):
+            started = time.monotonic()
             try:
                 r = self._http.request(method, url, **kw)
             except httpx.TransportError as e:
@@ -99,7 +104,13 @@ class HttpClient:
                         f"cannot reach the cairn server at {self.base_url} ({type(e).__name__}: {e}); "
                         "check CAIRN_BASE_URL and that the server is running"
                     ) from None
+                log.info("%s %s: %s; retrying (%d of %d)", method, url, type(e).__name__, attempt + 1, RETRIES)
             else:
+                took = time.monotonic() - started
+                if took > SLOW_SECONDS:
+                    log.warning("slow server call: %s %s took %.1f s (HTTP %d)", method, url, took, r.status_code)
+                if r.status_code in RETRY_STATUS and attempt < RETRIES:
+                    log.info("%s %s: HTTP %d; retrying (%d of %d)", method, url, r.status_code, attempt + 1, RETRIES)
                 if r.status_code not in RETRY_STATUS or attempt == RETRIES:
                     if r.status_code >= 400:
                         try:
@@ -274,6 +285,11 @@ class HttpClient:
             except urllib3.exceptions.HTTPError as e:
                 if attempt == RETRIES:
                     raise StoreError(f"cannot reach the object store for a direct upload: {e}") from None
+                log.info("direct upload to the object store failed (%s); retrying (%d of %d)",
+                            type(e).__name__, attempt + 1, RETRIES)
+            else:
+                log.info("direct upload: the object store answered HTTP %d; retrying (%d of %d)",
+                            r.status, attempt + 1, RETRIES)
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
@@ -368,6 +384,11 @@ class HttpClient:
             except urllib3.exceptions.HTTPError as e:
                 if attempt == RETRIES:
                     raise StoreError(f"cannot reach the object store for a direct upload: {e}") from None
+                log.info("direct upload to the object store failed (%s); retrying (%d of %d)",
+                            type(e).__name__, attempt + 1, RETRIES)
+            else:
+                log.info("direct upload: the object store answered HTTP %d; retrying (%d of %d)",
+                            r.status, attempt + 1, RETRIES)
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
@@ -381,6 +402,8 @@ class HttpClient:
             # place: check it, and fetch it again rather than hand out other bytes
             if transfer._hash_file(cached) == entry.digest or version is None:
                 return open(cached, "rb")
+            log.info("download cache: blob %s no longer matches its digest (a linked file was edited); fetching it again",
+                     entry.digest)
             self.cache.evict(entry.digest)
         src = self._pending.get(entry.digest)
         if src is not None:
@@ -423,8 +446,8 @@ class HttpClient:
         if presigned is not None:
             try:
                 return self._stream_to(digest, self._get_direct(presigned), dest, task)
-            except _Refused:
-                pass  # expired or revoked: ask the server again
+            except _Refused:  # expired or revoked: ask the server again
+                log.info("presigned URL for blob %s refused (expired?); fetching it through the server", digest)
         try:
             self._stream_to(digest, self._get_server(self._p(*version.content_project, "blobs", digest)), dest, task)
         except _Refused:
@@ -495,6 +518,7 @@ class HttpClient:
                 transfer.copy_verified(e, open(cached, "rb"), dest, task)
                 return True
             except IntegrityError:
+                log.info("download cache: blob %s no longer matches its digest; fetching it again", e.digest)
                 self.cache.evict(e.digest)
         self._download_blob(e.digest, version, dest, task)
         self.cache.adopt(Path(dest), e.digest)

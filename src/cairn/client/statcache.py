@@ -15,6 +15,7 @@ overlap: writing one trims the stored spans it overlaps, keeping what lies outsi
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -23,6 +24,8 @@ from array import array
 from pathlib import Path
 
 from ..storage.wal import enable_wal
+
+log = logging.getLogger(__name__)
 
 RACY_S = 1.0
 Sig = tuple[int, int, int]
@@ -170,8 +173,9 @@ class StatCache:
             db.execute("BEGIN IMMEDIATE")
             fn(db, *args)
             db.execute("COMMIT")
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as e:
             # the cache is an optimisation: a locked or broken cache never fails a log
+            log.info("stat cache %s not updated (%s); files will be hashed again next time", self.path, e)
             try:
                 db.execute("ROLLBACK")
             except sqlite3.OperationalError:
@@ -237,8 +241,10 @@ def _decode(row: tuple) -> _Snap | None:
         digests = digests_t.split("\0") if n else []
         span = (_s(lo), None if hi is None else _s(hi))
     except (AttributeError, TypeError, ValueError, UnicodeDecodeError):
+        log.info("stat cache: skipped a damaged entry (span from %r)", lo)
         return None
     if not (len(paths) == len(digests) == n and len(sigs) == 3 * n):
+        log.info("stat cache: skipped a damaged entry (span from %r)", lo)
         return None
     return _Snap(span, paths, sigs, digests)
 

@@ -17,6 +17,7 @@ from ..core.errors import UsageError
 from ..core.names import parse_ref
 from ..core.versions import VersionInfo
 from . import auth, blobs_index, models
+from .access import note_user
 from .context import ServerContext
 from .errors import PayloadTooLarge
 from .models import (
@@ -73,7 +74,9 @@ def principal(request: Request, authorization: Annotated[str | None, Header()] =
     if authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
     key = key or request.cookies.get("cairn_key")
-    return ctx(request).principal(key)
+    who = ctx(request).principal(key)
+    note_user(request, who.name)
+    return who
 
 
 Who = Annotated[auth.Principal, Depends(principal)]

@@ -12,7 +12,9 @@ from ..client import wire
 from ..core.errors import CairnError, UsageError
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
+from .access import AccessLog
 from .context import ServerContext
+from .docs import mount_docs
 from .errors import status_for
 from .models import CommitBody, validation_message
 from .ui import error_page
@@ -23,7 +25,7 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
         title="cairn",
         version="1",
         summary="Artifact versioning for ML runs: the HTTP API behind the cairn SDK.",
-        docs_url="/api/docs",
+        docs_url=None,  # served by .docs from an installed package, not a CDN
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -85,6 +87,8 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
     app.include_router(lifecycle_router)
     app.openapi = lambda: _openapi(app)
 
+    mount_docs(app, "/api/openapi.json")
+
     @app.get("/api/health", include_in_schema=False)
     def health() -> dict:
         return {"ok": True}
@@ -93,6 +97,7 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
         from .ui import router as ui_router
 
         app.include_router(ui_router)
+    app.add_middleware(AccessLog)  # outermost: times and logs every request, errors included
     return app
 
 

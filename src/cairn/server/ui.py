@@ -19,6 +19,7 @@ from ..core.errors import ArtifactNotFoundError, AuthError, CairnError, NotFound
 from ..core.names import check_name, parse_ref
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
 from . import auth, browse
+from .access import note_user
 from .context import ServerContext
 from .errors import status_for
 from .render import STATIC, STATIC_DIR, href, render, version_href
@@ -63,7 +64,9 @@ def _key(request: Request) -> str | None:
 
 def _who(request: Request) -> auth.Principal:
     """The caller; ``AuthError`` (shown as the login form) without a valid key."""
-    return _ctx(request).principal(_key(request))
+    who = _ctx(request).principal(_key(request))
+    note_user(request, who.name)
+    return who
 
 
 def _cache(request: Request) -> browse.ManifestCache:
