@@ -123,6 +123,12 @@ def test_every_command_on_both_stores(backend, tmp_path):
     # cache
     assert cairn("artifact", "cache", "cleanup", "0").stdout.startswith("freed ")
 
+    # retention and rm (the lifecycle commands, in the same tree)
+    cairn("retention", "set", "p", "--keep-last", "5")
+    assert js("retention", "show", "p")["keep_last"] == 5
+    assert cairn("artifact", "rm", "p/x:v1").stdout.startswith(f"deleted {entity}/p/x:v1")
+    assert [v["version"] for v in js("artifact", "ls", "p")] == ["v0"]
+
     # what is not there: exit 1
     cairn("artifact", "show", "p/nope", code=1)
     cairn("run", "show", "p/nosuchrun", code=1)

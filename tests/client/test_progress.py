@@ -85,3 +85,18 @@ def test_no_reporter_means_the_null_one():
     with NULL.task("x") as t:
         t.add_total(1, 2)
         t.advance(1, 2)
+
+
+def test_one_large_file_is_reported_too(backend, tmp_path):
+    """``add_file`` (what ``cairn artifact put FILE`` does) reports its file like a folder's."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 << 20))
+    rec = Recorder()
+    with progress.reporting(rec), cairn.init(project="prog3") as run:
+        a = cairn.Artifact("one", "model")
+        a.add_file(str(big))
+        run.log_artifact(a)
+    tasks = _by_label(rec)
+    _done(tasks["hashing" if backend == "server" else "storing"], 1, 3 << 20)
+    if backend == "server":
+        _done(tasks["uploading"], 1, 3 << 20)

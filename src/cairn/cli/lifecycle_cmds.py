@@ -118,7 +118,8 @@ def retention_set(project_name: str, collection: str | None, keep_last: int | No
 @click.command("show")
 @click.argument("project_name")
 @click.argument("collection", required=False)
-def retention_show(project_name: str, collection: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of text.")
+def retention_show(project_name: str, collection: str | None, as_json: bool) -> None:
     """Show the policy set on PROJECT, or on one COLLECTION in it.
 
     \b
@@ -130,6 +131,11 @@ def retention_show(project_name: str, collection: str | None) -> None:
     api = cairn.Api()
     entity, proj = api._project_path(project_name)
     policy = api._client.get_retention(entity, proj, collection)
+    if as_json:
+        output.json({"entity": entity, "project": proj, "collection": collection,
+                     "keep_last": policy.keep_last if policy else None,
+                     "max_age_seconds": policy.max_age_seconds if policy else None})
+        return
     output.line(f"{entity}/{proj}{'/' + collection if collection else ''}: {_policy_text(policy)}")
 
 

@@ -146,12 +146,17 @@ class HttpClient:
         folder: str | None = None,
         sigs: dict[str, tuple[int, int, int]] | None = None,
         span: Span = WHOLE,
-        task: Task = NULL_TASK,
+        task: Task | None = None,
     ) -> dict[str, tuple[str, int]]:
         """Hash the files now (stat cache honoured); their bytes travel at commit, and only
         those the server lacks. Files read to be hashed are kept in memory (up to HOLD_MAX
-        each, HOLD_BUDGET in all) so that sending them needs no second read."""
+        each, HOLD_BUDGET in all) so that sending them needs no second read. Reported to
+        ``task``, else as a progress task "hashing" of its own."""
         sigs = transfer.stat_all(paths, sigs)
+        if task is None:
+            with current().task("hashing") as own:
+                own.add_total(len(paths), sum(sig[0] for sig in sigs.values()))
+                return self.ingest(paths, folder, sigs, span, own)
         known = self.statcache.lookup(sigs, folder, span)
         out: dict[str, tuple[str, int]] = {}
         fresh = []

@@ -279,9 +279,11 @@ def ingest(
     sigs: dict[str, tuple[int, int, int]] | None = None,
 ) -> dict[str, tuple[str, int]]:
     """Store each file, reading it at most once; returns {path: (digest, size)}. One
-    window: see ``Ingest``."""
-    with Ingest(blobs, cache) as session:
-        return session(paths, folder, sigs)
+    window: see ``Ingest``. Reported as the progress task "storing"."""
+    with Ingest(blobs, cache) as session, current().task("storing") as task:
+        sigs = stat_all(paths, sigs)
+        task.add_total(len(paths), sum(sig[0] for sig in sigs.values()))
+        return session(paths, folder, sigs, task=task)
 
 
 def _put_missing(blobs: BlobStore, batch: list[tuple[str, bytes]]) -> None:

@@ -111,8 +111,9 @@ class _BarTask(CountingTask):
 
 def _make_bars(stream: IO[str], delay: float) -> Any:
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import (BarColumn, DownloadColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+    from rich.text import Text
 
     class Bars(Progress):
         def get_renderables(self):  # noqa: ANN202
@@ -120,9 +121,16 @@ def _make_bars(stream: IO[str], delay: float) -> Any:
             if shown:
                 yield self.make_tasks_table(shown)
 
+    class Rate(ProgressColumn):
+        """Bytes per second in the units the sizes use (KiB, MiB...)."""
+
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{human_size(int(speed))}/s" if speed else "", style="progress.data.speed")
+
     return Bars(
         TextColumn("{task.description:<11}"), BarColumn(), TextColumn("{task.fields[files]}"),
-        DownloadColumn(binary_units=True), TransferSpeedColumn(), TimeRemainingColumn(),
+        DownloadColumn(binary_units=True), Rate(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
         console=Console(file=stream), transient=False, refresh_per_second=8,
     )
 
