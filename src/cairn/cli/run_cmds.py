@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..core.versions import COMMITTED
 from . import lookup, output, views
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of text.")
@@ -53,7 +54,9 @@ def run_show(run: str, as_json: bool) -> None:
     """
     r = lookup.run(run)
     c = lookup.client()
-    inputs, outputs = c.run_inputs(r.id), c.run_outputs(r.id)
+    # deleted versions are gone from every listing
+    inputs = [v for v in c.run_inputs(r.id) if v.state == COMMITTED]
+    outputs = [v for v in c.run_outputs(r.id) if v.state == COMMITTED]
     if as_json:
         output.json({**views.run(r), "inputs": [views.version(v) for v in inputs],
                      "outputs": [views.version(v) for v in outputs]})
