@@ -82,7 +82,7 @@ def _row_shape(v: Any) -> str | None:
 # one model per entry would cost ~10x as much on a 1,000,000-entry commit (bench in the
 # commit message of this module).
 EntryRow = Annotated[
-    Annotated[tuple[EntryPath, EntryDigest, Size], Tag("3")]
+    Annotated[tuple[EntryPath, BlobDigest, Size], Tag("3")]  # no reference: a stored file
     | Annotated[tuple[EntryPath, EntryDigest, Size, Ref | None], Tag("4")]
     | Annotated[tuple[EntryPath, EntryDigest, Size, Ref | None, Json], Tag("5")],
     Discriminator(
@@ -119,18 +119,19 @@ class CommitBody(Body):
 def _entries(rows: list[tuple]) -> list[Entry]:
     """Entries from validated rows; the checks no schema states (canonical paths, a reference
     for every non-content digest) in one cheap pass."""
+    import itertools
+
     from ..core.errors import InvalidPathError, UsageError
     from ..core.names import all_canonical
 
-    entries = [Entry(r[0], r[1], r[2]) if len(r) == 3 else Entry(r[0], r[1], r[2], r[3], r[4] if len(r) > 4 else {})
-               for r in rows]
+    entries = list(itertools.starmap(Entry, rows))  # a row is Entry's fields in order
     if not all_canonical([e.path for e in entries]):
         for e in entries:
             if normalize_path(e.path) != e.path:
                 raise InvalidPathError(e.path, "not in canonical form")
-    for e in entries:
-        if e.ref is None and not e.digest.startswith("blake3:"):
-            raise UsageError(f"entry {e.path!r}: a stored file needs a blake3 digest, got {e.digest!r}")
+    for r in rows:  # a 3-item row's digest is a blob digest already (its schema says so)
+        if len(r) > 3 and r[3] is None and not r[1].startswith("blake3:"):
+            raise UsageError(f"entry {r[0]!r}: a stored file needs a blake3 digest, got {r[1]!r}")
     return entries
 
 
