@@ -31,8 +31,22 @@ from .core.errors import (
 )
 from .sdk.api import Api
 from .sdk.artifact import Artifact
+from .sdk.media import Audio, Histogram, Html, Image, Molecule, Object3D, Plotly, Video, plot
+from .sdk.record import ConfigError
 from .sdk.registry import link_model, log_model, use_model
-from .sdk.run import Run, finish, init, log_artifact, use_artifact
+from .sdk.run import (
+    Run,
+    alert,
+    define_metric,
+    finish,
+    init,
+    log,
+    log_artifact,
+    save,
+    unwatch,
+    use_artifact,
+    watch,
+)
 from .sdk.table import Table
 
 Error = CairnError  # W&B's wandb.Error
@@ -40,6 +54,14 @@ Error = CairnError  # W&B's wandb.Error
 __version__ = "0.1.0"
 
 run: Run | None = None  # the active run, set by init() and cleared by finish(), as in W&B
+# ``config`` and ``summary`` are the active run's, set by init() and removed by finish()
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    if name in ("config", "summary"):
+        raise UsageError(f"call cairn.init() before using cairn.{name}")
+    raise AttributeError(f"module 'cairn' has no attribute {name!r}")
+
 
 __all__ = [
     "Api",
@@ -47,32 +69,48 @@ __all__ = [
     "ArtifactFinalizedError",
     "ArtifactNotFoundError",
     "ArtifactNotLoggedError",
+    "Audio",
     "AuthError",
     "BlobNotFoundError",
     "CairnError",
     "CommError",
+    "ConfigError",
     "ConflictError",
     "Error",
     "FileChangedError",
     "ForbiddenError",
+    "Histogram",
+    "Html",
+    "Image",
     "IntegrityError",
     "InvalidPathError",
     "LockedError",
     "ModelUsageError",
+    "Molecule",
     "NotAModelError",
     "NotFoundError",
+    "Object3D",
+    "Plotly",
     "Run",
     "RunNotFoundError",
     "StoreError",
     "Table",
     "UsageError",
+    "Video",
+    "alert",
+    "define_metric",
     "errors",
     "finish",
     "init",
     "link_model",
+    "log",
     "log_artifact",
     "log_model",
+    "plot",
     "run",
+    "save",
+    "unwatch",
     "use_artifact",
     "use_model",
+    "watch",
 ]

@@ -17,7 +17,9 @@ from cairn.core.errors import (
     ArtifactNotFoundError,
     ConflictError,
     LockedError,
+    RunNotFoundError,
     StoreError,
+    UsageError,
 )
 from cairn.core.manifest import Entry
 from cairn.core.names import ArtifactRef, parse_ref
@@ -344,10 +346,83 @@ def test_migrations_run_once(engines):
     assert second.open() == schema.SCHEMA_VERSION  # found current: nothing to do
 
 
+def _undo_version_6(tx) -> None:  # noqa: ANN001
+    tx.execute("DROP TABLE run_history")
+    for column in ("summary", "tags", "notes", "exit_code"):
+        tx.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    tx.execute("UPDATE schema_info SET value = '5'")
+
+
+def test_a_version_5_store_is_brought_to_version_6(meta_url, engines):
+    """A store made before runs kept a record gains history, summary, tags and notes; its runs stay."""
+    eng = engines()
+    eng.create_run("e", "kept", run_id="oldrun", config={"a": 1})
+    with eng.meta.write() as tx:
+        _undo_version_6(tx)
+    store = open_meta(meta_url)
+    assert store.open() == 5
+    from cairn.engine import Engine
+
+    again = Engine(store, eng.blobs)
+    run = again.get_run("oldrun")
+    assert run.config == {"a": 1} and run.summary == {} and run.tags == () and run.last_step is None
+    again.log_history("oldrun", [{"x": 1, "_step": 0}], summary={"x": 1})
+    assert again.run_history("oldrun") == ['{"x":1,"_step":0}'] and again.get_run("oldrun").summary == {"x": 1}
+    store.dispose()
+
+
+# -- a run's record ---------------------------------------------------------------------------
+
+def test_history_rows_summary_and_config_in_one_batch(engine):
+    import json
+
+    engine.create_run("e", "p", run_id="r1", config={"a": 1}, tags=["t"], notes="n")
+    rows = [{"loss": 1.0 / (i + 1), "_step": i, **({"a_b": i} if i % 10 == 0 else {})} for i in range(100)]
+    rows.append({"100%": "x", "nan": float("nan"), "_step": 100})
+    engine.log_history("r1", rows, summary={"loss": 0.01}, config={"a": 2})
+    engine.log_history("r1", [{"loss": 5, "_step": 100}])  # a step stored again replaces its row
+    run = engine.get_run("r1")
+    assert (run.summary, run.config, run.tags, run.notes, run.last_step) == ({"loss": 0.01}, {"a": 2}, ("t",), "n", 100)
+    got = [json.loads(t) for t in engine.run_history("r1")]
+    assert [r["_step"] for r in got] == list(range(101)) and got[-1] == {"loss": 5, "_step": 100}
+    # key filters match the key exactly: '_' and '%' are not wildcards
+    assert [json.loads(t)["_step"] for t in engine.run_history("r1", keys=["a_b"])] == list(range(0, 100, 10))
+    assert engine.run_history("r1", keys=["aXb"]) == []
+    assert len(engine.run_history("r1", min_step=10, max_step=20)) == 10
+    assert len(engine.run_history("r1", limit=7)) == 7
+    sampled = [json.loads(t)["_step"] for t in engine.run_history("r1", samples=10)]
+    assert len(sampled) <= 10 and sampled[0] == 0 and sampled[-1] == 100 and sampled == sorted(sampled)
+
+
+def test_history_refuses_bad_rows_and_finished_runs(engine):
+    engine.create_run("e", "p", run_id="r2")
+    for rows, match in (
+        ("nope", "list"), ([1], "not an object"), ([{"a": 1}], "_step"), ([{"_step": -1}], "_step"),
+        ([{"_step": True}], "_step"), ([{"_step": 2}, {"_step": 1}], "increase"), ([{"_step": 1, "": 2}], "empty"),
+    ):
+        with pytest.raises(UsageError, match=match):
+            engine.log_history("r2", rows)
+    with pytest.raises(UsageError, match="summary"):
+        engine.log_history("r2", [], summary=[1])
+    with pytest.raises(RunNotFoundError):
+        engine.log_history("nosuch", [{"_step": 0}])
+    with pytest.raises(UsageError, match="samples"):
+        engine.run_history("r2", samples=0)
+    engine.finish_run("r2", 0)
+    with pytest.raises(LockedError, match="resume"):
+        engine.log_history("r2", [{"_step": 0}])
+    engine.update_run("r2", summary={"late": 1}, tags=["x"], name="renamed")  # the record stays editable
+    assert engine.get_run("r2").summary == {"late": 1} and engine.get_run("r2").name == "renamed"
+    with pytest.raises(UsageError, match="tags"):
+        engine.update_run("r2", tags="x")
+    assert engine.get_run("r2").last_step is None
+
+
 def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
     """A store made before direct uploads gains their claims table (and the later tables), and
     keeps its data."""
     with engines().meta.write() as tx:
+        _undo_version_6(tx)
         tx.execute("DROP TABLE blob_claims")
         tx.execute("DROP INDEX ix_project_blobs_digest")
         tx.execute("DROP TABLE damaged_blobs")  # version 3

@@ -84,7 +84,18 @@ class Client(Protocol):
 
     # runs and lineage
     def create_run(self, entity: str, project: str, **kw) -> RunInfo: ...  # noqa: ANN003
-    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None) -> None: ...
+    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None,
+                   summary: dict | None = None) -> None: ...
+    def log_history(self, run_id: str, rows: list[dict], summary: dict | None = None,
+                    config: dict | None = None) -> None:
+        """Append history rows (each with an increasing integer ``_step``) and store the
+        summary and config, if given, in one transaction."""
+    def run_history(self, run_id: str, keys: list[str] | None = None, min_step: int | None = None,
+                    max_step: int | None = None, limit: int | None = None,
+                    samples: int | None = None) -> list[str]:
+        """History rows as JSON texts in step order (see ``engine.history.rows``)."""
+    def update_run(self, run_id: str, **changes) -> None:  # noqa: ANN003
+        """Replace a run's summary, config, tags, notes or name."""
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo: ...
     def list_runs(self, entity: str, project: str) -> list[RunInfo]: ...
     def use_version(self, run_id: str, version_id: int) -> None: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import json
 import os
 import random
 import struct
@@ -60,6 +61,9 @@ SEND_WORKERS = 16  # network transfers wait on latency, not on the CPU: more tha
 
 class _Refused(Exception):
     """A presigned URL the store no longer accepts (expired, or signed by an old key)."""
+
+
+HISTORY_PAGE = 10_000  # history rows per GET when the caller wants them all
 
 
 class HttpClient:
@@ -661,11 +665,49 @@ class HttpClient:
     # -- runs ------------------------------------------------------------------------
     def create_run(self, entity: str, project: str, **kw: Any) -> RunInfo:
         body = {"id": kw.get("run_id"), "name": kw.get("name"), "group": kw.get("group"),
-                "job_type": kw.get("job_type"), "config": kw.get("config")}
+                "job_type": kw.get("job_type"), "config": kw.get("config"), "tags": kw.get("tags"),
+                "notes": kw.get("notes"), "resume": kw.get("resume")}
         return wire.run_in(self._json("POST", self._p(entity, project, "runs"), json=body))
 
-    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None) -> None:
-        self._json("POST", api_path("runs", run_id, "finish"), json={"exit_code": exit_code, "config": config})
+    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None,
+                   summary: dict | None = None) -> None:
+        self._post_json(api_path("runs", run_id, "finish"), {"exit_code": exit_code, "config": config, "summary": summary})
+
+    def _post_json(self, url: str, body: dict, method: str = "POST") -> Any:
+        # encoded here: httpx refuses NaN and infinities, which a run's values may hold
+        content = json.dumps(body, separators=(",", ":"), allow_nan=True, default=str).encode()
+        return self._call(method, url, content=content, headers={"Content-Type": "application/json"}).json()
+
+    def log_history(self, run_id: str, rows: list[dict], summary: dict | None = None,
+                    config: dict | None = None) -> None:
+        """One post per batch the SDK's writer hands over (``sdk/history.py``)."""
+        self._post_json(api_path("runs", run_id, "history"), {"rows": rows, "summary": summary, "config": config})
+
+    def run_history(self, run_id: str, keys: list[str] | None = None, min_step: int | None = None,
+                    max_step: int | None = None, limit: int | None = None,
+                    samples: int | None = None) -> list[str]:
+        params: dict[str, Any] = {"keys": keys or []}
+        for k, v in (("min_step", min_step), ("max_step", max_step), ("samples", samples)):
+            if v is not None:
+                params[k] = v
+        if limit is not None or samples is not None:
+            if limit is not None:
+                params["limit"] = limit
+            return self._history_page(run_id, params)
+        out: list[str] = []  # everything: page by step, as the server caps a page
+        while True:
+            page = self._history_page(run_id, {**params, "limit": HISTORY_PAGE})
+            out += page
+            if len(page) < HISTORY_PAGE:
+                return out
+            params["min_step"] = json.loads(page[-1])["_step"] + 1
+
+    def _history_page(self, run_id: str, params: dict) -> list[str]:
+        rows = self._call("GET", api_path("runs", run_id, "history"), params=params).json()["rows"]
+        return [json.dumps(r, separators=(",", ":"), allow_nan=True) for r in rows]
+
+    def update_run(self, run_id: str, **changes: Any) -> None:
+        self._post_json(api_path("runs", run_id), changes, method="PATCH")
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:
         params = {k: v for k, v in (("entity", entity), ("project", project)) if v}

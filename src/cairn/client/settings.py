@@ -1,10 +1,24 @@
-"""Settings from the environment, read when a client is made (never at import)."""
+"""Settings from the environment, read when a client is made (never at import).
+
+Each ``CAIRN_<NAME>`` falls back to W&B's ``WANDB_<NAME>`` when unset, so scripts and CI
+set up for W&B keep working: PROJECT, ENTITY, MODE, SILENT, ARTIFACT_DIR, RUN_ID, and DIR
+(the embedded store goes in ``$WANDB_DIR/cairn``, beside where W&B keeps its run files).
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def env(name: str) -> str | None:
+    """``CAIRN_<name>``, else ``WANDB_<name>``, else None (empty counts as unset)."""
+    return os.environ.get(f"CAIRN_{name}") or os.environ.get(f"WANDB_{name}") or None
+
+
+def is_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -22,6 +36,9 @@ class Settings:
         import platformdirs
 
         d = os.environ.get("CAIRN_DIR")
+        w = os.environ.get("WANDB_DIR")
+        if not d and w:
+            d = os.path.join(w, "cairn")
         base = Path(d).expanduser() if d else Path(platformdirs.user_data_dir("cairn"))
         c = os.environ.get("CAIRN_CACHE_DIR")
         cache = Path(c).expanduser() if c else (base / "cache" if d else Path(platformdirs.user_cache_dir("cairn")))
@@ -30,12 +47,12 @@ class Settings:
             cache_dir=cache,
             base_url=os.environ.get("CAIRN_BASE_URL") or None,
             api_key=os.environ.get("CAIRN_API_KEY") or None,
-            project=os.environ.get("CAIRN_PROJECT") or None,
-            entity=os.environ.get("CAIRN_ENTITY") or None,
+            project=env("PROJECT"),
+            entity=env("ENTITY"),
             silent=silent_from_env(),
         )
 
 
 def silent_from_env() -> bool:
-    """CAIRN_SILENT: no progress bars or notes from the SDK."""
-    return os.environ.get("CAIRN_SILENT", "").lower() in ("1", "true", "yes")
+    """CAIRN_SILENT (else WANDB_SILENT): no progress bars, notes or one-time warnings from the SDK."""
+    return is_true(env("SILENT"))

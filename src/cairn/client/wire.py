@@ -7,6 +7,7 @@ its pydantic models (``server/models.py``, also the OpenAPI schema). Errors trav
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,9 @@ def run_out(r: RunInfo) -> dict:
         "id": r.id, "entity": r.entity, "project": r.project, "name": r.name, "group": r.group,
         "job_type": r.job_type, "config": r.config, "state": r.state,
         "created_at": _dt(r.created_at), "finished_at": _dt(r.finished_at),
+        # the summary travels as JSON text: it may hold NaN and infinities, which JSON
+        # responses refuse
+        "summary_json": _json_text(r.summary), "tags": list(r.tags), "notes": r.notes, "last_step": r.last_step,
     }
 
 
@@ -63,8 +67,13 @@ def run_in(d: dict) -> RunInfo:
     return RunInfo(
         id=d["id"], entity=d["entity"], project=d["project"], name=d["name"], group=d["group"],
         job_type=d["job_type"], config=d["config"], state=d["state"], created_at=_pdt(d["created_at"]),
-        finished_at=_pdt(d["finished_at"]),
+        finished_at=_pdt(d["finished_at"]), summary=json.loads(d.get("summary_json") or "{}"),
+        tags=tuple(d.get("tags") or ()), notes=d.get("notes"), last_step=d.get("last_step"),
     )
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=True)
 
 
 def collection_out(c: CollectionInfo) -> dict:

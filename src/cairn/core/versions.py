@@ -86,6 +86,10 @@ class RunInfo:
     state: str
     created_at: datetime
     finished_at: datetime | None
+    summary: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    notes: str | None = None
+    last_step: int | None = None  # the highest step of its history; None before the first row
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from . import commit as _commit
-from . import deletion, drafts, gc, links, retention, runs, versions
+from . import deletion, drafts, gc, history, links, retention, runs, versions
 from .gc_report import GcReport
 from .retention import Retention
 
@@ -91,8 +91,21 @@ class Engine:
     def create_run(self, entity: str, project: str, **kw) -> RunInfo:  # noqa: ANN003
         return runs.create(self.meta, entity, project, **kw)
 
-    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None) -> None:
-        runs.finish(self.meta, run_id, exit_code, config)
+    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None,
+                   summary: dict | None = None) -> None:
+        runs.finish(self.meta, run_id, exit_code, config, summary)
+
+    def log_history(self, run_id: str, rows: list[dict], summary: dict | None = None,
+                    config: dict | None = None) -> None:
+        history.append(self.meta, run_id, rows, summary, config)
+
+    def run_history(self, run_id: str, keys: list[str] | None = None, min_step: int | None = None,
+                    max_step: int | None = None, limit: int | None = None,
+                    samples: int | None = None) -> list[str]:
+        return history.rows(self.meta, run_id, keys, min_step, max_step, limit, samples)
+
+    def update_run(self, run_id: str, **changes) -> None:  # noqa: ANN003
+        history.update(self.meta, run_id, **changes)
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:
         return runs.get(self.meta, run_id, entity, project)

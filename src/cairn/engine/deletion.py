@@ -139,7 +139,7 @@ def delete_project(ms: MetaStore, entity: str, project: str, delete_aliases: boo
             )
         n = _drop_artifacts(tx, artifact_ids)
         run_ids = tx.scalars("SELECT id FROM runs WHERE project_id = :pid", {"pid": pid})
-        for table in ("usages", "outputs", "outputs_pending"):
+        for table in ("usages", "outputs", "outputs_pending", "run_history"):
             _where_in(tx, f"DELETE FROM {table} WHERE run_id IN {{ph}}", run_ids)
         _where_in(tx, "UPDATE versions SET run_id = NULL WHERE run_id IN {ph}", run_ids)
         _drop_run_rows(tx, run_ids)

@@ -168,13 +168,19 @@ def run_info(row) -> RunInfo:  # noqa: ANN001
         state=row.state,
         created_at=as_utc(row.created_at),
         finished_at=as_utc(row.finished_at),
+        summary=json.loads(row.summary or "{}"),
+        tags=tuple(json.loads(row.tags or "[]")),
+        notes=row.notes,
+        last_step=row.last_step,
     )
 
 
 def runs_where(tx: Tx, where: str, params: dict) -> list[RunInfo]:
     """Runs matching ``where``, a condition on ``r`` (runs) and ``p`` (projects)."""
     q = (
-        "SELECT r.*, p.entity AS p_entity, p.name AS p_name FROM runs r JOIN projects p ON r.project_id = p.id "
+        "SELECT r.*, p.entity AS p_entity, p.name AS p_name, "
+        "(SELECT max(h.step) FROM run_history h WHERE h.run_id = r.id) AS last_step "
+        "FROM runs r JOIN projects p ON r.project_id = p.id "
         f"WHERE {where} ORDER BY r.created_at, r.id"
     )
     return [run_info(r) for r in tx.rows(q, params)]

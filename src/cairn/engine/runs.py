@@ -6,14 +6,15 @@ import json
 import secrets
 import string
 
-from ..core.errors import RunNotFoundError, UsageError
-from ..core.limits import MAX_JSON_DEPTH, MAX_RUN_TEXT, check_label, json_depth_ok
+from ..core.errors import ConflictError, RunNotFoundError, UsageError
+from ..core.limits import MAX_JSON_DEPTH, MAX_RUN_TEXT, check_label, check_text, json_depth_ok
 from ..core.names import check_name, check_run_id
 from ..core.versions import RunInfo, VersionInfo
 from ..storage.meta.sql import MetaStore, insert, insert_ignore
-from . import records
+from . import history, records
 
 RUNNING, FINISHED, FAILED = "running", "finished", "failed"
+RESUME_MODES = (None, "allow", "must", "never")
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -31,15 +32,26 @@ def create(
     group: str | None = None,
     job_type: str | None = None,
     config: dict | None = None,
+    tags: list[str] | None = None,
+    notes: str | None = None,
+    resume: str | None = None,
 ) -> RunInfo:
-    """A new run, or the existing one with ``run_id`` in that project (resumed)."""
+    """A new run, or the existing one with ``run_id`` in that project, resumed (running
+    again, its record kept). ``resume`` as W&B's: None or "allow" resume an existing id,
+    "must" requires one (RunNotFoundError), "never" refuses one (ConflictError)."""
     check_name(project, "project name")
     check_name(entity, "entity name")
+    if resume not in RESUME_MODES:
+        raise UsageError(f"resume must be one of 'allow', 'must', 'never' or None, not {resume!r}")
     if run_id is not None:
         check_run_id(run_id)
+    elif resume == "must":
+        raise UsageError("resume='must' needs the id of the run to resume: init(id=..., resume='must')")
     for value, what in ((name, "run name"), (group, "run group"), (job_type, "job type")):
         check_label(value, what, MAX_RUN_TEXT, optional=True)
     config_text = config_json(config)
+    tags_text = history.dumps(history.check_tags(tags or []))
+    check_text(notes, "run notes", history.MAX_NOTES, optional=True)
     with ms.write() as tx:
         pid = records.project_id(tx, entity, project, create=True)
         if run_id is not None:
@@ -47,10 +59,17 @@ def create(
             if owner is not None:
                 if owner.project_id != pid:
                     raise UsageError(f"run id {run_id!r} already belongs to another project; pick another id")
+                if resume == "never":
+                    raise ConflictError(
+                        f"run {entity}/{project}/{run_id} already exists and resume='never'; "
+                        "pick another id or resume it with resume='allow'"
+                    )
                 tx.execute(
                     "UPDATE runs SET state = :s, finished_at = NULL WHERE id = :rid", {"s": RUNNING, "rid": run_id}
                 )
                 return records.run_by_id(tx, run_id)
+            if resume == "must":
+                raise RunNotFoundError(f"{entity}/{project}/{run_id}")
         rid = run_id or new_run_id()
         insert(
             tx,
@@ -62,6 +81,8 @@ def create(
                 "group_name": group,
                 "job_type": job_type,
                 "config": config_text,
+                "tags": tags_text,
+                "notes": notes,
                 "state": RUNNING,
                 "created_at": tx.now(),
             },
@@ -84,15 +105,24 @@ def config_json(config: dict | None) -> str:
     return text
 
 
-def finish(ms: MetaStore, run_id: str, exit_code: int = 0, config: dict | None = None) -> None:
+def finish(ms: MetaStore, run_id: str, exit_code: int = 0, config: dict | None = None,
+           summary: dict | None = None) -> None:
+    """Mark the run finished (failed for a non-zero exit code), storing its last config and summary."""
     check_run_id(run_id)
+    if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not -2**31 <= exit_code < 2**31:
+        raise UsageError(f"exit_code must be a 32-bit integer, not {exit_code!r}")
     config_text = config_json(config) if config is not None else None
+    summary_text = history.summary_json(summary) if summary is not None else None
     with ms.write() as tx:
-        values = {"state": FINISHED if not exit_code else FAILED, "finished_at": tx.now(), "rid": run_id}
-        sets = "state = :state, finished_at = :finished_at"
+        values = {"state": FINISHED if not exit_code else FAILED, "finished_at": tx.now(), "rid": run_id,
+                  "code": exit_code}
+        sets = "state = :state, finished_at = :finished_at, exit_code = :code"
         if config_text is not None:
             values["config"] = config_text
             sets += ", config = :config"
+        if summary_text is not None:
+            values["summary"] = summary_text
+            sets += ", summary = :summary"
         if tx.execute(f"UPDATE runs SET {sets} WHERE id = :rid", values) == 0:
             raise RunNotFoundError(run_id)
 

@@ -6,51 +6,17 @@ import os
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..client.settings import env
 from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..core.names import DEFAULT_PROJECT, check_name, parse_ref
 from ..core.versions import COMMITTED
 from .artifact import Artifact
+from .public_run import PublicRun
 
 if TYPE_CHECKING:
     from ..client import Client
     from ..core.versions import CollectionInfo, RunInfo
     from ..engine.retention import Retention
-
-
-class PublicRun:
-    """A run as the Api sees it: its attributes and its lineage."""
-
-    def __init__(self, info: "RunInfo", client: "Client") -> None:
-        self._info = info
-        self._client = client
-
-    id = property(lambda self: self._info.id)
-    name = property(lambda self: self._info.name)
-    entity = property(lambda self: self._info.entity)
-    project = property(lambda self: self._info.project)
-    group = property(lambda self: self._info.group)
-    job_type = property(lambda self: self._info.job_type)
-    config = property(lambda self: dict(self._info.config))
-    state = property(lambda self: self._info.state)
-    created_at = property(lambda self: self._info.created_at)
-    path = property(lambda self: [self._info.entity, self._info.project, self._info.id])
-
-    def logged_artifacts(self) -> list[Artifact]:
-        """The versions this run made that still exist (deleted ones are gone from every listing)."""
-        return [Artifact._from_version(v, self._client) for v in self._client.run_outputs(self.id) if v.state == COMMITTED]
-
-    def used_artifacts(self) -> list[Artifact]:
-        """The versions this run used that still exist."""
-        return [Artifact._from_version(v, self._client) for v in self._client.run_inputs(self.id) if v.state == COMMITTED]
-
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, PublicRun) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(self.id)
-
-    def __repr__(self) -> str:
-        return f"<Run {'/'.join(self.path)} ({self.state})>"
 
 
 class ArtifactCollection:
@@ -176,7 +142,7 @@ class Api:
         overrides = overrides or {}
         self._client = get_client()
         self.entity = overrides.get("entity") or self._client.entity
-        self.project = overrides.get("project") or os.environ.get("CAIRN_PROJECT") or DEFAULT_PROJECT
+        self.project = overrides.get("project") or env("PROJECT") or DEFAULT_PROJECT
         self.default_entity = self.entity
 
     def _split(self, path: str | None) -> tuple[str, str, str | None]:

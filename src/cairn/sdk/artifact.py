@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ..client.settings import env
 from ..core import manifest as mf
 from ..core.errors import (
     ArtifactFinalizedError,
@@ -54,8 +55,14 @@ if TYPE_CHECKING:
 
 
 def _client() -> "Client":
+    """The active run's client when that run is disabled (so its artifacts store nothing),
+    else the one of the current settings."""
     from ..client import get_client
+    from .run import current
 
+    run = current()
+    if run is not None and run.disabled:
+        return run._client
     return get_client()
 
 
@@ -540,9 +547,9 @@ class Artifact(LinkMembers):
 
     # -- downloads --------------------------------------------------------------
     def _default_root(self, include_version: bool = True) -> Path:
-        """``./artifacts/<name>:vN`` (``CAIRN_ARTIFACT_DIR``); named after the source version,
+        """``./artifacts/<name>:vN`` (``CAIRN_ARTIFACT_DIR``, else ``WANDB_ARTIFACT_DIR``); named after the source version,
         as W&B's is, so a link downloads where its source does."""
-        base = os.environ.get("CAIRN_ARTIFACT_DIR") or os.path.join(".", "artifacts")
+        base = env("ARTIFACT_DIR") or os.path.join(".", "artifacts")
         name = self.source_name
         return Path(base) / (name if include_version else name.split(":")[0])
 

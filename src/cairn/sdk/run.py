@@ -1,15 +1,20 @@
-"""``Run`` and the module-level ``init`` / ``finish`` / ``log_artifact`` / ``use_artifact``."""
+"""``Run`` and the module-level ``init`` / ``finish`` / ``log`` / ``log_artifact`` / ``use_artifact``."""
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
 import os
 import threading
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
 from ..core.names import DEFAULT_PROJECT, parse_ref
-from .api import PublicRun
+from . import options
 from .artifact import Artifact, artifact_from_path
+from .history import History
+from .public_run import PublicRun
+from .record import Config, Summary, _as_dict
 from .registry import RegistryCalls
 from .terminal import sdk_progress
 
@@ -19,37 +24,87 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _current: "Run | None" = None
-
-
-class Config(dict):
-    """Run config: a dict that also allows attribute access (``run.config.lr``)."""
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            raise AttributeError(key) from None
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        self[key] = value
-
-    def update(self, *args: Any, allow_val_change: bool = True, **kw: Any) -> None:  # noqa: D401
-        super().update(*args, **kw)
+_atexit_registered = False
 
 
 class Run(RegistryCalls, PublicRun):
-    """A process that logs (outputs) and uses (inputs) artifact versions; the attributes and
-    lineage of ``PublicRun``, plus the writing calls."""
+    """A process that logs (outputs) and uses (inputs) artifact versions and keeps a record
+    (config, history, summary); the attributes and lineage of ``PublicRun``, plus the writing calls."""
 
-    config = None  # an instance attribute here (a mutable Config), not PublicRun's read-only view
+    config = None  # instance attributes here (mutable), not PublicRun's read-only views
+    summary = None
 
-    def __init__(self, info: "RunInfo", client: "Client") -> None:
+    def __init__(self, info: "RunInfo", client: "Client", mode: str = "online",
+                 allow_val_change: bool = False) -> None:
         super().__init__(info, client)
-        self.config = Config(info.config)
+        self.mode = mode
+        self.config = Config(info.config, on_change=self._config_changed, allow_val_change=allow_val_change)
+        self.summary = Summary(info.summary, on_change=self._summary_changed)
+        start = 0 if info.last_step is None else info.last_step + 1
+        self._history = History(client, info.id, start, self.summary, self.config)
         self._finished = False
 
     path = property(lambda self: f"{self._info.entity}/{self._info.project}/{self._info.id}")
-    url = property(lambda self: None)
+    offline = property(lambda self: self.mode == "offline")
+    disabled = property(lambda self: self.mode == "disabled")
+    resumed = property(lambda self: self._info.last_step is not None)
+    step = property(lambda self: self._history.step)
+    """The step the next ``log`` writes to."""
+
+    @property
+    def url(self) -> str | None:
+        """The run's page on the server; None on the embedded store (as W&B's offline runs)."""
+        base = getattr(getattr(self._client, "settings", None), "base_url", None)
+        if self.mode != "online" or not base:
+            return None
+        return f"{base.rstrip('/')}/runs/{self.id}"
+
+    def _config_changed(self) -> None:
+        self._history.config_changed()
+
+    def _summary_changed(self) -> None:
+        self._history.summary_changed()
+
+    # -- the record -------------------------------------------------------------------
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None,
+            sync: bool | None = None) -> None:
+        """Log values at a step (W&B's semantics: see ``sdk/history.py``). Numbers and
+        strings go to the history and the summary; other values are left out with one
+        warning per type and key."""
+        self._check_open("log")
+        if sync is not None:
+            options.not_acted_on("run.log", "sync", "cairn always stores in the background")
+        self._history.log(data, step, commit)
+
+    def _set_record(self, what: str, **changes: Any) -> None:
+        self._check_open(f"change its {what}")
+        self._client.update_run(self.id, **changes)
+        self._info = dataclasses.replace(self._info, **changes)
+
+    name = property(lambda self: self._info.name, lambda self, v: self._set_record("name", name=v))
+    notes = property(lambda self: self._info.notes, lambda self, v: self._set_record("notes", notes=v))
+    tags = property(lambda self: self._info.tags,
+                    lambda self, v: self._set_record("tags", tags=tuple(_tags(v))))
+
+    def define_metric(self, name: str, *args: Any, **kw: Any) -> None:
+        options.not_acted_on("run.define_metric", "name", "every logged key is charted against _step; "
+                             "the summary keeps the last value")
+
+    def watch(self, *args: Any, **kw: Any) -> None:
+        options.not_acted_on("run.watch", "models", "cairn logs no gradients or parameters")
+
+    def unwatch(self, *args: Any, **kw: Any) -> None:
+        pass
+
+    def save(self, *args: Any, **kw: Any) -> bool:
+        options.not_acted_on("run.save", "glob_str", "keep files with run.log_artifact")
+        return False
+
+    def alert(self, *args: Any, **kw: Any) -> None:
+        options.not_acted_on("run.alert", "title", "cairn sends no alerts")
+
+    def mark_preempting(self) -> None:
+        pass
 
     def _check_open(self, what: str) -> None:
         if self._finished:
@@ -168,14 +223,18 @@ class Run(RegistryCalls, PublicRun):
         return a
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
-        global _current
+        """Store what is left of the history, then mark the run finished (failed for a
+        non-zero ``exit_code``) with its config and summary."""
         if self._finished:
             return
         self._finished = True
-        self._client.finish_run(self.id, exit_code or 0, dict(self.config))
-        with _lock:
-            if _current is self:
-                _set_current(None)
+        try:
+            self._history.close()
+        finally:
+            self._client.finish_run(self.id, exit_code or 0, self.config.as_dict(), self.summary.as_dict())
+            with _lock:
+                if _current is self:
+                    _set_current(None)
 
     def __enter__(self) -> "Run":
         return self
@@ -193,12 +252,32 @@ def _default_name(path: str, run_id: str) -> str:
     return "".join(c if (c.isalnum() or c in "-_.") else "-" for c in f"run-{run_id}-{base}")[:128]
 
 
+def _tags(tags: Any) -> list[str]:
+    if tags is None:
+        return []
+    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+        raise UsageError("run tags must be a list of strings")
+    return list(tags)
+
+
 def _set_current(run: Run | None) -> None:
+    """The module-level ``cairn.run``, ``cairn.config`` and ``cairn.summary`` follow the active run."""
     global _current
     _current = run
     import cairn
 
     cairn.run = run
+    for name in ("config", "summary"):
+        if run is None:
+            cairn.__dict__.pop(name, None)  # cairn.__getattr__ then says to call init() first
+        else:
+            setattr(cairn, name, getattr(run, name))
+
+
+def _finish_at_exit() -> None:
+    run = _current
+    if run is not None and not run._finished:
+        run.finish()
 
 
 def current() -> Run | None:
@@ -211,7 +290,7 @@ def init(
     name: str | None = None,
     group: str | None = None,
     job_type: str | None = None,
-    config: dict | None = None,
+    config: Any = None,
     id: str | None = None,  # noqa: A002
     reinit: Any = None,
     resume: Any = None,
@@ -220,20 +299,57 @@ def init(
     notes: str | None = None,
     mode: str | None = None,
     settings: Any = None,
+    config_exclude_keys: list[str] | None = None,
+    config_include_keys: list[str] | None = None,
+    allow_val_change: bool | None = None,
+    save_code: bool | None = None,
+    force: bool | None = None,
+    anonymous: str | None = None,
+    tensorboard: bool | None = None,
+    sync_tensorboard: bool | None = None,
+    monitor_gym: bool | None = None,
+    magic: Any = None,
+    resume_from: str | None = None,
+    fork_from: str | None = None,
     _make_current: bool = True,
-    **_ignored: Any,
+    **unknown: Any,
 ) -> Run:
-    """Start a run (W&B's signature; settings come from CAIRN_* variables). A run that is
-    still active is finished first, as a script's second ``wandb.init()`` does."""
-    from ..client import get_client
+    """Start a run (W&B's signature). Settings come from CAIRN_* variables, else W&B's
+    WANDB_*. ``mode="disabled"`` touches no store; ``mode="offline"`` uses the embedded store
+    even when CAIRN_BASE_URL is set. A run that is still active is finished first, as a
+    script's second ``wandb.init()`` does."""
+    from ..client import Settings, get_client
+    from ..client.settings import env
 
-    client = get_client()
-    if config is not None and not isinstance(config, dict):
-        config = dict(vars(config)) if hasattr(config, "__dict__") else dict(config)
-    project = project or os.environ.get("CAIRN_PROJECT") or DEFAULT_PROJECT
+    for key in unknown:
+        options.not_acted_on("init", key, "W&B has no such parameter either")
+    options.warn_ignored({
+        "dir": dir, "settings": settings, "save_code": save_code, "force": force, "anonymous": anonymous,
+        "tensorboard": tensorboard, "sync_tensorboard": sync_tensorboard, "monitor_gym": monitor_gym,
+        "magic": magic, "resume_from": resume_from, "fork_from": fork_from,
+    })
+    run_mode = options.mode(mode, settings)
+    id = id or env("RUN_ID")  # noqa: A001
+    resume_mode = options.resume(resume if resume is not None else env("RESUME"), id)
+    config = options.filter_config(_as_dict(config), config_include_keys, config_exclude_keys)
+    config = Config(config).as_dict()  # values made JSON-friendly as they are set later
+    tags = _tags(tags)
+    if run_mode == "disabled":
+        from ..client.null import NullClient
+
+        client = NullClient(env("ENTITY"))
+    else:
+        settings_ = Settings.from_env()
+        if run_mode == "offline" and settings_.base_url:
+            settings_ = dataclasses.replace(settings_, base_url=None, api_key=None)
+        client = get_client(settings_)
+    project = project or env("PROJECT") or DEFAULT_PROJECT
     entity = entity or client.entity
-    info = client.create_run(entity, project, run_id=id, name=name, group=group, job_type=job_type, config=config)
-    run = Run(info, client)
+    info = client.create_run(entity, project, run_id=id, name=name, group=group, job_type=job_type,
+                             config=config, tags=tags, notes=notes, resume=resume_mode)
+    run = Run(info, client, run_mode, bool(allow_val_change))
+    if config and config != info.config:
+        run.config.update(config, allow_val_change=True)  # a resumed run: the values given win
     if _make_current:
         with _lock:
             previous = _current
@@ -241,12 +357,48 @@ def init(
             previous.finish()
         with _lock:
             _set_current(run)
+        _register_atexit()
     return run
+
+
+def _register_atexit() -> None:
+    """Finish the active run when the interpreter exits, storing the rest of its history."""
+    global _atexit_registered
+    with _lock:
+        if not _atexit_registered:
+            atexit.register(_finish_at_exit)
+            _atexit_registered = True
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     if _current is not None:
         _current.finish(exit_code)
+
+
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None,
+        sync: bool | None = None) -> None:
+    """``run.log`` on the active run."""
+    _require_run("log").log(data, step, commit, sync)
+
+
+def define_metric(name: str, *args: Any, **kw: Any) -> None:
+    _require_run("define_metric").define_metric(name, *args, **kw)
+
+
+def watch(*args: Any, **kw: Any) -> None:
+    _require_run("watch").watch(*args, **kw)
+
+
+def unwatch(*args: Any, **kw: Any) -> None:
+    pass
+
+
+def save(*args: Any, **kw: Any) -> bool:
+    return _require_run("save").save(*args, **kw)
+
+
+def alert(*args: Any, **kw: Any) -> None:
+    _require_run("alert").alert(*args, **kw)
 
 
 def _require_run(what: str) -> Run:

@@ -48,6 +48,7 @@ from .models import (
 )
 
 router = APIRouter(prefix="/api/v1", responses=models.ERROR_RESPONSES)
+HISTORY_LIMIT = 100_000  # history rows per response
 
 
 class _DigestSegment(Convertor):
@@ -480,7 +481,8 @@ def run_access(c: ServerContext, who: auth.Principal, run_id: str, need: str):  
 def run_create(entity: EntityPath, project: ProjectPath, body: RunCreate, c: Ctx, who: Who) -> dict:
     auth.require(c.meta, who, entity, "write")
     r = c.engine.create_run(entity, project, run_id=body.id, name=body.name, group=body.group,
-                            job_type=body.job_type, config=body.config)
+                            job_type=body.job_type, config=body.config, tags=body.tags, notes=body.notes,
+                            resume=body.resume)
     return wire.run_out(r)
 
 
@@ -502,7 +504,65 @@ def run_get(run_id: RunIdPath, c: Ctx, who: Who, entity: EntityQuery = None, pro
 @router.post("/runs/{run_id}/finish")
 def run_finish(run_id: RunIdPath, body: RunFinish, c: Ctx, who: Who) -> dict:
     run_access(c, who, run_id, "write")
-    c.engine.finish_run(run_id, body.exit_code, body.config)
+    c.engine.finish_run(run_id, body.exit_code, body.config, body.summary)
+    return {"ok": True}
+
+
+_UPDATABLE = ("summary", "config", "tags", "notes", "name")
+
+
+@router.post("/runs/{run_id}/history", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "required": ["rows"], "properties": {
+        "rows": {"type": "array", "items": {"type": "object"}, "description": "one object per step, with an increasing integer _step"},
+        "summary": {"type": "object", "nullable": True}, "config": {"type": "object", "nullable": True},
+    }}}}}})
+async def run_log(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> dict:
+    """Append a batch of history rows (a step already stored is replaced) and store the
+    summary and config if given, in one transaction."""
+    from starlette.concurrency import run_in_threadpool
+
+    body = await json_body(request, c.max_json_bytes)
+    if not isinstance(body, dict):
+        raise UsageError("the request body must be an object with rows (and summary, config)")
+    unknown = set(body) - {"rows", "summary", "config"}
+    if unknown:
+        raise UsageError(f"unknown fields {sorted(unknown)}; send rows, summary and config")
+    await run_in_threadpool(run_access, c, who, run_id, "write")
+    await run_in_threadpool(c.engine.log_history, run_id, body.get("rows"), body.get("summary"), body.get("config"))
+    return {"ok": True}
+
+
+@router.get("/runs/{run_id}/history")
+def run_history(
+    run_id: RunIdPath, c: Ctx, who: Who,
+    keys: Annotated[list[str] | None, Query(max_length=100)] = None,
+    min_step: Annotated[int | None, Query(ge=0)] = None,
+    max_step: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=HISTORY_LIMIT)] = HISTORY_LIMIT,
+    samples: Annotated[int | None, Query(ge=1, le=HISTORY_LIMIT)] = None,
+) -> Response:
+    """History rows in step order: ``min_step <= _step < max_step``, holding every key of
+    ``keys``; at most ``limit`` (page with ``min_step``), or ``samples`` spread evenly."""
+    run_access(c, who, run_id, "read")
+    texts = c.engine.run_history(run_id, keys or None, min_step, max_step, None if samples else limit, samples)
+    # the stored JSON texts as they are (NaN included), not parsed and encoded again
+    return Response('{"rows":[' + ",".join(texts) + "]}", media_type="application/json")
+
+
+@router.patch("/runs/{run_id}", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "properties": {
+        "summary": {"type": "object"}, "config": {"type": "object"}, "tags": {"type": "array", "items": {"type": "string"}},
+        "notes": {"type": "string"}, "name": {"type": "string"},
+    }}}}}})
+async def run_update(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> dict:
+    """Replace a run's summary, config, tags, notes or name (finished runs too)."""
+    from starlette.concurrency import run_in_threadpool
+
+    body = await json_body(request, c.max_json_bytes)
+    if not isinstance(body, dict) or set(body) - set(_UPDATABLE):
+        raise UsageError(f"send an object with some of {', '.join(_UPDATABLE)}")
+    await run_in_threadpool(run_access, c, who, run_id, "write")
+    await run_in_threadpool(lambda: c.engine.update_run(run_id, **body))
     return {"ok": True}
 
 

@@ -5,7 +5,7 @@ the edge and what the OpenAPI document states. Every limit comes from ``core/lim
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError
@@ -226,11 +226,15 @@ class RunCreate(Body):
     group: Label | None = None
     job_type: Label | None = None
     config: Json | None = None
+    tags: list[Label] | None = Field(None, max_length=1000)
+    notes: str | None = None
+    resume: Literal["allow", "must", "never"] | None = None
 
 
 class RunFinish(Body):
     exit_code: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] = 0
     config: Json | None = None
+    summary: Json | None = None
 
 
 class Use(Body):

@@ -7,7 +7,7 @@ PostgreSQL) and ``{blob}``. Everything else is the same SQL.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _TYPES = {
     # INTEGER PRIMARY KEY is SQLite's rowid: numbered automatically, like an identity column
@@ -229,8 +229,25 @@ CREATE TABLE collection_tags (
 """
 
 
+# Version 6: a run's record (W&B's run.log / summary / tags / notes). One row per step of
+# history, its values as one JSON object: rows are written in batches and read back whole
+# or sampled, never queried by value, so one text column serves both databases.
+_V6 = """
+CREATE TABLE run_history (
+    run_id VARCHAR(64) NOT NULL REFERENCES runs (id),
+    step BIGINT NOT NULL,
+    data TEXT NOT NULL,  -- one JSON object: the logged keys plus _step, _runtime, _timestamp
+    PRIMARY KEY (run_id, step)
+);
+ALTER TABLE runs ADD COLUMN summary TEXT NOT NULL DEFAULT '{{}}';
+ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE runs ADD COLUMN notes TEXT;
+ALTER TABLE runs ADD COLUMN exit_code INTEGER;
+"""
+
+
 def statements(version: int, dialect: str) -> list[str]:
     """The DDL statements that bring the schema from ``version - 1`` to ``version``."""
-    text = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}[version].format(**_TYPES[dialect])
+    text = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}[version].format(**_TYPES[dialect])
     lines = [line.split("--", 1)[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

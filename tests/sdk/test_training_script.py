@@ -1,0 +1,113 @@
+"""A real training script's shape, run as its own process: init with config, 10,000 log
+calls, a checkpoint artifact every 1,000 steps; then a second script reads the run back.
+Once more with mode="disabled", which must write nothing anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TRAIN = r'''
+import json, os
+import cairn as wandb
+
+run = wandb.init(project="train", job_type="train", config={"lr": 0.01, "every": 1000, "steps": 10_000})
+os.makedirs("ckpt", exist_ok=True)
+best = None
+for step in range(wandb.config.steps):
+    loss = 1.0 / (step + 1)
+    wandb.log({"loss": loss, "acc": step / 10_000, "lr": wandb.config.lr, "epoch": step // 1000,
+               "preview": wandb.Image("sample.png")})
+    if (step + 1) % wandb.config.every == 0:
+        path = f"ckpt/model-{step + 1}.pt"
+        with open(path, "w") as f:
+            f.write(f"weights after {step + 1} steps")
+        art = wandb.Artifact(f"model-{run.id}", type="model", metadata={"step": step + 1})
+        art.add_file(path)
+        aliases = ["best"] if best is None or loss < best else []
+        best = loss if aliases else best
+        run.log_artifact(art, aliases=aliases)
+        wandb.log({"val_loss": loss * 2}, commit=False)
+run.summary["best_loss"] = best
+print(json.dumps({"id": run.id, "entity": run.entity, "mode": run.mode, "step": run.step}))
+wandb.finish()
+'''
+
+READ = r'''
+import json, os, sys
+import cairn as wandb
+
+api = wandb.Api()
+run = api.run(sys.argv[1])
+rows = run.history(samples=100_000, pandas=False)
+val = run.history(keys=["val_loss", "loss"], pandas=False) + run.history(keys=["val_loss"], pandas=False)[-1:]
+df = run.history(samples=50)
+best = api.artifact(f"{run.entity}/train/model-{run.id}:best", type="model")
+path = best.download()
+print(json.dumps({
+    "rows": len(rows), "first": rows[0], "last": rows[-1], "val": len(val),
+    "df": [len(df), sorted(df.columns)], "summary": dict(run.summary), "config": run.config,
+    "state": run.state, "best": best.metadata, "files": sorted(os.listdir(path)),
+    "outputs": len(run.logged_artifacts()),
+}))
+'''
+
+
+def _script(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _run(script: Path, *args: str, env: dict | None = None, cwd: Path | None = None) -> dict:
+    out = subprocess.run([sys.executable, "-B", str(script), *args], capture_output=True, text=True,
+                         env=env or dict(os.environ), cwd=cwd, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_train_then_read_back(backend: str, tmp_path: Path) -> None:
+    train = _run(_script(tmp_path, "train.py", TRAIN))
+    assert train["step"] == 10_000 and train["mode"] == "online"
+    got = _run(_script(tmp_path, "read.py", READ), f"{train['entity']}/train/{train['id']}")
+    # val_loss, logged with commit=False after a step is committed, joins the next step's row:
+    # steps 1000, 2000, … 9000 with that step's loss, and a last row (step 10000) of its own
+    assert got["rows"] == 10_001 and got["val"] == 10
+    assert got["first"]["_step"] == 0 and got["first"]["loss"] == 1.0 and "preview" not in got["first"]
+    assert got["last"] == {"val_loss": 2 / 10_000, "_step": 10_000, "_runtime": got["last"]["_runtime"],
+                           "_timestamp": got["last"]["_timestamp"]}
+    assert got["df"][0] == 50 and {"loss", "acc", "lr", "epoch", "_step"} <= set(got["df"][1])
+    assert got["summary"]["best_loss"] == 1 / 10_000 and got["summary"]["loss"] == 1 / 10_000
+    assert got["config"] == {"lr": 0.01, "every": 1000, "steps": 10_000}
+    assert got["state"] == "finished" and got["outputs"] == 10
+    assert got["best"] == {"step": 10_000} and got["files"] == ["model-10000.pt"]
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def test_disabled_writes_nothing_anywhere(tmp_path: Path) -> None:
+    """Every place cairn could write is inside ``sandbox``; afterwards it holds only what the
+    script wrote itself (its checkpoints)."""
+    sandbox = tmp_path / "sandbox"
+    home, tmp, work = sandbox / "home", sandbox / "tmp", sandbox / "work"
+    for d in (home, tmp, work):
+        d.mkdir(parents=True)
+    script = _script(tmp_path, "train.py", TRAIN)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAIRN_", "WANDB_", "XDG_"))}
+    env.update(HOME=str(home), TMPDIR=str(tmp), WANDB_MODE="disabled", CAIRN_DIR=str(sandbox / "store"),
+               CAIRN_CACHE_DIR=str(sandbox / "cache"))
+    before = _tree(sandbox)
+    got = _run(script, env=env, cwd=work)
+    assert got["mode"] == "disabled" and got["step"] == 10_000
+    written = _tree(sandbox) - before
+    assert written == {"work/ckpt"} | {f"work/ckpt/model-{n}.pt" for n in range(1000, 10_001, 1000)}
+    # and the default store, without CAIRN_DIR / CAIRN_CACHE_DIR: still nothing
+    del env["CAIRN_DIR"], env["CAIRN_CACHE_DIR"]
+    before = _tree(sandbox)
+    _run(script, env=env, cwd=work)
+    assert _tree(sandbox) == before
