@@ -111,3 +111,29 @@ def test_disabled_writes_nothing_anywhere(tmp_path: Path) -> None:
     before = _tree(sandbox)
     _run(script, env=env, cwd=work)
     assert _tree(sandbox) == before
+
+
+UNFINISHED = r'''
+import json, sys
+import cairn as wandb
+
+run = wandb.init(project="train")
+for i in range(10):
+    wandb.log({"loss": i})
+print(json.dumps({"id": run.id, "entity": run.entity}), flush=True)
+if sys.argv[1] == "crash":
+    raise RuntimeError("training diverged")
+'''
+
+
+def test_a_script_that_never_calls_finish_keeps_its_history(tmp_path: Path) -> None:
+    """What is still buffered at exit is stored; an uncaught exception marks the run failed."""
+    import cairn
+
+    script = _script(tmp_path, "unfinished.py", UNFINISHED)
+    for how, state in (("ok", "finished"), ("crash", "failed")):
+        out = subprocess.run([sys.executable, "-B", str(script), how], capture_output=True, text=True, timeout=300)
+        assert out.returncode == (0 if how == "ok" else 1), out.stderr[-2000:]
+        ids = json.loads(out.stdout.strip().splitlines()[-1])
+        run = cairn.Api().run(f"{ids['entity']}/train/{ids['id']}")
+        assert run.state == state and [r["loss"] for r in run.history(pandas=False)] == list(range(10))

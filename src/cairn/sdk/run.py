@@ -275,9 +275,13 @@ def _set_current(run: Run | None) -> None:
 
 
 def _finish_at_exit() -> None:
+    """The interpreter is exiting: finish the active run, failed if the script died of an
+    exception (Python keeps the uncaught one in ``sys.last_value`` before exit handlers run)."""
     run = _current
     if run is not None and not run._finished:
-        run.finish()
+        import sys
+
+        run.finish(exit_code=1 if getattr(sys, "last_value", None) is not None else 0)
 
 
 def current() -> Run | None:

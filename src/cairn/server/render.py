@@ -24,6 +24,7 @@ STATIC_DIR = _HERE / "static"
 STATIC = {
     "style.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "charts.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 # Static URLs carry a hash of the file, so browsers may cache them for a year.

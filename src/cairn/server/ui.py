@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..core.errors import ArtifactNotFoundError, AuthError, CairnError, NotFoundError, StoreError, UsageError
 from ..core.names import check_name, parse_ref
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
-from . import auth, browse
+from . import auth, browse, run_charts
 from .access import note_user
 from .context import ServerContext
 from .errors import status_for
@@ -232,8 +232,10 @@ def run_page(run_id: str, request: Request) -> HTMLResponse:
         [_version_node(v) for v in outputs],
         more_href="#inputs", no_left="no inputs", no_right="no outputs",
     )
+    charts, more_charts = run_charts.series(c.engine, run)
     return render(request, "run.html", who=who, run=run, inputs=shown_inputs, outputs=outputs,
-                  hidden_inputs=len(inputs) - len(shown_inputs), graph=graph)
+                  hidden_inputs=len(inputs) - len(shown_inputs), graph=graph, charts=charts,
+                  more_charts=more_charts, summary=run_charts.summary_items(run))
 
 
 @router.get("/{entity}/{project}")
