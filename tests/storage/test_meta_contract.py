@@ -418,6 +418,16 @@ def test_history_refuses_bad_rows_and_finished_runs(engine):
     assert engine.get_run("r2").last_step is None
 
 
+def test_deleting_a_project_deletes_its_runs_history(engine):
+    engine.create_run("e", "gone", run_id="r3")
+    engine.log_history("r3", [{"x": i, "_step": i} for i in range(10)])
+    engine.delete_project("e", "gone")
+    with engine.meta.read() as tx:
+        assert tx.scalar("SELECT count(*) FROM run_history WHERE run_id = 'r3'") == 0
+    with pytest.raises(RunNotFoundError):
+        engine.get_run("r3")
+
+
 def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
     """A store made before direct uploads gains their claims table (and the later tables), and
     keeps its data."""
