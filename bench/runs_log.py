@@ -119,6 +119,9 @@ def main() -> None:
         versions["wandb"] = peers.peer_version(venv, "wandb")
         rows.append(("W&B offline", peers.venv_bin(venv, "python"), "wandb",
                      lambda i: {"WANDB_MODE": "offline", "WANDB_DIR": str(work / "runs" / f"wb{i}"),
+                                "WANDB_CACHE_DIR": str(work / "runs" / f"wb{i}" / "cache"),
+                                "WANDB_CONFIG_DIR": str(work / "runs" / f"wb{i}" / "config"),
+                                "WANDB_DATA_DIR": str(work / "runs" / f"wb{i}" / "data"),
                                 "WANDB_SILENT": "true", "WANDB_CONSOLE": "off"}))
     try:
         for label, python, module, env in rows:

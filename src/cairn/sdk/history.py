@@ -16,6 +16,7 @@ however long the run. ``close`` stores everything left.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,7 @@ class History:
         self._closed = False
         self._writing = False
         self._thread: threading.Thread | None = None
+        self._writer_pid = 0
 
     # -- the caller's thread ----------------------------------------------------------
     def log(self, data: dict, step: int | None = None, commit: bool | None = None) -> None:
@@ -94,7 +96,7 @@ class History:
             self._raise_error()
             self._rows.append(row)
             n = len(self._rows)
-            if self._thread is None:
+            if self._thread is None or self._writer_pid != os.getpid():  # none yet, or forked since
                 self._start_writer()
             if n >= BATCH_ROWS:
                 self._cond.notify_all()
@@ -114,6 +116,8 @@ class History:
 
     # -- the writer thread ------------------------------------------------------------
     def _start_writer(self) -> None:
+        self._writer_pid = os.getpid()
+        self._writing = False  # a forked child has no writer, whatever the parent's was doing
         self._thread = threading.Thread(target=self._loop, name=f"cairn-history-{self._run_id}", daemon=True)
         self._thread.start()
 
