@@ -7,8 +7,9 @@ import base64
 import struct
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
+from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -508,36 +509,31 @@ def run_finish(run_id: RunIdPath, body: RunFinish, c: Ctx, who: Who) -> dict:
     return {"ok": True}
 
 
-_UPDATABLE = ("summary", "config", "tags", "notes", "name")
+# The record routes read their body themselves (size-limited, parsed off the event loop, NaN
+# allowed); the document still states it.
+_HISTORY_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/HistoryBody"}}}}}
+_PATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/RunPatch"}}}}}
 
 
-@router.post("/runs/{run_id}/history", openapi_extra={"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"type": "object", "required": ["rows"], "properties": {
-        "rows": {"type": "array", "items": {"type": "object"}, "description": "one object per step, with an increasing integer _step"},
-        "summary": {"type": "object", "nullable": True}, "config": {"type": "object", "nullable": True},
-    }}}}}})
+@router.post("/runs/{run_id}/history", openapi_extra=_HISTORY_BODY)
 async def run_log(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> dict:
     """Append a batch of history rows (a step already stored is replaced) and store the
     summary and config if given, in one transaction."""
-    from starlette.concurrency import run_in_threadpool
-
-    body = await json_body(request, c.max_json_bytes)
-    if not isinstance(body, dict):
-        raise UsageError("the request body must be an object with rows (and summary, config)")
-    unknown = set(body) - {"rows", "summary", "config"}
-    if unknown:
-        raise UsageError(f"unknown fields {sorted(unknown)}; send rows, summary and config")
+    data = await raw_body(request, c.max_json_bytes)
+    body = await run_in_threadpool(models.parse_json_body, models.HistoryBody, data)
     await run_in_threadpool(run_access, c, who, run_id, "write")
-    await run_in_threadpool(c.engine.log_history, run_id, body.get("rows"), body.get("summary"), body.get("config"))
+    await run_in_threadpool(c.engine.log_history, run_id, body.rows, body.summary, body.config)
     return {"ok": True}
 
 
 @router.get("/runs/{run_id}/history")
 def run_history(
     run_id: RunIdPath, c: Ctx, who: Who,
-    keys: Annotated[list[str] | None, Query(max_length=100)] = None,
-    min_step: Annotated[int | None, Query(ge=0)] = None,
-    max_step: Annotated[int | None, Query(ge=0)] = None,
+    keys: Annotated[list[Annotated[str, StringConstraints(max_length=1000)]] | None, Query(max_length=100)] = None,
+    min_step: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    max_step: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=HISTORY_LIMIT)] = HISTORY_LIMIT,
     samples: Annotated[int | None, Query(ge=1, le=HISTORY_LIMIT)] = None,
 ) -> Response:
@@ -549,20 +545,14 @@ def run_history(
     return Response('{"rows":[' + ",".join(texts) + "]}", media_type="application/json")
 
 
-@router.patch("/runs/{run_id}", openapi_extra={"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"type": "object", "properties": {
-        "summary": {"type": "object"}, "config": {"type": "object"}, "tags": {"type": "array", "items": {"type": "string"}},
-        "notes": {"type": "string"}, "name": {"type": "string"},
-    }}}}}})
+@router.patch("/runs/{run_id}", openapi_extra=_PATCH_BODY)
 async def run_update(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> dict:
     """Replace a run's summary, config, tags, notes or name (finished runs too)."""
-    from starlette.concurrency import run_in_threadpool
-
-    body = await json_body(request, c.max_json_bytes)
-    if not isinstance(body, dict) or set(body) - set(_UPDATABLE):
-        raise UsageError(f"send an object with some of {', '.join(_UPDATABLE)}")
+    data = await raw_body(request, c.max_json_bytes)
+    body = await run_in_threadpool(models.parse_json_body, models.RunPatch, data)
     await run_in_threadpool(run_access, c, who, run_id, "write")
-    await run_in_threadpool(lambda: c.engine.update_run(run_id, **body))
+    changes = {k: getattr(body, k) for k in body.model_fields_set}
+    await run_in_threadpool(lambda: c.engine.update_run(run_id, **changes))
     return {"ok": True}
 
 

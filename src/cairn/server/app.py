@@ -16,7 +16,7 @@ from .access import AccessLog
 from .context import ServerContext
 from .docs import mount_docs
 from .errors import status_for
-from .models import CommitBody, validation_message
+from .models import CommitBody, HistoryBody, RunPatch, validation_message
 from .ui import error_page
 
 
@@ -116,15 +116,17 @@ def _allowed(app: FastAPI, request: Request) -> str:
 
 
 def _openapi(app: FastAPI) -> dict:
-    """FastAPI's document plus the schemas of bodies that routes read themselves (CommitBody)."""
+    """FastAPI's document plus the schemas of bodies that routes read themselves (CommitBody,
+    HistoryBody, RunPatch)."""
     if app.openapi_schema is None:
         from fastapi.openapi.utils import get_openapi
 
         doc = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-        schema = CommitBody.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-        schemas.update(schema.pop("$defs", {}))
-        schemas["CommitBody"] = schema
+        for model in (CommitBody, HistoryBody, RunPatch):
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
         app.openapi_schema = doc
     return app.openapi_schema
 

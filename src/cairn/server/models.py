@@ -241,6 +241,41 @@ class Use(Body):
     version_id: VersionId
 
 
+class HistoryBody(Body):
+    """A batch of a run's history: one object per step, each with an increasing integer
+    ``_step`` (checked by the engine), plus the whole summary and config when they changed."""
+
+    rows: list[dict[str, Any]] = Field(max_length=100_000)
+    summary: Json | None = None
+    config: Json | None = None
+
+
+class RunPatch(Body):
+    summary: Json | None = None
+    config: Json | None = None
+    tags: list[Label] | None = Field(None, max_length=1000)
+    notes: str | None = None
+    name: Label | None = None
+
+
+def parse_json_body(model: type[BaseModel], data: bytes) -> BaseModel:
+    """``model`` from a raw JSON body that may hold NaN and infinities (a run's values do);
+    a body that does not fit raises ``RequestValidationError`` (the one 400 shape)."""
+    import json
+
+    from fastapi.exceptions import RequestValidationError
+
+    try:
+        obj = json.loads(data or b"{}")
+    except (ValueError, RecursionError) as e:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": f"not valid JSON: {e}",
+                                       "input": None}]) from None
+    try:
+        return model.model_validate(obj)
+    except ValidationError as e:
+        raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from None
+
+
 # -- errors -----------------------------------------------------------------------------------
 
 class ErrorDetail(BaseModel):
