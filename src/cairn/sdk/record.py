@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from ..core.errors import UsageError
+from ..core.limits import MAX_JSON_DEPTH, json_depth_ok
 from .values import flatten, json_friendly
 
 
@@ -47,6 +48,8 @@ class Config:
     def _set(self, key: str, value: Any, allow_val_change: bool) -> None:
         if not isinstance(key, str):
             raise UsageError(f"config keys must be strings, not {type(key).__name__}")
+        if not json_depth_ok(value, MAX_JSON_DEPTH - 1):  # the config itself is one level
+            raise UsageError(f"run config is nested more than {MAX_JSON_DEPTH} levels deep at {key!r}; flatten it")
         value = json_friendly(value)
         if not (allow_val_change or self._allow) and key in self._items and self._items[key] != value:
             raise ConfigError(
