@@ -58,7 +58,7 @@ CHUNKED_MIN = 64 << 20  # far above the 1 MiB files of "big": chunking never slo
 CDC_AVG, CDC_MIN, CDC_MAX = 1 << 20, 256 << 10, 4 << 20
 # _put_chunked's pipeline: regions read and cut at a time, buffers in flight (memory held
 # per chunked file: CHUNK_BUFFERS x CHUNK_REGION), threads hashing and writing chunks
-CHUNK_REGION, CHUNK_BUFFERS, CHUNK_WORKERS = 16 << 20, 3, 2
+CHUNK_REGION, CHUNK_BUFFERS, CHUNK_WORKERS = 8 << 20, 3, 2
 _BLOB = re.compile(r"blake3:[0-9a-f]{64}")
 # A live writer modifies its temp file with every write and renames it as soon as it is
 # whole, so a temp file untouched for an hour belongs to a writer that died (SIGKILL, power
@@ -426,8 +426,8 @@ class LocalBlobStore:
         """Cut the stream into content-defined chunks and store each as a blob, in one read:
         an edit rewrites only the chunks around it.
 
-        A pipeline over CHUNK_REGION-byte regions, so that both cores work (one 2 GiB file:
-        see bench/RESULTS.md): this thread reads a region and cuts it (FastCDC releases the
+        A pipeline over CHUNK_REGION-byte regions, meant to keep both cores working (one 2 GiB
+        file: see bench/RESULTS.md, where the gain was not shown on a saturated machine): this thread reads a region and cuts it (FastCDC releases the
         GIL), one thread hashes the whole file in order, and CHUNK_WORKERS threads hash and
         write the chunks (BLAKE3 and ``os.write`` release it too). The cuts are FastCDC's
         over the whole stream: a cut looks at most CDC_MAX bytes ahead, so a region's last
