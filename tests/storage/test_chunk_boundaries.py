@@ -1,6 +1,6 @@
-"""Chunk boundaries and digests of a chunked file are pinned: the pipelined chunker must cut
-exactly where FastCDC over the whole stream cuts, whatever its region size (stored recipes
-and dedup across versions depend on it)."""
+"""Chunk boundaries and digests of a chunked file are pinned: any faster chunker must cut
+exactly where FastCDC over the whole stream cuts (stored recipes and dedup across versions
+depend on it)."""
 
 from __future__ import annotations
 
@@ -31,19 +31,16 @@ def recipe(store: LocalBlobStore, digest: str) -> str:
     return store._recipes[digest][1]  # written at flush; read before it
 
 
-@pytest.mark.parametrize("region", [None, 1, 5 << 20])  # default; 2 x CDC_MAX; not a multiple of it
 @pytest.mark.parametrize(("params", "count", "sha"), [
     (REAL, 13, "eb9f52c3d22e2b433b8bccab3c73192460dae3b6e58fce1ed583350fd8c0b7c8"),
     (SMALL, 207, "91930d352aabc760213ba9b2083c46b9a50485806d1453cd54f918a7370961c4"),
 ])
-def test_known_answer_chunks_and_digest(tmp_path, monkeypatch, region, params, count, sha):
-    """Values computed by the single-threaded cut_stream chunker this replaced."""
+def test_known_answer_chunks_and_digest(tmp_path, monkeypatch, params, count, sha):
+    """Values computed by the single-threaded cut_stream chunker."""
     monkeypatch.setattr(local, "CHUNKED_MIN", 4 << 20)
     monkeypatch.setattr(local, "CDC_AVG", params[0])
     monkeypatch.setattr(local, "CDC_MIN", params[1])
     monkeypatch.setattr(local, "CDC_MAX", params[2])
-    if region is not None:
-        monkeypatch.setattr(local, "CHUNK_REGION", region)
     f = tmp_path / "model.bin"
     f.write_bytes(pinned_data())
     store = LocalBlobStore(tmp_path / "store")
@@ -60,16 +57,14 @@ def test_known_answer_chunks_and_digest(tmp_path, monkeypatch, region, params, c
 
 @pytest.mark.parametrize("seed", range(4))
 def test_cuts_match_fastcdc_over_the_whole_stream(tmp_path, monkeypatch, seed):
-    """Random sizes and region sizes: the chunks are FastCDC's cut_stream chunks, each
-    stored under its own BLAKE3 digest."""
+    """Random sizes: the chunks are FastCDC's cut_stream chunks, each stored under its own
+    BLAKE3 digest."""
     rnd = random.Random(seed)
     avg, mn, mx = SMALL
     monkeypatch.setattr(local, "CHUNKED_MIN", 1 << 20)
     monkeypatch.setattr(local, "CDC_AVG", avg)
     monkeypatch.setattr(local, "CDC_MIN", mn)
     monkeypatch.setattr(local, "CDC_MAX", mx)
-    monkeypatch.setattr(local, "CHUNK_REGION", rnd.randrange(1, 3 << 20))
-    monkeypatch.setattr(local, "CHUNK_BUFFERS", rnd.choice([2, 3, 5]))
     data = rnd.randbytes(rnd.randrange(1 << 20, 7 << 20))
     f = tmp_path / "x.bin"
     f.write_bytes(data)
@@ -87,7 +82,6 @@ def test_a_failed_chunk_write_fails_the_put_and_leaves_no_temp_file(tmp_path, mo
     monkeypatch.setattr(local, "CDC_AVG", SMALL[0])
     monkeypatch.setattr(local, "CDC_MIN", SMALL[1])
     monkeypatch.setattr(local, "CDC_MAX", SMALL[2])
-    monkeypatch.setattr(local, "CHUNK_REGION", 1)
     f = tmp_path / "x.bin"
     f.write_bytes(random.Random(7).randbytes(4 << 20))
     store = LocalBlobStore(tmp_path / "store")
