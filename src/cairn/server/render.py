@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from pygments.formatters import HtmlFormatter
 
 from ..core.sizes import human_size
 from ..core.versions import VersionInfo
@@ -27,8 +28,17 @@ STATIC = {
     "charts.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
+# Made from installed packages at start-up (Pygments' classes for highlighted previews).
+GENERATED = {"highlight.css": HtmlFormatter(style="default").get_style_defs(".highlight").encode()}
+STATIC["highlight.css"] = "text/css; charset=utf-8"
+
+
+def static_bytes(name: str) -> bytes:
+    return GENERATED[name] if name in GENERATED else (STATIC_DIR / name).read_bytes()
+
+
 # Static URLs carry a hash of the file, so browsers may cache them for a year.
-_STATIC_VERSION = {n: hashlib.sha256((STATIC_DIR / n).read_bytes()).hexdigest()[:12] for n in STATIC}
+_STATIC_VERSION = {n: hashlib.sha256(static_bytes(n)).hexdigest()[:12] for n in STATIC}
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
@@ -65,6 +75,11 @@ def blob_href(entity: str, project: str, digest: str, path: str) -> str:
     return href("api", "v1", "projects", entity, project, "blobs", digest, filename=path.rsplit("/", 1)[-1])
 
 
+def raw_href(v: VersionInfo, path: str) -> str:
+    """A file of a version as raw bytes (served by the UI's raw route, with safe headers)."""
+    return href(v.entity, v.project, v.name, v.version, "raw", path=path)
+
+
 def page_href(segments: list[str], query: dict[str, Any], param: str, n: int) -> str:
     return href(*segments, **{**query, param: n if n > 1 else None})
 
@@ -85,7 +100,7 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.filters.update(size=human_size, when=when, json=pretty_json, clip=clip)
-_env.globals.update(href=href, page_href=page_href, version_href=version_href, blob_href=blob_href, static_url=static_url)
+_env.globals.update(href=href, page_href=page_href, version_href=version_href, blob_href=blob_href, raw_href=raw_href, static_url=static_url)
 
 
 def render(request: Request, template: str, status: int = 200, who: auth.Principal | None = None, **ctx: Any) -> HTMLResponse:

@@ -8,10 +8,12 @@ Jinja autoescapes everything; pages send a strict Content-Security-Policy (no in
 
 from __future__ import annotations
 
+import logging
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -20,9 +22,12 @@ from ..core.names import check_name, parse_ref
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
 from . import auth, browse, run_charts
 from .access import note_user
+from .api import attachment
 from .context import ServerContext
 from .errors import status_for
-from .render import STATIC, STATIC_DIR, href, render, version_href
+from . import previews
+from .previews import sniff
+from .render import STATIC, href, raw_href, render, static_bytes, version_href
 
 
 def _not_api(request: Request) -> None:
@@ -38,6 +43,8 @@ def _names(request: Request) -> None:
         if key in request.path_params:
             check_name(request.path_params[key], what)
 
+
+log = logging.getLogger("cairn.server.ui")
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
 
@@ -163,7 +170,7 @@ def error_page(request: Request, exc: Exception) -> HTMLResponse:
 def static(name: str) -> Response:
     if name not in STATIC:
         raise StarletteHTTPException(404)
-    data = (STATIC_DIR / name).read_bytes()
+    data = static_bytes(name)
     return Response(data, media_type=STATIC[name], headers={
         "Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"})
 
@@ -312,11 +319,7 @@ def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLRes
 
 @router.get("/{entity}/{project}/{name}/{alias}")
 def version_page(entity: str, project: str, name: str, alias: str, request: Request) -> Response:
-    c, who = _ctx(request), _who(request)
-    auth.require(c.meta, who, entity, "read")
-    v = _resolve(c, entity, project, name, alias)
-    if v.is_link:  # read through its source: its files are the source's
-        auth.require(c.meta, who, v.source_entity or entity, "read")
+    c, who, v = _readable_version(request, entity, project, name, alias)
     tree = browse.Tree(c.engine.manifest(v.manifest_key), _cache(request))
     path = request.query_params.get("path", "").lstrip("/")
     entry = None
@@ -349,10 +352,84 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
         acc += part + "/"
         crumbs.append((part, acc))
     links = _links(c, who, [v])
+    preview = _preview(c, v, entry) if entry else None
     return render(request, "version.html", who=who, v=v, producer=producer, consumers=consumers, links=links,
+                  preview=preview,
                   hidden_consumers=len(users) - len(consumers), graph=graph, listing=listing, entry=entry,
                   folder=folder, crumbs=crumbs, child_name=browse.child_name, is_folder=lambda r: isinstance(r, browse.Folder),
                   after=request.query_params.get("after"))
+
+
+def _readable_version(request: Request, entity: str, project: str, name: str, alias: str) -> tuple[ServerContext, auth.Principal, VersionInfo]:
+    """The version, after the caller's read role on it (and on a link's source) is checked."""
+    c, who = _ctx(request), _who(request)
+    auth.require(c.meta, who, entity, "read")
+    v = _resolve(c, entity, project, name, alias)
+    if v.is_link:  # read through its source: its files are the source's
+        auth.require(c.meta, who, v.source_entity or entity, "read")
+    return c, who, v
+
+
+def _read_head(c: ServerContext, digest: str, limit: int) -> bytes:
+    """The first ``limit`` bytes of a blob (fewer if it is shorter); the rest is never read."""
+    if limit <= 0:
+        return b""
+    parts, got = [], 0
+    with c.blobs.open(digest) as f:
+        while got < limit and (chunk := f.read(min(limit - got, 1 << 16))):
+            parts.append(chunk)
+            got += len(chunk)
+    return b"".join(parts)
+
+
+def _preview(c: ServerContext, v: VersionInfo, entry: Any) -> previews.Preview:
+    if entry.ref:
+        return previews.Preview("error", {"message": "This file is a reference; its bytes are not stored here, so there is no preview."})
+    try:
+        return previews.build(entry.path, entry.size, lambda n: _read_head(c, entry.digest, n), raw_href(v, entry.path))
+    except (NotFoundError, StoreError) as e:
+        log.warning("no preview of %s in %s: %s", entry.path, v.qualified_name, e)
+        return previews.Preview("error", {"message": "The file's bytes cannot be read right now, so there is no preview."})
+
+
+RAW_CSP = "sandbox; default-src 'none'"
+
+
+@router.get("/{entity}/{project}/{name}/{alias}/raw")
+def raw_file(entity: str, project: str, name: str, alias: str, request: Request) -> Response:
+    """One file of a version, streamed. Its real content type only where that is safe: PNG,
+    JPEG, GIF and WebP by their magic bytes, text as text/plain (HTML too), an SVG as an
+    attachment (an ``<img>`` still shows it; a browser never opens it as a page here),
+    anything else as an octet-stream attachment. Every answer is sandboxed and ``nosniff``."""
+    c, _, v = _readable_version(request, entity, project, name, alias)
+    path = request.query_params.get("path", "").lstrip("/")
+    entry = browse.Tree(c.engine.manifest(v.manifest_key), _cache(request)).get(path) if path else None
+    if entry is None:
+        raise NotFoundError(f"{v.qualified_name} has no file {path!r}")
+    if entry.ref:
+        raise NotFoundError(f"{path!r} in {v.qualified_name} is a reference; its bytes are not stored here")
+    head = _read_head(c, entry.digest, min(previews.SNIFF, entry.size))
+    filename = path.rsplit("/", 1)[-1]
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": RAW_CSP,
+               "Cross-Origin-Resource-Policy": "same-origin", "Referrer-Policy": "same-origin",
+               "Content-Length": str(entry.size)}
+    kind = sniff.raster_type(head)
+    if kind is None and sniff.is_svg(path, head):
+        kind = "image/svg+xml"
+        headers["Content-Disposition"] = attachment(filename)
+    elif kind is None and sniff.decode_text(head, truncated=len(head) < entry.size) is not None:
+        kind = "text/plain; charset=utf-8"
+    elif kind is None:
+        kind = "application/octet-stream"
+        headers["Content-Disposition"] = attachment(filename)
+    f = c.blobs.open(entry.digest)
+
+    def stream():  # noqa: ANN202
+        with f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+    return StreamingResponse(stream(), media_type=kind, headers=headers)
 
 
 def _run_or_none(c: ServerContext, run_id: str | None) -> RunInfo | None:

@@ -1,0 +1,310 @@
+"""File previews on a version's file page, in Debian's Chromium against a real server over an
+embedded store: each kind renders, hostile content never executes, and the raw route's headers
+are safe. Nothing is mocked."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from helpers import write
+
+import cairn
+
+SCRIPT_NAME = "<script>alert(1)</script>.txt"
+EVIL_MD = """# Notes <script>alert(2)</script>
+
+<img src=x onerror="alert(3)">
+<a href="javascript:alert(4)">raw link</a>
+
+[md link](javascript:alert(5)) and [safe](https://example.com/ok) and **bold**
+
+| a | b |
+|---|---|
+| 1 | 2 |
+"""
+EVIL_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30" onload="alert(6)">'
+            '<script>alert(7)</script><rect width="40" height="30" fill="red"/></svg>')
+EVIL_CSV = 'name,formula,score\nann,"=HYPERLINK(""http://evil.example"",""x"")",1.5\nbob,=1+2,2\ncat,<b>x</b>,3\ndan,@SUM(A1),4\n'
+HTML_FILE = "<html><body><script>alert(8)</script>hello</body></html>"
+BIG_LINE = "0123456789abcdef" * 4 + "\n"
+BIG_TEXT = BIG_LINE * 6000  # 390,000 bytes: more than the preview reads
+BIN = bytes(range(256)) * 4
+
+
+def _image(fmt: str) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (200, 30, 30)).save(out, format=fmt)
+    return out.getvalue()
+
+
+FILES = {
+    "code/train.py": "def train(lr: float) -> None:\n    return None  # <not a tag>\n",
+    SCRIPT_NAME: "plain <b>text</b> in a hostile name\n",
+    "README.md": EVIL_MD,
+    "img/pic.png": None, "img/pic.jpg": None, "img/pic.gif": None, "img/pic.webp": None,
+    "img/evil.svg": EVIL_SVG,
+    "img/fake.png": HTML_FILE,  # named like an image, is HTML
+    "tables/data.csv": EVIL_CSV,
+    "tables/data.tsv": "x\ty\n1\ttrue\n2\tfalse\n",
+    "conf.json": json.dumps({"lr": 0.1, "layers": [1, 2], "name": "<script>alert(9)</script>"}),
+    "broken.json": '{"a": ',
+    "big.txt": BIG_TEXT,
+    "blob.bin": BIN,
+    "page.html": HTML_FILE,
+}
+FORMATS = {"png": "PNG", "jpg": "JPEG", "gif": "GIF", "webp": "WEBP"}
+
+
+def _add_files(work: Path) -> None:
+    art = cairn.Artifact("files", "dataset")
+    for name, data in FILES.items():
+        if data is None:
+            data = _image(FORMATS[name.rsplit(".", 1)[-1]])
+        src = write(work / "src" / f"f{len(os.listdir(work / 'src')) if (work / 'src').exists() else 0}", data)
+        art.add_file(str(src), name=name)
+    art.save(project="demo")
+
+
+def build_store(home: Path) -> dict:
+    _add_files(home / "work")
+    return {}
+
+
+def build_store_with_users(home: Path) -> dict:
+    from cairn.server import auth
+    from cairn.storage.meta.sql import MetaStore
+
+    _add_files(home / "work")
+    meta = MetaStore.sqlite(home / "meta.sqlite")
+    try:
+        alice = auth.create_user(meta, "alice")
+        auth.add_member(meta, "local", "alice", "read")
+        return {"alice": alice, "bob": auth.create_user(meta, "bob")}
+    finally:
+        meta.dispose()
+
+
+def file_url(server, path: str) -> str:  # noqa: ANN001
+    return f"{server.url}/local/demo/files/latest?path={quote(path, safe='')}"
+
+
+def raw_url(server, path: str) -> str:  # noqa: ANN001
+    return f"{server.url}/local/demo/files/v0/raw?path={quote(path, safe='')}"
+
+
+@pytest.fixture
+def watched(page):  # noqa: ANN001, ANN201
+    """The page, recording every dialog (dismissed) and console error."""
+    page.dialogs = []
+    page.console_errors = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    return page
+
+
+def clean(page) -> None:  # noqa: ANN001
+    assert page.dialogs == [], page.dialogs
+    assert page.console_errors == [], page.console_errors
+    assert page.js_errors == [], page.js_errors
+
+
+def open_file(server, page, path: str, kind: str):  # noqa: ANN001, ANN201
+    response = page.goto(file_url(server, path))
+    assert response.status == 200, path
+    preview = page.locator(f"#preview [data-preview='{kind}']")
+    assert preview.count() == 1, (path, page.locator("#preview").inner_html())
+    return preview
+
+
+def test_code_is_highlighted_with_line_numbers_and_a_raw_link(ui_server, watched) -> None:  # noqa: ANN001
+    preview = open_file(ui_server, watched, "code/train.py", "text")
+    assert "Python" in preview.locator(".preview-head").inner_text()
+    assert preview.locator(".highlight .k", has_text="def").count() >= 1  # a keyword token
+    assert preview.locator(".linenos").inner_text().split() == ["1", "2"]
+    assert "# <not a tag>" in preview.locator(".code").inner_text()
+    raw = preview.get_by_role("link", name="Raw").get_attribute("href")
+    assert watched.request.get(ui_server.url + raw).text() == FILES["code/train.py"]
+    clean(watched)
+
+
+def test_large_text_reads_only_the_head(ui_server, watched) -> None:  # noqa: ANN001
+    preview = open_file(ui_server, watched, "big.txt", "text")
+    numbers = preview.locator(".linenos").inner_text().split()
+    assert numbers[-1] == str(256 * 1024 // len(BIG_LINE))  # whole lines of the first 256 KiB
+    assert "Preview shows the first 256" in preview.locator(".preview-more").inner_text()
+    clean(watched)
+
+
+def test_markdown_is_rendered_and_sanitized(ui_server, watched) -> None:  # noqa: ANN001
+    preview = open_file(ui_server, watched, "README.md", "markdown")
+    body = preview.locator("article.markdown-body")
+    assert body.locator("h1").inner_text().startswith("Notes")
+    assert body.locator("strong").inner_text() == "bold"
+    assert body.locator("table td").all_inner_texts() == ["1", "2"]
+    assert body.locator("script, img, iframe, [onerror], [onload]").count() == 0
+    hrefs = [a.get_attribute("href") for a in body.locator("a").all()]
+    assert hrefs == ["https://example.com/ok"], hrefs  # javascript: links are gone
+    text = body.inner_text()
+    assert "<script>alert(2)</script>" in text and '<img src=x onerror="alert(3)">' in text  # shown as text
+    body.get_by_text("md link").click()  # no longer a link: nothing happens
+    clean(watched)
+
+
+@pytest.mark.parametrize("path", ["img/pic.png", "img/pic.jpg", "img/pic.gif", "img/pic.webp", "img/evil.svg"])
+def test_images_are_shown(ui_server, watched, path) -> None:  # noqa: ANN001
+    preview = open_file(ui_server, watched, path, "image")
+    img = preview.locator("img")
+    img.evaluate("i => i.decode()")
+    size = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    assert size == ([40, 30] if path.endswith(".svg") else [24, 16])
+    assert watched.locator("#preview svg, script:not([src])").count() == 0  # the SVG is never inlined
+    clean(watched)
+
+
+def test_svg_script_never_runs_even_opened_directly(ui_server, watched) -> None:  # noqa: ANN001
+    response = watched.request.get(raw_url(ui_server, "img/evil.svg"))
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert response.headers["content-security-policy"].startswith("sandbox")
+    with watched.expect_download():  # navigating to it downloads; it is never a page of this origin
+        try:
+            watched.goto(raw_url(ui_server, "img/evil.svg"))
+        except Exception as e:  # noqa: BLE001 - Chromium reports the download as an aborted navigation
+            assert "Download is starting" in str(e) or "net::ERR_ABORTED" in str(e), e
+    clean(watched)
+
+
+def test_csv_and_tsv_tables(ui_server, watched) -> None:  # noqa: ANN001
+    preview = open_file(ui_server, watched, "tables/data.csv", "table")
+    assert preview.locator("thead th").all_text_contents() == ["#", "name string", "formula string", "score float"]
+    assert "4 rows · 3 columns" in preview.locator(".row-count").inner_text()
+    cells = preview.locator("tbody tr td:nth-child(3)").all_inner_texts()
+    assert cells == ['=HYPERLINK("http://evil.example","x")', "=1+2", "<b>x</b>", "@SUM(A1)"]  # text, not markup
+    assert preview.locator("tbody b, tbody a").count() == 0
+    clean(watched)
+    preview = open_file(ui_server, watched, "tables/data.tsv", "table")
+    assert preview.locator("thead th").all_text_contents() == ["#", "x int", "y bool"]
+    assert preview.locator("tbody tr").count() == 2
+
+
+def test_json_is_pretty_printed_and_broken_json_shown_as_text(ui_server, watched) -> None:  # noqa: ANN001
+    preview = open_file(ui_server, watched, "conf.json", "json")
+    code = preview.locator(".code").inner_text()
+    assert code.startswith('{\n  "lr": 0.1,\n  "layers": [\n    1,')
+    assert '"<script>alert(9)</script>"' in code
+    preview = open_file(ui_server, watched, "broken.json", "json")
+    assert "not valid JSON" in preview.inner_text()
+    assert '{"a": ' in preview.locator(".code").inner_text()
+    clean(watched)
+
+
+def test_binary_shows_type_guess_and_hex(ui_server, watched) -> None:  # noqa: ANN001
+    preview = open_file(ui_server, watched, "blob.bin", "binary")
+    dump = preview.locator("pre.hexdump").inner_text().splitlines()
+    assert dump[0].startswith("00000000  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f")
+    assert len(dump) == 512 // 16  # only the first bytes
+    assert "Type guess" in preview.inner_text()
+    clean(watched)
+
+
+def test_hostile_names_and_html_files_show_as_text(ui_server, watched) -> None:  # noqa: ANN001
+    preview = open_file(ui_server, watched, SCRIPT_NAME, "text")
+    assert watched.locator("dl.file-facts code").first.inner_text() == SCRIPT_NAME
+    assert "plain <b>text</b>" in preview.locator(".code").inner_text()
+    for path in ("page.html", "img/fake.png"):
+        preview = open_file(ui_server, watched, path, "text")
+        assert "<script>alert(8)</script>" in preview.locator(".code").inner_text()
+    # opened directly, an HTML file is plain text, sandboxed: its script does not run
+    watched.goto(raw_url(ui_server, "page.html"))
+    assert HTML_FILE in watched.locator("body").inner_text()
+    assert watched.locator("script").count() == 0
+    watched.goto(raw_url(ui_server, SCRIPT_NAME))
+    assert watched.locator("body").inner_text().startswith("plain <b>text</b>")
+    clean(watched)
+
+
+# -- the raw route over HTTP ---------------------------------------------------------
+
+@pytest.mark.parametrize(("path", "kind", "attached"), [
+    ("img/pic.png", "image/png", False), ("img/pic.jpg", "image/jpeg", False), ("img/pic.gif", "image/gif", False),
+    ("img/pic.webp", "image/webp", False), ("img/evil.svg", "image/svg+xml", True),
+    ("img/fake.png", "text/plain; charset=utf-8", False), ("page.html", "text/plain; charset=utf-8", False),
+    ("README.md", "text/plain; charset=utf-8", False), ("blob.bin", "application/octet-stream", True),
+    ("big.txt", "text/plain; charset=utf-8", False),
+])
+def test_raw_route_headers(ui_server, path, kind, attached) -> None:  # noqa: ANN001
+    import httpx
+
+    r = httpx.get(raw_url(ui_server, path))
+    assert r.status_code == 200
+    assert r.headers["content-type"] == kind
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-security-policy"] == "sandbox; default-src 'none'"
+    assert ("content-disposition" in r.headers) == attached
+    want = FILES[path] if FILES[path] is not None else _image(FORMATS[path.rsplit(".", 1)[-1]])
+    assert r.content == (want.encode() if isinstance(want, str) else want)
+    assert int(r.headers["content-length"]) == len(r.content)
+
+
+def test_raw_route_bad_paths_are_404(ui_server) -> None:  # noqa: ANN001
+    import httpx
+
+    for url in (raw_url(ui_server, "nope.txt"), raw_url(ui_server, "img"), raw_url(ui_server, ""),
+                f"{ui_server.url}/local/demo/files/v9/raw?path=README.md",
+                f"{ui_server.url}/local/other/files/v0/raw?path=README.md"):
+        r = httpx.get(url)
+        assert r.status_code == 404, url
+        assert "alert" not in r.text
+
+
+def test_raw_and_previews_need_the_read_role(ui_server_with_users) -> None:  # noqa: ANN001
+    import httpx
+
+    s = ui_server_with_users
+    for who, status in ((s.info["bob"], 403), ("not-a-key", 401), (None, 401), (s.info["alice"], 200)):
+        headers = {"Authorization": f"Bearer {who}"} if who else {}
+        for url in (raw_url(s, "README.md"), file_url(s, "README.md")):
+            r = httpx.get(url, headers=headers)
+            assert r.status_code == status, (who, url)
+            if status != 200:
+                assert "Notes" not in r.text and "alert(" not in r.text
+
+
+# -- the registry, without a server ------------------------------------------------------
+
+def test_previews_read_only_the_head_of_a_huge_file() -> None:
+    from cairn.server import previews
+
+    asked: list[int] = []
+
+    def read_head(limit: int) -> bytes:
+        asked.append(limit)
+        return (b"a,b\n" + b"1,2\n" * (limit // 4))[:limit]
+
+    five_gib = 5 << 30
+    p = previews.build("big.csv", five_gib, read_head, "/raw")
+    assert p.kind == "table" and p.truncated and max(asked) == previews.HEAD_LIMIT
+    assert len(p.ctx["rows"]) == 100 and not p.ctx["exact"]
+    asked.clear()
+    assert previews.build("x.png", five_gib, lambda n: (asked.append(n), b"\x89PNG\r\n\x1a\n" + bytes(n))[1][:n], "/raw").kind == "image"
+    assert asked == [previews.SNIFF]  # an image is fetched by the browser, not read here
+    asked.clear()
+    assert previews.build("x.bin", five_gib, lambda n: (asked.append(n), bytes(n))[1], "/raw").kind == "binary"
+    assert asked == [previews.SNIFF]
+
+
+def test_text_cut_in_a_multibyte_character_is_still_text() -> None:
+    from cairn.server.previews import sniff
+
+    data = ("é" * 10).encode()
+    assert sniff.decode_text(data[:-1], truncated=True) == "é" * 9
+    assert sniff.decode_text(data[:-1], truncated=False) is None
+    assert sniff.decode_text(b"a\x00b", truncated=False) is None
