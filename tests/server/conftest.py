@@ -94,6 +94,12 @@ def serve(home: Path, build: Callable[[Path], dict]) -> Iterator[UIServer]:
         blobs.close()
 
 
+@pytest.fixture
+def serve_store() -> Callable:
+    """``serve`` itself, for a test that builds and serves a store of its own."""
+    return serve
+
+
 @pytest.fixture(scope="module")
 def ui_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     """The test module's ``build_store(home) -> dict`` store, served without users (open access)."""

@@ -4,6 +4,7 @@ does not read), and that never lets one project spoil or read another project's 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 import blake3
 import httpx
@@ -26,14 +27,15 @@ def stored_object(stack, digest: str) -> bytes:  # noqa: ANN001
     return stack.seaweed.client().get_object(Bucket="cairn", Key=f"registry/blobs/{hexd[:2]}/{hexd}")["Body"].read()
 
 
-def put_direct(stack, entity: str, project: str, digest: str, data: bytes) -> dict:  # noqa: ANN001
-    """What a client does: ask for URLs, PUT, report. Returns the server's first answer."""
+def put_direct(stack, entity: str, project: str, digest: str, data: bytes, through: bool = False) -> dict:  # noqa: ANN001
+    """What a client does: ask for URLs, PUT, report. Returns the server's first answer.
+    ``through``: the server is expected to refuse the bytes (send them through it instead)."""
     grant = httpx.post(f"{api(stack, entity, project)}/blobs/direct", json={"digests": [digest]}).json()
     if digest in grant["urls"]:
         r = httpx.put(grant["urls"][digest], content=data, headers=grant["headers"])
-        assert r.status_code in (200, 412), r.text
+        assert r.status_code == 200, r.text
         done = httpx.post(f"{api(stack, entity, project)}/blobs/direct/done", json={"digests": [digest]})
-        assert done.status_code == 201 and done.json()["through_server"] == []
+        assert done.status_code == 201 and done.json()["through_server"] == ([digest] if through else [])
     return grant
 
 
@@ -69,16 +71,18 @@ def test_small_blobs_go_straight_to_the_store(tmp_path, on_stack, monkeypatch):
     assert {n: open(os.path.join(out, n), "rb").read() for n in files} == files
 
 
-def test_a_direct_url_creates_but_never_replaces(on_stack):
+def test_a_direct_upload_creates_but_never_replaces(on_stack):
+    """A direct URL points at a staging key of the project's own; the blob's object is
+    created from it only if absent, so a second upload under the same digest changes nothing."""
     entity = os.environ["CAIRN_ENTITY"]
     data = os.urandom(1000)
     digest = digest_of(data)
-    grant = httpx.post(f"{api(on_stack, entity, 'p')}/blobs/direct", json={"digests": [digest]}).json()
-    url = grant["urls"][digest]
-    assert httpx.put(url, content=data, headers=grant["headers"]).status_code == 200
-    assert httpx.put(url, content=b"other bytes", headers=grant["headers"]).status_code == 412
-    assert httpx.put(url, content=b"other bytes").status_code == 403  # the header is signed in
+    put_direct(on_stack, entity, "p", digest, data)
     assert stored_object(on_stack, digest) == data
+    put_direct(on_stack, entity, "p2", digest, b"other bytes", through=True)  # p2 has no claim: hashed
+    assert stored_object(on_stack, digest) == data
+    url = httpx.post(f"{api(on_stack, entity, 'p3')}/blobs/direct", json={"digests": [digest]}).json()["urls"][digest]
+    assert "/blobs/" not in url.split("?")[0]  # never the blob's own key
 
 
 def test_a_bad_direct_upload_cannot_spoil_another_project(tmp_path, on_stack):
@@ -105,18 +109,26 @@ def test_knowing_a_digest_does_not_get_another_projects_blob(tmp_path, on_stack)
     digest = digest_of(secret)
     log_file(tmp_path, "secret.bin", secret, project="a")
 
-    grant = httpx.post(f"{api(on_stack, entity, 'b')}/blobs/direct", json={"digests": [digest]}).json()
-    assert grant["urls"] == {} and grant["through_server"] == [digest]
+    nobody = digest_of(os.urandom(5000))
+    grant = httpx.post(f"{api(on_stack, entity, 'b')}/blobs/direct", json={"digests": [digest, nobody]}).json()
+    # the same answer as for a digest no project has: a URL to a staging key of b's own
+    assert set(grant["urls"]) == {digest, nobody} and grant["through_server"] == []
+    shape = {d: urlsplit(u).path.rsplit("/", 1)[0] for d, u in grant["urls"].items()}
+    assert shape[digest] == shape[nobody]
+    done = httpx.post(f"{api(on_stack, entity, 'b')}/blobs/direct/done", json={"digests": [digest, nobody]}).json()
+    assert sorted(done["through_server"]) == sorted([digest, nobody])  # nothing was PUT: nothing taken
+    assert httpx.put(grant["urls"][digest], content=b"not the secret").status_code == 200
     done = httpx.post(f"{api(on_stack, entity, 'b')}/blobs/direct/done", json={"digests": [digest]}).json()
-    assert done["through_server"] == [digest]
+    assert done["through_server"] == [digest]  # the staged bytes were hashed: they do not match
     body = {"type": "model", "entries": [["secret.bin", digest, len(secret)]]}
     r = httpx.post(f"{api(on_stack, entity, 'b')}/artifacts/stolen/versions", json=body)
     assert r.status_code == 404 and "upload the file" in r.json()["error"]["message"]
 
 
 def test_a_blob_another_project_is_writing_comes_through_the_server(tmp_path, on_stack):
-    """While project "c" holds the claim on a digest (its upload not reported yet), "d" is
-    sent through the server; "c" then finds its claim cleared and is told to do the same."""
+    """While project "c" holds the claim on a digest (its upload not reported yet), "d"'s
+    bytes are hashed by the server; "c" then finds its claim cleared, and its bytes are
+    hashed too before they count."""
     entity = os.environ["CAIRN_ENTITY"]
     data = os.urandom(3000)
     digest = digest_of(data)
@@ -126,8 +138,8 @@ def test_a_blob_another_project_is_writing_comes_through_the_server(tmp_path, on
     log_file(tmp_path, "shared.bin", data, project="d")  # through the server: checks c's object
 
     done = httpx.post(f"{api(on_stack, entity, 'c')}/blobs/direct/done", json={"digests": [digest]}).json()
-    assert done["through_server"] == [digest]
-    log_file(tmp_path, "shared.bin", data, project="c")  # c's own client copes with that answer
+    assert done["through_server"] == []  # c's claim was cleared: its staged bytes were hashed instead
+    log_file(tmp_path, "shared.bin", data, project="c")
     for project in ("c", "d"):
         reset_clients()
         out = cairn.Api().artifact(f"{project}/shared-bin:v0").download(tmp_path / f"dl-{project}")

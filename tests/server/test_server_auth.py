@@ -82,20 +82,26 @@ def test_read_only_key_cannot_write(secured, monkeypatch):
 
 
 def test_other_entity_learns_nothing(secured, monkeypatch):
+    """A key without a role on an entity gets, for everything in it, exactly the answer it
+    gets for a thing that does not exist (404), and never a name it did not send."""
     url, keys, _ = secured
     as_user(monkeypatch, keys["alice"])
     log_model()
     h = {"Authorization": f"Bearer {keys['eve']}"}
-    for path in (
-        "/api/v1/projects/vision/cls/artifacts",
-        "/api/v1/projects/vision/cls/artifacts/model/resolve/latest",
-        "/api/v1/projects/vision/cls/artifacts/model/resolve/nonexistent",
-        "/api/v1/projects/vision/nosuchproject/artifacts",
-        "/api/v1/versions/1",
+    version_id = cairn.Api().artifact("vision/cls/model:latest").id
+    for real, fake in (
+        ("/api/v1/projects/vision/cls/artifacts", "/api/v1/projects/nosuchentity/cls/artifacts"),
+        ("/api/v1/projects/vision/cls/artifacts/model/resolve/latest",
+         "/api/v1/projects/nosuchentity/cls/artifacts/model/resolve/latest"),
+        ("/api/v1/projects/vision/nosuchproject/artifacts", "/api/v1/projects/nosuchentity/nosuchproject/artifacts"),
+        (f"/api/v1/versions/{version_id}", "/api/v1/versions/999999"),
     ):
-        r = httpx.get(url + path, headers=h)
-        assert r.status_code == 403, path
-        assert "model" not in r.text and "cls/" not in r.text.replace(path, "")
+        r, missing = httpx.get(url + real, headers=h), httpx.get(url + fake, headers=h)
+        assert r.status_code == missing.status_code == 404, real
+        assert r.json()["error"]["type"] == missing.json()["error"]["type"]
+        assert r.json()["error"]["message"].replace("vision", "nosuchentity").replace(str(version_id), "999999") \
+            == missing.json()["error"]["message"]
+        assert "model" not in r.text.replace(real, "")
     digest = cairn.Api().artifact("vision/cls/model:latest").manifest.entries["model.bin"].digest
     for path, body in (
         ("/api/v1/projects/vision/cls/blobs/urls", {"digests": [digest]}),
@@ -104,7 +110,7 @@ def test_other_entity_learns_nothing(secured, monkeypatch):
         ("/api/v1/projects/vision/cls/blobs/direct/done", {"digests": [digest]}),
     ):
         r = httpx.post(url + path, headers=h, json=body)
-        assert r.status_code == 403, path
+        assert r.status_code == 404, path
         assert digest not in r.text
     r = httpx.get(url + "/api/v1/projects", headers=h)
     assert r.json() == {"projects": []}

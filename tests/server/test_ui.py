@@ -71,7 +71,7 @@ def build_store_with_users(home: Path) -> dict:
         auth.add_member(meta, "local", "alice", "read")
         bob = auth.create_user(meta, "bob")  # owns only the entity "bob"
         images = Engine(meta, None).list_versions("local", "demo", "images")  # type: ignore[arg-type]
-        return {"alice": alice, "bob": bob, "digests": [v.digest for v in images]}
+        return {"alice": alice, "bob": bob, "digests": [v.digest for v in images], "run": images[0].run_id}
     finally:
         meta.dispose()
 
@@ -305,17 +305,21 @@ def test_login_wrong_key_other_entity_and_logout(ui_server_with_users, page) -> 
     assert page.get_by_role("alert").inner_text() == "That API key is not valid."
     assert page.context.cookies() == []
 
-    # bob's key is valid but has no role on "local": a 403 that tells nothing about the project
+    # bob's key is valid but has no role on "local": the page answers as a missing one does
     login(page, info["bob"])
     page.wait_for_url(url + "/local/demo/images")
-    assert page.locator("h1").inner_text() == "No access"
-    forbidden = page.locator("main").inner_text()
+    assert page.locator("h1").inner_text() == "Not found"
     assert not any(w in page.content() for w in PROJECT_WORDS)
     assert not any(d.split(":")[1][:12] in page.content() for d in info["digests"])
-    for path in ("/local/demo", "/local/demo/images/v0", "/local/demo/images/diff?a=v0&b=v1", "/local/nope/nothing"):
+    for path in ("/local/demo", "/local/demo/images/v0", "/local/demo/images/diff?a=v0&b=v1", "/local/nope/nothing",
+                 "/runs/" + info["run"]):
         response = page.goto(url + path)  # real or not, every page of the entity answers the same
-        assert response.status == 403, path
-        assert page.locator("main").inner_text() == forbidden, path
+        assert response.status == 404, path
+        seen = page.locator("main").inner_text()
+        missing = path.replace("/local/", "/nosuchentity/").replace(info["run"], "nosuchrun")
+        assert page.goto(url + missing).status == 404
+        want = page.locator("main").inner_text()
+        assert seen.replace("local", "nosuchentity").replace(info["run"], "nosuchrun") == want, path
     page.goto(url + "/")
     assert "No projects you can read yet." in page.locator("main").inner_text()
     assert "bob" in page.locator(".session").inner_text()

@@ -346,6 +346,14 @@ def test_migrations_run_once(engines):
     assert second.open() == schema.SCHEMA_VERSION  # found current: nothing to do
 
 
+def _undo_version_7(tx) -> None:  # noqa: ANN001
+    tx.execute("DROP TABLE staged_uploads")
+    tx.execute("DROP INDEX ix_api_keys_prefix")
+    tx.execute("ALTER TABLE users DROP COLUMN server_admin")
+    tx.execute("ALTER TABLE api_keys DROP COLUMN expires_at")
+    tx.execute("UPDATE schema_info SET value = '6'")
+
+
 def _undo_version_6(tx) -> None:  # noqa: ANN001
     tx.execute("DROP TABLE run_history")
     for column in ("summary", "tags", "notes", "exit_code"):
@@ -358,6 +366,7 @@ def test_a_version_5_store_is_brought_to_version_6(meta_url, engines):
     eng = engines()
     eng.create_run("e", "kept", run_id="oldrun", config={"a": 1})
     with eng.meta.write() as tx:
+        _undo_version_7(tx)
         _undo_version_6(tx)
     store = open_meta(meta_url)
     assert store.open() == 5
@@ -428,10 +437,30 @@ def test_deleting_a_project_deletes_its_runs_history(engine):
         engine.get_run("r3")
 
 
+def test_a_version_6_store_is_brought_to_version_7(meta_url, engines):
+    """A store made before key expiry and server admins keeps its users and keys: none
+    expires, none is a server admin."""
+    from cairn.server import auth
+
+    meta = engines().meta
+    key = auth.create_user(meta, "old")
+    with meta.write() as tx:
+        _undo_version_7(tx)
+    store = open_meta(meta_url)
+    assert store.open() == 6
+    who = auth.authenticate(store, key)
+    assert who.name == "old" and not who.server_admin
+    assert [k.state() for k in auth.list_keys(store, "old")] == ["active"]
+    with store.read() as tx:
+        assert tx.scalar("SELECT count(*) FROM staged_uploads") == 0
+    store.dispose()
+
+
 def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
     """A store made before direct uploads gains their claims table (and the later tables), and
     keeps its data."""
     with engines().meta.write() as tx:
+        _undo_version_7(tx)
         _undo_version_6(tx)
         tx.execute("DROP TABLE blob_claims")
         tx.execute("DROP INDEX ix_project_blobs_digest")

@@ -94,6 +94,9 @@ class HttpClient:
         self._lock = threading.Lock()
         self._chunks: dict[str, bytes] = {}
         self._urls: dict[str, str] = {}  # digest -> presigned GET URL, asked for in batches
+        # manifest root key -> the id of a version with that manifest: the server hands out a
+        # manifest's chunks only to a caller naming a version it can read
+        self._roots: dict[str, int] = {}
 
     # -- plumbing ----------------------------------------------------------------
     def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
@@ -558,13 +561,23 @@ class HttpClient:
             return transfer.MISSING
         return got["state"]
 
-    def manifest(self, key: str) -> Manifest:
-        return Manifest(key, self._load_chunks)
+    def _version_in(self, d: dict) -> VersionInfo:
+        v = wire.version_in(d)
+        self._roots[v.manifest_key] = v.id
+        return v
 
-    def _load_chunks(self, keys: list[str]) -> dict[str, bytes]:
+    def manifest(self, key: str) -> Manifest:
+        version_id = self._roots.get(key)
+        if version_id is None:
+            raise StoreError(f"manifest {key} is not that of a version this client has read; "
+                             "read the version first (Api().artifact(...))")
+        return Manifest(key, lambda keys: self._load_chunks(keys, version_id))
+
+    def _load_chunks(self, keys: list[str], version_id: int) -> dict[str, bytes]:
         want = [k for k in keys if k not in self._chunks]
         for i in range(0, len(want), 1000):
-            got = self._json("POST", api_path("chunks"), json={"keys": want[i : i + 1000]})["chunks"]
+            body = {"version_id": version_id, "keys": want[i : i + 1000]}
+            got = self._json("POST", api_path("chunks"), json=body)["chunks"]
             for k, v in got.items():
                 self._chunks[k] = base64.b64decode(v)
         if len(self._chunks) > 20_000:  # content-addressed: safe to forget any time
@@ -589,24 +602,24 @@ class HttpClient:
         return out
 
     def commit(self, req: CommitRequest) -> VersionInfo:
-        return wire.version_in(self._send(req, self._art(req, "versions")))
+        return self._version_in(self._send(req, self._art(req, "versions")))
 
     def upsert_draft(self, req: CommitRequest, distributed_id: str) -> None:
         self._send(req, self._art(req, "drafts", check_distributed_id(distributed_id), "upsert"))
 
     def finish_draft(self, req: CommitRequest, distributed_id: str) -> VersionInfo:
-        return wire.version_in(self._send(req, self._art(req, "drafts", check_distributed_id(distributed_id), "finish")))
+        return self._version_in(self._send(req, self._art(req, "drafts", check_distributed_id(distributed_id), "finish")))
 
     def resolve(self, ref: ArtifactRef, entity: str, project: str) -> VersionInfo:
         e, p = ref.entity or entity, ref.project or project
-        return wire.version_in(self._json("GET", self._p(e, p, "artifacts", ref.name, "resolve", ref.alias)))
+        return self._version_in(self._json("GET", self._p(e, p, "artifacts", ref.name, "resolve", ref.alias)))
 
     def get_version(self, version_id: int) -> VersionInfo:
-        return wire.version_in(self._json("GET", api_path("versions", version_id)))
+        return self._version_in(self._json("GET", api_path("versions", version_id)))
 
     def list_versions(self, entity: str, project: str, name: str, tags: list[str] | None = None) -> list[VersionInfo]:
         got = self._json("GET", self._p(entity, project, "artifacts", name, "versions"), params={"tag": tags or []})
-        return [wire.version_in(v) for v in got["versions"]]
+        return [self._version_in(v) for v in got["versions"]]
 
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
         params = {"type": type_} if type_ else {}
@@ -621,7 +634,7 @@ class HttpClient:
         return [(p["entity"], p["project"]) for p in got["projects"]]
 
     def update_version(self, version_id: int, **changes: Any) -> VersionInfo:
-        return wire.version_in(self._json("PATCH", api_path("versions", version_id), json=changes))
+        return self._version_in(self._json("PATCH", api_path("versions", version_id), json=changes))
 
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
         self._json("DELETE", api_path("versions", version_id), params={"delete_aliases": str(delete_aliases).lower()})
@@ -720,10 +733,10 @@ class HttpClient:
         self._json("POST", api_path("runs", run_id, "uses"), json={"version_id": version_id})
 
     def run_outputs(self, run_id: str) -> list[VersionInfo]:
-        return [wire.version_in(v) for v in self._json("GET", api_path("runs", run_id, "outputs"))["versions"]]
+        return [self._version_in(v) for v in self._json("GET", api_path("runs", run_id, "outputs"))["versions"]]
 
     def run_inputs(self, run_id: str) -> list[VersionInfo]:
-        return [wire.version_in(v) for v in self._json("GET", api_path("runs", run_id, "inputs"))["versions"]]
+        return [self._version_in(v) for v in self._json("GET", api_path("runs", run_id, "inputs"))["versions"]]
 
     def version_users(self, version_id: int) -> list[RunInfo]:
         return [wire.run_in(r) for r in self._json("GET", api_path("versions", version_id, "users"))["runs"]]

@@ -293,6 +293,28 @@ class Manifest:
             level -= 1
         return frontier
 
+    def chunk_keys(self) -> set[str]:
+        """The key of every chunk of this tree, root and leaves included (reads internal
+        nodes only: a leaf's key is listed in its parent)."""
+        keys = {self.root_key}
+        node = self._get(self.root_key)
+        if "leaf" in node:
+            return keys
+        frontier = [c[2] for c in node["children"]]
+        level = node["level"]
+        keys.update(frontier)
+        while level > 1:
+            nxt: list[str] = []
+            for i in range(0, len(frontier), 64):
+                batch = frontier[i : i + 64]
+                loaded = self._load(batch)
+                for k in batch:
+                    nxt.extend(c[2] for c in _decode(k, _need(loaded, k))["children"])
+            keys.update(nxt)
+            frontier = nxt
+            level -= 1
+        return keys
+
     def leaf_entries(self, key: str) -> list[Entry]:
         return [Entry.from_row(r) for r in self._get(key)["leaf"]]
 

@@ -1,5 +1,7 @@
-"""The JSON HTTP API (``/api/v1``). Every route checks the caller's role before it reads
-anything of a project, so a key without the role learns nothing about its contents."""
+"""The JSON HTTP API (``/api/v1``). Every route runs ``authz.gate`` before its handler (the
+caller's role on the entity, version or run its path names) and checks ids, digests and
+keys from its body with ``authz``: a key without a role on an entity learns nothing of it,
+not even whether a project, version or run exists there (see ``authz``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import base64
 import struct
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
@@ -17,8 +19,8 @@ from ..client import wire
 from ..core.errors import UsageError
 from ..core.names import parse_ref
 from ..core.versions import VersionInfo
-from . import auth, blobs_index, models
-from .access import note_user
+from . import auth, authz, blobs_index, models, uploads
+from .authz import READ, WRITE
 from .context import ServerContext
 from .errors import PayloadTooLarge
 from .models import (
@@ -48,7 +50,7 @@ from .models import (
     VersionPatch,
 )
 
-router = APIRouter(prefix="/api/v1", responses=models.ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", responses=models.ERROR_RESPONSES, dependencies=[Depends(authz.gate)])
 HISTORY_LIMIT = 100_000  # history rows per response
 
 
@@ -67,22 +69,8 @@ class _DigestSegment(Convertor):
 
 register_url_convertor("digest", _DigestSegment())
 
-def ctx(request: Request) -> ServerContext:
-    return request.app.state.cairn
-
-
-def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> auth.Principal:
-    key = None
-    if authorization and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
-    key = key or request.cookies.get("cairn_key")
-    who = ctx(request).principal(key)
-    note_user(request, who.name)
-    return who
-
-
-Who = Annotated[auth.Principal, Depends(principal)]
-Ctx = Annotated[ServerContext, Depends(ctx)]
+Who = authz.Who
+Ctx = Annotated[ServerContext, Depends(authz.ctx)]
 
 
 async def raw_body(request: Request, limit: int) -> bytes:
@@ -107,8 +95,7 @@ _COMMIT_BODY = {"requestBody": {"required": True, "content": {"application/json"
 
 
 def version_access(c: ServerContext, who: auth.Principal, version_id: int, need: str) -> VersionInfo:
-    v = c.engine.get_version(version_id)
-    auth.require(c.meta, who, v.entity, need)
+    v = authz.version(c, who, version_id, need)
     source_access(c, who, v)
     return v
 
@@ -123,21 +110,28 @@ def source_access(c: ServerContext, who: auth.Principal, v: VersionInfo) -> Vers
 
 def readable(c: ServerContext, who: auth.Principal, versions: list[VersionInfo]) -> list[VersionInfo]:
     """The versions of a listing the caller may read (links whose source it cannot read left out)."""
-    return [v for v in versions if not v.is_link or auth.role_on(c.meta, who, v.source_entity or v.entity)]
+    seen: dict[str, bool] = {}
+    return [v for v in versions if authz.can_read(c, who, v.entity, seen)
+            and (not v.is_link or authz.can_read(c, who, v.source_entity or v.entity, seen))]
+
+
+def run_access(c: ServerContext, who: auth.Principal, run_id: str, need: str):  # noqa: ANN201
+    return authz.run(c, who, run_id, need)
 
 
 # -- identity --------------------------------------------------------------------
 
 @router.get("/whoami")
 def whoami(who: Who) -> dict:
-    return {"user": who.name, "entity": auth.default_entity(who), "open_access": who.open_access}
+    return {"user": who.name, "entity": auth.default_entity(who), "open_access": who.open_access,
+            "server_admin": who.server_admin}
 
 
 @router.get("/projects")
 def projects(c: Ctx, who: Who, entity: EntityQuery = None) -> dict:
-    out = []
+    out, seen = [], {}
     for e, p in c.engine.list_projects(entity):
-        if auth.role_on(c.meta, who, e):
+        if authz.can_read(c, who, e, seen):
             out.append({"entity": e, "project": p})
     return {"projects": out}
 
@@ -147,7 +141,6 @@ def projects(c: Ctx, who: Who, entity: EntityQuery = None) -> dict:
 @router.post("/projects/{entity}/{project}/blobs/missing")
 def blobs_missing(entity: EntityPath, project: ProjectPath, body: Digests, c: Ctx, who: Who) -> dict:
     """Which of these digests this project does not hold yet (so the client sends only those)."""
-    auth.require(c.meta, who, entity, "write")
     have = blobs_index.project_has(c.meta, entity, project, body.digests)
     return {"missing": [d for d in dict.fromkeys(body.digests) if d not in have]}
 
@@ -170,7 +163,6 @@ async def blob_put(entity: EntityPath, project: ProjectPath, digest: DigestPath,
     """Upload one blob through the server (streamed); it is hashed and refused unless it matches."""
     from .transfer import receive_blob
 
-    auth.require(c.meta, who, entity, "write")
     size = await receive_blob(c, request, digest, entity, project)
     return {"digest": digest, "size": size}
 
@@ -181,7 +173,6 @@ async def blob_batch(entity: EntityPath, project: ProjectPath, request: Request,
     The server hashes each one; returns their digests in order."""
     from starlette.concurrency import run_in_threadpool
 
-    auth.require(c.meta, who, entity, "write")
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
@@ -219,69 +210,42 @@ def _store_batch(c: ServerContext, entity: str, project: str, data: bytearray) -
 @router.post("/projects/{entity}/{project}/blobs/direct")
 def direct_start(entity: EntityPath, project: ProjectPath, body: DirectRequest, c: Ctx, who: Who) -> dict:
     """Presigned PUT URLs for blobs this project lacks, for its client to upload straight to
-    the object store (the server does not read those bytes: see ``blobs_index``). A digest
-    another project holds or is writing is listed in ``through_server``: its bytes must come
-    through the server, which hashes them. ``direct`` is false when the store cannot presign;
-    the client then sends everything through the server. Each PUT must carry ``headers``."""
-    auth.require(c.meta, who, entity, "write")
-    presign = getattr(c.blobs, "presign_put", None)
+    the object store: each to a staging key bound to this project (``server/uploads``), the
+    same kind of URL for every digest, so the answer never tells whether another project
+    holds one. ``direct`` is false when the store cannot presign; the client then sends
+    everything through the server (``through_server``). Each PUT must carry ``headers``."""
+    presign = getattr(c.blobs, "presign_put_staging", None)
     if presign is None:
         return {"direct": False, "urls": {}, "headers": {}, "through_server": body.digests}
     for d in body.digests:
-        _content_digest(d)
-    granted, through = blobs_index.grant_direct(c.meta, c.blobs, entity, project, body.digests)
-    return {"direct": True, "urls": {d: presign(d) for d in granted}, "headers": {"If-None-Match": "*"},
-            "through_server": through}
+        blobs_index.check_content_digest(d)
+    urls = uploads.direct_start(c, entity, project, body.digests)
+    return {"direct": True, "urls": urls, "headers": {}, "through_server": []}
 
 
 @router.post("/projects/{entity}/{project}/blobs/direct/done", status_code=201)
 def direct_done(entity: EntityPath, project: ProjectPath, body: Digests, c: Ctx, who: Who) -> dict:
-    """The digests this project's client PUT with its direct URLs (created, or 412: there
-    already). Those whose claim is no longer this project's come back in ``through_server``."""
-    auth.require(c.meta, who, entity, "write")
+    """The digests this project's client PUT with its direct URLs. Those that cannot be
+    taken (nothing staged, staged bytes that do not match where they are checked, or a claim
+    that is no longer this project's) come back in ``through_server``: send them that way."""
     for d in body.digests:
-        _content_digest(d)
-    return {"through_server": blobs_index.record_direct(c.meta, entity, project, body.digests, c.blobs)}
-
-
-def _content_digest(digest: str) -> None:
-    from ..core.digest import Digest
-
-    try:
-        ok = Digest.parse(digest).is_content
-    except ValueError as e:
-        raise UsageError(f"{digest!r} is not a blob digest: {e}") from None
-    if not ok:
-        raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
+        blobs_index.check_content_digest(d)
+    return {"through_server": uploads.direct_done(c, entity, project, body.digests)}
 
 
 @router.post("/projects/{entity}/{project}/blobs/uploads")
 def upload_start(entity: EntityPath, project: ProjectPath, body: UploadStart, c: Ctx, who: Who) -> dict:
-    """Direct upload to the object store: presigned URL(s) to a staging key. Without a
-    presigning store, the answer says to PUT through the server instead."""
-    auth.require(c.meta, who, entity, "write")
-    presign = getattr(c.blobs, "presign_put_staging", None)
-    if presign is None:
-        return {"direct": False}
-    up = presign(body.size)
-    return {"direct": True, "upload_id": up.key, "urls": list(up.urls), "part_size": up.part_size}
+    """Direct upload to the object store: presigned URL(s) to a staging key bound to this
+    project and digest. Without a presigning store, the answer says to PUT through the
+    server instead. A size above the server's largest blob is refused (413)."""
+    return uploads.start(c, entity, project, body.digest, body.size)
 
 
 @router.post("/projects/{entity}/{project}/blobs/uploads/complete", status_code=201)
 def upload_complete(entity: EntityPath, project: ProjectPath, body: UploadDone, c: Ctx, who: Who) -> dict:
-    """The server reads the staged object, checks its BLAKE3 digest, and only then stores it."""
-    from ..core.errors import IntegrityError
-
-    auth.require(c.meta, who, entity, "write")
-    complete = getattr(c.blobs, "complete_staging", None)
-    if complete is None:
-        raise UsageError("this server's blob store takes uploads through the server, not direct ones")
-    def write(digests: list[str]) -> None:
-        if not complete(body.upload_id, body.digest):
-            raise IntegrityError(f"the uploaded bytes do not match {body.digest}; nothing was stored", digest=body.digest)
-
-    # the staged copy is gone once completed: an existing object found wrong cannot be rewritten here
-    blobs_index.store_checked(c.meta, c.blobs, entity, project, [body.digest], write, rewritable=False)
+    """The server reads the staged object, checks its BLAKE3 digest, and only then stores it.
+    Only the project that started the upload (for this digest) can complete it."""
+    uploads.complete(c, entity, project, body.upload_id, body.digest)
     return {"digest": body.digest}
 
 
@@ -291,8 +255,7 @@ def blob_damaged(entity: EntityPath, project: ProjectPath, digest: DigestPath, c
     itself (one full read), sets a damaged one aside, and until the bytes are sent again no
     project holds the digest: the next log of the same file, from any project, stores it
     anew. ``state``: ``set aside``, ``missing`` or ``intact`` (the read went wrong, not the copy)."""
-    auth.require(c.meta, who, entity, "read")
-    _content_digest(digest)
+    blobs_index.check_content_digest(digest)
     return {"state": blobs_index.report_damaged(c.meta, c.blobs, entity, project, digest)}
 
 
@@ -300,20 +263,25 @@ def blob_damaged(entity: EntityPath, project: ProjectPath, digest: DigestPath, c
 def blob_urls(entity: EntityPath, project: ProjectPath, body: UrlRequest, c: Ctx, who: Who) -> dict:
     """Presigned GET URLs for many blobs in one call (what a client fetching a version's files
     asks first: one call per 5,000 files instead of a redirect per file). ``direct`` is false
-    when the store cannot presign; the client then reads each blob through the server."""
-    auth.require(c.meta, who, entity, "read")
+    when the store cannot presign; the client then reads each blob through the server. Only
+    blobs the project holds get a URL; the others are listed in ``missing``, as unknown
+    digests are."""
     presign = getattr(c.blobs, "presign_get", None)
+    wanted = list(dict.fromkeys(body.digests))
+    held = authz.held_digests(c, who, entity, project, wanted)
+    missing = [d for d in wanted if d not in held]
     if presign is None:
-        return {"direct": False, "urls": {}}
-    return {"direct": True, "urls": {d: presign(d) for d in dict.fromkeys(body.digests)}}
+        return {"direct": False, "urls": {}, "missing": missing}
+    return {"direct": True, "urls": {d: presign(d) for d in wanted if d in held}, "missing": missing}
 
 
 @router.get("/projects/{entity}/{project}/blobs/{digest:digest}", response_class=Response, responses=_BLOB_ANSWERS)
 def blob_get(entity: EntityPath, project: ProjectPath, digest: DigestPath, c: Ctx, who: Who, direct: bool = True,
              filename: FilenameQuery = None) -> Response:
     """The blob's bytes: a redirect to a presigned URL when the store can presign, else streamed.
-    With ``filename``, streamed bytes come as an attachment of that name (the web UI's downloads)."""
-    auth.require(c.meta, who, entity, "read")
+    With ``filename``, streamed bytes come as an attachment of that name (the web UI's downloads).
+    A digest the project does not hold answers 404, as an unknown one does."""
+    authz.blob(c, who, entity, project, digest)
     presign = getattr(c.blobs, "presign_get", None)
     if presign is not None and direct:
         return RedirectResponse(presign(digest, disposition=attachment(filename) if filename else None), status_code=307)
@@ -341,8 +309,9 @@ def attachment(filename: str) -> str:
 
 @router.post("/chunks")
 def chunks(body: ChunkKeys, c: Ctx, who: Who) -> dict:
-    """Manifest chunks by key (content-addressed; a key is only learnt from a readable version)."""
-    got = c.meta.get_chunks(body.keys)
+    """Manifest chunks by key, of the manifest of version ``version_id`` (which the caller
+    must be able to read). Keys outside that manifest's tree are left out, as missing ones are."""
+    got = authz.chunks(c, who, body.version_id, body.keys)
     return {"chunks": {k: base64.b64encode(v).decode() for k, v in got.items()}}
 
 
@@ -350,60 +319,51 @@ def chunks(body: ChunkKeys, c: Ctx, who: Who) -> dict:
 
 @router.post("/projects/{entity}/{project}/artifacts/{name}/versions", openapi_extra=_COMMIT_BODY)
 async def commit(entity: EntityPath, project: ProjectPath, name: NamePath, request: Request, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "write")
     req = await commit_body(request, c, entity, project, name)
-    _check_run(c, req.run_id, entity, project)
+    _check_ids(c, who, req)
     return wire.version_out(c.project_engine(entity, project).commit(req))
 
 
 @router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/upsert", openapi_extra=_COMMIT_BODY)
 async def draft_upsert(entity: EntityPath, project: ProjectPath, name: NamePath, distributed_id: DistributedIdPath, request: Request, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "write")
     req = await commit_body(request, c, entity, project, name)
-    _check_run(c, req.run_id, entity, project)
+    _check_ids(c, who, req)
     c.project_engine(entity, project).upsert_draft(req, distributed_id)
     return {"ok": True}
 
 
 @router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/finish", openapi_extra=_COMMIT_BODY)
 async def draft_finish(entity: EntityPath, project: ProjectPath, name: NamePath, distributed_id: DistributedIdPath, request: Request, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "write")
     req = await commit_body(request, c, entity, project, name)
-    _check_run(c, req.run_id, entity, project)
+    _check_ids(c, who, req)
     return wire.version_out(c.project_engine(entity, project).finish_draft(req, distributed_id))
 
 
-def _check_run(c: ServerContext, run_id: str | None, entity: str, project: str) -> None:
-    if run_id is not None:
-        r = c.engine.get_run(run_id)
-        if (r.entity, r.project) != (entity, project):
-            raise UsageError(f"run {run_id} belongs to {r.entity}/{r.project}, not {entity}/{project}")
+def _check_ids(c: ServerContext, who: auth.Principal, req) -> None:  # noqa: ANN001
+    authz.commit_run(c, req.run_id, req.entity, req.project)
+    authz.base_version(c, who, req)
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/resolve/{alias}")
 def resolve(entity: EntityPath, project: ProjectPath, name: NamePath, alias: AliasPath, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "read")
     ref = parse_ref(f"{entity}/{project}/{name}:{alias}")
     return wire.version_out(source_access(c, who, c.engine.resolve(ref, entity, project)))
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/versions")
 def versions(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who, tag: TagsQuery = None) -> dict:
-    auth.require(c.meta, who, entity, "read")
     found = readable(c, who, c.engine.list_versions(entity, project, name, tag))
     return {"versions": [wire.version_out(v) for v in found]}
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/alias-history")
 def alias_history(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "read")
     rows = c.engine.alias_history(entity, project, name)
     return {"history": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]}
 
 
 @router.get("/projects/{entity}/{project}/artifacts")
 def collections(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who, type: TypeQuery = None) -> dict:  # noqa: A002
-    auth.require(c.meta, who, entity, "read")
     return {"collections": [wire.collection_out(x) for x in c.engine.list_collections(entity, project, type)]}
 
 
@@ -417,20 +377,20 @@ def collection_patch(entity: EntityPath, project: ProjectPath, name: NamePath, b
 
 @router.get("/versions/{version_id}")
 def version(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
-    return wire.version_out(version_access(c, who, version_id, "read"))
+    return wire.version_out(authz.version(c, who, version_id, READ))
 
 
 @router.patch("/versions/{version_id}")
 def version_patch(version_id: VersionIdPath, body: VersionPatch, c: Ctx, who: Who) -> dict:
-    version_access(c, who, version_id, "write")
+    v = authz.version(c, who, version_id, WRITE)
+    authz.commit_run(c, body.run_id, v.entity, v.project)
     changes = {k: getattr(body, k) for k in body.model_fields_set if k != "run_id"}
     return wire.version_out(c.engine.update_version(version_id, run_id=body.run_id, **changes))
 
 
 @router.delete("/versions/{version_id}")
 def version_delete(version_id: VersionIdPath, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
-    # of a link, only the link goes: the write role on its entity is enough
-    auth.require(c.meta, who, c.engine.get_version(version_id).entity, "write")
+    # of a link, only the link goes: the write role on its entity (authz.gate) is enough
     c.engine.delete_version(version_id, delete_aliases)
     return {"ok": True}
 
@@ -466,21 +426,15 @@ def version_unlink(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
 
 @router.get("/versions/{version_id}/users")
 def version_users(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
-    version_access(c, who, version_id, "read")
-    return {"runs": [wire.run_out(r) for r in c.engine.version_users(version_id)]}
+    """The runs that used this version, those of entities the caller can read."""
+    seen: dict[str, bool] = {}
+    return {"runs": [wire.run_out(r) for r in c.engine.version_users(version_id) if authz.can_read(c, who, r.entity, seen)]}
 
 
 # -- runs ------------------------------------------------------------------------
 
-def run_access(c: ServerContext, who: auth.Principal, run_id: str, need: str):  # noqa: ANN201
-    r = c.engine.get_run(run_id)
-    auth.require(c.meta, who, r.entity, need)
-    return r
-
-
 @router.post("/projects/{entity}/{project}/runs")
 def run_create(entity: EntityPath, project: ProjectPath, body: RunCreate, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "write")
     r = c.engine.create_run(entity, project, run_id=body.id, name=body.name, group=body.group,
                             job_type=body.job_type, config=body.config, tags=body.tags, notes=body.notes,
                             resume=body.resume)
@@ -489,22 +443,16 @@ def run_create(entity: EntityPath, project: ProjectPath, body: RunCreate, c: Ctx
 
 @router.get("/projects/{entity}/{project}/runs")
 def run_list(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "read")
     return {"runs": [wire.run_out(r) for r in c.engine.list_runs(entity, project)]}
 
 
 @router.get("/runs/{run_id}")
 def run_get(run_id: RunIdPath, c: Ctx, who: Who, entity: EntityQuery = None, project: EntityQuery = None) -> dict:
-    if entity:
-        auth.require(c.meta, who, entity, "read")
-    r = c.engine.get_run(run_id, entity, project)
-    auth.require(c.meta, who, r.entity, "read")
-    return wire.run_out(r)
+    return wire.run_out(authz.run(c, who, run_id, READ, entity, project))
 
 
 @router.post("/runs/{run_id}/finish")
 def run_finish(run_id: RunIdPath, body: RunFinish, c: Ctx, who: Who) -> dict:
-    run_access(c, who, run_id, "write")
     c.engine.finish_run(run_id, body.exit_code, body.config, body.summary)
     return {"ok": True}
 
@@ -523,7 +471,6 @@ async def run_log(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> dict
     summary and config if given, in one transaction."""
     data = await raw_body(request, c.max_json_bytes)
     body = await run_in_threadpool(models.parse_json_body, models.HistoryBody, data)
-    await run_in_threadpool(run_access, c, who, run_id, "write")
     await run_in_threadpool(c.engine.log_history, run_id, body.rows, body.summary, body.config)
     return {"ok": True}
 
@@ -539,7 +486,6 @@ def run_history(
 ) -> Response:
     """History rows in step order: ``min_step <= _step < max_step``, holding every key of
     ``keys``; at most ``limit`` (page with ``min_step``), or ``samples`` spread evenly."""
-    run_access(c, who, run_id, "read")
     texts = c.engine.run_history(run_id, keys or None, min_step, max_step, None if samples else limit, samples)
     # the stored JSON texts as they are (NaN included), not parsed and encoded again
     return Response('{"rows":[' + ",".join(texts) + "]}", media_type="application/json")
@@ -550,7 +496,6 @@ async def run_update(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> d
     """Replace a run's summary, config, tags, notes or name (finished runs too)."""
     data = await raw_body(request, c.max_json_bytes)
     body = await run_in_threadpool(models.parse_json_body, models.RunPatch, data)
-    await run_in_threadpool(run_access, c, who, run_id, "write")
     changes = {k: getattr(body, k) for k in body.model_fields_set}
     await run_in_threadpool(lambda: c.engine.update_run(run_id, **changes))
     return {"ok": True}
@@ -558,19 +503,17 @@ async def run_update(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> d
 
 @router.post("/runs/{run_id}/uses")
 def run_use(run_id: RunIdPath, body: Use, c: Ctx, who: Who) -> dict:
-    run_access(c, who, run_id, "write")
-    version_access(c, who, body.version_id, "read")
+    authz.version(c, who, body.version_id, READ)
     c.engine.use_version(run_id, body.version_id)
     return {"ok": True}
 
 
 @router.get("/runs/{run_id}/outputs")
 def run_outputs(run_id: RunIdPath, c: Ctx, who: Who) -> dict:
-    run_access(c, who, run_id, "read")
     return {"versions": [wire.version_out(v) for v in readable(c, who, c.engine.run_outputs(run_id))]}
 
 
 @router.get("/runs/{run_id}/inputs")
 def run_inputs(run_id: RunIdPath, c: Ctx, who: Who) -> dict:
-    run_access(c, who, run_id, "read")
+    """The versions this run used, those the caller can read."""
     return {"versions": [wire.version_out(v) for v in readable(c, who, c.engine.run_inputs(run_id))]}

@@ -97,6 +97,9 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
         from .ui import router as ui_router
 
         app.include_router(ui_router)
+    from .authz import check_routes
+
+    check_routes(app)  # refuses a route that authorization does not cover
     app.add_middleware(AccessLog)  # outermost: times and logs every request, errors included
     return app
 

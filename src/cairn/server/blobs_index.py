@@ -49,6 +49,19 @@ REWRITES = 3  # a stale direct URL may race a rewrite; each round is checked aga
 COLLECTING_WAITS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)  # for gc to finish removing a blob being sent again
 
 
+def check_content_digest(digest: str) -> None:
+    """UsageError unless ``digest`` names stored content (``blake3:<64 hex>``)."""
+    from ..core.digest import Digest
+    from ..core.errors import UsageError
+
+    try:
+        ok = Digest.parse(digest).is_content
+    except ValueError as e:
+        raise UsageError(f"{digest[:100]!r} is not a blob digest: {e}") from None
+    if not ok:
+        raise UsageError(f"blobs are addressed by blake3 digests, got {digest[:100]!r}")
+
+
 def project_has(meta: MetaStore, entity: str, project: str, digests: list[str]) -> set[str]:
     found: set[str] = set()
     with meta.read() as tx:
@@ -61,6 +74,11 @@ def project_has(meta: MetaStore, entity: str, project: str, digests: list[str]) 
                  "AND digest NOT IN (SELECT digest FROM damaged_blobs)")
             found.update(tx.scalars(q, {**params, "pid": pid}))
     return found
+
+
+def claims_of(tx: Tx, digests: list[str]) -> dict[str, int]:
+    """The project id that claims each claimed digest among ``digests``."""
+    return _claims(tx, digests)
 
 
 def _claims(tx: Tx, digests: list[str]) -> dict[str, int]:
@@ -171,7 +189,13 @@ def store_checked(
         if wait is None:
             raise StoreError(f"blob {busy[0]} is being removed by garbage collection; send it again in a moment")
         time.sleep(wait)  # gc removes a batch of condemned blobs in well under a second
-    write(wanted)
+    try:
+        write(wanted)
+    except BaseException:
+        # nothing unchecked was written under the claims taken here: left in place, they
+        # would later pass for this project's own direct uploads (grant_direct)
+        _drop_claims(meta, pid, [d for d in wanted if d not in before])
+        raise
     for d in before:  # rare: an object that a client may have written unchecked
         for _ in range(REWRITES):
             if object_matches(blobs, d):
@@ -196,6 +220,13 @@ def store_checked(
     if len(kept) < len(wanted):  # written while gc removed them (a write slower than its grace period)
         lost = sorted(set(wanted) - set(kept))[0]
         raise StoreError(f"blob {lost} was removed by garbage collection while it was being written; send it again")
+
+
+def _drop_claims(meta: MetaStore, pid: int, digests: list[str]) -> None:
+    with meta.write() as tx:
+        for part in batches(digests):
+            ph, params = in_list(part)
+            tx.execute(f"DELETE FROM blob_claims WHERE project_id = :pid AND digest IN {ph}", {**params, "pid": pid})
 
 
 def object_matches(blobs: BlobStore, digest: str) -> bool:
@@ -249,3 +280,62 @@ def set_aside(meta: MetaStore, blobs: BlobStore, digest: str) -> str:
     with meta.write() as tx:
         insert_ignore(tx, "damaged_blobs", {"digest": digest, "found_at": tx.now()})
     return state
+
+
+# -- indexing versions -----------------------------------------------------------------
+
+def adopt_manifest(meta: MetaStore, entity: str, project: str, manifest) -> int:  # noqa: ANN001
+    """Record that the project holds every stored blob ``manifest`` references (reading
+    each of its leaves once); returns how many entries were looked at."""
+    with meta.write() as tx:
+        pid = records.project_id(tx, entity, project, create=True)
+    return _adopt(meta, pid, manifest, set())
+
+
+def _adopt(meta: MetaStore, pid: int, manifest, seen_leaves: set[str]) -> int:  # noqa: ANN001
+    leaves = [c.key for c in manifest.leaves() if c.key not in seen_leaves]
+    seen_leaves.update(leaves)
+    n = 0
+    for i in range(0, len(leaves), 64):
+        keys = leaves[i : i + 64]
+        digests = [e.digest for k in keys for e in manifest.leaf_entries(k) if e.ref is None]
+        n += len(digests)
+        with meta.write() as tx:
+            _record(tx, pid, digests)
+    return n
+
+
+def index_versions(meta: MetaStore) -> int:
+    """Record, for every project, the blobs its versions and drafts reference. Versions
+    committed in-process (no server in between) do not record what their project holds;
+    this runs when a store gets its first user, so that the server then serves each
+    project its own blobs and no others. Leaves shared by several versions are read once."""
+    import logging
+
+    from ..core.manifest import Manifest
+
+    from ..core.errors import StoreError
+    from ..core.versions import COMMITTED
+
+    with meta.read() as tx:
+        # committed versions only: a deleted one's chunks may be gone (gc), and it serves nothing
+        trees = tx.tuples("SELECT DISTINCT a.project_id, v.manifest_key FROM versions v "
+                          "JOIN artifacts a ON v.artifact_id = a.id WHERE v.state = :s ORDER BY a.project_id",
+                          {"s": COMMITTED})
+        drafted = tx.tuples("SELECT DISTINCT a.project_id, e.digest FROM draft_entries e "
+                            "JOIN drafts d ON e.draft_id = d.id JOIN artifacts a ON d.artifact_id = a.id "
+                            "WHERE e.ref IS NULL")
+    seen: dict[int, set[str]] = {}
+    n = 0
+    log = logging.getLogger("cairn.server")
+    for pid, key in trees:
+        try:
+            n += _adopt(meta, pid, Manifest(key, meta.get_chunks), seen.setdefault(pid, set()))
+        except StoreError as e:  # a damaged manifest: its blobs stay unindexed ('cairn verify' reports it)
+            log.warning("cannot index the blobs of manifest %s: %s", key, e)
+    with meta.write() as tx:
+        for pid in {p for p, _ in drafted}:
+            _record(tx, pid, [d for p, d in drafted if p == pid])
+    if trees or drafted:
+        log.info("indexed the blobs of %d version trees (%d entries)", len(trees), n)
+    return n

@@ -8,6 +8,7 @@ from ..engine import Engine
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from . import auth
+from .authz import TreeKeys
 
 
 @dataclass
@@ -17,6 +18,7 @@ class ServerContext:
     max_json_bytes: int = 256 << 20
     max_blob_bytes: int = 8 << 30
     engine: Engine = field(init=False)
+    tree_keys: TreeKeys = field(default_factory=TreeKeys)  # for authz.chunks
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.meta, self.blobs)

@@ -5,13 +5,17 @@ from __future__ import annotations
 from ..core import errors as E
 
 
-class PayloadTooLarge(E.UsageError):
+class TooLarge(E.UsageError):
+    """More than this server accepts (413); the message names the limit."""
+
+
+class PayloadTooLarge(TooLarge):
     def __init__(self, limit: int) -> None:
         super().__init__(f"the request body is larger than this server accepts ({limit} bytes); send it in parts")
 
 
 STATUS: list[tuple[type[Exception], int]] = [
-    (PayloadTooLarge, 413),
+    (TooLarge, 413),
     (E.ForbiddenError, 403),
     (E.AuthError, 401),
     (E.InvalidPathError, 400),

@@ -6,15 +6,15 @@ route: an operator runs ``cairn admin gc`` against the stores themselves."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import Field
 
 from ..engine import Retention
-from . import auth
+from . import authz
 from .api import Ctx, Who
 from .models import ERROR_RESPONSES, Body, EntityPath, NamePath, ProjectPath
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, dependencies=[Depends(authz.gate)])  # read / write by method
 
 
 class RetentionIn(Body):
@@ -35,25 +35,23 @@ def _policy_out(policy: Retention | None) -> dict:
 
 @router.delete("/projects/{entity}/{project}/artifacts/{name}")
 def collection_delete(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
-    auth.require(c.meta, who, entity, "write")
     return {"deleted_versions": c.engine.delete_collection(entity, project, name, delete_aliases)}
 
 
 @router.delete("/projects/{entity}/{project}")
 def project_delete(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
-    auth.require(c.meta, who, entity, "admin")
+    authz.project(c, who, entity, project, "admin")
     return {"deleted_versions": c.engine.delete_project(entity, project, delete_aliases)}
 
 
 @router.get("/projects/{entity}/{project}/retention")
 def project_retention(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "read")
     return _policy_out(c.engine.get_retention(entity, project, None))
 
 
 @router.put("/projects/{entity}/{project}/retention")
 def project_retention_set(entity: EntityPath, project: ProjectPath, body: RetentionIn, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "admin")
+    authz.project(c, who, entity, project, "admin")
     policy = _policy_in(body)
     c.engine.set_retention(entity, project, None, policy)
     return _policy_out(policy)
@@ -61,13 +59,11 @@ def project_retention_set(entity: EntityPath, project: ProjectPath, body: Retent
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/retention")
 def collection_retention(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "read")
     return _policy_out(c.engine.get_retention(entity, project, name))
 
 
 @router.put("/projects/{entity}/{project}/artifacts/{name}/retention")
 def collection_retention_set(entity: EntityPath, project: ProjectPath, name: NamePath, body: RetentionIn, c: Ctx, who: Who) -> dict:
-    auth.require(c.meta, who, entity, "write")
     policy = _policy_in(body)
     c.engine.set_retention(entity, project, name, policy)
     return _policy_out(policy)

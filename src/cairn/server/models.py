@@ -194,6 +194,7 @@ class UploadDone(Body):
 
 
 class ChunkKeys(Body):
+    version_id: VersionId  # the chunks must belong to this (readable) version's manifest tree
     keys: list[ChunkKey] = Field(max_length=10_000)
 
 

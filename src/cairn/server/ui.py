@@ -1,7 +1,8 @@
 """The web UI: server-rendered pages over the engine, with the same roles as the API.
 
-Every page checks the caller's role on the entity before it reads anything of a project,
-so a key without the role gets a 403 page that says nothing about the project. The key
+Every page checks the caller's role (``authz``) before it reads anything of a project: a
+key without a role on the entity gets the same "not found" page whether the project, version
+or run exists or not. The key
 comes from a ``Bearer`` header or the HttpOnly ``cairn_key`` cookie set by ``/-/login``.
 Jinja autoescapes everything; pages send a strict Content-Security-Policy (no inline script).
 """
@@ -17,10 +18,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..core.errors import ArtifactNotFoundError, AuthError, CairnError, NotFoundError, StoreError, UsageError
+from ..core.errors import (
+    ArtifactNotFoundError,
+    AuthError,
+    CairnError,
+    ForbiddenError,
+    NotFoundError,
+    StoreError,
+    UsageError,
+)
 from ..core.names import check_name, parse_ref
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
-from . import auth, browse, run_charts
+from . import auth, authz, browse, run_charts
 from .access import note_user
 from .api import attachment
 from .context import ServerContext
@@ -84,9 +93,7 @@ def _cache(request: Request) -> browse.ManifestCache:
 
 
 def _readable(c: ServerContext, who: auth.Principal, entity: str, roles: dict[str, bool]) -> bool:
-    if entity not in roles:
-        roles[entity] = auth.role_on(c.meta, who, entity) is not None
-    return roles[entity]
+    return authz.can_read(c, who, entity, roles)
 
 
 def _page(request: Request, name: str = "page") -> int:
@@ -138,7 +145,7 @@ def _who_or_none(request: Request) -> auth.Principal | None:
 def error_page(request: Request, exc: Exception) -> HTMLResponse:
     """The HTML answer for an error on a UI page (the API keeps its JSON errors)."""
     who = _who_or_none(request)  # for the top bar (None when the key is the problem)
-    if isinstance(exc, auth.ForbiddenError):
+    if isinstance(exc, ForbiddenError):
         return render(request, "error.html", 403, who=who, title="No access",
                       message="Your API key does not give access to this page. Ask an admin of its entity for a role.",
                       login=True)
@@ -155,7 +162,7 @@ def error_page(request: Request, exc: Exception) -> HTMLResponse:
     if isinstance(exc, (NotFoundError, UsageError)):
         return render(request, "error.html", status_for(exc), who=who,
                       title="Not found" if isinstance(exc, NotFoundError) else "Bad request",
-                      message=str(exc))
+                      message=str(exc), login=who is not None and not who.open_access)
     if isinstance(exc, StoreError):
         return render(request, "error.html", 503, title="Store unavailable",
                       message="The store cannot be reached right now; try again shortly.")
@@ -227,8 +234,7 @@ def index(request: Request) -> HTMLResponse:
 @router.get("/runs/{run_id}")
 def run_page(run_id: str, request: Request) -> HTMLResponse:
     c, who = _ctx(request), _who(request)
-    run = c.engine.get_run(run_id)
-    auth.require(c.meta, who, run.entity, "read")
+    run = authz.run(c, who, run_id, authz.READ)
     roles = {run.entity: True}
     inputs = c.engine.run_inputs(run.id)
     outputs = c.engine.run_outputs(run.id)
@@ -248,7 +254,7 @@ def run_page(run_id: str, request: Request) -> HTMLResponse:
 @router.get("/{entity}/{project}")
 def project_page(entity: str, project: str, request: Request) -> HTMLResponse:
     c, who = _ctx(request), _who(request)
-    auth.require(c.meta, who, entity, "read")
+    authz.project(c, who, entity, project, authz.READ)
     if (entity, project) not in set(c.engine.list_projects(entity)):
         raise NotFoundError(f"project {entity}/{project} not found")
     collections = c.engine.list_collections(entity, project)
@@ -262,7 +268,7 @@ def project_page(entity: str, project: str, request: Request) -> HTMLResponse:
 @router.get("/{entity}/{project}/{name}")
 def artifact_page(entity: str, project: str, name: str, request: Request) -> HTMLResponse:
     c, who = _ctx(request), _who(request)
-    auth.require(c.meta, who, entity, "read")
+    authz.project(c, who, entity, project, authz.READ)
     versions = sorted(c.engine.list_versions(entity, project, name), key=lambda v: v.index, reverse=True)
     # links whose source the viewer cannot read are not shown (a link is read through its source)
     versions = [v for v in versions if not v.is_link or _readable(c, who, v.source_entity or entity, {})]
@@ -298,7 +304,7 @@ def _links(c: ServerContext, who: auth.Principal, versions: list[VersionInfo]) -
 @router.get("/{entity}/{project}/{name}/diff")
 def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLResponse:
     c, who = _ctx(request), _who(request)
-    auth.require(c.meta, who, entity, "read")
+    authz.project(c, who, entity, project, authz.READ)
     a_name = request.query_params.get("a") or ""
     b_name = request.query_params.get("b") or "latest"
     if not a_name:
@@ -363,7 +369,7 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
 def _readable_version(request: Request, entity: str, project: str, name: str, alias: str) -> tuple[ServerContext, auth.Principal, VersionInfo]:
     """The version, after the caller's read role on it (and on a link's source) is checked."""
     c, who = _ctx(request), _who(request)
-    auth.require(c.meta, who, entity, "read")
+    authz.project(c, who, entity, project, authz.READ)  # no role: 404, as for a missing project
     v = _resolve(c, entity, project, name, alias)
     if v.is_link:  # read through its source: its files are the source's
         auth.require(c.meta, who, v.source_entity or entity, "read")

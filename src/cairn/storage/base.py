@@ -73,7 +73,8 @@ class Presigner(Protocol):
 
     Two ways up: ``presign_put`` lets a client create a blob's object itself, unchecked (the
     server decides who may: ``server/blobs_index``); ``presign_put_staging`` takes bytes to a
-    staging key, which ``complete_staging`` moves into place only after hashing them."""
+    staging key, which ``complete_staging`` moves into place only after hashing them, or
+    ``promote_staging`` without (create-only, for a project trusted with that object)."""
 
     def presign_get(self, digest: str, expires: int = 3600, disposition: str | None = None) -> str:
         """A URL that GETs the blob's bytes for ``expires`` seconds, answered with the given
@@ -90,6 +91,11 @@ class Presigner(Protocol):
         """Read the staged bytes, hash them, and store them as ``digest`` if they match (kept once
         if already stored); delete the staged object either way. False when they do not match or
         nothing was staged; UsageError for a key this store did not hand out."""
+
+    def promote_staging(self, staging_key: str, digest: str) -> bool:
+        """Move the staged bytes to ``digest``'s object without reading them, only if that
+        object does not exist (never replacing one); delete the staged object. True when the
+        object exists afterwards, False when nothing was staged."""
 
 
 class ChunkStore(Protocol):

@@ -571,6 +571,35 @@ class S3BlobStore:
                 with self._errors("delete a staged upload", staging_key):
                     client.delete_object(Bucket=self.bucket, Key=staging_key)
 
+    def promote_staging(self, staging_key: str, digest: str) -> bool:
+        """Copy the staged object to the blob's key *only if no object is there* (a
+        server-side copy with ``If-None-Match: *``, the bytes not read), and delete the staged
+        object. True when the blob's object now exists (created, or there already); False
+        when nothing was staged. The caller decides whether unread bytes may be trusted."""
+        from botocore.exceptions import ClientError
+
+        if not re.fullmatch(re.escape(self._base) + r"staging/[0-9a-f]{32}", staging_key):
+            raise UsageError(f"{staging_key!r} is not a staging key of {self!r}")
+        key = self._key(digest)
+        if key is None:
+            raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
+        client = self._ready()
+        try:
+            with self._errors("move a staged upload into place", staging_key):
+                try:
+                    client.copy_object(Bucket=self.bucket, Key=key, IfNoneMatch="*",
+                                       CopySource={"Bucket": self.bucket, "Key": staging_key})
+                except ClientError as e:
+                    if error_code(e) in MISSING:
+                        return False
+                    if error_code(e) not in TAKEN:
+                        raise
+                return True
+        finally:
+            with contextlib.suppress(CairnError):
+                with self._errors("delete a staged upload", staging_key):
+                    client.delete_object(Bucket=self.bucket, Key=staging_key)
+
     def _complete_multipart(self, key: str) -> None:
         """Complete the client's multipart upload to ``key``, if it made one, from the parts S3 holds."""
         from botocore.exceptions import ClientError

@@ -3,8 +3,9 @@
 Version 1 creates the schema; version 2 adds the claims of direct uploads; version 3 the
 list of blobs found damaged; version 4 the lifecycle tables (gc marks, retention policies,
 store settings); version 5 links and collection tags; version 6 a run's history, summary,
-tags and notes. A store written by a newer cairn (higher version) is refused with a clear
-error instead of being misread.
+tags and notes; version 7 key expiry, server admins and the bindings of staged uploads. A
+store written by a newer cairn (higher version) is refused with a clear error instead of
+being misread.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ PostgreSQL) and ``{blob}``. Everything else is the same SQL.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _TYPES = {
     # INTEGER PRIMARY KEY is SQLite's rowid: numbered automatically, like an identity column
@@ -210,7 +210,6 @@ CREATE TABLE store_settings (
 );
 """
 
-
 # Version 5: links (W&B's registry). A link is a version row of its own in the target
 # collection (its own vN, aliases and ``latest``) whose ``link_of`` points at the source
 # version; it shares the source's manifest (``manifest_key``, ``digest``, counts: names of
@@ -227,7 +226,6 @@ CREATE TABLE collection_tags (
     PRIMARY KEY (artifact_id, tag)
 );
 """
-
 
 # Version 6: a run's record (W&B's run.log / summary / tags / notes). One row per step of
 # history, its values as one JSON object: rows are written in batches and read back whole
@@ -246,8 +244,26 @@ ALTER TABLE runs ADD COLUMN exit_code INTEGER;
 """
 
 
+# Version 7: key management and upload binding. A server admin (``users.server_admin``) has
+# the admin role on every entity; a key may expire. A staged upload is bound to the project
+# (and digest) that started it: no one else can complete it (server/uploads.py).
+_V7 = """
+ALTER TABLE users ADD COLUMN server_admin INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN expires_at {ts};
+CREATE INDEX ix_api_keys_prefix ON api_keys (prefix);
+CREATE TABLE staged_uploads (
+    key VARCHAR(300) PRIMARY KEY,
+    project_id BIGINT NOT NULL REFERENCES projects (id),
+    digest VARCHAR(80) NOT NULL,
+    size BIGINT NOT NULL,
+    created_at {ts} NOT NULL
+);
+CREATE INDEX ix_staged_uploads_project ON staged_uploads (project_id, digest);
+"""
+
+
 def statements(version: int, dialect: str) -> list[str]:
     """The DDL statements that bring the schema from ``version - 1`` to ``version``."""
-    text = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}[version].format(**_TYPES[dialect])
+    text = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}[version].format(**_TYPES[dialect])
     lines = [line.split("--", 1)[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

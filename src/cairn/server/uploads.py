@@ -1,0 +1,187 @@
+"""Staged uploads: bytes a client PUTs to a fresh staging key with presigned URLs, which
+count only once the server has hashed them.
+
+Each staging key is recorded with the project (and digest) that asked for it; only a
+request for that project and digest can complete it, and the record goes on completion.
+An upload id of another project, or one never handed out, answers the same 404. Sizes
+above the server's largest blob are refused before any multipart upload is opened.
+
+Direct uploads of small blobs use staging too, where the project may not write the final
+object unchecked (another project holds or is writing it): the client is handed a URL just
+like any other, so its answer never tells whether someone else has that content.
+"""
+
+from __future__ import annotations
+
+from ..core.errors import IntegrityError, NotFoundError, UsageError
+from ..engine import records
+from . import blobs_index
+from .context import ServerContext
+from .errors import TooLarge
+
+
+def _missing(entity: str, project: str, upload_id: str) -> NotFoundError:
+    return NotFoundError(f"project {entity}/{project} has no staged upload {upload_id[:300]!r}; start one again")
+
+
+def _record(c: ServerContext, entity: str, project: str, key: str, digest: str, size: int) -> None:
+    from ..storage.meta.sql import insert
+
+    with c.meta.write() as tx:
+        pid = records.project_id(tx, entity, project, create=True)
+        insert(tx, "staged_uploads", {"key": key, "project_id": pid, "digest": digest, "size": size,
+                                      "created_at": tx.now()})
+
+
+def _take(c: ServerContext, entity: str, project: str, key: str, digest: str) -> bool:
+    """Remove the record of ``key`` if it is this project's upload of ``digest``."""
+    with c.meta.write() as tx:
+        pid = records.project_id(tx, entity, project)
+        if pid is None:
+            return False
+        return tx.execute("DELETE FROM staged_uploads WHERE key = :k AND project_id = :p AND digest = :d",
+                          {"k": key, "p": pid, "d": digest}) > 0
+
+
+def start(c: ServerContext, entity: str, project: str, digest: str, size: int) -> dict:
+    """Presigned URL(s) to a new staging key for ``size`` bytes of ``digest``, bound to the project."""
+    blobs_index.check_content_digest(digest)
+    if size > c.max_blob_bytes:
+        raise TooLarge(f"a blob of {size} bytes is larger than this server accepts ({c.max_blob_bytes} bytes)")
+    presign = getattr(c.blobs, "presign_put_staging", None)
+    if presign is None:
+        return {"direct": False}
+    up = presign(size)
+    _record(c, entity, project, up.key, digest, size)
+    return {"direct": True, "upload_id": up.key, "urls": list(up.urls), "part_size": up.part_size}
+
+
+def complete(c: ServerContext, entity: str, project: str, upload_id: str, digest: str) -> None:
+    """Hash the staged bytes of this project's upload and store them for the project if they
+    match ``digest``. 404 for an upload id this project did not start for that digest."""
+    complete_staging = getattr(c.blobs, "complete_staging", None)
+    if complete_staging is None:
+        raise UsageError("this server's blob store takes uploads through the server, not direct ones")
+    if not _take(c, entity, project, upload_id, digest):
+        raise _missing(entity, project, upload_id)
+
+    def write(digests: list[str]) -> None:
+        if not complete_staging(upload_id, digest):
+            raise IntegrityError(f"the uploaded bytes do not match {digest}; nothing was stored", digest=digest)
+
+    # the staged copy is gone once completed: an existing object found wrong cannot be rewritten here
+    blobs_index.store_checked(c.meta, c.blobs, entity, project, [digest], write, rewritable=False)
+
+
+def direct_start(c: ServerContext, entity: str, project: str, digests: list[str]) -> dict[str, str]:
+    """A presigned PUT URL to a fresh staging key for each digest, bound to the project.
+
+    Every digest gets the same kind of URL: whether another project holds or is writing
+    that blob decides only what ``direct_done`` does with the bytes (moved into place
+    unread under this project's claim, or hashed first), never what the client sees."""
+    wanted = list(dict.fromkeys(digests))
+    # bytes staged by an earlier attempt that failed before reporting them are taken now,
+    # not sent again (the project's own uploads: this tells nothing about other projects)
+    resumed = _staged(c, entity, project, wanted)
+    if resumed:
+        left = set(direct_done(c, entity, project, list(resumed)))
+        wanted = [d for d in wanted if d not in resumed or d in left]
+    blobs_index.grant_direct(c.meta, c.blobs, entity, project, wanted)  # claims what is free
+    presign = c.blobs.presign_put_staging  # type: ignore[attr-defined]
+    ups = {d: presign(1) for d in wanted}
+    from ..storage.meta.sql import insert_ignore
+
+    with c.meta.write() as tx:
+        pid = records.project_id(tx, entity, project, create=True)
+        now = tx.now()
+        insert_ignore(tx, "staged_uploads", [{"key": up.key, "project_id": pid, "digest": d, "size": 0,
+                                              "created_at": now} for d, up in ups.items()])
+    return {d: up.urls[0] for d, up in ups.items()}
+
+
+def direct_done(c: ServerContext, entity: str, project: str, digests: list[str]) -> list[str]:
+    """Take this project's staged direct uploads of ``digests`` into the store; returns the
+    digests that must still come through the server.
+
+    Under this project's claim the staged object is moved into place unread (create-only,
+    as a direct PUT to the blob's key would; ``blobs_index`` says why a project may trust
+    its own writers). Without the claim — another project holds or is writing the blob —
+    the staged bytes are hashed first and count only if they match."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    wanted = list(dict.fromkeys(digests))
+    staged = _staged(c, entity, project, wanted)
+    with c.meta.read() as tx:
+        pid = records.project_id(tx, entity, project)
+        claims = blobs_index.claims_of(tx, list(staged))
+    left = [d for d in wanted if d not in staged]
+    ours = [d for d in staged if claims.get(d) == pid]
+    others = [d for d in staged if claims.get(d) != pid]
+
+    taken = _take_many(c, pid, [(k, d) for d in ours for k in staged[d]])  # one transaction, not one per blob
+
+    def promote(d: str) -> str | None:
+        arrived = False
+        for key in taken.get(d, []):
+            arrived = c.blobs.promote_staging(key, d) or arrived  # type: ignore[attr-defined]
+        return d if arrived else None
+
+    with ThreadPoolExecutor(16) as pool:
+        promoted = [d for d in pool.map(promote, ours) if d is not None]
+    left += [d for d in ours if d not in set(promoted)]
+    left += blobs_index.record_direct(c.meta, entity, project, promoted) if promoted else []
+    for d in others:
+        if not _complete_checked(c, entity, project, d, staged[d]):
+            left.append(d)
+    return left
+
+
+def _take_many(c: ServerContext, pid: int, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Remove these (key, digest) records of the project; returns the keys removed by this
+    call, by digest (a concurrent call takes the others)."""
+    from ..storage.meta.sql import batches, in_list
+
+    wanted = dict(pairs)
+    out: dict[str, list[str]] = {}
+    with c.meta.write() as tx:
+        for part in batches(list(wanted)):
+            ph, params = in_list(part)
+            for key in tx.scalars(f"DELETE FROM staged_uploads WHERE project_id = :p AND key IN {ph} RETURNING key",
+                                  {**params, "p": pid}):
+                out.setdefault(wanted[key], []).append(key)
+    return out
+
+
+def _staged(c: ServerContext, entity: str, project: str, digests: list[str]) -> dict[str, list[str]]:
+    """This project's staged upload keys of each of ``digests`` that has any."""
+    from ..storage.meta.sql import batches, in_list
+
+    out: dict[str, list[str]] = {}
+    with c.meta.read() as tx:
+        pid = records.project_id(tx, entity, project)
+        if pid is None:
+            return out
+        for part in batches(digests):
+            ph, params = in_list(part)
+            for key, d in tx.tuples(f"SELECT key, digest FROM staged_uploads WHERE project_id = :p AND digest IN {ph}",
+                                    {**params, "p": pid}):
+                out.setdefault(d, []).append(key)
+    return out
+
+
+def _complete_checked(c: ServerContext, entity: str, project: str, digest: str, keys: list[str]) -> bool:
+    """Hash the staged bytes and store them for the project if they match ``digest``."""
+    for key in keys:
+        if not _take(c, entity, project, key, digest):
+            continue  # completed by a concurrent call
+
+        def write(digests: list[str], key: str = key) -> None:
+            if not c.blobs.complete_staging(key, digest):  # type: ignore[attr-defined]
+                raise IntegrityError(f"the uploaded bytes do not match {digest}", digest=digest)
+
+        try:
+            blobs_index.store_checked(c.meta, c.blobs, entity, project, [digest], write, rewritable=False)
+            return True
+        except IntegrityError:
+            continue
+    return False
