@@ -47,7 +47,12 @@ def _duration(expires: str | None):  # noqa: ANN202
               help="Make NAME a server admin: the admin role on every entity (sees and may change every project).")
 @_META
 def create_user(name: str, expires: str | None, server_admin: bool, meta: str | None) -> None:
-    """Create user NAME with its own entity, and print its API key (shown only once)."""
+    """Create user NAME with its own entity, and print its API key (shown only once).
+
+    \b
+    Example:
+      cairn admin create-user alice --expires 90d --meta postgresql://cairn:pw@db/cairn
+    """
     from ..server import auth
 
     key = auth.create_user(_meta(meta), name, expires=_duration(expires), server_admin=server_admin)
@@ -59,7 +64,12 @@ def create_user(name: str, expires: str | None, server_admin: bool, meta: str | 
 @_EXPIRES
 @_META
 def create_key(name: str, expires: str | None, meta: str | None) -> None:
-    """Print a new API key for existing user NAME (shown only once)."""
+    """Print a new API key for existing user NAME (shown only once).
+
+    \b
+    Example:
+      cairn admin create-key alice --expires 30d
+    """
     from ..server import auth
 
     output.line(auth.create_key(_meta(meta), name, expires=_duration(expires)))
@@ -69,7 +79,12 @@ def create_key(name: str, expires: str | None, meta: str | None) -> None:
 @click.argument("user")
 @_META
 def list_keys(user: str, meta: str | None) -> None:
-    """List USER's API keys: id, prefix, state, created, expires (keys themselves are never stored)."""
+    """List USER's API keys: id, prefix, state, created, expires (keys themselves are never stored).
+
+    \b
+    Example:
+      cairn admin list-keys alice
+    """
     from ..server import auth
 
     keys = auth.list_keys(_meta(meta), user)
@@ -88,7 +103,12 @@ def list_keys(user: str, meta: str | None) -> None:
 @click.argument("key")
 @_META
 def revoke_key(key: str, meta: str | None) -> None:
-    """Revoke an API key, named by its id or prefix as list-keys shows it (or the whole key)."""
+    """Revoke an API key, named by its id or prefix as list-keys shows it (or the whole key).
+
+    \b
+    Example:
+      cairn admin revoke-key cairn_AbCd
+    """
     from ..server import auth
 
     user, info = auth.revoke_key(_meta(meta), key)
@@ -104,7 +124,12 @@ def revoke_key(key: str, meta: str | None) -> None:
 @click.option("--role", type=click.Choice(["read", "write", "admin"]), required=True, help="Role on ENTITY's projects.")
 @_META
 def add_member(entity: str, user: str, role: str, meta: str | None) -> None:
-    """Give USER a ROLE on ENTITY (a team entity is created if new)."""
+    """Give USER a ROLE on ENTITY (a team entity is created if new).
+
+    \b
+    Example:
+      cairn admin add-member vision alice --role write
+    """
     from ..server import auth
 
     auth.add_member(_meta(meta), entity, user, role)
@@ -117,7 +142,12 @@ def add_member(entity: str, user: str, role: str, meta: str | None) -> None:
 @click.argument("role", type=click.Choice(["read", "write", "admin"]))
 @_META
 def set_role(entity: str, user: str, role: str, meta: str | None) -> None:
-    """Change the ROLE of USER, already a member of ENTITY."""
+    """Change the ROLE of USER, already a member of ENTITY.
+
+    \b
+    Example:
+      cairn admin set-role vision alice read
+    """
     from ..server import auth
 
     old = auth.set_role(_meta(meta), entity, user, role)
@@ -129,7 +159,12 @@ def set_role(entity: str, user: str, role: str, meta: str | None) -> None:
 @click.argument("user")
 @_META
 def remove_member(entity: str, user: str, meta: str | None) -> None:
-    """Take USER's role on ENTITY away (their keys then reach nothing of ENTITY)."""
+    """Take USER's role on ENTITY away (their keys then reach nothing of ENTITY).
+
+    \b
+    Example:
+      cairn admin remove-member vision alice
+    """
     from ..server import auth
 
     old = auth.remove_member(_meta(meta), entity, user)
@@ -141,7 +176,12 @@ def remove_member(entity: str, user: str, meta: str | None) -> None:
 @click.option("--revoke", is_flag=True, help="Take the server admin right away instead of granting it.")
 @_META
 def server_admin(user: str, revoke: bool, meta: str | None) -> None:
-    """Make USER a server admin (admin on every entity), or with --revoke, no longer one."""
+    """Make USER a server admin (admin on every entity), or with --revoke, no longer one.
+
+    \b
+    Example:
+      cairn admin server-admin alice --revoke
+    """
     from ..server import auth
 
     auth.set_server_admin(_meta(meta), user, not revoke)

@@ -266,8 +266,11 @@ def parse_json_body(model: type[BaseModel], data: bytes) -> BaseModel:
 
     from fastapi.exceptions import RequestValidationError
 
+    if not data.strip():  # the body is required (as the document says): none is not "{}"
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "a JSON object is required",
+                                       "input": None}])
     try:
-        obj = json.loads(data or b"{}")
+        obj = json.loads(data)
     except (ValueError, RecursionError) as e:
         raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": f"not valid JSON: {e}",
                                        "input": None}]) from None
