@@ -285,9 +285,10 @@ def _routes() -> list[tuple[str, str]]:
     import tempfile
     from pathlib import Path
 
-    d = Path(tempfile.mkdtemp(prefix="cairn-openapi-"))
-    app = create_app(Meta.sqlite(d / "meta.sqlite"), LocalBlobStore(d / "blobs"))
-    return [(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops]
+    with tempfile.TemporaryDirectory(prefix="cairn-openapi-") as tmp:  # collected at import: leave nothing
+        d = Path(tmp)
+        app = create_app(Meta.sqlite(d / "meta.sqlite"), LocalBlobStore(d / "blobs"))
+        return [(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops]
 
 
 ROUTES = _routes()

@@ -109,6 +109,11 @@ def version(c: "ServerContext", who: auth.Principal, version_id: int, need: str)
         raise missing
     if auth.ROLES[role] < auth.ROLES[need]:
         raise ForbiddenError(f"user {who.name!r} needs the {need!r} role on entity {v.entity!r} for this")
+    # a link is read through its source: reading it needs a role on the source's entity too,
+    # so a link never opens a source to a caller who cannot read it (unlinking needs only
+    # write on the link's own entity)
+    if need == READ and v.is_link and auth.role_on(c.meta, who, v.source_entity or v.entity) is None:
+        raise missing
     return v
 
 
