@@ -177,6 +177,23 @@ class S3BlobStore:
                     return None
                 raise
 
+    def _object_digest(self, client, key: str) -> tuple[str, dict] | None:  # noqa: ANN001
+        """The BLAKE3 digest of the object under ``key`` (one full read) with its GET answer
+        (its body consumed), or None when there is no such object."""
+        from botocore.exceptions import ClientError
+
+        try:
+            obj = client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            if error_code(e) in MISSING:
+                return None
+            raise
+        h = hasher()
+        with obj["Body"] as body:
+            while chunk := body.read(READ_SIZE):
+                h.update(chunk)
+        return "blake3:" + h.hexdigest(), obj
+
     def _clear_wrong_size(self, key: str, size: int) -> bool:
         """Whether ``key`` holds an object of ``size`` bytes; one of another size is damaged
         (a blob's size is part of what its digest names) and is deleted, so that the write
@@ -457,18 +474,10 @@ class S3BlobStore:
             return False
         client = self._ready()
         with self._errors("check a damaged blob", key):
-            try:
-                obj = client.get_object(Bucket=self.bucket, Key=key)
-            except ClientError as e:
-                if error_code(e) in MISSING:
-                    return False
-                raise
-            h = hasher()
-            with obj["Body"] as body:
-                while chunk := body.read(READ_SIZE):
-                    h.update(chunk)
-            if "blake3:" + h.hexdigest() == digest:
+            got = self._object_digest(client, key)
+            if got is None or got[0] == digest:
                 return False
+            obj = got[1]
             aside = f"{self._base}quarantine/{digest[7:]}.{time.strftime('%Y%m%dT%H%M%S')}.{uuid.uuid4().hex[:8]}"
             source = {"Bucket": self.bucket, "Key": key}
             try:
@@ -541,18 +550,10 @@ class S3BlobStore:
         try:
             with self._errors("verify a staged upload", staging_key):
                 self._complete_multipart(staging_key)
-                try:
-                    obj = client.get_object(Bucket=self.bucket, Key=staging_key)
-                except ClientError as e:
-                    if error_code(e) in MISSING:
-                        return False
-                    raise
-                h = hasher()
-                with obj["Body"] as body:
-                    while chunk := body.read(READ_SIZE):
-                        h.update(chunk)
-                if key is None or "blake3:" + h.hexdigest() != digest:
+                got = self._object_digest(client, staging_key)
+                if got is None or key is None or got[0] != digest:
                     return False
+                obj = got[1]
                 if self._clear_wrong_size(key, obj["ContentLength"]):
                     return True
                 source = {"Bucket": self.bucket, "Key": staging_key}
