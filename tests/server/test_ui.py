@@ -7,6 +7,8 @@ import random
 import re
 from pathlib import Path
 
+import pytest
+
 from helpers import write
 
 import cairn
@@ -114,7 +116,7 @@ def test_projects_artifact_version_folders_and_download(ui_server, page) -> None
     facts = page.locator("dl.facts").first.inner_text()
     assert "blake3:" in facts and "4" in facts
     names = [r.split("\t")[0].strip() for r in rows(page)]
-    assert names == ["a.txt", "keep.txt", "old.txt", "sub/"]
+    assert names == ["sub/", "a.txt", "keep.txt", "old.txt"]  # folders first
 
     page.get_by_role("link", name="sub/").click()
     page.get_by_role("link", name="deep/").click()
@@ -134,7 +136,7 @@ def test_projects_artifact_version_folders_and_download(ui_server, page) -> None
     page.get_by_role("link", name="Back to folder").click()
     page.get_by_role("link", name="..").click()
     page.get_by_role("link", name="..").click()
-    assert [r.split("\t")[0].strip() for r in rows(page)][-1] == "sub/"
+    assert [r.split("\t")[0].strip() for r in rows(page)][0] == "sub/"
     ok(page)
 
 
@@ -273,7 +275,7 @@ def test_hostile_text_is_escaped(ui_server, page) -> None:  # noqa: ANN001
 
     page.get_by_role("link", name=HOSTILE_FILE).click()  # the file page, with its download
     assert page.locator("dl.file-facts code").first.inner_text() == HOSTILE_FILE
-    href = page.get_by_role("link", name="Download").get_attribute("href")
+    href = page.get_by_role("link", name="Download", exact=True).get_attribute("href")
     blob = page.request.get(ui_server.url + href)
     assert blob.body() == b"x"
     assert blob.headers["content-type"] == "application/octet-stream"
@@ -369,9 +371,14 @@ def test_login_refuses_stale_cookies_cross_site_posts_and_open_redirects(ui_serv
 
 # -- the folder walk, against brute force ------------------------------------------------
 
-def test_folder_listing_matches_a_full_scan() -> None:
+@pytest.mark.parametrize("folders_first", [True, False])
+def test_folder_listing_matches_a_full_scan(folders_first, monkeypatch) -> None:  # noqa: ANN001
     from cairn.core.manifest import Entry, Manifest, build
+    from cairn.server import browse
     from cairn.server.browse import Folder, ManifestCache, Tree, child_name
+
+    if not folders_first:  # a folder too large to find its sub-folders: plain path order
+        monkeypatch.setattr(browse, "FOLDERS_FIRST_MAX", 0)
 
     rnd = random.Random(5)
     for n in (0, 1, 40, 3000):
@@ -401,5 +408,8 @@ def test_folder_listing_matches_a_full_scan() -> None:
                 if listing.next_after is None:
                     break
                 after = listing.next_after
-            assert got == sorted(want.items(), key=lambda kv: folder + kv[0])
+            # folders first, then files, each in path order
+            first = (lambda kv: not kv[0].endswith("/")) if folders_first else (lambda kv: False)
+            assert got == sorted(want.items(), key=lambda kv: (first(kv), folder + kv[0]))
+            assert listing.folders_first == (folders_first or not below)
             assert (listing.files, listing.size) == (len(below), sum(len(p) for p in below))

@@ -33,7 +33,7 @@ def test_a_linked_version_shows_where_it_points_and_serves_its_files(ui_server, 
     assert banner.get_attribute("data-link-source") == "local/train/net:v0"
     assert "Link to local/train/net:v0" in banner.inner_text()
     with page.expect_download() as dl:
-        page.get_by_role("link", name="Download").first.click()
+        page.get_by_role("link", name="Download", exact=True).first.click()
     assert Path(dl.value.path()).read_text() == "weights one"
     banner.get_by_role("link", name="local/train/net:v0").click()
     page.wait_for_url(ui_server.url + "/local/train/net/v0")

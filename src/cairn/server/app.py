@@ -95,8 +95,10 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
 
     if ui:
         from .ui import router as ui_router
+        from .ui_archive import router as archive_router
 
         app.include_router(ui_router)
+        app.include_router(archive_router)
     from .authz import check_routes
 
     check_routes(app)  # refuses a route that authorization does not cover

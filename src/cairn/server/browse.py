@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 from ..core.manifest import Child, Entry, Manifest, diff
 
 PAGE_SIZE = 200
+FOLDERS_FIRST_MAX = 20_000  # entries below a folder; ~160 leaves read at most to find its sub-folders
 _AFTER_SLASH = chr(ord("/") + 1)  # "a0" sorts right after every "a/…" path
 
 
@@ -67,6 +69,7 @@ class Listing:
     next_after: str | None = None  # the cursor of the next page
     files: int = 0  # everything below path
     size: int = 0
+    folders_first: bool = True
 
 
 class Tree:
@@ -117,46 +120,71 @@ class Tree:
         j = bisect_left([e.path for e in entries], prefix)
         return j < len(entries) and entries[j].path.startswith(prefix)
 
-    def listing(self, path: str, after: str | None = None, limit: int = PAGE_SIZE) -> Listing:
-        """Children of folder ``path`` after the cursor ``after`` (a child name; folders end in '/')."""
+    def _children(self, path: str, pos: str) -> Iterator[str | Entry]:
+        """The children of folder ``path`` from ``pos`` on, in path order: a sub-folder as its
+        name ("sub/", skipped past in one bisect), a file as its entry."""
         hi = prefix_end(path)
-        out = Listing(path)
-        out.files, out.size = self.stats(path, hi)
-        if after:
-            pos = path + after[:-1] + _AFTER_SLASH if after.endswith("/") else path + after + "\0"
-        else:
-            pos = path
         i = bisect_left(self.lasts, pos)
-        while i < len(self.leaves) and len(out.rows) <= limit:
+        while i < len(self.leaves):
             entries = self._entries(i)
-            j = bisect_left([e.path for e in entries], pos)
+            paths = [e.path for e in entries]
+            j = bisect_left(paths, pos)
             moved = False
-            while j < len(entries) and len(out.rows) <= limit:
+            while j < len(entries):
                 e = entries[j]
                 if hi is not None and e.path >= hi:
-                    i = len(self.leaves)
-                    break
+                    return
                 rest = e.path[len(path):]
                 if "/" in rest:
                     name = rest.split("/", 1)[0]
-                    lo = path + name + "/"
                     pos = path + name + _AFTER_SLASH
-                    files, size = self.stats(lo, pos)
-                    out.rows.append(Folder(name + "/", files, size))
+                    yield name + "/"
                     if pos > self.lasts[i]:  # the folder runs past this leaf: jump
                         i = bisect_left(self.lasts, pos, i + 1)
                         moved = True
                         break
-                    j = bisect_left([x.path for x in entries], pos, j + 1)
+                    j = bisect_left(paths, pos, j + 1)
                 else:
-                    out.rows.append(e)
+                    yield e
                     j += 1
             if not moved:
                 i += 1
                 if i < len(self.leaves):
                     pos = max(pos, self.lasts[i - 1] + "\0")
-        if len(out.rows) > limit:
-            out.rows = out.rows[:limit]
+
+    def listing(self, path: str, after: str | None = None, limit: int = PAGE_SIZE) -> Listing:
+        """Children of folder ``path`` after the cursor ``after`` (a child name; folders end
+        in '/'): sub-folders first, then files, each in path order. A folder holding more
+        than ``FOLDERS_FIRST_MAX`` entries lists in plain path order instead (finding its
+        sub-folders would read every leaf of its direct files); ``Listing.folders_first`` says which."""
+        hi = prefix_end(path)
+        out = Listing(path)
+        out.files, out.size = self.stats(path, hi)
+        out.folders_first = out.files <= FOLDERS_FIRST_MAX
+
+        def at(cursor: str) -> str:
+            return path + cursor[:-1] + _AFTER_SLASH if cursor.endswith("/") else path + cursor + "\0"
+
+        found: list[str | Entry]
+        if not out.folders_first:
+            found = list(islice(self._children(path, at(after) if after else path), limit + 1))
+        else:
+            found = []
+            if not after or after.endswith("/"):
+                folders = (x for x in self._children(path, at(after) if after else path) if isinstance(x, str))
+                found += islice(folders, limit + 1)
+                files_from = path
+            else:
+                files_from = at(after)
+            if len(found) <= limit:
+                files = (x for x in self._children(path, files_from) if not isinstance(x, str))
+                found += islice(files, limit + 1 - len(found))
+        for x in found[:limit]:
+            if isinstance(x, str):
+                out.rows.append(Folder(x, *self.stats(path + x, path + x[:-1] + _AFTER_SLASH)))
+            else:
+                out.rows.append(x)
+        if len(found) > limit:
             last = out.rows[-1]
             out.next_after = last.name if isinstance(last, Folder) else last.path[len(path):]
         return out

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
+from markupsafe import Markup
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from pygments.formatters import HtmlFormatter
@@ -26,6 +27,7 @@ STATIC = {
     "style.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
+    "time.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 # Made from installed packages at start-up (Pygments' classes for highlighted previews).
@@ -52,12 +54,14 @@ HEADERS = {
 
 # -- templates --------------------------------------------------------------------
 
-def when(t: datetime | None) -> str:
+def when(t: datetime | None) -> Markup:
+    """A ``<time>`` in UTC; static/time.js shows it in the viewer's time zone, with a relative time."""
     if t is None:
-        return ""
+        return Markup("")
     if t.tzinfo is None:  # the store keeps UTC
         t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    t = t.astimezone(timezone.utc)
+    return Markup('<time datetime="{}">{}</time>').format(t.strftime("%Y-%m-%dT%H:%M:%SZ"), t.strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def href(*segments: str, **query: Any) -> str:
