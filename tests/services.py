@@ -181,6 +181,101 @@ def _pg_wait_ready(proc: subprocess.Popen, log: Path, port: int, user: str,
     return False
 
 
+class PostgresProcess:
+    """One PostgreSQL server whose port and data survive ``stop()``/``start()``: tests use
+    it to take the database away mid-test (a restart) and bring it back as it was."""
+
+    def __init__(self, workdir: Path, user: str, password: str) -> None:
+        self.workdir = Path(workdir).resolve()
+        # As root, PostgreSQL runs as another user, which must traverse every folder above its
+        # data. A pytest session that starts resets /tmp/pytest-of-root to 0700, so a server
+        # whose data sits under another session's base temp dies with "Permission denied" when
+        # two sessions overlap: its data goes into a folder of its own under the system temp dir.
+        self.home = Path(tempfile.mkdtemp(prefix="cairn-pgdata-")) if _pg_run_as() else self.workdir
+        self.pgdata, self.log = self.home / "pgdata", self.workdir / "postgres.log"
+        self.user, self.password = user, password
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        """A SQLAlchemy URL to the ``postgres`` database."""
+        return f"postgresql+psycopg://{self.user}:{self.password}@{HOST}:{self.port}/postgres"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def init(self) -> None:
+        """initdb, as the unprivileged user when we are root."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.pgdata.mkdir(mode=0o700)  # fails if it exists: never clobber someone's data
+        run_as = _pg_run_as()
+        pwfile = self.home / "pgpass.tmp"
+        pwfile.write_text(self.password + "\n")
+        if run_as:
+            _add_search_bit(self.home)
+            os.chown(self.pgdata, run_as["user"], run_as["group"])
+            pwfile.chmod(0o644)
+        with self.log.open("ab") as out:
+            rc = subprocess.call(
+                [_pg_bin("initdb"), "-D", str(self.pgdata), "-U", self.user, f"--pwfile={pwfile}",
+                 "--auth-host=scram-sha-256", "--auth-local=trust",
+                 "--encoding=UTF8", "--no-locale", "--no-sync"],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **run_as,
+            )
+        pwfile.unlink()
+        if rc != 0:
+            raise _fail("initdb", self.log, f"exit code {rc}")
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server (on its old port after a stop) and return once it accepts connections."""
+        if self.running:
+            return
+        first = self.port == 0
+        for attempt in range(3):
+            if first:
+                self.port = free_ports()[0]
+            with self.log.open("ab") as out:
+                self.proc = subprocess.Popen(
+                    [_pg_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port),
+                     "-c", f"listen_addresses={HOST}", "-c", "unix_socket_directories=",
+                     "-c", "fsync=off", "-c", "synchronous_commit=off",
+                     "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True, **_pg_run_as(),
+                )
+            if _pg_wait_ready(self.proc, self.log, self.port, self.user, self.password, timeout):
+                return
+            if not (_port_clash(self.log) and attempt < 2):
+                raise _fail("postgres", self.log, f"exit code {self.proc.returncode}")
+            if not first:  # our old port was taken while we were down: wait for it
+                time.sleep(0.5)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the server ("fast" shutdown: connections are cut), SIGKILL if it lingers."""
+        if self.proc is not None:
+            _stop_group(self.proc, signal.SIGINT, timeout=timeout)
+
+
+@contextmanager
+def postgres_process(
+    workdir: Path, *, user: str = "cairn", password: str = "cairn", timeout: float = 60.0
+) -> Iterator[PostgresProcess]:
+    """A running :class:`PostgresProcess` (see ``postgres_server``); stopped and its data
+    deleted on exit, even on error."""
+    pg = PostgresProcess(workdir, user, password)
+    try:
+        pg.init()
+        pg.start(timeout)
+        yield pg
+    finally:
+        pg.stop()
+        shutil.rmtree(pg.pgdata, ignore_errors=True)
+        if pg.home != pg.workdir:
+            shutil.rmtree(pg.home, ignore_errors=True)
+
+
 @contextmanager
 def postgres_server(
     workdir: Path,
@@ -199,60 +294,8 @@ def postgres_server(
     Durability is switched off (``fsync=off``) because tests do not need it.
     On exit the server is stopped (fast shutdown, then SIGKILL), even on error.
     """
-    workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    run_as = _pg_run_as()
-    # As root, PostgreSQL runs as another user, which must traverse every folder above its data.
-    # A pytest session that starts resets /tmp/pytest-of-root to 0700, so a server whose data
-    # sits under another session's base temp dies with "Permission denied" when two sessions
-    # overlap: its data goes into a folder of its own under the system temp dir instead.
-    home = Path(tempfile.mkdtemp(prefix="cairn-pgdata-")) if run_as else workdir
-    pgdata, log = home / "pgdata", workdir / "postgres.log"
-    pgdata.mkdir(mode=0o700)  # fails if it exists: never clobber someone's data
-    proc: subprocess.Popen | None = None
-    try:
-        # initdb, as the unprivileged user when we are root.
-        pwfile = home / "pgpass.tmp"
-        pwfile.write_text(password + "\n")
-        if run_as:
-            _add_search_bit(home)
-            os.chown(pgdata, run_as["user"], run_as["group"])
-            pwfile.chmod(0o644)
-        with log.open("ab") as out:
-            rc = subprocess.call(
-                [_pg_bin("initdb"), "-D", str(pgdata), "-U", user, f"--pwfile={pwfile}",
-                 "--auth-host=scram-sha-256", "--auth-local=trust",
-                 "--encoding=UTF8", "--no-locale", "--no-sync"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **run_as,
-            )
-        pwfile.unlink()
-        if rc != 0:
-            raise _fail("initdb", log, f"exit code {rc}")
-
-        for attempt in range(3):
-            port = free_ports()[0]
-            with log.open("ab") as out:
-                proc = subprocess.Popen(
-                    [_pg_bin("postgres"), "-D", str(pgdata), "-p", str(port),
-                     "-c", f"listen_addresses={HOST}", "-c", "unix_socket_directories=",
-                     "-c", "fsync=off", "-c", "synchronous_commit=off",
-                     "-c", "full_page_writes=off", "-c", "max_connections=200"],
-                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    start_new_session=True, **run_as,
-                )
-            if _pg_wait_ready(proc, log, port, user, password, timeout):
-                break
-            if not (_port_clash(log) and attempt < 2):
-                raise _fail("postgres", log, f"exit code {proc.returncode}")
-        base = f"postgresql+psycopg://{user}:{password}@{HOST}:{port}/postgres"
-        url = create_database(base, dbname)
-        yield url
-    finally:
-        if proc is not None:
-            _stop_group(proc, signal.SIGINT, timeout=30)  # SIGINT = "fast" shutdown
-        shutil.rmtree(pgdata, ignore_errors=True)
-        if home != workdir:
-            shutil.rmtree(home, ignore_errors=True)
+    with postgres_process(workdir, user=user, password=password, timeout=timeout) as pg:
+        yield create_database(pg.base_url, dbname)
 
 
 def create_database(url: str, name: str) -> str:

@@ -107,9 +107,10 @@ def test_unreachable_server_is_a_clear_error(monkeypatch):
     from services import free_ports
 
     import cairn
-    from cairn.client import http, reset_clients
+    from cairn.client import reset_clients
+    from cairn.client.retry import RetryPolicy
 
-    monkeypatch.setattr(http, "RETRIES", 2)
+    monkeypatch.setattr("cairn.client.retry.POLICY", RetryPolicy(attempts=2))
     monkeypatch.setenv("CAIRN_BASE_URL", f"http://127.0.0.1:{free_ports(1)[0]}")
     monkeypatch.setenv("CAIRN_ENTITY", "someone")
     reset_clients()

@@ -13,6 +13,7 @@ import pytest
 
 import cairn
 from cairn.client import reset_clients
+from cairn.client.retry import RetryPolicy
 
 CHILD = textwrap.dedent(
     """
@@ -151,7 +152,7 @@ def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, mo
 
     monkeypatch.setattr(type(client), method, counting)
     monkeypatch.setattr("cairn.client.http.SEND_WORKERS", 1)  # one upload at a time: a clear "first"
-    monkeypatch.setattr("cairn.client.http.RETRIES", 1)
+    monkeypatch.setattr("cairn.client.retry.POLICY", RetryPolicy(attempts=2))
     with cairn.init(project="scale") as run:
         try:
             with pytest.raises(cairn.StoreError):

@@ -12,10 +12,8 @@ import contextlib
 import io
 import json
 import os
-import random
 import struct
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,12 +34,13 @@ from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo,
 from . import transfer, wire
 from .cache import BlobCache
 from .references import open_reference
+from . import retry
+from .retry import RETRY_STATUS, Retry, Servers, retry_after
 from .settings import Settings
 from .statcache import WHOLE, Span, StatCache, signature
 
 log = logging.getLogger(__name__)
 
-RETRIES = 5
 SLOW_SECONDS = 10.0  # a server call slower than this is logged as slow
 # Blobs under DIRECT_MIN are PUT straight to the object store with create-only presigned
 # URLs, granted 5,000 per call, and the server does not read them back (see
@@ -53,7 +52,6 @@ SLOW_SECONDS = 10.0  # a server call slower than this is logged as slow
 # for objects another project holds or is writing.
 DIRECT_MIN = 8 << 20
 BATCH_BYTES = 8 << 20
-RETRY_STATUS = {502, 503, 504}
 HOLD_MAX = 16 << 20  # files up to this size are kept in memory between hashing and sending
 HOLD_BUDGET = 256 << 20
 SEND_WORKERS = 16  # network transfers wait on latency, not on the CPU: more than the disk pool
@@ -69,14 +67,13 @@ HISTORY_PAGE = 10_000  # history rows per GET when the caller wants them all
 class HttpClient:
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
-        self.base_url = settings.base_url.rstrip("/")  # type: ignore[union-attr]
+        self.servers = Servers(settings.base_url or "")
         headers = {"User-Agent": "cairn-sdk"}
-        key = settings.api_key or _stored_key(self.base_url)
+        key = settings.api_key or next((k for u in self.servers.urls if (k := _stored_key(u))), None)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, transport=transport,
-            timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False,
+            headers=headers, transport=transport, timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False,
         )
         # Presigned object-store URLs go through urllib3: httpx's connection pool takes one
         # lock that 16 transfer threads queue on (300 x 1 MiB GETs from SeaweedFS: 0.93 s
@@ -99,36 +96,43 @@ class HttpClient:
         self._roots: dict[str, int] = {}
 
     # -- plumbing ----------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """The server calls go to now (the next one of CAIRN_BASE_URL's after a failure)."""
+        return self.servers.current
+
     def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        delay = 0.2
-        for attempt in range(RETRIES + 1):
-            started = time.monotonic()
+        """One API call under the retry policy, failing over between the servers. A
+        ``content`` given as a function is called for each attempt (a stream is read once)."""
+        content = kw.pop("content", None)
+
+        def attempt(n: int) -> httpx.Response:
+            base = self.servers.current
+            body = content() if callable(content) else content
             try:
-                r = self._http.request(method, url, **kw)
+                r = self._http.request(method, base + url, content=body, **kw)
             except httpx.TransportError as e:
-                if attempt == RETRIES:
-                    raise StoreError(
-                        f"cannot reach the cairn server at {self.base_url} ({type(e).__name__}: {e}); "
-                        "check CAIRN_BASE_URL and that the server is running"
-                    ) from None
-                log.info("%s %s: %s; retrying (%d of %d)", method, url, type(e).__name__, attempt + 1, RETRIES)
-            else:
-                took = time.monotonic() - started
-                if took > SLOW_SECONDS:
-                    log.warning("slow server call: %s %s took %.1f s (HTTP %d)", method, url, took, r.status_code)
-                if r.status_code in RETRY_STATUS and attempt < RETRIES:
-                    log.info("%s %s: HTTP %d; retrying (%d of %d)", method, url, r.status_code, attempt + 1, RETRIES)
-                if r.status_code not in RETRY_STATUS or attempt == RETRIES:
-                    if r.status_code >= 400:
-                        try:
-                            body = r.json()
-                        except ValueError:
-                            body = None
-                        raise wire.error_in(body, r.status_code)
-                    return r
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")
+                other = self.servers.failed(base)
+                err = StoreError(
+                    f"cannot reach the cairn server at {self.servers} ({type(e).__name__}: {e}); "
+                    "check CAIRN_BASE_URL and that the server is running"
+                )
+                raise Retry(f"{method} {base}{url}: {type(e).__name__}", err, after=0.05 if other else None) from None
+            if r.status_code < 400:
+                return r
+            try:
+                body_json = r.json()
+            except ValueError:
+                body_json = None
+            err = wire.error_in(body_json, r.status_code)
+            if r.status_code in RETRY_STATUS:
+                if r.status_code != 429:
+                    self.servers.failed(base)
+                raise Retry(f"{method} {base}{url}: HTTP {r.status_code} {str(err)[:200]}", err,
+                            after=retry_after(r.headers.get("retry-after")))
+            raise err
+
+        return retry.POLICY.call(attempt, f"{method} {url}")
 
     def _json(self, method: str, url: str, **kw: Any) -> Any:
         return self._call(method, url, **kw).json()
@@ -285,26 +289,26 @@ class HttpClient:
 
     def _put_create_only(self, url: str, data: bytes, headers: dict[str, str]) -> None:
         """PUT to a presigned URL that may only create; 412 (the object exists) is fine."""
-        delay = 0.2
-        for attempt in range(RETRIES + 1):
+        self._store_put(url, data, headers, ok=frozenset({412}))
+
+    def _store_put(self, url: str, data: bytes, headers: dict[str, str] | None = None, ok: frozenset[int] = frozenset()) -> None:
+        """PUT bytes to a presigned object-store URL under the retry policy (5xx and
+        connection failures are retried; 4xx other than ``ok`` are final)."""
+
+        def attempt(n: int) -> None:
             try:
                 r = self._direct.request("PUT", url, body=data, headers=headers)
-                if r.status < 500 or attempt == RETRIES:
-                    if r.status >= 400 and r.status != 412:
-                        text = r.data[:200].decode(errors="replace")
-                        raise StoreError(f"the object store refused an upload (HTTP {r.status}): {text}")
-                    return
             except urllib3.exceptions.HTTPError as e:
-                if attempt == RETRIES:
-                    raise StoreError(f"cannot reach the object store for a direct upload: {e}") from None
-                log.info("direct upload to the object store failed (%s); retrying (%d of %d)",
-                            type(e).__name__, attempt + 1, RETRIES)
-            else:
-                log.info("direct upload: the object store answered HTTP %d; retrying (%d of %d)",
-                            r.status, attempt + 1, RETRIES)
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")
+                err = StoreError(f"cannot reach the object store for a direct upload: {e}")
+                raise Retry(f"direct upload: {type(e).__name__}", err) from None
+            if r.status >= 400 and r.status not in ok:
+                text = r.data[:200].decode(errors="replace")
+                err = StoreError(f"the object store refused an upload (HTTP {r.status}): {text}")
+                if r.status >= 500:
+                    raise Retry(f"direct upload: HTTP {r.status}", err, after=retry_after(r.headers.get("retry-after")))
+                raise err
+
+        retry.POLICY.call(attempt, "direct upload")
 
     def _read_source(self, digest: str, src: Any) -> bytes:
         if isinstance(src, bytes):
@@ -339,8 +343,8 @@ class HttpClient:
             self._json("POST", self._p(entity, project, "blobs", "uploads", "complete"),
                        json={"upload_id": start["upload_id"], "digest": digest})
         else:
-            self._call("PUT", self._p(entity, project, "blobs", digest), content=self._stream(path, src, sig, digest, task),
-                       headers={"Content-Length": str(size)})
+            self._call("PUT", self._p(entity, project, "blobs", digest),
+                       content=lambda: self._stream(path, src, sig, digest, task), headers={"Content-Length": str(size)})
         task.advance(1)
 
     def _stream(self, path: str | None, src: Any, sig: Any, digest: str, task: Task = NULL_TASK):  # noqa: ANN202
@@ -383,27 +387,8 @@ class HttpClient:
             raise FileChangedError(path or "<bytes>", os.path.basename(path or "bytes"))
 
     def _direct_put(self, url: str, data: bytes, task: Task = NULL_TASK) -> None:
-        delay = 0.2
-        for attempt in range(RETRIES + 1):
-            try:
-                r = self._direct.request("PUT", url, body=data)
-                if r.status < 500 or attempt == RETRIES:
-                    if r.status >= 400:
-                        text = r.data[:200].decode(errors="replace")
-                        raise StoreError(f"the object store refused an upload (HTTP {r.status}): {text}")
-                    task.advance(nbytes=len(data))
-                    return
-            except urllib3.exceptions.HTTPError as e:
-                if attempt == RETRIES:
-                    raise StoreError(f"cannot reach the object store for a direct upload: {e}") from None
-                log.info("direct upload to the object store failed (%s); retrying (%d of %d)",
-                            type(e).__name__, attempt + 1, RETRIES)
-            else:
-                log.info("direct upload: the object store answered HTTP %d; retrying (%d of %d)",
-                            r.status, attempt + 1, RETRIES)
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")
+        self._store_put(url, data)
+        task.advance(nbytes=len(data))
 
     def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BinaryIO:
         if entry.ref is not None:
@@ -478,7 +463,7 @@ class HttpClient:
     def _get_server(self, url: str) -> Iterator[tuple[int, Iterator[bytes]]]:
         """The blob through the server: its bytes, or the presigned URL it redirects to (one
         request either way; the body of a server that streams is not read twice)."""
-        with self._http.stream("GET", url) as r:
+        with self._http.stream("GET", self.servers.current + url) as r:
             if r.status_code >= 400:
                 r.read()
                 try:
@@ -677,9 +662,11 @@ class HttpClient:
 
     # -- runs ------------------------------------------------------------------------
     def create_run(self, entity: str, project: str, **kw: Any) -> RunInfo:
-        body = {"id": kw.get("run_id"), "name": kw.get("name"), "group": kw.get("group"),
-                "job_type": kw.get("job_type"), "config": kw.get("config"), "tags": kw.get("tags"),
-                "notes": kw.get("notes"), "resume": kw.get("resume")}
+        from ..engine.runs import new_run_id
+
+        # the id is made here, not by the server, so that a retried create finds the same run
+        body = {"id": kw.get("run_id") or new_run_id(), "name": kw.get("name"), "group": kw.get("group"),
+                "job_type": kw.get("job_type"), "config": kw.get("config")}
         return wire.run_in(self._json("POST", self._p(entity, project, "runs"), json=body))
 
     def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None,

@@ -18,6 +18,8 @@ Each class also subclasses what W&B (or Python) raises in the same situation, so
     │   │   ├── RunNotFoundError
     │   │   └── BlobNotFoundError        a digest the blob store does not hold
     │   └── StoreError                   the store cannot be reached or is in a bad state
+    │       ├── UnavailableError         a store or server is away for now: the same call may work later
+    │       │   └── BusyError            (server) this caller has too much running already (429)
     │       └── AuthError (= errors.AuthenticationError)   (server) missing or invalid credentials
     │           └── ForbiddenError       (server) a valid key without the role needed
     ├── ConflictError (ValueError)       two writers disagree (same path, different content; name
@@ -269,6 +271,29 @@ class FileChangedError(CairnError):
 
 class StoreError(CommError):
     """The store cannot be used: unreachable, misconfigured, or from a newer cairn."""
+
+
+class UnavailableError(StoreError):
+    """A store (or the server) cannot answer right now, but nothing is wrong with the request:
+    the same call may succeed later. ``retry_after``: seconds the caller should wait first."""
+
+    retry_after: float = 1.0
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
+
+    @classmethod
+    def from_wire(cls, message: str, fields: dict[str, Any]) -> CairnError:
+        after = fields.get("retry_after")
+        return cls(message, retry_after=float(after) if isinstance(after, (int, float)) else 1.0)
+
+
+class BusyError(UnavailableError):
+    """The server refuses more heavy work from this caller until some of it finishes."""
 
 
 class AuthError(StoreError):

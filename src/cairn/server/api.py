@@ -19,7 +19,7 @@ from ..client import wire
 from ..core.errors import UsageError
 from ..core.names import parse_ref
 from ..core.versions import VersionInfo
-from . import auth, authz, blobs_index, models, uploads
+from . import auth, authz, blobs_index, bodies, models, uploads
 from .authz import READ, WRITE
 from .context import ServerContext
 from .errors import PayloadTooLarge
@@ -82,13 +82,22 @@ async def raw_body(request: Request, limit: int) -> bytes:
     return bytes(data)
 
 
-async def commit_body(request: Request, c: ServerContext, entity: str, project: str, name: str):  # noqa: ANN201
-    """The commit request of a ``CommitBody`` (the OpenAPI document's schema), parsed off the loop."""
-    data = await raw_body(request, c.max_json_bytes)
-    return await run_in_threadpool(models.parse_commit, entity, project, name, data)
+def caller(request: Request, who: auth.Principal) -> str:
+    """Whom the heavy-work limits count against: the user, or (no users) the client's address."""
+    if who.open_access:
+        return f"address {request.client.host if request.client else 'unknown'}"
+    return who.name
 
 
-# The commit routes read their body themselves (size-limited, parsed off the event loop);
+async def heavy(request: Request, c: ServerContext, who: auth.Principal, work, *args):  # noqa: ANN001, ANN201
+    """Run ``work(*args)`` within the caller's share of heavy operations (the caller's role
+    on the path's entity was checked already, by ``authz.gate``)."""
+    async with c.gate.slot(caller(request, who)):
+        return await work(*args)
+
+
+# The commit routes read their body themselves (spooled to disk, parsed as a stream off the
+# event loop: see bodies.py);
 # the document still states it: CommitBody, in components by app.openapi().
 _COMMIT_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/CommitBody"}}}}}
@@ -163,7 +172,7 @@ async def blob_put(entity: EntityPath, project: ProjectPath, digest: DigestPath,
     """Upload one blob through the server (streamed); it is hashed and refused unless it matches."""
     from .transfer import receive_blob
 
-    size = await receive_blob(c, request, digest, entity, project)
+    size = await heavy(request, c, who, receive_blob, c, request, digest, entity, project)
     return {"digest": digest, "size": size}
 
 
@@ -171,16 +180,17 @@ async def blob_put(entity: EntityPath, project: ProjectPath, digest: DigestPath,
 async def blob_batch(entity: EntityPath, project: ProjectPath, request: Request, c: Ctx, who: Who) -> dict:
     """Many blobs in one body: each is a 4-byte big-endian length then its bytes.
     The server hashes each one; returns their digests in order."""
-    from starlette.concurrency import run_in_threadpool
 
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > c.max_json_bytes:
-            raise PayloadTooLarge(c.max_json_bytes)
-    # hashing and storing block: off the event loop, so batches from many clients overlap
-    digests = await run_in_threadpool(_store_batch, c, entity, project, data)
-    return {"digests": digests}
+    async def work() -> list[str]:
+        f = await bodies.spool(request, c.limits.batch_bytes)
+
+        def store() -> list[str]:  # hashing and storing block: off the event loop
+            with f:
+                return _store_batch(c, entity, project, bytearray(f.read()))
+
+        return await run_in_threadpool(store)
+
+    return {"digests": await heavy(request, c, who, work)}
 
 
 def _store_batch(c: ServerContext, entity: str, project: str, data: bytearray) -> list[str]:
@@ -319,24 +329,48 @@ def chunks(body: ChunkKeys, c: Ctx, who: Who) -> dict:
 
 @router.post("/projects/{entity}/{project}/artifacts/{name}/versions", openapi_extra=_COMMIT_BODY)
 async def commit(entity: EntityPath, project: ProjectPath, name: NamePath, request: Request, c: Ctx, who: Who) -> dict:
-    req = await commit_body(request, c, entity, project, name)
-    _check_ids(c, who, req)
-    return wire.version_out(c.project_engine(entity, project).commit(req))
+    def run(req):  # noqa: ANN001, ANN202
+        return wire.version_out(c.project_engine(entity, project).commit(req))
+
+    return await heavy(request, c, who, _commit_like, request, c, who, entity, project, name, run)
 
 
 @router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/upsert", openapi_extra=_COMMIT_BODY)
 async def draft_upsert(entity: EntityPath, project: ProjectPath, name: NamePath, distributed_id: DistributedIdPath, request: Request, c: Ctx, who: Who) -> dict:
-    req = await commit_body(request, c, entity, project, name)
-    _check_ids(c, who, req)
-    c.project_engine(entity, project).upsert_draft(req, distributed_id)
-    return {"ok": True}
+    def run(req):  # noqa: ANN001, ANN202
+        c.project_engine(entity, project).upsert_draft(req, distributed_id)
+        return {"ok": True}
+
+    return await heavy(request, c, who, _commit_like, request, c, who, entity, project, name, run)
 
 
 @router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/finish", openapi_extra=_COMMIT_BODY)
 async def draft_finish(entity: EntityPath, project: ProjectPath, name: NamePath, distributed_id: DistributedIdPath, request: Request, c: Ctx, who: Who) -> dict:
-    req = await commit_body(request, c, entity, project, name)
-    _check_ids(c, who, req)
-    return wire.version_out(c.project_engine(entity, project).finish_draft(req, distributed_id))
+    def run(req):  # noqa: ANN001, ANN202
+        return wire.version_out(c.project_engine(entity, project).finish_draft(req, distributed_id))
+
+    return await heavy(request, c, who, _commit_like, request, c, who, entity, project, name, run)
+
+
+async def _commit_like(request: Request, c: ServerContext, who: auth.Principal, entity: str, project: str, name: str, run) -> dict:  # noqa: ANN001
+    """Spool the body (streamed, at most ``max_json_bytes``), then parse it and ``run`` the
+    request in a worker thread; the entries live on disk meanwhile (see bodies.py)."""
+
+    def parse_and_run(f) -> dict:  # noqa: ANN001
+        with f:  # closed here: freeing a large spooled file takes time, never on the event loop
+            size = f.seek(0, 2)
+            f.seek(0)
+            # small bodies: the schema's own JSON parse; large ones streamed (bodies.py)
+            req = models.parse_commit(entity, project, name, f.read()) if size <= bodies.STREAM_FROM else \
+                bodies.commit_request(entity, project, name, f)
+        try:
+            _check_ids(c, who, req)
+            return run(req)
+        finally:
+            if isinstance(req.entries, bodies.SpilledEntries):
+                req.entries.close()
+
+    return await run_in_threadpool(parse_and_run, await bodies.spool(request, c.max_json_bytes))
 
 
 def _check_ids(c: ServerContext, who: auth.Principal, req) -> None:  # noqa: ANN001

@@ -3,6 +3,8 @@ replicas can serve one PostgreSQL + object store behind a load balancer."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -15,12 +17,18 @@ from ..storage.meta.sql import MetaStore
 from .access import AccessLog
 from .context import ServerContext
 from .docs import mount_docs
-from .errors import status_for
+from .errors import headers_for, status_for
+from .limits import BodyLimit, Limits
 from .models import CommitBody, HistoryBody, RunPatch, validation_message
 from .ui import error_page
 
 
-def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 << 20, ui: bool = True) -> FastAPI:
+def create_app(
+    meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 << 20, ui: bool = True, limits: Limits | None = None
+) -> FastAPI:
+    """``max_json_bytes``: the largest commit body (streamed to disk, not held); ``limits``:
+    what one caller may make a process do and other bodies' sizes (default: from the
+    environment, see ``Limits.from_env``)."""
     app = FastAPI(
         title="cairn",
         version="1",
@@ -29,7 +37,7 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
-    app.state.cairn = ServerContext(meta, blobs, max_json_bytes=max_json_bytes)
+    app.state.cairn = ServerContext(meta, blobs, max_json_bytes=max_json_bytes, limits=limits or Limits.from_env())
 
     def html(request: Request) -> bool:
         return ui and request.url.path != "/api" and not request.url.path.startswith("/api/")
@@ -38,8 +46,7 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
     async def cairn_error(request: Request, exc: CairnError) -> Response:
         if html(request):
             return error_page(request, exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
-        return JSONResponse(wire.error_out(exc), status_code=status_for(exc), headers=headers)
+        return JSONResponse(wire.error_out(exc), status_code=status_for(exc), headers=headers_for(exc))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
@@ -69,16 +76,7 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
             return error_page(request, exc)
         return JSONResponse(wire.error_out(CairnError(f"internal error: {type(exc).__name__}")), status_code=500)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # noqa: ANN001, ANN202
-        length = request.headers.get("content-length")
-        is_blob = request.method == "PUT" and "/blobs/" in request.url.path
-        limit = app.state.cairn.max_blob_bytes if is_blob else max_json_bytes
-        # isdecimal accepts other scripts' digits ('٣'); a length is ASCII digits only
-        if length is not None and length.isascii() and length.isdigit() and int(length) > limit:
-            err = UsageError(f"the request body ({length} bytes) is larger than this server accepts ({limit} bytes)")
-            return JSONResponse(wire.error_out(err), status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit_for=lambda method, path: body_limit(app.state.cairn, method, path))
 
     from .api import router
     from .lifecycle_api import router as lifecycle_router
@@ -89,9 +87,9 @@ def create_app(meta: MetaStore, blobs: BlobStore, *, max_json_bytes: int = 256 <
 
     mount_docs(app, "/api/openapi.json")
 
-    @app.get("/api/health", include_in_schema=False)
-    def health() -> dict:
-        return {"ok": True}
+    from .probes import router as probes
+
+    app.include_router(probes)
 
     if ui:
         from .ui import router as ui_router
@@ -134,6 +132,23 @@ def _openapi(app: FastAPI) -> dict:
             schemas[model.__name__] = schema
         app.openapi_schema = doc
     return app.openapi_schema
+
+
+_COMMIT_LIKE = re.compile(r"/api/v1/projects/[^/]+/[^/]+/artifacts/[^/]+/(versions|drafts/[^/]+/(upsert|finish))")
+
+
+def body_limit(c: ServerContext, method: str, path: str) -> int:
+    """The largest body a route takes: a blob's size through the server, a commit's
+    ``max_json_bytes`` (streamed to disk), a blob batch's, else an ordinary JSON body's."""
+    if method == "PUT" and "/blobs/" in path:
+        return c.max_blob_bytes
+    if method == "POST" and path.endswith("/blobs/batch"):
+        return c.limits.batch_bytes
+    if method == "POST" and _COMMIT_LIKE.fullmatch(path):
+        return c.max_json_bytes
+    if path.startswith("/api/v1/runs/") and (method == "PATCH" or path.endswith("/history")):
+        return c.max_json_bytes  # run history batches and summaries (read by their routes, off the loop)
+    return c.limits.json_bytes
 
 
 def app_from_urls(meta_url: str, blobs_url: str, **kw) -> FastAPI:  # noqa: ANN003

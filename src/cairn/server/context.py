@@ -9,6 +9,7 @@ from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from . import auth
 from .authz import TreeKeys
+from .limits import HeavyGate, Limits
 
 
 @dataclass
@@ -17,11 +18,14 @@ class ServerContext:
     blobs: BlobStore
     max_json_bytes: int = 256 << 20
     max_blob_bytes: int = 8 << 30
+    limits: Limits = field(default_factory=Limits)
     engine: Engine = field(init=False)
     tree_keys: TreeKeys = field(default_factory=TreeKeys)  # for authz.chunks
+    gate: HeavyGate = field(init=False)
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.meta, self.blobs)
+        self.gate = HeavyGate(self.limits)
 
     def project_engine(self, entity: str, project: str) -> Engine:
         """An engine whose blob checks see only blobs uploaded (and verified) for this project."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..core import errors as E
 
 
@@ -25,6 +27,8 @@ STATUS: list[tuple[type[Exception], int]] = [
     (E.LockedError, 409),
     (E.IntegrityError, 422),
     (E.FileChangedError, 400),
+    (E.BusyError, 429),
+    (E.UnavailableError, 503),
     (E.StoreError, 503),
     (E.CairnError, 500),
 ]
@@ -35,3 +39,14 @@ def status_for(exc: Exception) -> int:
         if isinstance(exc, cls):
             return code
     return 500
+
+
+def headers_for(exc: Exception) -> dict[str, str] | None:
+    """Headers an error's answer carries: how to authenticate (401), or when to come back
+    (429 and 503: the HTTP client waits ``Retry-After`` seconds and retries)."""
+    status = status_for(exc)
+    if status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if status in (429, 503):
+        return {"Retry-After": str(max(1, math.ceil(getattr(exc, "retry_after", 1))))}
+    return None

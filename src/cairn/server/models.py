@@ -135,6 +135,9 @@ def _entries(rows: list[tuple]) -> list[Entry]:
     return entries
 
 
+entries_of = _entries  # server/bodies.py: a streamed commit's rows, a window at a time
+
+
 def commit_request(entity: str, project: str, name: str, body: CommitBody) -> CommitRequest:
     req = CommitRequest(
         entity=entity, project=project, name=name, type=body.type, description=body.description,

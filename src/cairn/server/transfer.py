@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
@@ -15,6 +16,8 @@ from ..core.digest import Digest, hasher
 from ..core.errors import IntegrityError, UsageError
 from . import blobs_index
 from .context import ServerContext
+
+PIECE = 1 << 20  # bytes handed to a worker thread at a time
 
 
 PREFIX = "cairn-upload-"
@@ -43,7 +46,10 @@ def sweep_stale_uploads(age: float | None = None) -> int:
 
 async def receive_blob(c: ServerContext, request: Request, digest: str, entity: str, project: str) -> int:
     """Stream the body to a temp file while hashing; store it, for ``project``, only if it
-    matches ``digest``."""
+    matches ``digest``. Only the receiving runs on the event loop: writing, hashing (in
+    1 MiB pieces) and storing run in worker threads, so a 2 GiB upload stalls no request."""
+    from starlette.concurrency import run_in_threadpool
+
     try:
         want = Digest.parse(digest)
     except ValueError as e:
@@ -53,28 +59,46 @@ async def receive_blob(c: ServerContext, request: Request, digest: str, entity: 
     global _swept
     if not _swept:
         _swept = True
-        sweep_stale_uploads()
+        await run_in_threadpool(sweep_stale_uploads)
     h = hasher()
     size = 0
     fd, tmp = tempfile.mkstemp(prefix=PREFIX)
+    out = os.fdopen(fd, "wb")
+
+    def take(data: bytes) -> None:
+        h.update(data)
+        out.write(data)
+
+    def discard() -> None:  # closing and unlinking a 2 GiB file can take a second: not on the loop
+        out.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
     try:
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > c.max_blob_bytes:
-                    raise UsageError(f"blob larger than this server accepts ({c.max_blob_bytes} bytes)")
-                h.update(chunk)
-                out.write(chunk)
+        pending: list[bytes] = []
+        held = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > c.max_blob_bytes:
+                raise UsageError(f"blob larger than this server accepts ({c.max_blob_bytes} bytes)")
+            pending.append(chunk)
+            held += len(chunk)
+            if held >= PIECE:
+                await run_in_threadpool(take, b"".join(pending))
+                pending, held = [], 0
+        if pending:
+            await run_in_threadpool(take, b"".join(pending))
+        await run_in_threadpool(out.close)
         got = "blake3:" + h.hexdigest()
         if got != digest:
             raise IntegrityError(f"uploaded bytes hash to {got}, not {digest}; nothing was stored", digest=digest)
+
         def write(digests: list[str]) -> None:
             stored, _ = c.blobs.put_file(Path(tmp), size)
             assert stored == digest
             c.blobs.flush()
 
-        blobs_index.store_checked(c.meta, c.blobs, entity, project, [digest], write)
+        await run_in_threadpool(blobs_index.store_checked, c.meta, c.blobs, entity, project, [digest], write)
         return size
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        await run_in_threadpool(discard)

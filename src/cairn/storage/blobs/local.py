@@ -650,6 +650,14 @@ class LocalBlobStore:
         with contextlib.suppress(OSError):  # keeping a copy for inspection is a courtesy, not a duty
             with open(self._aside_path(digest), "xb") as f:
                 f.write(data)
+    def ping(self) -> None:
+        """Raise StoreError unless the store's folder can be written (a readiness check)."""
+        try:
+            self._setup()
+        except OSError as e:
+            raise StoreError(f"the blob store folder {self.root} cannot be used: {e}") from None
+        if not os.access(self._objects, os.W_OK | os.X_OK):
+            raise StoreError(f"the blob store folder {self._objects} is not writable")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -206,6 +206,11 @@ class S3BlobStore:
             self._client.delete_object(Bucket=self.bucket, Key=key)
         return False
 
+    def ping(self) -> None:
+        """Raise StoreError unless the bucket answers (a readiness check: one HEAD)."""
+        with self._errors("open the bucket"):
+            self._client.head_bucket(Bucket=self.bucket)
+
     # -- queries ---------------------------------------------------------------
     def has(self, digests: Iterable[str]) -> set[str]:
         """One HEAD per digest, ``workers`` at a time.

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ...core.errors import StoreError
+from ...core.errors import StoreError, UnavailableError
 
 MiB = 1 << 20
 WORKERS = 32  # requests in flight for has() and put_blobs()
@@ -62,7 +62,7 @@ def store_error(e: Exception, what: str, bucket: str, endpoint: str, key: str | 
     if isinstance(e, (NoCredentialsError, PartialCredentialsError)):
         return StoreError(f"cannot {what} in {where}: no S3 credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
     if not isinstance(e, ClientError):  # connection refused/reset, timeouts, broken streams
-        return StoreError(
+        return UnavailableError(
             f"cannot reach the S3 endpoint {endpoint} (bucket {bucket!r}) to {what}: {e}; "
             "check that the object store is running and that AWS_ENDPOINT_URL points at it, then retry"
         )
@@ -80,7 +80,7 @@ def store_error(e: Exception, what: str, bucket: str, endpoint: str, key: str | 
     target = f" ({key})" if key else ""
     detail = f"{code} {e.response['Error'].get('Message', '')}".rstrip()
     if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:  # still failing after retries
-        return StoreError(
+        return UnavailableError(
             f"the object store failed to {what}{target} in {where} ({detail}); "
             "check that it is healthy (its logs, disk space) and retry"
         )

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ...core.errors import StoreError
+from ...core.errors import StoreError, UnavailableError
 from ..wal import enable_wal
 
 BUSY_TIMEOUT_S = 120
@@ -221,7 +221,12 @@ class MetaStore:
         else:
             from sqlalchemy import create_engine
 
-            self._engine = create_engine(self.url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+            if self._engine is not None:  # an earlier open that found the database away
+                self._engine.dispose()
+            # connect_timeout: a database that does not answer fails a request (503) in seconds
+            # rather than holding a server thread for the kernel's TCP timeout
+            self._engine = create_engine(self.url, pool_pre_ping=True, pool_size=8, max_overflow=16,
+                                         connect_args={"connect_timeout": 5})
         try:
             return migrate(self._tx)
         except StoreError:
@@ -258,8 +263,15 @@ class MetaStore:
                 else:
                     self._pool.give(conn)
         else:
-            with self._engine.connect() as conn, conn.begin():
-                yield PostgresTx(conn)
+            try:
+                with self._engine.connect() as conn, conn.begin():
+                    yield PostgresTx(conn)
+            except Exception as e:
+                if _unreachable(e):
+                    raise UnavailableError(
+                        f"the metadata store {self._safe_url()} cannot be reached ({_reason(e).strip()}); try again shortly"
+                    ) from e
+                raise
 
     def _raise_as_store_error(self, e: BaseException) -> None:
         if isinstance(e, sqlite3.OperationalError):  # e.g. still locked after the busy timeout
@@ -363,6 +375,23 @@ def _is_db_error(e: Exception) -> bool:
         return True
     mod = type(e).__module__
     return mod.startswith(("sqlalchemy", "psycopg"))
+
+
+def _unreachable(e: BaseException) -> bool:
+    """Whether a PostgreSQL failure says the database is away (restarting, shutting down,
+    refusing connections, or the connection dropped), not that the statement was wrong:
+    the same transaction may then succeed later."""
+    from sqlalchemy import exc
+
+    if isinstance(e, exc.DBAPIError) and e.connection_invalidated:
+        return True
+    return isinstance(e, (exc.OperationalError, exc.InterfaceError)) or (
+        isinstance(e, exc.DBAPIError) and type(e.orig).__name__ in _PG_AWAY
+    )
+
+
+# psycopg's classes for "the server went away" that SQLAlchemy files under other DBAPI errors
+_PG_AWAY = {"AdminShutdown", "CrashShutdown", "CannotConnectNow", "ConnectionFailure", "TooManyConnections"}
 
 
 def _reason(e: Exception) -> str:
