@@ -242,3 +242,27 @@ def test_a_wrong_method_is_a_405_listing_every_method_of_the_path(embedded_serve
     r = httpx.request(method, f"{embedded_server}/api/v1{path}", timeout=60)
     assert r.status_code == 405 and r.headers["allow"] == allow
     assert r.json()["error"]["message"] == "Method Not Allowed"
+
+
+@pytest.mark.parametrize("deep_row", ["extra", "row"])
+def test_a_streamed_commit_nested_100000_levels_is_a_400(embedded_server, deep_row):
+    """A commit body past bodies.STREAM_FROM is parsed as a stream; an entry nested 100,000
+    levels (in its ``extra``, or the row itself) at its very end is a 400 naming the entry,
+    not a RecursionError (a 500), and nothing is stored."""
+    from cairn.server.bodies import STREAM_FROM
+
+    url, entity = embedded_server, f"t{uuid.uuid4().hex[:12]}"
+    depth = 100_000
+    nest = b'{"x": ' * depth + b"1" + b"}" * depth
+    row = b'[%s, "%s", 1]'
+    n = STREAM_FROM // len(row % (b'"f0000000"', Z.encode())) + 1000
+    rows = [row % (b'"f%07d"' % i, Z.encode()) for i in range(n)]
+    rows.append(b'["deep", "' + Z.encode() + b'", 1, null, ' + nest + b"]" if deep_row == "extra" else b"[" + nest + b"]")
+    body = b'{"type": "t", "entries": [' + b", ".join(rows) + b"]}"
+    assert len(body) > STREAM_FROM
+    before = stored(url, entity)
+    r = httpx.post(f"{url}/api/v1/projects/{entity}/p/artifacts/ds/versions", content=body,
+                   headers={"content-type": "application/json"}, timeout=120)
+    assert r.status_code == 400, r.text
+    assert f"entries.{n}" in r.text and "levels deep" in r.text, r.text
+    assert stored(url, entity) == before

@@ -411,12 +411,12 @@ def collection_patch(entity: EntityPath, project: ProjectPath, name: NamePath, b
 
 @router.get("/versions/{version_id}")
 def version(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
-    return wire.version_out(authz.version(c, who, version_id, READ))
+    return wire.version_out(version_access(c, who, version_id, READ))  # a link: its source too
 
 
 @router.patch("/versions/{version_id}")
 def version_patch(version_id: VersionIdPath, body: VersionPatch, c: Ctx, who: Who) -> dict:
-    v = authz.version(c, who, version_id, WRITE)
+    v = version_access(c, who, version_id, WRITE)  # a link: read on its source too
     authz.commit_run(c, body.run_id, v.entity, v.project)
     changes = {k: getattr(body, k) for k in body.model_fields_set if k != "run_id"}
     return wire.version_out(c.engine.update_version(version_id, run_id=body.run_id, **changes))
@@ -461,6 +461,7 @@ def version_unlink(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
 @router.get("/versions/{version_id}/users")
 def version_users(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
     """The runs that used this version, those of entities the caller can read."""
+    version_access(c, who, version_id, READ)  # a link: read on its source too
     seen: dict[str, bool] = {}
     return {"runs": [wire.run_out(r) for r in c.engine.version_users(version_id) if authz.can_read(c, who, r.entity, seen)]}
 
@@ -537,7 +538,7 @@ async def run_update(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> d
 
 @router.post("/runs/{run_id}/uses")
 def run_use(run_id: RunIdPath, body: Use, c: Ctx, who: Who) -> dict:
-    authz.version(c, who, body.version_id, READ)
+    version_access(c, who, body.version_id, READ)  # a link: read on its source too
     c.engine.use_version(run_id, body.version_id)
     return {"ok": True}
 

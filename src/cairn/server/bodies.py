@@ -19,7 +19,7 @@ from typing import IO, Any
 from fastapi import Request
 
 from ..core import errors as E
-from ..core.limits import MAX_JSON_DEPTH
+from ..core.limits import MAX_JSON_DEPTH, json_depth_ok
 from ..core.manifest import Entry, SortedEntries
 from ..core.versions import CommitRequest
 from . import models
@@ -153,6 +153,14 @@ def _entries(rows: list, first: int) -> list[Entry]:
     """Entries from raw rows ``first`` … of the body's ``entries``, through the row schema."""
     if not rows:
         return []
+    for i, row in enumerate(rows):
+        # a row (its extra, or any element) nested past the limit is refused before anything
+        # recurses over it (json.dumps in _validate raises RecursionError at ~1,000 levels);
+        # rows of scalars, nearly all of them, skip the walk
+        nests = isinstance(row, dict) or (isinstance(row, list) and any(isinstance(x, (dict, list)) for x in row))
+        if nests and not json_depth_ok(row, _MAX_DEPTH):
+            raise E.UsageError(f"body.entries.{first + i}: the entry is nested more than {_MAX_DEPTH} "
+                               "levels deep; flatten it")
     return models.entries_of(_validate(_rows_schema(), rows, ("entries", first)))
 
 
