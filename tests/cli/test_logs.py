@@ -33,12 +33,12 @@ def _ls_unreachable(*flags: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_retries_are_logged_with_verbose_or_log_level_only():
-    quiet = _ls_unreachable()
+    quiet = _ls_unreachable(CAIRN_HTTP_RETRIES="3")
     assert quiet.returncode == 1 and quiet.stderr.count("\n") == 1 and "retrying" not in quiet.stderr
-    for r in (_ls_unreachable("-v"), _ls_unreachable(CAIRN_LOG_LEVEL="INFO")):
+    for r in (_ls_unreachable("-v", CAIRN_HTTP_RETRIES="3"), _ls_unreachable(CAIRN_LOG_LEVEL="INFO", CAIRN_HTTP_RETRIES="3")):
         retries = [line for line in r.stderr.splitlines() if "retrying" in line]
-        assert len(retries) == 5, r.stderr
-        assert retries[0].startswith("INFO cairn.client.http: GET /api/v1/whoami: ConnectError; retrying (1 of 5)")
+        assert len(retries) == 3, r.stderr
+        assert retries[0].startswith("INFO cairn.client.retry: GET /api/v1/whoami: ConnectError from http://127.0.0.1:1; retrying (1 of 3)"), r.stderr
         assert r.stderr.splitlines()[-1].startswith("error: cannot reach the cairn server")
 
 

@@ -117,7 +117,7 @@ class HttpClient:
                     f"cannot reach the cairn server at {self.servers} ({type(e).__name__}: {e}); "
                     "check CAIRN_BASE_URL and that the server is running"
                 )
-                raise Retry(f"{method} {base}{url}: {type(e).__name__}", err, after=0.05 if other else None) from None
+                raise Retry(f"{type(e).__name__} from {base}", err, after=0.05 if other else None) from None
             if r.status_code < 400:
                 return r
             try:
@@ -128,7 +128,7 @@ class HttpClient:
             if r.status_code in RETRY_STATUS:
                 if r.status_code != 429:
                     self.servers.failed(base)
-                raise Retry(f"{method} {base}{url}: HTTP {r.status_code} {str(err)[:200]}", err,
+                raise Retry(f"HTTP {r.status_code} from {base}: {str(err)[:200]}", err,
                             after=retry_after(r.headers.get("retry-after")))
             raise err
 

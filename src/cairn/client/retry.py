@@ -3,8 +3,10 @@
 Every call the client makes — to a ``cairn server`` or to presigned object-store URLs —
 goes through ``RetryPolicy.call``: an attempt that may work later raises ``Retry``; the
 policy waits (the server's ``Retry-After`` when it gave one, else exponential backoff with
-jitter, whichever is longer), logs a warning naming the call, and tries again, within a
-bounded number of attempts and seconds of waiting. Then the attempt's own error is raised.
+jitter, whichever is longer), logs each retry at INFO naming the call (seen with ``-v`` or
+``CAIRN_LOG_LEVEL=INFO``), and tries again, within a bounded number of attempts and seconds
+of waiting (``CAIRN_HTTP_RETRIES`` sets the number of retries, default 9). Then the attempt's
+own error is raised.
 
 What is retried: connections that fail or drop, and HTTP 429 (this caller has too much
 running), 502, 503 (a store is away: the database restarting, the object store down) and
@@ -15,6 +17,7 @@ version (see engine/commit.py), so a commit whose answer was lost makes no secon
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -56,16 +59,25 @@ class RetryPolicy:
             except Retry as r:
                 wait = min(max(r.after or 0.0, backoff * (0.5 + random.random())), self.cap)
                 if n == self.attempts or waited + wait > self.budget:
-                    log.warning("%s: %s; giving up after %d attempts (%.1f s waited)", what, r.reason, n, waited)
+                    log.info("%s: %s; giving up after %d attempts (%.1f s waited)", what, r.reason, n, waited)
                     raise r.error from None
-                log.warning("%s: %s; retry %d of %d in %.1f s", what, r.reason, n, self.attempts - 1, wait)
+                log.info("%s: %s; retrying (%d of %d) in %.1f s", what, r.reason, n, self.attempts - 1, wait)
                 time.sleep(wait)
                 waited += wait
                 backoff = min(backoff * 2, self.cap)
         raise AssertionError("unreachable")
 
 
-POLICY = RetryPolicy()
+def _from_env() -> RetryPolicy:
+    raw = os.environ.get("CAIRN_HTTP_RETRIES", "").strip()
+    if not raw:
+        return RetryPolicy()
+    if not raw.isdigit() or int(raw) > 100:
+        raise UsageError(f"CAIRN_HTTP_RETRIES={raw!r} is not a number of retries from 0 to 100; unset it or give e.g. 5")
+    return RetryPolicy(attempts=int(raw) + 1)
+
+
+POLICY = _from_env()
 
 
 def retry_after(value: str | None) -> float | None:
