@@ -11,9 +11,11 @@ import base64
 import contextlib
 import io
 import json
+import logging
 import os
 import struct
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +24,6 @@ from urllib.parse import quote
 
 import httpx
 import urllib3
-import logging
 
 from ..core.digest import hasher
 from ..core.errors import BlobNotFoundError, FileChangedError, IntegrityError, NotFoundError, StoreError
@@ -31,10 +32,9 @@ from ..core.names import ArtifactRef, check_distributed_id
 from ..core.progress import NULL_TASK, Task, current
 from ..core.sizes import parse_size
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo, check_commit
-from . import transfer, wire
+from . import retry, transfer, wire
 from .cache import BlobCache
 from .references import open_reference
-from . import retry
 from .retry import RETRY_STATUS, Retry, Servers, retry_after
 from .settings import Settings
 from .statcache import WHOLE, Span, StatCache, signature
@@ -109,6 +109,7 @@ class HttpClient:
         def attempt(n: int) -> httpx.Response:
             base = self.servers.current
             body = content() if callable(content) else content
+            started = time.monotonic()
             try:
                 r = self._http.request(method, base + url, content=body, **kw)
             except httpx.TransportError as e:
@@ -118,6 +119,9 @@ class HttpClient:
                     "check CAIRN_BASE_URL and that the server is running"
                 )
                 raise Retry(f"{type(e).__name__} from {base}", err, after=0.05 if other else None) from None
+            took = time.monotonic() - started
+            if took > SLOW_SECONDS:
+                log.warning("slow server call: %s %s%s took %.1f s (HTTP %d)", method, base, url, took, r.status_code)
             if r.status_code < 400:
                 return r
             try:
@@ -666,7 +670,8 @@ class HttpClient:
 
         # the id is made here, not by the server, so that a retried create finds the same run
         body = {"id": kw.get("run_id") or new_run_id(), "name": kw.get("name"), "group": kw.get("group"),
-                "job_type": kw.get("job_type"), "config": kw.get("config")}
+                "job_type": kw.get("job_type"), "config": kw.get("config"), "tags": kw.get("tags"),
+                "notes": kw.get("notes"), "resume": kw.get("resume")}
         return wire.run_in(self._json("POST", self._p(entity, project, "runs"), json=body))
 
     def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None,
