@@ -127,8 +127,9 @@ def test_object_store_down_is_not_ready(on):
 
 CHILD = textwrap.dedent(
     """
-    import json, os, sys, time
+    import json, logging, os, sys, time
     import cairn
+    logging.basicConfig(level=logging.INFO)  # the retries are logged at INFO
     spec = json.loads(sys.argv[1])
     os.chdir(spec["dir"])
     logged = []
@@ -224,7 +225,7 @@ def test_fail_over_is_not_for_errors_of_the_request(on, monkeypatch, caplog):
 
     monkeypatch.setenv("CAIRN_BASE_URL", ",".join(on.urls))
     reset_clients()
-    caplog.set_level("WARNING", logger="cairn.client.retry")
+    caplog.set_level("INFO", logger="cairn.client.retry")
     with pytest.raises(NotFoundError, match="not found"):
         cairn.Api().artifact("nowhere/nothing:latest")
     assert caplog.messages == []
@@ -297,7 +298,7 @@ def test_busy_caller_waits_429_then_the_client_retries(on, monkeypatch, caplog):
 
             monkeypatch.setenv("CAIRN_BASE_URL", url)
             reset_clients()
-            caplog.set_level("WARNING", logger="cairn.client.retry")
+            caplog.set_level("INFO", logger="cairn.client.retry")
             done: list = []
             sdk = threading.Thread(target=lambda: done.append(cairn.Artifact("busy", "dataset").save().version))
             sdk.start()

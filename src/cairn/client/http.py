@@ -118,7 +118,8 @@ class HttpClient:
                     f"cannot reach the cairn server at {self.servers} ({type(e).__name__}: {e}); "
                     "check CAIRN_BASE_URL and that the server is running"
                 )
-                raise Retry(f"{type(e).__name__} from {base}", err, after=0.05 if other else None) from None
+                raise Retry(f"{type(e).__name__} from {base}", err, after=0.05 if other else None,
+                            unreachable=isinstance(e, httpx.ConnectError)) from None
             took = time.monotonic() - started
             if took > SLOW_SECONDS:
                 log.warning("slow server call: %s %s%s took %.1f s (HTTP %d)", method, base, url, took, r.status_code)

@@ -5,7 +5,8 @@ goes through ``RetryPolicy.call``: an attempt that may work later raises ``Retry
 policy waits (the server's ``Retry-After`` when it gave one, else exponential backoff with
 jitter, whichever is longer), logs each retry at INFO naming the call (seen with ``-v`` or
 ``CAIRN_LOG_LEVEL=INFO``), and tries again, within a bounded number of attempts and seconds
-of waiting (``CAIRN_HTTP_RETRIES`` sets the number of retries, default 9). Then the attempt's
+of waiting (``CAIRN_HTTP_RETRIES`` sets the number of retries: by default 9, or 5 when no server
+answers at all). Then the attempt's
 own error is raised.
 
 What is retried: connections that fail or drop, and HTTP 429 (this caller has too much
@@ -35,11 +36,12 @@ RETRY_STATUS = frozenset({429, 502, 503, 504})
 
 class Retry(Exception):
     """Raised by an attempt that may succeed if made again: ``error`` is what the caller
-    gets once the policy gives up; ``after`` the seconds the other side asked us to wait."""
+    gets once the policy gives up; ``after`` the seconds the other side asked us to wait;
+    ``unreachable``: no server answered at all (a wrong URL, or every replica down)."""
 
-    def __init__(self, reason: str, error: Exception, after: float | None = None) -> None:
+    def __init__(self, reason: str, error: Exception, after: float | None = None, unreachable: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.error, self.after = reason, error, after
+        self.reason, self.error, self.after, self.unreachable = reason, error, after, unreachable
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class RetryPolicy:
     budget: float = 90.0  # seconds of waiting in all, across the retries of one call
     first: float = 0.25  # the first backoff; doubled each retry, up to ``cap``
     cap: float = 15.0  # the longest single wait (a larger Retry-After is cut to this)
+    # A server that answers 503 is coming back (its database restarting): ride that out. One
+    # that does not answer at all is more often a wrong URL: give up after ~15 s of backoff,
+    # so that a mistyped CAIRN_BASE_URL is reported in seconds, not after a minute and a half.
+    unreachable_attempts: int = 6
 
     def call(self, attempt: Callable[[int], T], what: str) -> T:
         """``attempt(n)`` for n = 1, 2, … until it returns or raises anything but Retry.
@@ -58,10 +64,11 @@ class RetryPolicy:
                 return attempt(n)
             except Retry as r:
                 wait = min(max(r.after or 0.0, backoff * (0.5 + random.random())), self.cap)
-                if n == self.attempts or waited + wait > self.budget:
+                last = self.unreachable_attempts if r.unreachable else self.attempts
+                if n >= last or waited + wait > self.budget:
                     log.info("%s: %s; giving up after %d attempts (%.1f s waited)", what, r.reason, n, waited)
                     raise r.error from None
-                log.info("%s: %s; retrying (%d of %d) in %.1f s", what, r.reason, n, self.attempts - 1, wait)
+                log.info("%s: %s; retrying (%d of %d) in %.1f s", what, r.reason, n, last - 1, wait)
                 time.sleep(wait)
                 waited += wait
                 backoff = min(backoff * 2, self.cap)
@@ -74,7 +81,7 @@ def _from_env() -> RetryPolicy:
         return RetryPolicy()
     if not raw.isdigit() or int(raw) > 100:
         raise UsageError(f"CAIRN_HTTP_RETRIES={raw!r} is not a number of retries from 0 to 100; unset it or give e.g. 5")
-    return RetryPolicy(attempts=int(raw) + 1)
+    return RetryPolicy(attempts=int(raw) + 1, unreachable_attempts=int(raw) + 1)
 
 
 POLICY = _from_env()
