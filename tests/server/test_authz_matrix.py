@@ -232,6 +232,8 @@ MATRIX: dict[tuple[str, str], Row] = {
         smuggle=lambda w, s: ("PATCH", f"/versions/{w.mine.version_id}", {"json": {"aliases": ["x"], "run_id": s.run_id}})),
     ("DELETE", "/api/v1/versions/{version_id}"): Row(
         lambda w, t: ("DELETE", f"/versions/{t.spare_version_id}", {}), 200, 403),
+    ("GET", "/api/v1/versions/{version_id}/history"): Row(
+        lambda w, t: ("GET", f"/versions/{t.version_id}/history", {}), 200, 200),
     ("GET", "/api/v1/versions/{version_id}/users"): Row(
         lambda w, t: ("GET", f"/versions/{t.version_id}/users", {}), 200, 200),
     ("POST", "/api/v1/projects/{entity}/{project}/runs"): Row(

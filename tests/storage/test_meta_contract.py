@@ -346,6 +346,12 @@ def test_migrations_run_once(engines):
     assert second.open() == schema.SCHEMA_VERSION  # found current: nothing to do
 
 
+def _undo_version_8(tx) -> None:  # noqa: ANN001
+    tx.execute("DROP INDEX ix_version_log_version")
+    tx.execute("DROP TABLE version_log")
+    tx.execute("UPDATE schema_info SET value = '7'")
+
+
 def _undo_version_7(tx) -> None:  # noqa: ANN001
     tx.execute("DROP TABLE staged_uploads")
     tx.execute("DROP INDEX ix_api_keys_prefix")
@@ -366,6 +372,7 @@ def test_a_version_5_store_is_brought_to_version_6(meta_url, engines):
     eng = engines()
     eng.create_run("e", "kept", run_id="oldrun", config={"a": 1})
     with eng.meta.write() as tx:
+        _undo_version_8(tx)
         _undo_version_7(tx)
         _undo_version_6(tx)
     store = open_meta(meta_url)
@@ -445,6 +452,7 @@ def test_a_version_6_store_is_brought_to_version_7(meta_url, engines):
     meta = engines().meta
     key = auth.create_user(meta, "old")
     with meta.write() as tx:
+        _undo_version_8(tx)
         _undo_version_7(tx)
     store = open_meta(meta_url)
     assert store.open() == 6
@@ -456,10 +464,30 @@ def test_a_version_6_store_is_brought_to_version_7(meta_url, engines):
     store.dispose()
 
 
+def test_a_version_7_store_is_brought_to_version_8(meta_url, engines):
+    """A store made before versions kept a history of edits gains one: edits from then on
+    are recorded, its versions stay."""
+    eng = engines()
+    v = eng.commit(request(eng.blobs, {"a": b"kept"}))
+    with eng.meta.write() as tx:
+        _undo_version_8(tx)
+    store = open_meta(meta_url)
+    assert store.open() == 7
+    from cairn.engine import Engine
+
+    again = Engine(store, eng.blobs)
+    assert again.version_history(v.id) == []
+    again.update_version(v.id, aliases=["best"], by="ann")
+    [row] = again.version_history(v.id)
+    assert (row["action"], row["by"], row["detail"]) == ("edit", "ann", {"aliases_added": ["best"]})
+    store.dispose()
+
+
 def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
     """A store made before direct uploads gains their claims table (and the later tables), and
     keeps its data."""
     with engines().meta.write() as tx:
+        _undo_version_8(tx)
         _undo_version_7(tx)
         _undo_version_6(tx)
         tx.execute("DROP TABLE blob_claims")

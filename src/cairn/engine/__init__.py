@@ -9,7 +9,7 @@ from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from . import commit as _commit
-from . import deletion, drafts, gc, history, links, retention, runs, versions
+from . import deletion, drafts, gc, history, links, retention, runs, version_log, versions
 from .gc_report import GcReport
 from .retention import Retention
 
@@ -50,8 +50,13 @@ class Engine:
     def update_version(self, version_id: int, **changes) -> VersionInfo:  # noqa: ANN003
         return versions.update(self.meta, version_id, **changes)
 
-    def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
-        versions.delete(self.meta, version_id, delete_aliases, run_id)
+    def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None,
+                       by: str | None = None) -> None:
+        versions.delete(self.meta, version_id, delete_aliases, run_id, by)
+
+    def version_history(self, version_id: int) -> list[dict]:
+        """The recorded edits of a version (``version_log``), newest first."""
+        return version_log.history(self.meta, version_id)
 
     def delete_collection(self, entity: str, project: str, name: str, delete_aliases: bool = False) -> int:
         return deletion.delete_collection(self.meta, entity, project, name, delete_aliases)

@@ -84,7 +84,7 @@ def _drop_artifacts(tx: Tx, artifact_ids: list[int]) -> int:
     _where_in(tx, "DELETE FROM draft_entries WHERE draft_id IN {ph}", draft_ids)
     _where_in(tx, "DELETE FROM outputs_pending WHERE draft_id IN {ph}", draft_ids)
     _where_in(tx, "DELETE FROM drafts WHERE id IN {ph}", draft_ids)
-    for table in ("tags", "usages", "outputs"):
+    for table in ("tags", "usages", "outputs", "version_log"):
         _where_in(tx, f"DELETE FROM {table} WHERE version_id IN {{ph}}", version_ids)
     for table in ("aliases", "alias_log"):
         _where_in(tx, f"DELETE FROM {table} WHERE artifact_id IN {{ph}}", artifact_ids)

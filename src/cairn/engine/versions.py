@@ -15,7 +15,7 @@ from ..core.versions import (
     check_metadata,
 )
 from ..storage.meta.sql import MetaStore, insert_ignore, lock_row
-from . import links, records
+from . import links, records, version_log
 from .aliases import alias_history, drop_alias, move_alias, set_version_aliases
 
 _UNSET = object()
@@ -122,10 +122,12 @@ def update(
     tags: list[str] | None = None,
     run_id: str | None = None,
     remove_aliases: list[str] | None = None,
+    by: str | None = None,
 ) -> VersionInfo:
     """Change what may change after commit, without making a version. ``aliases``: the
     version's aliases become exactly these (``latest`` stays unless named); then those of
-    ``remove_aliases`` that it still holds (``latest`` included) are taken off it."""
+    ``remove_aliases`` that it still holds (``latest`` included) are taken off it. What
+    changed is recorded in the version's history (``version_log``), as done by user ``by``."""
     values: dict = {}  # column -> new value
     if description is not _UNSET:
         values["description"] = check_text(description, "description", optional=True)
@@ -166,16 +168,23 @@ def update(
         if tags is not None:
             tx.execute("DELETE FROM tags WHERE version_id = :v", {"v": version_id})
             insert_ignore(tx, "tags", [{"version_id": version_id, "tag": t} for t in tags])
-        return records.version_by_id(tx, version_id)
+        after = records.version_by_id(tx, version_id)
+        detail = version_log.edit_detail(v, values, v.aliases, after.aliases, v.tags, tags)
+        version_log.record(tx, version_id, version_log.EDIT, detail, by, run_id)
+        return after
 
 
-def delete(ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
-    """Mark a version DELETED; its blobs stay until ``gc``. ``latest`` moves to the newest remaining."""
+def delete(ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id: str | None = None,
+           by: str | None = None) -> None:
+    """Mark a version DELETED; its blobs stay until ``gc``. ``latest`` moves to the newest
+    remaining. The deletion is recorded in the version's history, as done by user ``by``."""
     with ms.write() as tx:
         v = records.version_by_id(tx, version_id)
         if v.state == DELETED:
             return
         if v.link_of is not None:  # deleting a link removes the link only, as W&B's does
+            version_log.record(tx, version_id, version_log.DELETE,
+                               {"aliases_removed": sorted(v.aliases)} if v.aliases else {}, by, run_id)
             links.remove(tx, v, run_id)
             return
         art_id = tx.scalar("SELECT artifact_id FROM versions WHERE id = :v", {"v": version_id})
@@ -187,6 +196,8 @@ def delete(ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id:
             )
         for alias in v.aliases:
             drop_alias(tx, art_id, alias, run_id)
+        version_log.record(tx, version_id, version_log.DELETE,
+                           {"aliases_removed": sorted(v.aliases)} if v.aliases else {}, by, run_id)
         tx.execute(
             "UPDATE versions SET state = :s, updated_at = :t WHERE id = :v", {"s": DELETED, "t": tx.now(), "v": version_id}
         )

@@ -419,14 +419,25 @@ def version_patch(version_id: VersionIdPath, body: VersionPatch, c: Ctx, who: Wh
     v = version_access(c, who, version_id, WRITE)  # a link: read on its source too
     authz.commit_run(c, body.run_id, v.entity, v.project)
     changes = {k: getattr(body, k) for k in body.model_fields_set if k != "run_id"}
-    return wire.version_out(c.engine.update_version(version_id, run_id=body.run_id, **changes))
+    return wire.version_out(c.engine.update_version(version_id, run_id=body.run_id, by=who.name, **changes))
 
 
 @router.delete("/versions/{version_id}")
 def version_delete(version_id: VersionIdPath, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
-    # of a link, only the link goes: the write role on its entity (authz.gate) is enough
-    c.engine.delete_version(version_id, delete_aliases)
+    """Delete a version (refused while it has aliases other than ``latest``, unless
+    ``delete_aliases``); of a link, only the link goes: the write role on its entity
+    (authz.gate) is enough."""
+    c.engine.delete_version(version_id, delete_aliases, by=who.name)
     return {"ok": True}
+
+
+@router.get("/versions/{version_id}/history")
+def version_history(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
+    """The version's recorded edits, newest first: who, when, and what changed (the names of
+    changed fields and metadata keys, aliases and tags added or removed)."""
+    authz.version(c, who, version_id, READ)
+    rows = c.engine.version_history(version_id)
+    return {"history": [{**r, "at": r["at"].isoformat()} for r in rows]}
 
 
 @router.post("/versions/{version_id}/links")

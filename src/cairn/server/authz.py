@@ -38,7 +38,7 @@ from fastapi import Depends, Header, Request
 
 from ..core.errors import ArtifactNotFoundError, ForbiddenError, NotFoundError, RunNotFoundError, UsageError
 from ..core.versions import CommitRequest, RunInfo, VersionInfo
-from . import auth, blobs_index
+from . import auth, blobs_index, csrf
 from .access import note_user
 
 if TYPE_CHECKING:
@@ -56,11 +56,16 @@ def ctx(request: Request) -> "ServerContext":
 
 
 def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> auth.Principal:
+    """The caller, from its ``Bearer`` key or else the UI's login cookie; a state-changing
+    request made with the cookie must carry the page's CSRF token (``csrf``)."""
     key = None
     if authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
-    key = key or request.cookies.get("cairn_key")
+    bearer = bool(key)
+    cookie = None if bearer else (request.cookies.get("cairn_key") or None)
+    key = key or cookie
     who = ctx(request).principal(key)
+    csrf.check(request, ctx(request).meta, bearer, cookie)
     note_user(request, who.name)  # for the access log line
     return who
 

@@ -29,7 +29,7 @@ from ..core.errors import (
 )
 from ..core.names import check_name, parse_ref
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
-from . import auth, authz, browse, run_charts
+from . import auth, authz, browse, run_charts, ui_edit
 from .access import note_user
 from .api import attachment
 from .context import ServerContext
@@ -360,7 +360,7 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
     links = _links(c, who, [v])
     preview = _preview(c, v, entry) if entry else None
     return render(request, "version.html", who=who, v=v, producer=producer, consumers=consumers, links=links,
-                  preview=preview,
+                  preview=preview, **ui_edit.page_context(c, who, v, request.cookies.get(COOKIE) or None),
                   hidden_consumers=len(users) - len(consumers), graph=graph, listing=listing, entry=entry,
                   folder=folder, crumbs=crumbs, child_name=browse.child_name, is_folder=lambda r: isinstance(r, browse.Folder),
                   after=request.query_params.get("after"))

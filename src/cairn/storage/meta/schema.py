@@ -7,7 +7,7 @@ PostgreSQL) and ``{blob}``. Everything else is the same SQL.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _TYPES = {
     # INTEGER PRIMARY KEY is SQLite's rowid: numbered automatically, like an identity column
@@ -261,9 +261,26 @@ CREATE TABLE staged_uploads (
 CREATE INDEX ix_staged_uploads_project ON staged_uploads (project_id, digest);
 """
 
+# Version 8: a version's history of edits (description, metadata, ttl, aliases, tags, and its
+# deletion), written in the transaction that makes the change: who (the user, or none for
+# an in-process store), when, and what changed as one JSON object (names of changed keys,
+# aliases and tags added or removed; not whole metadata values).
+_V8 = """
+CREATE TABLE version_log (
+    id {id},
+    version_id BIGINT NOT NULL REFERENCES versions (id),
+    action VARCHAR(16) NOT NULL,  -- edit | delete
+    by_user VARCHAR(128),
+    run_id VARCHAR(64),
+    detail TEXT NOT NULL DEFAULT '{{}}',
+    at {ts} NOT NULL
+);
+CREATE INDEX ix_version_log_version ON version_log (version_id, id);
+"""
+
 
 def statements(version: int, dialect: str) -> list[str]:
     """The DDL statements that bring the schema from ``version - 1`` to ``version``."""
-    text = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}[version].format(**_TYPES[dialect])
+    text = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8}[version].format(**_TYPES[dialect])
     lines = [line.split("--", 1)[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
