@@ -1,0 +1,94 @@
+"""The lineage graph pages: a version's or a run's ancestry and descendants over several
+hops (``?depth=``), laid out on the server (``lineage_layout``) and drawn as SVG that the
+page pans and zooms. Nodes of entities the viewer has no role on are not shown, walked
+through or counted (``engine.lineage``)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from ..core.versions import RunInfo, VersionInfo
+from ..engine import lineage
+from . import auth, authz
+from .context import ServerContext
+from .lineage_layout import layout
+from .render import href, render, version_href
+from .ui import _ctx, _names, _not_api, _readable_version, _who
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
+
+DEPTHS = (1, 2, 3, 4, 6, 8)
+DEFAULT_DEPTH = 3
+MAX_EXPAND = 50
+
+
+def _depth(request: Request) -> int:
+    raw = request.query_params.get("depth", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) in DEPTHS else DEFAULT_DEPTH
+
+
+def _expand(request: Request) -> list[str]:
+    """The groups the viewer opened (``?expand=k1,k2``): keys only name nodes already
+    shown, so an unknown one is ignored, never an error."""
+    raw = request.query_params.get("expand", "")[:10_000]
+    return [k for k in dict.fromkeys(raw.split(",")) if k.startswith("g:") and len(k) < 200][:MAX_EXPAND]
+
+
+def _visible(c: ServerContext, who: auth.Principal):  # noqa: ANN202
+    seen: dict[str, bool] = {}
+
+    def ok(n: lineage.Node) -> bool:
+        if n.version is not None:
+            v = n.version
+            return authz.can_read(c, who, v.entity, seen) and (
+                not v.is_link or authz.can_read(c, who, v.source_entity or v.entity, seen))
+        return n.run is not None and authz.can_read(c, who, n.run.entity, seen)
+
+    return ok
+
+
+def _label(n: lineage.Node, here: str, expand: list[str], depth: int) -> dict:
+    if n.version is not None:
+        v = n.version
+        return {"label": f"{v.name}:{v.version}", "sub": f"{v.type} · {v.entity}/{v.project}",
+                "href": version_href(v), "kind": "version"}
+    if n.run is not None:
+        r = n.run
+        sub = " · ".join(x for x in (r.job_type, r.state.lower(), f"{r.entity}/{r.project}") if x)
+        return {"label": f"run {r.name}", "sub": sub, "href": href("runs", r.id), "kind": "run"}
+    opened = ",".join([*expand, n.key])
+    return {"label": f"{n.count:,} {n.member_kind}s", "sub": "click to show them all",
+            "href": quote(here) + "?" + urlencode({"depth": depth, "expand": opened}), "kind": "group"}
+
+
+def _page(request: Request, c: ServerContext, who: auth.Principal, focus: VersionInfo | RunInfo,
+          title: str, back: str) -> HTMLResponse:
+    depth, expand = _depth(request), _expand(request)
+    g = lineage.walk(c.meta, focus, depth, _visible(c, who), frozenset(expand))
+    shape = layout(g)
+    here = request.url.path
+    nodes = [{"box": b, "focus": b.node.key == g.focus, **_label(b.node, here, expand, depth)} for b in shape.boxes]
+    counts = {k: sum(1 for n in g.nodes.values() if n.kind == k) for k in ("version", "run")}
+    runs_of_focus = []
+    if isinstance(focus, VersionInfo):  # every writer of the version, listed too
+        runs_of_focus = [n.run for n in g.nodes.values() if n.run is not None and n.layer == -1]
+    return render(request, "lineage_graph.html", who=who, title=title, back=back, shape=shape, nodes=nodes,
+                  depth=depth, depths=DEPTHS, counts=counts, groups=sum(1 for n in g.nodes.values() if n.kind == "group"),
+                  truncated=g.truncated, here=here, writers=runs_of_focus, expand=",".join(expand),
+                  focus_is_version=isinstance(focus, VersionInfo))
+
+
+@router.get("/runs/{run_id}/lineage")
+def run_lineage(run_id: str, request: Request) -> HTMLResponse:
+    c, who = _ctx(request), _who(request)
+    run = authz.run(c, who, run_id, authz.READ)
+    return _page(request, c, who, run, f"run {run.name}", href("runs", run.id))
+
+
+@router.get("/{entity}/{project}/{name}/{alias}/lineage")
+def version_lineage(entity: str, project: str, name: str, alias: str, request: Request) -> HTMLResponse:
+    c, who, v = _readable_version(request, entity, project, name, alias)
+    return _page(request, c, who, v, f"{v.name}:{v.version}", version_href(v))
