@@ -261,6 +261,15 @@ def role_on(meta: MetaStore, who: Principal, entity: str) -> str | None:
         )
 
 
+def readable_entities(meta: MetaStore, who: Principal) -> list[str] | None:
+    """The entities ``who`` has a role on; None when that is every entity (open access, a
+    server admin)."""
+    if who.open_access or who.server_admin:
+        return None
+    with meta.read() as tx:
+        return sorted(tx.scalars("SELECT entity FROM memberships WHERE user_id = :u", {"u": who.user_id}))
+
+
 def require(meta: MetaStore, who: Principal, entity: str, need: str) -> None:
     """ForbiddenError unless ``who`` has ``need`` on ``entity``. For an entity the request
     names in its path, ``authz.gate`` answers first (404 without any role)."""

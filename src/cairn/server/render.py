@@ -33,6 +33,7 @@ STATIC = {
     "edit.css": "text/css; charset=utf-8",
     "lineage.js": "text/javascript; charset=utf-8",
     "lineage.css": "text/css; charset=utf-8",
+    "find.css": "text/css; charset=utf-8",
 }
 # Made from installed packages at start-up (Pygments' classes for highlighted previews).
 GENERATED = {"highlight.css": HtmlFormatter(style="default").get_style_defs(".highlight").encode()}

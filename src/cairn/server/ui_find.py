@@ -1,0 +1,134 @@
+"""Find and compare: search versions across the projects the viewer can read, and compare
+a collection's versions by chosen metadata keys (sortable columns and a chart).
+
+Search asks the database only about entities the viewer has a role on (``auth.
+readable_entities``): nothing of another entity is read, matched or counted."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from ..core.errors import ArtifactNotFoundError, UsageError
+from ..engine import search as finder
+from . import auth, authz
+from .render import href, render
+from .ui import _ctx, _names, _not_api, _who
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
+
+MAX_COMPARED = 1000  # newest versions in the table
+MAX_KEYS = 100  # metadata keys offered as columns
+MAX_COLUMNS = 12
+CHART_W, CHART_H, PAD = 720, 220, 40
+
+
+@router.get("/-/search")
+def search_page(request: Request) -> HTMLResponse:
+    c, who = _ctx(request), _who(request)
+    q = request.query_params.get("q", "")
+    type_ = request.query_params.get("type", "").strip() or None
+    hits, more, error = [], False, None
+    if q.strip():
+        try:
+            hits, more = finder.search(c.meta, q, auth.readable_entities(c.meta, who), type_)
+        except UsageError as e:
+            error = str(e)
+    seen: dict[str, bool] = {}
+    hits = [h for h in hits if authz.can_read(c, who, h.version.entity, seen)]  # belt and braces
+    return render(request, "search.html", 400 if error else 200, who=who, q=q, type=type_ or "", hits=hits,
+                  more=more, error=error)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _sort_key(value: Any) -> tuple:
+    """Numbers (by value), then text, then other values; a missing value sorts last."""
+    n = _number(value)
+    if n is not None:
+        return (0, n, "")
+    if isinstance(value, str):
+        return (1, 0.0, value)
+    return (2 if value is not None else 3, 0.0, _cell(value))
+
+
+def chart(points: list[tuple[int, float, str]]) -> dict | None:
+    """An SVG line chart of (version index, value, label) points, laid out here."""
+    if len(points) < 1:
+        return None
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys), max(ys)
+    xspan, yspan = (x1 - x0) or 1, (y1 - y0) or 1
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return (round(PAD + (x - x0) / xspan * (CHART_W - 2 * PAD), 1),
+                round(CHART_H - PAD - (y - y0) / yspan * (CHART_H - 2 * PAD), 1))
+
+    dots = [{"x": at(x, y)[0], "y": at(x, y)[1], "label": f"{label}: {y:g}"} for x, y, label in points]
+    return {"w": CHART_W, "h": CHART_H, "pad": PAD, "line": " ".join(f"{d['x']},{d['y']}" for d in dots),
+            "dots": dots, "y0": f"{y0:g}", "y1": f"{y1:g}", "x0": f"v{x0}", "x1": f"v{x1}"}
+
+
+@router.get("/-/compare/{entity}/{project}/{name}")
+def compare_page(entity: str, project: str, name: str, request: Request) -> HTMLResponse:
+    c, who = _ctx(request), _who(request)
+    authz.project(c, who, entity, project, authz.READ)
+    seen: dict[str, bool] = {}
+    versions = [v for v in c.engine.list_versions(entity, project, name)
+                if not v.is_link or authz.can_read(c, who, v.source_entity or entity, seen)]
+    if not versions:
+        raise ArtifactNotFoundError(f"{entity}/{project}/{name}", "it has no committed versions")
+    versions = sorted(versions, key=lambda v: v.index, reverse=True)[:MAX_COMPARED]
+    all_keys: list[str] = []
+    for v in versions:
+        for k in v.metadata:
+            if k not in all_keys and len(all_keys) < MAX_KEYS:
+                all_keys.append(k)
+    numeric = [k for k in all_keys if any(_number(v.metadata.get(k)) is not None for v in versions)]
+    asked = [k for k in request.query_params.getlist("keys") if k in all_keys]
+    keys = list(dict.fromkeys(asked))[:MAX_COLUMNS] if asked else numeric[:4]
+    sort = request.query_params.get("sort", "")
+    desc = request.query_params.get("desc", "1") != "0"
+    if sort in keys:
+        present = [v for v in versions if sort in v.metadata]
+        absent = [v for v in versions if sort not in v.metadata]  # last, whichever the direction
+        rows = sorted(present, key=lambda v: _sort_key(v.metadata[sort]), reverse=desc) + absent
+    else:
+        sort = "version"
+        rows = sorted(versions, key=lambda v: v.index, reverse=desc)
+    chart_key = request.query_params.get("chart", "")
+    chart_key = chart_key if chart_key in numeric else next((k for k in keys if k in numeric), "")
+    points = sorted((v.index, n, v.version) for v in versions
+                    if (n := _number(v.metadata.get(chart_key))) is not None) if chart_key else []
+
+    def sort_href(col: str) -> str:
+        flip = "0" if sort == col and desc else "1"
+        return href("-", "compare", entity, project, name, keys=None, sort=col, desc=flip) + "".join(
+            "&keys=" + _q(k) for k in keys) + ("&chart=" + _q(chart_key) if chart_key else "")
+
+    return render(request, "compare.html", who=who, entity=entity, project=project, name=name, rows=rows,
+                  keys=keys, all_keys=all_keys, numeric=numeric, sort=sort, desc=desc, sort_href=sort_href,
+                  cell=_cell, chart=chart(points), chart_key=chart_key, total=len(versions))
+
+
+def _q(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")

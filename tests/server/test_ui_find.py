@@ -1,0 +1,151 @@
+"""Search and compare, in Chromium: search finds versions by name, type, alias, tag and
+metadata value in the projects the viewer can read and nothing of any other entity; the
+compare page shows chosen metadata keys as sortable columns and charts one of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import write
+
+import cairn
+
+ACCS = [0.61, 0.83, 0.72, 0.9]
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def build_store_with_users(home: Path) -> dict:
+    from cairn.server import auth
+    from cairn.storage.meta.sql import MetaStore
+
+    work = home / "work"
+    with cairn.init(project="find") as run:
+        for i, acc in enumerate(ACCS):
+            write(work / f"m{i}.txt", f"model {i}")
+            meta = {"acc": acc, "step": 100 * (len(ACCS) - i), "optimizer": {"name": "zebra-adam", "lr": 0.001 * (i + 1)},
+                    "secretkey": "plain", HOSTILE: HOSTILE}
+            art = cairn.Artifact("classifier", "model", metadata=meta)
+            art.add_file(str(work / f"m{i}.txt"), name="m.txt")
+            run.log_artifact(art, aliases=["champion"] if i == 3 else None)
+        write(work / "d.txt", "data")
+        data = cairn.Artifact("flowers", "dataset", metadata={"source": "meadow 50%"})
+        data.add_file(str(work / "d.txt"))
+        run.log_artifact(data, tags=["curated"])
+    with cairn.init(entity="other", project="hid") as run:
+        write(work / "o.txt", "other")
+        art = cairn.Artifact("other-only-name", "model", metadata={"note": "zebra-adam", "sneaky": "champion"})
+        art.add_file(str(work / "o.txt"))
+        run.log_artifact(art, aliases=["champion"])
+    meta = MetaStore.sqlite(home / "meta.sqlite")
+    try:
+        keys = {"viewer": auth.create_user(meta, "viewer"), "boss": auth.create_user(meta, "boss")}
+        auth.add_member(meta, "local", "viewer", "read")
+        for entity in ("local", "other"):
+            auth.add_member(meta, entity, "boss", "read")
+        return keys
+    finally:
+        meta.dispose()
+
+
+def login(page, url: str, key: str, target: str) -> None:  # noqa: ANN001
+    page.goto(url + "/-/login?next=" + target)
+    page.locator("#key").fill(key)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(url + target)
+
+
+def search(page, text: str) -> list[str]:  # noqa: ANN001
+    page.get_by_label("Search for").fill(text)
+    page.get_by_role("button", name="Search").click()
+    page.locator("#results").wait_for()
+    return [t.split("\t")[0] for t in page.locator("#results tbody tr").all_inner_texts()]
+
+
+def test_search_by_metadata_value_finds_nothing_of_another_entity(ui_server_with_users, page) -> None:  # noqa: ANN001
+    url, keys = ui_server_with_users.url, ui_server_with_users.info
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    login(page, url, keys["viewer"], "/")
+    page.get_by_role("link", name="Search").click()
+    page.wait_for_url(url + "/-/search")
+    found = search(page, "ZEBRA-adam")  # a nested metadata value, any case
+    assert found == [f"local/find/classifier:v{i}" for i in (3, 2, 1, 0)]
+    assert "metadata optimizer.name=zebra-adam" in page.locator("#results tbody tr").first.inner_text()
+    assert "other" not in page.locator("#results").inner_text()
+    # key=value looks at that key only
+    assert search(page, "optimizer=0.002") == ["local/find/classifier:v1"]
+    assert search(page, "acc=zebra") == []
+    # by alias, tag-less name, type; another entity's alias and name are not found
+    assert search(page, "champion") == ["local/find/classifier:v3"]
+    assert search(page, "other-only") == []
+    assert "Nothing you can read matches" in page.locator("#results").inner_text()
+    assert search(page, "flowers") == ["local/find/flowers:v0"]
+    assert search(page, "CURATED") == ["local/find/flowers:v0"]
+    assert set(search(page, "dataset")) == {"local/find/flowers:v0"}
+    # a metadata key is not a value; LIKE wildcards are plain characters
+    assert search(page, "secretkey") == []
+    assert search(page, "%") == ["local/find/flowers:v0"]  # "meadow 50%" holds a real %
+    assert search(page, "_") == []
+    # hostile metadata matched and shown as text
+    assert len(search(page, "onerror")) == 4
+    assert page.locator("#results img").count() == 0
+    assert dialogs == [] and page.js_errors == []
+
+
+def test_a_reader_of_both_entities_finds_both(ui_server_with_users, page) -> None:  # noqa: ANN001
+    url, keys = ui_server_with_users.url, ui_server_with_users.info
+    login(page, url, keys["boss"], "/-/search?q=zebra-adam")
+    found = [t.split("\t")[0] for t in page.locator("#results tbody tr").all_inner_texts()]
+    assert "other/hid/other-only-name:v0" in found and len(found) == 5
+    # a bad query is a 400 page that says what to do, never a 500
+    response = page.goto(url + "/-/search?q=" + "x" * 201)
+    assert response.status == 400 and "at most 200 characters" in page.locator("[role=alert]").inner_text()
+    assert page.goto(url + "/-/search?q=%00").status == 400
+    assert page.goto(url + "/-/search").status == 200
+    assert page.js_errors == []
+
+
+def test_compare_metadata_columns_sorting_and_chart(ui_server_with_users, page) -> None:  # noqa: ANN001
+    url, keys = ui_server_with_users.url, ui_server_with_users.info
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    login(page, url, keys["viewer"], "/local/find/classifier")
+    page.get_by_role("link", name="Compare metadata").click()
+    page.wait_for_url(url + "/-/compare/local/find/classifier")
+    heads = page.locator("#compare thead th").all_inner_texts()
+    assert [h.lower() for h in heads[:3]] == ["version ↓", "acc", "step"]
+
+    def column(i: int) -> list[str]:
+        return [r.split("\t")[i] for r in page.locator("#compare tbody tr").all_inner_texts()]
+
+    assert column(0) == ["v3", "v2", "v1", "v0"]
+    page.locator("#compare thead").get_by_role("link", name="acc").click()
+    page.wait_for_url("**sort=acc**")
+    assert column(1) == ["0.9", "0.83", "0.72", "0.61"]  # highest first
+    page.locator("#compare thead").get_by_role("link", name="acc ↓").click()
+    page.wait_for_url("**desc=0**")
+    assert column(1) == ["0.61", "0.72", "0.83", "0.9"]
+    # choose the columns: step and the hostile key (shown as text)
+    page.get_by_label("acc", exact=True).uncheck()
+    page.get_by_label(HOSTILE).check()
+    page.locator("select[name=chart]").select_option("step")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**keys=**")
+    heads = [h.lower() for h in page.locator("#compare thead th").all_inner_texts()]
+    assert heads[1:3] == ["step", HOSTILE.lower()]
+    assert column(2) == [HOSTILE] * 4
+    assert page.locator("#chart h2").inner_text() == "step across versions"
+    assert page.locator("#chart circle.dot").count() == 4
+    titles = sorted(t.text_content() for t in page.locator("#chart circle.dot title").all())
+    assert titles == ["v0: 400", "v1: 300", "v2: 200", "v3: 100"]
+    assert page.locator("main img").count() == 0
+    assert dialogs == [] and page.js_errors == []
+
+
+def test_compare_is_for_readers_only(ui_server_with_users, page) -> None:  # noqa: ANN001
+    url, keys = ui_server_with_users.url, ui_server_with_users.info
+    login(page, url, keys["viewer"], "/")
+    assert page.goto(url + "/-/compare/other/hid/other-only-name").status == 404
+    assert "other-only-name" not in page.content().split("</title>", 1)[1].split("Not found", 1)[0]
+    assert page.goto(url + "/-/compare/local/find/nothing").status == 404
+    assert page.goto(url + "/-/compare/local/find/classifier?keys=nope&sort=nope&chart=nope").status == 200
