@@ -29,7 +29,7 @@ from ..core.errors import (
 )
 from ..core.names import check_name, parse_ref
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
-from . import auth, authz, browse, run_charts, ui_edit
+from . import auth, authz, browse, diff_view, run_charts, ui_edit
 from .access import note_user
 from .api import attachment
 from .context import ServerContext
@@ -315,6 +315,10 @@ def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLRes
     counts = {k: sum(1 for x in found if x.kind == k) for k in ("added", "removed", "changed")}
     kind = request.query_params.get("kind")
     shown = [x for x in found if x.kind == kind] if kind in counts else found
+    if shown and a.manifest_key != b.manifest_key:  # a folder added or removed whole: one row
+        cache = _cache(request)
+        shown = diff_view.fold(shown, browse.Tree(c.engine.manifest(a.manifest_key), cache),
+                               browse.Tree(c.engine.manifest(b.manifest_key), cache))
     page = _page(request)
     pages = max((len(shown) + DIFF_PAGE - 1) // DIFF_PAGE, 1)
     return render(request, "diff.html", who=who, entity=entity, project=project, name=name, a=a, b=b,

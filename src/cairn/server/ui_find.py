@@ -1,5 +1,6 @@
-"""Find and compare: search versions across the projects the viewer can read, and compare
-a collection's versions by chosen metadata keys (sortable columns and a chart).
+"""Find and compare: search versions across the projects the viewer can read, compare a
+collection's versions by chosen metadata keys (sortable columns and a chart), and compare
+one file of two versions (a line or row diff, ``diff_view``).
 
 Search asks the database only about entities the viewer has a role on (``auth.
 readable_entities``): nothing of another entity is read, matched or counted."""
@@ -13,11 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from ..core.errors import ArtifactNotFoundError, UsageError
+from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..engine import search as finder
-from . import auth, authz
+from . import auth, authz, browse, diff_view
 from .render import href, render
-from .ui import _ctx, _names, _not_api, _who
+from .ui import _cache, _ctx, _names, _not_api, _read_head, _readable_version, _who
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
 
@@ -132,3 +133,23 @@ def _q(text: str) -> str:
     from urllib.parse import quote
 
     return quote(text, safe="")
+
+
+@router.get("/-/filediff/{entity}/{project}/{name}")
+def file_diff_page(entity: str, project: str, name: str, request: Request) -> HTMLResponse:
+    """One file of two versions compared: a line diff of text, a row diff of a CSV/TSV
+    table, each read only up to ``diff_view.MAX_BYTES``."""
+    c, who, a = _readable_version(request, entity, project, name, request.query_params.get("a") or "")
+    _, _, b = _readable_version(request, entity, project, name, request.query_params.get("b") or "latest")
+    path = request.query_params.get("path", "").lstrip("/")
+    cache = _cache(request)
+    old = browse.Tree(c.engine.manifest(a.manifest_key), cache).get(path) if path else None
+    new = browse.Tree(c.engine.manifest(b.manifest_key), cache).get(path) if path else None
+    if old is None or new is None:
+        raise NotFoundError(f"{path!r} is not a file of both {a.qualified_name} and {b.qualified_name}")
+    if old.ref or new.ref:
+        raise NotFoundError(f"{path!r} is a reference; its bytes are not stored here, so they cannot be compared")
+    result = diff_view.compare(path, old.size, new.size, lambda n: _read_head(c, old.digest, n),
+                               lambda n: _read_head(c, new.digest, n))
+    return render(request, "file_diff.html", who=who, entity=entity, project=project, name=name, a=a, b=b,
+                  path=path, old=old, new=new, d=result, limit=diff_view.MAX_BYTES)
