@@ -201,7 +201,7 @@ def test_a_reader_sees_no_controls_and_the_api_refuses(ui_server_with_users, pag
     vid = sdk.artifact("local/edit/net:v1").id
     meta = MetaStore.sqlite(ui_server_with_users.home / "meta.sqlite")
     try:
-        token = csrf.token(meta, keys["reader"])  # even with a valid token, the role decides
+        token = csrf.token(csrf.secret(meta), keys["reader"])  # even with a valid token, the role decides
     finally:
         meta.dispose()
     api = url + f"/api/v1/versions/{vid}"

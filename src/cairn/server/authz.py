@@ -65,7 +65,7 @@ def principal(request: Request, authorization: Annotated[str | None, Header()] =
     cookie = None if bearer else (request.cookies.get("cairn_key") or None)
     key = key or cookie
     who = ctx(request).principal(key)
-    csrf.check(request, ctx(request).meta, bearer, cookie)
+    csrf.check(request, ctx(request).csrf_secret, bearer, cookie)
     note_user(request, who.name)  # for the access log line
     return who
 

@@ -22,6 +22,7 @@ class ServerContext:
     engine: Engine = field(init=False)
     tree_keys: TreeKeys = field(default_factory=TreeKeys)  # for authz.chunks
     gate: HeavyGate = field(init=False)
+    _csrf_secret: bytes | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.meta, self.blobs)
@@ -33,6 +34,14 @@ class ServerContext:
 
     def principal(self, key: str | None) -> auth.Principal:
         return auth.authenticate(self.meta, key)
+
+    def csrf_secret(self) -> bytes:
+        """The store's CSRF secret, read once (it never changes)."""
+        if self._csrf_secret is None:
+            from .csrf import secret
+
+            self._csrf_secret = secret(self.meta)
+        return self._csrf_secret
 
 
 class ProjectBlobs:

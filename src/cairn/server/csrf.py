@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
+from collections.abc import Callable
 
 from fastapi import Request
 
@@ -30,26 +30,19 @@ from ..storage.meta.sql import MetaStore, insert_ignore
 HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SETTING = "csrf_secret"
-_lock = threading.Lock()
-_secrets: dict[int, bytes] = {}  # per MetaStore object: read once, never changes
 
 
-def _secret(meta: MetaStore) -> bytes:
-    with _lock:
-        found = _secrets.get(id(meta))
-    if found is not None:
-        return found
-    with meta.write() as tx:  # replicas starting together: the first insert wins, all read it
+def secret(meta: MetaStore) -> bytes:
+    """The store's CSRF secret, made on first use (replicas sharing one store share it; when
+    several make it at once, the first insert wins and all read that one)."""
+    with meta.write() as tx:
         insert_ignore(tx, "store_settings", {"key": _SETTING, "value": secrets.token_hex(32)})
-        value = tx.scalar("SELECT value FROM store_settings WHERE key = :k", {"k": _SETTING})
-    with _lock:
-        _secrets[id(meta)] = bytes.fromhex(value)
-    return _secrets[id(meta)]
+        return bytes.fromhex(tx.scalar("SELECT value FROM store_settings WHERE key = :k", {"k": _SETTING}))
 
 
-def token(meta: MetaStore, key: str | None) -> str:
+def token(key_secret: bytes, key: str | None) -> str:
     """The CSRF token of the login whose API key is ``key`` (None: no login)."""
-    return hmac.new(_secret(meta), b"cairn-csrf:" + (key or "").encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key_secret, b"cairn-csrf:" + (key or "").encode(), hashlib.sha256).hexdigest()
 
 
 def from_browser(request: Request) -> bool:
@@ -58,7 +51,7 @@ def from_browser(request: Request) -> bool:
     return "origin" in request.headers or "sec-fetch-site" in request.headers
 
 
-def check(request: Request, meta: MetaStore, bearer: bool, cookie_key: str | None) -> None:
+def check(request: Request, key_secret: Callable[[], bytes], bearer: bool, cookie_key: str | None) -> None:
     """ForbiddenError for a state-changing request made with the cookie (or by a browser
     without any key) that lacks the right ``X-CSRF-Token``."""
     if request.method in SAFE_METHODS or bearer:
@@ -66,7 +59,7 @@ def check(request: Request, meta: MetaStore, bearer: bool, cookie_key: str | Non
     if cookie_key is None and not from_browser(request):
         return
     sent = request.headers.get(HEADER, "")
-    if not sent or not hmac.compare_digest(sent, token(meta, cookie_key)):
+    if not sent or not hmac.compare_digest(sent, token(key_secret(), cookie_key)):
         raise ForbiddenError(
             "this request was made with the web UI's login cookie but without its CSRF token "
             f"(header {HEADER}); reload the page and try again. Scripts should send their API key "

@@ -28,7 +28,7 @@ def page_context(c: ServerContext, who: auth.Principal, v: VersionInfo, cookie_k
     writer = can_write(c, who, v)
     return {
         "can_write": writer,
-        "csrf_token": csrf.token(c.meta, cookie_key) if writer else "",
+        "csrf_token": csrf.token(c.csrf_secret(), cookie_key) if writer else "",
         "history": history(c, v),
     }
 
