@@ -229,3 +229,36 @@ def test_metadata_with_html_is_shown_as_text(ui_server_with_users, page) -> None
         page.get_by_role("button", name="Save metadata").click()
     assert HOSTILE in page.locator("pre.json").first.inner_text()
     assert dialogs == [] and page.js_errors == []
+
+
+def build_open_store(home: Path) -> dict:
+    work = home / "work"
+    write(work / "a.txt", "a")
+    with cairn.init(project="open") as run:
+        art = cairn.Artifact("thing", "dataset")
+        art.add_file(str(work / "a.txt"))
+        run.log_artifact(art)
+    return {}
+
+
+def test_an_open_store_is_edited_from_its_pages_only(serve_store, tmp_path, page) -> None:  # noqa: ANN001
+    """Without users everyone is admin and no cookie exists: a browser still needs the page's
+    token (another site could otherwise change a local store through the user's browser);
+    a client that is not a browser (the SDK) needs none."""
+    with serve_store(tmp_path / "open", build_open_store) as s:
+        page.goto(s.url + "/local/open/thing/v0")
+        page.get_by_label("New alias").fill("picked")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Add alias").click()
+        assert "picked" in page.locator("#edit-aliases").inner_text()
+        vid = page.locator("#edit").get_attribute("data-version-id")
+        api = s.url + f"/api/v1/versions/{vid}"
+        forged = page.request.patch(api, data={"description": "forged"}, headers={"Origin": "https://evil.example"})
+        assert forged.status == 403 and "CSRF" in forged.json()["error"]["message"]
+        r = page.evaluate("""async (api) => (await fetch(api, {method: "PATCH", headers: {"Content-Type": "application/json"},
+                                   body: JSON.stringify({description: "from a script"})})).status""", api)
+        assert r == 403  # same origin, but no token
+        assert httpx.patch(api, json={"description": "by the sdk"}).status_code == 200
+        history = [row["by"] for row in httpx.get(api + "/history").json()["history"]]
+        assert history == ["local", "local"]  # the SDK's description, then the UI's alias
+        assert page.js_errors == []
