@@ -134,6 +134,7 @@ def test_tags_description_and_metadata_edited_in_the_ui(ui_server_with_users, pa
     with page.expect_navigation():
         box.get_by_role("button", name="Remove tag reviewed").click()
     assert "reviewed" not in sdk.artifact("local/edit/net:v0").tags
+    page.screenshot(path="/tmp/cairn-ui-edit.png", full_page=True)
     text = page.locator("#history").inner_text()
     for change in ("tags +reviewed", "tags −reviewed", "description", "metadata acc, step"):
         assert change in text

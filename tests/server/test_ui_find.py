@@ -136,6 +136,7 @@ def test_compare_metadata_columns_sorting_and_chart(ui_server_with_users, page) 
     assert column(2) == [HOSTILE] * 4
     assert page.locator("#chart h2").inner_text() == "step across versions"
     assert page.locator("#chart circle.dot").count() == 4
+    page.screenshot(path="/tmp/cairn-ui-compare.png", full_page=True)
     titles = sorted(t.text_content() for t in page.locator("#chart circle.dot title").all())
     assert titles == ["v0: 400", "v1: 300", "v2: 200", "v3: 100"]
     assert page.locator("main img").count() == 0

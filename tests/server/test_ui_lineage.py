@@ -107,6 +107,7 @@ def test_depth_groups_and_expanding(ui_server_with_users, page) -> None:  # noqa
     page.wait_for_url(re.compile(r".*expand=.*"))
     runs = labels(page, "run")
     assert all(f"run eval-{i}" in runs for i in range(EVALS)) and labels(page, "group") == []
+    page.screenshot(path="/tmp/cairn-ui-lineage.png")
     assert labels(page, "version") == ["model:v0", "shards:v0"]
     assert page.js_errors == []
 
