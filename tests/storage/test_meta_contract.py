@@ -528,3 +528,62 @@ def test_unreachable_database_is_a_store_error(postgres):
     with pytest.raises(StoreError) as err:
         open_meta(url).open()
     assert "***" in str(err.value) and "cairn:cairn" not in str(err.value)
+
+
+# -- the web UI's queries: search, lineage, a version's history --------------------------------
+
+def test_search_matches_values_in_the_entities_given(engine):
+    from cairn.engine.search import search
+
+    a = engine.commit(request(engine.blobs, {"a": b"1"}, "m", metadata={"opt": {"name": "Zebra_50%"}, "acc": 0.5},
+                              aliases=["best"], tags=["reviewed"]))
+    engine.commit(CommitRequest("other", "proj", "m", "dataset", entries=entries(engine.blobs, {"b": b"2"}),
+                                metadata={"note": "zebra_50%"}))
+    engine.commit(request(engine.blobs, {"c": b"3"}, "plain", metadata={"zebra": "no", "cat": "tiger-50"}))
+    found = lambda q, ents=("ent",): [(h.version.entity, h.version.name) for h in search(engine.meta, q, None if ents is None else list(ents))[0]]  # noqa: E731
+    assert found("zebra_50%") == [("ent", "m")]  # any case, % and _ plain characters, a key never a value
+    assert sorted(found("zebra", None)) == [("ent", "m"), ("other", "m")]
+    assert found("zebra", []) == []
+    assert found("ebra 50") == [] and found("a_5") == [("ent", "m")]
+    assert found("tiger_50") == [] and found("tiger%50") == [] and found("tiger-50") == [("ent", "plain")]
+    assert found("opt=zebra") == [("ent", "m")] and found("acc=zebra") == [] and found("acc=0.5") == [("ent", "m")]
+    assert found("BEST") == [("ent", "m")] and found("review") == [("ent", "m")] and found("plain") == [("ent", "plain")]
+    engine.delete_version(a.id, delete_aliases=True)
+    assert found("zebra") == []  # deleted versions are not found
+
+
+def test_lineage_walks_every_writer_and_stops_at_what_is_hidden(engine):
+    from cairn.engine import lineage
+
+    raw = engine.commit(request(engine.blobs, {"r": b"raw"}, "raw"))
+    writers = [engine.create_run("ent", "proj", run_id=f"w{i}") for i in range(3)]
+    for w in writers:
+        engine.use_version(w.id, raw.id)
+        engine.upsert_draft(request(engine.blobs, {f"{w.id}.txt": w.id.encode()}, "shards", run_id=w.id), "d")
+    shards = engine.finish_draft(request(engine.blobs, {}, "shards", run_id=writers[0].id), "d")
+    engine.create_run("other", "x", run_id="spy")
+    engine.use_version("spy", shards.id)
+    everyone = lambda n: True  # noqa: E731
+    g = lineage.walk(engine.meta, shards, 2, everyone)
+    assert {k for k, n in g.nodes.items() if n.layer == -1} == {"r:w0", "r:w1", "r:w2"}
+    assert {k for k, n in g.nodes.items() if n.layer == -2} == {f"v:{raw.id}"}
+    assert set(g.nodes) >= {"r:spy"} and (f"v:{shards.id}", "r:spy") in g.edges
+    mine = lambda n: (n.version or n.run).entity == "ent"  # noqa: E731
+    assert "r:spy" not in lineage.walk(engine.meta, shards, 2, mine).nodes
+    g = lineage.walk(engine.meta, shards, 1, everyone, fanout=2)
+    assert g.nodes[f"g:v:{shards.id}:up"].count == 3 and "r:w0" not in g.nodes
+    g = lineage.walk(engine.meta, shards, 1, everyone, frozenset({f"g:v:{shards.id}:up"}), fanout=2)
+    assert {"r:w0", "r:w1", "r:w2"} <= set(g.nodes)
+
+
+def test_a_version_keeps_a_history_of_its_edits(engine):
+    v = engine.commit(request(engine.blobs, {"a": b"1"}, metadata={"acc": 1, "keep": 2}))
+    engine.update_version(v.id, aliases=["best"], tags=["t"], metadata={"acc": 2, "keep": 2, "new": 1}, by="ann")
+    engine.update_version(v.id, aliases=["best"], by="ann")  # nothing changed: nothing recorded
+    engine.update_version(v.id, description="d", remove_aliases=["best"], tags=[])
+    engine.delete_version(v.id)  # only "latest" left: allowed without delete_aliases
+    rows = engine.version_history(v.id)
+    assert [(r["action"], r["by"]) for r in rows] == [("delete", None), ("edit", None), ("edit", "ann")]
+    assert rows[2]["detail"] == {"aliases_added": ["best"], "tags_added": ["t"], "metadata_keys": ["acc", "new"]}
+    assert rows[1]["detail"] == {"description": True, "aliases_removed": ["best"], "tags_removed": ["t"]}
+    assert rows[0]["detail"] == {"aliases_removed": ["latest"]}
