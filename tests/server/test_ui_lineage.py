@@ -176,3 +176,66 @@ def test_two_hundred_nodes_are_laid_out_without_overlap() -> None:
     assert len({b.x for b in shape.boxes}) == 5 and all(b.x % 1 == 0 for b in shape.boxes)
     assert len(shape.edges) == len(g.edges) == 199
     assert shape.width == 5 * BOX_W + 4 * 70
+
+
+def build_big_store(home: Path) -> dict:
+    """About 200 nodes around one version, none over the fan-out limit: 12 producers' inputs
+    upstream; 12 consumers, their 12 outputs and 12 consumers of each downstream."""
+    from cairn.core.manifest import Entry
+    from cairn.core.versions import CommitRequest
+    from cairn.engine import Engine
+    from cairn.storage.blobs.local import LocalBlobStore
+    from cairn.storage.meta.sql import MetaStore
+
+    write(home / "work" / "seed.txt", "seed")
+    with cairn.init(project="big", name="seed") as run:  # makes the store
+        seed = cairn.Artifact("seed", "dataset")
+        seed.add_file(str(home / "work" / "seed.txt"))
+        run.log_artifact(seed)
+    meta, blobs = MetaStore.sqlite(home / "meta.sqlite"), LocalBlobStore(home / "blobs")
+    eng = Engine(meta, blobs)
+
+    def version(name: str, run_id: str | None = None) -> int:
+        digest, size = blobs.put_bytes(name.encode())
+        blobs.flush()
+        return eng.commit(CommitRequest("local", "big", name, "dataset", entries=[Entry("f", digest, size)],
+                                        run_id=run_id)).id
+
+    def run(rid: str) -> str:
+        return eng.create_run("local", "big", run_id=rid, name=rid).id
+
+    try:
+        producer = run("producer")
+        for i in range(12):
+            v = version(f"in-{i}", run(f"maker-{i}"))
+            eng.use_version(producer, v)
+        focus = version("focus", producer)
+        for i in range(12):
+            user = run(f"user-{i}")
+            eng.use_version(user, focus)
+            out = version(f"out-{i}", user)
+            for j in range(12):
+                eng.use_version(run(f"reader-{i}-{j}"), out)
+        return {"focus": focus}
+    finally:
+        meta.dispose()
+        blobs.close()
+
+
+def test_two_hundred_nodes_open_legible_at_the_focus(serve_store, tmp_path, page) -> None:  # noqa: ANN001
+    """A 194-node graph is drawn whole, and opens at real size around its focus (13 px
+    labels), not shrunk to fit; "Fit" then shows it all."""
+    with serve_store(tmp_path / "big", build_big_store) as s:
+        page.goto(s.url + "/local/big/focus/v0/lineage?depth=3")
+        assert page.locator("#lineage-svg g.node").count() == 1 + 1 + 12 + 12 + 12 + 12 + 144
+        assert page.locator("#lineage-svg g.node[data-kind=group]").count() == 0
+        label = page.locator("#lineage-svg g.node-current .node-label")
+        assert label.text_content() == "focus:v0"
+        assert 12 <= label.bounding_box()["height"] <= 20  # about the font's size: legible
+        canvas = page.locator("#lineage-canvas").bounding_box()
+        box = label.bounding_box()
+        assert canvas["x"] <= box["x"] <= canvas["x"] + canvas["width"]  # the focus is in view
+        page.screenshot(path="/tmp/cairn-ui-lineage-200.png")
+        page.get_by_role("button", name="Fit").click()
+        assert label.bounding_box()["height"] < 8  # the whole graph, shrunk
+        assert page.js_errors == []
