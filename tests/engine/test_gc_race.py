@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from gc_race import Race, child_env, referenced
 
 import cairn
@@ -54,3 +56,108 @@ def test_gc_racing_writers_and_sigkills_on_the_embedded_store(cairn_home, tmp_pa
     assert race.kills["gc"] >= 1 and race.kills["writer"] >= 3, race.kills
     checked = check_store_after_race(client.meta, client.blobs, tmp_path)
     assert checked >= 5
+
+
+def test_an_edit_whose_base_was_dropped_and_its_id_reused_is_refused(cairn_home):
+    """The interleaving behind a failure of the race above (a committed version named a
+    manifest chunk gc had removed). An incremental commit (``new_draft`` → ``save``) builds
+    on its base's manifest and relies on the base's chunks without settling them, because
+    its transaction checks that the base is still committed. SQLite numbers rows
+    max(id) + 1, so when the base was the newest row and its collection is dropped, the
+    next version logged takes the same id: a check by id alone then saw a committed
+    version, and the edit committed on top of chunks gc had meanwhile marked and removed.
+
+    Barrier: the edit's commit has built its manifest and written its new chunks (its last
+    step before the transaction); there the collection is dropped, another version takes the
+    base's id, and gc marks and (one grace period later) removes the base's chunks."""
+    from cairn.core import manifest as mf
+    from cairn.core.errors import ArtifactNotFoundError
+    from cairn.core.versions import CommitRequest, Edits
+
+    c = get_client()
+    gcmarks.set_grace(c.meta, 0.3)
+    digest, size = c.blobs.put_bytes(b"shared by every entry of the base")
+    # enough entries for several leaves: the edit rewrites one leaf and keeps the others
+    entries = [mf.Entry(f"d/{i:05d}.txt", digest, size) for i in range(2000)]
+    base = c.engine.commit(CommitRequest(entity="local", project="uncategorized", name="e", type="dataset",
+                                         entries=entries))
+    base_chunks = _tree_keys(c.meta, base.manifest_key)
+    assert len(base_chunks) > 3
+    new_digest, new_size = c.blobs.put_bytes(b"the edit's one new file")
+    edit = CommitRequest(entity="local", project="uncategorized", name="e", type="dataset",
+                         base_version_id=base.id, edits=Edits(upserts={"d/new.txt": mf.Entry("d/new.txt", new_digest, new_size)}))
+    put_chunks, reused = c.meta.put_chunks, []
+
+    def barrier(chunks, tx=None):  # the edit's chunks are written; its transaction is next
+        put_chunks(chunks, tx)
+        if reused or tx is not None:  # (put_chunks calls itself inside its transaction)
+            return
+        reused.append(True)
+        c.engine.delete_collection("local", "uncategorized", "e", delete_aliases=True)
+        other = c.engine.commit(CommitRequest(entity="local", project="uncategorized", name="f", type="dataset",
+                                              entries=[mf.Entry("x.txt", new_digest, new_size)]))
+        reused.append(other.id)
+        gc.collect(c.meta, c.blobs)  # marks the dropped base's chunks
+        time.sleep(0.3 * 1.2)  # the grace period, on the store's clock
+        gc.collect(c.meta, c.blobs)  # removes them
+
+    c.meta.put_chunks = barrier
+    try:
+        with pytest.raises(ArtifactNotFoundError) as err:
+            c.engine.commit(edit)
+    finally:
+        del c.meta.put_chunks
+    assert reused[1] == base.id, "the interleaving needs the base's id to be taken again"
+    assert "base version" in str(err.value)
+    with c.meta.read() as tx:
+        assert not set(tx.scalars("SELECT key FROM chunks")) & base_chunks  # gc did remove them
+        committed = tx.tuples("SELECT manifest_key FROM versions WHERE state = 'COMMITTED'")
+    for (key,) in committed:  # every committed version's manifest is whole
+        _tree_keys(c.meta, key)
+
+
+def _tree_keys(ms, root_key: str) -> set[str]:
+    """Every chunk key of a manifest tree; fails if one is missing."""
+    from cairn.engine.gc import _decode
+
+    keys, frontier = {root_key}, [root_key]
+    while frontier:
+        loaded = ms.get_chunks(frontier)
+        missing = set(frontier) - set(loaded)
+        assert not missing, f"manifest chunks missing: {sorted(missing)[:3]}"
+        nxt = []
+        for k in frontier:
+            node = _decode(k, loaded[k])
+            for child in node.get("children", []):
+                if child[2] not in keys:
+                    keys.add(child[2])
+                    nxt.append(child[2])
+        frontier = nxt
+    return keys
+
+
+def test_a_draft_whose_base_id_now_names_another_version_is_refused(cairn_home, tmp_path):
+    """The same id reuse seen from the SDK: a draft made from the newest version, whose
+    collection is then dropped and whose id the next version takes, must not be saved on
+    top of that other version's files."""
+    from cairn.core.errors import ArtifactNotFoundError
+
+    def log(name: str, data: bytes) -> cairn.Artifact:
+        p = tmp_path / f"{name}.bin"
+        p.write_bytes(data)
+        a = cairn.Artifact(name, "dataset")
+        a.add_file(str(p), name=f"{name}.bin")
+        a.save()
+        return a
+
+    base = log("e", b"e's file")
+    draft = cairn.Api().artifact("e:v0").new_draft()
+    draft.add_file(str(tmp_path / "e.bin"), name="more.bin")
+    cairn.Api().artifact_collection("dataset", "e").delete(delete_aliases=True)
+    other = log("f", b"f's file")
+    assert other.id == base.id, "the interleaving needs the base's id to be taken again"
+    with pytest.raises(ArtifactNotFoundError) as err:
+        draft.save()
+    assert "base version" in str(err.value)
+    with pytest.raises(ArtifactNotFoundError):
+        cairn.Api().artifact("e:latest")

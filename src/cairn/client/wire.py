@@ -101,6 +101,8 @@ def commit_out(req: CommitRequest) -> dict:
     else:
         edits = req.edits or Edits()
         body["base_version_id"] = req.base_version_id
+        if req.base_manifest_key is not None:
+            body["base_manifest_key"] = req.base_manifest_key
         body["edits"] = {
             "upserts": [entry_out(e) for e in edits.upserts.values()],
             "removes": sorted(edits.removes),

@@ -124,6 +124,9 @@ class CommitRequest:
     type: str
     entries: list[Entry] | None = None
     base_version_id: int | None = None
+    # the manifest key of the base the caller saw: the commit is refused if the base's id
+    # names another manifest by then (SQLite numbers a new row like a dropped newest one)
+    base_manifest_key: str | None = None
     edits: Edits | None = None
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -81,17 +82,18 @@ def existing_root(ms: MetaStore, req: CommitRequest, entries: Iterable[mf.Entry]
 
 def build_root(
     ms: MetaStore, req: CommitRequest, chunks: dict[str, bytes], entries: list[mf.Entry] | None = None
-) -> tuple[mf.Root, list[mf.Entry]]:
-    """The new manifest's root, and the entries whose blobs the commit must check.
+) -> tuple[mf.Root, list[mf.Entry], str | None]:
+    """The new manifest's root, the entries whose blobs the commit must check, and the
+    manifest key of the base version it was built on (None for a full build).
     ``entries``: ``req.entries`` already through ``sorted_entries``."""
     if req.entries is not None:
         entries = sorted_entries(req.entries) if entries is None else entries
-        return mf.build(entries, chunks.__setitem__), entries
+        return mf.build(entries, chunks.__setitem__), entries, None
     if req.base_version_id is None:
         raise UsageError("a commit needs either entries or a base version")
     with ms.read() as tx:
         base = records.version_by_id(tx, req.base_version_id)
-    if base.state != COMMITTED:
+    if base.state != COMMITTED or req.base_manifest_key not in (None, base.manifest_key):
         raise ArtifactNotFoundError(base.qualified_name, "the base version of this draft was deleted")
     edits = req.edits or Edits()
     manifest = mf.Manifest(base.manifest_key, ms.get_chunks)
@@ -101,7 +103,7 @@ def build_root(
     upserts = {p: e for p, e in edits.upserts.items()}
     for p in upserts:
         normalize_path(p)
-    return mf.apply_edits(manifest, upserts, removes, chunks.__setitem__), list(upserts.values())
+    return mf.apply_edits(manifest, upserts, removes, chunks.__setitem__), list(upserts.values()), base.manifest_key
 
 
 ATTEMPTS = 6  # a commit that loses a race with gc starts again from its presence checks
@@ -110,8 +112,16 @@ COLLECTING_WAIT_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 def commit(ms: MetaStore, blobs: BlobStore, req: CommitRequest) -> VersionInfo:
     validate_request(req)
+    req = dataclasses.replace(req)  # attempts pin its base here (_pin_base), not in the caller's request
     entries = sorted_entries(req.entries) if req.entries is not None else None
     return with_gc_retries(lambda reuse: _commit_once(ms, blobs, req, entries, reuse))
+
+
+def _pin_base(req: CommitRequest, base_key: str) -> None:
+    """An attempt built on this base manifest: a retry must find the same one (not whatever
+    version took the base's id meanwhile)."""
+    if req.base_manifest_key is None:
+        req.base_manifest_key = base_key
 
 
 def with_gc_retries(attempt):  # noqa: ANN001, ANN201
@@ -138,6 +148,7 @@ def _commit_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, entries, r
     reused = root is not None
     relied: list[mf.Entry] | mf.SortedEntries = []
     chunk_keys: set[str] | list[str] = []
+    base_key: str | None = None  # an incremental commit relies on this manifest's chunks and blobs
     if root is None and isinstance(entries, mf.SortedEntries):
         # streamed: the blobs checked first, then each 4 MiB of chunks written as it is
         # built, so that no pass holds the whole manifest
@@ -148,7 +159,9 @@ def _commit_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, entries, r
         relied, chunk_keys = entries, sink.keys
     elif root is None:
         chunks: dict[str, bytes] = {}
-        root, relied = build_root(ms, req, chunks, entries)
+        root, relied, base_key = build_root(ms, req, chunks, entries)
+        if base_key is not None:
+            _pin_base(req, base_key)
         check_blobs(blobs, relied)
         blobs.flush()
         ms.put_chunks(chunks)
@@ -167,9 +180,13 @@ def _commit_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, entries, r
             f"SELECT v.id FROM versions v WHERE {records.COMMITTED_OF} AND v.digest = :d", {"art": art.id, "d": root.digest}
         ) is None:
             raise gcmarks.Retry("the version whose manifest this commit reused was deleted", reuse=False)
-        if entries is None and req.base_version_id is not None:
-            state = tx.scalar("SELECT state FROM versions WHERE id = :v", {"v": req.base_version_id})
-            if state != COMMITTED:
+        if base_key is not None:
+            # The base's manifest must still be a committed version's: then gc keeps its
+            # chunks and blobs (docs/gc.md). The id alone is not enough: SQLite gives the
+            # id of a dropped newest row to the next row inserted, so the id may now name
+            # another version (the race test once saw this commit a version on removed chunks).
+            row = tx.first("SELECT state, manifest_key FROM versions WHERE id = :v", {"v": req.base_version_id})
+            if row is None or row.state != COMMITTED or row.manifest_key != base_key:
                 raise ArtifactNotFoundError(f"version id {req.base_version_id}", "the base version of this draft was deleted")
         gcmarks.settle(tx, blobs, relied, chunk_keys)
         version_id = commit_in_tx(tx, art, root, req)

@@ -648,11 +648,13 @@ class Artifact(LinkMembers):
         )
         if self._version is not None:
             req.base_version_id, req.edits = self._version.id, Edits()
+            req.base_manifest_key = self._version.manifest_key
         elif self._base is not None:
             req.base_version_id, req.edits = self._base.id, self._edits
+            req.base_manifest_key = self._base.manifest_key
         elif self._incremental and (latest := self._latest(entity, project)) is not None:
             # W&B's incremental artifact: the collection's latest files, with these added on top
-            req.base_version_id = latest.id
+            req.base_version_id, req.base_manifest_key = latest.id, latest.manifest_key
             req.edits = Edits(upserts={e.path: e for e in self._entries.sorted()})
         else:
             req.entries = self._entries.for_commit()  # type: ignore[assignment]

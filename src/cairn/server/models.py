@@ -107,6 +107,8 @@ class CommitBody(Body):
     type: Name
     entries: list[EntryRow] | None = None
     base_version_id: VersionId | None = Field(None, description="incremental: the version the edits apply to")
+    base_manifest_key: ChunkKey | None = Field(
+        None, description="incremental: that version's manifest key as the caller saw it (refused if it changed)")
     edits: EditsBody | None = None
     description: str | None = None
     metadata: Json | None = None
@@ -147,7 +149,7 @@ def commit_request(entity: str, project: str, name: str, body: CommitBody) -> Co
     if body.entries is not None:
         req.entries = _entries(body.entries)
     elif body.base_version_id is not None:
-        req.base_version_id = body.base_version_id
+        req.base_version_id, req.base_manifest_key = body.base_version_id, body.base_manifest_key
         ed = body.edits or EditsBody()
         req.edits = Edits(
             upserts={e.path: e for e in _entries(ed.upserts)},
