@@ -45,7 +45,7 @@ def main(ctx: click.Context, quiet: bool, verbose: int, debug: bool) -> None:
 
 def _register() -> None:
     from . import (admin_cmds, alias_cmds, artifact_cmds, cache_cmds, demo, lifecycle_cmds, run_cmds, server_cmds,
-                   tag_cmds, verify_cmd)
+                   sync_cmd, tag_cmds, verify_cmd)
 
     main.add_command(artifact_cmds.artifact)
     artifact_cmds.artifact.add_command(alias_cmds.alias)
@@ -57,6 +57,7 @@ def _register() -> None:
     main.add_command(server_cmds.login)
     main.add_command(admin_cmds.admin)
     main.add_command(verify_cmd.verify_cmd)
+    main.add_command(sync_cmd.sync_cmd)
     admin_cmds.admin.add_command(verify_cmd.admin_verify)
     artifact_cmds.artifact.add_command(lifecycle_cmds.rm)
     lifecycle_cmds.project.add_command(lifecycle_cmds.project_rm)

@@ -34,6 +34,10 @@ class Client(Protocol):
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         """Store bytes; (digest, size)."""
 
+    def missing_blobs(self, entity: str, project: str, digests: list[str]) -> set[str]:
+        """Those of ``digests`` the store lacks (for a server: that the caller's project may
+        not use without sending the bytes)."""
+
     def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BinaryIO:
         """A reader of an entry's bytes (blob or reference) of ``version`` (None: an entry
         just added, not yet logged); the caller verifies the digest."""

@@ -230,12 +230,16 @@ class HttpClient:
             self._pending[digest] = bytes(data)
         return digest, len(data)
 
-    def _upload(self, entity: str, project: str, entries: list[Entry]) -> None:
-        digests = list(dict.fromkeys(e.digest for e in entries if e.ref is None))
+    def missing_blobs(self, entity: str, project: str, digests: list[str]) -> set[str]:
         missing: list[str] = []
         for i in range(0, len(digests), 50_000):
             body = {"digests": digests[i : i + 50_000]}
             missing += self._json("POST", self._p(entity, project, "blobs", "missing"), json=body)["missing"]
+        return set(missing)
+
+    def _upload(self, entity: str, project: str, entries: list[Entry]) -> None:
+        digests = list(dict.fromkeys(e.digest for e in entries if e.ref is None))
+        missing = sorted(self.missing_blobs(entity, project, digests))
         if not missing:
             return
         small, large = [], []

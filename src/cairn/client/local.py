@@ -45,6 +45,9 @@ class LocalClient:
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         return self.blobs.put_bytes(data)
 
+    def missing_blobs(self, entity: str, project: str, digests: list[str]) -> set[str]:
+        return set(digests) - self.blobs.has(digests)
+
     def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BinaryIO:
         if entry.ref is not None:
             return open_reference(entry)

@@ -1,0 +1,59 @@
+"""``cairn sync``: copy what the embedded store holds onto a server (or, with --from, a
+server's projects into the embedded store). The semantics: client/sync.py."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from . import output
+
+
+@click.command("sync")
+@click.argument("projects", nargs=-1)
+@click.option("--to", "to_url", default=None, help="The server to copy to (default: CAIRN_BASE_URL).")
+@click.option("--from", "from_url", default=None,
+              help="Copy the other way: from this server into the embedded store (CAIRN_DIR).")
+@click.option("--entity", default=None,
+              help="The entity to copy into (default: the destination's: your server entity, or 'local').")
+@click.option("--dry-run", is_flag=True, help="Say what would be sent; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def sync_cmd(projects: tuple[str, ...], to_url: str | None, from_url: str | None, entity: str | None,
+             dry_run: bool, as_json: bool) -> None:
+    """Copy PROJECTS (all when none is named) of the embedded store to a server: versions
+    with their aliases, tags, metadata and ttl, links, runs with their history, config and
+    summary, and lineage. Only blobs the server lacks travel; running it again sends
+    nothing new, and an interrupted sync resumes. Versions are appended after what the
+    server's collection holds (numbers are kept when it was empty); nothing on the server
+    is deleted. Runs logged with mode="offline" go up this way, as with `wandb sync`.
+
+    \b
+    Examples:
+      cairn sync --to https://cairn.example.org
+      CAIRN_BASE_URL=https://cairn.example.org cairn sync mnist --dry-run
+      cairn sync --from https://cairn.example.org mnist
+    """
+    from ..client import get_client
+    from ..client.settings import Settings
+    from ..client.sync import sync
+
+    s = Settings.from_env()
+    if from_url and to_url:
+        raise click.UsageError("give --to or --from, not both: one side is always the embedded store (CAIRN_DIR)")
+    local = get_client(dataclasses.replace(s, base_url=None))
+    if from_url:
+        src, dst = get_client(dataclasses.replace(s, base_url=from_url.rstrip("/"))), local
+    else:
+        url = to_url or s.base_url
+        if not url:
+            raise click.UsageError("name the server: --to URL, or set CAIRN_BASE_URL")
+        src, dst = local, get_client(dataclasses.replace(s, base_url=url.rstrip("/")))
+    report = sync(src, dst, list(projects) or None, entity=entity, dry_run=dry_run)
+    if as_json:
+        output.json(report.as_dict())
+    else:
+        for text in report.lines():
+            output.line(text)
+    if report.skipped:
+        raise SystemExit(1)

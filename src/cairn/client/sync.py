@@ -1,0 +1,286 @@
+"""``cairn sync``: copy what one store holds onto another (offline or embedded → a server, or
+a server → an embedded store), incrementally.
+
+It works on two ``Client`` objects (the one seam), so the same code goes either way. What
+goes, per project (selected, or all of the source's):
+
+1. runs, keeping their ids: created on the destination, or only their missing history rows
+   appended (those after the destination's last step), then name, tags, notes, config,
+   summary and state made equal;
+2. logged collections, version by version in index order. A version whose digest the
+   destination's collection already holds is *mapped* to it, not sent again; any other is
+   committed there (appended: it takes the next free number, so numbers are kept when the
+   destination's collection was empty and the source has no gaps) with its description,
+   metadata, ttl, aliases, tags and producing run. Only blobs the destination lacks travel,
+   found by digest; each blob read from the source is checked against its digest;
+3. links (the registry), once the versions they point at are mapped;
+4. lineage: the versions each run used.
+
+Conflicts, as a ``git push`` or ``wandb sync`` user expects: nothing on the destination is
+deleted or rewritten. Synced versions are appended after what the destination has, and
+their aliases move to them as logging them there would have moved them (``latest`` too).
+A collection of the same name but another type cannot take them: it is reported and
+skipped, and the rest goes on. Versions the destination has that the source lacks stay.
+
+Running it twice sends nothing (every version is mapped, every run equal); an interrupted
+run resumes where it stopped, since each version is one commit and blobs already sent are
+found by digest. Open drafts of distributed artifacts and deleted versions are not copied.
+Progress: a "syncing versions" task (one file per version) and "syncing runs"; blob uploads
+report their own task.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..core import progress
+from ..core.digest import hasher
+from ..core.errors import ArtifactNotFoundError, RunNotFoundError, StoreError
+from ..core.manifest import Entry
+from ..core.sizes import human_size
+from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, VersionInfo
+from .base import Client
+
+log = logging.getLogger("cairn.sync")
+
+_LATEST = "latest"
+
+
+@dataclass
+class SyncReport:
+    """What a sync did (or, in a dry run, would do)."""
+
+    dry_run: bool = False
+    versions_sent: list[str] = field(default_factory=list)  # "src-name:vN -> dst-name:vM"
+    versions_present: int = 0  # already on the destination (mapped by digest)
+    links_sent: list[str] = field(default_factory=list)
+    runs_created: list[str] = field(default_factory=list)
+    runs_updated: list[str] = field(default_factory=list)
+    history_rows: int = 0
+    blobs_sent: int = 0
+    bytes_sent: int = 0
+    skipped: list[str] = field(default_factory=list)  # conflicts and what could not go, with why
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.versions_sent or self.links_sent or self.runs_created or self.runs_updated)
+
+    def lines(self) -> list[str]:
+        verb = "would send" if self.dry_run else "sent"
+        out = [f"{verb} {len(self.versions_sent)} versions ({self.blobs_sent} blobs, {_size(self.bytes_sent)}), "
+               f"{len(self.links_sent)} links; {self.versions_present} versions were there already",
+               f"runs: {len(self.runs_created)} new, {len(self.runs_updated)} updated, {self.history_rows} history rows"]
+        out += [f"  {v}" for v in self.versions_sent]
+        out += [f"skipped {s}" for s in self.skipped]
+        return out
+
+    def as_dict(self) -> dict:
+        return {"dry_run": self.dry_run, "versions_sent": self.versions_sent, "versions_present": self.versions_present,
+                "links_sent": self.links_sent, "runs_created": self.runs_created, "runs_updated": self.runs_updated,
+                "history_rows": self.history_rows, "blobs_sent": self.blobs_sent, "bytes_sent": self.bytes_sent,
+                "skipped": self.skipped}
+
+
+def sync(src: Client, dst: Client, projects: Iterable[str] | None = None, entity: str | None = None,
+         dry_run: bool = False) -> SyncReport:
+    """Copy ``projects`` (names in the source's entities; None: every project) of ``src`` to
+    ``dst``, into the entity ``entity`` (default: the destination's). Raises what the
+    destination raises for what the caller may not do (no write role: nothing of that
+    project is written); conflicts are reported in ``SyncReport.skipped``."""
+    return _Sync(src, dst, entity or dst.entity, dry_run).run(projects)
+
+
+class _Sync:
+    def __init__(self, src: Client, dst: Client, entity: str, dry_run: bool) -> None:
+        self.src, self.dst, self.entity = src, dst, entity
+        self.report = SyncReport(dry_run=dry_run)
+        self.dry = dry_run
+        self.mapped: dict[int, int] = {}  # source version id -> destination version id
+        self.runs: set[str] = set()  # ids of the source's runs, all synced before any version
+        reporter = progress.current()
+        self.versions_task = reporter.task("syncing versions")
+        self.runs_task = reporter.task("syncing runs")
+
+    def run(self, projects: Iterable[str] | None) -> SyncReport:
+        wanted = set(projects) if projects is not None else None
+        pairs = [(e, p) for e, p in self.src.list_projects() if wanted is None or p in wanted or f"{e}/{p}" in wanted]
+        if wanted is not None:
+            found = {p for _, p in pairs} | {f"{e}/{p}" for e, p in pairs}
+            for name in sorted(wanted - found):
+                raise ArtifactNotFoundError(name, "no such project in the source store; `cairn project ls` lists them")
+        try:
+            colls = {(e, p): self.src.list_collections(e, p) for e, p in pairs}
+            for cs in colls.values():
+                self.versions_task.add_total(files=sum(c.version_count for c in cs))
+            for e, p in pairs:
+                self._runs(e, p)
+            for (e, p), cs in colls.items():
+                for c in cs:
+                    if c.kind != "links":
+                        self._collection(e, p, c)
+            for (e, p), cs in colls.items():
+                for c in cs:
+                    if c.kind == "links":
+                        self._links(e, p, c)
+            for e, p in pairs:
+                self._lineage(e, p)
+        finally:
+            self.versions_task.close()
+            self.runs_task.close()
+        log.info("sync done: %s", "; ".join(self.report.lines()[:2]))
+        return self.report
+
+    # -- runs ---------------------------------------------------------------------------
+    def _runs(self, entity: str, project: str) -> None:
+        runs = self.src.list_runs(entity, project)
+        self.runs_task.add_total(files=len(runs))
+        for r in runs:
+            self._run(r, project)
+            self.runs.add(r.id)
+            self.runs_task.advance(files=1)
+
+    def _run(self, r: RunInfo, project: str) -> None:
+        try:
+            have: RunInfo | None = self.dst.get_run(r.id, self.entity, project)
+        except RunNotFoundError:
+            have = None
+        last = -1 if have is None or have.last_step is None else have.last_step
+        src_last = -1 if r.last_step is None else r.last_step
+        rows = self.src.run_history(r.id, min_step=last + 1) if src_last > last else []
+        same = have is not None and not rows and (have.config, have.summary, tuple(have.tags), have.notes, have.name,
+                                                  have.state) == (r.config, r.summary, tuple(r.tags), r.notes, r.name, r.state)
+        if same:
+            return
+        (self.report.runs_created if have is None else self.report.runs_updated).append(f"{self.entity}/{project}/{r.id}")
+        self.report.history_rows += len(rows)
+        if self.dry:
+            return
+        if have is None:
+            self.dst.create_run(self.entity, project, run_id=r.id, name=r.name, group=r.group, job_type=r.job_type,
+                                config=r.config, tags=list(r.tags), notes=r.notes, resume="never")
+        for i in range(0, len(rows), 1000):
+            self.dst.log_history(r.id, [json.loads(t) for t in rows[i : i + 1000]])
+        self.dst.update_run(r.id, name=r.name, tags=list(r.tags), notes=r.notes, config=r.config, summary=r.summary)
+        if r.state != "RUNNING" and (have is None or have.state != r.state):
+            self.dst.finish_run(r.id, exit_code=1 if r.state == "FAILED" else 0)
+
+    # -- logged collections -----------------------------------------------------------
+    def _collection(self, entity: str, project: str, c: CollectionInfo) -> None:
+        versions = [v for v in self.src.list_versions(entity, project, c.name) if v.state == COMMITTED]
+        versions.sort(key=lambda v: v.index)
+        try:
+            there = [v for v in self.dst.list_versions(self.entity, project, c.name) if v.state == COMMITTED]
+        except ArtifactNotFoundError:
+            there = []
+        if there and there[0].type != c.type:
+            self.report.skipped.append(f"{self.entity}/{project}/{c.name}: the destination's collection has type "
+                                       f"{there[0].type!r}, the source's {c.type!r}; rename one and sync again")
+            self.versions_task.advance(files=len(versions))
+            return
+        by_digest: dict[str, VersionInfo] = {}
+        for v in sorted(there, key=lambda v: v.index):
+            by_digest.setdefault(v.digest, v)
+        for v in versions:
+            have = by_digest.get(v.digest)
+            if have is not None:
+                self.mapped[v.id] = have.id
+                self.report.versions_present += 1
+                self._labels(v, have)
+            else:
+                got = self._send(v, project)
+                if got is not None:
+                    self.mapped[v.id] = got.id
+                    by_digest[v.digest] = got
+            self.versions_task.advance(files=1)
+
+    def _labels(self, v: VersionInfo, have: VersionInfo) -> None:
+        """A version already there gets the source's aliases and tags it lacks (nothing is taken off)."""
+        aliases = {a for a in v.aliases if a != _LATEST} - set(have.aliases)
+        tags = set(v.tags) - set(have.tags)
+        if (aliases or tags) and not self.dry:
+            self.dst.update_version(have.id, aliases=sorted(set(have.aliases) | aliases),
+                                    tags=sorted(set(have.tags) | tags))
+
+    def _send(self, v: VersionInfo, project: str) -> VersionInfo | None:
+        entries = list(self.src.manifest(v.manifest_key))
+        blobs = {e.digest: e for e in entries if e.ref is None}
+        missing = self._missing(project, list(blobs))
+        self.report.blobs_sent += len(missing)
+        self.report.bytes_sent += sum(blobs[d].size for d in missing)
+        number = f"{self.entity}/{project}/{v.name}"
+        if self.dry:
+            self.report.versions_sent.append(f"{v.qualified_name} -> {number} (new version)")
+            return None
+        for d in missing:
+            self._carry(blobs[d], v)
+        got = self.dst.commit(CommitRequest(
+            entity=self.entity, project=project, name=v.name, type=v.type, entries=entries,
+            description=v.description, metadata=dict(v.metadata), aliases=[a for a in v.aliases if a != _LATEST],
+            tags=list(v.tags), ttl_seconds=v.ttl_seconds, run_id=v.run_id if v.run_id in self.runs else None))
+        self.report.versions_sent.append(f"{v.qualified_name} -> {number}:v{got.index}")
+        return got
+
+    def _missing(self, project: str, digests: list[str]) -> list[str]:
+        return sorted(self.dst.missing_blobs(self.entity, project, digests)) if digests else []
+
+    def _carry(self, e: Entry, v: VersionInfo) -> None:
+        """Hand one blob of the source to the destination, checked against its digest."""
+        with self.src.open_entry(e, v) as f:
+            path = getattr(f, "name", None)
+            if isinstance(path, str) and e.size > (8 << 20):  # a blob file: the destination reads it itself
+                got = self.dst.ingest([path])[path][0]
+            else:
+                data = f.read()
+                h = hasher()
+                h.update(data)
+                got = "blake3:" + h.hexdigest()
+                if got == e.digest:
+                    self.dst.ingest_bytes(data)
+        if got != e.digest:
+            raise StoreError(f"{v.qualified_name}: the source's copy of {e.path!r} does not match its digest "
+                             f"{e.digest}; run `cairn verify` on the source store")
+
+    # -- links -----------------------------------------------------------------------------
+    def _links(self, entity: str, project: str, c: CollectionInfo) -> None:
+        for v in sorted(self.src.list_versions(entity, project, c.name), key=lambda v: v.index):
+            self.versions_task.advance(files=1)
+            if v.state != COMMITTED or v.link_of is None:
+                continue
+            target = self.mapped.get(v.link_of)
+            if target is None:
+                self.report.skipped.append(f"link {v.qualified_name}: its source {v.source_entity}/{v.source_project}/"
+                                           f"{v.source_name}:v{v.source_index} was not synced (sync its project too)")
+                continue
+            if self.dry:
+                self.report.links_sent.append(f"{v.qualified_name} (if not there)")
+                continue
+            before = {x.id for x in self._links_there(project, c.name)}
+            got = self.dst.link_version(target, self.entity, project, c.name,
+                                        aliases=[a for a in v.aliases if a != _LATEST])
+            self.mapped[v.id] = got.id
+            if got.id not in before:
+                self.report.links_sent.append(f"{v.qualified_name} -> {self.entity}/{project}/{c.name}:v{got.index}")
+
+    def _links_there(self, project: str, name: str) -> list[VersionInfo]:
+        try:
+            return self.dst.list_versions(self.entity, project, name)
+        except ArtifactNotFoundError:
+            return []
+
+    # -- lineage ---------------------------------------------------------------------------
+    def _lineage(self, entity: str, project: str) -> None:
+        for r in self.src.list_runs(entity, project):
+            used = [self.mapped[v.id] for v in self.src.run_inputs(r.id) if v.id in self.mapped]
+            if not used or self.dry:
+                continue
+            have = {v.id for v in self.dst.run_inputs(r.id)}
+            for vid in used:
+                if vid not in have:
+                    self.dst.use_version(r.id, vid)
+
+
+def _size(n: int) -> str:
+    return human_size(n)

@@ -1,0 +1,230 @@
+"""``cairn sync`` against a real ``cairn server`` (its own store, users with roles): what an
+offline store holds arrives whole (versions, aliases, tags, metadata, ttl, links, runs with
+history, config and summary, lineage), a second sync sends nothing, an interrupted sync
+resumes, a read-only user cannot write, and the way back (--from) gives equal digests."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from helpers import write
+from servers import cairn_server
+
+import cairn
+from cairn.client import get_client
+from cairn.client.settings import Settings
+from cairn.client.sync import sync
+from cairn.core import progress
+from cairn.core.errors import CairnError
+from cairn.server import auth
+from cairn.storage.meta.sql import MetaStore
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A server with alice (write on 'vision') and bob (read on 'vision')."""
+    home = tmp_path / "server-home"
+    meta = MetaStore.sqlite(home / "meta.sqlite")
+    keys = {name: auth.create_user(meta, name) for name in ("alice", "bob")}
+    auth.add_member(meta, "vision", "alice", "write")
+    auth.add_member(meta, "vision", "bob", "read")
+    meta.dispose()
+    with cairn_server(tmp_path / "srv", {"CAIRN_DIR": str(home)}, "--no-ui") as url:
+        yield url, keys
+
+
+def remote(url: str, key: str):  # noqa: ANN201
+    return get_client(dataclasses.replace(Settings.from_env(), base_url=url, api_key=key, entity="vision"))
+
+
+def offline_work() -> dict:
+    """What a laptop logs offline: a run with history that logs a dataset twice (the second
+    an incremental edit), a distributed artifact, a second run that uses the dataset and
+    links a model into a registry collection."""
+    with cairn.init(project="mnist", mode="offline", config={"lr": 0.1}, tags=["laptop"]) as run:
+        for step in range(5):
+            run.log({"loss": 1.0 / (step + 1)})
+        a = cairn.Artifact("images", "dataset", metadata={"rows": 3}, description="three images")
+        for i in range(3):
+            a.add_file(str(write(f"img/{i}.png", f"image {i}" * 100)), name=f"{i}.png")
+        a.add_file(str(write("big.bin", b"x" * (3 << 20))), name="big.bin")
+        a.ttl = timedelta(days=30)
+        run.log_artifact(a, aliases=["best"], tags=["clean"])
+        a.wait()
+        d = cairn.Api().artifact("mnist/images:v0").new_draft()
+        d.add_file(str(write("img/3.png", "image 3")), name="3.png")
+        d.save()
+        run.summary["acc"] = 0.9
+    with cairn.init(project="mnist", group="dist") as run:
+        for part in range(2):
+            p = cairn.Artifact("shards", "dataset")
+            p.add_file(str(write(f"shard{part}.txt", f"shard {part}")), name=f"shard{part}.txt")
+            (run.upsert_artifact if part == 0 else run.finish_artifact)(p, distributed_id="d1")
+    with cairn.init(project="mnist", job_type="train") as run:
+        run.log({"only": 1})  # one history row, at step 0
+        run.use_artifact("images:v1")
+        m = cairn.Artifact("net", "model")
+        m.add_file(str(write("net.pt", "weights")), name="net.pt")
+        run.log_artifact(m)
+        run.link_artifact(m, "mnist/registry")
+        used_by = run.id
+    return {"user": used_by}
+
+
+def versions_of(client, entity: str) -> dict[str, tuple]:  # noqa: ANN001
+    out = {}
+    for e, p in client.list_projects():
+        if e != entity:
+            continue
+        for c in client.list_collections(e, p):
+            for v in client.list_versions(e, p, c.name):
+                out[f"{p}/{v.name}:v{v.index}"] = (v.digest, tuple(sorted(v.aliases)), tuple(sorted(v.tags)),
+                                                    v.metadata, v.description, v.ttl_seconds, v.run_id)
+    return out
+
+
+def runs_of(client, entity: str) -> dict[str, tuple]:  # noqa: ANN001
+    return {r.id: (r.name, r.config, r.summary, tuple(r.tags), r.state, r.last_step,
+                   client.run_history(r.id),
+                   sorted(f"{v.name}:v{v.index}" for v in client.run_inputs(r.id)),
+                   sorted(f"{v.name}:v{v.index}" for v in client.run_outputs(r.id)))
+            for r in client.list_runs(entity, "mnist")}
+
+
+def test_sync_copies_everything_then_sends_nothing_and_comes_back_equal(server, tmp_path):
+    url, keys = server
+    info = offline_work()
+    local, dst = get_client(), remote(url, keys["alice"])
+    before = versions_of(local, "local")
+    assert len(before) == 5  # images v0 v1, shards v0, net v0, registry v0
+
+    with progress.reporting(progress.Recorder()) as seen:
+        first = sync(local, dst)
+    assert not first.skipped
+    assert len(first.versions_sent) == 4 and len(first.links_sent) == 1
+    assert first.blobs_sent >= 7 and first.bytes_sent > 3 << 20
+    assert len(first.runs_created) == 3 and first.history_rows == 6
+    labels = [t.label for t in seen.tasks]
+    assert "syncing versions" in labels and "syncing runs" in labels
+    synced = next(t for t in seen.tasks if t.label == "syncing versions")
+    assert synced.files_done == synced.files_total == 5
+
+    assert versions_of(dst, "vision") == before  # numbers kept: the server's collections were empty
+    assert runs_of(dst, "vision") == runs_of(local, "local")
+    assert [v.name for v in dst.run_inputs(info["user"])] == ["images"]
+    # the files themselves, downloaded from the server (and verified by the download)
+    v1 = next(v for v in dst.list_versions("vision", "mnist", "images") if v.index == 1)
+    n = dst.download(list(dst.manifest(v1.manifest_key)), tmp_path / "dl", v1)
+    assert n == 5 and (tmp_path / "dl" / "big.bin").stat().st_size == 3 << 20
+
+    again = sync(local, dst)
+    assert not again.changed and again.blobs_sent == 0 and again.history_rows == 0
+    assert again.versions_present == 4
+    assert versions_of(dst, "vision") == before
+
+    # the way back, into an empty embedded store: the same digests
+    fresh = get_client(dataclasses.replace(Settings.from_env(), dir=tmp_path / "copy", entity="local"))
+    back = sync(dst, fresh, entity="local")
+    assert not back.skipped and len(back.versions_sent) == 4
+    assert versions_of(fresh, "local") == before
+    assert runs_of(fresh, "local") == runs_of(local, "local")
+
+
+def test_a_sync_interrupted_half_way_resumes(server):
+    url, keys = server
+    for i in range(4):
+        a = cairn.Artifact("data", "dataset")
+        a.add_file(str(write(f"d{i}.bin", f"content {i}" * 1000)), name="d.bin")
+        a.add_file(str(write("common.bin", "shared by every version")), name="common.bin")
+        a.save()
+    local, dst = get_client(), remote(url, keys["alice"])
+
+    class Interrupt(progress.Recorder):
+        """Stops the sync (as Ctrl-C would) once the second version has been committed and
+        the third version's blobs have been uploaded, before its commit."""
+
+        def task(self, label: str):
+            t = super().task(label)
+            if label == "uploading" and sum(x.label == "uploading" for x in self.tasks) == 3:
+                close = t.close
+
+                def interrupted() -> None:
+                    close()
+                    raise KeyboardInterrupt
+
+                t.close = interrupted
+            return t
+
+    with progress.reporting(Interrupt()), pytest.raises(KeyboardInterrupt):
+        sync(local, dst, ["uncategorized"])
+    assert [v.index for v in dst.list_versions("vision", "uncategorized", "data")] == [0, 1]
+    resumed = sync(local, dst, ["uncategorized"])
+    assert resumed.versions_present == 2 and len(resumed.versions_sent) == 2
+    assert resumed.blobs_sent == 1  # the third version's blob went before the interruption
+    assert versions_of(dst, "vision") == versions_of(local, "local")
+    assert not sync(local, dst).changed
+
+
+def test_sync_needs_the_write_role_and_writes_nothing_without_it(server):
+    url, keys = server
+    a = cairn.Artifact("data", "dataset")
+    a.add_file(str(write("x.txt", "x")), name="x.txt")
+    a.save()
+    with pytest.raises(CairnError) as err:
+        sync(get_client(), remote(url, keys["bob"]))
+    assert "write" in str(err.value) or "role" in str(err.value)
+    assert versions_of(remote(url, keys["alice"]), "vision") == {}
+    with pytest.raises(CairnError):
+        sync(get_client(), remote(url, keys["alice"]), entity="someone-else")
+
+
+def test_a_collection_of_another_type_is_reported_and_the_rest_goes(server):
+    url, keys = server
+    dst = remote(url, keys["alice"])
+    with cairn.init(project="p"):
+        for name, type_ in (("net", "model"), ("data", "dataset")):
+            a = cairn.Artifact(name, type_)
+            a.add_file(str(write(f"{name}.txt", name)), name=f"{name}.txt")
+            a.save()
+    from cairn.core.manifest import Entry
+    from cairn.core.versions import CommitRequest
+
+    digest, size = dst.ingest_bytes(b"someone else's dataset named net")
+    dst.commit(CommitRequest(entity="vision", project="p", name="net", type="dataset",
+                             entries=[Entry("other.txt", digest, size)]))
+    dry = sync(get_client(), dst, dry_run=True)
+    assert len(dry.versions_sent) == 1 and len(dry.skipped) == 1 and "type" in dry.skipped[0]
+    assert [v.name for v in dst.list_versions("vision", "p", "net")] == ["net"]
+    with pytest.raises(CairnError):
+        dst.list_versions("vision", "p", "data")  # a dry run wrote nothing
+    report = sync(get_client(), dst)
+    assert len(report.versions_sent) == 1 and "net" in report.skipped[0]
+    assert [v.type for v in dst.list_versions("vision", "p", "net")] == ["dataset"]
+    assert len(dst.list_versions("vision", "p", "data")) == 1
+
+
+def test_cairn_sync_cli_dry_run_and_json(server, cairn_home):
+    url, keys = server
+    a = cairn.Artifact("data", "dataset")
+    a.add_file(str(write("x.txt", "x")), name="x.txt")
+    a.save()
+    env = {**__import__("os").environ, "CAIRN_DIR": str(cairn_home), "CAIRN_API_KEY": keys["alice"],
+           "CAIRN_ENTITY": "vision", "CAIRN_SETTINGS": "/nonexistent/settings.json"}
+    run = subprocess.run([sys.executable, "-m", "cairn.cli", "sync", "--to", url, "--dry-run", "--json"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["dry_run"] and len(report["versions_sent"]) == 1
+    run = subprocess.run([sys.executable, "-m", "cairn.cli", "sync", "--to", url, "nosuchproject"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "nosuchproject" in run.stderr and "Traceback" not in run.stderr
+    run = subprocess.run([sys.executable, "-m", "cairn.cli", "sync", "--to", url], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "sent 1 versions" in run.stderr + run.stdout
+    # not a terminal: one summary line per phase (a terminal gets bars: tests/cli/test_progress_terminal.py)
+    assert "syncing versions: 1 file," in run.stderr and "syncing runs: 1 file," in run.stderr
