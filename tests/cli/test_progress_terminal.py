@@ -107,3 +107,20 @@ def test_the_sdk_draws_bars_only_on_a_terminal_and_not_when_silent(data, tmp_pat
     assert (code, out, term) == (0, "done\n", "")
     r = piped([*args, str(tmp_path / "o3")])
     assert (r.returncode, r.stdout, r.stderr) == (0, "done\n", "")
+
+
+def test_gc_and_verify_draw_their_phases_on_a_terminal_and_summarise_them_elsewhere(data):
+    code, _, term = on_terminal([*CAIRN, "artifact", "put", str(data), "--name", "p/d"])
+    assert code == 0, term
+    code, out, term = on_terminal([*CAIRN, "gc"])
+    assert code == 0, term
+    assert BAR in term and "gc: walking manifests" in term and "gc: listing blobs" in term
+    assert "Traceback" not in term
+    code, out, term = on_terminal([*CAIRN, "verify"])
+    assert code == 0, term
+    assert BAR in term and "re-hashing blobs" in term and "20/20 files" in term
+    r = piped([*CAIRN, "gc"])
+    assert r.returncode == 0, r.stderr
+    assert "gc: listing blobs: 20 files" in r.stderr and BAR not in r.stderr
+    r = piped([*CAIRN, "-q", "verify"])
+    assert r.returncode == 0 and "re-hashing" not in r.stderr

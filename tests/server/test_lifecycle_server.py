@@ -158,10 +158,15 @@ def test_stale_staged_and_multipart_uploads_go(on_server):
     up = client.create_multipart_upload(Bucket="cairn", Key=f"{stack.prefix}/staging/{'b' * 32}")
     client.upload_part(Bucket="cairn", Key=f"{stack.prefix}/staging/{'b' * 32}", UploadId=up["UploadId"],
                        PartNumber=1, Body=b"x" * 1000)
+    client.put_object(Bucket="cairn", Key=f"{stack.prefix}/quarantine/{'c' * 64}.20261127T000000.abcd", Body=b"bad" * 10)
     time.sleep(GRACE * 1.5)  # older than the grace period by the store's clock
-    out = stack.gc()
-    assert "2 (900 B) temporary files and uploads" in out
+    out = stack.gc()  # the quarantine ttl (7 days) keeps what was set aside
+    assert "2 (900 B) temporary files and uploads, 0 (0 B) set-aside damaged blobs" in out
     assert not [k for k in stack.bucket() if "/staging/" in k]
+    assert [k for k in stack.bucket() if "/quarantine/" in k]
+    out = stack.gc("--quarantine-ttl", "1s")
+    assert "1 (30 B) set-aside damaged blobs" in out
+    assert not [k for k in stack.bucket() if "/quarantine/" in k]
     uploads = client.list_multipart_uploads(Bucket="cairn", Prefix=stack.prefix).get("Uploads", [])
     assert uploads == []
 

@@ -160,6 +160,8 @@ def retention_clear(project_name: str, collection: str | None) -> None:
 def _gc_options(f):  # noqa: ANN001, ANN202
     f = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")(f)
     f = click.option("--draft-ttl", default="7d", show_default=True, help="Remove drafts left open longer than this.")(f)
+    f = click.option("--quarantine-ttl", default="7d", show_default=True,
+                     help="Remove damaged blobs set aside (quarantine/) longer ago than this.")(f)
     f = click.option("--grace", default=None,
                      help="Set the store's grace period (e.g. 1h; default 1h): unreferenced data goes only "
                           "after being marked this long. Writers see the change at once.")(f)
@@ -167,7 +169,8 @@ def _gc_options(f):  # noqa: ANN001, ANN202
     return f
 
 
-def _run_gc(meta_url: str, blobs_url: str, dry_run: bool, grace: str | None, draft_ttl: str, as_json: bool) -> None:
+def _run_gc(meta_url: str, blobs_url: str, dry_run: bool, grace: str | None, draft_ttl: str, quarantine_ttl: str,
+            as_json: bool) -> None:
     from ..core.durations import parse_duration
     from ..engine import gc as gc_engine
     from ..engine import gcmarks
@@ -179,8 +182,13 @@ def _run_gc(meta_url: str, blobs_url: str, dry_run: bool, grace: str | None, dra
             raise click.UsageError("--grace changes the store; leave it out of a --dry-run")
         gcmarks.set_grace(meta, parse_duration(grace))
     # progress: the reporter the CLI put in force (core.progress) shows each phase
+    import tempfile
+
+    from ..storage.blobs.local import UPLOAD_TEMP_PREFIX  # a server's upload temp files, left by a killed one
+
     report = gc_engine.collect(meta, blobs, gc_engine.GcOptions(
-        dry_run=dry_run, draft_ttl_seconds=parse_duration(draft_ttl)))
+        dry_run=dry_run, draft_ttl_seconds=parse_duration(draft_ttl),
+        quarantine_ttl_seconds=parse_duration(quarantine_ttl), upload_temp=(tempfile.gettempdir(), UPLOAD_TEMP_PREFIX)))
     if as_json:
         output.line(json.dumps(report.as_dict(), indent=2))
     else:
@@ -190,7 +198,7 @@ def _run_gc(meta_url: str, blobs_url: str, dry_run: bool, grace: str | None, dra
 
 @click.command()
 @_gc_options
-def gc(dry_run: bool, grace: str | None, draft_ttl: str, as_json: bool) -> None:
+def gc(dry_run: bool, grace: str | None, draft_ttl: str, quarantine_ttl: str, as_json: bool) -> None:
     """Reclaim what nothing references in the embedded store (CAIRN_DIR): blobs, manifest
     chunks, abandoned drafts and temporary files; delete versions past their ttl or
     retention. Safe while other processes log. A server's stores: `cairn admin gc`.
@@ -206,14 +214,15 @@ def gc(dry_run: bool, grace: str | None, draft_ttl: str, as_json: bool) -> None:
     if s.base_url:
         raise click.UsageError("CAIRN_BASE_URL is set: gc runs on the stores themselves; on the server's "
                                "machine use `cairn admin gc --meta URL --blobs URL`")
-    _run_gc(f"sqlite:///{s.dir / 'meta.sqlite'}", str(s.dir / "blobs"), dry_run, grace, draft_ttl, as_json)
+    _run_gc(f"sqlite:///{s.dir / 'meta.sqlite'}", str(s.dir / "blobs"), dry_run, grace, draft_ttl, quarantine_ttl, as_json)
 
 
 @click.command("gc")
 @click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
 @click.option("--blobs", default=None, help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs).")
 @_gc_options
-def admin_gc(meta: str | None, blobs: str | None, dry_run: bool, grace: str | None, draft_ttl: str, as_json: bool) -> None:
+def admin_gc(meta: str | None, blobs: str | None, dry_run: bool, grace: str | None, draft_ttl: str,
+             quarantine_ttl: str, as_json: bool) -> None:
     """Garbage-collect a server's stores (PostgreSQL + S3, or any pair): like `cairn gc`, and
     also staged and incomplete multipart uploads. Safe while replicas serve writers.
 
@@ -222,4 +231,4 @@ def admin_gc(meta: str | None, blobs: str | None, dry_run: bool, grace: str | No
       cairn admin gc --meta postgresql://cairn:pw@db/cairn --blobs s3://bucket/cairn --dry-run
     """
     meta_url, blobs_url = store_urls(meta, blobs)
-    _run_gc(meta_url, blobs_url, dry_run, grace, draft_ttl, as_json)
+    _run_gc(meta_url, blobs_url, dry_run, grace, draft_ttl, quarantine_ttl, as_json)

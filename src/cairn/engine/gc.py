@@ -12,8 +12,9 @@ One run (``collect``), holding the store's gc lock so that runs never overlap:
    still marked in the condemning transaction (a commit clears the marks it relies on);
    manifest chunks go in that transaction, blob bytes right after it;
 5. mark what is stored and unreferenced now, with the store's clock time;
-6. drop tombstones older than the grace period, and temporary files and staged uploads
-   older than it.
+6. drop tombstones older than the grace period, and temporary files, staged uploads and
+   a server's upload temp files older than it; and damaged blobs set aside (quarantine/)
+   longer ago than the quarantine ttl (7 days unless told).
 
 So an unreferenced blob goes on the first run at least one grace period after the run that
 marked it. Why this never removes what a commit relies on: docs/gc.md and engine/gcmarks.py.
@@ -21,9 +22,13 @@ marked it. Why this never removes what a commit relies on: docs/gc.md and engine
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..core import progress
 from ..core.errors import StoreError
@@ -38,6 +43,7 @@ log = logging.getLogger("cairn.gc")
 
 GC_RUN_LOCK = 727276
 DRAFT_TTL_S = 7 * 86400
+QUARANTINE_TTL_S = 7 * 86400
 # rows per condemning / removing transaction (each a durable commit): 500 made the sweep of
 # 100,000 packed blobs take 89 s. Statements still name 500 at a time: SQLite looks named
 # parameters up one by one, so a 5,000-key IN list cost ~0.4 s to prepare.
@@ -53,6 +59,11 @@ WALK, LIST, REMOVE = "gc: walking manifests", "gc: listing blobs", "gc: removing
 class GcOptions:
     dry_run: bool = False
     draft_ttl_seconds: float = DRAFT_TTL_S
+    # damaged blobs set aside (quarantine/) are kept this long for inspection, then go
+    quarantine_ttl_seconds: float = QUARANTINE_TTL_S
+    # (folder, file name prefix) of a server's upload temp files on this machine: those a
+    # killed server left, untouched for the grace period, go (server/transfer.py)
+    upload_temp: tuple[str, str] | None = None
 
 
 def collect(ms: MetaStore, blobs: BlobStore, options: GcOptions | None = None) -> GcReport:
@@ -209,6 +220,8 @@ class _Run:
             (r.referenced_chunks if k in live_chunks else r.removed_chunks).add(1, size)
         for _, size in self._temp_items():
             r.removed_temp.add(1, size)
+        for _, size in self._set_aside_items():
+            r.removed_quarantine.add(1, size)
 
     # -- 4. condemn --------------------------------------------------------------------
     def _condemn(self, stored: dict[str, int], chunk_sizes: dict[str, int], live_blobs: set, live_chunks: set) -> None:
@@ -317,6 +330,16 @@ class _Run:
         stale = getattr(self.blobs, "stale_uploads", None)  # S3: staging keys, multipart uploads
         if stale is not None:
             yield from stale(self.grace)
+        if self.opts.upload_temp is not None:  # a server's upload temp files on this machine
+            folder, prefix = self.opts.upload_temp
+            now = time.time()
+            with contextlib.suppress(FileNotFoundError), os.scandir(folder) as it:
+                for f in it:
+                    if f.name.startswith(prefix) and f.is_file(follow_symlinks=False):
+                        with contextlib.suppress(FileNotFoundError):
+                            st = f.stat(follow_symlinks=False)
+                            if now - st.st_mtime > self.grace:
+                                yield Path(f.path), st.st_size
 
     def _temp(self) -> None:
         remove = getattr(self.blobs, "remove_upload", None)
@@ -329,6 +352,15 @@ class _Run:
             except FileNotFoundError:
                 continue
             self.report.removed_temp.add(1, size)
+        for handle, size in list(self._set_aside_items()):
+            self.blobs.remove_set_aside(handle)  # type: ignore[attr-defined]
+            self.report.removed_quarantine.add(1, size)
+
+    def _set_aside_items(self) -> Iterator[tuple[object, int]]:
+        """Damaged blobs set aside longer ago than the quarantine ttl."""
+        items = getattr(self.blobs, "set_aside", None)  # stores that set damaged blobs aside
+        if items is not None:
+            yield from items(self.opts.quarantine_ttl_seconds)
 
 
 def _decode(key: str, data: bytes) -> dict:

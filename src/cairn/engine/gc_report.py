@@ -27,6 +27,7 @@ class GcReport:
     removed_blobs: Tally = field(default_factory=Tally)
     removed_chunks: Tally = field(default_factory=Tally)
     removed_temp: Tally = field(default_factory=Tally)  # crash leftovers, staged and incomplete uploads
+    removed_quarantine: Tally = field(default_factory=Tally)  # damaged blobs set aside past the quarantine ttl
     versions_expired: list[str] = field(default_factory=list)  # deleted: their ttl passed
     versions_retention: list[str] = field(default_factory=list)  # deleted by a retention policy
     drafts_expired: list[str] = field(default_factory=list)
@@ -53,7 +54,7 @@ class GcReport:
         out = [
             f"examined: {t(self.blobs)} blobs, {t(self.chunks)} manifest chunks",
             f"{verb}: {t(self.removed_blobs)} blobs, {t(self.removed_chunks)} manifest chunks, "
-            f"{t(self.removed_temp)} temporary files and uploads",
+            f"{t(self.removed_temp)} temporary files and uploads, {t(self.removed_quarantine)} set-aside damaged blobs",
         ]
         if self.versions_expired:
             out.append(f"{verb} {len(self.versions_expired)} expired versions (ttl): {_few(self.versions_expired)}")

@@ -61,6 +61,8 @@ _BLOB = re.compile(r"blake3:[0-9a-f]{64}")
 # cut). One that was only paused that long (a suspended laptop) loses its rename and fails
 # with an error; nothing stored is lost.
 STALE_TMP_AGE = 3600.0
+# a server's upload temp files in the system temp folder (server/transfer.py; gc removes a killed server's)
+UPLOAD_TEMP_PREFIX = "cairn-upload-"
 
 log = logging.getLogger("cairn.storage.blobs")
 
@@ -354,6 +356,25 @@ class LocalBlobStore:
                 with contextlib.suppress(FileNotFoundError):
                     st = f.stat()
                     yield Path(f.path), st.st_size, now - st.st_mtime
+
+    def set_aside(self, older_than: float) -> Iterator[tuple[Path, int]]:
+        """Copies in ``quarantine/`` (damaged blobs set aside) kept longer than ``older_than``
+        seconds by this machine's clock: ``(handle, bytes)`` for ``remove_set_aside``.
+        Garbage collection only."""
+        folder = self.root / "quarantine"
+        if not folder.exists():
+            return
+        now = time.time()
+        with os.scandir(folder) as it:
+            for f in it:
+                with contextlib.suppress(FileNotFoundError):
+                    st = f.stat()
+                    if now - st.st_mtime > older_than:
+                        yield Path(f.path), st.st_size
+
+    def remove_set_aside(self, handle: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            handle.unlink()
 
     def read_small(self, digests: list[str]) -> dict[str, bytes]:
         """Packed blobs among ``digests`` in one query per 900 (what downloads of many small files use)."""

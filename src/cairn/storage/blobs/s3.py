@@ -295,6 +295,25 @@ class S3BlobStore:
                     if (now - up["Initiated"]).total_seconds() > older_than:
                         yield ("multipart", up["Key"], up["UploadId"]), 0
 
+    def set_aside(self, older_than: float) -> Iterator[tuple[tuple, int]]:
+        """Objects in ``quarantine/`` (damaged blobs set aside) older than ``older_than``
+        seconds by the store's own clock: ``(handle, bytes)`` for ``remove_set_aside``.
+        Garbage collection only."""
+        from email.utils import parsedate_to_datetime
+
+        client = self._ready()
+        prefix = f"{self._base}quarantine/"
+        with self._errors("list quarantined objects"):
+            first = client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+            now = parsedate_to_datetime(first["ResponseMetadata"]["HTTPHeaders"]["date"])
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    if (now - obj["LastModified"]).total_seconds() > older_than:
+                        yield ("object", obj["Key"]), obj["Size"]
+
+    def remove_set_aside(self, handle: tuple) -> None:
+        self.remove_upload(handle)
+
     def remove_upload(self, handle: tuple) -> None:
         """Delete a staged object or abort a multipart upload that ``stale_uploads`` named."""
         from botocore.exceptions import ClientError
