@@ -49,8 +49,15 @@ def resolve(ms: MetaStore, ref: ArtifactRef, entity: str, project: str) -> Versi
             if not found and ref.alias.startswith("blake3:"):
                 found = records.versions_where(tx, f"{committed} AND v.digest = :d", {"art": art.id, "d": ref.alias})
         if not found or found[0].state != COMMITTED:
-            raise ArtifactNotFoundError(f"{full}:{ref.alias}", "no committed version has that version or alias")
+            raise no_such_version(ref, entity, project)
         return found[0]
+
+
+def no_such_version(ref: ArtifactRef, entity: str, project: str) -> ArtifactNotFoundError:
+    """The error for a reference to a collection that exists but has no such version or alias
+    (the server answers with it too for a version the caller may not see)."""
+    full = f"{ref.entity or entity}/{ref.project or project}/{ref.name}"
+    return ArtifactNotFoundError(f"{full}:{ref.alias}", "no committed version has that version or alias")
 
 
 def get(ms: MetaStore, version_id: int) -> VersionInfo:

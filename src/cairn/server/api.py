@@ -18,7 +18,6 @@ from starlette.convertors import Convertor, register_url_convertor
 from ..client import wire
 from ..core.errors import UsageError
 from ..core.names import parse_ref
-from ..core.versions import VersionInfo
 from . import auth, authz, blobs_index, bodies, models, uploads
 from .authz import READ, WRITE
 from .context import ServerContext
@@ -101,31 +100,6 @@ async def heavy(request: Request, c: ServerContext, who: auth.Principal, work, *
 # the document still states it: CommitBody, in components by app.openapi().
 _COMMIT_BODY = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/CommitBody"}}}}}
-
-
-def version_access(c: ServerContext, who: auth.Principal, version_id: int, need: str) -> VersionInfo:
-    v = authz.version(c, who, version_id, need)
-    source_access(c, who, v)
-    return v
-
-
-def source_access(c: ServerContext, who: auth.Principal, v: VersionInfo) -> VersionInfo:
-    """A link is read through its source: reading it needs the read role on the source's
-    entity too, so a link never opens a source to a caller who cannot read it."""
-    if v.is_link:
-        auth.require(c.meta, who, v.source_entity or v.entity, "read")
-    return v
-
-
-def readable(c: ServerContext, who: auth.Principal, versions: list[VersionInfo]) -> list[VersionInfo]:
-    """The versions of a listing the caller may read (links whose source it cannot read left out)."""
-    seen: dict[str, bool] = {}
-    return [v for v in versions if authz.can_read(c, who, v.entity, seen)
-            and (not v.is_link or authz.can_read(c, who, v.source_entity or v.entity, seen))]
-
-
-def run_access(c: ServerContext, who: auth.Principal, run_id: str, need: str):  # noqa: ANN201
-    return authz.run(c, who, run_id, need)
 
 
 # -- identity --------------------------------------------------------------------
@@ -381,18 +355,20 @@ def _check_ids(c: ServerContext, who: auth.Principal, req) -> None:  # noqa: ANN
 @router.get("/projects/{entity}/{project}/artifacts/{name}/resolve/{alias}")
 def resolve(entity: EntityPath, project: ProjectPath, name: NamePath, alias: AliasPath, c: Ctx, who: Who) -> dict:
     ref = parse_ref(f"{entity}/{project}/{name}:{alias}")
-    return wire.version_out(source_access(c, who, c.engine.resolve(ref, entity, project)))
+    return wire.version_out(authz.resolve(c, who, ref, entity, project))
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/versions")
 def versions(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who, tag: TagsQuery = None) -> dict:
-    found = readable(c, who, c.engine.list_versions(entity, project, name, tag))
+    found = authz.readable_versions(c, who, c.engine.list_versions(entity, project, name, tag))
     return {"versions": [wire.version_out(v) for v in found]}
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/alias-history")
 def alias_history(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who) -> dict:
     rows = c.engine.alias_history(entity, project, name)
+    runs = authz.readable_runs(c, who, [r.get("run_id") for r in rows])  # a link's run may be another entity's
+    rows = [{**r, "run_id": r["run_id"] if r["run_id"] in runs else None} if "run_id" in r else r for r in rows]
     return {"history": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]}
 
 
@@ -411,12 +387,12 @@ def collection_patch(entity: EntityPath, project: ProjectPath, name: NamePath, b
 
 @router.get("/versions/{version_id}")
 def version(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
-    return wire.version_out(version_access(c, who, version_id, READ))  # a link: its source too
+    return wire.version_out(authz.version(c, who, version_id, READ))  # a link: its source too
 
 
 @router.patch("/versions/{version_id}")
 def version_patch(version_id: VersionIdPath, body: VersionPatch, c: Ctx, who: Who) -> dict:
-    v = version_access(c, who, version_id, WRITE)  # a link: read on its source too
+    v = authz.version(c, who, version_id, WRITE)  # a link: read on its source too
     authz.commit_run(c, body.run_id, v.entity, v.project)
     changes = {k: getattr(body, k) for k in body.model_fields_set if k != "run_id"}
     return wire.version_out(c.engine.update_version(version_id, run_id=body.run_id, by=who.name, **changes))
@@ -443,11 +419,11 @@ def version_history(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
 @router.post("/versions/{version_id}/links")
 def version_link(version_id: VersionIdPath, body: LinkRequest, c: Ctx, who: Who) -> dict:
     """Link the version into the collection ``entity/project/name`` (a pointer: no byte is
-    copied). Needs read on the version (and its source) and write on the target entity."""
-    version_access(c, who, version_id, "read")
-    auth.require(c.meta, who, body.entity, "write")
+    copied). Needs read on the version (and its source: ``authz.gate``) and write on the
+    target entity (without any role there, it answers as a missing project)."""
+    authz.project(c, who, body.entity, body.project, WRITE)
     if body.run_id is not None:  # the linking run, of any project the caller may write to
-        run_access(c, who, body.run_id, "write")
+        authz.run(c, who, body.run_id, WRITE)
     v = c.engine.link_version(version_id, body.entity, body.project, body.name, body.aliases, body.run_id)
     return wire.version_out(v)
 
@@ -455,16 +431,14 @@ def version_link(version_id: VersionIdPath, body: LinkRequest, c: Ctx, who: Who)
 @router.get("/versions/{version_id}/links")
 def version_links(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
     """The links to this version that the caller may read."""
-    version_access(c, who, version_id, "read")
-    found = [v for v in c.engine.version_links(version_id) if auth.role_on(c.meta, who, v.entity)]
+    found = authz.readable_versions(c, who, c.engine.version_links(version_id))
     return {"versions": [wire.version_out(v) for v in found]}
 
 
 @router.post("/versions/{version_id}/unlink")
 def version_unlink(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
-    """Remove a link; the write role on the link's entity is enough (its source is untouched)."""
-    v = c.engine.get_version(version_id)
-    auth.require(c.meta, who, v.entity, "write")
+    """Remove a link; the write role on the link's entity is enough (its source is untouched:
+    ``authz.REMOVALS``)."""
     c.engine.unlink_version(version_id)
     return {"ok": True}
 
@@ -472,7 +446,6 @@ def version_unlink(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
 @router.get("/versions/{version_id}/users")
 def version_users(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
     """The runs that used this version, those of entities the caller can read."""
-    version_access(c, who, version_id, READ)  # a link: read on its source too
     seen: dict[str, bool] = {}
     return {"runs": [wire.run_out(r) for r in c.engine.version_users(version_id) if authz.can_read(c, who, r.entity, seen)]}
 
@@ -549,17 +522,17 @@ async def run_update(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> d
 
 @router.post("/runs/{run_id}/uses")
 def run_use(run_id: RunIdPath, body: Use, c: Ctx, who: Who) -> dict:
-    version_access(c, who, body.version_id, READ)  # a link: read on its source too
+    authz.version(c, who, body.version_id, READ)  # a link: read on its source too
     c.engine.use_version(run_id, body.version_id)
     return {"ok": True}
 
 
 @router.get("/runs/{run_id}/outputs")
 def run_outputs(run_id: RunIdPath, c: Ctx, who: Who) -> dict:
-    return {"versions": [wire.version_out(v) for v in readable(c, who, c.engine.run_outputs(run_id))]}
+    return {"versions": [wire.version_out(v) for v in authz.readable_versions(c, who, c.engine.run_outputs(run_id))]}
 
 
 @router.get("/runs/{run_id}/inputs")
 def run_inputs(run_id: RunIdPath, c: Ctx, who: Who) -> dict:
     """The versions this run used, those the caller can read."""
-    return {"versions": [wire.version_out(v) for v in readable(c, who, c.engine.run_inputs(run_id))]}
+    return {"versions": [wire.version_out(v) for v in authz.readable_versions(c, who, c.engine.run_inputs(run_id))]}

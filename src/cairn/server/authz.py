@@ -21,7 +21,11 @@ forget authorization silently.
 
 What a caller learns: without any role on an entity, its projects, versions and runs answer
 exactly as missing ones do (404, the message naming only what the caller sent); with a role
-too weak for the request (``read`` asking to write), 403. A digest, chunk key or upload id
+too weak for the request (``read`` asking to write), 403. A link (a registry entry) is read
+through its source: to a caller without a role on the source's entity it is missing too, on
+every route and page that reaches it by id (``version``), by name (``resolve``) or in a
+listing (``readable_versions``) — except the two that remove it (``REMOVALS``), which need
+only the write role on the link's own entity and answer nothing about the source. A digest, chunk key or upload id
 that is not the project's answers like one that does not exist. Authorization comes before
 the fields of the body are validated (``gate`` is a dependency): a request about something
 the caller cannot see is a 404 whatever its body holds (only a body that is not JSON at all
@@ -37,7 +41,9 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Header, Request
 
 from ..core.errors import ArtifactNotFoundError, ForbiddenError, NotFoundError, RunNotFoundError, UsageError
+from ..core.names import ArtifactRef
 from ..core.versions import CommitRequest, RunInfo, VersionInfo
+from ..engine.versions import no_such_version
 from . import auth, blobs_index, csrf
 from .access import note_user
 
@@ -102,24 +108,60 @@ def can_read(c: "ServerContext", who: auth.Principal, entity: str, seen: dict[st
 
 # -- ids -----------------------------------------------------------------------------
 
-def version(c: "ServerContext", who: auth.Principal, version_id: int, need: str) -> VersionInfo:
-    """The version, if ``who`` may ``need`` it; another entity's answers like a missing id."""
+def version(c: "ServerContext", who: auth.Principal, version_id: int, need: str, *,
+            through_source: bool = True) -> VersionInfo:
+    """The version, if ``who`` may ``need`` it; another entity's answers like a missing id.
+    A link is seen through its source: without a role on the source's entity it is missing
+    too, whatever ``need`` (its answer would show the source), unless ``through_source`` is
+    false (removing a link: ``REMOVALS``)."""
     missing = ArtifactNotFoundError(f"version id {version_id}")
     try:
         v = c.engine.get_version(version_id)
     except ArtifactNotFoundError:
         raise missing from None
     role = auth.role_on(c.meta, who, v.entity)
-    if role is None:
+    if role is None or (through_source and not source_readable(c, who, v)):
         raise missing
     if auth.ROLES[role] < auth.ROLES[need]:
         raise ForbiddenError(f"user {who.name!r} needs the {need!r} role on entity {v.entity!r} for this")
-    # a link is read through its source: reading it needs a role on the source's entity too,
-    # so a link never opens a source to a caller who cannot read it (unlinking needs only
-    # write on the link's own entity)
-    if need == READ and v.is_link and auth.role_on(c.meta, who, v.source_entity or v.entity) is None:
-        raise missing
     return v
+
+
+def source_readable(c: "ServerContext", who: auth.Principal, v: VersionInfo,
+                    seen: dict[str, bool] | None = None) -> bool:
+    """False for a link whose source's entity ``who`` has no role on."""
+    return not v.is_link or can_read(c, who, v.source_entity or v.entity, seen)
+
+
+def resolve(c: "ServerContext", who: auth.Principal, ref: ArtifactRef, entity: str, project: str) -> VersionInfo:
+    """The version ``ref`` names in a project ``who`` may read (checked already); a link whose
+    source ``who`` cannot read answers as a version the collection does not have."""
+    v = c.engine.resolve(ref, entity, project)
+    if not source_readable(c, who, v):
+        raise no_such_version(ref, entity, project)
+    return v
+
+
+def readable_versions(c: "ServerContext", who: auth.Principal, versions: list[VersionInfo]) -> list[VersionInfo]:
+    """The versions of a listing ``who`` may read: a role on each one's entity, and on a
+    link's source's."""
+    seen: dict[str, bool] = {}
+    return [v for v in versions if can_read(c, who, v.entity, seen) and source_readable(c, who, v, seen)]
+
+
+def readable_runs(c: "ServerContext", who: auth.Principal, run_ids: list[str | None]) -> set[str]:
+    """Those of ``run_ids`` whose run ``who`` may read (for rows that name runs of other
+    entities, such as a registry's alias history: the others are shown as no run)."""
+    seen: dict[str, bool] = {}
+    out = set()
+    for rid in dict.fromkeys(r for r in run_ids if r):
+        try:
+            r = c.engine.get_run(rid)
+        except RunNotFoundError:
+            continue
+        if can_read(c, who, r.entity, seen):
+            out.add(rid)
+    return out
 
 
 def run(c: "ServerContext", who: auth.Principal, run_id: str, need: str,
@@ -239,6 +281,14 @@ READ_POSTS = frozenset({
     # a reader whose download failed asks the server to check the object (it re-hashes it)
     ("POST", "/api/v1/projects/{entity}/{project}/blobs/{digest}/damaged"),
     ("POST", "/api/v1/chunks"),
+    # linking reads the version; the handler checks the write role on the target it names
+    ("POST", "/api/v1/versions/{version_id}/links"),
+})
+# routes that remove a link: the write role on the link's own entity is enough (a registry's
+# writers can remove what they no longer may read); they answer nothing about the source
+REMOVALS = frozenset({
+    ("DELETE", "/api/v1/versions/{version_id}"),
+    ("POST", "/api/v1/versions/{version_id}/unlink"),
 })
 
 
@@ -251,7 +301,8 @@ def gate(request: Request, who: Who) -> None:
     c = ctx(request)
     route = request.scope.get("route")
     # path_format: the path without convertors ("{digest}", not "{digest:digest}")
-    need = need_of(request.method, getattr(route, "path_format", None) or request.url.path)
+    path = getattr(route, "path_format", None) or request.url.path
+    need = need_of(request.method, path)
     from ..core.limits import MAX_INT, MAX_RUN_ID
     from ..core.names import check_name
 
@@ -266,7 +317,7 @@ def gate(request: Request, who: Who) -> None:
         except ValueError:
             vid = None
         if vid is not None and 1 <= vid <= MAX_INT:  # else the route's own validation answers 400
-            version(c, who, vid, need)
+            version(c, who, vid, need, through_source=(request.method, path) not in REMOVALS)
     if "run_id" in params:
         run(c, who, check_name(params["run_id"], "run_id", MAX_RUN_ID), need)
 

@@ -104,12 +104,13 @@ def _page(request: Request, name: str = "page") -> int:
     return max(int(raw), 1) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 1
 
 
-def _resolve(c: ServerContext, entity: str, project: str, name: str, alias: str) -> VersionInfo:
+def _resolve(c: ServerContext, who: auth.Principal, entity: str, project: str, name: str, alias: str) -> VersionInfo:
+    """The version ``alias`` names (a link whose source ``who`` cannot read is missing)."""
     try:
         ref = parse_ref(f"{entity}/{project}/{name}:{alias}")
     except UsageError:
         raise ArtifactNotFoundError(f"{entity}/{project}/{name}:{alias}", "that is not a valid version or alias") from None
-    return c.engine.resolve(ref, entity, project)
+    return authz.resolve(c, who, ref, entity, project)
 
 
 def _safe_next(target: str | None) -> str:
@@ -235,10 +236,10 @@ def index(request: Request) -> HTMLResponse:
 def run_page(run_id: str, request: Request) -> HTMLResponse:
     c, who = _ctx(request), _who(request)
     run = authz.run(c, who, run_id, authz.READ)
-    roles = {run.entity: True}
     inputs = c.engine.run_inputs(run.id)
-    outputs = c.engine.run_outputs(run.id)
-    shown_inputs = [v for v in inputs if _readable(c, who, v.entity, roles)]
+    # a run's outputs include the links it made, maybe into entities the viewer cannot read
+    outputs = authz.readable_versions(c, who, c.engine.run_outputs(run.id))
+    shown_inputs = authz.readable_versions(c, who, inputs)
     graph = browse.layout(
         [_version_node(v) for v in shown_inputs],
         browse.Node(run.name, _run_sub(run), None, "run", current=True),
@@ -271,14 +272,16 @@ def artifact_page(entity: str, project: str, name: str, request: Request) -> HTM
     authz.project(c, who, entity, project, authz.READ)
     versions = sorted(c.engine.list_versions(entity, project, name), key=lambda v: v.index, reverse=True)
     # links whose source the viewer cannot read are not shown (a link is read through its source)
-    versions = [v for v in versions if not v.is_link or _readable(c, who, v.source_entity or entity, {})]
+    versions = authz.readable_versions(c, who, versions)
     if not versions:
         raise ArtifactNotFoundError(f"{entity}/{project}/{name}", "it has no committed versions")
     by_id = {v.id: v.version for v in versions}
     history = []
-    for row in reversed(c.engine.alias_history(entity, project, name)[-HISTORY_ROWS:]):
+    rows = c.engine.alias_history(entity, project, name)[-HISTORY_ROWS:]
+    runs = authz.readable_runs(c, who, [row.get("run_id") for row in rows])  # a link's run may be another entity's
+    for row in reversed(rows):
         history.append({
-            "alias": row["alias"], "run_id": row.get("run_id"), "at": row["at"],
+            "alias": row["alias"], "run_id": row.get("run_id") if row.get("run_id") in runs else None, "at": row["at"],
             "old": by_id.get(row["old_version_id"], f"#{row['old_version_id']}") if row["old_version_id"] else None,
             "new": by_id.get(row["new_version_id"], f"#{row['new_version_id']}") if row["new_version_id"] else None,
         })
@@ -309,8 +312,8 @@ def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLRes
     b_name = request.query_params.get("b") or "latest"
     if not a_name:
         raise UsageError("choose the two versions to compare: ?a=v0&b=v1")
-    a = _resolve(c, entity, project, name, a_name)
-    b = _resolve(c, entity, project, name, b_name)
+    a = _resolve(c, who, entity, project, name, a_name)
+    b = _resolve(c, who, entity, project, name, b_name)
     found = [] if a.manifest_key == b.manifest_key else browse.changes(c.engine.manifest(a.manifest_key), c.engine.manifest(b.manifest_key))
     counts = {k: sum(1 for x in found if x.kind == k) for k in ("added", "removed", "changed")}
     kind = request.query_params.get("kind")
@@ -374,10 +377,7 @@ def _readable_version(request: Request, entity: str, project: str, name: str, al
     """The version, after the caller's read role on it (and on a link's source) is checked."""
     c, who = _ctx(request), _who(request)
     authz.project(c, who, entity, project, authz.READ)  # no role: 404, as for a missing project
-    v = _resolve(c, entity, project, name, alias)
-    if v.is_link:  # read through its source: its files are the source's
-        auth.require(c.meta, who, v.source_entity or entity, "read")
-    return c, who, v
+    return c, who, _resolve(c, who, entity, project, name, alias)  # a link: read through its source
 
 
 def _read_head(c: ServerContext, digest: str, limit: int) -> bytes:

@@ -1,0 +1,274 @@
+"""An attacker with keys of her own probes another entity's ids: every route that takes a
+version id, run id, alias or entity answers exactly as for one that does not exist (404,
+the same body once the names sent are swapped), and nothing names the other entity's
+projects or artifacts. A link whose source the caller cannot read is one such thing: on
+every path that reads it (API, UI, SDK) it is missing, never a 403 that names its source.
+
+Real server (PostgreSQL + SeaweedFS, with its web UI), three users:
+``alice`` admin on ``lab`` (where the model is logged) and writer of ``reg`` (the registry);
+``mallory`` admin of her own entity and writer of ``reg``, no role on ``lab``;
+``carol`` reader of ``lab`` only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from servers import cairn_server
+
+from cairn.server import auth
+from cairn.storage.meta.sql import MetaStore
+
+PREFIX = "leaks"
+SOURCE = "lab/train/net"  # the names mallory must never see
+
+
+@dataclass
+class Ids:
+    """What a probe names: the victim's real things, or a ghost's that do not exist."""
+
+    version: int  # a version of lab
+    link: int  # a link in reg whose source is lab's version (or, for the ghost, nothing)
+    run: str  # a run of lab
+    alias: str  # an alias of the link in reg
+    entity: str  # an entity mallory has no role on
+
+
+def mask(text: str, sent: object) -> str:
+    """``text`` with the value the probe sent replaced by a placeholder."""
+    return re.sub(rf"(?<![\w-]){re.escape(str(sent))}(?![\w-])", "<X>", text)
+
+
+@dataclass
+class World:
+    url: str
+    keys: dict[str, str]
+    victim: Ids
+    ghost: Ids
+    mine_version: int  # mallory's own
+    mine_run: str
+    source_run: str = ""
+
+    def call(self, who: str, method: str, path: str, **kw) -> httpx.Response:  # noqa: ANN003
+        headers = {"Authorization": f"Bearer {self.keys[who]}", **kw.pop("headers", {})}
+        return httpx.request(method, self.url + path, headers=headers, timeout=60, follow_redirects=False, **kw)
+
+
+def _ok(r: httpx.Response) -> dict:
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+@pytest.fixture(scope="module")
+def world(server_stack, tmp_path_factory) -> World:
+    from services import create_database
+
+    meta_url = create_database(server_stack.meta_url, "leaks")
+    meta = MetaStore(meta_url)
+    keys = {user: auth.create_user(meta, user) for user in ("alice", "mallory", "carol")}
+    for entity, user, role in (("lab", "alice", "admin"), ("reg", "alice", "write"), ("reg", "mallory", "write"),
+                               ("lab", "carol", "read")):
+        auth.add_member(meta, entity, user, role)
+    meta.dispose()
+    env = {**server_stack.s3_env, "CAIRN_DIR": str(tmp_path_factory.mktemp("leaks-home"))}
+    with cairn_server(tmp_path_factory.mktemp("leaks-srv"), env, "--meta", meta_url,
+                      "--blobs", f"s3://cairn/{PREFIX}") as url:
+        w = World(url, keys, None, None, 0, "")  # type: ignore[arg-type]
+        api = "/api/v1/projects"
+        blob = b"lab's secret weights " * 50
+        digest = _ok(w.call("alice", "POST", f"{api}/lab/train/blobs/batch",
+                            content=len(blob).to_bytes(4, "big") + blob))["digests"][0]
+        run = _ok(w.call("alice", "POST", f"{api}/lab/train/runs", json={"name": "secret-run"}))["id"]
+        v = _ok(w.call("alice", "POST", f"{api}/lab/train/artifacts/net/versions",
+                       json={"type": "model", "entries": [["f.bin", digest, len(blob)]], "run_id": run}))
+        link = _ok(w.call("alice", "POST", f"/api/v1/versions/{v['id']}/links",
+                          json={"entity": "reg", "project": "models", "name": "best", "aliases": ["prod"],
+                                "run_id": run}))
+        mine_run = _ok(w.call("mallory", "POST", f"{api}/mallory/own/runs", json={}))["id"]
+        mine = _ok(w.call("mallory", "POST", f"{api}/mallory/own/artifacts/mine/versions",
+                          json={"type": "model", "entries": []}))
+        w.victim = Ids(v["id"], link["id"], run, "prod", "lab")
+        w.ghost = Ids(10**12, 10**12 + 1, "nosuchrun", "nosuchalias", "nosuchentity")
+        w.mine_version, w.mine_run, w.source_run = mine["id"], mine_run, run
+        yield w
+
+
+# -- probes: (method, path, request keywords), made from the ids they name ---------------------
+
+def _commit(**extra) -> dict:  # noqa: ANN003
+    return {"type": "model", "edits": {}, **extra} if "base_version_id" in extra else \
+        {"type": "model", "entries": [], **extra}
+
+
+OWN = "/api/v1/projects/mallory/own"
+
+# a version id: lab's version, or reg's link to it (its source unreadable to mallory)
+BY_VERSION = {
+    "get": lambda w, v: ("GET", f"/api/v1/versions/{v}", {}),
+    "patch": lambda w, v: ("PATCH", f"/api/v1/versions/{v}", {"json": {"aliases": ["x"]}}),
+    "users": lambda w, v: ("GET", f"/api/v1/versions/{v}/users", {}),
+    "links": lambda w, v: ("GET", f"/api/v1/versions/{v}/links", {}),
+    "link it": lambda w, v: ("POST", f"/api/v1/versions/{v}/links",
+                             {"json": {"entity": "mallory", "project": "own", "name": "stolen"}}),
+    "chunks": lambda w, v: ("POST", "/api/v1/chunks", {"json": {"version_id": v, "keys": []}}),
+    "base of a commit": lambda w, v: ("POST", f"{OWN}/artifacts/copy/versions", {"json": _commit(base_version_id=v)}),
+    "base of a draft": lambda w, v: ("POST", f"{OWN}/artifacts/copy/drafts/d1/upsert",
+                                     {"json": _commit(base_version_id=v)}),
+    "use": lambda w, v: ("POST", f"/api/v1/runs/{w.mine_run}/uses", {"json": {"version_id": v}}),
+}
+# removing needs no read of the source: only for lab's own version id (a stranger's)
+BY_VERSION_REMOVE = {
+    "delete": lambda w, v: ("DELETE", f"/api/v1/versions/{v}", {}),
+    "unlink": lambda w, v: ("POST", f"/api/v1/versions/{v}/unlink", {}),
+}
+BY_RUN = {
+    "get": lambda w, r: ("GET", f"/api/v1/runs/{r}", {}),
+    "get in a project": lambda w, r: ("GET", f"/api/v1/runs/{r}", {"params": {"entity": "mallory", "project": "own"}}),
+    "history": lambda w, r: ("GET", f"/api/v1/runs/{r}/history", {}),
+    "log": lambda w, r: ("POST", f"/api/v1/runs/{r}/history", {"json": {"rows": [{"_step": 1, "x": 1}]}}),
+    "patch": lambda w, r: ("PATCH", f"/api/v1/runs/{r}", {"json": {"notes": "mine now"}}),
+    "finish": lambda w, r: ("POST", f"/api/v1/runs/{r}/finish", {"json": {}}),
+    "use": lambda w, r: ("POST", f"/api/v1/runs/{r}/uses", {"json": {"version_id": w.mine_version}}),
+    "outputs": lambda w, r: ("GET", f"/api/v1/runs/{r}/outputs", {}),
+    "inputs": lambda w, r: ("GET", f"/api/v1/runs/{r}/inputs", {}),
+    "commit's run": lambda w, r: ("POST", f"{OWN}/artifacts/x/versions", {"json": _commit(run_id=r)}),
+    "draft's run": lambda w, r: ("POST", f"{OWN}/artifacts/x/drafts/d2/upsert", {"json": _commit(run_id=r)}),
+    "version edit's run": lambda w, r: ("PATCH", f"/api/v1/versions/{w.mine_version}",
+                                        {"json": {"aliases": ["y"], "run_id": r}}),
+    "linking run": lambda w, r: ("POST", f"/api/v1/versions/{w.mine_version}/links",
+                                 {"json": {"entity": "mallory", "project": "own", "name": "l", "run_id": r}}),
+    "ui page": lambda w, r: ("GET", f"/runs/{r}", {}),
+}
+# the link by name: its alias in reg/models/best
+BY_ALIAS = {
+    "resolve": lambda w, a: ("GET", f"/api/v1/projects/reg/models/artifacts/best/resolve/{a}", {}),
+    "ui version page": lambda w, a: ("GET", f"/reg/models/best/{a}", {}),
+    "ui file page": lambda w, a: ("GET", f"/reg/models/best/{a}", {"params": {"path": "f.bin"}}),
+    "ui raw file": lambda w, a: ("GET", f"/reg/models/best/{a}/raw", {"params": {"path": "f.bin"}}),
+    "ui diff (a)": lambda w, a: ("GET", "/reg/models/best/diff", {"params": {"a": a, "b": a}}),
+}
+# an entity mallory has no role on, named in a body
+BY_ENTITY = {
+    "link target": lambda w, e: ("POST", f"/api/v1/versions/{w.mine_version}/links",
+                                 {"json": {"entity": e, "project": "train", "name": "planted"}}),
+}
+
+
+def _probe(w: World, make, victim: object, ghost: object) -> httpx.Response:  # noqa: ANN001
+    method, path, kw = make(w, victim)
+    got = w.call("mallory", method, path, **kw)
+    method, path, kw = make(w, ghost)
+    missing = w.call("mallory", method, path, **kw)
+    assert got.status_code == 404, got.text
+    assert (got.status_code, mask(got.text, victim)) == (missing.status_code, mask(missing.text, ghost)), \
+        "another entity's thing must answer exactly as a missing one"
+    for secret in (SOURCE, "secret", w.source_run):
+        assert secret not in mask(got.text, victim), secret
+    return got
+
+
+@pytest.mark.parametrize("probe", list(BY_VERSION) + list(BY_VERSION_REMOVE))
+def test_another_entitys_version_id_is_missing(world: World, probe: str) -> None:
+    w = world
+    make = {**BY_VERSION, **BY_VERSION_REMOVE}[probe]
+    _probe(w, make, w.victim.version, w.ghost.version)
+
+
+@pytest.mark.parametrize("probe", list(BY_VERSION))
+def test_a_link_whose_source_is_unreadable_is_missing(world: World, probe: str) -> None:
+    w = world
+    _probe(w, BY_VERSION[probe], w.victim.link, w.ghost.link)
+
+
+@pytest.mark.parametrize("probe", list(BY_RUN))
+def test_another_entitys_run_id_is_missing(world: World, probe: str) -> None:
+    w = world
+    _probe(w, BY_RUN[probe], w.victim.run, w.ghost.run)
+
+
+@pytest.mark.parametrize("probe", list(BY_ALIAS))
+def test_a_link_by_name_whose_source_is_unreadable_is_missing(world: World, probe: str) -> None:
+    w = world
+    _probe(w, BY_ALIAS[probe], w.victim.alias, w.ghost.alias)
+    # its number too
+    _probe(w, BY_ALIAS[probe], "v0", "v9")
+
+
+@pytest.mark.parametrize("probe", list(BY_ENTITY))
+def test_an_entity_named_in_a_body_without_a_role_is_missing(world: World, probe: str) -> None:
+    w = world
+    _probe(w, BY_ENTITY[probe], w.victim.entity, w.ghost.entity)
+
+
+def test_the_registry_shows_no_trace_of_an_unreadable_source(world: World) -> None:
+    """mallory writes reg: she sees its collection, but not the link, its source or the run
+    that made it."""
+    w = world
+    base = "/api/v1/projects/reg/models/artifacts/best"
+    assert _ok(w.call("mallory", "GET", f"{base}/versions")) == {"versions": []}
+    for path in (f"{base}/alias-history", "/api/v1/projects/reg/models/artifacts", "/reg/models",
+                 "/reg/models/best", "/reg/models/best/diff?a=v0&b=latest"):
+        r = w.call("mallory", "GET", path)
+        assert r.status_code in (200, 404), (path, r.text)
+        for secret in (SOURCE, "lab/", "secret", w.source_run):
+            assert secret not in r.text, (path, secret)
+    # alice, who reads both, sees it all
+    assert [v["id"] for v in _ok(w.call("alice", "GET", f"{base}/versions"))["versions"]] == [w.victim.link]
+    history = _ok(w.call("alice", "GET", f"{base}/alias-history"))["history"]
+    assert {row["run_id"] for row in history} == {w.source_run}
+    assert w.call("alice", "GET", "/reg/models/best/prod").status_code == 200
+
+
+def test_removing_a_link_needs_no_read_of_its_source_and_tells_nothing(world: World) -> None:
+    """A writer of the registry can remove a link whose source it cannot read (its own
+    entity's row); the answer holds nothing of the source."""
+    w = world
+    extra = _ok(w.call("alice", "POST", f"/api/v1/versions/{w.victim.version}/links",
+                       json={"entity": "reg", "project": "models", "name": "spare"}))
+    r = w.call("mallory", "POST", f"/api/v1/versions/{extra['id']}/unlink")
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    again = _ok(w.call("alice", "POST", f"/api/v1/versions/{w.victim.version}/links",
+                       json={"entity": "reg", "project": "models", "name": "spare"}))
+    r = w.call("mallory", "DELETE", f"/api/v1/versions/{again['id']}")
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    assert _ok(w.call("alice", "GET", f"/api/v1/versions/{w.victim.version}"))["state"] == "COMMITTED"
+
+
+def test_a_run_shows_no_input_whose_source_is_unreadable(world: World) -> None:
+    """A registry's run used the link: mallory, who reads the registry but not the source,
+    sees the run without that input, in the API and on its page; alice sees it in both."""
+    w = world
+    run = _ok(w.call("alice", "POST", "/api/v1/projects/reg/models/runs", json={"name": "evaluate"}))["id"]
+    _ok(w.call("alice", "POST", f"/api/v1/runs/{run}/uses", json={"version_id": w.victim.link}))
+    shown = {}
+    for who in ("alice", "mallory"):
+        inputs = _ok(w.call(who, "GET", f"/api/v1/runs/{run}/inputs"))["versions"]
+        page = w.call(who, "GET", f"/runs/{run}")
+        assert page.status_code == 200
+        shown[who] = ([v["id"] for v in inputs], "best:v0" in page.text)
+    assert shown == {"alice": ([w.victim.link], True), "mallory": ([], False)}
+
+
+def test_the_sdk_says_missing_alike(world: World, monkeypatch) -> None:
+    import cairn
+    from cairn.client import reset_clients
+
+    w = world
+    monkeypatch.setenv("CAIRN_BASE_URL", w.url)
+    monkeypatch.setenv("CAIRN_API_KEY", w.keys["mallory"])
+    monkeypatch.setenv("CAIRN_ENTITY", "mallory")
+    monkeypatch.setenv("CAIRN_SETTINGS", "/nonexistent/settings.json")
+    reset_clients()
+    try:
+        errors = []
+        for alias in ("prod", "nosuchalias"):
+            with pytest.raises(cairn.CommError) as e:
+                cairn.Api().artifact(f"reg/models/best:{alias}")
+            errors.append((type(e.value), str(e.value).replace(alias, "<A>")))
+        assert errors[0] == errors[1]
+        assert SOURCE not in errors[0][1] and "lab" not in errors[0][1]
+    finally:
+        reset_clients()
