@@ -13,6 +13,7 @@ Real server (PostgreSQL + SeaweedFS, with its web UI), three users:
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -53,8 +54,15 @@ class World:
     source_run: str = ""
 
     def call(self, who: str, method: str, path: str, **kw) -> httpx.Response:  # noqa: ANN003
+        """One request, retried as the SDK's client retries a busy or briefly unavailable
+        server (429/503 with Retry-After): on a loaded host those are not answers to compare."""
         headers = {"Authorization": f"Bearer {self.keys[who]}", **kw.pop("headers", {})}
-        return httpx.request(method, self.url + path, headers=headers, timeout=60, follow_redirects=False, **kw)
+        for _ in range(10):
+            r = httpx.request(method, self.url + path, headers=headers, timeout=60, follow_redirects=False, **kw)
+            if r.status_code not in (429, 503) or "retry-after" not in r.headers:
+                return r
+            time.sleep(float(r.headers["retry-after"]))  # what the server asked for
+        return r
 
 
 def _ok(r: httpx.Response) -> dict:
