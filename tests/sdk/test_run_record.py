@@ -181,6 +181,34 @@ def test_summary_is_the_last_value_unless_assigned(backend: str) -> None:
     assert _api_run(run2).summary["loss"] == 2.0
 
 
+def test_summary_keeps_nested_dicts_as_wandb_does(backend: str) -> None:
+    """W&B's summary is a nested document: a logged dict updates each of its leaves, an
+    assigned one replaces the key, and a dict inside can be written through; the history
+    keeps the flat "outer.inner" columns W&B charts."""
+    import json
+
+    run = wandb.init(project="rec")
+    run.log({"val": {"loss": 1.0, "acc": 0.5}, "flat.key": 1})
+    run.log({"val": {"loss": 0.5}})  # acc is kept: leaves are updated one by one
+    assert run.summary["val"] == {"loss": 0.5, "acc": 0.5} and run.summary["val"]["loss"] == 0.5
+    assert run.summary.val.acc == 0.5 and run.summary["flat.key"] == 1 and isinstance(run.summary["val"], dict)
+    run.summary["best"] = {"acc": 0.9, "epoch": {"n": 3}}
+    run.summary["best"]["epoch"]["n"] = 4  # written through a dict inside
+    run.summary["val"]["extra"] = wandb.Image("x.png")  # not storable: left out with a warning
+    assert json.loads(json.dumps(run.summary)) == {
+        "val": {"loss": 0.5, "acc": 0.5}, "flat.key": 1, "best": {"acc": 0.9, "epoch": {"n": 4}}}
+    run.finish()
+    api_run = _api_run(run)
+    assert api_run.summary["best"]["epoch"]["n"] == 4 and api_run.summary["val"]["acc"] == 0.5
+    rows = api_run.history(pandas=False)
+    assert [r.get("val.loss") for r in rows] == [1.0, 0.5] and rows[0]["val.acc"] == 0.5
+    api_run.summary["best"]["acc"] = 0.95  # the Api's summary writes through nested dicts too
+    del api_run.summary["flat.key"]
+    assert dict(_api_run(run).summary) == {"val": {"loss": 0.5, "acc": 0.5}, "best": {"acc": 0.95, "epoch": {"n": 4}}}
+    with pytest.raises(TypeError, match="summary keys must be strings"):
+        api_run.summary["best"] = {1: 2}
+
+
 def test_public_run_summary_and_update_are_stored(backend: str) -> None:
     run = wandb.init(project="rec", tags=["a"], notes="first")
     run.log({"x": 1})
@@ -318,7 +346,7 @@ def test_finish_exit_code_and_context_manager(backend: str) -> None:
     assert _api_run(r2).state == "failed" and _api_run(r2).history(pandas=False)[0]["a"] == 1
 
 
-def test_resume_modes(backend: str) -> None:
+def test_resume_modes(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(wandb.RunNotFoundError):
         wandb.init(project="rec", id="nosuchrun", resume="must")
     run = wandb.init(project="rec", id="resumable", config={"a": 1})
@@ -335,6 +363,98 @@ def test_resume_modes(backend: str) -> None:
     assert [r["_step"] for r in _api_run(again).history(pandas=False)] == [0, 1, 2]
     with pytest.raises(wandb.UsageError, match="resume"):
         wandb.init(project="rec", resume="sometimes")
+    # an id that does not exist: "allow" and "never" start a run with that id
+    for mode, rid in (("allow", "newallow"), ("never", "newnever")):
+        fresh = wandb.init(project="rec", id=rid, resume=mode)
+        assert fresh.id == rid and not fresh.resumed and fresh.step == 0
+        fresh.finish()
+    monkeypatch.setenv("WANDB_RESUME", "never")  # the variable W&B users set says the same
+    with pytest.raises(wandb.ConflictError):
+        wandb.init(project="rec", id="newallow")
+
+
+AUTO = """
+import json, sys
+import cairn as wandb
+run = wandb.init(project="auto", resume="auto" if sys.argv[1] == "auto" else True)
+start = run.step
+for i in range(3):
+    wandb.log({"i": start + i})
+print(json.dumps({"id": run.id, "resumed": run.resumed, "start": start}), flush=True)
+if sys.argv[2] == "crash":
+    sys.exit(1)  # preempted
+"""
+
+
+def test_resume_auto_resumes_the_run_that_did_not_finish_cleanly(backend: str, tmp_path) -> None:
+    """W&B's resume="auto" (and True): the run's id is kept in wandb/wandb-resume.json of
+    its directory; a process restarted there resumes that run until one finishes cleanly."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(AUTO)
+    work = tmp_path / "job"
+    work.mkdir()
+
+    def go(how: str, crash: str) -> dict:
+        out = subprocess.run([sys.executable, "-B", str(script), how, crash], capture_output=True, text=True,
+                             cwd=work, timeout=300)
+        assert out.returncode == (1 if crash == "crash" else 0), out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first = go("auto", "crash")
+    resume_file = work / "wandb" / "wandb-resume.json"
+    assert json.loads(resume_file.read_text()) == {"run_id": first["id"]} and not first["resumed"]
+    second = go("true", "crash")  # resume=True is "auto"
+    assert second == {"id": first["id"], "resumed": True, "start": 3}
+    third = go("auto", "ok")
+    assert third == {"id": first["id"], "resumed": True, "start": 6}
+    assert not resume_file.exists()  # finished cleanly: nothing left to resume
+    run = wandb.Api().run(f"{wandb.Api().default_entity}/auto/{first['id']}")
+    assert run.state == "finished" and [r["i"] for r in run.history(pandas=False)] == list(range(9))
+    fourth = go("auto", "ok")
+    assert fourth["id"] != first["id"] and not fourth["resumed"]
+
+
+def test_resume_auto_in_process_dir_env_and_bad_files(tmp_path, monkeypatch, caplog) -> None:
+    import json
+
+    run = wandb.init(project="auto", resume="auto", dir=str(tmp_path / "d"))
+    path = tmp_path / "d" / "wandb" / "wandb-resume.json"
+    assert json.loads(path.read_text()) == {"run_id": run.id}
+    run.log({"a": 1})
+    run.finish(exit_code=1)
+    assert path.exists()
+    # WANDB_RESUME=auto and WANDB_DIR say the same
+    monkeypatch.setenv("WANDB_RESUME", "auto")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "d"))
+    again = wandb.init(project="auto")
+    assert again.id == run.id and again.resumed
+    again.finish()
+    assert not path.exists()
+    monkeypatch.delenv("WANDB_DIR")
+    # an id given wins over the file, with a warning
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run_id": run.id}))
+    with caplog.at_level(logging.WARNING, logger="cairn"):
+        other = wandb.init(project="auto", id="givenid1", dir=str(tmp_path / "d"))
+    assert other.id == "givenid1" and "givenid1 is given" in caplog.text
+    assert json.loads(path.read_text()) == {"run_id": "givenid1"}
+    other.finish()
+    # a file that is not a resume file: a warning and a new run, never a crash
+    for bad in ("not json", json.dumps({"run_id": "../../etc"}), json.dumps([1])):
+        path.write_text(bad)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="cairn"):
+            fresh = wandb.init(project="auto", dir=str(tmp_path / "d"))
+        assert fresh.id != run.id and "is not a resume file" in caplog.text
+        fresh.finish()
+    # disabled: no resume file is written
+    monkeypatch.delenv("WANDB_RESUME")
+    wandb.init(project="auto", mode="disabled", resume="auto", dir=str(tmp_path / "off")).finish()
+    assert not (tmp_path / "off").exists()
 
 
 def test_unused_parameters_warn_once_by_name(caplog: pytest.LogCaptureFixture) -> None:
@@ -347,6 +467,70 @@ def test_unused_parameters_warn_once_by_name(caplog: pytest.LogCaptureFixture) -
     for name in ("save_code", "sync_tensorboard", "dir"):
         assert len([t for t in text if f"({name}=...)" in t and "init" in t]) == 1, name
     assert len([t for t in text if "define_metric" in t]) == 1
+
+
+def test_every_parameter_that_is_not_acted_on_warns_once_by_name(caplog: pytest.LogCaptureFixture) -> None:
+    """The artifact, Api, Table and registry calls say which of W&B's parameters they ignore,
+    once each; the parameters they act on give no warning."""
+    from pathlib import Path
+
+    Path("f.txt").write_text("x")
+    with caplog.at_level(logging.WARNING, logger="cairn"):
+        for _ in range(2):
+            run = wandb.init(project="warn")
+            a = wandb.Artifact("data", "dataset", use_as="input")
+            a.add_file("f.txt")
+            run.log_artifact(a, aliases=["x"])
+            run.use_artifact("data:latest", use_as="input", aliases=["y"])
+            model = run.log_model("f.txt", name="m", aliases=["best"])
+            run.link_artifact(model, "reg", aliases=["prod"])
+            run.link_model("f.txt", "reg2", name="m", aliases=["prod"])
+            run.use_model("m:best")
+            model.link("reg3", aliases=["a"])
+            wandb.Api(timeout=5, overrides={"entity": run.entity, "run": "x"}, api_key="k")
+            wandb.Table(columns=["a"], data=[[1]], dtype=[int], allow_mixed_types=True)
+            wandb.Api().artifact("warn/data:latest").save(settings={"x": 1})
+            run.finish()
+    text = [r.getMessage() for r in caplog.records]
+    expected = ["Artifact(use_as=...)", "run.use_artifact(use_as=...)", "run.use_artifact(aliases=...)",
+                "Api(timeout=...)", "Api(overrides['run']=...)", "Api(api_key=...)", "Table(dtype=...)",
+                "Table(allow_mixed_types=...)", "Artifact.save(settings=...)"]
+    for name in expected:
+        assert len([t for t in text if t.startswith(name) and "ignored" in t]) == 1, (name, text)
+    assert len(text) == len(expected), text  # link / model / alias parameters are all acted on
+
+
+def test_reinit_as_wandb_documents_it() -> None:
+    first = wandb.init(project="re")
+    assert wandb.init(project="re", reinit="return_previous") is first
+    assert wandb.init(project="re", reinit=False) is first and not first._finished
+    side = wandb.init(project="re", reinit="create_new")  # another run; the active one stays
+    assert wandb.run is first and side is not first and not first._finished
+    side.log({"a": 1})
+    wandb.log({"b": 2})  # goes to the active run, not to the new one
+    side.finish()
+    second = wandb.init(project="re", reinit="finish_previous")
+    assert first._finished and wandb.run is second
+    third = wandb.init(project="re")  # left out: cairn finishes the previous run too
+    assert second._finished and wandb.run is third
+    third.finish()
+    assert [[sorted(row) for row in _api_run(r).history(pandas=False)] for r in (side, first)] == [
+        [["_runtime", "_step", "_timestamp", "a"]], [["_runtime", "_step", "_timestamp", "b"]]]
+    with pytest.raises(wandb.UsageError, match="reinit must be"):
+        wandb.init(project="re", reinit="sometimes")
+
+
+def test_api_runs_order_and_overrides(backend: str) -> None:
+    ids = []
+    for name in ("b", "a", "c"):
+        with wandb.init(project="order", name=name) as run:
+            ids.append(run.id)
+    api = wandb.Api(overrides={"project": "order"})
+    assert [r.id for r in api.runs("order")] == ids
+    assert [r.id for r in api.runs("order", order="-created_at")] == ids[::-1]
+    assert [r.name for r in api.runs("order", order="+name")] == ["a", "b", "c"]
+    with pytest.raises(wandb.UsageError, match="unsupported run order"):
+        api.runs("order", order="summary_metrics.loss")
 
 
 # -- modes and WANDB_* ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ def build_store(home) -> dict:  # noqa: ANN001
         values = {"loss": 1.0 / (step + 1), "acc": step / 3_000, "phase": "train"}
         if step % 100 == 0:
             values["val/loss"] = 2.0 / (step + 1)
+            values["eval"] = {"top1": step / 3_000}  # nested: summary["eval"]["top1"], charted as eval.top1
         if step == 10:
             values["acc"] = float("nan")  # a gap in the line, not a broken chart
         wandb.log(values)
@@ -45,10 +46,11 @@ def test_run_page_shows_config_summary_and_a_chart_per_metric(run_page) -> None:
     summary = {r.locator("td").nth(0).inner_text(): r.locator("td").nth(1).inner_text()
                for r in page.locator("table.summary tbody tr").all()}
     assert summary["best_acc"] == "0.99" and summary["phase"] == "train" and summary["loss"] == f"{1 / 3000:.6g}"
+    assert summary["eval.top1"] == f"{2900 / 3000:.6g}"
     metrics = [f.get_attribute("data-metric") for f in page.locator("figure.chart").all()]
     # best_acc was only assigned to the summary, never logged: no history, no chart
-    assert metrics == sorted(["<img src=x onerror=alert(1)>", "acc", "loss", "val/loss"])
-    assert page.locator("#charts .count").inner_text() == "4"
+    assert metrics == sorted(["<img src=x onerror=alert(1)>", "acc", "eval.top1", "loss", "val/loss"])
+    assert page.locator("#charts .count").inner_text() == "5"
     # drawn in the browser as SVG, sampled: at most 500 points, first and last step kept
     loss = page.locator("figure.chart[data-metric='loss']")
     points = int(loss.get_attribute("data-points"))

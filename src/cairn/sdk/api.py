@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -11,6 +13,7 @@ from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..core.names import DEFAULT_PROJECT, check_name, parse_ref
 from ..core.versions import COMMITTED
 from .artifact import Artifact
+from .options import not_acted_on
 from .public_run import PublicRun
 
 if TYPE_CHECKING:
@@ -137,10 +140,26 @@ class Api:
     """Read and manage artifacts and runs outside of a run."""
 
     def __init__(self, overrides: dict | None = None, timeout: int | None = None, api_key: str | None = None) -> None:
-        from ..client import get_client
+        """``overrides`` may set ``entity``, ``project`` and ``base_url`` (a server, as
+        CAIRN_BASE_URL); ``api_key`` is the key for that server (as CAIRN_API_KEY)."""
+        from ..client import Settings, get_client
 
-        overrides = overrides or {}
-        self._client = get_client()
+        overrides = dict(overrides or {})
+        for key in overrides:
+            if key not in ("entity", "project", "base_url"):
+                not_acted_on("Api", f"overrides[{key!r}]", "cairn's Api takes entity, project and base_url")
+        if timeout is not None:
+            not_acted_on("Api", "timeout", "cairn's HTTP client has its own timeouts and one retry policy "
+                         "(CAIRN_HTTP_RETRIES)")
+        settings = Settings.from_env()
+        if overrides.get("base_url"):
+            settings = dataclasses.replace(settings, base_url=str(overrides["base_url"]))
+        if api_key is not None:
+            if settings.base_url:
+                settings = dataclasses.replace(settings, api_key=api_key)
+            else:
+                not_acted_on("Api", "api_key", "the embedded store has no keys (set CAIRN_BASE_URL to use a server)")
+        self._client = get_client(settings)
         self.entity = overrides.get("entity") or self._client.entity
         self.project = overrides.get("project") or env("PROJECT") or DEFAULT_PROJECT
         self.default_entity = self.entity
@@ -219,7 +238,10 @@ class Api:
             raise UsageError("Api.run needs a run path: entity/project/run_id")
         return PublicRun(self._client.get_run(run_id, entity, project), self._client)
 
-    def runs(self, path: str | None = None, filters: dict | None = None, per_page: int = 50, order: str | None = None) -> list[PublicRun]:
+    def runs(self, path: str | None = None, filters: dict | None = None, per_page: int = 50,
+             order: str | None = None) -> list[PublicRun]:
+        """The project's runs, oldest first; ``filters`` on group, job_type, state or name;
+        ``order`` as W&B's: ``"+created_at"`` / ``"-created_at"``, or ``"±name"`` / ``"±state"``."""
         entity, project, _ = self._split((path + "/x") if path else None)
         check_name(project, "project name")
         out = [PublicRun(r, self._client) for r in self._client.list_runs(entity, project)]
@@ -228,6 +250,8 @@ class Api:
             if field is None:
                 raise UsageError(f"unsupported run filter {key!r}; supported: group, job_type, state, name")
             out = [r for r in out if getattr(r, field) == value]
+        if order is not None:
+            out = _ordered(out, order)
         return out
 
     def projects(self, entity: str | None = None) -> list[str]:
@@ -260,3 +284,12 @@ class Api:
         aliased one; ``cairn gc`` deletes the rest. With neither given, it is removed."""
         entity, project = self._project_path(path)
         self._client.set_retention(entity, project, None, retention_policy(keep_last, max_age))
+
+
+def _ordered(runs: list[PublicRun], order: str) -> list[PublicRun]:
+    """``runs`` sorted by W&B's ``order`` string (a field with an optional + or - in front)."""
+    field = order.lstrip("+-")
+    if field not in ("created_at", "name", "state") or order.count("-") + order.count("+") > 1:
+        raise UsageError(f"unsupported run order {order!r}; supported: [+|-]created_at, [+|-]name, [+|-]state")
+    return sorted(runs, key=lambda r: (getattr(r, field) is None, getattr(r, field) or ""),
+                  reverse=order.startswith("-"))

@@ -45,6 +45,7 @@ from ..core.versions import (
 )
 from .entry import ArtifactManifest, ArtifactManifestEntry
 from .links import LinkMembers
+from .options import not_acted_on
 from .staged import StagedEntries
 from .table import Table, encode
 from .terminal import sdk_progress
@@ -88,6 +89,8 @@ class Artifact(LinkMembers):
         self._type = check_type(type)
         check_not_reserved(self._type, self._name)
         self._incremental = bool(incremental)
+        if use_as is not None:
+            not_acted_on("Artifact", "use_as", "W&B deprecated it; cairn records inputs as they are")
         self._description = check_text(description, "description", optional=True)
         self._metadata = check_metadata(metadata)
         self._ttl: timedelta | None = None
@@ -672,6 +675,8 @@ class Artifact(LinkMembers):
         """Commit a new or draft artifact (in the active run, or in a run of its own with
         job_type "auto"); on a committed one, persist edited description, metadata, ttl,
         aliases and tags without making a new version."""
+        if settings is not None:
+            not_acted_on("Artifact.save", "settings", "cairn takes its settings from CAIRN_* / WANDB_* variables")
         if self._version is not None:
             # "latest" that this object merely carried since it was loaded is not re-asserted:
             # a newer version may have taken it since. Adding it here takes it back on purpose.

@@ -79,7 +79,7 @@ class History:
                 self.step = step
         row = flatten(data)
         self._pending.update(row)
-        self._summary._logged(row)
+        self._summary._logged(data, row)
         self._dirty_summary = True
         if commit or (commit is None and step is None):
             self._commit()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..core.errors import UsageError
 from ..core.limits import MAX_JSON_DEPTH, json_depth_ok
-from .values import flatten, json_friendly
+from .values import SKIP, json_friendly, storable
 
 
 class ConfigError(UsageError):
@@ -137,56 +138,157 @@ class Config:
         return repr(self._items)
 
 
-class Summary(MutableMapping):
-    """One value per key: by default the last one logged; assigning one replaces it (until
-    that key is logged again). ``update`` takes a dict, as W&B's."""
+class _SummaryDict(dict):
+    """A dict of the summary: the summary itself, or a dict inside it (W&B's
+    ``SummarySubDict``). A real ``dict`` (``json.dumps`` and ``dict(...)`` take it), whose
+    every mutator saves the summary; dict values are kept as ``_SummaryDict`` too, so that
+    ``summary["val"]["loss"] = 0.5`` is saved as well."""
 
-    def __init__(self, items: dict | None = None, on_change: Callable[[], None] | None = None) -> None:
-        self._items: dict[str, Any] = dict(items or {})
-        self._on_change = on_change
+    __slots__ = ("_root",)
 
-    def _changed(self) -> None:
-        if self._on_change is not None:
-            self._on_change()
+    def __init__(self, root: "Summary | None", items: dict) -> None:
+        super().__init__()
+        object.__setattr__(self, "_root", root if root is not None else self)
+        for k, v in items.items():
+            dict.__setitem__(self, k, self._wrap(v))
 
-    def _logged(self, row: dict[str, Any]) -> None:
-        """The values of a ``log`` call (already flattened and storable)."""
-        self._items.update(row)
+    def _wrap(self, value: Any) -> Any:
+        return _SummaryDict(self._root, value) if isinstance(value, dict) else value
 
-    def __getitem__(self, key: str) -> Any:
-        return self._items[key]
+    def _set(self, values: dict) -> None:
+        clean = {}
+        for k, v in values.items():
+            v = _summary_value(k, v)
+            if v is not SKIP:
+                clean[k] = self._wrap(v)
+        with self._root._lock:
+            dict.update(self, clean)
+        self._root._changed()
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self.update({key: value})
+        self._set({key: value})
+
+    def update(self, d: Any = None, **kw: Any) -> None:  # type: ignore[override]
+        """Set each key of ``d`` (a dict value replaces the key's whole value, as W&B's)."""
+        if d is not None and not isinstance(d, dict):
+            raise UsageError(f"summary.update takes a dict, not {type(d).__name__}")
+        self._set({**(d or {}), **kw})
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self.get(key)
 
     def __delitem__(self, key: str) -> None:
-        del self._items[key]
-        self._changed()
+        with self._root._lock:
+            dict.__delitem__(self, key)
+        self._root._changed()
+
+    _missing = object()
+
+    def pop(self, key: str, default: Any = _missing) -> Any:
+        with self._root._lock:
+            if key not in self and default is not _SummaryDict._missing:
+                return default
+            value = dict.pop(self, key)
+        self._root._changed()
+        return value
+
+    def popitem(self) -> tuple:
+        with self._root._lock:
+            item = dict.popitem(self)
+        self._root._changed()
+        return item
+
+    def clear(self) -> None:
+        with self._root._lock:
+            dict.clear(self)
+        self._root._changed()
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("_"):
             raise AttributeError(key)
         try:
-            return self._items[key]
+            return self[key]
         except KeyError:
             raise AttributeError(f"summary has no key {key!r}") from None
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._items))
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
 
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def update(self, d: dict | None = None, **kw: Any) -> None:  # type: ignore[override]
-        if d is not None and not isinstance(d, dict):
-            raise UsageError(f"summary.update takes a dict, not {type(d).__name__}")
-        self._items.update(flatten({**(d or {}), **kw}))
-        self._changed()
+    def __delattr__(self, key: str) -> None:
+        del self[key]
 
     def as_dict(self) -> dict:
-        return dict(self._items)
+        """A copy, as plain nested dicts."""
+        with self._root._lock:
+            return _copy(self)
 
     _json_dict = property(as_dict)  # W&B's name for the plain dict
 
-    def __repr__(self) -> str:
-        return repr(self._items)
+    def __reduce__(self) -> Any:  # copy and pickle as the plain dict it shows
+        return (dict, (self.as_dict(),))
+
+
+class Summary(_SummaryDict):
+    """One value per key: by default the last one logged; assigning one replaces it (until
+    that key is logged again). As in W&B the summary is a nested document: a logged
+    ``{"val": {"loss": 1}}`` is ``summary["val"]["loss"]`` (each leaf updated on its own,
+    the other keys of ``val`` kept), and ``summary["val"]["loss"] = 0.5`` is saved. (The
+    history keeps such values as flat ``"val.loss"`` columns, the names W&B charts them by.)"""
+
+    __slots__ = ("_on_change", "_lock")
+
+    def __init__(self, items: dict | None = None, on_change: Callable[[], None] | None = None) -> None:
+        object.__setattr__(self, "_on_change", on_change)
+        object.__setattr__(self, "_lock", threading.Lock())  # the history writer copies it from its thread
+        super().__init__(None, dict(items or {}))
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
+
+    def _logged(self, data: dict[str, Any], row: dict[str, Any]) -> None:
+        """The values of a ``log`` call: ``data`` as given, ``row`` as the history stores
+        it (flattened, unstorable values left out, scalars converted)."""
+        with self._lock:
+            for v in data.values():
+                if isinstance(v, dict):
+                    _merge(self, data, "", row)
+                    return
+            dict.update(self, row)
+
+
+def _merge(items: _SummaryDict, data: dict, prefix: str, row: dict) -> None:
+    """Each leaf of the nested ``data`` into ``items``, with its stored value from ``row``
+    (called with the summary's lock held)."""
+    for k, v in data.items():
+        key = prefix + k
+        if isinstance(v, dict):
+            sub = dict.get(items, k)
+            if not isinstance(sub, _SummaryDict):
+                sub = _SummaryDict(items._root, {})
+                dict.__setitem__(items, k, sub)
+            _merge(sub, v, key + ".", row)
+        elif key in row:
+            dict.__setitem__(items, k, row[key])
+
+
+def _copy(d: dict) -> dict:
+    return {k: _copy(v) if isinstance(v, dict) else v for k, v in d.items()}
+
+
+def _summary_value(key: Any, value: Any) -> Any:
+    """``value`` as the summary keeps it (dicts kept nested), or SKIP after the one warning."""
+    if not isinstance(key, str):
+        raise TypeError(f"summary keys must be strings, not {type(key).__name__} ({key!r})")
+    if isinstance(value, dict):
+        if not json_depth_ok(value, MAX_JSON_DEPTH - 1):
+            raise UsageError(f"run summary is nested more than {MAX_JSON_DEPTH} levels deep at {key!r}; flatten it")
+        out = {}
+        for k, v in value.items():
+            v = _summary_value(k, v)
+            if v is not SKIP:
+                out[k] = v
+        return out
+    return storable(key, value)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 _lock = threading.Lock()
 _current: "Run | None" = None
 _atexit_registered = False
+_detached: "set[Run]" = set()  # runs of init(reinit="create_new") that are not finished yet
 
 
 class Run(RegistryCalls, PublicRun):
@@ -35,9 +36,10 @@ class Run(RegistryCalls, PublicRun):
     summary = None
 
     def __init__(self, info: "RunInfo", client: "Client", mode: str = "online",
-                 allow_val_change: bool = False) -> None:
+                 allow_val_change: bool = False, resume: "options.Resume | None" = None) -> None:
         super().__init__(info, client)
         self.mode = mode
+        self._resume = resume or options.Resume(None, info.id)
         self.config = Config(info.config, on_change=self._config_changed, allow_val_change=allow_val_change)
         self.summary = Summary(info.summary, on_change=self._summary_changed)
         start = 0 if info.last_step is None else info.last_step + 1
@@ -149,13 +151,22 @@ class Run(RegistryCalls, PublicRun):
         aliases: list[str] | None = None,
         use_as: str | None = None,
     ) -> Artifact:
-        """Resolve ``name[:alias]`` (or take an Artifact) and record it as this run's input."""
+        """Resolve ``name[:alias]`` (or take an Artifact) and record it as this run's input.
+        ``aliases`` are given to an Artifact that this call logs first, as in W&B."""
         self._check_open("use an artifact")
+        if use_as is not None:
+            options.not_acted_on("run.use_artifact", "use_as", "W&B deprecated it; cairn records the input as is")
         if isinstance(artifact_or_name, Artifact):
             a = artifact_or_name
             if a._version is None:
                 self.log_artifact(a, aliases=aliases)
+            elif aliases:
+                options.not_acted_on("run.use_artifact", "aliases", "the artifact is logged already; "
+                                     "set artifact.aliases and call save() to change them")
         else:
+            if aliases:
+                options.not_acted_on("run.use_artifact", "aliases", "aliases go on an Artifact logged by "
+                                     "use_artifact; pick a version by name:alias instead")
             ref = parse_ref(str(artifact_or_name))
             info = self._client.resolve(ref, self.entity, self.project)
             a = Artifact._from_version(info, self._client)
@@ -232,7 +243,10 @@ class Run(RegistryCalls, PublicRun):
             self._history.close()
         finally:
             self._client.finish_run(self.id, exit_code or 0, self.config.as_dict(), self.summary.as_dict())
+            if not exit_code:
+                self._resume.forget()  # resume="auto" resumes only a run that did not finish cleanly
             with _lock:
+                _detached.discard(self)
                 if _current is self:
                     _set_current(None)
 
@@ -276,12 +290,30 @@ def _set_current(run: Run | None) -> None:
 
 def _finish_at_exit() -> None:
     """The interpreter is exiting: finish the active run, failed if the script died of an
-    exception (Python keeps the uncaught one in ``sys.last_value`` before exit handlers run)."""
-    run = _current
-    if run is not None and not run._finished:
-        import sys
+    exception (Python keeps the uncaught one in ``sys.last_value`` before exit handlers run)
+    or called ``sys.exit`` with a failing status."""
+    import sys
 
-        run.finish(exit_code=1 if getattr(sys, "last_value", None) is not None else 0)
+    code = 1 if getattr(sys, "last_value", None) is not None else _exit_status
+    with _lock:
+        runs = [r for r in (_current, *_detached) if r is not None and not r._finished]
+    for run in runs:
+        run.finish(exit_code=code)
+
+
+_exit_status = 0  # what the script passed to sys.exit, as the process's exit status
+
+
+def _exit_hook(original: Any) -> Any:
+    """``sys.exit`` noting the status it exits with (W&B hooks it the same way), so that a
+    script ending with ``sys.exit(1)`` leaves a failed run (and resume="auto" resumes it)."""
+    def exit(status: Any = None) -> None:  # noqa: A001
+        global _exit_status
+        _exit_status = 0 if status is None else status if isinstance(status, int) else 1
+        original(status)
+
+    exit.__wrapped__ = original  # type: ignore[attr-defined]
+    return exit
 
 
 def current() -> Run | None:
@@ -320,21 +352,33 @@ def init(
 ) -> Run:
     """Start a run (W&B's signature). Settings come from CAIRN_* variables, else W&B's
     WANDB_*. ``mode="disabled"`` touches no store; ``mode="offline"`` uses the embedded store
-    even when CAIRN_BASE_URL is set. A run that is still active is finished first, as a
-    script's second ``wandb.init()`` does."""
+    even when CAIRN_BASE_URL is set.
+
+    ``reinit`` as W&B's, for a run that is still active: "finish_previous" (or True)
+    finishes it first; "return_previous" (or False) returns it; "create_new" starts another
+    run that ``cairn.run`` and ``cairn.log`` do not follow. Left out, the active run is
+    finished first (W&B does that in notebooks; its scripts return the active run)."""
     from ..client import Settings, get_client
     from ..client.settings import env
 
     for key in unknown:
         options.not_acted_on("init", key, "W&B has no such parameter either")
+    reinit = options.reinit(reinit)
+    with _lock:
+        previous = _current if _current is not None and not _current._finished else None
+    if previous is not None and reinit == "return_previous":
+        return previous
+    run_mode = options.mode(mode, settings)
+    id = id or env("RUN_ID")  # noqa: A001
+    resumed = options.resume(resume if resume is not None else env("RESUME"), id, dir)
+    if run_mode == "disabled":  # writes nothing anywhere, a resume file included
+        resumed = dataclasses.replace(resumed, file=None)
     options.warn_ignored({
-        "dir": dir, "settings": settings, "save_code": save_code, "force": force, "anonymous": anonymous,
+        "dir": dir if resumed.file is None else None,  # resume="auto" keeps its file there
+        "settings": settings, "save_code": save_code, "force": force, "anonymous": anonymous,
         "tensorboard": tensorboard, "sync_tensorboard": sync_tensorboard, "monitor_gym": monitor_gym,
         "magic": magic, "resume_from": resume_from, "fork_from": fork_from,
     })
-    run_mode = options.mode(mode, settings)
-    id = id or env("RUN_ID")  # noqa: A001
-    resume_mode = options.resume(resume if resume is not None else env("RESUME"), id)
     config = options.filter_config(_as_dict(config), config_include_keys, config_exclude_keys)
     config = Config(config).as_dict()  # values made JSON-friendly as they are set later
     tags = _tags(tags)
@@ -349,15 +393,18 @@ def init(
         client = get_client(settings_)
     project = project or env("PROJECT") or DEFAULT_PROJECT
     entity = entity or client.entity
-    info = client.create_run(entity, project, run_id=id, name=name, group=group, job_type=job_type,
-                             config=config, tags=tags, notes=notes, resume=resume_mode)
-    run = Run(info, client, run_mode, bool(allow_val_change))
+    info = client.create_run(entity, project, run_id=resumed.run_id, name=name, group=group, job_type=job_type,
+                             config=config, tags=tags, notes=notes, resume=resumed.mode)
+    resumed.remember(info.id)
+    run = Run(info, client, run_mode, bool(allow_val_change), resumed)
     if config and config != info.config:
         run.config.update(config, allow_val_change=True)  # a resumed run: the values given win
-    if _make_current:
+    if _make_current and reinit == "create_new":
         with _lock:
-            previous = _current
-        if previous is not None and not previous._finished:
+            _detached.add(run)  # finished at exit like the active run
+        _register_atexit()
+    elif _make_current:
+        if previous is not None:
             previous.finish()
         with _lock:
             _set_current(run)
@@ -370,7 +417,10 @@ def _register_atexit() -> None:
     global _atexit_registered
     with _lock:
         if not _atexit_registered:
+            import sys
+
             atexit.register(_finish_at_exit)
+            sys.exit = _exit_hook(sys.exit)
             _atexit_registered = True
 
 

@@ -6,6 +6,8 @@ import json
 import math
 from typing import Any
 
+from .options import not_acted_on
+
 
 class Table:
     """A table of rows; ``Table(columns=[...], data=[[...]])`` or ``Table(dataframe=df)``."""
@@ -22,6 +24,10 @@ class Table:
         optional: Any = True,
         allow_mixed_types: bool = False,
     ) -> None:
+        for name, value, default in (("dtype", dtype, None), ("optional", optional, True),
+                                     ("allow_mixed_types", allow_mixed_types, False)):
+            if value != default:
+                not_acted_on("Table", name, "cairn stores the values as given and checks no column types")
         if dataframe is not None:
             columns = [str(c) for c in dataframe.columns]
             data = [[_plain(v) for v in row] for row in dataframe.itertuples(index=False, name=None)]

@@ -18,10 +18,21 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _flat(summary: dict, prefix: str = "") -> dict[str, Any]:
+    """The summary with nested dicts as dotted keys: the names of the history's columns."""
+    out: dict[str, Any] = {}
+    for k, v in summary.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
 def metric_keys(run: RunInfo) -> list[str]:
-    """The run's numeric metrics: summary keys with a number, in name order (``_step`` and
-    the other ``_`` keys are axes, not metrics)."""
-    return sorted(k for k, v in run.summary.items() if not k.startswith("_") and _number(v))
+    """The run's numeric metrics: summary keys with a number (a nested one by its dotted
+    history name), in name order (``_step`` and the other ``_`` keys are axes, not metrics)."""
+    return sorted(k for k, v in _flat(run.summary).items() if not k.startswith("_") and _number(v))
 
 
 def series(engine: Engine, run: RunInfo) -> tuple[list[dict], int]:
@@ -44,7 +55,7 @@ def series(engine: Engine, run: RunInfo) -> tuple[list[dict], int]:
 
 
 def summary_items(run: RunInfo) -> list[tuple[str, str]]:
-    """The summary as (key, shown value) pairs, numbers rounded for reading."""
+    """The summary as (key, shown value) pairs (nested keys dotted), numbers rounded for reading."""
     def shown(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.6g}"
@@ -52,4 +63,4 @@ def summary_items(run: RunInfo) -> list[tuple[str, str]]:
             return json.dumps(v, default=str)[:200]
         return str(v)
 
-    return [(k, shown(v)) for k, v in sorted(run.summary.items())]
+    return [(k, shown(v)) for k, v in sorted(_flat(run.summary).items())]
