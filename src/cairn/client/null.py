@@ -3,7 +3,9 @@ kept, and none touches a store, a file or a folder (W&B users disable runs in CI
 
 Files added to an artifact are read and hashed, so names, digests and sizes are what they
 would be; their bytes are not kept. A logged artifact gets a version that exists only in
-this process; reading one back (files, download, use) is a UsageError.
+this process; reading one back (files, download) is a UsageError, and using one by name
+an ArtifactNotFoundError. Linking one to a registry makes a link that exists only in this
+process as well.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..core.digest import hasher
-from ..core.errors import RunNotFoundError, UsageError
+from ..core.errors import ArtifactNotFoundError, RunNotFoundError, UsageError
 from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef
 from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, VersionInfo
@@ -66,6 +68,7 @@ class NullClient:
         self.entity = entity or DEFAULT_ENTITY
         self._blobs = HashOnlyBlobs()
         self._next_version = 0
+        self._made: dict[int, VersionInfo] = {}  # this process's versions: what a link points at
 
     # bytes
     def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
@@ -92,13 +95,14 @@ class NullClient:
         self._next_version -= 1  # negative ids: never a stored version's
         now = datetime.now(UTC)
         entries = req.entries or []
-        return VersionInfo(
+        made = self._made[self._next_version] = VersionInfo(
             id=self._next_version, entity=req.entity, project=req.project, name=req.name, type=req.type,
             index=0, digest="", manifest_key="", file_count=len(entries), size=sum(e.size for e in entries),
             description=req.description, metadata=dict(req.metadata or {}), state=COMMITTED,
             aliases=tuple(dict.fromkeys(["latest", *(req.aliases or [])])), tags=tuple(req.tags or ()),
             ttl_seconds=req.ttl_seconds, created_at=now, updated_at=now, run_id=req.run_id,
         )
+        return made
 
     def upsert_draft(self, req: CommitRequest, distributed_id: str) -> None:
         pass
@@ -107,7 +111,30 @@ class NullClient:
         return self.commit(req)
 
     def resolve(self, ref: ArtifactRef, entity: str, project: str) -> VersionInfo:
-        raise UsageError(f"cannot use artifact {ref}: {_NOTHING}")
+        raise ArtifactNotFoundError(str(ref), _NOTHING)
+
+    def link_version(self, version_id: int, entity: str, project: str, name: str,
+                     aliases: list[str] | None = None, run_id: str | None = None) -> VersionInfo:
+        source = self._made.get(version_id)
+        if source is None:
+            raise UsageError(_NOTHING)
+        self._next_version -= 1
+        link = self._made[self._next_version] = VersionInfo(
+            id=self._next_version, entity=entity, project=project, name=name, type=source.type, index=0,
+            digest=source.digest, manifest_key="", file_count=source.file_count, size=source.size,
+            description=source.description, metadata=source.metadata, state=COMMITTED,
+            aliases=tuple(dict.fromkeys(["latest", *(aliases or [])])), tags=source.tags, ttl_seconds=None,
+            created_at=source.created_at, updated_at=source.updated_at, run_id=run_id, link_of=source.id,
+            source_entity=source.entity, source_project=source.project, source_name=source.name,
+            source_index=source.index,
+        )
+        return link
+
+    def unlink_version(self, version_id: int, run_id: str | None = None) -> None:
+        raise UsageError(_NOTHING)
+
+    def version_links(self, version_id: int) -> list[VersionInfo]:
+        return [v for v in self._made.values() if v.link_of == version_id]
 
     def get_version(self, version_id: int) -> VersionInfo:
         raise UsageError(_NOTHING)
