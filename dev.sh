@@ -3,8 +3,8 @@
 # needs, then runs it.
 #   ./dev.sh demo [--port N]   the server with the web UI on http://127.0.0.1:8080 and a demo project
 #                              (installs cairn-artifacts[server] only)
-#   ./dev.sh test [pytest args]   the whole test suite (installs the [test] extra and Debian's
-#                              chromium for the UI tests)
+#   ./dev.sh test [pytest args]   `ruff check`, then the whole test suite (installs the [test]
+#                              extra and Debian's chromium for the UI tests)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -45,6 +45,7 @@ case "$cmd" in
   test)
     setup_venv test
     setup_browser
+    .venv/bin/python -m ruff check src tests bench
     exec .venv/bin/python -m pytest -q "$@"
     ;;
   *)

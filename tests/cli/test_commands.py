@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import click
-import pytest
 
 CAIRN = [sys.executable, "-m", "cairn.cli"]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 from pathlib import Path
 from urllib.parse import quote
 

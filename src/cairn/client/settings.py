@@ -29,7 +29,6 @@ class Settings:
     api_key: str | None
     project: str | None
     entity: str | None
-    silent: bool
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -49,7 +48,6 @@ class Settings:
             api_key=os.environ.get("CAIRN_API_KEY") or None,
             project=env("PROJECT"),
             entity=env("ENTITY"),
-            silent=silent_from_env(),
         )
 
 

@@ -50,8 +50,3 @@ class Digest:
 def hasher() -> "blake3.blake3":
     """A streaming BLAKE3 hasher; ``update`` releases the GIL for large buffers."""
     return blake3.blake3(max_threads=1)
-
-
-def parse_digest(text: str) -> str:
-    """Validate a digest string and return it unchanged (for hot paths that keep strings)."""
-    return str(Digest.parse(text))

@@ -171,13 +171,6 @@ def all_canonical(paths: list[str]) -> bool:
     return ":" not in text or _DRIVE_LINES.search(text[1:-1]) is None
 
 
-def is_safe_path(path: str) -> bool:
-    try:
-        return normalize_path(path) == path
-    except InvalidPathError:
-        return False
-
-
 def join_name(prefix: str | None, rel: str) -> str:
     return normalize_path(posixpath.join(prefix, rel) if prefix else rel)
 

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-
-import os
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..client.settings import env
 from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..core.names import DEFAULT_PROJECT, check_name, parse_ref
-from ..core.versions import COMMITTED
 from .artifact import Artifact
 from .options import not_acted_on
 from .public_run import PublicRun
 
 if TYPE_CHECKING:
     from ..client import Client
-    from ..core.versions import CollectionInfo, RunInfo
+    from ..core.versions import CollectionInfo
     from ..engine.retention import Retention
 
 

@@ -10,7 +10,6 @@ warning per type and key, and the run goes on.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from typing import Any
 
@@ -98,12 +97,6 @@ def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
             if v is not SKIP:
                 out[key] = v
     return out
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not (
-        isinstance(value, float) and math.isnan(value)
-    )
 
 
 def json_friendly(value: Any) -> Any:
