@@ -19,7 +19,7 @@ from ..core.digest import hasher
 from ..core.errors import ArtifactNotFoundError, RunNotFoundError, UsageError
 from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef
-from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, VersionInfo
+from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, RunState, VersionInfo
 from . import transfer
 
 DEFAULT_ENTITY = "local"
@@ -164,7 +164,7 @@ class NullClient:
         rid = kw.get("run_id") or new_run_id()
         return RunInfo(
             id=rid, entity=entity, project=project, name=kw.get("name") or rid, group=kw.get("group"),
-            job_type=kw.get("job_type"), config=dict(kw.get("config") or {}), state="running",
+            job_type=kw.get("job_type"), config=dict(kw.get("config") or {}), state=RunState.RUNNING,
             created_at=datetime.now(UTC), finished_at=None, tags=tuple(kw.get("tags") or ()), notes=kw.get("notes"),
         )
 

@@ -4,16 +4,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from .errors import UsageError
 from .manifest import Entry
 
-PENDING = "PENDING"
-COMMITTED = "COMMITTED"
-DELETED = "DELETED"
 
-LOGGED, LINKS = "logged", "links"  # what a collection holds
+# States are StrEnums: each member is the very string stored (SQLite, PostgreSQL, JSON) and
+# compares equal to it, so rows read back as plain text need no conversion.
+class VersionState(StrEnum):
+    """A version's state: PENDING while its files are stored, then COMMITTED; DELETED once removed."""
+
+    PENDING = "PENDING"
+    COMMITTED = "COMMITTED"
+    DELETED = "DELETED"
+
+
+class RunState(StrEnum):
+    """A run's state, in W&B's words (``Run.state``)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class DraftState(StrEnum):
+    """A distributed draft's state: OPEN to contributions until one run FINISHES it."""
+
+    OPEN = "OPEN"
+    FINISHED = "FINISHED"
+
+
+class CollectionKind(StrEnum):
+    """What a collection holds: logged versions, or links to versions of others (a registry's)."""
+
+    LOGGED = "logged"
+    LINKS = "links"
+
+
+PENDING, COMMITTED, DELETED = VersionState.PENDING, VersionState.COMMITTED, VersionState.DELETED
+LOGGED, LINKS = CollectionKind.LOGGED, CollectionKind.LINKS
 
 
 @dataclass(frozen=True, slots=True)

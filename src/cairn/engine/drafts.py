@@ -15,13 +15,13 @@ from ..core import manifest as mf
 from ..core.errors import ConflictError, LockedError, UsageError
 from ..core.limits import MAX_ENTRY_DIGEST, check_text
 from ..core.names import check_distributed_id
-from ..core.versions import CommitRequest, VersionInfo
+from ..core.versions import CommitRequest, DraftState, VersionInfo
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore, Tx, batches, in_list, insert_ignore, lock_row
 from . import gcmarks, records
 from .commit import check_blobs, commit_in_tx, sorted_entries, validate_request, with_gc_retries
 
-OPEN, FINISHED = "OPEN", "FINISHED"
+OPEN, FINISHED = DraftState.OPEN, DraftState.FINISHED
 
 
 def check_draft_entries(entries: list[mf.Entry]) -> None:

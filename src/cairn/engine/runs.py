@@ -9,11 +9,11 @@ import string
 from ..core.errors import ConflictError, RunNotFoundError, UsageError
 from ..core.limits import MAX_JSON_DEPTH, MAX_RUN_TEXT, check_label, check_text, json_depth_ok
 from ..core.names import check_name, check_run_id
-from ..core.versions import RunInfo, VersionInfo
+from ..core.versions import RunInfo, RunState, VersionInfo
 from ..storage.meta.sql import MetaStore, insert, insert_ignore
 from . import history, records
 
-RUNNING, FINISHED, FAILED = "running", "finished", "failed"
+RUNNING, FINISHED, FAILED = RunState.RUNNING, RunState.FINISHED, RunState.FAILED
 RESUME_MODES = (None, "allow", "must", "never")
 _ALPHABET = string.ascii_lowercase + string.digits
 

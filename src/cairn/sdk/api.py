@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..client.settings import env
 from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..core.names import DEFAULT_PROJECT, check_name, parse_ref
+from ..core.versions import LINKS
 from .artifact import Artifact
 from .options import not_acted_on
 from .public_run import PublicRun
@@ -59,7 +60,7 @@ class ArtifactCollection:
 
     def is_sequence(self) -> bool:
         """True for a collection of logged versions, False for one of links (a registry's)."""
-        return self._info.kind != "links"
+        return self._info.kind != LINKS
 
     def save(self) -> None:
         """Persist the edited description and tags."""
