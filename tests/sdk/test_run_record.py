@@ -599,3 +599,24 @@ def test_wandb_artifact_dir_is_the_default_download_root(monkeypatch: pytest.Mon
     monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "wart"))
     root = wandb.Api().artifact("rec/data:latest").download()
     assert str(root).startswith(str(tmp_path / "wart")) and (tmp_path / "wart").exists()
+
+
+def test_api_overrides_base_url_reaches_a_server(server_stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W&B's ``Api(overrides={"base_url": ...})``: a script with no server set reads what
+    another wrote through one replica, through the other."""
+    import uuid
+
+    from cairn.client import reset_clients
+
+    entity = f"t{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("CAIRN_BASE_URL", server_stack.urls[0])
+    monkeypatch.setenv("CAIRN_ENTITY", entity)
+    reset_clients()
+    with wandb.init(project="over") as run:
+        run.log({"x": 1})
+    monkeypatch.delenv("CAIRN_BASE_URL")
+    reset_clients()
+    with pytest.raises(wandb.CommError):  # the embedded store has no such run
+        wandb.Api().run(f"{entity}/over/{run.id}")
+    api = wandb.Api(overrides={"base_url": server_stack.urls[1], "entity": entity})
+    assert api.run(f"over/{run.id}").summary["x"] == 1
