@@ -208,13 +208,15 @@ def direct_start(entity: EntityPath, project: ProjectPath, body: DirectRequest, 
 
 
 @router.post("/projects/{entity}/{project}/blobs/direct/done", status_code=201)
-def direct_done(entity: EntityPath, project: ProjectPath, body: Digests, c: Ctx, who: Who) -> dict:
+async def direct_done(entity: EntityPath, project: ProjectPath, body: Digests, request: Request, c: Ctx, who: Who) -> dict:
     """The digests this project's client PUT with its direct URLs. Those that cannot be
     taken (nothing staged, staged bytes that do not match where they are checked, or a claim
-    that is no longer this project's) come back in ``through_server``: send them that way."""
+    that is no longer this project's) come back in ``through_server``: send them that way.
+    Checking staged bytes reads them: heavy work, within the caller's share."""
     for d in body.digests:
         blobs_index.check_content_digest(d)
-    return {"through_server": uploads.direct_done(c, entity, project, body.digests)}
+    return {"through_server": await heavy(request, c, who, run_in_threadpool, uploads.direct_done,
+                                          c, entity, project, body.digests)}
 
 
 @router.post("/projects/{entity}/{project}/blobs/uploads")
@@ -226,21 +228,27 @@ def upload_start(entity: EntityPath, project: ProjectPath, body: UploadStart, c:
 
 
 @router.post("/projects/{entity}/{project}/blobs/uploads/complete", status_code=201)
-def upload_complete(entity: EntityPath, project: ProjectPath, body: UploadDone, c: Ctx, who: Who) -> dict:
+async def upload_complete(entity: EntityPath, project: ProjectPath, body: UploadDone, request: Request, c: Ctx, who: Who) -> dict:
     """The server reads the staged object, checks its BLAKE3 digest, and only then stores it.
-    Only the project that started the upload (for this digest) can complete it."""
-    uploads.complete(c, entity, project, body.upload_id, body.digest)
+    Only the project that started the upload (for this digest) can complete it. Reading it
+    is heavy work, within the caller's share."""
+    await heavy(request, c, who, run_in_threadpool, uploads.complete, c, entity, project, body.upload_id, body.digest)
     return {"digest": body.digest}
 
 
 @router.post("/projects/{entity}/{project}/blobs/{digest:digest}/damaged")
-def blob_damaged(entity: EntityPath, project: ProjectPath, digest: DigestPath, c: Ctx, who: Who) -> dict:
+async def blob_damaged(entity: EntityPath, project: ProjectPath, digest: DigestPath, request: Request, c: Ctx, who: Who) -> dict:
     """Report that this project's blob read wrong or not at all. The server checks the object
     itself (one full read), sets a damaged one aside, and until the bytes are sent again no
     project holds the digest: the next log of the same file, from any project, stores it
-    anew. ``state``: ``set aside``, ``missing`` or ``intact`` (the read went wrong, not the copy)."""
+    anew. ``state``: ``set aside``, ``missing`` or ``intact`` (the read went wrong, not the copy).
+    Any reader may report, so what a report costs is bounded (``server/damage.py``): one
+    check of a digest at a time, an intact answer remembered for a minute, and the check is
+    heavy work within the caller's share."""
     blobs_index.check_content_digest(digest)
-    return {"state": blobs_index.report_damaged(c.meta, c.blobs, entity, project, digest)}
+    state = await heavy(request, c, who, run_in_threadpool, blobs_index.report_damaged,
+                        c.meta, c.blobs, entity, project, digest, c.damage.check)
+    return {"state": state}
 
 
 @router.post("/projects/{entity}/{project}/blobs/urls")

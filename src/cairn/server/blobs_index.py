@@ -247,19 +247,23 @@ def object_matches(blobs: BlobStore, digest: str) -> bool:
 SET_ASIDE, MISSING, INTACT = "set aside", "missing", "intact"
 
 
-def report_damaged(meta: MetaStore, blobs: BlobStore, entity: str, project: str, digest: str) -> str:
+def report_damaged(meta: MetaStore, blobs: BlobStore, entity: str, project: str, digest: str,
+                   checks: Callable[[str, Callable[[], str]], str] | None = None) -> str:
     """A client of ``project`` read ``digest`` wrong or not at all: check the object (one
     full read), set a damaged one aside, and list the digest as damaged so that the next
     upload of those bytes, from any project, is taken. Returns SET_ASIDE, MISSING or INTACT.
     BlobNotFoundError when the project does not hold the digest (nor did before it was
-    listed): a caller learns nothing of other projects' blobs."""
+    listed): a caller learns nothing of other projects' blobs. ``checks(digest, check)``,
+    when given, decides whether ``check`` runs (the server's ``damage.DamageChecks``)."""
     with meta.read() as tx:
         pid = records.project_id(tx, entity, project)
         held = pid is not None and tx.scalar(
             "SELECT 1 FROM project_blobs WHERE project_id = :pid AND digest = :d", {"pid": pid, "d": digest})
     if not held:
         raise BlobNotFoundError(digest, f"in project {entity}/{project}")
-    return set_aside(meta, blobs, digest)
+    if checks is None:
+        return set_aside(meta, blobs, digest)
+    return checks(digest, lambda: set_aside(meta, blobs, digest))
 
 
 def set_aside(meta: MetaStore, blobs: BlobStore, digest: str) -> str:

@@ -9,6 +9,7 @@ from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from . import auth
 from .authz import TreeKeys
+from .damage import DamageChecks
 from .limits import HeavyGate, Limits
 
 
@@ -21,6 +22,7 @@ class ServerContext:
     limits: Limits = field(default_factory=Limits)
     engine: Engine = field(init=False)
     tree_keys: TreeKeys = field(default_factory=TreeKeys)  # for authz.chunks
+    damage: DamageChecks = field(default_factory=DamageChecks)  # what damage reports may cost
     gate: HeavyGate = field(init=False)
     _csrf_secret: bytes | None = field(default=None, init=False, repr=False)
 
