@@ -23,6 +23,7 @@ marked it. Why this never removes what a commit relies on: docs/gc.md and engine
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import time
@@ -37,6 +38,7 @@ from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore, Tx, batches, in_list
 from . import gcmarks, retention, versions
 from .gc_report import GcReport
+from .gcscratch import Scratch
 from .gcmarks import BLOB, CHUNK, DELETED, DELETING, MARKED
 
 log = logging.getLogger("cairn.gc")
@@ -83,23 +85,28 @@ class _Run:
             self.grace = gcmarks.grace_seconds(tx)
         self.report = GcReport(dry_run=opts.dry_run, grace_seconds=self.grace)
         self.remove_task: progress.Task = progress.NULL_TASK  # opened by _condemn
-        self.sizes: dict[str, int] = {}  # stored blobs' sizes, once listed
+        # the live blobs, the stored ones with their sizes and the marks: on disk (gcscratch)
+        self.scratch: Scratch | None = None
 
     def run(self) -> GcReport:
         log.info("gc: %s, grace period %g s", "dry run" if self.opts.dry_run else "run", self.grace)
+        with Scratch() as self.scratch:
+            return self._run()
+
+    def _run(self) -> GcReport:
         skip = self._policies()
         if not self.opts.dry_run:
             self._finish_deleting()
-        live_blobs, live_chunks = self._live(skip)
-        stored = self._stored_blobs()
+        live_chunks = self._live(skip)
+        self._stored_blobs()
         chunk_sizes = self._stored_chunks()
         if self.opts.dry_run:
-            self._dry(stored, chunk_sizes, live_blobs, live_chunks)
+            self._dry(chunk_sizes, live_chunks)
             return self.report
-        self._condemn(stored, chunk_sizes, live_blobs, live_chunks)
+        self._condemn(chunk_sizes, live_chunks)
         self._finish_deleting()
         self.remove_task.close()
-        self._mark(stored, chunk_sizes, live_blobs, live_chunks)
+        self._mark(chunk_sizes, live_chunks)
         self._expire_tombstones()
         self._temp()
         reclaim = getattr(self.blobs, "reclaim_space", None)  # a store with a pack file
@@ -144,16 +151,20 @@ class _Run:
         return gone
 
     # -- 3. what is live -------------------------------------------------------------
-    def _live(self, skip: set[int]) -> tuple[set[str], set[str]]:
+    def _live(self, skip: set[int]) -> set[str]:
+        """The live manifest chunks; the live blobs go to the scratch table ``live``."""
+        scratch = self.scratch
         with self.ms.read() as tx:
             roots = [
                 (vid, key)
                 for vid, key in tx.tuples(f"SELECT id, manifest_key FROM versions WHERE state = '{COMMITTED}'")
                 if vid not in skip
             ]
-            draft_blobs = set(tx.scalars("SELECT DISTINCT digest FROM draft_entries WHERE ref IS NULL"))
+            draft_blobs = tx.scalars("SELECT DISTINCT digest FROM draft_entries WHERE ref IS NULL")
+        scratch.add_live(draft_blobs)
+        del draft_blobs
         live_chunks: set[str] = set()
-        live_blobs = draft_blobs
+        held: list[str] = []  # leaf digests, written to the scratch table a page at a time
         frontier: list[str] = []
         for _vid, key in roots:
             if key not in live_chunks:
@@ -175,35 +186,39 @@ class _Run:
                         )
                     node = _decode(k, data)
                     if "leaf" in node:
-                        live_blobs.update(r[1] for r in node["leaf"] if len(r) < 4 or r[3] is None)
+                        held.extend(r[1] for r in node["leaf"] if len(r) < 4 or r[3] is None)
                     else:
                         for c in node["children"]:
                             if c[2] not in live_chunks:
                                 live_chunks.add(c[2])
                                 nxt.append(c[2])
                 task.advance(files=len(keys), nbytes=sum(len(loaded[k]) for k in keys))
+                if len(held) >= 50_000:
+                    scratch.add_live(held)
+                    held = []
             task.add_total(files=len(nxt))
             frontier = nxt
+        scratch.add_live(held)
+        scratch.index("live")
         task.close()
         recipes = getattr(self.blobs, "iter_recipes", None)  # a store that chunks huge files
         if recipes is not None:
             for digest, parts in recipes():
-                if digest in live_blobs:
-                    live_blobs.update(parts)
-        log.info("gc: %d versions reference %d blobs and %d manifest chunks", len(roots), len(live_blobs), len(live_chunks))
-        return live_blobs, live_chunks
+                if scratch.is_live(digest):
+                    scratch.add_live(parts)
+        log.info("gc: %d versions reference %d blobs and %d manifest chunks", len(roots), scratch.live_count(),
+                 len(live_chunks))
+        return live_chunks
 
-    def _stored_blobs(self) -> dict[str, int]:
-        stored: dict[str, int] = {}
+    def _stored_blobs(self) -> None:
+        """List the blob store into the scratch table ``stored``."""
         with self.reporter.task(LIST) as task:
-            for n, (digest, size) in enumerate(_iter_stored(self.blobs), 1):
-                stored[digest] = size
-                if n % 10_000 == 0:
-                    task.advance(files=10_000)
-            task.advance(files=len(stored) % 10_000, nbytes=sum(stored.values()))
-        self.report.blobs.add(len(stored), sum(stored.values()))
-        self.sizes = stored
-        return stored
+            for n in self.scratch.add_stored(_iter_stored(self.blobs)):
+                task.advance(files=n)
+            self.scratch.index("stored")
+            count, size = self.scratch.stored_tally()
+            task.advance(nbytes=size)
+        self.report.blobs.add(count, size)
 
     def _stored_chunks(self) -> dict[str, int]:
         with self.ms.read() as tx:
@@ -212,10 +227,10 @@ class _Run:
         return sizes
 
     # -- dry run -----------------------------------------------------------------------
-    def _dry(self, stored: dict[str, int], chunk_sizes: dict[str, int], live_blobs: set, live_chunks: set) -> None:
+    def _dry(self, chunk_sizes: dict[str, int], live_chunks: set) -> None:
         r = self.report
-        for d, size in stored.items():
-            (r.referenced_blobs if d in live_blobs else r.removed_blobs).add(1, size)
+        r.referenced_blobs.add(*self.scratch.stored_tally(live=True))
+        r.removed_blobs.add(*self.scratch.stored_tally(live=False))
         for k, size in chunk_sizes.items():
             (r.referenced_chunks if k in live_chunks else r.removed_chunks).add(1, size)
         for _, size in self._temp_items():
@@ -224,21 +239,37 @@ class _Run:
             r.removed_quarantine.add(1, size)
 
     # -- 4. condemn --------------------------------------------------------------------
-    def _condemn(self, stored: dict[str, int], chunk_sizes: dict[str, int], live_blobs: set, live_chunks: set) -> None:
+    def _iter_marks(self, cut) -> Iterator[tuple[str, str, str, bool]]:  # noqa: ANN001
+        """Every gc_marks row as (kind, digest, state, marked before ``cut``), a page at a time
+        (each page its own read: the condemning transactions check again what they act on)."""
+        after = ("", "")
+        while True:
+            with self.ms.read() as tx:
+                page = tx.tuples(
+                    "SELECT kind, digest, state, CASE WHEN at < :c THEN 1 ELSE 0 END FROM gc_marks "
+                    "WHERE kind > :k OR (kind = :k AND digest > :d) ORDER BY kind, digest LIMIT 5000",
+                    {"c": gcmarks.ts(tx, cut), "k": after[0], "d": after[1]})
+            if not page:
+                return
+            yield from ((k, d, s, bool(o)) for k, d, s, o in page)
+            after = (page[-1][0], page[-1][1])
+
+    def _condemn(self, chunk_sizes: dict[str, int], live_chunks: set) -> None:
         cut = gcmarks.cutoff(self.now, self.grace)
         claim_cut = cut
-        with self.ms.read() as tx:
-            marks = tx.tuples(f"SELECT kind, digest, at FROM gc_marks WHERE state = '{MARKED}'")
-            old = {(k, d) for k, d in tx.tuples(
-                f"SELECT kind, digest FROM gc_marks WHERE state = '{MARKED}' AND at < :c", {"c": gcmarks.ts(tx, cut)})}
-        live = {BLOB: live_blobs, CHUNK: live_chunks}
-        unmark = [(k, d) for k, d, _ in marks if d in live[k]]
-        doomed = {BLOB: [d for k, d in old if k == BLOB and d not in live_blobs],
-                  CHUNK: [d for k, d in old if k == CHUNK and d not in live_chunks]}
+        scratch = self.scratch
+        scratch.set_marks(self._iter_marks(cut))
+        chunk_marks = scratch.db.execute(f"SELECT d, old FROM marks WHERE kind = '{CHUNK}' AND state = '{MARKED}'").fetchall()
+        unmark_chunks = [(CHUNK, d) for d, _ in chunk_marks if d in live_chunks]
+        doomed = {BLOB: scratch.doomed_blobs(),
+                  CHUNK: [d for d, o in chunk_marks if o and d not in live_chunks]}
+        doomed_sizes = scratch.sizes(doomed[BLOB])
         self.remove_task = self.reporter.task(REMOVE)
-        self.remove_task.add_total(files=len(doomed[BLOB]) + len(doomed[CHUNK]),
-                                   nbytes=sum(stored.get(d, 0) for d in doomed[BLOB]))
-        for part in batches(unmark, _BATCH):
+        self.remove_task.add_total(files=len(doomed[BLOB]) + len(doomed[CHUNK]), nbytes=sum(doomed_sizes.values()))
+        unmark = itertools.chain([unmark_chunks], ([(BLOB, d) for d in page] for page in scratch.live_marks(BLOB)))
+        for part in unmark:
+            if not part:
+                continue
             with self.ms.write() as tx:
                 gcmarks.guard(tx, exclusive=True)
                 for kind, d in part:
@@ -264,7 +295,7 @@ class _Run:
                     _set_state(tx, BLOB, still, DELETING, self.now_tx(tx))
                     _forget_holders(tx, still)
             for d in claimed:
-                self.report.in_flight.add(1, stored.get(d, 0))
+                self.report.in_flight.add(1, doomed_sizes.get(d, 0))
 
     def now_tx(self, tx: Tx) -> object:
         return gcmarks.ts(tx, gcmarks.store_now(tx))
@@ -276,42 +307,48 @@ class _Run:
         if not doomed:
             return
         for part in batches(sorted(doomed), _BATCH):
+            sizes = self.scratch.sizes(part) if self.scratch is not None else {}
             _delete_bytes(self.blobs, part)
             with self.ms.write() as tx:
                 gcmarks.guard(tx, exclusive=True)
                 _set_state(tx, BLOB, part, DELETED, self.now_tx(tx), only=DELETING)
                 _forget_holders(tx, part)
-            for d in part:
-                self.report.removed_blobs.add(1, self.sizes.get(d, 0))
-            self.remove_task.advance(files=len(part), nbytes=sum(self.sizes.get(d, 0) for d in part))
+            self.report.removed_blobs.add(len(part), sum(sizes.values()))
+            self.remove_task.advance(files=len(part), nbytes=sum(sizes.values()))
         log.info("gc: removed %d blobs", len(doomed))
 
     # -- 5. mark -------------------------------------------------------------------------
-    def _mark(self, stored: dict[str, int], chunk_sizes: dict[str, int], live_blobs: set, live_chunks: set) -> None:
-        with self.ms.read() as tx:
-            known = {(k, d): s for k, d, s in tx.tuples("SELECT kind, digest, state FROM gc_marks")}
-        fresh: list[tuple[str, str]] = []
-        for kind, sizes, live in ((BLOB, stored, live_blobs), (CHUNK, chunk_sizes, live_chunks)):
-            for d, size in sizes.items():
-                if d in live:
-                    (self.report.referenced_blobs if kind == BLOB else self.report.referenced_chunks).add(1, size)
-                    continue
-                state = known.get((kind, d))
+    def _mark(self, chunk_sizes: dict[str, int], live_chunks: set) -> None:
+        scratch = self.scratch
+        scratch.set_marks(self._iter_marks(self.now))  # as they are now, after condemning
+        self.report.referenced_blobs.add(*scratch.stored_tally(live=True))
+        known_chunks = dict(scratch.db.execute(f"SELECT d, state FROM marks WHERE kind = '{CHUNK}'").fetchall())
+        chunk_rows = []
+        for d, size in chunk_sizes.items():
+            if d in live_chunks:
+                self.report.referenced_chunks.add(1, size)
+            else:
+                chunk_rows.append((d, size, known_chunks.get(d)))
+        marked = 0
+        for kind, page in itertools.chain([(CHUNK, chunk_rows)], ((BLOB, p) for p in scratch.unreferenced())):
+            fresh = []
+            for d, size, state in page:
                 if state is None:
-                    fresh.append((kind, d))
+                    fresh.append(d)
                     self.report.marked_now.add(1, size)
                 elif state == MARKED:
                     self.report.waiting.add(1, size)
-        for part in batches(fresh, _BATCH):
-            with self.ms.write() as tx:
-                gcmarks.guard(tx, exclusive=True)
-                at = self.now_tx(tx)
-                rows = [{"kind": k, "digest": d, "state": MARKED, "at": at} for k, d in part]
-                tx.execute_many(
-                    "INSERT INTO gc_marks (kind, digest, state, at) VALUES (:kind, :digest, :state, :at) "
-                    "ON CONFLICT DO NOTHING", rows)
-        if fresh:
-            log.info("gc: marked %d unreferenced blobs and chunks", len(fresh))
+            for part in batches(fresh, _BATCH):
+                with self.ms.write() as tx:
+                    gcmarks.guard(tx, exclusive=True)
+                    at = self.now_tx(tx)
+                    rows = [{"kind": kind, "digest": d, "state": MARKED, "at": at} for d in part]
+                    tx.execute_many(
+                        "INSERT INTO gc_marks (kind, digest, state, at) VALUES (:kind, :digest, :state, :at) "
+                        "ON CONFLICT DO NOTHING", rows)
+            marked += len(fresh)
+        if marked:
+            log.info("gc: marked %d unreferenced blobs and chunks", marked)
 
     # -- 6. tombstones and temporary files ----------------------------------------------
     def _expire_tombstones(self) -> None:

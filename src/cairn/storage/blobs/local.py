@@ -305,8 +305,13 @@ class LocalBlobStore:
                     for f in it:
                         with contextlib.suppress(FileNotFoundError):
                             yield f"blake3:{sub.name}{f.name}", f.stat().st_size
-        yield from self._db().execute("SELECT digest, length(data) FROM blobs").fetchall()
-        yield from ((r[0], 0) for r in self._db().execute("SELECT digest FROM recipes").fetchall())
+        # a page at a time: 1,000,000 packed rows fetched whole held ~150 MiB of gc's peak
+        for table, size in (("blobs", "length(data)"), ("recipes", "0")):
+            after = ""
+            while page := self._db().execute(
+                    f"SELECT digest, {size} FROM {table} WHERE digest > ? ORDER BY digest LIMIT 10000", (after,)).fetchall():
+                yield from page
+                after = page[-1][0]
 
     def delete_many(self, digests: list[str]) -> None:
         """Remove blobs (garbage collection only); the pack's rows in one transaction."""
