@@ -1,6 +1,7 @@
 """gc collects what integrity checks and killed servers leave behind: damaged blobs set
 aside in ``quarantine/`` (after the quarantine ttl) and a server's upload temp files
-(after the grace period); younger ones stay, and a dry run only counts them."""
+(untouched for the grace period and at least an hour); younger ones stay, and a dry run
+only counts them."""
 
 from __future__ import annotations
 
@@ -63,7 +64,10 @@ def test_upload_temp_files_a_killed_server_left_go_after_the_grace_period(cairn_
     temp.mkdir()
     left = temp / f"{UPLOAD_TEMP_PREFIX}abc"
     left.write_bytes(b"x" * 1000)
-    _age(left, 120)
+    _age(left, 2 * 3600)  # past the grace period and the server's own hour
+    young = temp / f"{UPLOAD_TEMP_PREFIX}ghi"  # past the grace period, not the hour: may be a stalled upload
+    young.write_bytes(b"w")
+    _age(young, 600)
     live = temp / f"{UPLOAD_TEMP_PREFIX}def"  # an upload in flight writes to its file
     live.write_bytes(b"y" * 10)
     other = temp / "someone-elses-file"
@@ -72,7 +76,7 @@ def test_upload_temp_files_a_killed_server_left_go_after_the_grace_period(cairn_
     opts = gc.GcOptions(upload_temp=(str(temp), UPLOAD_TEMP_PREFIX))
     report = gc.collect(c.meta, c.blobs, opts)
     assert report.removed_temp.count == 1 and report.removed_temp.bytes == 1000
-    assert sorted(p.name for p in temp.iterdir()) == [live.name, other.name]
+    assert sorted(p.name for p in temp.iterdir()) == [live.name, young.name, other.name]
 
 
 def test_cairn_gc_takes_a_quarantine_ttl(cairn_home):

@@ -35,6 +35,7 @@ from ..core import progress
 from ..core.errors import StoreError
 from ..core.versions import COMMITTED
 from ..storage.base import BlobStore
+from ..storage.blobs.local import STALE_TMP_AGE
 from ..storage.meta.sql import MetaStore, Tx, batches, in_list
 from . import gcmarks, retention, versions
 from .gc_report import GcReport
@@ -64,7 +65,7 @@ class GcOptions:
     # damaged blobs set aside (quarantine/) are kept this long for inspection, then go
     quarantine_ttl_seconds: float = QUARANTINE_TTL_S
     # (folder, file name prefix) of a server's upload temp files on this machine: those a
-    # killed server left, untouched for the grace period, go (server/transfer.py)
+    # killed server left, untouched for the grace period and at least an hour, go (server/transfer.py)
     upload_temp: tuple[str, str] | None = None
 
 
@@ -369,13 +370,16 @@ class _Run:
             yield from stale(self.grace)
         if self.opts.upload_temp is not None:  # a server's upload temp files on this machine
             folder, prefix = self.opts.upload_temp
+            # at least the server's own rule (an hour untouched): the temp folder is shared by
+            # every server on the machine, and a short grace must not cut a stalled upload
+            age = max(self.grace, STALE_TMP_AGE)
             now = time.time()
             with contextlib.suppress(FileNotFoundError), os.scandir(folder) as it:
                 for f in it:
                     if f.name.startswith(prefix) and f.is_file(follow_symlinks=False):
                         with contextlib.suppress(FileNotFoundError):
                             st = f.stat(follow_symlinks=False)
-                            if now - st.st_mtime > self.grace:
+                            if now - st.st_mtime > age:
                                 yield Path(f.path), st.st_size
 
     def _temp(self) -> None:
