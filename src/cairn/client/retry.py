@@ -64,7 +64,7 @@ class RetryPolicy:
                 return attempt(n)
             except Retry as r:
                 wait = min(max(r.after or 0.0, backoff * (0.5 + random.random())), self.cap)
-                last = self.unreachable_attempts if r.unreachable else self.attempts
+                last = min(self.unreachable_attempts, self.attempts) if r.unreachable else self.attempts
                 if n >= last or waited + wait > self.budget:
                     log.info("%s: %s; giving up after %d attempts (%.1f s waited)", what, r.reason, n, waited)
                     raise r.error from None
