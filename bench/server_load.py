@@ -11,7 +11,7 @@ clients' own GIL is not the bottleneck), each process with the API key of a user
 they would to a team. CAIRN_BASE_URL names both replicas, half of the processes the first
 one first. A client repeats: log a version of its own artifact (4 small files, one changed
 each time), read it back (resolve + download), list (collections, versions). Every HTTP
-call's latency is taken from the SDK's httpx client (event hooks), by route. Meanwhile the
+call's latency is taken from the SDK's urllib3 pool (client/rpc.py), by route. Meanwhile the
 main process asks each replica's /api/health every 100 ms. Reported: requests/s, p50/p99 per
 route, errors (exceptions out of the SDK after its retries; must be 0), HTTP 5xx and 429
 seen (the client retries those), /api/health latency under load, and each replica's memory
@@ -39,6 +39,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -113,19 +114,22 @@ def worker(proc: int, threads: int, urls: list[str], key: str, seconds: float, o
 
     client = get_client()
 
-    def on_request(request):  # noqa: ANN001, ANN202
-        request.extensions["t0"] = time.perf_counter()
+    pool = client.rpc.pool
+    request = pool.request
 
-    def on_response(response):  # noqa: ANN001, ANN202
-        took = time.perf_counter() - response.request.extensions["t0"]
+    def timed(method, url, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        t0 = time.perf_counter()
+        r = request(method, url, *args, **kw)
+        took = time.perf_counter() - t0
         with lock:
-            lat[route(response.request.method, response.request.url.path)].append(took)
-            if response.status_code >= 500:
+            lat[route(method, urlsplit(url).path)].append(took)
+            if r.status >= 500:
                 counts["http_5xx"] += 1
-            if response.status_code == 429:
+            if r.status == 429:
                 counts["http_429"] += 1
+        return r
 
-    client._http.event_hooks = {"request": [on_request], "response": [on_response]}
+    pool.request = timed  # every call of the client (one urllib3 pool: client/rpc.py)
     ts = [threading.Thread(target=client_loop, args=(n,)) for n in range(threads)]
     for t in ts:
         t.start()

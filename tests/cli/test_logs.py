@@ -38,7 +38,7 @@ def test_retries_are_logged_with_verbose_or_log_level_only():
     for r in (_ls_unreachable("-v", CAIRN_HTTP_RETRIES="3"), _ls_unreachable(CAIRN_LOG_LEVEL="INFO", CAIRN_HTTP_RETRIES="3")):
         retries = [line for line in r.stderr.splitlines() if "retrying" in line]
         assert len(retries) == 3, r.stderr
-        assert retries[0].startswith("INFO cairn.client.retry: GET /api/v1/whoami: ConnectError from http://127.0.0.1:1; retrying (1 of 3)"), r.stderr
+        assert retries[0].startswith("INFO cairn.client.retry: GET /api/v1/whoami: NewConnectionError from http://127.0.0.1:1; retrying (1 of 3)"), r.stderr
         assert r.stderr.splitlines()[-1].startswith("error: cannot reach the cairn server")
 
 

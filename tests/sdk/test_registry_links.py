@@ -11,6 +11,7 @@ import pytest
 import cairn
 import cairn as wandb
 from cairn.client import get_client
+from cairn.client.rpc import project_path
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +83,8 @@ def test_a_link_is_a_pointer_not_a_copy(backend, tmp_path):
     else:  # the registry project got no bytes of its own: they are read from the source's
         client = get_client()
         digest = art.get_entry("big.bin").digest
-        missing = client._json("POST", client._p(run.entity, "registry", "blobs", "missing"), json={"digests": [digest]})
+        path = project_path(run.entity, "registry", "blobs", "missing")
+        missing = client.rpc.json("POST", path, json_body={"digests": [digest]})
         assert missing["missing"] == [digest]
     root = wandb.Api().artifact(f"{run.entity}/registry/big:latest").download(tmp_path / "dl")
     assert (Path(root) / "big.bin").read_text() == "x" * 100_000

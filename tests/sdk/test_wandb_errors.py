@@ -11,6 +11,7 @@ import pytest
 import cairn
 import cairn as wandb
 from cairn.client import get_client
+from cairn.client.rpc import project_path
 
 
 @pytest.fixture(autouse=True)
@@ -143,5 +144,5 @@ def test_an_integrity_error_keeps_its_path_and_digest(backend, tmp_path):
         client = get_client()
         wrong = "blake3:" + blake3.blake3(b"other bytes").hexdigest()
         with pytest.raises(cairn.IntegrityError) as e:
-            client._call("PUT", client._p(client.entity, "errs", "blobs", wrong), content=b"some bytes")
+            client.rpc.call("PUT", project_path(client.entity, "errs", "blobs", wrong), content=b"some bytes")
         assert e.value.digest == wrong and "nothing was stored" in str(e.value)

@@ -52,8 +52,8 @@ def log_file(tmp_path, name: str, data: bytes, project: str) -> cairn.Artifact: 
 def test_small_blobs_go_straight_to_the_store(tmp_path, on_stack, monkeypatch):
     client = get_client()
     sent_via_server: list = []
-    original = type(client)._send_batch
-    monkeypatch.setattr(type(client), "_send_batch",
+    original = type(client.uploader).send_batch
+    monkeypatch.setattr(type(client.uploader), "send_batch",
                         lambda self, e, p, batch, *task: (sent_via_server.append(batch), original(self, e, p, batch, *task)))
     files = {f"f{i}.bin": os.urandom(100_000 + i) for i in range(5)}
     for name, data in files.items():

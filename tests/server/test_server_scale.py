@@ -132,16 +132,17 @@ def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, mo
     client = get_client()
     sent: list[str] = []
     stopped = []
+    uploader = client.uploader
     if way == "staged":
-        monkeypatch.setattr("cairn.client.http.DIRECT_MIN", 1 << 20)  # 2 MiB files are large
-        method, key = "_send_large", lambda args: args[2]  # (entity, project, digest, src)
+        monkeypatch.setattr("cairn.client.uploader.DIRECT_MIN", 1 << 20)  # 2 MiB files are large
+        method, key = "send_large", lambda args: args[2]  # (entity, project, digest, src)
     elif way == "direct":
-        method, key = "_put_create_only", lambda args: args[0].split("?")[0]  # (url, data, headers)
+        method, key = "put_create_only", lambda args: args[0].split("?")[0]  # (url, data, headers)
     else:
-        monkeypatch.setattr("cairn.client.http.BATCH_BYTES", 1)  # one blob a batch
-        monkeypatch.setattr(type(client), "_send_direct", lambda self, e, p, small, pool, *task: small)  # no direct URLs
-        method, key = "_send_batch", lambda args: " ".join(d for d, _ in args[2])
-    original = getattr(type(client), method)
+        monkeypatch.setattr("cairn.client.uploader.BATCH_BYTES", 1)  # one blob a batch
+        monkeypatch.setattr(type(uploader), "send_direct", lambda self, e, p, small, pool, *task: small)  # no direct URLs
+        method, key = "send_batch", lambda args: " ".join(d for d, _ in args[2])
+    original = getattr(type(uploader), method)
 
     def counting(self, *args):  # noqa: ANN001
         if len(sent) == 1 and not stopped:
@@ -150,8 +151,8 @@ def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, mo
         sent.append(key(args))
         return original(self, *args)
 
-    monkeypatch.setattr(type(client), method, counting)
-    monkeypatch.setattr("cairn.client.http.SEND_WORKERS", 1)  # one upload at a time: a clear "first"
+    monkeypatch.setattr(type(uploader), method, counting)
+    monkeypatch.setattr("cairn.client.rpc.SEND_WORKERS", 1)  # one upload at a time: a clear "first"
     monkeypatch.setattr("cairn.client.retry.POLICY", RetryPolicy(attempts=2))
     with cairn.init(project="scale") as run:
         try:
@@ -217,7 +218,8 @@ def test_download_asks_for_urls_in_one_call_and_survives_a_refused_one(tmp_path,
     monkeypatch.setenv("CAIRN_CACHE_DIR", str(tmp_path / "fresh-cache"))
     client = get_client()
     calls: list[int] = []
-    original = type(client)._presign
+    downloader = type(client.downloader)
+    original = downloader.presign
 
     def presign(self, entries, version):  # noqa: ANN001
         original(self, entries, version)
@@ -226,14 +228,14 @@ def test_download_asks_for_urls_in_one_call_and_survives_a_refused_one(tmp_path,
         self._urls[first] = self._urls[first].replace("Signature=", "Signature=0")  # now refused
 
     asked: list[str] = []
-    original_get = type(client)._get_server
+    original_get = downloader.get_server
 
     def get_server(self, url):  # noqa: ANN001
         asked.append(url)
         return original_get(self, url)
 
-    monkeypatch.setattr(type(client), "_presign", presign)
-    monkeypatch.setattr(type(client), "_get_server", get_server)
+    monkeypatch.setattr(downloader, "presign", presign)
+    monkeypatch.setattr(downloader, "get_server", get_server)
     got = cairn.Api().artifact("scale/urls:latest")
     out = got.download(tmp_path / "dl")
     assert calls == [4]

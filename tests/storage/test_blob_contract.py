@@ -173,5 +173,5 @@ def test_ingest_and_verified_download(store, tmp_path: Path):
     entries = [Entry(n, stored[str(src / n)][0], stored[str(src / n)][1]) for n in files]
     assert all(e.digest == digest_of(files[e.path]) for e in entries)
     out = tmp_path / "out"
-    transfer.download(entries, out, lambda e: store.open(e.digest), None)
+    transfer.download(entries, out, transfer.StoreReader(store), None)
     assert {n: (out / n).read_bytes() for n in files} == files

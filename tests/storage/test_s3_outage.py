@@ -74,7 +74,7 @@ def retry_succeeds(seaweed, bucket: str, engine: Engine, src: Path, files: dict[
     v = log(engine, store, src, list(files))
     assert v.version == "v0"
     out = tmp_path / "out"
-    transfer.download(list(engine.manifest(v.manifest_key)), out, lambda e: store.open(e.digest), None)
+    transfer.download(list(engine.manifest(v.manifest_key)), out, transfer.StoreReader(store), None)
     assert {n: (out / n).read_bytes() for n in files} == files
 
 

@@ -23,7 +23,6 @@ _SERVICE_ERRORS = {
     "psycopg": "PostgreSQL",
     "sqlalchemy": "the metadata database",
     "sqlite3": "the SQLite metadata store",
-    "httpx": "the cairn server",
     "urllib3": "the network",
 }
 

@@ -97,16 +97,16 @@ def login(key: str, host: str | None) -> None:
     Example:
       CAIRN_BASE_URL=http://server:8080 cairn login
     """
-    from ..client.http import HttpClient
     from ..client.login import save_key
+    from ..client.rpc import Rpc, new_pool
     from ..client.settings import Settings
 
     base = host or os.environ.get("CAIRN_BASE_URL")
     if not base:
         raise UsageError("no server given: pass --host URL or set CAIRN_BASE_URL")
     settings = Settings.from_env()
-    client = HttpClient(Settings(**{**settings.__dict__, "base_url": base, "api_key": key}))
-    who = client._json("GET", "/api/v1/whoami")
-    for url in client.servers.urls:  # every replica of CAIRN_BASE_URL="http://a,http://b"
+    rpc = Rpc(Settings(**{**settings.__dict__, "base_url": base, "api_key": key}), new_pool())
+    who = rpc.json("GET", "/api/v1/whoami")
+    for url in rpc.servers.urls:  # every replica of CAIRN_BASE_URL="http://a,http://b"
         path = save_key(url, key)
-    output.line(f"logged in to {client.servers} as {who['user']} (key saved in {path})")
+    output.line(f"logged in to {rpc.servers} as {who['user']} (key saved in {path})")

@@ -55,7 +55,7 @@ class LocalClient:
 
     def download(self, entries: Iterable[Entry], root: Path, version: VersionInfo | None = None) -> int:
         try:
-            return transfer.download(entries, root, self.open_entry, self.statcache, self.blobs.read_small)
+            return transfer.download(entries, root, transfer.StoreReader(self.blobs), self.statcache)
         except IntegrityError as err:
             raise transfer.damage_error(err, self.report_damaged) from err
 

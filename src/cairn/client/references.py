@@ -136,14 +136,14 @@ def _s3_entries(uri: str, name: str | None, checksum: bool, limit: int) -> list[
 
 
 def _http_entry(uri: str, name: str | None, checksum: bool) -> Entry:
-    import httpx
+    import urllib3
 
     try:
-        r = httpx.head(uri, follow_redirects=True, timeout=30)
-    except httpx.HTTPError as e:
+        r = urllib3.request("HEAD", uri, redirect=True, timeout=30.0)
+    except urllib3.exceptions.HTTPError as e:
         raise NotFoundError(f"reference {uri!r} cannot be reached: {e}") from None
-    if r.status_code >= 400:
-        raise NotFoundError(f"reference {uri!r} answered HTTP {r.status_code}")
+    if r.status >= 400:
+        raise NotFoundError(f"reference {uri!r} answered HTTP {r.status}")
     etag = r.headers.get("etag")
     size = int(r.headers.get("content-length") or 0)
     entry_name = name or posixpath.basename(urlparse(uri).path) or urlparse(uri).netloc
@@ -176,11 +176,15 @@ def open_reference(e: Entry) -> BinaryIO:
                 ) from None
             raise
     if u.scheme in ("http", "https"):
-        import httpx
+        import urllib3
 
-        r = httpx.get(e.ref, follow_redirects=True, timeout=60)
-        r.raise_for_status()
-        if e.digest.startswith("etag:") and r.headers.get("etag", "").strip('"') != e.digest.partition(":")[2]:
+        try:
+            r = urllib3.request("GET", e.ref, redirect=True, timeout=60.0)
+        except urllib3.exceptions.HTTPError as err:
+            raise NotFoundError(f"reference {e.ref!r} cannot be reached: {err}") from None
+        if r.status >= 400:
+            raise NotFoundError(f"reference {e.ref!r} answered HTTP {r.status}")
+        if e.digest.startswith("etag:") and (r.headers.get("etag") or "").strip('"') != e.digest.partition(":")[2]:
             raise IntegrityError(f"reference {e.ref} changed since it was logged (ETag differs)", path=e.path)
-        return io.BytesIO(r.content)
+        return io.BytesIO(r.data)
     raise UsageError(f"reference {e.ref!r} has an unsupported scheme; known schemes: {', '.join(SCHEMES)}")

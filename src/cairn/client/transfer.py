@@ -9,14 +9,14 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, TypeVar
+from typing import BinaryIO, NamedTuple, Protocol, TypeVar
 
 from ..core.digest import hasher
 from ..core.errors import BlobNotFoundError, FileChangedError, IntegrityError, InvalidPathError, UsageError
 from ..core.manifest import Entry
 from ..core.progress import NULL_TASK, Task, current
 from ..core.names import all_canonical, normalize_path
-from ..storage.base import BlobStore
+from ..storage.base import BlobStore, SmallReads
 from .statcache import WHOLE, Sig, Span, StatCache, signature
 
 T = TypeVar("T")
@@ -302,7 +302,7 @@ class _Dests:
 
     def __init__(self, root: Path) -> None:
         self.root = str(root)
-        self._prefix = self.root if self.root.endswith(os.sep) else self.root + os.sep
+        self.prefix = self.root if self.root.endswith(os.sep) else self.root + os.sep
         self.real_root = os.path.realpath(root)
         self._ok_dirs: dict[str, bool] = {"": True}
 
@@ -326,7 +326,7 @@ class _Dests:
             self._ok_dirs[parent] = ok
         if not ok:
             raise InvalidPathError(path, f"it would be written outside {self.root} (through a symlink)")
-        return self._prefix + path  # a canonical path never starts with "/": same as os.path.join
+        return self.prefix + path  # a canonical path never starts with "/": same as os.path.join
 
 
 def safe_dest(root: Path, path: str) -> Path:
@@ -334,135 +334,165 @@ def safe_dest(root: Path, path: str) -> Path:
     return Path(_Dests(root)(path))
 
 
-Opener = Callable[[Entry], BinaryIO]
-Fetcher = Callable[[Entry, str, Task], bool]  # writes the entry's verified bytes to a path, reporting bytes to the task; False: use the Opener
-BatchReader = Callable[[list[str]], dict[str, bytes]]
+class Reader(Protocol):
+    """Where the bytes of a download come from: the one object ``download`` is handed (the
+    embedded store's ``StoreReader``, or the HTTP client's reader of one version).
+
+    Progress goes to the ``Task`` that ``download`` opened ("downloading") and hands to
+    ``fetch``; a reader reports the bytes it writes there, and nothing else."""
+
+    workers: int  # files fetched at once (a network store waits on latency: more threads)
+    small_batches: bool  # whether ``read_small`` serves many small blobs in one read
+
+    def open(self, e: Entry) -> BinaryIO:
+        """A reader of the entry's bytes (blob or reference); the caller verifies them."""
+
+    def prepare(self, entries: list[Entry]) -> None:
+        """These entries are about to be fetched one by one (a client asks for all their
+        URLs in one call)."""
+
+    def fetch(self, e: Entry, dest: str, task: Task) -> bool:
+        """Write the entry's verified bytes to ``dest``, reporting bytes to ``task``; False
+        when this reader has no faster way than copying what ``open`` gives."""
+
+    def read_small(self, digests: list[str]) -> dict[str, bytes]:
+        """The bytes of those of ``digests`` the store holds, in one read (only called when
+        ``small_batches``)."""
 
 
-def download(
-    entries: Iterable[Entry],
-    root: Path,
-    open_entry: Opener,
-    cache: StatCache | None,
-    read_small: BatchReader | None = None,
-    workers: int = WORKERS,
-    prepare: Callable[[list[Entry]], None] | None = None,
-    fetch: Fetcher | None = None,
-) -> int:
+class StoreReader:
+    """``Reader`` of a blob store the process opens itself (the embedded client's)."""
+
+    def __init__(self, blobs: BlobStore, workers: int = WORKERS) -> None:
+        self.blobs, self.workers = blobs, workers
+        self.small_batches = isinstance(blobs, SmallReads)
+
+    def open(self, e: Entry) -> BinaryIO:
+        if e.ref is not None:
+            from .references import open_reference
+
+            return open_reference(e)
+        return self.blobs.open(e.digest)
+
+    def prepare(self, entries: list[Entry]) -> None:
+        pass
+
+    def fetch(self, e: Entry, dest: str, task: Task) -> bool:
+        return False
+
+    def read_small(self, digests: list[str]) -> dict[str, bytes]:
+        assert isinstance(self.blobs, SmallReads)
+        return self.blobs.read_small(digests)
+
+
+def download(entries: Iterable[Entry], root: Path, reader: Reader, cache: StatCache | None) -> int:
     """Materialise ``entries`` (sorted by path) under ``root``, window by window; returns
     how many files were written or found matching.
 
     Files already there with the right content (stat cache, else size + hash) are left
-    alone. ``read_small`` fetches many small blobs at once when the store can; ``workers``
-    threads fetch the others (more for a network store than for a local one), after
-    ``prepare`` has seen the list of them (a client asks for their URLs in one go), each
-    through ``fetch`` when given (straight into its destination), else by copying what
-    ``open_entry`` opens. Reported as the progress task "downloading": files when each is
-    in place, bytes as they are written (files already there count as done).
+    alone. Small blobs are read many at once where the reader can; ``reader.workers``
+    threads fetch the others, after ``reader.prepare`` has seen the list of them. Reported
+    as the progress task "downloading": files when each is in place, bytes as they are
+    written (files already there count as done).
     """
     root = Path(root)
     new_root = not root.exists()
     if not new_root and not root.is_dir():
         raise UsageError(f"cannot download into {root}: it is a file, not a folder; choose a folder (or a new path)")
     root.mkdir(parents=True, exist_ok=True)
-    dest_of = _Dests(root)
-    prefix = dest_of._prefix
-    made_dirs: set[str] = set()
     count = 0
-    with ThreadPoolExecutor(workers) as pool, current().task("downloading") as task:
-        for span, window in windows(entries, lambda e: prefix + e.path):
+    with ThreadPoolExecutor(reader.workers) as pool, current().task("downloading") as task:
+        run = _Download(root, new_root, reader, cache, pool, task)
+        for span, window in windows(entries, lambda e: run.dests.prefix + e.path):
             count += len(window)
             task.add_total(len(window), sum(e.size for e in window))
-            _download_window(window, span, new_root, dest_of, made_dirs, pool, open_entry, cache, read_small, prepare, fetch, task)
+            run.window(window, span)
     return count
 
 
-def _download_window(
-    entries: list[Entry],
-    span: Span,
-    new_root: bool,
-    dest_of: "_Dests",
-    made_dirs: set[str],
-    pool: ThreadPoolExecutor,
-    open_entry: Opener,
-    cache: StatCache | None,
-    read_small: BatchReader | None,
-    prepare: Callable[[list[Entry]], None] | None,
-    fetch: Fetcher | None,
-    task: Task,
-) -> None:
-    paths = [e.path for e in entries]
-    dests = dict(zip(paths, dest_of.many(paths)))
-    sigs: dict[str, tuple[int, int, int]] = {}
-    for e in () if new_root else entries:  # a folder made just now holds nothing to compare
-        d = dests[e.path]
-        try:
-            st = os.stat(d)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        if stat_mod.S_ISREG(st.st_mode):
-            sigs[d] = (st.st_size, st.st_mtime_ns, st.st_ino)  # signature(), inlined
-    folder = dest_of.root
-    known = cache.lookup(sigs, folder, span) if cache else {}
-    fresh: list[tuple[str, tuple[int, int, int], str]] = []
-    todo: list[Entry] = []
-    for e in entries:
-        d = dests[e.path]
-        if d in sigs and e.digest.startswith("blake3:"):
-            if known.get(d) == e.digest:
-                continue
-            if sigs[d][0] == e.size and _hash_file(Path(d)) == e.digest:
-                fresh.append((d, sigs[d], e.digest))
-                continue
-        todo.append(e)
-    if len(todo) < len(entries):
-        task.advance(len(entries) - len(todo), sum(e.size for e in entries) - sum(e.size for e in todo))
+class _Download:
+    """One download's state across its windows: where files go, the folders made, the
+    reader, the stat cache, the fetching threads and the progress task."""
 
-    def ensure_dir(d: str) -> None:
+    def __init__(self, root: Path, new_root: bool, reader: Reader, cache: StatCache | None,
+                 pool: ThreadPoolExecutor, task: Task) -> None:
+        self.dests = _Dests(root)
+        self.new_root = new_root  # a folder made just now holds nothing to compare
+        self.reader, self.cache, self.pool, self.task = reader, cache, pool, task
+        self.made_dirs: set[str] = set()
+
+    def window(self, entries: list[Entry], span: Span) -> None:
+        paths = [e.path for e in entries]
+        dests = dict(zip(paths, self.dests.many(paths)))
+        sigs: dict[str, tuple[int, int, int]] = {}
+        for e in () if self.new_root else entries:
+            d = dests[e.path]
+            try:
+                st = os.stat(d)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if stat_mod.S_ISREG(st.st_mode):
+                sigs[d] = (st.st_size, st.st_mtime_ns, st.st_ino)  # signature(), inlined
+        folder = self.dests.root
+        known = self.cache.lookup(sigs, folder, span) if self.cache else {}
+        fresh: list[tuple[str, tuple[int, int, int], str]] = []
+        todo: list[Entry] = []
+        for e in entries:
+            d = dests[e.path]
+            if d in sigs and e.digest.startswith("blake3:"):
+                if known.get(d) == e.digest:
+                    continue
+                if sigs[d][0] == e.size and _hash_file(Path(d)) == e.digest:
+                    fresh.append((d, sigs[d], e.digest))
+                    continue
+            todo.append(e)
+        if len(todo) < len(entries):
+            self.task.advance(len(entries) - len(todo), sum(e.size for e in entries) - sum(e.size for e in todo))
+
+        batched = self.reader.small_batches
+        small = [e for e in todo if batched and e.ref is None and e.size < SMALL]
+        rest = [e for e in todo if not (batched and e.ref is None and e.size < SMALL)]
+        if rest:
+            self.reader.prepare(rest)
+        jobs = [self.pool.submit(self._one, e, dests[e.path]) for e in rest]
+        for b in _chunks(small, BATCH_FILES):  # on this thread: for tiny files threads only add GIL contention
+            fresh += self._small_batch(b, dests, sigs)
+        for j in jobs:
+            fresh += j.result()
+        if self.cache:
+            self.cache.record(fresh, written_by_us=True, folder=folder, span=span)
+
+    def _ensure_dir(self, d: str) -> None:
         parent = d.rpartition(os.sep)[0]  # d is root + "/" + a canonical path
-        if parent not in made_dirs:
+        if parent not in self.made_dirs:
             if os.path.isdir(d):
                 raise IsADirectoryError(f"cannot write artifact file {d!r}: a folder is in the way")
             os.makedirs(parent, exist_ok=True)
-            made_dirs.add(parent)
+            self.made_dirs.add(parent)
 
-    def small_batch(batch: list[Entry]) -> list[tuple[str, tuple[int, int, int], str]]:
-        assert read_small is not None
-        datas = read_small([e.digest for e in batch])
+    def _small_batch(self, batch: list[Entry], dests: dict[str, str],
+                     sigs: dict[str, tuple[int, int, int]]) -> list[tuple[str, tuple[int, int, int], str]]:
+        datas = self.reader.read_small([e.digest for e in batch])
         done = []
         for e in batch:
             data = datas.get(e.digest)
+            d = dests[e.path]
             if data is None:
-                done += one(e)
+                done += self._one(e, d)
                 continue
             h = hasher()
             h.update(data)
             _verify(e, "blake3:" + h.hexdigest(), len(data))
-            d = dests[e.path]
-            ensure_dir(d)
+            self._ensure_dir(d)
             done.append((d, _write_new(d, data, exists=d in sigs), e.digest))
-            task.advance(1, len(data))
+            self.task.advance(1, len(data))
         return done
 
-    def one(e: Entry) -> list[tuple[str, tuple[int, int, int], str]]:
-        d = dests[e.path]
-        ensure_dir(d)
-        _fetch(e, Path(d), open_entry, fetch, task)
-        task.advance(1)
+    def _one(self, e: Entry, d: str) -> list[tuple[str, tuple[int, int, int], str]]:
+        self._ensure_dir(d)
+        _fetch(e, Path(d), self.reader, self.task)
+        self.task.advance(1)
         return [(d, signature(os.stat(d)), e.digest)] if e.digest.startswith("blake3:") else []
-
-    small = [e for e in todo if read_small and e.ref is None and e.size < SMALL]
-    rest = [e for e in todo if not (read_small and e.ref is None and e.size < SMALL)]
-    if prepare is not None and rest:
-        prepare(rest)
-    jobs = [pool.submit(one, e) for e in rest]
-    for b in _chunks(small, BATCH_FILES):  # on this thread: for tiny files threads only add GIL contention
-        fresh += small_batch(b)
-    for j in jobs:
-        fresh += j.result()
-    if cache:
-        cache.record(fresh, written_by_us=True, folder=folder, span=span)
-
 
 
 def _write_new(dest: str, data: bytes, exists: bool) -> tuple[int, int, int]:
@@ -555,13 +585,13 @@ def copy_verified(e: Entry, src: BinaryIO, dest: str | Path, task: Task = NULL_T
         raise
 
 
-def _fetch(e: Entry, dest: Path, open_entry: Opener, fetch: Fetcher | None = None, task: Task = NULL_TASK) -> None:
+def _fetch(e: Entry, dest: Path, reader: Reader, task: Task = NULL_TASK) -> None:
     if dest.is_dir():
         raise IsADirectoryError(f"cannot write artifact file {e.path!r}: {dest} is a directory")
     tmp = dest.parent / f".{dest.name}.cairn-{os.urandom(4).hex()}"
     try:
-        if fetch is None or not fetch(e, str(tmp), task):
-            copy_verified(e, open_entry(e), tmp, task)
+        if not reader.fetch(e, str(tmp), task):
+            copy_verified(e, reader.open(e), tmp, task)
         os.replace(tmp, dest)
     except BlobNotFoundError as err:
         if e.ref is not None:

@@ -15,7 +15,7 @@ from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
-from ..client import wire
+from ..core import wire
 from ..core.errors import UsageError
 from ..core.names import parse_ref
 from . import auth, authz, blobs_index, bodies, models, uploads

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..client import wire
+from ..core import wire
 from ..core.errors import CairnError, UsageError
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore

@@ -129,7 +129,7 @@ class BodyLimit:
 async def _too_large(scope, send, limit: int, length: int) -> None:  # noqa: ANN001
     from fastapi.responses import JSONResponse
 
-    from ..client import wire
+    from ..core import wire
     from ..core.errors import UsageError
 
     err = UsageError(f"the request body ({length} bytes) is larger than this server accepts ({limit} bytes)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 
 class BlobStore(Protocol):
@@ -54,6 +54,15 @@ class Quarantine(Protocol):
         chunked blob is gone), move it where ``has`` no longer sees it and return True.
         False when it reads right or is absent; a sound copy is never removed. For readers
         that found the blob wrong, not for the ingest path: it reads the whole blob."""
+
+
+@runtime_checkable
+class SmallReads(Protocol):
+    """Optional power of a BlobStore: many small blobs in one read (a download of 50,000
+    small files reads them in batches, not one open per file)."""
+
+    def read_small(self, digests: list[str]) -> dict[str, bytes]:
+        """The bytes of those of ``digests`` stored small enough to batch; others are left out."""
 
 
 @dataclass(frozen=True, slots=True)

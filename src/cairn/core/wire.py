@@ -1,5 +1,10 @@
 """The JSON shapes of the HTTP API, shared by ``server/`` and the HTTP client.
 
+It lives in ``core/`` because both sides own it and neither may depend on the other: the
+server must not import the client package, nor the client the server. Like the rest of
+core it is pure (stdlib only, no I/O); the value types stay free of serialisation and are
+encoded only here, at the edge both sides share.
+
 Every value crossing the wire is encoded here; the server reads request bodies through
 its pydantic models (``server/models.py``, also the OpenAPI schema). Errors travel as
 ``{"error": {"type": <class name>, "message": ..., <identifiers>}}``.
@@ -11,9 +16,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ..core import errors as E
-from ..core.manifest import Entry
-from ..core.versions import CollectionInfo, CommitRequest, Edits, RunInfo, VersionInfo
+from . import errors as E
+from .manifest import Entry
+from .versions import CollectionInfo, CommitRequest, Edits, RunInfo, VersionInfo
 
 
 def _dt(v: datetime | None) -> str | None:

@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 import cairn
-from cairn.client import wire
+from cairn.core import wire
 from cairn.core import errors as E
 
 
