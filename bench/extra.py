@@ -79,7 +79,7 @@ client.blobs.flush()
 with cairn.init(project="wide") as run:
     a = cairn.Artifact("wide{n}", "dataset")
     from cairn.core.manifest import Entry
-    a._entries.put_many([(Entry(p, d, s), None) for (p, _), (d, s) in zip(items, blobs)])  # no local files
+    a._state.staged.put_many([(Entry(p, d, s), None) for (p, _), (d, s) in zip(items, blobs)])  # no local files
     run.log_artifact(a)
 setup = time.perf_counter() - t0
 Path("edit.txt").write_text("changed")

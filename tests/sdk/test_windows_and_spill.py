@@ -116,8 +116,8 @@ def test_a_spilled_commit_still_refuses_a_missing_blob(tmp_path, tiny):
 
     a = cairn.Artifact("ghost", "dataset")
     for i in range(6):  # past the threshold: on disk
-        a._entries.put(Entry(f"f{i}", "blake3:" + f"{i:064x}", 1))
-    assert a._entries._db is not None
+        a._state.put(Entry(f"f{i}", "blake3:" + f"{i:064x}", 1), None)
+    assert a._state.staged._db is not None  # type: ignore[attr-defined]
     client = get_client()
     with cairn.init(job_type="test") as run:
         with pytest.raises(BlobNotFoundError, match="f0"):

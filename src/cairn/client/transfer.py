@@ -151,6 +151,26 @@ def ingest_windows(root: str, ingest: Callable[..., dict[str, tuple[str, int]]],
             yield Window.of(files, ingest(list(sigs), root, sigs, span, task))
 
 
+def compare_tree(root: Path, entries: Iterable[Entry]) -> Iterator[tuple[str, Entry | None, str | None]]:
+    """The files below ``root`` beside ``entries`` (in path order), both streamed, one
+    folder listing held at a time: (relative path, its entry or None, its full path or
+    None) for each path either has, in path order. No folder: every entry, without a file."""
+    files = iter_files(str(root)) if os.path.isdir(root) else iter(())
+    ents = iter(entries)
+    f, e = next(files, None), next(ents, None)
+    while f is not None or e is not None:
+        if e is None or (f is not None and f[1] < e.path):
+            assert f is not None
+            yield f[1], None, f[0]
+            f = next(files, None)
+        elif f is None or e.path < f[1]:
+            yield e.path, e, None
+            e = next(ents, None)
+        else:
+            yield e.path, e, f[0]
+            f, e = next(files, None), next(ents, None)
+
+
 def _chunks(items: list, n: int) -> list[list]:
     return [items[i : i + n] for i in range(0, len(items), n)]
 

@@ -18,7 +18,6 @@ from typing import IO, TYPE_CHECKING, Any
 from ..client.settings import env
 from ..core import manifest as mf
 from ..core.errors import (
-    ArtifactFinalizedError,
     ArtifactNotFoundError,
     ArtifactNotLoggedError,
     IntegrityError,
@@ -35,18 +34,11 @@ from ..core.names import (
     join_names,
     normalize_path,
 )
-from ..core.versions import (
-    DELETED,
-    PENDING,
-    CommitRequest,
-    Edits,
-    VersionInfo,
-    check_metadata,
-)
+from ..core.versions import DELETED, CommitRequest, VersionInfo, check_metadata
 from .entry import ArtifactManifest, ArtifactManifestEntry
 from .links import LinkMembers
 from .options import not_acted_on
-from .staged import StagedEntries
+from .states import Committed, Draft, New, State, Upserted
 from .table import Table, encode
 from .terminal import sdk_progress
 
@@ -96,40 +88,55 @@ class Artifact(LinkMembers):
         self._ttl: timedelta | None = None
         self._aliases: list[str] = []
         self._tags: list[str] = []
-        self._entries = StagedEntries()  # new artifacts: every entry, with its local file
-        self._local_paths: dict[str, str] = {}  # drafts: the local file of each added entry
-        self._base: VersionInfo | None = None  # drafts: the version they start from
-        self._edits: Edits | None = None
-        self._version: VersionInfo | None = None  # committed
-        self._entity: str | None = None
-        self._project: str | None = None
-        self._distributed_id: str | None = None
+        self._state: State = New()
         self._client_obj: Client | None = None
-        self._manifest_cache: dict[str, mf.Entry] | None = None
 
-    # -- construction from the store ---------------------------------------
+    # -- alternate constructors and state changes ------------------------------
     @classmethod
     def _from_version(cls, info: VersionInfo, client: "Client") -> "Artifact":
+        """The artifact of a stored version (a type reserved since is still readable)."""
         a = cls.__new__(cls)
-        a.__init__(info.name, "stored", info.description, info.metadata)
-        a._type = info.type  # what the store holds (a type reserved since is still readable)
-        a._client_obj = client
-        a._set_version(info)
+        a._name, a._type, a._incremental = info.name, info.type, False
+        a._state, a._client_obj = Committed(info, client), client
+        a._take_attributes(info)
         return a
 
-    def _set_version(self, info: VersionInfo) -> None:
-        self._version = info
-        self._entity, self._project = info.entity, info.project
+    @classmethod
+    def _draft_of(cls, base: VersionInfo, client: "Client", source: "Artifact") -> "Artifact":
+        """A new version of ``base``'s collection starting with its files, with the editable
+        attributes of ``source`` (a link's draft is one of its source collection)."""
+        check_not_reserved(source._type, base.name)
+        a = cls.__new__(cls)
+        a._name, a._type, a._incremental = base.name, source._type, False
+        a._description, a._metadata = source._description, copy.deepcopy(source._metadata)
+        a._ttl, a._aliases, a._tags = source._ttl, [], list(source._tags)
+        a._state, a._client_obj = Draft(base, client), client
+        return a
+
+    def _committed_as(self, info: VersionInfo, client: "Client") -> None:
+        """This artifact is now the stored version ``info`` (logged, finished, saved, or
+        read again); the editable attributes are the store's."""
+        self._state.close()
+        self._state, self._client_obj = Committed(info, client), client
+        self._take_attributes(info)
+
+    def _take_attributes(self, info: VersionInfo) -> None:
+        """The editable attributes as the store holds them for ``info``."""
         self._description = info.description
         self._metadata = copy.deepcopy(info.metadata)
-        self._aliases = [a for a in info.aliases]
+        self._aliases = list(info.aliases)
         self._tags = list(info.tags)
         self._ttl = timedelta(seconds=info.ttl_seconds) if info.ttl_seconds else None
-        self._base = None
-        self._edits = None
-        self._entries.close()
-        self._entries = StagedEntries()
-        self._manifest_cache = None
+
+    def _upserted_to(self, distributed_id: str, entity: str, project: str, client: "Client") -> None:
+        """This new artifact (or draft) was contributed to ``distributed_id``: it changes no
+        more. Upserted again, it contributes the same files again."""
+        self._state, self._client_obj = Upserted(self._state, distributed_id, entity, project), client
+
+    @property
+    def _version(self) -> VersionInfo | None:
+        """The stored version (None before it is committed)."""
+        return self._state.version
 
     @property
     def _client(self) -> "Client":
@@ -144,11 +151,11 @@ class Artifact(LinkMembers):
 
     @property
     def entity(self) -> str:
-        return self._entity or self._client.entity
+        return self._state.entity or self._client.entity
 
     @property
     def project(self) -> str:
-        return self._project or DEFAULT_PROJECT
+        return self._state.project or DEFAULT_PROJECT
 
     @property
     def name(self) -> str:
@@ -174,9 +181,7 @@ class Artifact(LinkMembers):
 
     @property
     def state(self) -> str:
-        if self._version is None:
-            return PENDING
-        return self._version.state
+        return self._state.state
 
     def is_draft(self) -> bool:
         return self._version is None
@@ -191,7 +196,7 @@ class Artifact(LinkMembers):
 
     @property
     def distributed_id(self) -> str | None:
-        return self._distributed_id
+        return self._state.distributed_id
 
     # -- editable attributes ------------------------------------------------
     @property
@@ -246,63 +251,27 @@ class Artifact(LinkMembers):
         return math.ceil(self._ttl.total_seconds()) if self._ttl else None
 
     # -- content --------------------------------------------------------------
-    def _all_entries(self) -> dict[str, mf.Entry]:
-        """Every entry of the artifact as it stands (committed, draft or new)."""
-        if self._version is not None:
-            if self._manifest_cache is None:
-                self._manifest_cache = {e.path: e for e in self._client.manifest(self._version.manifest_key)}
-            return self._manifest_cache
-        if self._base is not None:
-            out = {e.path: e for e in self._client.manifest(self._base.manifest_key)}
-            edits = self._edits or Edits()
-            for p in edits.removes:
-                out.pop(p, None)
-            for prefix in edits.remove_prefixes:
-                for p in [p for p in out if p.startswith(prefix)]:
-                    out.pop(p)
-            out.update(edits.upserts)
-            return dict(sorted(out.items()))
-        return {e.path: e for e in self._entries.sorted()}
-
-    def _local_path(self, path: str) -> str | None:
-        return self._local_paths.get(path) if self._base is not None else self._entries.local_path(path)
-
     @property
     def manifest(self) -> ArtifactManifest:
+        state = self._state
         return ArtifactManifest(
-            {p: ArtifactManifestEntry(e, self, self._local_path(p)) for p, e in self._all_entries().items()}
+            {e.path: ArtifactManifestEntry(e, self, state.local_path(e.path)) for e in state.entries()}
         )
 
     @property
     def digest(self) -> str:
-        if self._version is not None:
-            return self._version.digest
-        return mf.build(list(self._all_entries().values()), lambda k, d: None).digest
+        return self._state.digest
 
     @property
     def size(self) -> int:
-        if self._version is not None:
-            return self._version.size
-        return sum(e.size for e in self._all_entries().values())
+        return self._state.size
 
     @property
     def file_count(self) -> int:
-        if self._version is not None:
-            return self._version.file_count
-        return len(self._all_entries())
+        return self._state.file_count
 
     def _require_editable(self, what: str) -> None:
-        if self._version is not None:
-            raise ArtifactFinalizedError(
-                what, self.qualified_name,
-                "it is logged and can no longer change; call new_draft() to make a new version from it",
-            )
-        if self._distributed_id is not None:
-            raise ArtifactFinalizedError(
-                what, self._name,
-                f"it was already upserted to distributed_id {self._distributed_id!r}; make a new Artifact "
-                "object for further contributions",
-            )
+        self._state.refuse_edit(what, self._name)
 
     def _require_committed(self, member: str) -> VersionInfo:
         """The version of a logged artifact; ``member`` (W&B's name of the call) is what the
@@ -317,34 +286,16 @@ class Artifact(LinkMembers):
             raise ArtifactNotLoggedError(f"Artifact.{member}", self._name)
         return self._version
 
-    def _current(self, path: str) -> mf.Entry | None:
-        if self._base is not None:
-            edits = self._edits
-            assert edits is not None
-            if path in edits.upserts:
-                return edits.upserts[path]
-            if path in edits.removes or any(path.startswith(p) for p in edits.remove_prefixes):
-                return None
-            return self._client.manifest(self._base.manifest_key).get(path)
-        return self._entries.get(path)
-
     def _put(self, entry: mf.Entry, overwrite: bool, local_path: str | None = None) -> ArtifactManifestEntry:
         # In a draft, adding over a file of the base version replaces it (the page's "modify"
         # example); only files added in this session need overwrite=True to be replaced.
-        prev = self._edits.upserts.get(entry.path) if self._base is not None else self._entries.get(entry.path)
+        prev = self._state.added(entry.path)
         if prev is not None and (prev.digest != entry.digest or prev.ref != entry.ref) and not overwrite:
             raise UsageError(
                 f"artifact {self._name!r} already has a different file at {entry.path!r}; "
                 "pass overwrite=True to replace it, or remove it first"
             )
-        if self._base is not None:
-            assert self._edits is not None
-            self._edits.upserts[entry.path] = entry
-            self._edits.removes.discard(entry.path)
-            if local_path:
-                self._local_paths[entry.path] = local_path
-        else:
-            self._entries.put(entry, local_path or None)
+        self._state.put(entry, local_path)
         return ArtifactManifestEntry(entry, self, local_path)
 
     def add_file(
@@ -392,10 +343,7 @@ class Artifact(LinkMembers):
         with sdk_progress():
             for w in self._client.ingest_dir(root):
                 names = join_names(name, w.rels)
-                if self._base is None and not self._entries.any_of(names):
-                    # A folder into paths the artifact does not hold yet (the common case): one
-                    # bulk update instead of 50,000 conflict checks (~0.1 s for "small").
-                    self._entries.put_files(names, w.digests, w.sizes, w.fulls)
+                if self._state.put_files(names, w.digests, w.sizes, w.fulls):
                     continue
                 for entry_name, full, digest, size in zip(names, w.fulls, w.digests, w.sizes):
                     self._put(mf.Entry(entry_name, digest, size), merge, full)
@@ -405,7 +353,7 @@ class Artifact(LinkMembers):
         """Write a new file straight into the artifact: ``with a.new_file("x.txt") as f: ...``."""
         self._require_editable("new_file in")
         entry_name = normalize_path(name)
-        if self._current(entry_name) is not None:
+        if self._state.get(entry_name) is not None:
             raise UsageError(f"artifact {self._name!r} already has a file at {entry_name!r}; remove it first")
         if mode not in ("w", "x", "wb", "xb"):
             raise UsageError(f"new_file mode must be one of 'w', 'x', 'wb', 'xb', got {mode!r}")
@@ -417,11 +365,8 @@ class Artifact(LinkMembers):
         kw = {} if "b" in mode else {"encoding": encoding or "utf-8"}
         with open(path, mode, **kw) as f:
             yield f
-        e = self.add_file(path, entry_name)
-        if self._base is None:
-            self._entries.put(e._entry)  # no local file: the temp one is not the user's
-        else:
-            self._local_paths.pop(entry_name, None)
+        self.add_file(path, entry_name)
+        self._state.forget_local(entry_name)  # the temp file is not the user's
 
     def add_reference(
         self,
@@ -463,40 +408,13 @@ class Artifact(LinkMembers):
         """Remove a file, or every file below a folder (``"dir/"`` or ``"dir"``)."""
         self._require_editable("remove files from")
         path = item.path if isinstance(item, ArtifactManifestEntry) else os.fspath(item)
-        is_dir = path.endswith("/")
-        norm = normalize_path(path)
-        if self._base is not None:
-            edits = self._edits
-            assert edits is not None
-            manifest = self._client.manifest(self._base.manifest_key)
-            removed = False
-            if not is_dir and self._current(norm) is not None:
-                edits.upserts.pop(norm, None)
-                if manifest.get(norm) is not None:
-                    edits.removes.add(norm)
-                removed = True
-            else:
-                prefix = norm + "/"
-                for p in [p for p in edits.upserts if p.startswith(prefix)]:
-                    del edits.upserts[p]
-                    removed = True
-                if next(iter(manifest.prefix(prefix)), None) is not None:
-                    edits.remove_prefixes.add(prefix)
-                    removed = True
-        else:
-            if not is_dir and self._entries.pop(norm) is not None:
-                removed = True
-            else:
-                removed = self._entries.remove_prefix(norm + "/") > 0
+        removed = self._state.remove(normalize_path(path), is_dir=path.endswith("/"))
         if not removed:
             raise FileNotFoundError(f"artifact {self._name!r} has no file or folder {path!r} to remove")
 
     def get_added_local_path_name(self, local_path: str | os.PathLike) -> str | None:
         """The entry name a local file was added under by this (unlogged) artifact, or None."""
-        want = os.path.abspath(os.fspath(local_path))
-        if self._base is not None:
-            return next((p for p, loc in self._local_paths.items() if loc == want), None)
-        return self._entries.name_of_local(want)
+        return self._state.name_of_local(os.path.abspath(os.fspath(local_path)))
 
     @property
     def incremental(self) -> bool:
@@ -504,10 +422,10 @@ class Artifact(LinkMembers):
 
     def get_entry(self, name: str) -> ArtifactManifestEntry:
         path = normalize_path(name)
-        e = self._current(path) if self._version is None else self._all_entries().get(path)
+        e = self._state.get(path)
         if e is None:
             raise KeyError(f"artifact {self.name!r} has no entry {name!r}")
-        return ArtifactManifestEntry(e, self, self._local_path(path))
+        return ArtifactManifestEntry(e, self, self._state.local_path(path))
 
     def get_path(self, name: str) -> ArtifactManifestEntry:
         return self.get_entry(name)
@@ -519,7 +437,7 @@ class Artifact(LinkMembers):
                 path = normalize_path(candidate)
             except UsageError:
                 continue
-            e = self._current(path) if self._version is None else self._all_entries().get(path)
+            e = self._state.get(path)
             if e is None:
                 continue
             data = self._read_entry(e)
@@ -566,74 +484,82 @@ class Artifact(LinkMembers):
     ) -> str:
         """Download every file (or those under ``path_prefix``) to ``root``; files that already
         match are left alone and every written byte is verified. Returns the root."""
-        self._require_committed("download")
+        v = self._require_committed("download")
         target = Path(root) if root is not None else self._default_root()
-        manifest = self._client.manifest(self._version.manifest_key)  # type: ignore[union-attr]
+        manifest = self._client.manifest(v.manifest_key)
         entries = manifest.prefix(path_prefix) if path_prefix else iter(manifest)  # streamed, never held whole
         if allow_missing_references:
-            entries = (e for e in entries if e.ref is None or _reachable(self._client, e, self._version))
+            entries = (e for e in entries if e.ref is None or _reachable(self._client, e, v))
         with sdk_progress():
-            self._client.download(entries, target, self._version)
+            self._client.download(entries, target, v)
         return str(target)
+
+    def _download_entry(self, entry: mf.Entry, root: str | os.PathLike | None) -> str:
+        """Download one file of this artifact to ``root``; its path."""
+        from ..client.transfer import safe_dest
+
+        v = self._require_committed("download")
+        target = Path(root) if root is not None else self._default_root()
+        with sdk_progress():
+            self._client.download([entry], target, v)
+        return str(safe_dest(target, entry.path))
 
     def checkout(self, root: str | os.PathLike | None = None) -> str:
         """Make ``root`` (default ``./artifacts/<name>``, without the version, as W&B's) hold
-        exactly this artifact's files: download, then delete anything else."""
+        exactly this artifact's files: download, then delete anything else. The folder and
+        the manifest are walked side by side, neither held whole."""
+        from ..client.transfer import compare_tree
+
         self._require_committed("checkout")
         target = Path(root) if root is not None else self._default_root(include_version=False)
         self.download(target)
-        keep = set(self._all_entries())
-        for dirpath, dirnames, filenames in os.walk(target, topdown=False):
-            for f in filenames:
-                full = os.path.join(dirpath, f)
-                if os.path.relpath(full, target).replace(os.sep, "/") not in keep:
-                    os.remove(full)
+        for _rel, entry, full in compare_tree(target, self._state.entries()):
+            if entry is None and full is not None:
+                os.remove(full)
+        for dirpath, dirnames, _files in os.walk(target, topdown=False):
             for d in dirnames:
                 full = os.path.join(dirpath, d)
-                if os.path.isdir(full) and not os.listdir(full):
+                if os.path.isdir(full) and not os.path.islink(full) and not os.listdir(full):
                     os.rmdir(full)
         return str(target)
 
     def verify(self, root: str | os.PathLike | None = None) -> None:
-        """Raise IntegrityError unless ``root`` holds exactly this artifact's files, byte for byte."""
-        from ..client.transfer import _hash_file
+        """Raise IntegrityError unless ``root`` holds exactly this artifact's files, byte for
+        byte: the first difference in path order is raised. The folder and the manifest are
+        walked side by side, neither held whole."""
+        from ..client.transfer import _hash_file, compare_tree
 
         self._require_committed("verify")
         target = Path(root) if root is not None else self._default_root()
-        entries = self._all_entries()
-        seen = set()
-        for dirpath, _dirs, filenames in os.walk(target):
-            for f in filenames:
-                rel = os.path.relpath(os.path.join(dirpath, f), target).replace(os.sep, "/")
-                e = entries.get(rel)
-                if e is None:
-                    raise IntegrityError(f"{os.path.join(dirpath, f)} is not part of {self.qualified_name}", path=rel)
-                seen.add(rel)
-                if e.digest.startswith("blake3:") and _hash_file(Path(dirpath) / f) != e.digest:
-                    raise IntegrityError(
-                        f"{rel} under {target} does not match {self.qualified_name}", path=rel, digest=e.digest
-                    )
-        missing = sorted(set(entries) - seen)
-        if missing:
-            raise IntegrityError(f"{missing[0]} of {self.qualified_name} is missing under {target}", path=missing[0])
+        for rel, e, full in compare_tree(target, self._state.entries()):
+            if e is None:
+                raise IntegrityError(f"{full} is not part of {self.qualified_name}", path=rel)
+            if full is None:
+                raise IntegrityError(f"{rel} of {self.qualified_name} is missing under {target}", path=rel)
+            if e.digest.startswith("blake3:") and _hash_file(Path(full)) != e.digest:
+                raise IntegrityError(
+                    f"{rel} under {target} does not match {self.qualified_name}", path=rel, digest=e.digest
+                )
 
     def file(self, root: str | os.PathLike | None = None) -> str:
         """Download the artifact's only file and return its path."""
         self._require_committed("file")
-        entries = self._all_entries()
-        if len(entries) != 1:
+        count = self._state.file_count
+        if count != 1:
             raise UsageError(
-                f"artifact.file() needs an artifact with exactly one file; {self.name} has {len(entries)}: "
+                f"artifact.file() needs an artifact with exactly one file; {self.name} has {count}: "
                 "use download() instead"
             )
         root = self.download(root)
-        return os.path.join(root, next(iter(entries)))
+        return os.path.join(root, next(self._state.entries()).path)
 
     def files(self, names: list[str] | None = None, per_page: int = 50) -> list["ArtifactFile"]:
+        """The artifact's files (those named, when ``names`` is given), in path order."""
         self._require_committed("files")
-        return [
-            ArtifactFile(self, e) for p, e in self._all_entries().items() if names is None or p in names
-        ]
+        if names is None:
+            return [ArtifactFile(self, e) for e in self._state.entries()]
+        found = (self._state.get(p) for p in sorted(set(names)))
+        return [ArtifactFile(self, e) for e in found if e is not None]
 
     # -- logging and state --------------------------------------------------
     def _commit_request(self, entity: str, project: str, run_id: str | None, aliases: list[str] | None, tags: list[str] | None) -> CommitRequest:
@@ -649,18 +575,18 @@ class Artifact(LinkMembers):
             ttl_seconds=self._ttl_seconds(),
             run_id=run_id,
         )
-        if self._version is not None:
-            req.base_version_id, req.edits = self._version.id, Edits()
-            req.base_manifest_key = self._version.manifest_key
-        elif self._base is not None:
-            req.base_version_id, req.edits = self._base.id, self._edits
-            req.base_manifest_key = self._base.manifest_key
-        elif self._incremental and (latest := self._latest(entity, project)) is not None:
-            # W&B's incremental artifact: the collection's latest files, with these added on top
-            req.base_version_id, req.base_manifest_key = latest.id, latest.manifest_key
-            req.edits = Edits(upserts={e.path: e for e in self._entries.sorted()})
-        else:
-            req.entries = self._entries.for_commit()  # type: ignore[assignment]
+        latest = (lambda: self._latest(entity, project)) if self._incremental else None
+        self._state.fill(req, latest)
+        return req
+
+    def _contribution_request(self, entity: str, project: str, run_id: str | None,
+                              aliases: list[str] | None) -> CommitRequest:
+        """What ``upsert_artifact`` / ``finish_artifact`` send: the whole file set (a draft
+        of an existing version contributes all of its files, not edits)."""
+        req = self._commit_request(entity, project, run_id, aliases, None)
+        if req.entries is None:
+            req.entries = list(self._state.entries())
+            req.base_version_id, req.base_manifest_key, req.edits = None, None, None
         return req
 
     def _latest(self, entity: str, project: str) -> VersionInfo | None:
@@ -698,7 +624,7 @@ class Artifact(LinkMembers):
                     tags=list(self._tags),
                     remove_aliases=dropped,
                 )
-            self._set_version(info)
+            self._committed_as(info, self._client)
             return self
         from . import run as run_mod
 
@@ -706,7 +632,7 @@ class Artifact(LinkMembers):
         if active is not None:
             active.log_artifact(self)
             return self
-        with run_mod.init(project=project or self._project, job_type="auto", reinit=True, _make_current=False) as r:
+        with run_mod.init(project=project or self._state.project, job_type="auto", reinit=True, _make_current=False) as r:
             r.log_artifact(self)
         return self
 
@@ -719,7 +645,7 @@ class Artifact(LinkMembers):
     def delete(self, delete_aliases: bool = False) -> None:
         v = self._require_committed("delete")
         self._client.delete_version(v.id, delete_aliases)
-        self._set_version(self._client.get_version(v.id))
+        self._committed_as(self._client.get_version(v.id), self._client)
 
     def _check_link_unedited(self, v: VersionInfo) -> None:
         edited = [
@@ -740,14 +666,7 @@ class Artifact(LinkMembers):
         v = self._require_committed("new_draft")
         if v.is_link:
             v = self._client.get_version(v.link_of)  # type: ignore[arg-type]
-        draft = Artifact(v.name, self._type, self._description, copy.deepcopy(self._metadata))
-        draft._client_obj = self._client
-        draft._base = v
-        draft._edits = Edits()
-        draft._entity, draft._project = v.entity, v.project
-        draft._ttl = self._ttl
-        draft._tags = list(self._tags)
-        return draft
+        return Artifact._draft_of(v, self._client, self)
 
     def logged_by(self) -> "PublicRun | None":
         from .api import PublicRun

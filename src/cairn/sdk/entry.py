@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.manifest import Entry
@@ -40,16 +39,7 @@ class ArtifactManifestEntry:
         """Download this one file (verified) and return its local path."""
         if self._artifact is None:
             raise ValueError(f"artifact entry {self.path!r} belongs to no logged artifact")
-        art = self._artifact
-        target = Path(root) if root is not None else art._default_root()
-        art._require_committed("download")
-        from ..client.transfer import safe_dest
-
-        from .terminal import sdk_progress
-
-        with sdk_progress():
-            art._client.download([self._entry], target, art._version)
-        return str(safe_dest(target, self._entry.path))
+        return self._artifact._download_entry(self._entry, root)
 
     def __repr__(self) -> str:
         return f"ArtifactManifestEntry(path={self.path!r}, digest={self.digest!r}, size={self.size})"

@@ -52,7 +52,7 @@ def parse_target(target_path: str, entity: str, project: str) -> tuple[str, str,
 
 class LinkMembers:
     """The link-related members of ``Artifact`` (mixed in; needs ``_version``, ``_client``,
-    ``_logged``, ``_require_committed``, ``_set_version`` and ``save`` from it)."""
+    ``_logged``, ``_require_committed``, ``_committed_as`` and ``save`` from it)."""
 
     _version: "VersionInfo | None"
     _name: str
@@ -165,7 +165,7 @@ class LinkMembers:
                 f"artifact {v.qualified_name!r} is not a link and cannot be unlinked; use delete() to delete it"
             )
         self._client.unlink_version(v.id)
-        self._set_version(self._client.get_version(v.id))  # type: ignore[attr-defined]
+        self._committed_as(self._client.get_version(v.id), self._client)  # type: ignore[attr-defined]
 
 
 def _collection(client: "Client", entity: str, project: str, name: str) -> "ArtifactCollection":

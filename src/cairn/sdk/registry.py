@@ -34,7 +34,7 @@ class RegistryCalls:
         from .links import parse_target
 
         self._check_open("link an artifact")  # type: ignore[attr-defined]
-        if artifact._version is None:
+        if artifact.is_draft():
             self.log_artifact(artifact)  # type: ignore[attr-defined]
         v = artifact._require_committed("link")
         entity, project, name = parse_target(target_path, self.entity, self.project)  # type: ignore[attr-defined]

@@ -130,9 +130,9 @@ class Run(RegistryCalls, PublicRun):
         of the same artifact makes no new version: that version gets the aliases."""
         self._check_open("log an artifact")
         a = self._artifact(artifact_or_path, name, type)
-        if a._distributed_id is not None:
+        if a.distributed_id is not None:
             raise UsageError(
-                f"artifact {a._name!r} was upserted to distributed_id {a._distributed_id!r}; "
+                f"artifact {a.name!r} was upserted to distributed_id {a.distributed_id!r}; "
                 "commit it with run.finish_artifact instead"
             )
         if isinstance(aliases, str) or isinstance(tags, str):
@@ -140,8 +140,7 @@ class Run(RegistryCalls, PublicRun):
         req = a._commit_request(self.entity, self.project, self.id, aliases, tags)
         with sdk_progress():
             info = self._client.commit(req)
-        a._client_obj = self._client
-        a._set_version(info)
+        a._committed_as(info, self._client)
         return a
 
     def use_artifact(
@@ -158,7 +157,7 @@ class Run(RegistryCalls, PublicRun):
             options.not_acted_on("run.use_artifact", "use_as", "W&B deprecated it; cairn records the input as is")
         if isinstance(artifact_or_name, Artifact):
             a = artifact_or_name
-            if a._version is None:
+            if a.is_draft():
                 self.log_artifact(a, aliases=aliases)
             elif aliases:
                 options.not_acted_on("run.use_artifact", "aliases", "the artifact is logged already; "
@@ -172,7 +171,7 @@ class Run(RegistryCalls, PublicRun):
             a = Artifact._from_version(info, self._client)
         if type is not None and a.type != type:
             raise UsageError(f"artifact {a.qualified_name} has type {a.type!r}, not {type!r}")
-        self._client.use_version(self.id, a._version.id)  # type: ignore[union-attr]
+        self._client.use_version(self.id, a._logged("use_artifact").id)
         return a
 
     def _distributed_id(self, distributed_id: str | None, verb: str) -> str:
@@ -190,13 +189,9 @@ class Run(RegistryCalls, PublicRun):
         self._check_open(f"{verb} an artifact")
         did = self._distributed_id(distributed_id, verb)
         a = self._artifact(artifact_or_path, name, type)
-        if a._version is not None:
+        if not a.is_draft():
             raise UsageError(f"{a.qualified_name} is already committed; {verb} a new Artifact or a draft")
-        req = a._commit_request(self.entity, self.project, self.id, aliases, None)
-        if req.entries is None:  # a draft of an existing version contributes its whole file set
-            req.entries = list(a._all_entries().values())
-            req.base_version_id, req.edits = None, None
-        return a, did, req
+        return a, did, a._contribution_request(self.entity, self.project, self.id, aliases)
 
     def upsert_artifact(
         self,
@@ -210,9 +205,7 @@ class Run(RegistryCalls, PublicRun):
         a, did, req = self._contribution("upsert", artifact_or_path, name, type, aliases, distributed_id)
         with sdk_progress():
             self._client.upsert_draft(req, did)
-        a._client_obj = self._client
-        a._entity, a._project = self.entity, self.project
-        a._distributed_id = did
+        a._upserted_to(did, self.entity, self.project, self._client)
         return a
 
     def finish_artifact(
@@ -228,9 +221,7 @@ class Run(RegistryCalls, PublicRun):
         a, did, req = self._contribution("finish", artifact_or_path, name, type, aliases, distributed_id)
         with sdk_progress():
             info = self._client.finish_draft(req, did)
-        a._client_obj = self._client
-        a._distributed_id = None
-        a._set_version(info)
+        a._committed_as(info, self._client)
         return a
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
