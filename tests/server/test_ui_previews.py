@@ -58,15 +58,30 @@ FILES = {
     "big.txt": BIG_TEXT,
     "blob.bin": BIN,
     "page.html": HTML_FILE,
+    "tables/evil.jsonl": '{"name": "<img src=x onerror=alert(11)>", "n": 1}\n{"name": "=1+2", "n": 2.5, "extra": [1]}\n',
+    "tables/evil.table.json": json.dumps({"_type": "table", "columns": ["<b>col</b>", "v"],
+                                          "data": [["<script>alert(12)</script>", 1], ["=SUM(A1)", 2]]}),
+    "tables/evil.parquet": None,
 }
+PARQUET_ROWS = [{"name": "<img src=x onerror=alert(13)>", "score": 0.5}, {"name": "@cmd", "score": 1.5}]
+METADATA = {"note": "<img src=x onerror=alert(14)>", "link": "javascript:alert(15)"}
 FORMATS = {"png": "PNG", "jpg": "JPEG", "gif": "GIF", "webp": "WEBP"}
 
 
+def _parquet(rows: list[dict]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), out)
+    return out.getvalue()
+
+
 def _add_files(work: Path) -> None:
-    art = cairn.Artifact("files", "dataset")
+    art = cairn.Artifact("files", "dataset", metadata=METADATA)
     for name, data in FILES.items():
         if data is None:
-            data = _image(FORMATS[name.rsplit(".", 1)[-1]])
+            data = _parquet(PARQUET_ROWS) if name.endswith(".parquet") else _image(FORMATS[name.rsplit(".", 1)[-1]])
         src = write(work / "src" / f"f{len(os.listdir(work / 'src')) if (work / 'src').exists() else 0}", data)
         art.add_file(str(src), name=name)
     art.save(project="demo")
@@ -194,11 +209,17 @@ def test_csv_and_tsv_tables(ui_server, watched) -> None:  # noqa: ANN001
     assert preview.locator("tbody tr").count() == 2
 
 
-def test_json_is_pretty_printed_and_broken_json_shown_as_text(ui_server, watched) -> None:  # noqa: ANN001
+def test_json_is_a_collapsible_tree_and_broken_json_shown_as_text(ui_server, watched) -> None:  # noqa: ANN001
     preview = open_file(ui_server, watched, "conf.json", "json")
-    code = preview.locator(".code").inner_text()
-    assert code.startswith('{\n  "lr": 0.1,\n  "layers": [\n    1,')
-    assert '"<script>alert(9)</script>"' in code
+    tree = preview.locator(".json-tree")
+    assert tree.locator(".jt-key").all_inner_texts() == ['"lr"', '"layers"', '"name"']
+    assert tree.locator(".jt-str").inner_text() == '"<script>alert(9)</script>"'  # text, not markup
+    layers = tree.locator("details").nth(1)  # the root's, then its one nested value
+    assert layers.locator("summary").inner_text().startswith('"layers"')
+    assert layers.locator(".jt-count").first.inner_text() == "2 items"
+    assert layers.locator(".jt-num").all_inner_texts() == ["1", "2"]
+    layers.locator("summary").first.click()  # collapses
+    assert layers.locator(".jt-num").first.is_visible() is False
     preview = open_file(ui_server, watched, "broken.json", "json")
     assert "not valid JSON" in preview.inner_text()
     assert '{"a": ' in preview.locator(".code").inner_text()
@@ -227,6 +248,50 @@ def test_hostile_names_and_html_files_show_as_text(ui_server, watched) -> None: 
     assert watched.locator("script").count() == 0
     watched.goto(raw_url(ui_server, SCRIPT_NAME))
     assert watched.locator("body").inner_text().startswith("plain <b>text</b>")
+    clean(watched)
+
+
+def test_hostile_cells_in_jsonl_wandb_table_and_parquet_are_text(ui_server, watched) -> None:  # noqa: ANN001
+    preview = open_file(ui_server, watched, "tables/evil.jsonl", "table")
+    assert preview.locator("thead th").all_text_contents() == ["#", "name string", "n float", "extra array"]
+    assert preview.locator("tbody td:nth-child(2)").all_inner_texts() == ["<img src=x onerror=alert(11)>", "=1+2"]
+    preview = open_file(ui_server, watched, "tables/evil.table.json", "table")
+    assert preview.locator("thead th").all_text_contents() == ["#", "<b>col</b> string", "v int"]
+    assert preview.locator("tbody td:nth-child(2)").all_inner_texts() == ["<script>alert(12)</script>", "=SUM(A1)"]
+    preview = open_file(ui_server, watched, "tables/evil.parquet", "table")
+    assert preview.locator("thead th").all_text_contents() == ["#", "name string", "score double"]
+    assert preview.locator("tbody td:nth-child(2)").all_inner_texts() == ["<img src=x onerror=alert(13)>", "@cmd"]
+    assert watched.locator("#preview img, #preview script, #preview b").count() == 0
+    clean(watched)
+
+
+def test_folder_readme_is_sanitized_and_metadata_is_text(ui_server, watched) -> None:  # noqa: ANN001
+    watched.goto(f"{ui_server.url}/local/demo/files/v0")
+    readme = watched.locator("#readme article.markdown-body")
+    assert readme.locator("h1").inner_text().startswith("Notes")
+    assert readme.locator("script, img, [onerror]").count() == 0
+    assert [a.get_attribute("href") for a in readme.locator("a").all()] == ["https://example.com/ok"]
+    meta = watched.locator("pre.json").inner_text()
+    assert "<img src=x onerror=alert(14)>" in meta and "javascript:alert(15)" in meta
+    assert watched.locator("main a[href^='javascript']").count() == 0
+    clean(watched)
+
+
+def test_thumbnail_grid_of_an_image_folder(ui_server, watched) -> None:  # noqa: ANN001
+    watched.goto(f"{ui_server.url}/local/demo/files/v0?path=img/")
+    tiles = watched.locator(".thumbs a")
+    assert tiles.locator("span").all_inner_texts() == ["evil.svg", "fake.png", "pic.gif", "pic.jpg", "pic.png", "pic.webp"]
+    for img in tiles.locator("img").all():
+        img.evaluate("i => i.decode()")  # every tile loads; fake.png (HTML) gets the grey placeholder
+        assert img.evaluate("i => i.naturalWidth") > 0
+    src = tiles.nth(4).locator("img").get_attribute("src")
+    r = watched.request.get(ui_server.url + src)
+    assert r.headers["content-type"] in ("image/webp", "image/png") and r.headers["x-content-type-options"] == "nosniff"
+    assert tiles.nth(0).locator("img").get_attribute("src").startswith("/local/demo/files/v0/raw?")  # an SVG as itself, in an <img>
+    fake = watched.request.get(ui_server.url + tiles.nth(1).locator("img").get_attribute("src"))
+    assert fake.headers["content-type"] == "image/svg+xml" and b"alert" not in fake.body()
+    tiles.nth(4).click()
+    assert watched.locator("#preview [data-preview='image']").count() == 1
     clean(watched)
 
 
@@ -271,7 +336,8 @@ def test_raw_and_previews_need_the_read_role(ui_server_with_users) -> None:  # n
     # bob has no role on the entity: it answers as a missing project would (server/authz.py)
     for who, status in ((s.info["bob"], 404), ("not-a-key", 401), (None, 401), (s.info["alice"], 200)):
         headers = {"Authorization": f"Bearer {who}"} if who else {}
-        for url in (raw_url(s, "README.md"), file_url(s, "README.md")):
+        thumb = f"{s.url}/local/demo/files/v0/thumb?path=img/pic.png"
+        for url in (raw_url(s, "README.md"), file_url(s, "README.md"), thumb, f"{s.url}/local/demo/files/v0"):
             r = httpx.get(url, headers=headers)
             assert r.status_code == status, (who, url)
             if status != 200:
@@ -283,22 +349,21 @@ def test_raw_and_previews_need_the_read_role(ui_server_with_users) -> None:  # n
 def test_previews_read_only_the_head_of_a_huge_file() -> None:
     from cairn.server import previews
 
-    asked: list[int] = []
+    asked: list[tuple[int, int]] = []
 
-    def read_head(limit: int) -> bytes:
-        asked.append(limit)
-        return (b"a,b\n" + b"1,2\n" * (limit // 4))[:limit]
+    def csv_at(offset: int, length: int) -> bytes:
+        asked.append((offset, length))
+        return (b"a,b\n" + b"1,2\n" * (length // 4))[:length]
 
     five_gib = 5 << 30
-    p = previews.build("big.csv", five_gib, read_head, "/raw")
-    assert p.kind == "table" and p.truncated and max(asked) == previews.HEAD_LIMIT
-    assert len(p.ctx["rows"]) == 100 and not p.ctx["exact"]
-    asked.clear()
-    assert previews.build("x.png", five_gib, lambda n: (asked.append(n), b"\x89PNG\r\n\x1a\n" + bytes(n))[1][:n], "/raw").kind == "image"
-    assert asked == [previews.SNIFF]  # an image is fetched by the browser, not read here
-    asked.clear()
-    assert previews.build("x.bin", five_gib, lambda n: (asked.append(n), bytes(n))[1], "/raw").kind == "binary"
-    assert asked == [previews.SNIFF]
+    p = previews.build("big.csv", five_gib, csv_at, "/raw")
+    assert p.kind == "table" and p.truncated and max(n for _, n in asked) == previews.HEAD_LIMIT
+    assert len(p.ctx["rows"]) == 1000 and not p.ctx["exact"]
+    for name, head in (("x.png", b"\x89PNG\r\n\x1a\n"), ("x.bin", b""), ("x.webm", b"\x1a\x45\xdf\xa3")):
+        asked.clear()
+        p = previews.build(name, five_gib, lambda at, n: (asked.append((at, n)), (head + bytes(n))[:n])[1], "/raw")
+        assert p.kind == {"x.png": "image", "x.bin": "binary", "x.webm": "media"}[name]
+        assert asked == [(0, previews.SNIFF)]  # a player or an image is fetched by the browser, not read here
 
 
 def test_text_cut_in_a_multibyte_character_is_still_text() -> None:

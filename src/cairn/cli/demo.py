@@ -1,5 +1,6 @@
 """The demo project: one artifact made each of the three ways (single run, distributed
-runs, incremental draft), with lineage between them."""
+runs, incremental draft), with lineage between them, and a ``showcase`` holding one file
+of every kind the web UI previews."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import click
 
 from . import output
+from .demo_files import write_showcase
 
 PROJECT = "demo"
 
@@ -73,6 +75,14 @@ def make_demo() -> Iterator[str]:
             draft.add_dir(str(src / "batch2"), name="train")
             run.log_artifact(draft)
         yield f"incremental:  {draft.qualified_name} ({draft.file_count} files) from {saved.name}"
+
+        # 4. one file of every kind the web UI previews
+        with cairn.init(project=PROJECT, job_type="showcase") as run:
+            show = cairn.Artifact("showcase", "dataset", description="one file of every kind the web UI previews",
+                                  metadata={"kinds": ["markdown", "code", "tables", "json", "images", "audio", "video"]})
+            show.add_dir(str(write_showcase(src / "showcase")))
+            run.log_artifact(show)
+        yield f"previews:     {show.qualified_name} ({show.file_count} files of every previewable kind)"
         yield f"store:        {os.environ.get('CAIRN_DIR') or '(platform data dir)'}"
 
 

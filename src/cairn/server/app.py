@@ -95,12 +95,14 @@ def create_app(
         from .ui import router as ui_router
         from .ui_archive import router as archive_router
         from .ui_find import router as find_router
+        from .ui_folder import router as folder_router
         from .ui_lineage import router as lineage_router
 
         app.include_router(lineage_router)  # before the UI's catch-all /{entity}/{project}/… pages
         app.include_router(find_router)
         app.include_router(ui_router)
         app.include_router(archive_router)
+        app.include_router(folder_router)
     from .authz import check_routes
 
     check_routes(app)  # refuses a route that authorization does not cover

@@ -28,6 +28,7 @@ STATIC = {
     "app.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
     "time.js": "text/javascript; charset=utf-8",
+    "tables.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
     "edit.js": "text/javascript; charset=utf-8",
     "edit.css": "text/css; charset=utf-8",
@@ -48,7 +49,7 @@ def static_bytes(name: str) -> bytes:
 _STATIC_VERSION = {n: hashlib.sha256(static_bytes(n)).hexdigest()[:12] for n in STATIC}
 HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; media-src 'self'; "
         "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",

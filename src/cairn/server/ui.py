@@ -32,6 +32,7 @@ from ..core.versions import COMMITTED, RunInfo, VersionInfo
 from . import auth, authz, browse, diff_view, run_charts, ui_edit
 from .access import note_user
 from .api import attachment
+from .blob_reads import read_at
 from .context import ServerContext
 from .errors import status_for
 from . import previews
@@ -366,8 +367,13 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
         crumbs.append((part, acc))
     links = _links(c, who, [v])
     preview = _preview(c, v, entry) if entry else None
+    from . import ui_folder  # it builds on this module's checks
+
+    readme = ui_folder.readme(c, v, listing) if listing else None
+    thumbs = ui_folder.thumbs(v, listing) if listing else []
     return render(request, "version.html", who=who, v=v, producer=producer, consumers=consumers, links=links,
-                  preview=preview, **ui_edit.page_context(c, who, v, request.cookies.get(COOKIE) or None),
+                  preview=preview, readme=readme, thumbs=thumbs,
+                  **ui_edit.page_context(c, who, v, request.cookies.get(COOKIE) or None),
                   hidden_consumers=len(users) - len(consumers), graph=graph, listing=listing, entry=entry,
                   folder=folder, crumbs=crumbs, child_name=browse.child_name, is_folder=lambda r: isinstance(r, browse.Folder),
                   after=request.query_params.get("after"))
@@ -382,21 +388,14 @@ def _readable_version(request: Request, entity: str, project: str, name: str, al
 
 def _read_head(c: ServerContext, digest: str, limit: int) -> bytes:
     """The first ``limit`` bytes of a blob (fewer if it is shorter); the rest is never read."""
-    if limit <= 0:
-        return b""
-    parts, got = [], 0
-    with c.blobs.open(digest) as f:
-        while got < limit and (chunk := f.read(min(limit - got, 1 << 16))):
-            parts.append(chunk)
-            got += len(chunk)
-    return b"".join(parts)
+    return read_at(c.blobs, digest, 0, limit)
 
 
 def _preview(c: ServerContext, v: VersionInfo, entry: Any) -> previews.Preview:
     if entry.ref:
         return previews.Preview("error", {"message": "This file is a reference; its bytes are not stored here, so there is no preview."})
     try:
-        return previews.build(entry.path, entry.size, lambda n: _read_head(c, entry.digest, n), raw_href(v, entry.path))
+        return previews.build(entry.path, entry.size, lambda at, n: read_at(c.blobs, entry.digest, at, n), raw_href(v, entry.path))
     except (NotFoundError, StoreError) as e:
         log.warning("no preview of %s in %s: %s", entry.path, v.qualified_name, e)
         return previews.Preview("error", {"message": "The file's bytes cannot be read right now, so there is no preview."})
@@ -423,7 +422,7 @@ def raw_file(entity: str, project: str, name: str, alias: str, request: Request)
     headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": RAW_CSP,
                "Cross-Origin-Resource-Policy": "same-origin", "Referrer-Policy": "same-origin",
                "Content-Length": str(entry.size)}
-    kind = sniff.raster_type(head)
+    kind = sniff.raster_type(head) or sniff.media_type(path, head)  # a browser plays these; none runs as a page
     if kind is None and sniff.is_svg(path, head):
         kind = "image/svg+xml"
         headers["Content-Disposition"] = attachment(filename)

@@ -45,6 +45,15 @@ class BlobStore(Protocol):
         """Every stored digest (garbage collection only)."""
 
 
+class RangeReader(Protocol):
+    """Optional power of a BlobStore: part of a blob without reading what comes before it
+    (a preview of a file's head or of a Parquet footer costs the bytes it needs, not the file)."""
+
+    def read_range(self, digest: str, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes of the blob from byte ``offset``: fewer at its end, none
+        from past it. BlobNotFoundError if absent; ValueError for a negative offset or length."""
+
+
 class Quarantine(Protocol):
     """Optional power of a BlobStore: set a damaged blob aside, so that the next ingest of
     the same bytes stores it again (dedup would otherwise keep the damaged copy for ever)."""

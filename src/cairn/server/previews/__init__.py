@@ -1,11 +1,15 @@
 """File previews for the web UI: one registry keyed by kind, one module per kind.
 
-A preview reads only the head of a file (``HEAD_LIMIT`` bytes at most, and a first sniff of
-``SNIFF`` bytes to choose the kind), so a 5 GiB file costs what a small one does. The caller
-passes ``read_head(limit) -> bytes`` after its access checks; previews never see the store.
-Adding a kind is one module with ``KIND``, ``LIMIT``, ``accepts(path, head)`` and
-``build(path, data, size, truncated, raw_url) -> dict``, listed in ``REGISTRY`` below
-(first that accepts wins) and a template ``previews/<KIND>.html``.
+A preview reads only what it needs of a file: a first sniff of ``SNIFF`` bytes to choose the
+kind, then the head (``LIMIT`` bytes at most, never more than ``HEAD_LIMIT``), or, for a
+format whose index is elsewhere (Parquet's footer), ranged reads within a byte budget. So a
+5 GiB file costs what a small one does. The caller passes ``read_at(offset, length) -> bytes``
+after its access checks; previews never see the store.
+
+Adding a kind is one module with ``KIND`` (its template is ``previews/<KIND>.html``), ``LIMIT``,
+``accepts(path, head)`` and either ``build(path, data, size, truncated, raw_url) -> dict``
+(given the head) or ``build_source(source, raw_url) -> dict`` (given ranged reads), listed in
+``REGISTRY`` below, where the first module that accepts a file wins.
 """
 
 from __future__ import annotations
@@ -14,11 +18,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import binary, image, json_, markdown, table, text
+from . import binary, image, json_, jsonl, markdown, media, parquet, table, text, wandb_table
 
 SNIFF = 8192
-HEAD_LIMIT = 256 * 1024
-REGISTRY = (image, markdown, table, json_, text, binary)  # first that accepts wins; binary takes all
+HEAD_LIMIT = 1024 * 1024
+# first that accepts wins; binary takes all
+REGISTRY = (image, media, markdown, wandb_table, table, jsonl, parquet, json_, text, binary)
+
+ReadAt = Callable[[int, int], bytes]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file as a preview may read it: its path, its size and ranged reads of its bytes."""
+
+    path: str
+    size: int
+    read_at: ReadAt
+
+    def head(self, limit: int) -> bytes:
+        return self.read_at(0, min(limit, self.size)) if limit > 0 else b""
 
 
 @dataclass
@@ -33,12 +52,15 @@ class Preview:
         return f"previews/{self.kind}.html"
 
 
-def build(path: str, size: int, read_head: Callable[[int], bytes], raw_url: str) -> Preview:
-    """The preview of the file at ``path`` (``size`` bytes), read through ``read_head``."""
-    head = read_head(min(SNIFF, size))
+def build(path: str, size: int, read_at: ReadAt, raw_url: str) -> Preview:
+    """The preview of the file at ``path`` (``size`` bytes), read through ``read_at``."""
+    source = Source(path, size, read_at)
+    head = source.head(SNIFF)
     module = next(m for m in REGISTRY if m.accepts(path, head))
+    if hasattr(module, "build_source"):
+        return Preview(module.KIND, module.build_source(source, raw_url), False, 0)
     limit = min(module.LIMIT, HEAD_LIMIT, size)
-    data = head[:limit] if limit <= len(head) else read_head(limit)
+    data = head[:limit] if limit <= len(head) else source.head(limit)
     truncated = len(data) < size
     return Preview(module.KIND, module.build(path, data, size, truncated, raw_url), truncated, len(data))
 

@@ -41,3 +41,21 @@ def decode_text(data: bytes, truncated: bool) -> str | None:
             except UnicodeDecodeError:
                 return None
         return None
+
+
+def media_type(path: str, head: bytes) -> str | None:
+    """The content type of audio or video the browsers play, by magic bytes; None otherwise."""
+    name = path.lower()
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"fLaC"):
+        return "audio/flac"
+    if head.startswith(b"OggS"):
+        return "video/ogg" if name.endswith(".ogv") else "audio/ogg"
+    if head.startswith(b"ID3") or (name.endswith(".mp3") and len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    if head[4:8] == b"ftyp":
+        return "audio/mp4" if head[8:11] == b"M4A" or name.endswith(".m4a") else "video/mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "audio/webm" if name.endswith(".weba") else "video/webm"
+    return None

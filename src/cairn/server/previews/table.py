@@ -1,16 +1,18 @@
-"""CSV and TSV: the first rows as a table, with column names, simple types and a row count."""
+"""CSV and TSV: the first rows as a table, with column names, simple types and a row count
+(counted in the first MiB when the file is larger)."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+from . import tabular
 from .sniff import decode_text
 
 KIND = "table"
-LIMIT = 256 * 1024
-ROWS = 100
-MAX_COLUMNS = 200
+LIMIT = 1024 * 1024
+ROWS = tabular.ROWS
+MAX_COLUMNS = tabular.MAX_COLUMNS
 
 
 def accepts(path: str, head: bytes) -> bool:
@@ -47,11 +49,10 @@ def build(path: str, data: bytes, size: int, truncated: bool, raw_url: str) -> d
             if len(rows) < ROWS:
                 rows.append(row[:MAX_COLUMNS])
     except csv.Error as e:
-        return {"error": f"not readable as {'TSV' if delimiter == chr(9) else 'CSV'}: {e}", "raw": raw_url}
+        return tabular.error(f"not readable as {'TSV' if delimiter == chr(9) else 'CSV'}: {e}", raw_url)
     width = max([len(header), *(len(r) for r in rows)]) if header or rows else 0
     width = min(width, MAX_COLUMNS)
     columns = [header[i] if i < len(header) else f"column {i + 1}" for i in range(width)]
     rows = [r + [""] * (width - len(r)) for r in rows]
     types = [_type([r[i] for r in rows]) for i in range(width)]
-    return {"error": None, "columns": list(zip(columns, types)), "rows": rows, "count": count,
-            "exact": not truncated, "raw": raw_url}
+    return tabular.ctx(list(zip(columns, types)), rows, count, not truncated, raw_url)

@@ -406,7 +406,23 @@ class LocalBlobStore:
             if row is None:
                 raise BlobNotFoundError(digest, f"in {self.root}")
             recipe = (row[0], row[1])
-        return _Chained(self, [d for d, _ in json.loads(recipe[1])])
+        return _Chained(self, [(d, n) for d, n in json.loads(recipe[1])])
+
+    def read_range(self, digest: str, offset: int, length: int) -> bytes:
+        """RangeReader: a seek in a file, a slice of a packed blob, or the chunks of a chunked
+        blob that hold the range (the ones before it are skipped by their recorded sizes)."""
+        if offset < 0 or length < 0:
+            raise ValueError(f"read_range of {digest}: offset and length must be >= 0, got {offset}, {length}")
+        with self.open(digest) as f:
+            if isinstance(f, _Chained):
+                f.skip(offset)
+            else:
+                f.seek(offset)
+            parts, got = [], 0
+            while got < length and (chunk := f.read(length - got)):
+                parts.append(chunk)
+                got += len(chunk)
+        return b"".join(parts)
 
     def iter_digests(self) -> Iterator[str]:
         objects = self.root / "objects"
@@ -721,10 +737,19 @@ def _digest_of_stream(f: BinaryIO) -> str:
 class _Chained(io.RawIOBase):
     """Reads a chunked blob as one stream, opening its chunks one after another."""
 
-    def __init__(self, store: LocalBlobStore, chunks: list[str]) -> None:
+    def __init__(self, store: LocalBlobStore, chunks: list[tuple[str, int]]) -> None:
         self._store = store
         self._chunks = iter(chunks)
         self._cur: BinaryIO | None = None
+
+    def skip(self, n: int) -> None:
+        """Move ``n`` bytes on before the first read: whole chunks unopened, then a seek."""
+        for digest, size in self._chunks:
+            if n < size:
+                self._cur = self._store.open(digest)
+                self._cur.seek(n)
+                return
+            n -= size
 
     def readable(self) -> bool:
         return True
@@ -735,7 +760,7 @@ class _Chained(io.RawIOBase):
                 nxt = next(self._chunks, None)
                 if nxt is None:
                     return 0
-                self._cur = self._store.open(nxt)
+                self._cur = self._store.open(nxt[0])
             n = self._cur.readinto(b)
             if n:
                 return n

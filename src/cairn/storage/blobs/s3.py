@@ -243,6 +243,32 @@ class S3BlobStore:
                 raise
         return StreamingBody(body, lambda e: self._store_error(e, "read", key))
 
+    def read_range(self, digest: str, offset: int, length: int) -> bytes:
+        """RangeReader: one ranged GET (``Range: bytes=offset-end``); past the end is empty."""
+        from botocore.exceptions import ClientError
+
+        if offset < 0 or length < 0:
+            raise ValueError(f"read_range of {digest}: offset and length must be >= 0, got {offset}, {length}")
+        key = self._key(digest)
+        if key is None:
+            raise BlobNotFoundError(digest, f"in {self!r} (not a content digest)")
+        client = self._ready()
+        if length == 0:
+            if digest not in self.has([digest]):
+                raise BlobNotFoundError(digest, f"in s3://{self.bucket}/{self.prefix}")
+            return b""
+        with self._errors("read", key):
+            try:
+                body = client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")["Body"]
+            except ClientError as e:
+                if error_code(e) in MISSING:
+                    raise BlobNotFoundError(digest, f"in s3://{self.bucket}/{self.prefix}") from None
+                if error_code(e) == "InvalidRange":  # the offset is at or past the end
+                    return b""
+                raise
+            with contextlib.closing(body):
+                return body.read()
+
     def iter_digests(self) -> Iterator[str]:
         client = self._ready()
         with self._errors("list the blobs"):

@@ -1,0 +1,170 @@
+"""The web UI on a 1,000,000-entry version and a 5 GiB file: page, preview and archive times
+and the server's memory (issue 17). Run by hand, results in bench/RESULTS.md:
+
+    python bench/ui_pages.py [--work /tmp/cairn-uibench] [--entries 1000000] [--gib 5]
+
+Set-up (not timed): an embedded store with one version of ``--entries`` tiny files in
+1,000-file folders (blobs put in one transaction, as bench/extra.py's "wide" does), and one
+version holding a ``--gib`` GiB CSV (a 1 MiB block of rows repeated: chunked and deduplicated,
+so the store stays small, but every read goes through the 5 GiB file's chunk recipe).
+Then ``cairn server`` runs in a child process and each page is fetched 5 times (median,
+max); the server's peak RSS (VmHWM) is read from /proc before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+SETUP = r"""
+import sys, time
+from pathlib import Path
+import cairn
+from cairn.client import get_client
+from cairn.core.digest import Digest
+from cairn.core.manifest import Entry
+
+n, gib = int(sys.argv[1]), int(sys.argv[2])
+client = get_client()
+t0 = time.perf_counter()
+items = [(f"d{i // 1000:04d}/f{i:07d}.txt", f"entry {i}\n".encode()) for i in range(n)]
+items.append(("README.md", b"# A wide version\n\nOne million small files in folders of 1,000.\n"))
+digests = [(str(Digest.of_bytes(b)), len(b)) for _, b in items]
+client.blobs.put_blobs([(d, b) for (d, _), (_, b) in zip(digests, items)])
+client.blobs.flush()
+with cairn.init(project="bench") as run:
+    a = cairn.Artifact("wide", "dataset")
+    a._entries.put_many([(Entry(p, d, s), None) for (p, _), (d, s) in zip(items, digests)])
+    run.log_artifact(a)
+print(f"wide: {n:,} entries in {time.perf_counter() - t0:.0f} s", flush=True)
+t0 = time.perf_counter()
+block = b"id,name,score\n" + b"".join(f"{i},row {i},{i * 0.5}\n".encode() for i in range(40000))
+block = block[: 1 << 20]
+big = Path("huge.csv")
+with open(big, "wb") as f:
+    for _ in range(gib * 1024):
+        f.write(block)
+with cairn.init(project="bench") as run:
+    b = cairn.Artifact("huge", "dataset")
+    b.add_file(str(big), name="huge.csv")
+    run.log_artifact(b)
+big.unlink()
+print(f"huge: {gib} GiB file in {time.perf_counter() - t0:.0f} s", flush=True)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def hwm(pid: int) -> int:
+    """Peak resident memory of ``pid`` in KiB (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def timed(client: httpx.Client, url: str, runs: int = 5, stream: bool = False) -> tuple[float, float, int, int]:
+    """(median s, max s, status, bytes) of ``runs`` GETs."""
+    times, status, size = [], 0, 0
+    for _ in range(runs):
+        t = time.perf_counter()
+        if stream:
+            with client.stream("GET", url) as r:
+                size = sum(len(c) for c in r.iter_bytes())
+                status = r.status_code
+        else:
+            r = client.get(url)
+            status, size = r.status_code, len(r.content)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), max(times), status, size
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", default="/tmp/cairn-uibench")
+    ap.add_argument("--entries", type=int, default=1_000_000)
+    ap.add_argument("--gib", type=int, default=5)
+    ap.add_argument("--keep", action="store_true", help="reuse the store made by an earlier run")
+    args = ap.parse_args()
+    work = Path(args.work)
+    env = {**os.environ, "CAIRN_DIR": str(work / "store"), "CAIRN_SILENT": "1"}
+    env.pop("CAIRN_BASE_URL", None)
+    if not (args.keep and (work / "store").exists()):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        subprocess.run([sys.executable, "-c", SETUP, str(args.entries), str(args.gib)], env=env, cwd=work, check=True)
+    port = free_port()
+    cairn = str(Path(sys.executable).with_name("cairn"))
+    server = subprocess.Popen([cairn, "server", "--port", str(port)], env=env, cwd=work,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    rows = []
+    try:
+        with httpx.Client(base_url=base, timeout=600) as client:
+            for _ in range(300):
+                try:
+                    if client.get("/api/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            start_kib = hwm(server.pid)
+            w, h = "/local/bench/wide/v0", "/local/bench/huge/v0"
+            pages = [
+                ("1M-entry version: root (1,000 folders, README under it)", w, False),
+                ("1M-entry version: root, 3rd page of folders", f"{w}?after=d0399/", False),
+                ("1M-entry version: a 1,000-file folder", f"{w}?path=d0500/", False),
+                ("1M-entry version: a file page (text preview)", f"{w}?path=d0999/f0999999.txt", False),
+                ("1M-entry version: diff page v0 vs v0", "/local/bench/wide/diff?a=v0&b=v0", False),
+                ("1M-entry version: one folder as .tar (1,000 files)", f"{w}/archive?path=d0123/", True),
+                ("5 GiB file: version page", h, False),
+                ("5 GiB file: its page (table preview of the first 1 MiB)", f"{h}?path=huge.csv", False),
+                ("5 GiB file: raw, first byte (streamed)", f"{h}/raw?path=huge.csv", None),
+            ]
+            for label, url, stream in pages:
+                if stream is None:  # time to the first bytes of a stream, then hang up
+                    times = []
+                    for _ in range(5):
+                        t = time.perf_counter()
+                        with client.stream("GET", url) as r:
+                            next(r.iter_raw(65536))
+                            status = r.status_code
+                        times.append(time.perf_counter() - t)
+                    rows.append((label, statistics.median(times), max(times), status, "first 64 KiB"))
+                    continue
+                med, mx, status, size = timed(client, url, stream=stream)
+                rows.append((label, med, mx, status, f"{size:,} bytes"))
+            # the whole 5 GiB through the archive, once: streamed at what rate, in what memory
+            t = time.perf_counter()
+            with client.stream("GET", f"{h}/archive") as r:
+                size = sum(len(c) for c in r.iter_bytes())
+            rows.append(("5 GiB file: the version as one .tar (once)", time.perf_counter() - t, 0.0, r.status_code,
+                         f"{size / 2**30:.2f} GiB"))
+            end_kib = hwm(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"| page | median s | max s | status | size |")
+    print(f"|---|---|---|---|---|")
+    for label, med, mx, status, size in rows:
+        print(f"| {label} | {med:.3f} | {mx:.3f} | {status} | {size} |")
+    print(f"\nserver peak RSS: {start_kib / 1024:.0f} MiB after start-up, {end_kib / 1024:.0f} MiB after every page above")
+    print(json.dumps({"rows": rows, "hwm_start_kib": start_kib, "hwm_end_kib": end_kib}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""The demo project (what `cairn demo` and `./dev.sh demo` make) in Chromium: its showcase
+artifact holds one file of every kind the UI previews, and each preview renders (checked in
+the DOM; a screenshot of each is kept in the test's tmp folder), tables page and sort in
+the browser, audio and video play, and the pages fit 390 px."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHOWCASE = "/local/demo/showcase/v0"
+
+
+def build_store(home: Path) -> dict:
+    from cairn.cli.demo import make_demo
+
+    return {"lines": list(make_demo())}
+
+
+@pytest.fixture
+def watched(page):  # noqa: ANN001, ANN201
+    page.dialogs, page.console_errors = [], []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    return page
+
+
+def clean(page) -> None:  # noqa: ANN001
+    assert (page.dialogs, page.console_errors, page.js_errors) == ([], [], [])
+
+
+KINDS = [
+    ("README.md", "markdown", "article.markdown-body table td"),
+    ("docs/notes.md", "markdown", "article.markdown-body strong"),
+    ("code/train.py", "text", ".highlight .k"),
+    ("config.json", "json", ".json-tree details"),
+    ("tables/metrics.csv", "table", "table.preview-rows[data-ready='1']"),
+    ("tables/labels.tsv", "table", "table.preview-rows[data-ready='1']"),
+    ("tables/events.jsonl", "table", "table.preview-rows[data-ready='1']"),
+    ("tables/metrics.parquet", "table", "table.preview-rows[data-ready='1']"),
+    ("tables/predictions.table.json", "table", "table.preview-rows[data-ready='1']"),
+    ("images/red.png", "image", "img"),
+    ("images/sunset.jpg", "image", "img"),
+    ("images/leaf.gif", "image", "img"),
+    ("images/sea.webp", "image", "img"),
+    ("images/logo.svg", "image", "img"),
+    ("media/tone.wav", "media", "audio[controls]"),
+    ("media/clip.webm", "media", "video[controls]"),
+    ("model/weights.bin", "binary", "pre.hexdump"),
+]
+
+
+def test_the_demo_says_what_it_made(ui_server) -> None:  # noqa: ANN001
+    assert any(line.startswith("previews:     local/demo/showcase:v0") for line in ui_server.info["lines"])
+
+
+@pytest.mark.parametrize(("path", "kind", "selector"), KINDS, ids=[k[0] for k in KINDS])
+def test_every_kind_previews(ui_server, watched, tmp_path, path, kind, selector) -> None:  # noqa: ANN001
+    assert watched.goto(f"{ui_server.url}{SHOWCASE}?path={path}").status == 200
+    preview = watched.locator(f"#preview [data-preview='{kind}']")
+    assert preview.count() == 1, watched.locator("#preview").inner_html()[:500]
+    assert preview.locator(selector).count() >= 1
+    if kind == "image":
+        img = preview.locator("img")
+        img.evaluate("i => i.decode()")
+        assert img.evaluate("i => i.naturalWidth") > 0
+    preview.screenshot(path=str(tmp_path / (path.replace("/", "_") + ".png")))
+    clean(watched)
+
+
+def test_tables_show_types_and_counts(ui_server, watched) -> None:  # noqa: ANN001
+    for path, head, count in (
+        ("tables/metrics.csv", ["#", "step int", "loss float", "acc float", "split string"], "120 rows · 4 columns"),
+        ("tables/metrics.parquet", ["#", "step int64", "loss double", "acc double", "split string"], "120 rows · 4 columns"),
+        ("tables/events.jsonl", ["#", "t int", "event string", "ok bool", "tags array"], "60 rows · 4 columns"),
+        ("tables/predictions.table.json", ["#", "id int", "label string", "score float", "correct bool"], "75 rows · 4 columns"),
+        ("tables/labels.tsv", ["#", "image string", "label string", "confidence float"], "40 rows · 3 columns"),
+    ):
+        watched.goto(f"{ui_server.url}{SHOWCASE}?path={path}")
+        preview = watched.locator("#preview")
+        assert preview.locator("thead th").all_text_contents() == head, path
+        assert count in preview.locator(".row-count").inner_text(), path
+    clean(watched)
+
+
+def visible(preview, col: int) -> list[str]:  # noqa: ANN001
+    return preview.locator(f"tbody tr:visible td:nth-child({col})").all_inner_texts()
+
+
+def test_a_table_pages_and_sorts_in_the_browser(ui_server, watched) -> None:  # noqa: ANN001
+    watched.goto(f"{ui_server.url}{SHOWCASE}?path=tables/metrics.csv")
+    preview = watched.locator("#preview")
+    preview.locator("table[data-ready='1']").wait_for()
+    assert visible(preview, 2) == [str(i) for i in range(50)]
+    pager = preview.locator(".table-pager")
+    assert pager.locator(".page-info").inner_text() == "rows 1–50 of 120"
+    pager.get_by_role("button", name="Next →").click()
+    assert visible(preview, 2) == [str(i) for i in range(50, 100)]
+    pager.get_by_role("button", name="Next →").click()
+    assert visible(preview, 2) == [str(i) for i in range(100, 120)]
+    assert pager.get_by_role("button", name="Next →").is_disabled()
+    loss = preview.locator("thead th", has_text="loss")
+    loss.click()  # numbers by value, from the first page again
+    assert loss.get_attribute("aria-sort") == "ascending"
+    shown = [float(x) for x in visible(preview, 3)]
+    assert len(shown) == 50 and shown == sorted(shown)
+    assert shown[0] == round(1 / 120, 4) and shown[-1] == round(1 / 71, 4)  # the 50 smallest of 120
+    loss.click()
+    assert loss.get_attribute("aria-sort") == "descending"
+    assert visible(preview, 3)[0] == "1.0"
+    preview.locator("thead th", has_text="split").click()  # text
+    first = visible(preview, 5)
+    assert first == sorted(first) and first[0] == "train"
+    clean(watched)
+
+
+# resolves once the player has read the file's metadata; fails on a media error or after 10 s
+LOADED = """el => new Promise((ok, no) => {
+    const done = () => ok(RESULT);
+    if (el.readyState >= 1) return done();
+    el.addEventListener("loadedmetadata", done);
+    el.addEventListener("error", () => no(new Error("media error " + (el.error && el.error.code))));
+    setTimeout(() => no(new Error("no metadata after 10 s")), 10000);
+    el.load();
+})"""
+
+
+def test_audio_and_video_play_in_the_browsers_players(ui_server, watched) -> None:  # noqa: ANN001
+    watched.goto(f"{ui_server.url}{SHOWCASE}?path=media/tone.wav")
+    audio = watched.locator("#preview audio")
+    duration = audio.evaluate(LOADED.replace("RESULT", "el.duration"))
+    assert abs(duration - 1.0) < 0.05
+    watched.goto(f"{ui_server.url}{SHOWCASE}?path=media/clip.webm")
+    video = watched.locator("#preview video")
+    size = video.evaluate(LOADED.replace("RESULT", "[el.videoWidth, el.videoHeight]"))
+    assert size == [64, 48]
+    for path, kind in (("media/tone.wav", "audio/wav"), ("media/clip.webm", "video/webm")):
+        r = watched.request.get(f"{ui_server.url}{SHOWCASE}/raw?path={path}")
+        assert r.headers["content-type"] == kind and r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["content-security-policy"].startswith("sandbox")
+    clean(watched)
+
+
+def test_folder_readme_and_image_grid(ui_server, watched, tmp_path) -> None:  # noqa: ANN001
+    watched.goto(f"{ui_server.url}{SHOWCASE}")
+    readme = watched.locator("#readme article.markdown-body")
+    assert readme.locator("h1").inner_text() == "Showcase"
+    assert readme.locator("table tbody tr").count() == 3
+    assert watched.locator(".thumbs").count() == 0  # not a folder of images
+    watched.goto(f"{ui_server.url}{SHOWCASE}?path=images/")
+    tiles = watched.locator(".thumbs a")
+    assert tiles.locator("span").all_inner_texts() == ["leaf.gif", "logo.svg", "red.png", "sea.webp", "sunset.jpg", "teal.png"]
+    for img in tiles.locator("img").all():
+        img.evaluate("i => i.decode()")
+        assert 0 < img.evaluate("i => i.naturalWidth") <= 240
+    watched.locator(".thumbs").screenshot(path=str(tmp_path / "thumbs.png"))
+    clean(watched)
+
+
+@pytest.mark.parametrize("path", ["", "?path=images/", "?path=tables/metrics.csv", "?path=config.json",
+                                  "?path=code/train.py", "?path=media/clip.webm", "?path=model/weights.bin"])
+def test_showcase_pages_fit_390px(browser, ui_server, tmp_path, path) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(f"{ui_server.url}{SHOWCASE}{path}")
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
