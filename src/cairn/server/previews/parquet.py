@@ -67,7 +67,7 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
 
     f = RangedFile(source, BUDGET)
     try:
-        pf = pq.ParquetFile(f)
+        pf = pq.ParquetFile(f, pre_buffer=False)  # pre-buffering would fetch every row group
         schema = pf.schema_arrow
         count = pf.metadata.num_rows
     except OverBudget:
@@ -80,7 +80,7 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     rows: list[list[str]] = []
     try:
         if pf.metadata.num_row_groups:
-            batch = next(pf.iter_batches(batch_size=tabular.ROWS, columns=names), None)
+            batch = next(pf.iter_batches(batch_size=tabular.ROWS, row_groups=[0], columns=names), None)
             if batch is not None:
                 data = batch.to_pydict()
                 rows = [[tabular.cell(data[n][i]) for n in names] for i in range(batch.num_rows)]
