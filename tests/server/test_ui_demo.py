@@ -135,6 +135,12 @@ def test_audio_and_video_play_in_the_browsers_players(ui_server, watched) -> Non
     video = watched.locator("#preview video")
     size = video.evaluate(LOADED.replace("RESULT", "[el.videoWidth, el.videoHeight]"))
     assert size == [64, 48]
+    raw = f"{ui_server.url}{SHOWCASE}/raw?path=media/tone.wav"
+    whole = watched.request.get(raw).body()
+    r = watched.request.get(raw, headers={"Range": "bytes=100-199"})  # what a player seeks with
+    assert r.status == 206 and r.headers["content-range"] == f"bytes 100-199/{len(whole)}" and r.body() == whole[100:200]
+    r = watched.request.get(raw, headers={"Range": f"bytes={len(whole)}-"})
+    assert r.status == 416 and r.headers["content-range"] == f"bytes */{len(whole)}"
     for path, kind in (("media/tone.wav", "audio/wav"), ("media/clip.webm", "video/webm")):
         r = watched.request.get(f"{ui_server.url}{SHOWCASE}/raw?path={path}")
         assert r.headers["content-type"] == kind and r.headers["x-content-type-options"] == "nosniff"

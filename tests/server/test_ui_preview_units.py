@@ -140,3 +140,18 @@ def test_tar_stream_cuts_the_transfer_when_a_blob_has_the_wrong_length(stored: b
     with pytest.raises(IntegrityError):
         for _ in stream:
             pass
+
+
+def test_byte_range_header() -> None:
+    from cairn.server.blob_reads import byte_range
+
+    assert byte_range("bytes=0-9", 100) == (0, 9)
+    assert byte_range("bytes=90-", 100) == (90, 99)
+    assert byte_range("bytes=90-500", 100) == (90, 99)
+    assert byte_range("bytes=-10", 100) == (90, 99)
+    assert byte_range("bytes=-500", 100) == (0, 99)
+    assert byte_range("bytes=100-", 100) == "unsatisfiable"
+    assert byte_range("bytes=-0", 100) == "unsatisfiable"
+    for bad in (None, "", "bytes=", "bytes=-", "bytes=a-b", "bytes=5-1", "items=0-1", "bytes=0-1,5-6",
+                "bytes=１-2", "bytes=" + "9" * 30 + "-"):
+        assert byte_range(bad, 100) is None, bad

@@ -32,7 +32,7 @@ from ..core.versions import COMMITTED, RunInfo, VersionInfo
 from . import auth, authz, browse, diff_view, run_charts, ui_edit
 from .access import note_user
 from .api import attachment
-from .blob_reads import read_at
+from .blob_reads import byte_range, read_at
 from .context import ServerContext
 from .errors import status_for
 from . import previews
@@ -409,7 +409,8 @@ def raw_file(entity: str, project: str, name: str, alias: str, request: Request)
     """One file of a version, streamed. Its real content type only where that is safe: PNG,
     JPEG, GIF and WebP by their magic bytes, text as text/plain (HTML too), an SVG as an
     attachment (an ``<img>`` still shows it; a browser never opens it as a page here),
-    anything else as an octet-stream attachment. Every answer is sandboxed and ``nosniff``."""
+    anything else as an octet-stream attachment. Every answer is sandboxed and ``nosniff``.
+    One ``Range: bytes=`` range is served as a 206 (players seek with it); others get the whole file."""
     c, _, v = _readable_version(request, entity, project, name, alias)
     path = request.query_params.get("path", "").lstrip("/")
     entry = browse.Tree(c.engine.manifest(v.manifest_key), _cache(request)).get(path) if path else None
@@ -431,6 +432,24 @@ def raw_file(entity: str, project: str, name: str, alias: str, request: Request)
     elif kind is None:
         kind = "application/octet-stream"
         headers["Content-Disposition"] = attachment(filename)
+    headers["Accept-Ranges"] = "bytes"
+    wanted = byte_range(request.headers.get("range"), entry.size)
+    if wanted == "unsatisfiable":
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{entry.size}", "Content-Length": "0"})
+    if wanted is not None:  # a player seeking: only those bytes, by ranged reads
+        start, end = wanted
+        headers.update({"Content-Range": f"bytes {start}-{end}/{entry.size}", "Content-Length": str(end - start + 1)})
+
+        def part():  # noqa: ANN202
+            at = start
+            while at <= end:
+                chunk = read_at(c.blobs, entry.digest, at, min(1 << 20, end + 1 - at))
+                if not chunk:
+                    return
+                at += len(chunk)
+                yield chunk
+
+        return StreamingResponse(part(), status_code=206, media_type=kind, headers=headers)
     f = c.blobs.open(entry.digest)
 
     def stream():  # noqa: ANN202
