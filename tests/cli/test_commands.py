@@ -139,7 +139,7 @@ def test_demo_can_be_made_again_and_again(tmp_path):
         out = cairn("demo").stdout
         assert "single run:" in out and "incremental:" in out
     names = [(v["collection"], v["version"]) for v in js("artifact", "ls", "demo")]
-    assert names == [("images", "v0"), ("images", "v1"), ("predictions", "v0")]
+    assert names == [("images", "v0"), ("images", "v1"), ("predictions", "v0"), ("showcase", "v0")]
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()):  # noqa: ANN202
