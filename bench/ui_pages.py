@@ -5,8 +5,8 @@ and the server's memory (issue 17). Run by hand, results in bench/RESULTS.md:
 
 Set-up (not timed): an embedded store with one version of ``--entries`` tiny files in
 1,000-file folders (blobs put in one transaction, as bench/extra.py's "wide" does), and one
-version holding a ``--gib`` GiB CSV (a 1 MiB block of rows repeated: chunked and deduplicated,
-so the store stays small, but every read goes through the 5 GiB file's chunk recipe).
+version holding a CSV of exactly ``--gib`` GiB (a MiB of rows repeated: chunked and
+deduplicated, so the store stays small, but every read goes through the file's chunk recipe).
 Then ``cairn server`` runs in a child process and each page is fetched 5 times (median,
 max); the server's peak RSS (VmHWM) is read from /proc before and after.
 """
@@ -26,15 +26,14 @@ from pathlib import Path
 
 import httpx
 
-SETUP = r"""
+WIDE = r"""
 import sys, time
-from pathlib import Path
 import cairn
 from cairn.client import get_client
 from cairn.core.digest import Digest
 from cairn.core.manifest import Entry
 
-n, gib = int(sys.argv[1]), int(sys.argv[2])
+n = int(sys.argv[1])
 client = get_client()
 t0 = time.perf_counter()
 items = [(f"d{i // 1000:04d}/f{i:07d}.txt", f"entry {i}\n".encode()) for i in range(n)]
@@ -46,20 +45,33 @@ with cairn.init(project="bench") as run:
     a = cairn.Artifact("wide", "dataset")
     a._entries.put_many([(Entry(p, d, s), None) for (p, _), (d, s) in zip(items, digests)])
     run.log_artifact(a)
-print(f"wide: {n:,} entries in {time.perf_counter() - t0:.0f} s", flush=True)
+sys.stderr.write(f"wide: {n:,} entries in {time.perf_counter() - t0:.0f} s\n")
+"""
+
+HUGE = r"""
+import sys, time
+from pathlib import Path
+import cairn
+
+gib = int(sys.argv[1])
 t0 = time.perf_counter()
-block = b"id,name,score\n" + b"".join(f"{i},row {i},{i * 0.5}\n".encode() for i in range(40000))
-block = block[: 1 << 20]
+header = b"id,name,score\n"
+rows = b"".join(f"{i},row {i},{i * 0.5}\n".encode() for i in range(60000))[: 1 << 20]  # one MiB of rows
+total = gib << 30
 big = Path("huge.csv")
 with open(big, "wb") as f:
-    for _ in range(gib * 1024):
-        f.write(block)
+    f.write(header)
+    left = total - len(header)
+    while left:
+        f.write(rows[:left])
+        left -= min(left, len(rows))
+assert big.stat().st_size == total
 with cairn.init(project="bench") as run:
-    b = cairn.Artifact("huge", "dataset")
+    b = cairn.Artifact(f"huge{gib}g", "dataset")
     b.add_file(str(big), name="huge.csv")
     run.log_artifact(b)
 big.unlink()
-print(f"huge: {gib} GiB file in {time.perf_counter() - t0:.0f} s", flush=True)
+sys.stderr.write(f"huge: a {gib} GiB file in {time.perf_counter() - t0:.0f} s\n")
 """
 
 
@@ -98,15 +110,18 @@ def main() -> int:
     ap.add_argument("--work", default="/tmp/cairn-uibench")
     ap.add_argument("--entries", type=int, default=1_000_000)
     ap.add_argument("--gib", type=int, default=5)
-    ap.add_argument("--keep", action="store_true", help="reuse the store made by an earlier run")
+    ap.add_argument("--keep", action="store_true", help="reuse what an earlier run made (markers in --work)")
     args = ap.parse_args()
     work = Path(args.work)
     env = {**os.environ, "CAIRN_DIR": str(work / "store"), "CAIRN_SILENT": "1"}
     env.pop("CAIRN_BASE_URL", None)
-    if not (args.keep and (work / "store").exists()):
+    if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        subprocess.run([sys.executable, "-c", SETUP, str(args.entries), str(args.gib)], env=env, cwd=work, check=True)
+    work.mkdir(parents=True, exist_ok=True)
+    for marker, code, arg in ((f"wide-{args.entries}.done", WIDE, args.entries), (f"huge-{args.gib}.done", HUGE, args.gib)):
+        if not (work / marker).exists():
+            subprocess.run([sys.executable, "-c", code, str(arg)], env=env, cwd=work, check=True)
+            (work / marker).touch()
     port = free_port()
     cairn = str(Path(sys.executable).with_name("cairn"))
     server = subprocess.Popen([cairn, "server", "--port", str(port)], env=env, cwd=work,
@@ -122,7 +137,7 @@ def main() -> int:
                 except httpx.TransportError:
                     time.sleep(0.1)
             start_kib = hwm(server.pid)
-            w, h = "/local/bench/wide/v0", "/local/bench/huge/v0"
+            w, h = "/local/bench/wide/v0", f"/local/bench/huge{args.gib}g/v0"
             pages = [
                 ("1M-entry version: root (1,000 folders, README under it)", w, False),
                 ("1M-entry version: root, 3rd page of folders", f"{w}?after=d0399/", False),

@@ -155,3 +155,25 @@ def test_byte_range_header() -> None:
     for bad in (None, "", "bytes=", "bytes=-", "bytes=a-b", "bytes=5-1", "items=0-1", "bytes=0-1,5-6",
                 "bytes=１-2", "bytes=" + "9" * 30 + "-"):
         assert byte_range(bad, 100) is None, bad
+
+
+def test_archive_prefetch_reads_small_blobs_in_batches(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from cairn.server import ui_archive
+    from cairn.storage.blobs.local import LocalBlobStore
+
+    monkeypatch.setattr(ui_archive, "BATCH_FILES", 7)
+    s = LocalBlobStore(tmp_path / "blobs")
+    try:
+        items = [(f"f{i:03d}", bytes([i]) * (i + 1)) for i in range(30)] + [("big", b"b" * (ui_archive.SMALL + 5))]
+        entries = [Entry(p, s.put_bytes(d)[0], len(d)) for p, d in items]
+        s.flush()
+        calls: list[int] = []
+        real = s.read_small
+        s.read_small = lambda ds: (calls.append(len(ds)), real(ds))[1]  # type: ignore[method-assign]
+        walk, open_blob = ui_archive.prefetched(iter(entries), s)
+        data = b"".join(archive.tar_stream(walk, "", "r", open_blob, mtime=0))
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            assert {m.name: tar.extractfile(m).read() for m in tar.getmembers()} == {f"r/{p}": d for p, d in items}
+        assert calls == [7, 7, 7, 7, 2]  # 31 entries in batches of 7; the large blob is opened on its own
+    finally:
+        s.close()

@@ -6,15 +6,56 @@ a caller without the read role gets the same 404 as for a missing project.
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
 from ..core.errors import NotFoundError
+from ..core.manifest import Entry
+from ..storage.base import BlobStore
 from . import archive, browse
 from .api import attachment
 from .ui import _cache, _names, _not_api, _readable_version
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
+
+
+SMALL = 64 * 1024  # what the local store packs into its SQLite file (storage/blobs/local.PACK_LIMIT)
+BATCH_FILES, BATCH_BYTES = 512, 8 * 1024 * 1024
+
+
+def prefetched(entries: Iterable[Entry], blobs: BlobStore) -> tuple[Iterator[Entry], Callable[[str], BinaryIO]]:
+    """``entries`` again, and an opener that serves their small blobs from one read per batch
+    (the store's ``read_small``, where it has one) instead of one query each: measured on the
+    1,000-file folder of bench/ui_pages.py. A batch holds at most BATCH_BYTES of small blobs."""
+    read_small = getattr(blobs, "read_small", None)
+    held: dict[str, bytes] = {}
+
+    def open_blob(digest: str) -> BinaryIO:
+        data = held.get(digest)
+        return io.BytesIO(data) if data is not None else blobs.open(digest)
+
+    def release(batch: list[Entry]) -> Iterator[Entry]:
+        held.clear()
+        if read_small is not None:
+            held.update(read_small(list({e.digest for e in batch if not e.ref and e.size < SMALL})))
+        yield from batch
+
+    def walk() -> Iterator[Entry]:
+        batch: list[Entry] = []
+        size = 0
+        for e in entries:
+            batch.append(e)
+            size += e.size if e.size < SMALL else 0
+            if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+                yield from release(batch)
+                batch, size = [], 0
+        yield from release(batch)
+
+    return walk(), open_blob
 
 
 def archive_name(name: str, version: str, folder: str) -> str:
@@ -35,7 +76,8 @@ def version_archive(entity: str, project: str, name: str, alias: str, request: R
     if folder and not browse.Tree(manifest, _cache(request)).is_folder(folder):
         raise NotFoundError(f"{v.qualified_name} has no folder {folder!r}")
     root = archive_name(v.name, v.version, folder)
-    stream = archive.tar_stream(manifest.prefix(folder), folder, root, c.blobs.open,
+    entries, open_blob = prefetched(manifest.prefix(folder), c.blobs)
+    stream = archive.tar_stream(entries, folder, root, open_blob,
                                 mtime=v.created_at.timestamp() if v.created_at else None)
     headers = {"Content-Disposition": attachment(root + ".tar"), "X-Content-Type-Options": "nosniff",
                "Cache-Control": "private, no-store"}
