@@ -38,9 +38,23 @@ def _pad(size: int) -> bytes:
 def tar_stream(entries: Iterable[Entry], strip: str, root: str, open_blob: Callable[[str], BinaryIO],
                mtime: float | None = None) -> Iterator[bytes]:
     """The tar bytes of ``entries`` (each path minus the prefix ``strip``, under the folder
-    ``root``), in chunks of at most ``READ`` bytes. A blob that yields a different number of
-    bytes than its entry says raises ``IntegrityError`` mid-stream: the client sees a cut
-    transfer, never a well-formed archive holding wrong bytes."""
+    ``root``), in pieces of about ``READ`` bytes: small files are gathered, as each piece
+    costs the server a hop to the thread that reads the store (1,000 tiny files were 3,000
+    pieces and took 2 s under load). A blob that yields a different number of bytes than its
+    entry says raises ``IntegrityError`` mid-stream: the client sees a cut transfer, never a
+    well-formed archive holding wrong bytes."""
+    out = bytearray()
+    for piece in _pieces(entries, strip, root, open_blob, mtime):
+        out += piece
+        if len(out) >= READ:
+            yield bytes(out)
+            out.clear()
+    if out:
+        yield bytes(out)
+
+
+def _pieces(entries: Iterable[Entry], strip: str, root: str, open_blob: Callable[[str], BinaryIO],
+            mtime: float | None) -> Iterator[bytes]:
     mtime = time.time() if mtime is None else mtime
     refs: list[str] = []
     for e in entries:
