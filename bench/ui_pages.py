@@ -172,8 +172,8 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(f"| page | median s | max s | status | size |")
-    print(f"|---|---|---|---|---|")
+    print("| page | median s | max s | status | size |")
+    print("|---|---|---|---|---|")
     for label, med, mx, status, size in rows:
         print(f"| {label} | {med:.3f} | {mx:.3f} | {status} | {size} |")
     print(f"\nserver peak RSS: {start_kib / 1024:.0f} MiB after start-up, {end_kib / 1024:.0f} MiB after every page above")

@@ -14,7 +14,7 @@ import pytest
 from cairn.core.errors import IntegrityError
 from cairn.core.manifest import Entry
 from cairn.server import archive, previews
-from cairn.server.previews import jsonl, parquet, tabular, wandb_table
+from cairn.server.previews import parquet, tabular, wandb_table
 
 
 def build(path: str, data: bytes) -> previews.Preview:

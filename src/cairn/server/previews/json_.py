@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from pygments.lexers import JsonLexer
 
 from . import text
