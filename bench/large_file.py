@@ -72,6 +72,9 @@ def edit(path: Path) -> None:
         f.write(rnd.randbytes(1 << 20))
 
 
+START_LOAD = os.getloadavg()[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=2048)
@@ -127,7 +130,9 @@ def measure(args, src, runs, variants, add) -> None:  # noqa: ANN001
 
 
 def report(args, rows, variants) -> None:  # noqa: ANN001
-    print(f"one file of {args.size_mib} MiB, {args.runs} interleaved runs, medians (min-max):")
+    print(f"one file of {args.size_mib} MiB, {args.runs} interleaved runs, medians (min-max); "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()[0]:.1f} at the end "
+          f"({START_LOAD:.1f} at the start)")
     for k, v in rows.items():
         print(f"  {k:45s} {statistics.median(v):6.2f} s  ({min(v):.2f}-{max(v):.2f})")
     base = statistics.median(rows["cp + sync"])
