@@ -100,3 +100,46 @@ def test_one_large_file_is_reported_too(backend, tmp_path):
     _done(tasks["hashing" if backend == "server" else "storing"], 1, 3 << 20)
     if backend == "server":
         _done(tasks["uploading"], 1, 3 << 20)
+
+
+class _Steps:
+    """A reporter whose tasks keep every byte advance, to see a bar move within one file."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, list[int]] = {}
+
+    def task(self, label: str) -> progress.Task:
+        steps = self.steps.setdefault(label, [])
+
+        class T(progress.CountingTask):
+            def advance(self, files: int = 0, nbytes: int = 0) -> None:
+                super().advance(files, nbytes)
+                if nbytes:
+                    steps.append(nbytes)
+
+        return T(label)
+
+
+def test_one_chunked_file_moves_the_bar_while_it_is_stored_and_downloaded(tmp_path, monkeypatch):
+    """A single file over the chunking threshold reports its bytes region by region when
+    logged, and chunk by chunk when downloaded (embedded store), not once at its end."""
+    from cairn.storage.blobs import local
+
+    monkeypatch.setattr(local, "CHUNKED_MIN", 4 << 20)
+    monkeypatch.setattr(local, "CDC_AVG", 64 << 10)
+    monkeypatch.setattr(local, "CDC_MIN", 16 << 10)
+    monkeypatch.setattr(local, "CDC_MAX", 256 << 10)
+    monkeypatch.setattr(local, "CHUNK_REGION", 1 << 20)
+    big = tmp_path / "ckpt.bin"
+    big.write_bytes(os.urandom(6 << 20))
+    rec = _Steps()
+    with progress.reporting(rec), cairn.init(project="prog4") as run:
+        a = cairn.Artifact("ckpt", "model")
+        a.add_file(str(big))
+        run.log_artifact(a)
+    assert sum(rec.steps["storing"]) == 6 << 20 and len(rec.steps["storing"]) >= 5
+    rec = _Steps()
+    with progress.reporting(rec):
+        out = cairn.Api().artifact("prog4/ckpt:latest").download(str(tmp_path / "out"))
+    assert sum(rec.steps["downloading"]) == 6 << 20 and len(rec.steps["downloading"]) >= 20
+    assert (tmp_path / "out" / "ckpt.bin").read_bytes() == big.read_bytes() and out == str(tmp_path / "out")

@@ -55,12 +55,15 @@ def test_known_answer_chunks_and_digest(tmp_path, monkeypatch, params, count, sh
         assert r.read() == pinned_data()
 
 
+@pytest.mark.parametrize("region", [512 << 10, 700_001, 8 << 20])
 @pytest.mark.parametrize("seed", range(4))
-def test_cuts_match_fastcdc_over_the_whole_stream(tmp_path, monkeypatch, seed):
-    """Random sizes: the chunks are FastCDC's cut_stream chunks, each stored under its own
-    BLAKE3 digest."""
+def test_cuts_match_fastcdc_over_the_whole_stream(tmp_path, monkeypatch, seed, region):
+    """Random sizes, read in regions of several sizes (CHUNK_REGION: the cutter carries a
+    region's tail into the next): the chunks are FastCDC's cut_stream chunks, each stored
+    under its own BLAKE3 digest."""
     rnd = random.Random(seed)
     avg, mn, mx = SMALL
+    monkeypatch.setattr(local, "CHUNK_REGION", region)
     monkeypatch.setattr(local, "CHUNKED_MIN", 1 << 20)
     monkeypatch.setattr(local, "CDC_AVG", avg)
     monkeypatch.setattr(local, "CDC_MIN", mn)

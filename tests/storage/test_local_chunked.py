@@ -106,3 +106,46 @@ def test_a_damaged_pack_file_is_a_store_error_naming_it(tmp_path):
         store.put_bytes(b"small blob")
     assert "packs.sqlite" in str(err.value) and "not a database" in str(err.value)
     assert (root / "packs.sqlite").read_bytes() == b"not a database at all " * 200  # left as it was
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "remove"])
+def test_a_damaged_chunk_fails_the_download_names_the_file_and_is_set_aside(tmp_path, small_threshold, damage):
+    """The threaded chunk copy checks every chunk: a damaged or missing one fails the
+    download with the file's name, leaves nothing at the destination, and the store sets
+    the blob aside so that logging the same file again heals it."""
+    import sqlite3
+    import json
+
+    import cairn
+    from cairn.core.errors import IntegrityError
+
+    src = tmp_path / "weights.bin"
+    src.write_bytes(os.urandom(6 << 20))
+    with cairn.init() as run:
+        a = cairn.Artifact("model", "model")
+        a.add_file(str(src))
+        run.log_artifact(a)
+    root = Path(os.environ["CAIRN_DIR"]) / "blobs"
+    with sqlite3.connect(root / "packs.sqlite") as db:
+        (chunks,) = db.execute("SELECT chunks FROM recipes").fetchone()
+    victim = next(d for d, n in json.loads(chunks)[2:] if n >= 64 << 10)[7:]  # a file, not a packed row
+    victim = root / "objects" / victim[:2] / victim[2:]
+    os.chmod(victim, 0o644)
+    if damage == "flip":
+        content = bytearray(victim.read_bytes())
+        content[100] ^= 1
+        victim.write_bytes(content)
+    elif damage == "truncate":
+        victim.write_bytes(victim.read_bytes()[:-1])
+    else:
+        victim.unlink()
+    with pytest.raises(IntegrityError, match="weights.bin"):
+        cairn.Api().artifact("model:latest").download(tmp_path / "dl")
+    assert not (tmp_path / "dl" / "weights.bin").exists()
+    assert [p.name for p in (tmp_path / "dl").iterdir()] == []  # no temp file left either
+    with cairn.init() as run:  # the same bytes again: stored anew
+        a = cairn.Artifact("model", "model")
+        a.add_file(str(src))
+        run.log_artifact(a)
+    out = cairn.Api().artifact("model:latest").download(tmp_path / "dl2")
+    assert (Path(out) / "weights.bin").read_bytes() == src.read_bytes()

@@ -19,6 +19,7 @@ from ..core.digest import hasher
 from ..core.errors import ArtifactNotFoundError, RunNotFoundError, UsageError
 from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef
+from ..core.progress import NULL_TASK, Task
 from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, RunState, VersionInfo
 from . import transfer
 
@@ -32,12 +33,13 @@ class HashOnlyBlobs:
     def has(self, digests: Iterable[str]) -> set[str]:
         return set()
 
-    def put_file(self, path: Path, size_hint: int | None = None) -> tuple[str, int]:
+    def put_file(self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK) -> tuple[str, int]:
         h, size = hasher(), 0
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
                 size += len(chunk)
+                task.advance(nbytes=len(chunk))
         return "blake3:" + h.hexdigest(), size
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:

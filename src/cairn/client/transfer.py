@@ -16,7 +16,7 @@ from ..core.errors import BlobNotFoundError, FileChangedError, IntegrityError, I
 from ..core.manifest import Entry
 from ..core.progress import NULL_TASK, Task, current
 from ..core.names import all_canonical, normalize_path
-from ..storage.base import BlobStore, SmallReads
+from ..storage.base import BlobStore, ChunkedCopies, SmallReads
 from .statcache import WHOLE, Sig, Span, StatCache, signature
 
 T = TypeVar("T")
@@ -252,9 +252,9 @@ class Ingest:
             return got
 
         def put_large(p: str) -> tuple[str, str, int]:
-            digest, size = blobs.put_file(Path(p), sigs[p][0])
+            digest, size = blobs.put_file(Path(p), sigs[p][0], task)  # reports its bytes as it reads
             _check_same(p, sigs[p])
-            task.advance(1, size)
+            task.advance(1)
             return p, digest, size
 
         small = [p for p in todo if sigs[p][0] < SMALL]
@@ -398,7 +398,9 @@ class StoreReader:
         pass
 
     def fetch(self, e: Entry, dest: str, task: Task) -> bool:
-        return False
+        # a large file the store keeps as chunks: copied from them on several threads
+        return e.ref is None and isinstance(self.blobs, ChunkedCopies) and self.blobs.copy_chunked(
+            e.digest, e.size, dest, task)
 
     def read_small(self, digests: list[str]) -> dict[str, bytes]:
         assert isinstance(self.blobs, SmallReads)

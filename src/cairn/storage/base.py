@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from ..core.progress import NULL_TASK, Task
+
 
 class BlobStore(Protocol):
     """Bytes addressed by their content digest (``blake3:<hex>``). Stored blobs never change."""
@@ -15,8 +17,10 @@ class BlobStore(Protocol):
     def has(self, digests: Iterable[str]) -> set[str]:
         """The subset of ``digests`` that is stored. Never fails for unknown digests."""
 
-    def put_file(self, path: Path, size_hint: int | None = None) -> tuple[str, int]:
+    def put_file(self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK) -> tuple[str, int]:
         """Read ``path`` once, hashing and storing it in the same pass; return (digest, size).
+        Reports the bytes read to ``task`` as it goes (a bar moves during one large file);
+        the caller counts the file.
 
         A blob already stored is not written again, unless the store can see for the price
         of its existence check that the copy is damaged (an object of the wrong size): that
@@ -72,6 +76,17 @@ class SmallReads(Protocol):
 
     def read_small(self, digests: list[str]) -> dict[str, bytes]:
         """The bytes of those of ``digests`` stored small enough to batch; others are left out."""
+
+
+@runtime_checkable
+class ChunkedCopies(Protocol):
+    """Optional power of a BlobStore: write a blob it keeps as chunks straight to a file,
+    verified, faster than reading it as one stream (a download of a large file)."""
+
+    def copy_chunked(self, digest: str, size: int, dest: str, task: Task = NULL_TASK) -> bool:
+        """Write blob ``digest`` (``size`` bytes) to the new file ``dest``, every byte checked
+        against a digest, reporting bytes to ``task``; False (nothing written) when the store
+        does not keep it as chunks. IntegrityError when a piece reads wrong."""
 
 
 @dataclass(frozen=True, slots=True)

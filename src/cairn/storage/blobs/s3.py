@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ...core.digest import hasher
+from ...core.progress import NULL_TASK, Task
 from ...core.errors import BlobNotFoundError, CairnError, FileChangedError, IntegrityError, StoreError, UsageError
 from ..base import StagingUpload
 from .s3_client import (
@@ -382,7 +383,7 @@ class S3BlobStore:
 
         self._parallel(one, todo, self.workers)
 
-    def put_file(self, path: Path, size_hint: int | None = None) -> tuple[str, int]:
+    def put_file(self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK) -> tuple[str, int]:
         with open(path, "rb") as f:
             size = size_hint if size_hint is not None else os.fstat(f.fileno()).st_size
             if size < self.multipart_threshold:
@@ -390,11 +391,12 @@ class S3BlobStore:
                 try:
                     data = f.read(self.multipart_threshold)
                     if len(data) < self.multipart_threshold:
+                        task.advance(nbytes=len(data))
                         return self.put_bytes(data)
                 finally:
                     self._budget.release(held)
                 f.seek(0)  # it grew past the threshold under us
-            return self._put_large(f, Path(path))
+            return self._put_large(f, Path(path), task)
 
     def _put_object(self, key: str, data: bytes) -> None:
         """PUT unless the key exists; ``If-None-Match`` makes the check atomic with the write."""
@@ -416,13 +418,14 @@ class S3BlobStore:
         raise StoreError(f"s3://{self.bucket}/{key} kept holding bytes of the wrong size while it was "
                          "replaced five times; another writer is damaging it: check who writes to the bucket")
 
-    def _put_large(self, f: BinaryIO, path: Path) -> tuple[str, int]:
+    def _put_large(self, f: BinaryIO, path: Path, task: Task = NULL_TASK) -> tuple[str, int]:
         h = hasher()
         size = 0
         buf = bytearray(READ_SIZE)
         while n := f.readinto(buf):
             h.update(memoryview(buf)[:n])
             size += n
+            task.advance(nbytes=n)
         digest = "blake3:" + h.hexdigest()
         key = self._key(digest)
         self._ready()
