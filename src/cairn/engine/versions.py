@@ -199,7 +199,7 @@ def delete(ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id:
         named = [a for a in v.aliases if a != LATEST]
         if named and not delete_aliases:
             raise UsageError(
-                f"{v.qualified_name} has aliases {named}; pass delete_aliases=True to delete it with its aliases"
+                f"{v.qualified_name} has aliases {named}; pass delete_aliases=True (--delete-aliases) to delete it with its aliases"
             )
         for alias in v.aliases:
             drop_alias(tx, art_id, alias, run_id)
