@@ -72,9 +72,9 @@ def test_a_tree_of_leaves_and_a_node_keeps_its_boundaries_keys_and_digest() -> N
 def test_the_blob_batch_framing(tmp_path) -> None:
     """POST /api/v1/projects/{e}/{p}/blobs/batch: blobs back to back, each a 4-byte
     big-endian length then its bytes; the answer lists their digests in order."""
-    import asyncio
-
-    import httpx
+    # TestClient runs the app on a loop of its own thread: asyncio.run here would fail when an
+    # earlier test (Playwright's sync API) left a loop running in this thread
+    from fastapi.testclient import TestClient
 
     from cairn.server.app import create_app
     from cairn.storage.blobs.local import LocalBlobStore
@@ -83,19 +83,14 @@ def test_the_blob_batch_framing(tmp_path) -> None:
     body = b"".join(struct.pack(">I", len(b)) + b for b in (b"alpha", b"", b"x" * 3))
     assert body[:9] == b"\x00\x00\x00\x05alpha"
     meta, blobs = MetaStore.sqlite(tmp_path / "meta.sqlite"), LocalBlobStore(tmp_path / "blobs")
-    app = create_app(meta, blobs)
-
-    async def post(data: bytes) -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-            return await c.post("/api/v1/projects/e/p/blobs/batch", content=data)
-
-    got = asyncio.run(post(body))
-    assert got.status_code == 201, got.text
-    assert got.json() == {"digests": [_d("alpha"), str(Digest.of_bytes(b"")), _d("xxx")]}
-    assert blobs.has([_d("alpha"), _d("xxx")]) == {_d("alpha"), _d("xxx")}
-    for bad in (body[:-1], b"\x00\x00"):  # a truncated blob, a truncated length: a 400
-        answer = asyncio.run(post(bad))
-        assert answer.status_code == 400 and "malformed blob batch" in answer.text
+    with TestClient(create_app(meta, blobs)) as c:
+        got = c.post("/api/v1/projects/e/p/blobs/batch", content=body)
+        assert got.status_code == 201, got.text
+        assert got.json() == {"digests": [_d("alpha"), str(Digest.of_bytes(b"")), _d("xxx")]}
+        assert blobs.has([_d("alpha"), _d("xxx")]) == {_d("alpha"), _d("xxx")}
+        for bad in (body[:-1], b"\x00\x00"):  # a truncated blob, a truncated length: a 400
+            answer = c.post("/api/v1/projects/e/p/blobs/batch", content=bad)
+            assert answer.status_code == 400 and "malformed blob batch" in answer.text
     meta.dispose()
     blobs.close()
 
