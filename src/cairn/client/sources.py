@@ -43,19 +43,15 @@ class BlobSource(Protocol):
         """Whether the bytes are held in memory (and count against the hold budget)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Bytes:
-    """Bytes the caller handed over (``ingest_bytes``): nothing can change them."""
+class _Held:
+    """What a source whose bytes are in ``self.data`` does with them (Bytes, HeldFile)."""
 
+    __slots__ = ()
     data: bytes
 
     @property
     def size(self) -> int:
         return len(self.data)
-
-    @property
-    def in_memory(self) -> bool:
-        return False  # not counted: the artifact holds them anyway
 
     def read(self, digest: str) -> bytes:
         return self.data
@@ -66,6 +62,17 @@ class Bytes:
 
     def open(self) -> BinaryIO:
         return io.BytesIO(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class Bytes(_Held):
+    """Bytes the caller handed over (``ingest_bytes``): nothing can change them."""
+
+    data: bytes
+
+    @property
+    def in_memory(self) -> bool:
+        return False  # not counted: the artifact holds them anyway
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +119,7 @@ class LocalFile:
 
 
 @dataclass(frozen=True, slots=True)
-class HeldFile:
+class HeldFile(_Held):
     """A local file whose bytes were kept from the read that hashed them: sending it reads
     nothing again (see ``uploader.HOLD_MAX``)."""
 
@@ -120,19 +127,5 @@ class HeldFile:
     data: bytes
 
     @property
-    def size(self) -> int:
-        return len(self.data)
-
-    @property
     def in_memory(self) -> bool:
         return True
-
-    def read(self, digest: str) -> bytes:
-        return self.data
-
-    def chunks(self, digest: str, task: Task = NULL_TASK) -> Iterator[bytes]:
-        yield self.data
-        task.advance(nbytes=len(self.data))
-
-    def open(self) -> BinaryIO:
-        return io.BytesIO(self.data)
