@@ -3,7 +3,7 @@
 # needs, then runs it.
 #   ./dev.sh demo [--port N]   the server with the web UI on http://127.0.0.1:8080 and a demo project
 #                              (installs cairn-artifacts[server] only)
-#   ./dev.sh test [pytest args]   `ruff check`, then the whole test suite (installs the [test]
+#   ./dev.sh test [pytest args]   `ruff check` and `ruff format --check`, then the whole test suite (installs the [test]
 #                              extra and Debian's chromium for the UI tests)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -46,6 +46,7 @@ case "$cmd" in
     setup_venv test
     setup_browser
     .venv/bin/python -m ruff check src tests bench
+    .venv/bin/python -m ruff format --check src tests bench
     exec .venv/bin/python -m pytest -q "$@"
     ;;
   *)

@@ -40,8 +40,9 @@ def compile_bytecode(cli: Path) -> str | None:
     python = cli.parent / "python"
     if not python.is_file():
         return None
-    where = subprocess.run([str(python), "-c", "import cairn, os; print(os.path.dirname(cairn.__file__))"],
-                           capture_output=True, text=True)
+    where = subprocess.run(
+        [str(python), "-c", "import cairn, os; print(os.path.dirname(cairn.__file__))"], capture_output=True, text=True
+    )
     if where.returncode != 0:
         return None
     subprocess.run([str(python), "-m", "compileall", "-q", where.stdout.strip()], check=True)
@@ -73,14 +74,14 @@ def _put_edit(ctx: Context, data: Path, fresh: Path) -> Step:
     copy = fresh / "data"
     cmd = put_cmd(ctx.cairn, copy, data.name)
     target = copy / next(p.name for p in sorted(data.iterdir()))
-    edit = [sys.executable, str(BENCH_DIR / "data.py"), "edit", str(target),
-            str(ctx.run_index + 1)]
+    edit = [sys.executable, str(BENCH_DIR / "data.py"), "edit", str(target), str(ctx.run_index + 1)]
     return Step(cmd, env=_env(fresh), setup=[["cp", "-r", str(data), str(copy)], cmd, edit])
 
 
 def _get(ctx: Context, data: Path, fresh: Path) -> Step:
-    return Step(get_cmd(ctx.cairn, data.name, fresh / "out"), env=_env(fresh),
-                setup=[put_cmd(ctx.cairn, data, data.name)])
+    return Step(
+        get_cmd(ctx.cairn, data.name, fresh / "out"), env=_env(fresh), setup=[put_cmd(ctx.cairn, data, data.name)]
+    )
 
 
 def _get_again(ctx: Context, data: Path, fresh: Path) -> Step:
@@ -91,8 +92,7 @@ def _get_again(ctx: Context, data: Path, fresh: Path) -> Step:
 SCENARIOS = [
     Scenario("cairn-put", "cairn: artifact put", "cairn", _put),
     Scenario("cairn-again", "cairn: artifact put again, unchanged", "cairn", _put_again),
-    Scenario("cairn-edit", "cairn: artifact put after 1 MiB edit", "cairn", _put_edit,
-             datasets=("large",)),
+    Scenario("cairn-edit", "cairn: artifact put after 1 MiB edit", "cairn", _put_edit, datasets=("large",)),
     Scenario("cairn-get", "cairn: artifact get (fresh root)", "cairn", _get),
     Scenario("cairn-get-again", "cairn: artifact get into a folder that already matches", "cairn", _get_again),
 ]

@@ -28,8 +28,10 @@ def timed(name: str, fn, size: int) -> None:  # noqa: ANN001
         n = fn()
         best = min(best, time.process_time() - c)  # CPU time: the machine is shared
         wall = min(wall, time.perf_counter() - t)
-    print(f"  {name:62s} cpu {best:6.3f} s  {size / best / 1e9:5.2f} GB/s per core  (wall {wall:.3f} s)  {n} chunks",
-          flush=True)
+    print(
+        f"  {name:62s} cpu {best:6.3f} s  {size / best / 1e9:5.2f} GB/s per core  (wall {wall:.3f} s)  {n} chunks",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -39,8 +41,10 @@ def main() -> None:
     rnd = random.Random(15)
     data = b"".join(rnd.randbytes(1 << 20) for _ in range(args.mib))
     size = len(data)
-    print(f"{args.mib} MiB of random bytes, best of 5 (CPU time), load average {os.getloadavg()[0]:.2f}, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"{args.mib} MiB of random bytes, best of 5 (CPU time), load average {os.getloadavg()[0]:.2f}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     import blake3
 
     timed("(for scale) BLAKE3, 1 thread", lambda: len(blake3.blake3(data, max_threads=1).digest()), size)
@@ -54,14 +58,18 @@ def main() -> None:
     except ImportError as e:
         print(f"  fastcdc: not importable ({e})")
     else:
-        timed("fastcdc 1.7.0 (FastCDC 2016, Cython)", lambda: sum(1 for _ in fastcdc.fastcdc(data, MIN, AVG, MAX)), size)
+        timed(
+            "fastcdc 1.7.0 (FastCDC 2016, Cython)", lambda: sum(1 for _ in fastcdc.fastcdc(data, MIN, AVG, MAX)), size
+        )
     try:
         import pith_cdc
     except ImportError as e:
         print(f"  pith-cdc: not importable ({e})")
     else:
         try:
-            timed("pith-cdc 0.1.1 (FastCDC, Rust through ctypes)", lambda: len(pith_cdc.chunk(data, MIN, AVG, MAX)), size)
+            timed(
+                "pith-cdc 0.1.1 (FastCDC, Rust through ctypes)", lambda: len(pith_cdc.chunk(data, MIN, AVG, MAX)), size
+            )
         except Exception as e:  # noqa: BLE001  # its own size limits
             print(f"  pith-cdc with 256K/1M/4M: refused ({e})")
     try:
@@ -71,7 +79,9 @@ def main() -> None:
     else:
         top = tilecdc.MAX_AVG_SIZE
         c = tilecdc.Chunker(min_size=top // 4, avg_size=top, max_size=top * 4)
-        timed(f"tilecdc 0.1.2 ({c.impl}; avg at most {top >> 10} KiB: 32x more chunks)", lambda: len(c.chunk(data)), size)
+        timed(
+            f"tilecdc 0.1.2 ({c.impl}; avg at most {top >> 10} KiB: 32x more chunks)", lambda: len(c.chunk(data)), size
+        )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,10 @@ class Spec:
         return self.files * self.size
 
     def describe(self) -> str:
-        return (f"{self.name}: {self.files:,} files x {human(self.size)} "
-                f"in {self.folders:,} folder(s) = {human(self.total_bytes)}")
+        return (
+            f"{self.name}: {self.files:,} files x {human(self.size)} "
+            f"in {self.folders:,} folder(s) = {human(self.total_bytes)}"
+        )
 
 
 FULL = {
@@ -161,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edit {a.k} at offset {edit_large(a.file, a.k)}")
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("datasets", nargs="*", default=list(DEFAULT_DATASETS),
-                   choices=sorted(FULL))
+    p.add_argument("datasets", nargs="*", default=list(DEFAULT_DATASETS), choices=sorted(FULL))
     p.add_argument("--work", type=Path, default=DEFAULT_WORK)
     p.add_argument("--quick", action="store_true", help="counts / 10, large = 64 MiB")
     a = p.parse_args(argv)

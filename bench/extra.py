@@ -37,14 +37,21 @@ def median(xs: list[float]) -> float:
 
 def child(code: str, env: dict[str, str], cwd: str | None = None) -> dict:
     """Run ``code`` in a fresh interpreter; it prints one JSON object as its last line."""
-    out = subprocess.run([PY, "-c", textwrap.dedent(code)], env={**os.environ, **env}, cwd=cwd,
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [PY, "-c", textwrap.dedent(code)],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # -- import ------------------------------------------------------------------------
+
 
 def bench_import(work: Path, quick: bool) -> list[str]:
     times = []
@@ -57,7 +64,9 @@ def bench_import(work: Path, quick: bool) -> list[str]:
         t = time.perf_counter()
         subprocess.run([PY, "-c", "pass"], check=True)
         base.append(time.perf_counter() - t)
-    return [f"| `python -c \"import cairn\"` | {median(times):.3f} s (min {min(times):.3f}) | python alone {median(base):.3f} s | target ≤ 0.2 s |"]
+    return [
+        f'| `python -c "import cairn"` | {median(times):.3f} s (min {min(times):.3f}) | python alone {median(base):.3f} s | target ≤ 0.2 s |'
+    ]
 
 
 # -- wide --------------------------------------------------------------------------
@@ -99,17 +108,21 @@ print(json.dumps({{"setup": setup, "times": times, "files": d.file_count}}))
 def bench_wide(work: Path, quick: bool) -> list[str]:
     rows = []
     results = {}
-    for n in ((1000, 100_000) if quick else (1000, 1_000_000)):
+    for n in (1000, 100_000) if quick else (1000, 1_000_000):
         home = work / f"wide-{n}"
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
         r = child(WIDE.format(n=n), {"CAIRN_DIR": str(home / "store")}, cwd=str(home))
         results[n] = r
-        rows.append(f"| new version of a {n:,}-entry artifact changing 1 entry (draft, add, save; in-process) "
-                    f"| {median(r['times']):.3f} s (min {min(r['times']):.3f}, max {max(r['times']):.3f}) "
-                    f"| set-up {r['setup']:.1f} s, {r['files']:,} files | target < 0.2 s |")
+        rows.append(
+            f"| new version of a {n:,}-entry artifact changing 1 entry (draft, add, save; in-process) "
+            f"| {median(r['times']):.3f} s (min {min(r['times']):.3f}, max {max(r['times']):.3f}) "
+            f"| set-up {r['setup']:.1f} s, {r['files']:,} files | target < 0.2 s |"
+        )
     small, big = results[min(results)], results[max(results)]
-    rows.append(f"| ratio wide / 1,000 entries | {median(big['times']) / median(small['times']):.2f}× | | target ≤ 3× |")
+    rows.append(
+        f"| ratio wide / 1,000 entries | {median(big['times']) / median(small['times']):.2f}× | | target ≤ 3× |"
+    )
     return rows
 
 
@@ -145,8 +158,16 @@ def bench_distributed(work: Path, quick: bool) -> list[str]:
     for n in range(procs_n):
         d = home / f"p{n}"
         d.mkdir()
-        procs.append(subprocess.Popen([PY, "-c", UPSERT, str(n), str(files), str(start)], cwd=d, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [PY, "-c", UPSERT, str(n), str(files), str(start)],
+                cwd=d,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     per = []
     for p in procs:
         out, err = p.communicate()
@@ -154,21 +175,27 @@ def bench_distributed(work: Path, quick: bool) -> list[str]:
             raise RuntimeError(err[-2000:])
         per.append(json.loads(out.strip().splitlines()[-1])["t"])
     wall = time.time() - start
-    r = child("""
+    r = child(
+        """
         import json, time
         import cairn
         t = time.perf_counter()
         with cairn.init(project="dist", group="g") as run:
             a = run.finish_artifact(cairn.Artifact("shards", "predictions"))
         print(json.dumps({"finish": time.perf_counter() - t, "files": a.file_count}))
-    """, {"CAIRN_DIR": str(home / "store")})
+    """,
+        {"CAIRN_DIR": str(home / "store")},
+    )
     ok = "every entry present" if r["files"] == procs_n * files else f"MISSING: {r['files']} of {procs_n * files}"
-    return [f"| {procs_n} processes × {files} files upserted into one distributed version, then finish "
-            f"| finish {r['finish']:.3f} s (whole process incl. start-up) | upserts: all done {wall:.1f} s after the start signal, "
-            f"slowest {max(per):.2f} s; {ok} | finish < 2 s |"]
+    return [
+        f"| {procs_n} processes × {files} files upserted into one distributed version, then finish "
+        f"| finish {r['finish']:.3f} s (whole process incl. start-up) | upserts: all done {wall:.1f} s after the start signal, "
+        f"slowest {max(per):.2f} s; {ok} | finish < 2 s |"
+    ]
 
 
 # -- large file edits ----------------------------------------------------------------
+
 
 def bench_large(work: Path, quick: bool) -> list[str]:
     size = (256 << 20) if quick else (1 << 30)
@@ -210,14 +237,17 @@ def bench_large(work: Path, quick: bool) -> list[str]:
         appended.append(child(log, env)["t"])
     grew = stored() - in_place
     gib = size / (1 << 30)
-    return [f"| 10 successive versions of a {gib:g} GiB file, each with a 1 MiB in-place edit "
-            f"| {in_place / (1 << 30):.3f} GiB stored (vs {10 * gib:g} GiB logical) "
-            f"| per version median {median(times):.2f} s (first {times[0]:.2f} s) | goal: far below {10 * gib:g} GiB |",
-            f"| then 5 more versions, each appending 1 MiB to it | +{grew / (1 << 20):.1f} MiB stored for 5 MiB appended "
-            f"(vs {5 * gib:g} GiB logical) | per version median {median(appended):.2f} s | goal: about the bytes appended |"]
+    return [
+        f"| 10 successive versions of a {gib:g} GiB file, each with a 1 MiB in-place edit "
+        f"| {in_place / (1 << 30):.3f} GiB stored (vs {10 * gib:g} GiB logical) "
+        f"| per version median {median(times):.2f} s (first {times[0]:.2f} s) | goal: far below {10 * gib:g} GiB |",
+        f"| then 5 more versions, each appending 1 MiB to it | +{grew / (1 << 20):.1f} MiB stored for 5 MiB appended "
+        f"(vs {5 * gib:g} GiB logical) | per version median {median(appended):.2f} s | goal: about the bytes appended |",
+    ]
 
 
 # -- server + SeaweedFS vs boto3 --------------------------------------------------------
+
 
 def bench_server_s3(work: Path, quick: bool) -> list[str]:
     from services import seaweed_s3
@@ -248,7 +278,9 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
         subprocess.run(["sync"], check=True)
         t = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
-            list(pool.map(lambda p: c.put_object(Bucket="raw", Key=str(p.relative_to(data)), Body=p.read_bytes()), files))
+            list(
+                pool.map(lambda p: c.put_object(Bucket="raw", Key=str(p.relative_to(data)), Body=p.read_bytes()), files)
+            )
         raw_put = time.perf_counter() - t
         subprocess.run(["sync"], check=True)
         t = time.perf_counter()
@@ -269,10 +301,13 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
             list(pool.map(get_to_file, files))
         raw_get = time.perf_counter() - t
         env = {**s3.env(), "CAIRN_DIR": str(home / "unused")}
-        with cairn_server(home / "srv", env, "--meta", f"sqlite:///{home / 'meta.sqlite'}", "--blobs", "s3://cairn/r", "--no-ui") as url:
+        with cairn_server(
+            home / "srv", env, "--meta", f"sqlite:///{home / 'meta.sqlite'}", "--blobs", "s3://cairn/r", "--no-ui"
+        ) as url:
             cenv = {"CAIRN_BASE_URL": url, "CAIRN_CACHE_DIR": str(home / "cache")}
             subprocess.run(["sync"], check=True)
-            r = child(f"""
+            r = child(
+                f"""
                 import json, time
                 import cairn
                 t = time.perf_counter()
@@ -281,21 +316,30 @@ def bench_server_s3(work: Path, quick: bool) -> list[str]:
                     a.add_dir({str(data)!r})
                     run.log_artifact(a)
                 print(json.dumps({{"t": time.perf_counter() - t}}))
-            """, cenv)
+            """,
+                cenv,
+            )
             subprocess.run(["sync"], check=True)
-            g = child(f"""
+            g = child(
+                f"""
                 import json, time
                 import cairn
                 t = time.perf_counter()
-                cairn.Api().artifact("s3/big:latest").download({str(home / 'out')!r})
+                cairn.Api().artifact("s3/big:latest").download({str(home / "out")!r})
                 print(json.dumps({{"t": time.perf_counter() - t}}))
-            """, cenv)
+            """,
+                cenv,
+            )
     mb = total / (1 << 20)
-    rows.append(f"| server + SeaweedFS: log {n_files} × 1 MiB | {r['t']:.2f} s = {mb / r['t']:.0f} MiB/s "
-                f"| raw boto3 put (16 threads) {raw_put:.2f} s = {mb / raw_put:.0f} MiB/s → {raw_put / r['t']:.0%} | target ≥ 80% |")
-    rows.append(f"| server + SeaweedFS: download {n_files} × 1 MiB (empty cache) | {g['t']:.2f} s = {mb / g['t']:.0f} MiB/s "
-                f"| raw boto3 get into files (16 threads) {raw_get:.2f} s = {mb / raw_get:.0f} MiB/s → {raw_get / g['t']:.0%}; "
-                f"into memory only {raw_get_mem:.2f} s → {raw_get_mem / g['t']:.0%} | target ≥ 80% |")
+    rows.append(
+        f"| server + SeaweedFS: log {n_files} × 1 MiB | {r['t']:.2f} s = {mb / r['t']:.0f} MiB/s "
+        f"| raw boto3 put (16 threads) {raw_put:.2f} s = {mb / raw_put:.0f} MiB/s → {raw_put / r['t']:.0%} | target ≥ 80% |"
+    )
+    rows.append(
+        f"| server + SeaweedFS: download {n_files} × 1 MiB (empty cache) | {g['t']:.2f} s = {mb / g['t']:.0f} MiB/s "
+        f"| raw boto3 get into files (16 threads) {raw_get:.2f} s = {mb / raw_get:.0f} MiB/s → {raw_get / g['t']:.0%}; "
+        f"into memory only {raw_get_mem:.2f} s → {raw_get_mem / g['t']:.0%} | target ≥ 80% |"
+    )
     return rows
 
 
@@ -349,15 +393,22 @@ def bench_memory(work: Path, quick: bool) -> list[str]:
         runs = (put, again, get, get_again)
         rows.append(
             f"| peak RSS, {n:,} × 1 KiB files (CLI) | log {put[1]:.0f} MiB, again {again[1]:.0f}, download {get[1]:.0f},"
-            f" into a matching folder {get_again[1]:.0f} | seconds: " + " / ".join(f"{r[0]:.2f}" for r in runs)
+            f" into a matching folder {get_again[1]:.0f} | seconds: "
+            + " / ".join(f"{r[0]:.2f}" for r in runs)
             + " | flat in the file count |"
         )
         shutil.rmtree(home, ignore_errors=True)
     return rows
 
 
-BENCHES = {"memory": bench_memory, "import": bench_import, "wide": bench_wide, "distributed": bench_distributed,
-           "large": bench_large, "server-s3": bench_server_s3}
+BENCHES = {
+    "memory": bench_memory,
+    "import": bench_import,
+    "wide": bench_wide,
+    "distributed": bench_distributed,
+    "large": bench_large,
+    "server-s3": bench_server_s3,
+}
 
 
 def main() -> int:

@@ -76,16 +76,21 @@ def build(home: Path, versions: int, per_version: int) -> float:
             items.append((d, data))
             entries.append(mf.Entry(f"d{i // 100}/f{i}.bin", d, len(data)))
         c.blobs.put_blobs(items, hashed=True)
-        c.engine.commit(CommitRequest(entity="local", project="bench", name=f"a{v % 50}", type="dataset",
-                                      entries=entries))
+        c.engine.commit(
+            CommitRequest(entity="local", project="bench", name=f"a{v % 50}", type="dataset", entries=entries)
+        )
         if v % 100 == 99:
             print(f"  built {v + 1} versions ({time.perf_counter() - t:.0f} s)", flush=True)
     from cairn.engine import versions as ver
 
     deleted = 0
-    for v in c.engine.list_versions("local", "bench", "a0") + c.engine.list_versions("local", "bench", "a1") \
-            + c.engine.list_versions("local", "bench", "a2") + c.engine.list_versions("local", "bench", "a3") \
-            + c.engine.list_versions("local", "bench", "a4"):
+    for v in (
+        c.engine.list_versions("local", "bench", "a0")
+        + c.engine.list_versions("local", "bench", "a1")
+        + c.engine.list_versions("local", "bench", "a2")
+        + c.engine.list_versions("local", "bench", "a3")
+        + c.engine.list_versions("local", "bench", "a4")
+    ):
         ver.delete(c.meta, v.id, delete_aliases=True)
         deleted += 1
     print(f"  deleted {deleted} versions", flush=True)
@@ -98,8 +103,13 @@ def build(home: Path, versions: int, per_version: int) -> float:
 def run_gc(home: Path, *args: str) -> tuple[float, int, str]:
     """One `cairn gc` process: (seconds, peak RSS in MiB, its report)."""
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", GC, *args], env={**os.environ, "CAIRN_DIR": str(home)},
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", GC, *args],
+        env={**os.environ, "CAIRN_DIR": str(home)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dt = time.perf_counter() - t
     peak = int(out.stderr.rpartition("PEAK_RSS_KIB ")[2].split()[0])
     return dt, peak // 1024, out.stdout

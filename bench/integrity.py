@@ -49,8 +49,7 @@ def manifest_load(entries: int, runs: int) -> None:
                 times[mode].append(time.perf_counter() - t)
                 assert n == entries
         a, b = statistics.median(times["checked"]), statistics.median(times["unchecked"])
-        print(f"  load all entries: checked {a:.2f} s, unchecked {b:.2f} s (+{(a - b) / b:.1%}); "
-              f"runs {runs}")
+        print(f"  load all entries: checked {a:.2f} s, unchecked {b:.2f} s (+{(a - b) / b:.1%}); runs {runs}")
         t = time.perf_counter()
         for k, v in chunks.items():
             mf.checked(lambda keys: {k: v})([k])
@@ -59,8 +58,10 @@ def manifest_load(entries: int, runs: int) -> None:
 
 
 # the length-checking upsert measured against INSERT OR IGNORE (and not adopted: see local.py)
-UPSERT = ("INSERT INTO blobs (digest, data) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE "
-          "SET data = excluded.data WHERE length(blobs.data) != length(excluded.data)")
+UPSERT = (
+    "INSERT INTO blobs (digest, data) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE "
+    "SET data = excluded.data WHERE length(blobs.data) != length(excluded.data)"
+)
 
 
 def packed_present(n: int, runs: int) -> None:
@@ -80,8 +81,10 @@ def packed_present(n: int, runs: int) -> None:
                 times[mode].append(time.perf_counter() - t)
         store.close()
     a, b = statistics.median(times["upsert"]), statistics.median(times["ignore"])
-    print(f"{n:,} present 1 KiB blobs stored again: length-checking upsert {a:.3f} s, "
-          f"INSERT OR IGNORE {b:.3f} s; runs {runs}")
+    print(
+        f"{n:,} present 1 KiB blobs stored again: length-checking upsert {a:.3f} s, "
+        f"INSERT OR IGNORE {b:.3f} s; runs {runs}"
+    )
 
 
 _PEAK = """
@@ -109,13 +112,15 @@ def verify_memory(counts: list[int]) -> None:
                 (d / f"f{i:07d}.txt").write_bytes(os.urandom(1024))
             env = {**os.environ, "CAIRN_DIR": f"{tmp}/home", "CAIRN_SILENT": "1"}
             env.pop("CAIRN_BASE_URL", None)
-            subprocess.run([cairn, "artifact", "put", str(src), "--name", "p/data"], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [cairn, "artifact", "put", str(src), "--name", "p/data"], env=env, check=True, stdout=subprocess.DEVNULL
+            )
             shutil.rmtree(src)
             # through a small helper: a child forked from this process would count the pages it
             # shares with it (the 1,000,000-entry manifest above) in its peak
-            out = subprocess.run([sys.executable, "-c", _PEAK, cairn, "verify"], env=env, check=True,
-                                 capture_output=True, text=True).stdout.split()
+            out = subprocess.run(
+                [sys.executable, "-c", _PEAK, cairn, "verify"], env=env, check=True, capture_output=True, text=True
+            ).stdout.split()
             print(f"cairn verify, {n:,} x 1 KiB files: {float(out[0]):.2f} s, peak RSS {int(out[1]) / 1024:.0f} MiB")
 
 

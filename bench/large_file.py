@@ -130,16 +130,20 @@ def measure(args, src, runs, variants, add) -> None:  # noqa: ANN001
 
 
 def report(args, rows, variants) -> None:  # noqa: ANN001
-    print(f"one file of {args.size_mib} MiB, {args.runs} interleaved runs, medians (min-max); "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()[0]:.1f} at the end "
-          f"({START_LOAD:.1f} at the start)")
+    print(
+        f"one file of {args.size_mib} MiB, {args.runs} interleaved runs, medians (min-max); "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()[0]:.1f} at the end "
+        f"({START_LOAD:.1f} at the start)"
+    )
     for k, v in rows.items():
         print(f"  {k:45s} {statistics.median(v):6.2f} s  ({min(v):.2f}-{max(v):.2f})")
     base = statistics.median(rows["cp + sync"])
     for label, _ in variants:
-        print(f"  {label}: log + sync / (cp + sync) = {statistics.median(rows[f'{label}: log + sync']) / base:.2f}x; "
-              f"download / cp = {statistics.median(rows[f'{label}: download (empty folder)']) / statistics.median(rows['cp']):.2f}x; "
-              f"edit re-log / log = {statistics.median(rows[f'{label}: re-log after a 1 MiB edit (another path)']) / statistics.median(rows[f'{label}: log']):.2f}x")
+        print(
+            f"  {label}: log + sync / (cp + sync) = {statistics.median(rows[f'{label}: log + sync']) / base:.2f}x; "
+            f"download / cp = {statistics.median(rows[f'{label}: download (empty folder)']) / statistics.median(rows['cp']):.2f}x; "
+            f"edit re-log / log = {statistics.median(rows[f'{label}: re-log after a 1 MiB edit (another path)']) / statistics.median(rows[f'{label}: log']):.2f}x"
+        )
 
 
 if __name__ == "__main__":

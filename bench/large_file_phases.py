@@ -46,7 +46,9 @@ def main() -> None:
     src = Path(args.file)
     size = src.stat().st_size
     os.system(f"cat '{src}' > /dev/null")
-    print(f"{size >> 20} MiB, load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"{size >> 20} MiB, load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     buf = bytearray(16 << 20)
 
     def read() -> None:
@@ -68,20 +70,26 @@ def main() -> None:
     phase("BLAKE3 whole file, 1 thread (mmap)", hash1)
     phase("BLAKE3 whole file, max_threads=AUTO (mmap)", hash_all)
     cdc = FastCDC(CDC_AVG, min_size=CDC_MIN, max_size=CDC_MAX)
-    cuts = phase("pyfastcdc cut_buf over mmap (cuts only)", lambda: [(c.offset, c.length) for c in cdc.cut_buf(memoryview(m))])
+    cuts = phase(
+        "pyfastcdc cut_buf over mmap (cuts only)", lambda: [(c.offset, c.length) for c in cdc.cut_buf(memoryview(m))]
+    )
     with open(src, "rb") as f:
         phase("pyfastcdc cut_stream (its own reads: today's path)", lambda: sum(1 for _ in cdc.cut_stream(f)))
     with memoryview(m) as mv:  # released before the map is closed
-        phase("BLAKE3 of each chunk, 1 thread", lambda: [blake3.blake3(mv[o:o + n], max_threads=1).digest() for o, n in cuts])
+        phase(
+            "BLAKE3 of each chunk, 1 thread",
+            lambda: [blake3.blake3(mv[o : o + n], max_threads=1).digest() for o, n in cuts],
+        )
     tmp = Path(tempfile.mkdtemp(dir=src.parent))
     try:
+
         def write_chunks() -> None:
             view = memoryview(m)
             for i, (o, n) in enumerate(cuts):
                 w = os.open(tmp / f"w{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                part = view[o:o + n]
+                part = view[o : o + n]
                 while part:
-                    part = part[os.write(w, part):]
+                    part = part[os.write(w, part) :]
                 os.close(w)
 
         def copy_chunks() -> None:
@@ -113,8 +121,10 @@ def others(m: mmap.mmap) -> None:
     except ImportError as e:
         print(f"  fastcdc (PyPI 'fastcdc'): not importable ({e})")
     else:
-        phase("fastcdc (PyPI 'fastcdc', cython) over bytes", lambda: sum(1 for _ in fastcdc.fastcdc(
-            bytes(m), CDC_MIN, CDC_AVG, CDC_MAX, fat=False, hf=None)))
+        phase(
+            "fastcdc (PyPI 'fastcdc', cython) over bytes",
+            lambda: sum(1 for _ in fastcdc.fastcdc(bytes(m), CDC_MIN, CDC_AVG, CDC_MAX, fat=False, hf=None)),
+        )
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ class Scenario:
 
 # ---------------------------------------------------------------- virtualenvs
 
+
 def venv_bin(venv: Path, name: str) -> str:
     return str(venv / "bin" / name)
 
@@ -63,20 +64,19 @@ def ensure_venv(cache: Path, key: str, log=print) -> Path:
         return venv
     log(f"creating virtualenv {venv} and installing {pkg} (once) ...")
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run([venv_bin(venv, "python"), "-m", "pip", "install", "-q", pkg],
-                   check=True)
+    subprocess.run([venv_bin(venv, "python"), "-m", "pip", "install", "-q", pkg], check=True)
     marker.write_text(pkg + "\n")
     return venv
 
 
 def peer_version(venv: Path, key: str) -> str:
     code = f"import importlib.metadata as m; print(m.version({PEERS[key]!r}))"
-    out = subprocess.run([venv_bin(venv, "python"), "-c", code],
-                         capture_output=True, text=True)
+    out = subprocess.run([venv_bin(venv, "python"), "-c", code], capture_output=True, text=True)
     return out.stdout.strip() or "?"
 
 
 # ---------------------------------------------------------------- floors
+
 
 def _python_startup(ctx, data, fresh):
     return Step([sys.executable, "-c", "pass"])
@@ -118,16 +118,23 @@ def _wandb_env(fresh: Path) -> dict[str, str]:
     # Offline: nothing is uploaded, but add_dir still copies every file into
     # the staging folder under WANDB_DATA_DIR, so point all of W&B's folders
     # into the fresh run folder (else they pile up in ~/.local/share/wandb).
-    return {"WANDB_MODE": "offline", "WANDB_SILENT": "true",
-            "WANDB_DIR": str(fresh), "WANDB_DATA_DIR": str(fresh / "data"),
-            "WANDB_CACHE_DIR": str(fresh / "cache"),
-            "WANDB_CONFIG_DIR": str(fresh / "config")}
+    return {
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        "WANDB_DIR": str(fresh),
+        "WANDB_DATA_DIR": str(fresh / "data"),
+        "WANDB_CACHE_DIR": str(fresh / "cache"),
+        "WANDB_CONFIG_DIR": str(fresh / "config"),
+    }
 
 
 def _wandb(ctx, data, fresh):
     py = venv_bin(ctx.venvs["wandb"], "python")
-    return Step([py, "-c", WANDB_SCRIPT, str(data), str(fresh), str(fresh / "phases.json")],
-                env=_wandb_env(fresh), phases=fresh / "phases.json")
+    return Step(
+        [py, "-c", WANDB_SCRIPT, str(data), str(fresh), str(fresh / "phases.json")],
+        env=_wandb_env(fresh),
+        phases=fresh / "phases.json",
+    )
 
 
 def _wandb_import(ctx, data, fresh):
@@ -136,19 +143,18 @@ def _wandb_import(ctx, data, fresh):
 
 # ---------------------------------------------------------------- DVC
 
+
 def _dvc_repo(ctx, data, fresh, adds: int, edit: bool = False) -> Step:
     """Fresh repo with a real copy of the data (DVC rewrites hard-linked
     files, so `cp -al` would change what is measured), `adds` untimed
     `dvc add`s, an optional 1 MiB edit, then a timed `dvc add`."""
     dvc = venv_bin(ctx.venvs["dvc"], "dvc")
     repo = fresh / "repo"
-    setup = [[dvc, "init", "--no-scm", "-q"],
-             ["cp", "-r", str(data), str(repo / "data")]]
+    setup = [[dvc, "init", "--no-scm", "-q"], ["cp", "-r", str(data), str(repo / "data")]]
     setup += [[dvc, "add", "-q", "data"]] * adds
     if edit:
         target = repo / "data" / next(p.name for p in sorted(data.iterdir()))
-        setup.append([sys.executable, str(BENCH_DIR / "data.py"), "edit",
-                      str(target), str(ctx.run_index + 1)])
+        setup.append([sys.executable, str(BENCH_DIR / "data.py"), "edit", str(target), str(ctx.run_index + 1)])
     env = {"DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(fresh / "site")}
     return Step([dvc, "add", "-q", "data"], env=env, cwd=repo, setup=setup)  # run.py makes cwd
 
@@ -166,8 +172,7 @@ def _dvc_edit(ctx, data, fresh):
 
 
 def _dvc_version(ctx, data, fresh):
-    return Step([venv_bin(ctx.venvs["dvc"], "dvc"), "--version"],
-                env={"DVC_NO_ANALYTICS": "1"})
+    return Step([venv_bin(ctx.venvs["dvc"], "dvc"), "--version"], env={"DVC_NO_ANALYTICS": "1"})
 
 
 # ---------------------------------------------------------------- MLflow
@@ -189,10 +194,8 @@ json.dump({"import": t1 - t0, "start_run": t2 - t1, "log_artifacts": t3 - t2,
 
 def _mlflow(ctx, data, fresh):
     py = venv_bin(ctx.venvs["mlflow"], "python")
-    env = {"MLFLOW_ALLOW_FILE_STORE": "true",
-           "MLFLOW_TRACKING_URI": (fresh / "mlruns").as_uri()}
-    return Step([py, "-c", MLFLOW_SCRIPT, str(data), str(fresh / "phases.json")],
-                env=env, phases=fresh / "phases.json")
+    env = {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_TRACKING_URI": (fresh / "mlruns").as_uri()}
+    return Step([py, "-c", MLFLOW_SCRIPT, str(data), str(fresh / "phases.json")], env=env, phases=fresh / "phases.json")
 
 
 def _mlflow_import(ctx, data, fresh):
@@ -203,16 +206,14 @@ SCENARIOS = [
     Scenario("python", "python -c pass", "floor", _python_startup, startup=True),
     Scenario("wandb-import", "W&B: import wandb", "wandb", _wandb_import, startup=True),
     Scenario("dvc-version", "DVC: dvc --version", "dvc", _dvc_version, startup=True),
-    Scenario("mlflow-import", "MLflow: import mlflow", "mlflow", _mlflow_import,
-             startup=True),
+    Scenario("mlflow-import", "MLflow: import mlflow", "mlflow", _mlflow_import, startup=True),
     Scenario("stat", "floor: stat walk (find -printf)", "floor", _stat),
     Scenario("cat", "floor: cat every file > /dev/null", "floor", _cat),
     Scenario("cp", "floor: cp -r", "floor", _cp),
     Scenario("wandb", "W&B offline: add_dir + log_artifact", "wandb", _wandb),
     Scenario("dvc-add", "DVC: dvc add (fresh repo)", "dvc", _dvc_add),
     Scenario("dvc-again", "DVC: dvc add again, unchanged", "dvc", _dvc_again),
-    Scenario("dvc-edit", "DVC: dvc add after 1 MiB edit", "dvc", _dvc_edit,
-             datasets=("large",)),
+    Scenario("dvc-edit", "DVC: dvc add after 1 MiB edit", "dvc", _dvc_edit, datasets=("large",)),
     Scenario("mlflow", "MLflow: log_artifacts (file store)", "mlflow", _mlflow),
 ]
 

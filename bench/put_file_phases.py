@@ -31,7 +31,10 @@ try:
         t2 = time.perf_counter()
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
-        print(f"{sys.argv[1]} {what}: put {t1 - t:.2f} s, flush {t2 - t1:.2f} s, cpu {cpu:.2f} s "
-              f"(user {r1.ru_utime - r0.ru_utime:.2f})", flush=True)
+        print(
+            f"{sys.argv[1]} {what}: put {t1 - t:.2f} s, flush {t2 - t1:.2f} s, cpu {cpu:.2f} s "
+            f"(user {r1.ru_utime - r0.ru_utime:.2f})",
+            flush=True,
+        )
 finally:
     shutil.rmtree(d)

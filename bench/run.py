@@ -38,6 +38,7 @@ def log(msg: str) -> None:
 
 # ---------------------------------------------------------------- one process
 
+
 def cpu_busy() -> float:
     """CPU seconds spent busy since boot, all cores (first line of /proc/stat)."""
     try:
@@ -53,8 +54,7 @@ def run_timed(argv, env, cwd, out) -> tuple[float, int, int, float]:
     cores busy with *other* work meanwhile: other processes, kernel threads)."""
     busy0 = cpu_busy()
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                         stdout=out, stderr=subprocess.STDOUT)
+    p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     _, status, usage = os.wait4(p.pid, 0)  # reap it ourselves to get its rusage
     seconds = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -76,8 +76,7 @@ def prewarm(dataset: Path | None) -> None:
     """Read the dataset into the page cache: tools all start from a warm cache
     (the VM may page cold file data out between runs)."""
     if dataset is not None:
-        subprocess.run(["sh", "-c", 'find "$1" -type f -exec cat {} + > /dev/null',
-                        "sh", str(dataset)], check=False)
+        subprocess.run(["sh", "-c", 'find "$1" -type f -exec cat {} + > /dev/null', "sh", str(dataset)], check=False)
 
 
 def timed_sync() -> float:
@@ -86,11 +85,19 @@ def timed_sync() -> float:
     return time.perf_counter() - t0
 
 
-def run_scenario(scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, runs: int,
-                 quiet: float = 0) -> dict:
-    row = {"key": scn.key, "label": scn.label, "group": scn.group, "status": "ok",
-           "note": "", "seconds": [], "flush": [], "rss_kib": [], "other_cpu": [],
-           "phases": []}
+def run_scenario(scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, runs: int, quiet: float = 0) -> dict:
+    row = {
+        "key": scn.key,
+        "label": scn.label,
+        "group": scn.group,
+        "status": "ok",
+        "note": "",
+        "seconds": [],
+        "flush": [],
+        "rss_kib": [],
+        "other_cpu": [],
+        "phases": [],
+    }
     logs.mkdir(parents=True, exist_ok=True)
     for i in range(runs + 1):  # run 0 is the warm-up
         ctx.run_index = i
@@ -104,8 +111,7 @@ def run_scenario(scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, r
         with open(log_path, "wb") as out:
             for cmd in step.setup:
                 try:
-                    rc = subprocess.run(cmd, env=env, cwd=step.cwd, stdout=out,
-                                        stderr=subprocess.STDOUT).returncode
+                    rc = subprocess.run(cmd, env=env, cwd=step.cwd, stdout=out, stderr=subprocess.STDOUT).returncode
                 except OSError as e:
                     rc = str(e)
                 if rc:
@@ -123,8 +129,10 @@ def run_scenario(scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, r
             return _failed(row, f"exit {rc}", log_path)
         flush = timed_sync()
         what = "warm-up" if i == 0 else f"run {i}/{runs}"
-        log(f"  {scn.key:14} {what:9} {seconds:8.3f}s  +sync {flush:6.3f}s  "
-            f"{rss / 1024:7.1f} MiB  other CPU {other:4.2f}")
+        log(
+            f"  {scn.key:14} {what:9} {seconds:8.3f}s  +sync {flush:6.3f}s  "
+            f"{rss / 1024:7.1f} MiB  other CPU {other:4.2f}"
+        )
         if i:
             row["seconds"].append(seconds)
             row["flush"].append(flush)
@@ -142,6 +150,7 @@ def _failed(row: dict, why: str, log_path: Path) -> dict:
 
 # ---------------------------------------------------------------- report
 
+
 def machine() -> dict:
     def first(path, prefix):
         try:
@@ -153,14 +162,17 @@ def machine() -> dict:
         return "?"
 
     mem_kib = first("/proc/meminfo", "MemTotal").split()[0]
-    return {"cpu": first("/proc/cpuinfo", "model name"), "cores": os.cpu_count(),
-            "memory": f"{int(mem_kib) / 1024**2:.1f} GiB" if mem_kib.isdigit() else "?",
-            "kernel": platform.release(), "python": platform.python_version()}
+    return {
+        "cpu": first("/proc/cpuinfo", "model name"),
+        "cores": os.cpu_count(),
+        "memory": f"{int(mem_kib) / 1024**2:.1f} GiB" if mem_kib.isdigit() else "?",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
 
 
 def filesystem(path: Path) -> str:
-    for cmd in (["findmnt", "-n", "-o", "FSTYPE,SOURCE,OPTIONS", "-T", str(path)],
-                ["df", "-T", str(path)]):
+    for cmd in (["findmnt", "-n", "-o", "FSTYPE,SOURCE,OPTIONS", "-T", str(path)], ["df", "-T", str(path)]):
         try:
             out = subprocess.run(cmd, capture_output=True, text=True, check=True)
             return " ".join(out.stdout.split()[-4:] if cmd[0] == "df" else out.stdout.split())
@@ -174,20 +186,25 @@ def fmt_s(x: float) -> str:
 
 
 def table(rows: list[dict]) -> list[str]:
-    lines = ["| scenario | median s | min–max s | flush (sync) s | peak RSS MiB "
-             "| other CPU | notes |", "|---|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| scenario | median s | min–max s | flush (sync) s | peak RSS MiB | other CPU | notes |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         if r["status"] != "ok":
             lines.append(f"| {r['label']} | – | – | – | – | – | {r['note']} |")
             continue
         s, f = r["seconds"], r["flush"]
-        phases = {k: statistics.median(p[k] for p in r["phases"] if k in p)
-                  for k in (r["phases"][0] if r["phases"] else {})}
+        phases = {
+            k: statistics.median(p[k] for p in r["phases"] if k in p) for k in (r["phases"][0] if r["phases"] else {})
+        }
         note = " · ".join(f"{k} {fmt_s(v)}" for k, v in phases.items()) or r["note"]
-        lines.append(f"| {r['label']} | {fmt_s(statistics.median(s))} | "
-                     f"{fmt_s(min(s))}–{fmt_s(max(s))} | {fmt_s(statistics.median(f))} | "
-                     f"{max(r['rss_kib']) / 1024:.0f} | "
-                     f"{statistics.median(r['other_cpu']):.2f} | {note} |")
+        lines.append(
+            f"| {r['label']} | {fmt_s(statistics.median(s))} | "
+            f"{fmt_s(min(s))}–{fmt_s(max(s))} | {fmt_s(statistics.median(f))} | "
+            f"{max(r['rss_kib']) / 1024:.0f} | "
+            f"{statistics.median(r['other_cpu']):.2f} | {note} |"
+        )
     return lines
 
 
@@ -203,8 +220,7 @@ def ratios(rows: list[dict]) -> list[str]:
     def total(r: dict) -> float:
         return statistics.median(r["seconds"]) + statistics.median(r["flush"])
 
-    lines = ["| cairn ÷ | " + " | ".join(r["key"] for r in others) + " |",
-             "|---|" + "---:|" * len(others)]
+    lines = ["| cairn ÷ | " + " | ".join(r["key"] for r in others) + " |", "|---|" + "---:|" * len(others)]
     for m in mine:
         lines.append(f"| {m['label']} | " + " | ".join(f"{total(m) / total(o):.2f}" for o in others) + " |")
     return ["Ratios, time + flush (medians); below 1, cairn took less:", "", *lines, ""]
@@ -212,23 +228,31 @@ def ratios(rows: list[dict]) -> list[str]:
 
 def render(result: dict) -> str:
     m = result["machine"]
-    out = ["# cairn benchmark results", "",
-           f"Run {result['date']}: `{result['command']}`", "",
-           "## Machine", "",
-           f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory']}",
-           f"- work dir {result['work']}: {m['filesystem']}",
-           f"- kernel {m['kernel']}; Python {m['python']}",
-           "- tools: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()), "",
-           "## Method", "",
-           f"Warm page cache (the dataset is read once before every run). Per scenario: 1 warm-up, then {result['runs']} runs, each in "
-           "a fresh folder (deleted only at the end). Times are whole processes "
-           "(start-up + imports included); 'flush' is a `sync` timed right after; "
-           "peak RSS is the largest process of the tree (wait4). 'other CPU' is the "
-           "median number of cores busy with anything else during the timed run (other "
-           "processes and kernel threads, incl. writeback): well above 0 means a noisy "
-           "machine. Notes give the median in-process phase times the peer scripts "
-           "report.", f"Load average at start {result['load'][0]}, at end {result['load'][1]}.",
-           ""]
+    out = [
+        "# cairn benchmark results",
+        "",
+        f"Run {result['date']}: `{result['command']}`",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory']}",
+        f"- work dir {result['work']}: {m['filesystem']}",
+        f"- kernel {m['kernel']}; Python {m['python']}",
+        "- tools: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()),
+        "",
+        "## Method",
+        "",
+        f"Warm page cache (the dataset is read once before every run). Per scenario: 1 warm-up, then {result['runs']} runs, each in "
+        "a fresh folder (deleted only at the end). Times are whole processes "
+        "(start-up + imports included); 'flush' is a `sync` timed right after; "
+        "peak RSS is the largest process of the tree (wait4). 'other CPU' is the "
+        "median number of cores busy with anything else during the timed run (other "
+        "processes and kernel threads, incl. writeback): well above 0 means a noisy "
+        "machine. Notes give the median in-process phase times the peer scripts "
+        "report.",
+        f"Load average at start {result['load'][0]}, at end {result['load'][1]}.",
+        "",
+    ]
     for name, rows in result["tables"].items():
         title = STARTUP if name == STARTUP else result["datasets"][name]
         out += [f"## {title}", "", *table(rows), "", *ratios(rows)]
@@ -239,25 +263,33 @@ def render(result: dict) -> str:
 
 # ---------------------------------------------------------------- main
 
+
 def main() -> int:
     p = argparse.ArgumentParser(description="cairn vs peers benchmark")
     p.add_argument("--quick", action="store_true", help="the 1/10 datasets")
     p.add_argument("--runs", type=int, default=3, help="timed runs after the warm-up")
-    p.add_argument("--only", nargs="+", metavar="SCENARIO",
-                   help="scenario keys: " + " ".join(
-                       s.key for s in peers.SCENARIOS + cairn_scenarios.SCENARIOS))
-    p.add_argument("--peers", default=",".join(peers.PEERS),
-                   help="comma list of peers to run ('' for none)")
-    p.add_argument("--datasets", nargs="+", default=list(data.DEFAULT_DATASETS),
-                   choices=sorted(data.FULL))
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="SCENARIO",
+        help="scenario keys: " + " ".join(s.key for s in peers.SCENARIOS + cairn_scenarios.SCENARIOS),
+    )
+    p.add_argument("--peers", default=",".join(peers.PEERS), help="comma list of peers to run ('' for none)")
+    p.add_argument("--datasets", nargs="+", default=list(data.DEFAULT_DATASETS), choices=sorted(data.FULL))
     p.add_argument("--no-cairn", action="store_true", help="skip the cairn rows")
     p.add_argument("--cairn", help="path of the cairn CLI (default: repo .venv)")
-    p.add_argument("--work", type=Path, default=data.DEFAULT_WORK,
-                   help="data, venvs and scratch runs (default %(default)s)")
+    p.add_argument(
+        "--work", type=Path, default=data.DEFAULT_WORK, help="data, venvs and scratch runs (default %(default)s)"
+    )
     p.add_argument("--venvs", type=Path, help="peer virtualenvs (default WORK/venvs)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
-    p.add_argument("--wait-quiet", type=float, default=0, metavar="S",
-                   help="before each run wait up to S s for the CPUs to go idle")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="S",
+        help="before each run wait up to S s for the CPUs to go idle",
+    )
     p.add_argument("--keep", action="store_true", help="keep the run folders")
     a = p.parse_args()
 
@@ -269,8 +301,7 @@ def main() -> int:
     notes: list[str] = []
     cairn_cli = None if a.no_cairn else cairn_scenarios.find_cli(a.cairn)
     if not a.no_cairn and cairn_cli is None:
-        notes.append("cairn rows skipped: no `cairn` CLI found (repo .venv/bin/cairn, "
-                     "PATH or --cairn)")
+        notes.append("cairn rows skipped: no `cairn` CLI found (repo .venv/bin/cairn, PATH or --cairn)")
     scenarios = [s for s in peers.SCENARIOS if s.group == "floor" or s.group in chosen]
     scenarios += cairn_scenarios.SCENARIOS if not a.no_cairn else []
     if a.only:
@@ -280,8 +311,7 @@ def main() -> int:
         scenarios = [s for s in scenarios if s.key in a.only]
 
     venv_root = (a.venvs or work / "venvs").resolve()
-    venvs = {k: peers.ensure_venv(venv_root, k, log) for k in chosen
-             if any(s.group == k for s in scenarios)}
+    venvs = {k: peers.ensure_venv(venv_root, k, log) for k in chosen if any(s.group == k for s in scenarios)}
     versions = {peers.PEERS[k]: peers.peer_version(v, k) for k, v in venvs.items()}
     if cairn_cli:
         versions["cairn"] = str(cairn_cli)
@@ -290,8 +320,7 @@ def main() -> int:
             notes.append(compiled)
 
     specs = data.specs(a.quick)
-    datasets = {n: data.ensure(specs[n], data.dataset_dir(work, a.quick, n), log)
-                for n in a.datasets}
+    datasets = {n: data.ensure(specs[n], data.dataset_dir(work, a.quick, n), log) for n in a.datasets}
     load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_root, log_root = work / "runs" / stamp, work / "logs" / stamp
@@ -306,22 +335,34 @@ def main() -> int:
             if scn.datasets and name not in scn.datasets:
                 continue
             if scn.group == "cairn" and cairn_cli is None:
-                rows.append({"key": scn.key, "label": scn.label, "group": "cairn",
-                             "status": "skipped", "note": "skipped: cairn CLI not installed"})
+                rows.append(
+                    {
+                        "key": scn.key,
+                        "label": scn.label,
+                        "group": "cairn",
+                        "status": "skipped",
+                        "note": "skipped: cairn CLI not installed",
+                    }
+                )
                 continue
             log(f"[{name}] {scn.label}")
             dataset = datasets.get(name)  # None for the start-up rows
-            rows.append(run_scenario(scn, ctx, dataset, run_root / name,
-                                     log_root / name, a.runs, a.wait_quiet))
+            rows.append(run_scenario(scn, ctx, dataset, run_root / name, log_root / name, a.runs, a.wait_quiet))
         if rows:
             tables[name] = rows
 
-    result = {"date": time.strftime("%Y-%m-%d %H:%M"), "command": " ".join(
-        ["python", "bench/run.py", *sys.argv[1:]]), "work": str(work), "runs": a.runs,
-        "machine": {**machine(), "filesystem": filesystem(work)}, "versions": versions,
-        "datasets": {n: specs[n].describe() for n in datasets}, "tables": tables,
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
+        "work": str(work),
+        "runs": a.runs,
+        "machine": {**machine(), "filesystem": filesystem(work)},
+        "versions": versions,
+        "datasets": {n: specs[n].describe() for n in datasets},
+        "tables": tables,
         "notes": notes + [f"logs: {log_root}"],
-        "load": [load_start, " ".join(f"{x:.2f}" for x in os.getloadavg())]}
+        "load": [load_start, " ".join(f"{x:.2f}" for x in os.getloadavg())],
+    }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(render(result))
     a.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")

@@ -28,7 +28,7 @@ import peers
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 
-SCRIPT = r'''
+SCRIPT = r"""
 import json, os, resource, sys, time
 calls = int(sys.argv[1])
 t0 = time.perf_counter()
@@ -45,7 +45,7 @@ wandb.finish()
 finish = time.perf_counter() - t
 print(json.dumps({{"import_s": imported, "loop_s": loop, "finish_s": finish,
                   "rss_before_mib": rss0 / 1024, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
-'''
+"""
 
 
 def free_port() -> int:
@@ -60,8 +60,14 @@ def one(python: str, module: str, calls: int, env: dict, cwd: Path) -> dict:
     cwd.mkdir(parents=True, exist_ok=True)
     script = cwd / "log_bench.py"
     script.write_text(SCRIPT.format(module=module))
-    out = subprocess.run([python, str(script), str(calls)], env={**os.environ, **env}, cwd=cwd,
-                         capture_output=True, text=True, timeout=3600)
+    out = subprocess.run(
+        [python, str(script), str(calls)],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{module} run failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -77,7 +83,10 @@ class Server:
         self.log = open(home / "server.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cairn.cli", "server", "--host", "127.0.0.1", "--port", str(self.port), "--no-ui"],
-            env={**os.environ, "CAIRN_DIR": str(home / "store")}, stdout=self.log, stderr=subprocess.STDOUT)
+            env={**os.environ, "CAIRN_DIR": str(home / "store")},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         import httpx
 
         deadline = time.monotonic() + 30
@@ -111,18 +120,34 @@ def main() -> None:
     results: dict[str, list[dict]] = {}
     rows = [("cairn, embedded store", sys.executable, "cairn", lambda i: {"CAIRN_DIR": str(work / "runs" / f"emb{i}")})]
     server = Server(work / "runs" / "server")
-    rows.append(("cairn, through a server", sys.executable, "cairn", lambda i: {"CAIRN_BASE_URL": server.url,
-                                                                                 "CAIRN_DIR": str(work / "runs" / f"srv{i}")}))
+    rows.append(
+        (
+            "cairn, through a server",
+            sys.executable,
+            "cairn",
+            lambda i: {"CAIRN_BASE_URL": server.url, "CAIRN_DIR": str(work / "runs" / f"srv{i}")},
+        )
+    )
     versions = {}
     if not a.no_wandb:
         venv = peers.ensure_venv((a.venvs or work / "venvs").resolve(), "wandb", print)
         versions["wandb"] = peers.peer_version(venv, "wandb")
-        rows.append(("W&B offline", peers.venv_bin(venv, "python"), "wandb",
-                     lambda i: {"WANDB_MODE": "offline", "WANDB_DIR": str(work / "runs" / f"wb{i}"),
-                                "WANDB_CACHE_DIR": str(work / "runs" / f"wb{i}" / "cache"),
-                                "WANDB_CONFIG_DIR": str(work / "runs" / f"wb{i}" / "config"),
-                                "WANDB_DATA_DIR": str(work / "runs" / f"wb{i}" / "data"),
-                                "WANDB_SILENT": "true", "WANDB_CONSOLE": "off"}))
+        rows.append(
+            (
+                "W&B offline",
+                peers.venv_bin(venv, "python"),
+                "wandb",
+                lambda i: {
+                    "WANDB_MODE": "offline",
+                    "WANDB_DIR": str(work / "runs" / f"wb{i}"),
+                    "WANDB_CACHE_DIR": str(work / "runs" / f"wb{i}" / "cache"),
+                    "WANDB_CONFIG_DIR": str(work / "runs" / f"wb{i}" / "config"),
+                    "WANDB_DATA_DIR": str(work / "runs" / f"wb{i}" / "data"),
+                    "WANDB_SILENT": "true",
+                    "WANDB_CONSOLE": "off",
+                },
+            )
+        )
     try:
         for label, python, module, env in rows:
             for i in range(a.runs + 1):  # the first is a warm-up
@@ -153,8 +178,10 @@ def write(out: Path, calls: int, runs: int, results: dict[str, list[dict]], vers
     ]
     for label, rs in results.items():
         loop = med(r["loop_s"] for r in rs)
-        lines.append(f"| {label} | {loop / calls * 1e6:.1f} | {loop:.2f} | {med(r['finish_s'] for r in rs):.2f} | "
-                     f"{med(r['rss_before_mib'] for r in rs):.0f} | {med(r['peak_rss_mib'] for r in rs):.0f} |")
+        lines.append(
+            f"| {label} | {loop / calls * 1e6:.1f} | {loop:.2f} | {med(r['finish_s'] for r in rs):.2f} | "
+            f"{med(r['rss_before_mib'] for r in rs):.0f} | {med(r['peak_rss_mib'] for r in rs):.0f} |"
+        )
     out.write_text("\n".join(lines) + "\n")
     print(out.read_text())
 

@@ -74,6 +74,7 @@ def pct(values: list[float], p: float) -> float:
 
 # -- phase 1: clients ------------------------------------------------------------------------
 
+
 def worker(proc: int, threads: int, urls: list[str], key: str, seconds: float, out: mp.Queue) -> None:
     os.environ["CAIRN_SILENT"] = "1"
     os.environ["CAIRN_CACHE_DIR"] = tempfile.mkdtemp(prefix=f"load-cache-{proc}-")
@@ -197,16 +198,21 @@ def million_phase(url: str, key: str, pid: int) -> dict:
     r = httpx.put(f"{base}/blobs/{digest}", content=small, headers=headers, timeout=60)
     assert r.status_code == 201, r.text
     host, port = url.removeprefix("http://").split(":")
-    probe = subprocess.Popen([sys.executable, "-c", PROBE, host, port], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    probe = subprocess.Popen(
+        [sys.executable, "-c", PROBE, host, port], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert probe.stdout.readline().strip() == "ready"
     result: dict = {}
 
     def commit() -> None:
         t = time.perf_counter()
         try:
-            r = httpx.post(f"{base}/artifacts/million/versions", content=million_body(digest, len(small)),
-                           headers={**headers, "content-type": "application/json"}, timeout=1800)
+            r = httpx.post(
+                f"{base}/artifacts/million/versions",
+                content=million_body(digest, len(small)),
+                headers={**headers, "content-type": "application/json"},
+                timeout=1800,
+            )
             result["status"] = r.status_code
             result["file_count"] = r.json().get("file_count") if r.status_code == 200 else r.text[:300]
         except Exception as e:  # reported, not raised: the probe figures still count
@@ -225,12 +231,19 @@ def million_phase(url: str, key: str, pid: int) -> dict:
     took = json.loads(probe.stdout.readline())
     probe.wait()
     th.join()
-    return {"commit": result, "health_count": len(took), "health_p50_ms": pct(took, 0.5) * 1000,
-            "health_p99_ms": pct(took, 0.99) * 1000, "health_max_ms": max(took) * 1000,
-            "health_over_100ms": sum(1 for x in took if x > 0.1), "replica_memory": memory(pid)}
+    return {
+        "commit": result,
+        "health_count": len(took),
+        "health_p50_ms": pct(took, 0.5) * 1000,
+        "health_p99_ms": pct(took, 0.99) * 1000,
+        "health_max_ms": max(took) * 1000,
+        "health_over_100ms": sum(1 for x in took if x > 0.1),
+        "replica_memory": memory(pid),
+    }
 
 
 # -- replicas --------------------------------------------------------------------------------
+
 
 def server_pid(port: int) -> int:
     for d in os.listdir("/proc"):
@@ -245,8 +258,11 @@ def server_pid(port: int) -> int:
 
 
 def memory(pid: int) -> dict[str, str]:
-    return {line.split(":")[0]: line.split(":")[1].strip() for line in open(f"/proc/{pid}/status")
-            if line.startswith(("VmHWM", "VmRSS"))}
+    return {
+        line.split(":")[0]: line.split(":")[1].strip()
+        for line in open(f"/proc/{pid}/status")
+        if line.startswith(("VmHWM", "VmRSS"))
+    }
 
 
 def main() -> None:
@@ -255,8 +271,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=300, help="how long the load phase runs (default 5 min)")
     ap.add_argument("--procs", type=int, default=8, help="client processes (the clients are their threads)")
     ap.add_argument("--users", type=int, default=8, help="users with a key each (processes share them round robin)")
-    ap.add_argument("--million", action=argparse.BooleanOptionalAction, default=True,
-                    help="after the load, /api/health during a 1,000,000-entry commit")
+    ap.add_argument(
+        "--million",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after the load, /api/health during a 1,000,000-entry commit",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
     from servers import cairn_server
@@ -287,8 +307,10 @@ def main() -> None:
             stop = threading.Event()
             sampler = threading.Thread(target=health_sampler, args=([a, b], stop, health))
             t0 = time.monotonic()
-            ps = [mp.Process(target=worker, args=(i, per, [a, b], keys[i % len(keys)], args.seconds, q))
-                  for i in range(args.procs)]
+            ps = [
+                mp.Process(target=worker, args=(i, per, [a, b], keys[i % len(keys)], args.seconds, q))
+                for i in range(args.procs)
+            ]
             for p in ps:
                 p.start()
             sampler.start()
@@ -314,19 +336,39 @@ def main() -> None:
     total = sum(len(v) for v in lat.values())
     figures = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "clients": args.clients, "procs": args.procs, "users": args.users, "seconds": round(wall, 1),
-        "cycles": counts["cycles"], "requests": total, "requests_per_s": round(total / wall, 1),
-        "errors": len(errors), "error_samples": errors[:10], "http_5xx": counts["http_5xx"], "http_429": counts["http_429"],
-        "routes": {k: {"n": len(v), "p50_ms": round(pct(v, 0.5) * 1000, 1), "p99_ms": round(pct(v, 0.99) * 1000, 1)}
-                   for k, v in sorted(lat.items(), key=lambda kv: -len(kv[1]))},
-        "health_under_load": {u: {"n": len(v), "p50_ms": round(pct(v, 0.5) * 1000, 1),
-                                  "p99_ms": round(pct(v, 0.99) * 1000, 1), "max_ms": round(max(v) * 1000, 1)}
-                              for u, v in health.items() if v},
-        "replica_memory": mem, "million": million,
+        "clients": args.clients,
+        "procs": args.procs,
+        "users": args.users,
+        "seconds": round(wall, 1),
+        "cycles": counts["cycles"],
+        "requests": total,
+        "requests_per_s": round(total / wall, 1),
+        "errors": len(errors),
+        "error_samples": errors[:10],
+        "http_5xx": counts["http_5xx"],
+        "http_429": counts["http_429"],
+        "routes": {
+            k: {"n": len(v), "p50_ms": round(pct(v, 0.5) * 1000, 1), "p99_ms": round(pct(v, 0.99) * 1000, 1)}
+            for k, v in sorted(lat.items(), key=lambda kv: -len(kv[1]))
+        },
+        "health_under_load": {
+            u: {
+                "n": len(v),
+                "p50_ms": round(pct(v, 0.5) * 1000, 1),
+                "p99_ms": round(pct(v, 0.99) * 1000, 1),
+                "max_ms": round(max(v) * 1000, 1),
+            }
+            for u, v in health.items()
+            if v
+        },
+        "replica_memory": mem,
+        "million": million,
         "loadavg": {"start": load_start, "end_of_load": load_end, "end": load_after},
     }
-    print(f"clients {args.clients} ({args.procs} processes, {args.users} users), {wall:.0f} s, {counts['cycles']} cycles "
-          f"(log + read + list), {total} requests, {total / wall:.1f} requests/s")
+    print(
+        f"clients {args.clients} ({args.procs} processes, {args.users} users), {wall:.0f} s, {counts['cycles']} cycles "
+        f"(log + read + list), {total} requests, {total / wall:.1f} requests/s"
+    )
     print(f"errors: {len(errors)}; HTTP 5xx: {counts['http_5xx']}; HTTP 429: {counts['http_429']}")
     for e in errors[:10]:
         print("  ", e)

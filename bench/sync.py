@@ -32,8 +32,9 @@ from servers import cairn_server  # noqa: E402
 def cli(env: dict[str, str], *args: str) -> float:
     """Run `cairn ARGS`; its wall time in seconds."""
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "cairn.cli", "-q", *args], env={**os.environ, **env},
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "cairn.cli", "-q", *args], env={**os.environ, **env}, capture_output=True, text=True
+    )
     took = time.perf_counter() - t
     if out.returncode != 0:
         raise SystemExit(f"cairn {' '.join(args)} failed:\n{out.stderr[-2000:]}")
@@ -53,8 +54,12 @@ def one(name: str, quick: bool, work: Path) -> dict:
         row["sync"] = cli(local, "sync", "--to", url)
         row["sync again"] = cli(local, "sync", "--to", url)
     with cairn_server(work / f"{name}-srv2", {"CAIRN_DIR": str(work / f"{name}-server2")}, "--no-ui") as url:
-        remote = {**base, "CAIRN_DIR": str(work / f"{name}-client"), "CAIRN_BASE_URL": url,
-                  "CAIRN_CACHE_DIR": str(work / "cache2")}
+        remote = {
+            **base,
+            "CAIRN_DIR": str(work / f"{name}-client"),
+            "CAIRN_BASE_URL": url,
+            "CAIRN_CACHE_DIR": str(work / "cache2"),
+        }
         row["put"] = cli(remote, "artifact", "put", str(folder), "--name", f"bench/{name}", "--type", "dataset")
     return row
 
@@ -69,8 +74,10 @@ def main() -> None:
         for name in ("small", "big"):
             rows.append(one(name, args.quick, Path(tmp)))
             print(rows[-1], flush=True)
-    lines = ["| data set | `cairn sync` | sync again (nothing to send) | `cairn artifact put` to a server |",
-             "|---|---|---|---|"]
+    lines = [
+        "| data set | `cairn sync` | sync again (nothing to send) | `cairn artifact put` to a server |",
+        "|---|---|---|---|",
+    ]
     for r in rows:
         cells = [f"{r[k]:.1f} s" for k in ("sync", "sync again", "put")]
         lines.append(f"| {r['dataset']} | " + " | ".join(cells) + " |")
@@ -78,8 +85,10 @@ def main() -> None:
     if args.out:
         stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
         with open(Path(__file__).parent / "RESULTS.md", "a") as f:
-            f.write(f"\n## Sync (`python bench/sync.py{' --quick' if args.quick else ''}`, {stamp} UTC, lifecycle; "
-                    f"2 shared cores, load average {os.getloadavg()[0]:.0f})\n\n" + "\n".join(lines) + "\n")
+            f.write(
+                f"\n## Sync (`python bench/sync.py{' --quick' if args.quick else ''}`, {stamp} UTC, lifecycle; "
+                f"2 shared cores, load average {os.getloadavg()[0]:.0f})\n\n" + "\n".join(lines) + "\n"
+            )
 
 
 if __name__ == "__main__":

@@ -118,14 +118,18 @@ def main() -> int:
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    for marker, code, arg in ((f"wide-{args.entries}.done", WIDE, args.entries), (f"huge-{args.gib}.done", HUGE, args.gib)):
+    for marker, code, arg in (
+        (f"wide-{args.entries}.done", WIDE, args.entries),
+        (f"huge-{args.gib}.done", HUGE, args.gib),
+    ):
         if not (work / marker).exists():
             subprocess.run([sys.executable, "-c", code, str(arg)], env=env, cwd=work, check=True)
             (work / marker).touch()
     port = free_port()
     cairn = str(Path(sys.executable).with_name("cairn"))
-    server = subprocess.Popen([cairn, "server", "--port", str(port)], env=env, cwd=work,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [cairn, "server", "--port", str(port)], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     rows = []
     try:
@@ -166,8 +170,15 @@ def main() -> int:
             t = time.perf_counter()
             with client.stream("GET", f"{h}/archive") as r:
                 size = sum(len(c) for c in r.iter_bytes())
-            rows.append(("5 GiB file: the version as one .tar (once)", time.perf_counter() - t, 0.0, r.status_code,
-                         f"{size / 2**30:.2f} GiB"))
+            rows.append(
+                (
+                    "5 GiB file: the version as one .tar (once)",
+                    time.perf_counter() - t,
+                    0.0,
+                    r.status_code,
+                    f"{size / 2**30:.2f} GiB",
+                )
+            )
             end_kib = hwm(server.pid)
     finally:
         server.terminate()
@@ -176,7 +187,9 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for label, med, mx, status, size in rows:
         print(f"| {label} | {med:.3f} | {mx:.3f} | {status} | {size} |")
-    print(f"\nserver peak RSS: {start_kib / 1024:.0f} MiB after start-up, {end_kib / 1024:.0f} MiB after every page above")
+    print(
+        f"\nserver peak RSS: {start_kib / 1024:.0f} MiB after start-up, {end_kib / 1024:.0f} MiB after every page above"
+    )
     print(json.dumps({"rows": rows, "hwm_start_kib": start_kib, "hwm_end_kib": end_kib}))
     return 0
 

@@ -17,8 +17,17 @@ def cairn_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "cairn-home"
     monkeypatch.setenv("CAIRN_DIR", str(home))
     monkeypatch.setenv("CAIRN_CACHE_DIR", str(tmp_path / "cairn-cache"))
-    for var in ("CAIRN_BASE_URL", "CAIRN_API_KEY", "CAIRN_PROJECT", "CAIRN_ENTITY", "CAIRN_MODE", "CAIRN_RUN_ID",
-                "CAIRN_SILENT", "CAIRN_ARTIFACT_DIR", "CAIRN_RESUME"):
+    for var in (
+        "CAIRN_BASE_URL",
+        "CAIRN_API_KEY",
+        "CAIRN_PROJECT",
+        "CAIRN_ENTITY",
+        "CAIRN_MODE",
+        "CAIRN_RUN_ID",
+        "CAIRN_SILENT",
+        "CAIRN_ARTIFACT_DIR",
+        "CAIRN_RESUME",
+    ):
         monkeypatch.delenv(var, raising=False)
     for var in ("PROJECT", "ENTITY", "MODE", "DIR", "ARTIFACT_DIR", "SILENT", "RUN_ID", "RESUME", "DISABLED"):
         monkeypatch.delenv(f"WANDB_{var}", raising=False)
@@ -30,7 +39,6 @@ def cairn_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     if cairn.run is not None:
         cairn.run.finish()
     reset_clients()
-
 
 
 @dataclass

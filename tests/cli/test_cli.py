@@ -67,7 +67,9 @@ def test_put_a_file_and_get_to_the_default_root(cli):
     out = ok(cli("artifact", "put", "model.bin", "--name", "m", "--type", "model"))
     assert out == "new version v0 of local/uncategorized/m (1 file, 8 B); aliases: latest\n"
     write("model.bin", b"\x00weights v2")
-    assert ok(cli("artifact", "put", "model.bin", "--name", "m", "-t", "model")).startswith("new version v1 of local/uncategorized/m (1 file changed from v0, 11 B new)")
+    assert ok(cli("artifact", "put", "model.bin", "--name", "m", "-t", "model")).startswith(
+        "new version v1 of local/uncategorized/m (1 file changed from v0, 11 B new)"
+    )
     ok(cli("artifact", "get", "m:v0"))
     assert Path("artifacts/m:v0/model.bin").read_bytes() == b"\x00weights"
     ok(cli("artifact", "get", "m"))
@@ -140,7 +142,9 @@ def test_errors_exit_1_with_one_line(cli, tmp_path):
     fails(cli("artifact", "put", "missing", "--name", "x"), "'missing'", "does not exist")
     fails(cli("artifact", "put", "d", "--name", "bad name"), "'bad name'", "artifact name")
     fails(cli("artifact", "put", "d", "--name", "a/b/c"), "'a/b'", "project name")
-    fails(cli("artifact", "put", "d", "--name", "proj/images", "--type", "model"), "proj/images", "'dataset'", "'model'")
+    fails(
+        cli("artifact", "put", "d", "--name", "proj/images", "--type", "model"), "proj/images", "'dataset'", "'model'"
+    )
     fails(cli("artifact", "put", "d", "--name", "x", "--alias", "v2"), "'v2'", "reserved")
     fails(cli("artifact", "put", "d", "--name", "x", "--alias", "a:b"), "'a:b'")
     fails(cli("artifact", "put", "ftp://host/x", "--name", "x"), "'ftp'")

@@ -64,10 +64,13 @@ def test_every_command_on_both_stores(backend, tmp_path):
     assert shown["version"] == "v0" and shown["digest"].startswith("blake3:") and shown["files"] == 2
     assert shown["producer"]["job_type"] == "cli-put" and shown["consumers"] == []
     text = cairn("artifact", "show", "p/x:best").stdout
-    assert f"version:     {entity}/p/x:v0" in text and "aliases:     latest, best" in text and "tags:        raw" in text
+    assert (
+        f"version:     {entity}/p/x:v0" in text and "aliases:     latest, best" in text and "tags:        raw" in text
+    )
     assert [e["path"] for e in js("artifact", "files", "p/x:v1")] == ["a.txt", "c.txt"]
     assert js("artifact", "files", "p/x:v0", "sub/") == [
-        {"path": "sub/b.txt", "size": 2, "digest": js("artifact", "files", "p/x:v0")[1]["digest"]}]
+        {"path": "sub/b.txt", "size": 2, "digest": js("artifact", "files", "p/x:v0")[1]["digest"]}
+    ]
     assert cairn("artifact", "files", "p/x:v0").stdout.splitlines()[1].endswith("  sub/b.txt")
 
     # diff
@@ -75,9 +78,19 @@ def test_every_command_on_both_stores(backend, tmp_path):
     assert [e["path"] for e in diff["added"]] == ["c.txt"]
     assert [e["path"] for e in diff["removed"]] == ["sub/b.txt"]
     assert [(c["path"], c["old_size"], c["new_size"]) for c in diff["changed"]] == [("a.txt", 1, 2)]
-    assert diff["stat"] == {"added": 1, "added_bytes": 3, "removed": 1, "removed_bytes": 2, "changed": 1,
-                            "changed_delta_bytes": 1}
-    assert js("artifact", "diff", "p/x:v0", "p/x:v1", "--stat") == {"a": diff["a"], "b": diff["b"], "stat": diff["stat"]}
+    assert diff["stat"] == {
+        "added": 1,
+        "added_bytes": 3,
+        "removed": 1,
+        "removed_bytes": 2,
+        "changed": 1,
+        "changed_delta_bytes": 1,
+    }
+    assert js("artifact", "diff", "p/x:v0", "p/x:v1", "--stat") == {
+        "a": diff["a"],
+        "b": diff["b"],
+        "stat": diff["stat"],
+    }
     lines = cairn("artifact", "diff", "p/x:v0", "p/x:v1").stdout.splitlines()
     assert lines[:3] == ["M a.txt  (1 B -> 2 B)", "+ c.txt  (3 B)", "- sub/b.txt  (2 B)"]
     assert lines[3].endswith("1 added (3 B), 1 removed (2 B), 1 changed (+1 B)")
@@ -111,8 +124,11 @@ def test_every_command_on_both_stores(backend, tmp_path):
     # runs: ls and show, with inputs and outputs
     runs = js("run", "ls", "p")
     assert len(runs) == 4 and {r["job_type"] for r in runs} == {"cli-put"}
-    made_v1 = next(r for r in runs if js("run", "show", r["path"])["outputs"][:1]
-                   and js("run", "show", r["path"])["outputs"][0]["version"] == "v1")
+    made_v1 = next(
+        r
+        for r in runs
+        if js("run", "show", r["path"])["outputs"][:1] and js("run", "show", r["path"])["outputs"][0]["version"] == "v1"
+    )
     shown = js("run", "show", made_v1["path"])
     assert shown["id"] == made_v1["id"] and shown["inputs"] == [] and shown["state"] == "finished"
     assert js("run", "show", f"p/{made_v1['id']}")["id"] == made_v1["id"]
@@ -176,5 +192,8 @@ def test_server_on_a_busy_port_says_so_before_serving(tmp_path):
         s.listen()
         port = s.getsockname()[1]
         r = cairn("server", "--port", str(port), code=1)
-    assert r.stderr.strip() == f"error: port {port} on 127.0.0.1 is already in use; stop what serves there or pass --port N"
+    assert (
+        r.stderr.strip()
+        == f"error: port {port} on 127.0.0.1 is already in use; stop what serves there or pass --port N"
+    )
     assert "cairn server on" not in r.stdout

@@ -28,17 +28,27 @@ def test_levels():
 
 
 def _ls_unreachable(*flags: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CAIRN, *flags, "artifact", "ls", "p"], capture_output=True, text=True,
-                          env={**os.environ, "CAIRN_BASE_URL": "http://127.0.0.1:1", **env}, timeout=120)
+    return subprocess.run(
+        [*CAIRN, *flags, "artifact", "ls", "p"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CAIRN_BASE_URL": "http://127.0.0.1:1", **env},
+        timeout=120,
+    )
 
 
 def test_retries_are_logged_with_verbose_or_log_level_only():
     quiet = _ls_unreachable(CAIRN_HTTP_RETRIES="3")
     assert quiet.returncode == 1 and quiet.stderr.count("\n") == 1 and "retrying" not in quiet.stderr
-    for r in (_ls_unreachable("-v", CAIRN_HTTP_RETRIES="3"), _ls_unreachable(CAIRN_LOG_LEVEL="INFO", CAIRN_HTTP_RETRIES="3")):
+    for r in (
+        _ls_unreachable("-v", CAIRN_HTTP_RETRIES="3"),
+        _ls_unreachable(CAIRN_LOG_LEVEL="INFO", CAIRN_HTTP_RETRIES="3"),
+    ):
         retries = [line for line in r.stderr.splitlines() if "retrying" in line]
         assert len(retries) == 3, r.stderr
-        assert retries[0].startswith("INFO cairn.client.retry: GET /api/v1/whoami: NewConnectionError from http://127.0.0.1:1; retrying (1 of 3)"), r.stderr
+        assert retries[0].startswith(
+            "INFO cairn.client.retry: GET /api/v1/whoami: NewConnectionError from http://127.0.0.1:1; retrying (1 of 3)"
+        ), r.stderr
         assert r.stderr.splitlines()[-1].startswith("error: cannot reach the cairn server")
 
 
@@ -50,8 +60,13 @@ def _requests(url: str, key: str) -> None:
 
 
 def _make_user(home) -> str:  # noqa: ANN001
-    r = subprocess.run([*CAIRN, "admin", "create-user", "alice"], capture_output=True, text=True, check=True,
-                       env={**os.environ, "CAIRN_DIR": str(home)})
+    r = subprocess.run(
+        [*CAIRN, "admin", "create-user", "alice"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "CAIRN_DIR": str(home)},
+    )
     return r.stdout.strip()
 
 

@@ -24,8 +24,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (base / "f.txt").write_text("f")
     (base / "dl" / "a.txt").mkdir(parents=True)  # a folder where a file will go
     env = _env(base)
-    subprocess.run([*CAIRN, "-q", "artifact", "put", "d", "-n", "p/x", "-a", "best", "--tag", "raw"],
-                   cwd=base, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*CAIRN, "-q", "artifact", "put", "d", "-n", "p/x", "-a", "best", "--tag", "raw"],
+        cwd=base,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen()
@@ -34,8 +39,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _env(base: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CAIRN_", "AWS_")) or k in ("CAIRN_LOG_LEVEL",)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAIRN_", "AWS_")) or k in ("CAIRN_LOG_LEVEL",)}
     env.update(CAIRN_DIR=str(base / "store"), CAIRN_CACHE_DIR=str(base / "cache"), HOME=str(base / "home"))
     env.update(extra)
     return env
@@ -122,8 +126,9 @@ def test_a_mistake_gets_a_short_message(world, line, env, says, code):
 
     args = shlex.split(_fill(line, world))
     env = {k: _fill(v, world) for k, v in env.items()}
-    r = subprocess.run([*CAIRN, *args], cwd=world["base"], env=_env(world["base"], **env),
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*CAIRN, *args], cwd=world["base"], env=_env(world["base"], **env), capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == code, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
     if code == 1:  # cairn's own message: one or two lines, "error: ..."
@@ -140,8 +145,14 @@ def test_a_mistake_gets_a_short_message(world, line, env, says, code):
 
 def test_the_table_is_long_enough_and_the_store_unchanged(world):
     assert len(MISTAKES) >= 40
-    r = subprocess.run([*CAIRN, "artifact", "ls", "p", "--json"], cwd=world["base"], env=_env(world["base"]),
-                       capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [*CAIRN, "artifact", "ls", "p", "--json"],
+        cwd=world["base"],
+        env=_env(world["base"]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     import json
 
     [v] = json.loads(r.stdout)
@@ -149,8 +160,13 @@ def test_the_table_is_long_enough_and_the_store_unchanged(world):
 
 
 def test_debug_shows_the_traceback(world):
-    r = subprocess.run([*CAIRN, "--debug", "artifact", "get", "p/nope"], cwd=world["base"], env=_env(world["base"]),
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [*CAIRN, "--debug", "artifact", "get", "p/nope"],
+        cwd=world["base"],
+        env=_env(world["base"]),
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 1
     assert "Traceback" in r.stderr and "ArtifactNotFoundError" in r.stderr
 
@@ -158,13 +174,16 @@ def test_debug_shows_the_traceback(world):
 def test_a_bug_is_not_disguised(world):
     """An error that is not the user's (here: a programming error raised inside a command)
     keeps its traceback."""
-    code = ("import sys, cairn.cli.lookup as l\n"
-            "def boom(*a, **k): raise ZeroDivisionError('bug')\n"
-            "l.version = boom\n"
-            "from cairn.cli.main import main\n"
-            "sys.argv = ['cairn', 'artifact', 'show', 'p/x']\n"
-            "main()\n")
-    r = subprocess.run([sys.executable, "-c", code], cwd=world["base"], env=_env(world["base"]),
-                       capture_output=True, text=True)
+    code = (
+        "import sys, cairn.cli.lookup as l\n"
+        "def boom(*a, **k): raise ZeroDivisionError('bug')\n"
+        "l.version = boom\n"
+        "from cairn.cli.main import main\n"
+        "sys.argv = ['cairn', 'artifact', 'show', 'p/x']\n"
+        "main()\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=world["base"], env=_env(world["base"]), capture_output=True, text=True
+    )
     assert r.returncode == 1
     assert "Traceback" in r.stderr and "ZeroDivisionError: bug" in r.stderr

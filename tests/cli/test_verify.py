@@ -113,8 +113,12 @@ def broken(output: str) -> set[tuple[str, str]]:
 def test_verify_reports_every_kind_of_damage_with_version_and_path(cli, small_chunks):
     big = os.urandom(5 << 20)
     files = {
-        "flip.bin": os.urandom(200_000), "cut.bin": os.urandom(200_000), "gone.bin": os.urandom(200_000),
-        "small/flip.txt": b"tiny but damaged", "small/fine.txt": b"fine", "model.ckpt": big,
+        "flip.bin": os.urandom(200_000),
+        "cut.bin": os.urandom(200_000),
+        "gone.bin": os.urandom(200_000),
+        "small/flip.txt": b"tiny but damaged",
+        "small/fine.txt": b"fine",
+        "model.ckpt": big,
     }
     v0 = log("data", files)
     v1 = log("data", {**files, "extra.txt": b"v1 only"})  # v1 shares every blob of v0
@@ -139,8 +143,11 @@ def test_verify_reports_every_kind_of_damage_with_version_and_path(cli, small_ch
     result = cli("verify")
     assert result.exit_code == 1
     assert "problem(s)" in result.stderr and "Traceback" not in result.output
-    want = {(f"local/p/data:{v}", path) for v in ("v0", "v1")
-            for path in ("flip.bin", "cut.bin", "gone.bin", "small/flip.txt", "model.ckpt")}
+    want = {
+        (f"local/p/data:{v}", path)
+        for v in ("v0", "v1")
+        for path in ("flip.bin", "cut.bin", "gone.bin", "small/flip.txt", "model.ckpt")
+    }
     want.add(("local/p/many:v0", "-"))
     assert broken(result.stdout) == want
     lines = result.stdout.splitlines()

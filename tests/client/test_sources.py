@@ -70,8 +70,14 @@ def test_bytes_and_held_files_hand_out_their_bytes():
 
 
 def uploader(tmp_path: Path) -> up.Uploader:
-    settings = Settings(dir=tmp_path / "store", cache_dir=tmp_path / "cache", base_url="http://127.0.0.1:1",
-                        api_key="k", project=None, entity="e")
+    settings = Settings(
+        dir=tmp_path / "store",
+        cache_dir=tmp_path / "cache",
+        base_url="http://127.0.0.1:1",
+        api_key="k",
+        project=None,
+        entity="e",
+    )
     (tmp_path / "cache").mkdir(exist_ok=True)
     pool = new_pool()
     return up.Uploader(Rpc(settings, pool), Presigned(pool), StatCache(tmp_path / "cache" / "statcache.sqlite"))

@@ -84,12 +84,15 @@ def test_single_file_rows_still_answer_inside_a_folder(cache: StatCache):
     assert cache.lookup(files(3), "/data") == {"/data/f1": "blake3:one"}
 
 
-@pytest.mark.parametrize("damage", [
-    "UPDATE spans SET n = n + 1",
-    "UPDATE spans SET sigs = x'0102'",
-    "UPDATE spans SET paths = x'ff00ff'",
-    "UPDATE spans SET digests = NULL",
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE spans SET n = n + 1",
+        "UPDATE spans SET sigs = x'0102'",
+        "UPDATE spans SET paths = x'ff00ff'",
+        "UPDATE spans SET digests = NULL",
+    ],
+)
 def test_a_damaged_snapshot_is_ignored(cache: StatCache, damage: str):
     items = files(4)
     cache.lookup(items, "/data")

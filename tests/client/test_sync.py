@@ -83,17 +83,33 @@ def versions_of(client, entity: str) -> dict[str, tuple]:  # noqa: ANN001
             continue
         for c in client.list_collections(e, p):
             for v in client.list_versions(e, p, c.name):
-                out[f"{p}/{v.name}:v{v.index}"] = (v.digest, tuple(sorted(v.aliases)), tuple(sorted(v.tags)),
-                                                    v.metadata, v.description, v.ttl_seconds, v.run_id)
+                out[f"{p}/{v.name}:v{v.index}"] = (
+                    v.digest,
+                    tuple(sorted(v.aliases)),
+                    tuple(sorted(v.tags)),
+                    v.metadata,
+                    v.description,
+                    v.ttl_seconds,
+                    v.run_id,
+                )
     return out
 
 
 def runs_of(client, entity: str) -> dict[str, tuple]:  # noqa: ANN001
-    return {r.id: (r.name, r.config, r.summary, tuple(r.tags), r.state, r.last_step,
-                   client.run_history(r.id),
-                   sorted(f"{v.name}:v{v.index}" for v in client.run_inputs(r.id)),
-                   sorted(f"{v.name}:v{v.index}" for v in client.run_outputs(r.id)))
-            for r in client.list_runs(entity, "mnist")}
+    return {
+        r.id: (
+            r.name,
+            r.config,
+            r.summary,
+            tuple(r.tags),
+            r.state,
+            r.last_step,
+            client.run_history(r.id),
+            sorted(f"{v.name}:v{v.index}" for v in client.run_inputs(r.id)),
+            sorted(f"{v.name}:v{v.index}" for v in client.run_outputs(r.id)),
+        )
+        for r in client.list_runs(entity, "mnist")
+    }
 
 
 def test_sync_copies_everything_then_sends_nothing_and_comes_back_equal(server, tmp_path):
@@ -195,8 +211,11 @@ def test_a_collection_of_another_type_is_reported_and_the_rest_goes(server):
     from cairn.core.versions import CommitRequest
 
     digest, size = dst.ingest_bytes(b"someone else's dataset named net")
-    dst.commit(CommitRequest(entity="vision", project="p", name="net", type="dataset",
-                             entries=[Entry("other.txt", digest, size)]))
+    dst.commit(
+        CommitRequest(
+            entity="vision", project="p", name="net", type="dataset", entries=[Entry("other.txt", digest, size)]
+        )
+    )
     dry = sync(get_client(), dst, dry_run=True)
     assert len(dry.versions_sent) == 1 and len(dry.skipped) == 1 and "type" in dry.skipped[0]
     assert [v.name for v in dst.list_versions("vision", "p", "net")] == ["net"]
@@ -213,18 +232,34 @@ def test_cairn_sync_cli_dry_run_and_json(server, cairn_home):
     a = cairn.Artifact("data", "dataset")
     a.add_file(str(write("x.txt", "x")), name="x.txt")
     a.save()
-    env = {**__import__("os").environ, "CAIRN_DIR": str(cairn_home), "CAIRN_API_KEY": keys["alice"],
-           "CAIRN_ENTITY": "vision", "CAIRN_SETTINGS": "/nonexistent/settings.json"}
-    run = subprocess.run([sys.executable, "-m", "cairn.cli", "sync", "--to", url, "--dry-run", "--json"],
-                         env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **__import__("os").environ,
+        "CAIRN_DIR": str(cairn_home),
+        "CAIRN_API_KEY": keys["alice"],
+        "CAIRN_ENTITY": "vision",
+        "CAIRN_SETTINGS": "/nonexistent/settings.json",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "cairn.cli", "sync", "--to", url, "--dry-run", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["dry_run"] and len(report["versions_sent"]) == 1
-    run = subprocess.run([sys.executable, "-m", "cairn.cli", "sync", "--to", url, "nosuchproject"],
-                         env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "cairn.cli", "sync", "--to", url, "nosuchproject"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode != 0 and "nosuchproject" in run.stderr and "Traceback" not in run.stderr
-    run = subprocess.run([sys.executable, "-m", "cairn.cli", "sync", "--to", url], env=env,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "cairn.cli", "sync", "--to", url], env=env, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0 and "sent 1 versions" in run.stderr + run.stdout
     # not a terminal: one summary line per phase (a terminal gets bars: tests/cli/test_progress_terminal.py)
     assert "syncing versions: 1 file," in run.stderr and "syncing runs: 1 file," in run.stderr

@@ -88,7 +88,9 @@ names = st.builds(
     st.sampled_from(["", *DIRS]),
     st.text(alphabet="abcdef0123456789._-", min_size=1, max_size=6),
 )
-extras = st.dictionaries(st.sampled_from(["etag", "versionID", "k"]), st.one_of(st.integers(), st.text(max_size=5)), max_size=2)
+extras = st.dictionaries(
+    st.sampled_from(["etag", "versionID", "k"]), st.one_of(st.integers(), st.text(max_size=5)), max_size=2
+)
 entries_st = st.builds(
     lambda path, n, ref, extra: mf.Entry(path, digest_of(n), n % 97, ref, extra),
     names,
@@ -135,7 +137,9 @@ def check_same_as_fresh(root: mf.Root, expected: dict[str, mf.Entry], store: Dic
     fresh, _ = build_fresh(expected)
     assert root.digest == fresh.digest
     assert root.key == fresh.key
-    assert (root.count, root.size) == (fresh.count, fresh.size) == (len(expected), sum(e.size for e in expected.values()))
+    assert (
+        (root.count, root.size) == (fresh.count, fresh.size) == (len(expected), sum(e.size for e in expected.values()))
+    )
     assert list(store.manifest(root)) == [expected[p] for p in sorted(expected)]
 
 
@@ -174,8 +178,13 @@ def test_edit_sequence_matches_fresh_build_many_leaves(seed, n, steps):
     current = dict(start)
     for _ in range(steps):
         existing = sorted(current)
-        upserts = [entry(p, rnd.randrange(2**30)) for p in rnd.sample(existing, min(len(existing), rnd.randrange(0, 40)))]
-        upserts += [entry(f"{rnd.choice(DIRS)}/new{rnd.randrange(10**6)}", rnd.randrange(2**30)) for _ in range(rnd.randrange(0, 40))]
+        upserts = [
+            entry(p, rnd.randrange(2**30)) for p in rnd.sample(existing, min(len(existing), rnd.randrange(0, 40)))
+        ]
+        upserts += [
+            entry(f"{rnd.choice(DIRS)}/new{rnd.randrange(10**6)}", rnd.randrange(2**30))
+            for _ in range(rnd.randrange(0, 40))
+        ]
         upserts = list({e.path: e for e in upserts}.values())
         removes = rnd.sample(existing, min(len(existing), rnd.randrange(0, 60)))
         prefixes = [rnd.choice(DIRS) + "/"] if rnd.random() < 0.3 else []
@@ -229,7 +238,9 @@ def test_round_trip_many_leaves_with_refs_and_extras():
     root, store = build_fresh(entries)
     assert len(store.manifest(root).leaves()) > 10
     assert list(store.manifest(root)) == [entries[p] for p in sorted(entries)]
-    assert list(store.manifest(root).prefix("shard3/")) == [entries[p] for p in sorted(entries) if p.startswith("shard3/")]
+    assert list(store.manifest(root).prefix("shard3/")) == [
+        entries[p] for p in sorted(entries) if p.startswith("shard3/")
+    ]
 
 
 # -- the digest depends on (path, entry digest) only ----------------------------------------

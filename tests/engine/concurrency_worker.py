@@ -38,7 +38,12 @@ def report(**kw) -> None:
 
 
 def error_fields(e: BaseException) -> dict:
-    return {"error": type(e).__name__, "message": str(e), "path": getattr(e, "path", None), "runs": list(getattr(e, "runs", ()))}
+    return {
+        "error": type(e).__name__,
+        "message": str(e),
+        "path": getattr(e, "path", None),
+        "runs": list(getattr(e, "runs", ())),
+    }
 
 
 def upsert(args: dict) -> None:

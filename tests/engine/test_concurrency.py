@@ -108,7 +108,13 @@ def test_eight_processes_upsert_into_one_distributed_version(children, tmp_path)
         files = {f"part{i}/f{j:03d}.txt": f"process {i} file {j}" for j in range(n_files)}
         children.start(
             "upsert",
-            {"src": str(tmp_path / f"src{i}"), "files": files, "name": "shards", "project": PROJECT, "distributed_id": "d1"},
+            {
+                "src": str(tmp_path / f"src{i}"),
+                "files": files,
+                "name": "shards",
+                "project": PROJECT,
+                "distributed_id": "d1",
+            },
         )
     children.release()
     reports = children.results()
@@ -132,7 +138,12 @@ def test_six_processes_log_the_same_artifact_at_once(children, tmp_path):
     for i in range(n):
         children.start(
             "log",
-            {"src": str(tmp_path / f"src{i}"), "files": {"data.txt": f"content of process {i}"}, "name": "model", "project": PROJECT},
+            {
+                "src": str(tmp_path / f"src{i}"),
+                "files": {"data.txt": f"content of process {i}"},
+                "name": "model",
+                "project": PROJECT,
+            },
         )
     children.release()
     reports = children.results()
@@ -154,8 +165,13 @@ def test_same_path_different_content_from_two_runs_is_a_named_conflict(children,
     for i in range(2):
         children.start(
             "upsert",
-            {"src": str(tmp_path / f"src{i}"), "files": {"shared/config.json": f'{{"who": {i}}}'},
-             "name": "clash", "project": PROJECT, "distributed_id": "d"},
+            {
+                "src": str(tmp_path / f"src{i}"),
+                "files": {"shared/config.json": f'{{"who": {i}}}'},
+                "name": "clash",
+                "project": PROJECT,
+                "distributed_id": "d",
+            },
         )
     children.release()
     reports = children.results()
@@ -172,15 +188,22 @@ def test_same_path_different_content_from_two_runs_is_a_named_conflict(children,
     with cairn.init(project=PROJECT) as run:
         done = run.finish_artifact(cairn.Artifact("clash", "dataset"), distributed_id="d")
     winner = reports.index(ok[0])
-    assert committed_files(done.qualified_name.partition("/")[2]) == {"shared/config.json": f'{{"who": {winner}}}'.encode()}
+    assert committed_files(done.qualified_name.partition("/")[2]) == {
+        "shared/config.json": f'{{"who": {winner}}}'.encode()
+    }
 
 
 def test_same_path_same_content_from_two_runs_is_fine(children, tmp_path):
     for i in range(2):
         children.start(
             "upsert",
-            {"src": str(tmp_path / f"src{i}"), "files": {"shared/vocab.txt": "a b c", f"own{i}.txt": str(i)},
-             "name": "agree", "project": PROJECT, "distributed_id": "d"},
+            {
+                "src": str(tmp_path / f"src{i}"),
+                "files": {"shared/vocab.txt": "a b c", f"own{i}.txt": str(i)},
+                "name": "agree",
+                "project": PROJECT,
+                "distributed_id": "d",
+            },
         )
     children.release()
     reports = children.results()
@@ -188,7 +211,9 @@ def test_same_path_same_content_from_two_runs_is_fine(children, tmp_path):
     with cairn.init(project=PROJECT) as run:
         done = run.finish_artifact(cairn.Artifact("agree", "dataset"), distributed_id="d")
     assert committed_files(f"{PROJECT}/agree:{done.version}") == {
-        "shared/vocab.txt": b"a b c", "own0.txt": b"0", "own1.txt": b"1"
+        "shared/vocab.txt": b"a b c",
+        "own0.txt": b"0",
+        "own1.txt": b"1",
     }
 
 
@@ -197,7 +222,13 @@ def test_finish_racing_upserts_loses_nothing(children, tmp_path):
     upserters = [
         children.start(
             "upsert_loop",
-            {"src": str(tmp_path / f"src{i}"), "tag": f"u{i}", "name": "stream", "project": PROJECT, "distributed_id": "live"},
+            {
+                "src": str(tmp_path / f"src{i}"),
+                "tag": f"u{i}",
+                "name": "stream",
+                "project": PROJECT,
+                "distributed_id": "live",
+            },
         )
         for i in range(n_upserters)
     ]

@@ -29,8 +29,10 @@ def check_store_after_race(ms, blobs, tmp_path) -> int:
     api = cairn.Api()
     checked = 0
     with ms.read() as tx:
-        rows = tx.tuples("SELECT a.name, v.idx FROM versions v JOIN artifacts a ON a.id = v.artifact_id "
-                         "WHERE v.state = 'COMMITTED' ORDER BY a.name, v.idx")
+        rows = tx.tuples(
+            "SELECT a.name, v.idx FROM versions v JOIN artifacts a ON a.id = v.artifact_id "
+            "WHERE v.state = 'COMMITTED' ORDER BY a.name, v.idx"
+        )
     for name, idx in rows:
         a = api.artifact(f"{name}:v{idx}")
         a.download(root=str(tmp_path / "check" / f"{name}-v{idx}"))  # verifies every file
@@ -79,13 +81,20 @@ def test_an_edit_whose_base_was_dropped_and_its_id_reused_is_refused(cairn_home)
     digest, size = c.blobs.put_bytes(b"shared by every entry of the base")
     # enough entries for several leaves: the edit rewrites one leaf and keeps the others
     entries = [mf.Entry(f"d/{i:05d}.txt", digest, size) for i in range(2000)]
-    base = c.engine.commit(CommitRequest(entity="local", project="uncategorized", name="e", type="dataset",
-                                         entries=entries))
+    base = c.engine.commit(
+        CommitRequest(entity="local", project="uncategorized", name="e", type="dataset", entries=entries)
+    )
     base_chunks = _tree_keys(c.meta, base.manifest_key)
     assert len(base_chunks) > 3
     new_digest, new_size = c.blobs.put_bytes(b"the edit's one new file")
-    edit = CommitRequest(entity="local", project="uncategorized", name="e", type="dataset",
-                         base_version_id=base.id, edits=Edits(upserts={"d/new.txt": mf.Entry("d/new.txt", new_digest, new_size)}))
+    edit = CommitRequest(
+        entity="local",
+        project="uncategorized",
+        name="e",
+        type="dataset",
+        base_version_id=base.id,
+        edits=Edits(upserts={"d/new.txt": mf.Entry("d/new.txt", new_digest, new_size)}),
+    )
     put_chunks, reused = c.meta.put_chunks, []
 
     def barrier(chunks, tx=None):  # the edit's chunks are written; its transaction is next
@@ -94,8 +103,15 @@ def test_an_edit_whose_base_was_dropped_and_its_id_reused_is_refused(cairn_home)
             return
         reused.append(True)
         c.engine.delete_collection("local", "uncategorized", "e", delete_aliases=True)
-        other = c.engine.commit(CommitRequest(entity="local", project="uncategorized", name="f", type="dataset",
-                                              entries=[mf.Entry("x.txt", new_digest, new_size)]))
+        other = c.engine.commit(
+            CommitRequest(
+                entity="local",
+                project="uncategorized",
+                name="f",
+                type="dataset",
+                entries=[mf.Entry("x.txt", new_digest, new_size)],
+            )
+        )
         reused.append(other.id)
         gc.collect(c.meta, c.blobs)  # marks the dropped base's chunks
         time.sleep(0.3 * 1.2)  # the grace period, on the store's clock

@@ -324,8 +324,13 @@ def test_a_commit_after_gc_removed_its_blob_is_refused_not_broken(cairn_home):
     c = _client()
     gcmarks.set_grace(c.meta, 60)  # the tombstone stays (only a gc run drops it); the memory below is young
     c.blobs.seen_ttl = 60
-    req = CommitRequest(entity="local", project="uncategorized", name="g3", type="dataset",
-                        entries=[mf.Entry("x.bin", digest, len(data))])
+    req = CommitRequest(
+        entity="local",
+        project="uncategorized",
+        name="g3",
+        type="dataset",
+        entries=[mf.Entry("x.bin", digest, len(data))],
+    )
     c.blobs._seen.add(digest)  # a stale memory of presence, as if checked just before the removal
     c.blobs._seen_since = time.monotonic()
     with pytest.raises(BlobNotFoundError) as err:
@@ -389,8 +394,12 @@ def test_only_one_gc_runs_at_a_time(cairn_home):
         import subprocess
         import sys
 
-        out = subprocess.run([sys.executable, "-m", "cairn.cli", "gc"], capture_output=True, text=True,
-                             env={**os.environ, "CAIRN_DIR": str(cairn_home)})
+        out = subprocess.run(
+            [sys.executable, "-m", "cairn.cli", "gc"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "CAIRN_DIR": str(cairn_home)},
+        )
         assert out.returncode == 1 and "another process holds the gc lock" in out.stderr
 
 

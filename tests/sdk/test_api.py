@@ -17,8 +17,14 @@ from cairn.client import reset_clients
 _sources = itertools.count()
 
 
-def log(name: str, files: dict[str, str], project: str | None = None, type_: str = "dataset",
-        aliases: list[str] | None = None, **init) -> cairn.Artifact:
+def log(
+    name: str,
+    files: dict[str, str],
+    project: str | None = None,
+    type_: str = "dataset",
+    aliases: list[str] | None = None,
+    **init,
+) -> cairn.Artifact:
     src = Path(f"src-{next(_sources)}")
     for rel, data in files.items():
         write(src / rel, data)
@@ -40,8 +46,16 @@ def test_default_project_and_entity():
 
 @pytest.mark.parametrize(
     "ref",
-    ["data", "data:latest", "data:best", "data:v1", "proj/data:best", "local/proj/data:best", "proj/data:v1",
-     "local/proj/data"],
+    [
+        "data",
+        "data:latest",
+        "data:best",
+        "data:v1",
+        "proj/data:best",
+        "local/proj/data:best",
+        "proj/data:v1",
+        "local/proj/data",
+    ],
 )
 def test_api_artifact_reference_forms(monkeypatch, ref):
     log("data", {"a.txt": "0"}, project="proj")

@@ -68,8 +68,12 @@ def test_identical_content_returns_the_same_version_with_the_new_aliases():
     assert aliases_of("data:latest") == ["latest", "again", "first", "rollback"]  # latest moved to v0
     assert [a.version for a in cairn.Api().artifacts("dataset", "data")] == ["v0", "v1"]
     assert history() == [
-        ("latest", None, 0), ("first", None, 0), ("again", None, 0),
-        ("latest", 0, 1), ("latest", 1, 0), ("rollback", None, 0),
+        ("latest", None, 0),
+        ("first", None, 0),
+        ("again", None, 0),
+        ("latest", 0, 1),
+        ("latest", 1, 0),
+        ("rollback", None, 0),
     ]
 
 
@@ -116,9 +120,12 @@ def test_aliases_set_on_a_committed_artifact_and_saved_make_no_version():
     assert not cairn.Api().artifact_exists("data:candidate")
     assert [a.version for a in cairn.Api().artifacts("dataset", "data")] == ["v0", "v1"]
     assert history() == [
-        ("latest", None, 0), ("latest", 0, 1),
-        ("prod", None, 0), ("candidate", None, 0),
-        ("prod", 0, 1), ("candidate", 0, None),
+        ("latest", None, 0),
+        ("latest", 0, 1),
+        ("prod", None, 0),
+        ("candidate", None, 0),
+        ("prod", 0, 1),
+        ("candidate", 0, None),
     ]
     assert all(r["at"] is not None for r in get_client().alias_history(get_client().entity, "uncategorized", "data"))
 
@@ -371,7 +378,10 @@ def test_download_with_path_prefix_and_default_root(tmp_path):
     log({"train/a.txt": "a", "train/b.txt": "b", "val/c.txt": "c", "trainx.txt": "x"})
     got = cairn.Api().artifact("data:latest")
     root = Path(got.download(tmp_path / "part", path_prefix="train/"))
-    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == ["train/a.txt", "train/b.txt"]
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
+        "train/a.txt",
+        "train/b.txt",
+    ]
     default = Path(got.download())
     assert default == Path("artifacts") / "data:v0"
     assert (default / "val/c.txt").read_text() == "c"
@@ -472,7 +482,9 @@ def test_logged_by_and_used_by():
 
 
 def tree_state(root: Path) -> dict[str, tuple[int, int]]:
-    return {p.relative_to(root).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("fresh_cache", [False, True])

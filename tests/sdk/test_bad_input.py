@@ -65,8 +65,13 @@ def test_bad_types(type_):
 
 @pytest.mark.parametrize(
     "alias, says",
-    [("v3", "reserved"), ("a/b", "may not contain '/' or ':'"), ("a:b", "may not contain '/' or ':'"),
-     ("", "non-empty"), ("a b", "without spaces")],
+    [
+        ("v3", "reserved"),
+        ("a/b", "may not contain '/' or ':'"),
+        ("a:b", "may not contain '/' or ':'"),
+        ("", "non-empty"),
+        ("a b", "without spaces"),
+    ],
 )
 def test_bad_aliases_refused_everywhere(alias, says):
     write("f.txt", "x")
@@ -313,7 +318,9 @@ def corrupt_small(digest: str) -> None:
         with db:
             # flip the first byte (setting it to b"X" left it unchanged when it was one already:
             # 1 run in 256 of a random blob)
-            db.execute("UPDATE blobs SET data = ? WHERE digest = ?", (bytes([data[0] ^ 0xFF]) + bytes(data)[1:], digest))
+            db.execute(
+                "UPDATE blobs SET data = ? WHERE digest = ?", (bytes([data[0] ^ 0xFF]) + bytes(data)[1:], digest)
+            )
     finally:
         db.close()
 
@@ -445,7 +452,12 @@ def test_bad_references():
 
 
 def test_bad_refs_in_api():
-    for ref, says in [("a/b/c/d", "too many '/'"), ("data:", "empty alias"), ("da ta", "letters"), ("p q/data", "project name")]:
+    for ref, says in [
+        ("a/b/c/d", "too many '/'"),
+        ("data:", "empty alias"),
+        ("da ta", "letters"),
+        ("p q/data", "project name"),
+    ]:
         with pytest.raises(cairn.UsageError, match=says):
             cairn.Api().artifact(ref)
     with pytest.raises(cairn.ArtifactNotFoundError) as e:

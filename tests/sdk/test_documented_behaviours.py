@@ -47,8 +47,16 @@ def test_an_incremental_artifact_starts_from_the_latest_contents():
     assert wandb.Artifact("x", "dataset", incremental=True).incremental
 
 
-@pytest.mark.parametrize("type_, name", [("job", "anything"), ("wandb-history", "h"), ("wandb-run-table", "t"),
-                                         ("run_table", "run-abc"), ("code", "source-main")])
+@pytest.mark.parametrize(
+    "type_, name",
+    [
+        ("job", "anything"),
+        ("wandb-history", "h"),
+        ("wandb-run-table", "t"),
+        ("run_table", "run-abc"),
+        ("code", "source-main"),
+    ],
+)
 def test_reserved_types_are_refused(type_, name):
     with pytest.raises(ValueError, match="reserved"):
         wandb.Artifact(name, type_)

@@ -29,6 +29,7 @@ def store_is_empty() -> bool:
 
 # -- runs ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("kw", "says"),
     [
@@ -57,13 +58,19 @@ def test_bad_run_fields_are_refused_before_anything_is_written(kw, says):
 
 
 def test_longest_allowed_run_fields_are_fine():
-    with cairn.init(id="r" * MAX_RUN_ID, name="n" * MAX_RUN_TEXT, group="g" * MAX_RUN_TEXT,
-                    job_type="j" * MAX_RUN_TEXT, config=nested(MAX_JSON_DEPTH)) as run:
+    with cairn.init(
+        id="r" * MAX_RUN_ID,
+        name="n" * MAX_RUN_TEXT,
+        group="g" * MAX_RUN_TEXT,
+        job_type="j" * MAX_RUN_TEXT,
+        config=nested(MAX_JSON_DEPTH),
+    ) as run:
         pass
     assert cairn.Api().run(f"local/uncategorized/{run.id}").name == "n" * MAX_RUN_TEXT
 
 
 # -- artifact fields at log time ---------------------------------------------------------------
+
 
 def _log(**kw):
     write("f.txt", "x")
@@ -150,7 +157,11 @@ def test_engine_refuses_bad_edits_of_a_committed_version(change, says):
     assert says in str(e.value)
     after = c.get_version(v.id)
     assert (after.description, after.metadata, after.aliases, after.ttl_seconds) == (
-        v.description, v.metadata, v.aliases, v.ttl_seconds)
+        v.description,
+        v.metadata,
+        v.aliases,
+        v.ttl_seconds,
+    )
 
 
 @pytest.mark.parametrize("version_id", [0, -1, 2**63, 2**64])
@@ -160,6 +171,7 @@ def test_version_ids_out_of_range_are_usage_errors(version_id):
 
 
 # -- names: '.' and '..' ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", [".", ".."])
 def test_dot_names_are_refused(name):
@@ -183,6 +195,7 @@ def test_names_with_dots_inside_are_fine():
 
 # -- reads ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("ref", ["data:a\x00", "data:\u200blatest", "p\x00/data:latest"])
 def test_bad_references_are_usage_errors(ref):
     with pytest.raises(cairn.UsageError):
@@ -190,6 +203,7 @@ def test_bad_references_are_usage_errors(ref):
 
 
 # -- distributed ids -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("did", "says"),

@@ -64,8 +64,17 @@ def test_dot_and_dot_dot_are_refused_as_names(name):
         wandb.init(project=name)
 
 
-@pytest.mark.parametrize("did, says", [("a/b", "'/'"), ("x" * 257, "at most 256"), ("nul\x00", "control"),
-                                      ("tab\tid", "control"), ("   ", "non-empty"), ("..", "'..'")])
+@pytest.mark.parametrize(
+    "did, says",
+    [
+        ("a/b", "'/'"),
+        ("x" * 257, "at most 256"),
+        ("nul\x00", "control"),
+        ("tab\tid", "control"),
+        ("   ", "non-empty"),
+        ("..", "'..'"),
+    ],
+)
 def test_bad_distributed_ids_are_refused_with_their_reason(did, says):
     Path("p.txt").write_text("p")
     with wandb.init(project="urls") as run:

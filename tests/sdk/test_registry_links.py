@@ -144,8 +144,13 @@ def _log_into(project: str, name: str) -> None:
 def test_bad_target_paths_are_refused():
     with wandb.init(project="train") as run:
         art = run.log_artifact(_model("net", "w"))
-        for bad, says in [("a/b/c/d", "collection"), ("reg/best:v1", "not a version"), ("reg//x", "collection"),
-                          ("reg/bad name", "collection name"), ("", "target_path")]:
+        for bad, says in [
+            ("a/b/c/d", "collection"),
+            ("reg/best:v1", "not a version"),
+            ("reg//x", "collection"),
+            ("reg/bad name", "collection name"),
+            ("", "target_path"),
+        ]:
             with pytest.raises(wandb.UsageError, match=says):
                 run.link_artifact(art, bad)
         with pytest.raises(wandb.UsageError, match="reserved"):
@@ -247,7 +252,9 @@ def test_a_link_of_a_link_points_at_the_source():
         second = first.link("reg/production", aliases=["live"])
     assert second.source_qualified_name == art.qualified_name
     assert second.source_artifact.id == art.id
-    assert sorted(x.qualified_name for x in art.linked_artifacts) == sorted([first.qualified_name, second.qualified_name])
+    assert sorted(x.qualified_name for x in art.linked_artifacts) == sorted(
+        [first.qualified_name, second.qualified_name]
+    )
     assert sorted(x.qualified_name for x in first.source_artifact.linked_artifacts) == sorted(
         [first.qualified_name, second.qualified_name]
     )

@@ -29,6 +29,7 @@ def _api_run(run):  # noqa: ANN001, ANN202
 
 # -- config ---------------------------------------------------------------------------
 
+
 def test_config_dict_attribute_update_and_persisted(backend: str) -> None:
     run = wandb.init(project="rec", config={"lr": 0.1, "layers": [64, 32]})
     assert wandb.config is run.config
@@ -82,6 +83,7 @@ def test_config_is_stored_while_the_run_goes_on(backend: str) -> None:
 
 # -- log and steps -------------------------------------------------------------------
 
+
 def test_each_log_is_a_step_and_commit_false_accumulates(backend: str) -> None:
     run = wandb.init(project="rec")
     wandb.log({"loss": 0.5})
@@ -92,7 +94,9 @@ def test_each_log_is_a_step_and_commit_false_accumulates(backend: str) -> None:
     run.finish()
     rows = _api_run(run).history(pandas=False)
     assert [(r["_step"], r.get("loss"), r.get("acc"), r.get("phase")) for r in rows] == [
-        (0, 0.5, None, None), (1, 0.4, 0.1, None), (2, 0.3, None, "train"),
+        (0, 0.5, None, None),
+        (1, 0.4, 0.1, None),
+        (2, 0.3, None, "train"),
     ]
     assert all("_runtime" in r and "_timestamp" in r for r in rows)
 
@@ -110,7 +114,9 @@ def test_explicit_step_merges_moves_on_and_refuses_the_past(backend: str, caplog
     run.finish()
     rows = _api_run(run).history(pandas=False)
     assert [{k: v for k, v in r.items() if not k.startswith("_") or k == "_step"} for r in rows] == [
-        {"a": 1, "b": 2, "_step": 5}, {"c": 3, "e": 5, "_step": 7}, {"f": 6, "_step": 8},
+        {"a": 1, "b": 2, "_step": 5},
+        {"c": 3, "e": 5, "_step": 7},
+        {"f": 6, "_step": 8},
     ]
     assert "d" not in _api_run(run).summary
 
@@ -118,9 +124,20 @@ def test_explicit_step_merges_moves_on_and_refuses_the_past(backend: str, caplog
 def test_values_numbers_strings_lists_nested_numpy_nan(backend: str) -> None:
     np = pytest.importorskip("numpy")
     run = wandb.init(project="rec")
-    run.log({"i": np.int64(3), "f": np.float32(0.5), "b": np.bool_(True), "s": "text", "l": [1, 2.5],
-             "n": float("nan"), "inf": float("inf"), "none": None, "nested": {"x": 1, "y": {"z": 2}},
-             "t": np.array([4.0])})
+    run.log(
+        {
+            "i": np.int64(3),
+            "f": np.float32(0.5),
+            "b": np.bool_(True),
+            "s": "text",
+            "l": [1, 2.5],
+            "n": float("nan"),
+            "inf": float("inf"),
+            "none": None,
+            "nested": {"x": 1, "y": {"z": 2}},
+            "t": np.array([4.0]),
+        }
+    )
     run.finish()
     (row,) = _api_run(run).history(pandas=False)
     assert row["i"] == 3 and row["f"] == 0.5 and row["b"] is True and row["s"] == "text" and row["l"] == [1, 2.5]
@@ -132,8 +149,15 @@ def test_unstorable_values_warn_once_naming_type_and_key(caplog: pytest.LogCaptu
     run = wandb.init(project="rec")
     with caplog.at_level(logging.WARNING, logger="cairn"):
         for i in range(5):
-            run.log({"loss": float(i), "samples": wandb.Image(f"img{i}.png"), "curve": wandb.plot.line(None, "x", "y"),
-                     "hist": wandb.Histogram([1, 2, 3]), "audio": [wandb.Audio("a.wav")]})
+            run.log(
+                {
+                    "loss": float(i),
+                    "samples": wandb.Image(f"img{i}.png"),
+                    "curve": wandb.plot.line(None, "x", "y"),
+                    "hist": wandb.Histogram([1, 2, 3]),
+                    "audio": [wandb.Audio("a.wav")],
+                }
+            )
     warnings = [r.getMessage() for r in caplog.records]
     assert len([w for w in warnings if "'samples'" in w]) == 1
     assert any("wandb.Image" in w and "'samples'" in w for w in warnings)
@@ -160,6 +184,7 @@ def test_bad_log_calls_are_clear_errors() -> None:
 
 
 # -- summary ---------------------------------------------------------------------------
+
 
 def test_summary_is_the_last_value_unless_assigned(backend: str) -> None:
     run = wandb.init(project="rec")
@@ -196,7 +221,10 @@ def test_summary_keeps_nested_dicts_as_wandb_does(backend: str) -> None:
     run.summary["best"]["epoch"]["n"] = 4  # written through a dict inside
     run.summary["val"]["extra"] = wandb.Image("x.png")  # not storable: left out with a warning
     assert json.loads(json.dumps(run.summary)) == {
-        "val": {"loss": 0.5, "acc": 0.5}, "flat.key": 1, "best": {"acc": 0.9, "epoch": {"n": 4}}}
+        "val": {"loss": 0.5, "acc": 0.5},
+        "flat.key": 1,
+        "best": {"acc": 0.9, "epoch": {"n": 4}},
+    }
     run.finish()
     api_run = _api_run(run)
     assert api_run.summary["best"]["epoch"]["n"] == 4 and api_run.summary["val"]["acc"] == 0.5
@@ -228,6 +256,7 @@ def test_public_run_summary_and_update_are_stored(backend: str) -> None:
 
 # -- history through Api ---------------------------------------------------------------------
 
+
 def test_history_rows_dataframe_keys_samples_and_scan(backend: str) -> None:
     pd = pytest.importorskip("pandas")
     run = wandb.init(project="rec")
@@ -254,6 +283,7 @@ def test_history_rows_dataframe_keys_samples_and_scan(backend: str) -> None:
 
 
 # -- batching -----------------------------------------------------------------------------
+
 
 def test_log_writes_in_batches_not_per_call(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     run = wandb.init(project="rec")
@@ -320,9 +350,17 @@ def test_a_failed_write_is_raised_by_the_next_call(monkeypatch: pytest.MonkeyPat
 
 # -- init parameters, resume, finish -------------------------------------------------------
 
+
 def test_init_attributes_tags_notes_and_renaming(backend: str) -> None:
-    run = wandb.init(project="rec", entity=None if backend == "server" else "team", name="first", group="g", job_type="train",
-                     tags=["x", "y"], notes="hello")
+    run = wandb.init(
+        project="rec",
+        entity=None if backend == "server" else "team",
+        name="first",
+        group="g",
+        job_type="train",
+        tags=["x", "y"],
+        notes="hello",
+    )
     entity = os.environ.get("CAIRN_ENTITY", "team")
     assert (run.project, run.entity, run.name, run.group, run.job_type) == ("rec", entity, "first", "g", "train")
     assert run.tags == ("x", "y") and run.notes == "hello" and len(run.id) == 8
@@ -399,8 +437,9 @@ def test_resume_auto_resumes_the_run_that_did_not_finish_cleanly(backend: str, t
     work.mkdir()
 
     def go(how: str, crash: str) -> dict:
-        out = subprocess.run([sys.executable, "-B", str(script), how, crash], capture_output=True, text=True,
-                             cwd=work, timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-B", str(script), how, crash], capture_output=True, text=True, cwd=work, timeout=300
+        )
         assert out.returncode == (1 if crash == "crash" else 0), out.stderr[-2000:]
         return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -492,9 +531,17 @@ def test_every_parameter_that_is_not_acted_on_warns_once_by_name(caplog: pytest.
             wandb.Api().artifact("warn/data:latest").save(settings={"x": 1})
             run.finish()
     text = [r.getMessage() for r in caplog.records]
-    expected = ["Artifact(use_as=...)", "run.use_artifact(use_as=...)", "run.use_artifact(aliases=...)",
-                "Api(timeout=...)", "Api(overrides['run']=...)", "Api(api_key=...)", "Table(dtype=...)",
-                "Table(allow_mixed_types=...)", "Artifact.save(settings=...)"]
+    expected = [
+        "Artifact(use_as=...)",
+        "run.use_artifact(use_as=...)",
+        "run.use_artifact(aliases=...)",
+        "Api(timeout=...)",
+        "Api(overrides['run']=...)",
+        "Api(api_key=...)",
+        "Table(dtype=...)",
+        "Table(allow_mixed_types=...)",
+        "Artifact.save(settings=...)",
+    ]
     for name in expected:
         assert len([t for t in text if t.startswith(name) and "ignored" in t]) == 1, (name, text)
     assert len(text) == len(expected), text  # link / model / alias parameters are all acted on
@@ -515,7 +562,9 @@ def test_reinit_as_wandb_documents_it() -> None:
     assert second._finished and wandb.run is third
     third.finish()
     assert [[sorted(row) for row in _api_run(r).history(pandas=False)] for r in (side, first)] == [
-        [["_runtime", "_step", "_timestamp", "a"]], [["_runtime", "_step", "_timestamp", "b"]]]
+        [["_runtime", "_step", "_timestamp", "a"]],
+        [["_runtime", "_step", "_timestamp", "b"]],
+    ]
     with pytest.raises(wandb.UsageError, match="reinit must be"):
         wandb.init(project="re", reinit="sometimes")
 
@@ -534,6 +583,7 @@ def test_api_runs_order_and_overrides(backend: str) -> None:
 
 
 # -- modes and WANDB_* ----------------------------------------------------------------------------
+
 
 def test_offline_uses_the_embedded_store_even_with_a_server_set(monkeypatch: pytest.MonkeyPatch, cairn_home) -> None:
     monkeypatch.setenv("CAIRN_BASE_URL", "http://127.0.0.1:9")  # nothing listens there

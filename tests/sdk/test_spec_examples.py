@@ -14,7 +14,7 @@ from helpers import write
 
 import cairn
 
-SINGLE_RUN_INSIDE = '''
+SINGLE_RUN_INSIDE = """
 with wandb.init() as run:
     artifact = wandb.Artifact("artifact_name", "artifact_type")
 
@@ -22,78 +22,78 @@ with wandb.init() as run:
     # `.add`, `.add_file`, `.add_dir`, `.add_reference` 사용
     artifact.add_file("image1.png")
     run.log_artifact(artifact)
-'''
+"""
 
-SINGLE_RUN_OUTSIDE = '''
+SINGLE_RUN_OUTSIDE = """
 artifact = wandb.Artifact("artifact_name", "artifact_type")
 # 아티팩트에 파일 및 에셋 추가하기
 # `.add`, `.add_file`, `.add_dir`, `.add_reference` 사용
 artifact.add_file("image1.png")
 artifact.save()
-'''
+"""
 
-RUN_1 = '''
+RUN_1 = """
 with wandb.init() as run:
     artifact = wandb.Artifact("artifact_name", "artifact_type")
     # 아티팩트에 파일 및 에셋 추가하기
     # `.add`, `.add_file`, `.add_dir`, `.add_reference` 사용
     artifact.add_file("image1.png")
     run.upsert_artifact(artifact, distributed_id="my_dist_artifact")
-'''
+"""
 
-RUN_2 = '''
+RUN_2 = """
 with wandb.init() as run:
     artifact = wandb.Artifact("artifact_name", "artifact_type")
     # 아티팩트에 파일 및 에셋 추가하기
     # `.add`, `.add_file`, `.add_dir`, `.add_reference` 사용
     artifact.add_file("image2.png")
     run.upsert_artifact(artifact, distributed_id="my_dist_artifact")
-'''
+"""
 
-RUN_3 = '''
+RUN_3 = """
 with wandb.init() as run:
     artifact = wandb.Artifact("artifact_name", "artifact_type")
     # 아티팩트에 파일 및 에셋 추가하기
     # `.add`, `.add_file`, `.add_dir`, `.add_reference` 사용
     artifact.add_file("image3.png")
     run.finish_artifact(artifact, distributed_id="my_dist_artifact")
-'''
+"""
 
-GET_INSIDE = '''
+GET_INSIDE = """
 saved_artifact = run.use_artifact("my_artifact:latest")
-'''
+"""
 
-GET_OUTSIDE = '''
+GET_OUTSIDE = """
 client = wandb.Api()
 saved_artifact = client.artifact("my_artifact:latest")
-'''
+"""
 
-NEW_DRAFT = '''
+NEW_DRAFT = """
 draft_artifact = saved_artifact.new_draft()
-'''
+"""
 
-DRAFT_ADD = '''
+DRAFT_ADD = """
 draft_artifact.add_file("file_to_add.txt")
-'''
+"""
 
-DRAFT_REMOVE = '''
+DRAFT_REMOVE = """
 draft_artifact.remove("file_to_remove.txt")
-'''
+"""
 
-DRAFT_MODIFY = '''
+DRAFT_MODIFY = """
 draft_artifact.remove("modified_file.txt")
 draft_artifact.add_file("modified_file.txt")
-'''
+"""
 
-SAVE_INSIDE = '''
+SAVE_INSIDE = """
 run.log_artifact(draft_artifact)
-'''
+"""
 
-SAVE_OUTSIDE = '''
+SAVE_OUTSIDE = """
 draft_artifact.save()
-'''
+"""
 
-ALL_INSIDE = '''
+ALL_INSIDE = """
 with wandb.init(job_type="modify dataset") as run:
     saved_artifact = run.use_artifact(
         "my_artifact:latest"
@@ -106,9 +106,9 @@ with wandb.init(job_type="modify dataset") as run:
     run.log_artifact(
         artifact
     )  # 변경 사항을 로그하여 새 버전을 생성하고 run의 출력으로 표시하기
-'''
+"""
 
-ALL_OUTSIDE = '''
+ALL_OUTSIDE = """
 client = wandb.Api()
 saved_artifact = client.artifact("my_artifact:latest")  # 아티팩트 로드하기
 draft_artifact = saved_artifact.new_draft()  # 드래프트 버전 생성하기
@@ -117,7 +117,7 @@ draft_artifact = saved_artifact.new_draft()  # 드래프트 버전 생성하기
 draft_artifact.remove("deleted_file.txt")
 draft_artifact.add_file("modified_file.txt")
 draft_artifact.save()  # 드래프트에 대한 변경 사항 커밋하기
-'''
+"""
 
 
 def run_block(code: str, ns: dict) -> dict:
@@ -193,8 +193,14 @@ def test_incremental_steps(get_block, save_block, change, backend):
         run_block({"add": DRAFT_ADD, "remove": DRAFT_REMOVE, "modify": DRAFT_MODIFY}[change], ns)
         run_block(save_block, ns)
     files = files_of("my_artifact:latest")
-    before = {"file_to_remove.txt", "modified_file.txt", "deleted_file.txt", "keep.txt",
-              "dir_to_remove/a.txt", "dir_to_remove/sub/b.txt"}
+    before = {
+        "file_to_remove.txt",
+        "modified_file.txt",
+        "deleted_file.txt",
+        "keep.txt",
+        "dir_to_remove/a.txt",
+        "dir_to_remove/sub/b.txt",
+    }
     assert cairn.Api().artifact("my_artifact:latest").version == "v1"
     if change == "add":
         assert set(files) == before | {"file_to_add.txt"}
@@ -233,7 +239,11 @@ def test_all_together_inside_verbatim_and_as_intended(backend):
     v1 = cairn.Api().artifact("my_artifact:latest")
     assert v1.version == "v1"
     assert set(files_of("my_artifact:latest")) == {
-        "file_to_remove.txt", "modified_file.txt", "deleted_file.txt", "keep.txt", "file_to_add.txt"
+        "file_to_remove.txt",
+        "modified_file.txt",
+        "deleted_file.txt",
+        "keep.txt",
+        "file_to_add.txt",
     }
     assert [a.name for a in v1.logged_by().used_artifacts()] == ["my_artifact:v0"]
     assert v1.logged_by().job_type == "modify dataset"

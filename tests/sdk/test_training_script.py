@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-TRAIN = r'''
+TRAIN = r"""
 import json, os
 import cairn as wandb
 
@@ -37,10 +37,10 @@ link = run.link_model(best_path, "trainer", name=f"model-{run.id}", aliases=["pr
 print(json.dumps({"id": run.id, "entity": run.entity, "mode": run.mode, "step": run.step,
                   "link": link.qualified_name, "source": [link.source_name, link.source_project]}))
 wandb.finish()
-'''
+"""
 
 
-READ = r'''
+READ = r"""
 import json, os, sys
 import cairn as wandb
 
@@ -67,7 +67,7 @@ print(json.dumps({
     "link": [link.is_link, link.version, link.source_version, link.source_name, link.type, link.aliases],
     "eval_inputs": [a.qualified_name for a in api.run(f"{entity}/eval/{eval_id}").used_artifacts()],
 }))
-'''
+"""
 
 
 def _script(tmp_path: Path, name: str, text: str) -> Path:
@@ -77,8 +77,14 @@ def _script(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def _run(script: Path, *args: str, env: dict | None = None, cwd: Path | None = None) -> dict:
-    out = subprocess.run([sys.executable, "-B", str(script), *args], capture_output=True, text=True,
-                         env=env or dict(os.environ), cwd=cwd, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-B", str(script), *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        cwd=cwd,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -100,8 +106,12 @@ def test_train_register_then_use_and_read_back(backend: str, tmp_path: Path, req
     assert got["rows"] == 10_001 and got["val"] == 10
     assert got["first"]["_step"] == 0 and got["first"]["loss"] == 1.0 and "preview" not in got["first"]
     assert got["first"]["val.top1"] == 0.0  # a nested value is the history's dotted column
-    assert got["last"] == {"val_loss": 2 / 10_000, "_step": 10_000, "_runtime": got["last"]["_runtime"],
-                           "_timestamp": got["last"]["_timestamp"]}
+    assert got["last"] == {
+        "val_loss": 2 / 10_000,
+        "_step": 10_000,
+        "_runtime": got["last"]["_runtime"],
+        "_timestamp": got["last"]["_timestamp"],
+    }
     assert got["df"][0] == 50 and {"loss", "acc", "lr", "epoch", "_step", "val.top1"} <= set(got["df"][1])
     assert got["summary"]["best_loss"] == 1 / 10_000 and got["summary"]["loss"] == 1 / 10_000
     assert got["summary"]["val"] == {"top1": 9_999 / 20_000}  # and the summary's nested dict
@@ -127,8 +137,13 @@ def test_disabled_writes_nothing_anywhere(tmp_path: Path) -> None:
         d.mkdir(parents=True)
     script = _script(tmp_path, "train.py", TRAIN)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAIRN_", "WANDB_", "XDG_"))}
-    env.update(HOME=str(home), TMPDIR=str(tmp), WANDB_MODE="disabled", CAIRN_DIR=str(sandbox / "store"),
-               CAIRN_CACHE_DIR=str(sandbox / "cache"))
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(tmp),
+        WANDB_MODE="disabled",
+        CAIRN_DIR=str(sandbox / "store"),
+        CAIRN_CACHE_DIR=str(sandbox / "cache"),
+    )
     before = _tree(sandbox)
     got = _run(script, env=env, cwd=work)
     assert got["mode"] == "disabled" and got["step"] == 10_000
@@ -141,7 +156,7 @@ def test_disabled_writes_nothing_anywhere(tmp_path: Path) -> None:
     assert _tree(sandbox) == before
 
 
-UNFINISHED = r'''
+UNFINISHED = r"""
 import json, sys
 import cairn as wandb
 
@@ -151,7 +166,7 @@ for i in range(10):
 print(json.dumps({"id": run.id, "entity": run.entity}), flush=True)
 if sys.argv[1] == "crash":
     raise RuntimeError("training diverged")
-'''
+"""
 
 
 def test_a_script_that_never_calls_finish_keeps_its_history(tmp_path: Path) -> None:

@@ -136,8 +136,16 @@ def test_staged_entries_behave_alike_in_memory_and_on_disk():
         s.put(Entry(os.fsdecode(b"caf\xe9"), "blake3:z", 2))  # not valid UTF-8
         s.put(Entry("a", "blake3:new", 5), "/other/a")  # replaces
         out = [
-            len(s), "a" in s, s.any_of(["zz", "c"]), s.any_of(["zz"]), s.local_path("a"),
-            s.get("ref"), s.remove_prefix("b/"), s.pop("c"), s.pop("c"), list(s.sorted()),
+            len(s),
+            "a" in s,
+            s.any_of(["zz", "c"]),
+            s.any_of(["zz"]),
+            s.local_path("a"),
+            s.get("ref"),
+            s.remove_prefix("b/"),
+            s.pop("c"),
+            s.pop("c"),
+            list(s.sorted()),
         ]
         s.close()
         return out

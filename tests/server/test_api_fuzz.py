@@ -74,8 +74,7 @@ def test_the_fuzzed_document_is_the_served_one(fuzz_server):
 
 @schema.parametrize()
 @seed(20261127)
-@settings(max_examples=8, derandomize=True, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_no_5xx_and_every_answer_is_declared(case, fuzz_server):
     url, key = fuzz_server
     # The admin's own entity, so that generated requests get past authorization and reach
@@ -88,8 +87,9 @@ def test_no_5xx_and_every_answer_is_declared(case, fuzz_server):
     # one would only ever be a 404), so that generated bodies and queries reach the engine: a
     # run's history and edits, a version's edits, links and unlinking, deletions.
     own_ids(url, key, case)
-    case.call_and_validate(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60,
-                           excluded_checks=EXCLUDED)
+    case.call_and_validate(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60, excluded_checks=EXCLUDED
+    )
 
 
 def own_ids(url: str, key: str, case) -> None:  # noqa: ANN001
@@ -103,9 +103,15 @@ def own_ids(url: str, key: str, case) -> None:  # noqa: ANN001
         params["run_id"] = r.json()["id"]
     version_id = params.get("version_id")
     if isinstance(version_id, int) and not isinstance(version_id, bool) and 1 <= version_id < 2**63:
-        r = httpx.post(f"{api}/artifacts/logged/versions", json={"type": "t", "entries": []}, headers=headers, timeout=60)
+        r = httpx.post(
+            f"{api}/artifacts/logged/versions", json={"type": "t", "entries": []}, headers=headers, timeout=60
+        )
         params["version_id"] = r.json()["id"]
         if case.path.endswith("/unlink"):  # a link to unlink
-            r = httpx.post(f"{url}/api/v1/versions/{params['version_id']}/links", headers=headers, timeout=60,
-                           json={"entity": ENTITY, "project": "fuzzed", "name": "linked"})
+            r = httpx.post(
+                f"{url}/api/v1/versions/{params['version_id']}/links",
+                headers=headers,
+                timeout=60,
+                json={"entity": ENTITY, "project": "fuzzed", "name": "linked"},
+            )
             params["version_id"] = r.json()["id"]

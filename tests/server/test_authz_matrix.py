@@ -51,8 +51,15 @@ class Target:
 
     def mask(self, text: str) -> str:
         """``text`` with this target's names replaced by placeholders (to compare answers)."""
-        for value, ph in ((self.upload_id, "<U>"), (self.digest, "<D>"), (self.staged_digest, "<S>"), (self.chunk_key, "<K>"),
-                          (self.run_id, "<R>"), (self.entity, "<E>"), (self.project, "<P>")):
+        for value, ph in (
+            (self.upload_id, "<U>"),
+            (self.digest, "<D>"),
+            (self.staged_digest, "<S>"),
+            (self.chunk_key, "<K>"),
+            (self.run_id, "<R>"),
+            (self.entity, "<E>"),
+            (self.project, "<P>"),
+        ):
             if value:
                 text = text.replace(value, ph)
         for vid in (self.version_id, self.spare_version_id, self.link_id):
@@ -88,12 +95,21 @@ def _setup_entity(w: World, who: str, t: Target, seed: bytes) -> None:
     t.digest = r.json()["digests"][0]
     t.run_id = w.call(who, "POST", f"{base}/runs", json={}).json()["id"]
     entries = [["f.bin", t.digest, len(data)]]
-    v = w.call(who, "POST", f"{base}/artifacts/{t.name}/versions",
-               json={"type": "model", "entries": entries, "run_id": t.run_id}).json()
+    v = w.call(
+        who,
+        "POST",
+        f"{base}/artifacts/{t.name}/versions",
+        json={"type": "model", "entries": entries, "run_id": t.run_id},
+    ).json()
     t.version_id, t.chunk_key = v["id"], v["manifest_key"]
     spare = w.call(who, "POST", f"{base}/artifacts/spare/versions", json={"type": "model", "entries": entries}).json()
     t.spare_version_id = spare["id"]
-    link = w.call(who, "POST", f"/versions/{t.version_id}/links", json={"entity": t.entity, "project": t.project, "name": "linked"})
+    link = w.call(
+        who,
+        "POST",
+        f"/versions/{t.version_id}/links",
+        json={"entity": t.entity, "project": t.project, "name": "linked"},
+    )
     assert link.status_code == 200, link.text
     t.link_id = link.json()["id"]
     for path in (f"{base}/artifacts/doomed/versions", f"/projects/{t.entity}/doomed/artifacts/doomed/versions"):
@@ -118,8 +134,9 @@ def world(server_stack, tmp_path_factory) -> World:
     auth.add_member(meta, "acme", "reader", "read")
     meta.dispose()
     env = {**server_stack.s3_env, "CAIRN_DIR": str(tmp_path_factory.mktemp("authz-home"))}
-    with cairn_server(tmp_path_factory.mktemp("authz-srv"), env, "--meta", meta_url,
-                      "--blobs", f"s3://cairn/{PREFIX}", "--no-ui") as url:
+    with cairn_server(
+        tmp_path_factory.mktemp("authz-srv"), env, "--meta", meta_url, "--blobs", f"s3://cairn/{PREFIX}", "--no-ui"
+    ) as url:
         w = World(url, keys, Target("acme", "widgets"), Target("victim", "secret"), Target("ghost", "nowhere"))
         _setup_entity(w, "owner", w.mine, b"acme's weights ")
         _setup_entity(w, "victim", w.theirs, b"the victim's secret ")
@@ -132,6 +149,7 @@ def world(server_stack, tmp_path_factory) -> World:
 
 
 # -- the table ---------------------------------------------------------------------------
+
 
 def _open_run(w: World, t: Target) -> str:
     """A run of the caller's own project that is still open (the finish row finishes the
@@ -171,111 +189,207 @@ M = lambda w: w.mine  # noqa: E731
 
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/whoami"): Row(lambda w, t: ("GET", "/whoami", {}), 200, 200, 200, about_self=True),
-    ("GET", "/api/v1/projects"): Row(lambda w, t: ("GET", "/projects", {"params": {"entity": t.entity}}), 200, 200, 200),
+    ("GET", "/api/v1/projects"): Row(
+        lambda w, t: ("GET", "/projects", {"params": {"entity": t.entity}}), 200, 200, 200
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/blobs/missing"): Row(
-        lambda w, t: ("POST", f"{P(t)}/blobs/missing", {"json": {"digests": [t.digest]}}), 200, 403,
-        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/blobs/missing", {"json": {"digests": [s.digest]}}), smuggled=200),
+        lambda w, t: ("POST", f"{P(t)}/blobs/missing", {"json": {"digests": [t.digest]}}),
+        200,
+        403,
+        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/blobs/missing", {"json": {"digests": [s.digest]}}),
+        smuggled=200,
+    ),
     ("PUT", "/api/v1/projects/{entity}/{project}/blobs/{digest}"): Row(
-        lambda w, t: ("PUT", f"{P(t)}/blobs/{digest_of(w.payload)}", {"content": w.payload}), 201, 403),
+        lambda w, t: ("PUT", f"{P(t)}/blobs/{digest_of(w.payload)}", {"content": w.payload}), 201, 403
+    ),
     ("GET", "/api/v1/projects/{entity}/{project}/blobs/{digest}"): Row(
-        lambda w, t: ("GET", f"{P(t)}/blobs/{t.digest}", {}), 307, 307,
-        smuggle=lambda w, s: ("GET", f"{P(w.mine)}/blobs/{s.digest}", {})),
+        lambda w, t: ("GET", f"{P(t)}/blobs/{t.digest}", {}),
+        307,
+        307,
+        smuggle=lambda w, s: ("GET", f"{P(w.mine)}/blobs/{s.digest}", {}),
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/blobs/batch"): Row(
-        lambda w, t: ("POST", f"{P(t)}/blobs/batch", {"content": _batch(w.payload)}), 201, 403),
+        lambda w, t: ("POST", f"{P(t)}/blobs/batch", {"content": _batch(w.payload)}), 201, 403
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/blobs/direct"): Row(
-        lambda w, t: ("POST", f"{P(t)}/blobs/direct", {"json": {"digests": [t.digest]}}), 200, 403,
-        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/blobs/direct", {"json": {"digests": [s.digest]}}), smuggled=200),
+        lambda w, t: ("POST", f"{P(t)}/blobs/direct", {"json": {"digests": [t.digest]}}),
+        200,
+        403,
+        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/blobs/direct", {"json": {"digests": [s.digest]}}),
+        smuggled=200,
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/blobs/direct/done"): Row(
-        lambda w, t: ("POST", f"{P(t)}/blobs/direct/done", {"json": {"digests": [t.digest]}}), 201, 403,
+        lambda w, t: ("POST", f"{P(t)}/blobs/direct/done", {"json": {"digests": [t.digest]}}),
+        201,
+        403,
         smuggle=lambda w, s: ("POST", f"{P(w.mine)}/blobs/direct/done", {"json": {"digests": [s.digest]}}),
-        smuggled=201),
+        smuggled=201,
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/blobs/uploads"): Row(
-        lambda w, t: ("POST", f"{P(t)}/blobs/uploads", {"json": {"digest": digest_of(b"x" * 10), "size": 10}}), 200, 403),
+        lambda w, t: ("POST", f"{P(t)}/blobs/uploads", {"json": {"digest": digest_of(b"x" * 10), "size": 10}}), 200, 403
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/blobs/uploads/complete"): Row(
-        lambda w, t: ("POST", f"{P(t)}/blobs/uploads/complete",
-                      {"json": {"upload_id": t.upload_id, "digest": t.staged_digest}}), 201, 403,
-        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/blobs/uploads/complete",
-                              {"json": {"upload_id": s.upload_id, "digest": s.staged_digest}})),
+        lambda w, t: (
+            "POST",
+            f"{P(t)}/blobs/uploads/complete",
+            {"json": {"upload_id": t.upload_id, "digest": t.staged_digest}},
+        ),
+        201,
+        403,
+        smuggle=lambda w, s: (
+            "POST",
+            f"{P(w.mine)}/blobs/uploads/complete",
+            {"json": {"upload_id": s.upload_id, "digest": s.staged_digest}},
+        ),
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/blobs/{digest}/damaged"): Row(
-        lambda w, t: ("POST", f"{P(t)}/blobs/{t.digest}/damaged", {}), 200, 200,
-        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/blobs/{s.digest}/damaged", {})),
+        lambda w, t: ("POST", f"{P(t)}/blobs/{t.digest}/damaged", {}),
+        200,
+        200,
+        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/blobs/{s.digest}/damaged", {}),
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/blobs/urls"): Row(
-        lambda w, t: ("POST", f"{P(t)}/blobs/urls", {"json": {"digests": [t.digest]}}), 200, 200,
-        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/blobs/urls", {"json": {"digests": [s.digest]}}), smuggled=200),
+        lambda w, t: ("POST", f"{P(t)}/blobs/urls", {"json": {"digests": [t.digest]}}),
+        200,
+        200,
+        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/blobs/urls", {"json": {"digests": [s.digest]}}),
+        smuggled=200,
+    ),
     ("POST", "/api/v1/chunks"): Row(
-        lambda w, t: ("POST", "/chunks", {"json": {"version_id": t.version_id, "keys": [t.chunk_key]}}), 200, 200,
+        lambda w, t: ("POST", "/chunks", {"json": {"version_id": t.version_id, "keys": [t.chunk_key]}}),
+        200,
+        200,
         smuggle=lambda w, s: ("POST", "/chunks", {"json": {"version_id": w.mine.version_id, "keys": [s.chunk_key]}}),
-        smuggled=200),
+        smuggled=200,
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/artifacts/{name}/versions"): Row(
-        lambda w, t: ("POST", f"{P(t)}/artifacts/{t.name}/versions", {"json": _commit(w, t)}), 200, 403,
-        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/artifacts/copied/versions",
-                              {"json": {"type": "model", "base_version_id": s.version_id, "edits": {}}})),
+        lambda w, t: ("POST", f"{P(t)}/artifacts/{t.name}/versions", {"json": _commit(w, t)}),
+        200,
+        403,
+        smuggle=lambda w, s: (
+            "POST",
+            f"{P(w.mine)}/artifacts/copied/versions",
+            {"json": {"type": "model", "base_version_id": s.version_id, "edits": {}}},
+        ),
+    ),
     ("GET", "/api/v1/projects/{entity}/{project}/artifacts/{name}/versions"): Row(
-        lambda w, t: ("GET", f"{P(t)}/artifacts/{t.name}/versions", {}), 200, 200),
+        lambda w, t: ("GET", f"{P(t)}/artifacts/{t.name}/versions", {}), 200, 200
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/upsert"): Row(
-        lambda w, t: ("POST", f"{P(t)}/artifacts/{t.name}/drafts/d1/upsert", {"json": _commit(w, t)}), 200, 403,
-        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/artifacts/model/drafts/d2/upsert",
-                              {"json": _commit(w, w.mine, run_id=s.run_id)})),
+        lambda w, t: ("POST", f"{P(t)}/artifacts/{t.name}/drafts/d1/upsert", {"json": _commit(w, t)}),
+        200,
+        403,
+        smuggle=lambda w, s: (
+            "POST",
+            f"{P(w.mine)}/artifacts/model/drafts/d2/upsert",
+            {"json": _commit(w, w.mine, run_id=s.run_id)},
+        ),
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/finish"): Row(
-        lambda w, t: ("POST", f"{P(t)}/artifacts/{t.name}/drafts/d1/finish", {"json": _commit(w, t)}), 200, 403,
-        smuggle=lambda w, s: ("POST", f"{P(w.mine)}/artifacts/model/drafts/d3/finish",
-                              {"json": _commit(w, w.mine, run_id=s.run_id)})),
+        lambda w, t: ("POST", f"{P(t)}/artifacts/{t.name}/drafts/d1/finish", {"json": _commit(w, t)}),
+        200,
+        403,
+        smuggle=lambda w, s: (
+            "POST",
+            f"{P(w.mine)}/artifacts/model/drafts/d3/finish",
+            {"json": _commit(w, w.mine, run_id=s.run_id)},
+        ),
+    ),
     ("GET", "/api/v1/projects/{entity}/{project}/artifacts/{name}/resolve/{alias}"): Row(
-        lambda w, t: ("GET", f"{P(t)}/artifacts/{t.name}/resolve/latest", {}), 200, 200),
+        lambda w, t: ("GET", f"{P(t)}/artifacts/{t.name}/resolve/latest", {}), 200, 200
+    ),
     ("GET", "/api/v1/projects/{entity}/{project}/artifacts/{name}/alias-history"): Row(
-        lambda w, t: ("GET", f"{P(t)}/artifacts/{t.name}/alias-history", {}), 200, 200),
+        lambda w, t: ("GET", f"{P(t)}/artifacts/{t.name}/alias-history", {}), 200, 200
+    ),
     ("GET", "/api/v1/projects/{entity}/{project}/artifacts"): Row(
-        lambda w, t: ("GET", f"{P(t)}/artifacts", {}), 200, 200),
+        lambda w, t: ("GET", f"{P(t)}/artifacts", {}), 200, 200
+    ),
     ("GET", "/api/v1/versions/{version_id}"): Row(lambda w, t: ("GET", f"/versions/{t.version_id}", {}), 200, 200),
     ("PATCH", "/api/v1/versions/{version_id}"): Row(
-        lambda w, t: ("PATCH", f"/versions/{t.version_id}", {"json": {"description": "changed"}}), 200, 403,
-        smuggle=lambda w, s: ("PATCH", f"/versions/{w.mine.version_id}", {"json": {"aliases": ["x"], "run_id": s.run_id}})),
+        lambda w, t: ("PATCH", f"/versions/{t.version_id}", {"json": {"description": "changed"}}),
+        200,
+        403,
+        smuggle=lambda w, s: (
+            "PATCH",
+            f"/versions/{w.mine.version_id}",
+            {"json": {"aliases": ["x"], "run_id": s.run_id}},
+        ),
+    ),
     ("DELETE", "/api/v1/versions/{version_id}"): Row(
-        lambda w, t: ("DELETE", f"/versions/{t.spare_version_id}", {}), 200, 403),
+        lambda w, t: ("DELETE", f"/versions/{t.spare_version_id}", {}), 200, 403
+    ),
     ("GET", "/api/v1/versions/{version_id}/history"): Row(
-        lambda w, t: ("GET", f"/versions/{t.version_id}/history", {}), 200, 200),
+        lambda w, t: ("GET", f"/versions/{t.version_id}/history", {}), 200, 200
+    ),
     ("GET", "/api/v1/versions/{version_id}/users"): Row(
-        lambda w, t: ("GET", f"/versions/{t.version_id}/users", {}), 200, 200),
+        lambda w, t: ("GET", f"/versions/{t.version_id}/users", {}), 200, 200
+    ),
     ("POST", "/api/v1/projects/{entity}/{project}/runs"): Row(
-        lambda w, t: ("POST", f"{P(t)}/runs", {"json": {}}), 200, 403),
+        lambda w, t: ("POST", f"{P(t)}/runs", {"json": {}}), 200, 403
+    ),
     ("GET", "/api/v1/projects/{entity}/{project}/runs"): Row(lambda w, t: ("GET", f"{P(t)}/runs", {}), 200, 200),
     ("GET", "/api/v1/runs/{run_id}"): Row(
-        lambda w, t: ("GET", f"/runs/{t.run_id}", {}), 200, 200,
-        smuggle=lambda w, s: ("GET", f"/runs/{s.run_id}", {"params": {"entity": w.mine.entity}})),
+        lambda w, t: ("GET", f"/runs/{t.run_id}", {}),
+        200,
+        200,
+        smuggle=lambda w, s: ("GET", f"/runs/{s.run_id}", {"params": {"entity": w.mine.entity}}),
+    ),
     ("POST", "/api/v1/runs/{run_id}/history"): Row(
         lambda w, t: ("POST", f"/runs/{_open_run(w, t)}/history", {"json": {"rows": [], "summary": {"acc": 1}}}),
-        200, 403),
+        200,
+        403,
+    ),
     ("GET", "/api/v1/runs/{run_id}/history"): Row(lambda w, t: ("GET", f"/runs/{t.run_id}/history", {}), 200, 200),
     ("PATCH", "/api/v1/runs/{run_id}"): Row(
-        lambda w, t: ("PATCH", f"/runs/{t.run_id}", {"json": {"notes": "changed"}}), 200, 403),
+        lambda w, t: ("PATCH", f"/runs/{t.run_id}", {"json": {"notes": "changed"}}), 200, 403
+    ),
     ("POST", "/api/v1/runs/{run_id}/finish"): Row(
-        lambda w, t: ("POST", f"/runs/{t.run_id}/finish", {"json": {}}), 200, 403),
+        lambda w, t: ("POST", f"/runs/{t.run_id}/finish", {"json": {}}), 200, 403
+    ),
     ("POST", "/api/v1/runs/{run_id}/uses"): Row(
-        lambda w, t: ("POST", f"/runs/{t.run_id}/uses", {"json": {"version_id": w.mine.version_id}}), 200, 403,
-        smuggle=lambda w, s: ("POST", f"/runs/{w.mine.run_id}/uses", {"json": {"version_id": s.version_id}})),
+        lambda w, t: ("POST", f"/runs/{t.run_id}/uses", {"json": {"version_id": w.mine.version_id}}),
+        200,
+        403,
+        smuggle=lambda w, s: ("POST", f"/runs/{w.mine.run_id}/uses", {"json": {"version_id": s.version_id}}),
+    ),
     ("GET", "/api/v1/runs/{run_id}/outputs"): Row(lambda w, t: ("GET", f"/runs/{t.run_id}/outputs", {}), 200, 200),
     ("GET", "/api/v1/runs/{run_id}/inputs"): Row(lambda w, t: ("GET", f"/runs/{t.run_id}/inputs", {}), 200, 200),
     ("PATCH", "/api/v1/projects/{entity}/{project}/artifacts/{name}"): Row(
-        lambda w, t: ("PATCH", f"{P(t)}/artifacts/{t.name}", {"json": {"description": "changed"}}), 200, 403),
+        lambda w, t: ("PATCH", f"{P(t)}/artifacts/{t.name}", {"json": {"description": "changed"}}), 200, 403
+    ),
     ("POST", "/api/v1/versions/{version_id}/links"): Row(
-        lambda w, t: ("POST", f"/versions/{t.version_id}/links",
-                      {"json": {"entity": w.mine.entity, "project": w.mine.project, "name": "linked2"}}), 200, 403),
+        lambda w, t: (
+            "POST",
+            f"/versions/{t.version_id}/links",
+            {"json": {"entity": w.mine.entity, "project": w.mine.project, "name": "linked2"}},
+        ),
+        200,
+        403,
+    ),
     ("GET", "/api/v1/versions/{version_id}/links"): Row(
-        lambda w, t: ("GET", f"/versions/{t.version_id}/links", {}), 200, 200),
+        lambda w, t: ("GET", f"/versions/{t.version_id}/links", {}), 200, 200
+    ),
     ("POST", "/api/v1/versions/{version_id}/unlink"): Row(
-        lambda w, t: ("POST", f"/versions/{t.link_id}/unlink", {}), 200, 403),
+        lambda w, t: ("POST", f"/versions/{t.link_id}/unlink", {}), 200, 403
+    ),
     ("DELETE", "/api/v1/projects/{entity}/{project}/artifacts/{name}"): Row(
-        lambda w, t: ("DELETE", f"{P(t)}/artifacts/doomed", {}), 200, 403),
+        lambda w, t: ("DELETE", f"{P(t)}/artifacts/doomed", {}), 200, 403
+    ),
     ("DELETE", "/api/v1/projects/{entity}/{project}"): Row(
-        lambda w, t: ("DELETE", f"/projects/{t.entity}/doomed", {}), 200, 403),
+        lambda w, t: ("DELETE", f"/projects/{t.entity}/doomed", {}), 200, 403
+    ),
     ("GET", "/api/v1/projects/{entity}/{project}/retention"): Row(
-        lambda w, t: ("GET", f"{P(t)}/retention", {}), 200, 200),
+        lambda w, t: ("GET", f"{P(t)}/retention", {}), 200, 200
+    ),
     ("PUT", "/api/v1/projects/{entity}/{project}/retention"): Row(
-        lambda w, t: ("PUT", f"{P(t)}/retention", {"json": {"keep_last": 50}}), 200, 403),
+        lambda w, t: ("PUT", f"{P(t)}/retention", {"json": {"keep_last": 50}}), 200, 403
+    ),
     ("GET", "/api/v1/projects/{entity}/{project}/artifacts/{name}/retention"): Row(
-        lambda w, t: ("GET", f"{P(t)}/artifacts/{t.name}/retention", {}), 200, 200),
+        lambda w, t: ("GET", f"{P(t)}/artifacts/{t.name}/retention", {}), 200, 200
+    ),
     ("PUT", "/api/v1/projects/{entity}/{project}/artifacts/{name}/retention"): Row(
-        lambda w, t: ("PUT", f"{P(t)}/artifacts/{t.name}/retention", {"json": {"keep_last": 50}}), 200, 403),
+        lambda w, t: ("PUT", f"{P(t)}/artifacts/{t.name}/retention", {"json": {"keep_last": 50}}), 200, 403
+    ),
 }
 
 
@@ -333,11 +447,14 @@ def test_matrix(world: World, route: tuple[str, str]) -> None:
 
 # -- the attacks of issue 11, one by one --------------------------------------------------
 
+
 def test_copy_by_base_version_id_is_refused(world: World) -> None:
     w, theirs = world, world.theirs
     body = {"type": "model", "base_version_id": theirs.version_id, "edits": {}}
     r = w.call("owner", "POST", f"{P(w.mine)}/artifacts/stolen/versions", json=body)
-    assert r.status_code == 404 and r.json()["error"]["message"] == f"artifact 'version id {theirs.version_id}' not found"
+    assert (
+        r.status_code == 404 and r.json()["error"]["message"] == f"artifact 'version id {theirs.version_id}' not found"
+    )
     assert w.call("owner", "GET", f"{P(w.mine)}/artifacts/stolen/versions").status_code == 404  # nothing made
     # a draft whose base is the owner's own version in another of its projects still works,
     # and that project then serves the files the new version references
@@ -361,12 +478,18 @@ def test_a_digest_never_reads_another_projects_bytes(world: World) -> None:
     assert httpx.put(url, content=b"guess").status_code == 200
     done = w.call("owner", "POST", f"{base}/blobs/direct/done", json={"digests": [theirs.digest]}).json()
     assert done["through_server"] == [theirs.digest]
-    r = w.call("owner", "POST", f"{base}/artifacts/stolen2/versions",
-               json={"type": "model", "entries": [["s.bin", theirs.digest, 2000]]})
+    r = w.call(
+        "owner",
+        "POST",
+        f"{base}/artifacts/stolen2/versions",
+        json={"type": "model", "entries": [["s.bin", theirs.digest, 2000]]},
+    )
     assert r.status_code == 404 and "upload the file" in r.json()["error"]["message"]
     # the victim still reads its own
-    assert w.call("victim", "GET", f"{P(theirs)}/blobs/{theirs.digest}", params={"direct": "false"}).content \
+    assert (
+        w.call("victim", "GET", f"{P(theirs)}/blobs/{theirs.digest}", params={"direct": "false"}).content
         == b"the victim's secret " * 100
+    )
 
 
 def test_chunks_only_from_a_readable_versions_tree(world: World) -> None:
@@ -384,7 +507,9 @@ def test_chunks_only_from_a_readable_versions_tree(world: World) -> None:
 def test_another_projects_staged_upload_cannot_be_completed(world: World) -> None:
     w = world
     data = b"victim's second upload " * 10
-    up = w.call("victim", "POST", f"{P(w.theirs)}/blobs/uploads", json={"digest": digest_of(data), "size": len(data)}).json()
+    up = w.call(
+        "victim", "POST", f"{P(w.theirs)}/blobs/uploads", json={"digest": digest_of(data), "size": len(data)}
+    ).json()
     assert httpx.put(up["urls"][0], content=data).status_code == 200
     body = {"upload_id": up["upload_id"], "digest": digest_of(data)}
     r = w.call("owner", "POST", f"{P(w.mine)}/blobs/uploads/complete", json=body)

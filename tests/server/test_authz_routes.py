@@ -22,12 +22,15 @@ def test_every_api_route_is_checked(app):
     authz.check_routes(app)  # the app as built passes
 
 
-@pytest.mark.parametrize("path, gated, why", [
-    ("/api/v1/projects/{entity}/{project}/secrets", False, "does not run authz.gate"),
-    ("/api/v1/things/{thing_id}", True, "path parameter(s) ['thing_id']"),
-    ("/api/v1/everything", True, "names no entity, version or run"),
-    ("/api/v1/projects/{project}/loose", True, "without the entity that owns them"),
-])
+@pytest.mark.parametrize(
+    "path, gated, why",
+    [
+        ("/api/v1/projects/{entity}/{project}/secrets", False, "does not run authz.gate"),
+        ("/api/v1/things/{thing_id}", True, "path parameter(s) ['thing_id']"),
+        ("/api/v1/everything", True, "names no entity, version or run"),
+        ("/api/v1/projects/{project}/loose", True, "without the entity that owns them"),
+    ],
+)
 def test_an_uncovered_route_is_refused(app, path, gated, why):
     extra = APIRouter(dependencies=[authz.Depends(authz.gate)] if gated else [])
 

@@ -53,8 +53,11 @@ def test_small_blobs_go_straight_to_the_store(tmp_path, on_stack, monkeypatch):
     client = get_client()
     sent_via_server: list = []
     original = type(client.uploader).send_batch
-    monkeypatch.setattr(type(client.uploader), "send_batch",
-                        lambda self, e, p, batch, *task: (sent_via_server.append(batch), original(self, e, p, batch, *task)))
+    monkeypatch.setattr(
+        type(client.uploader),
+        "send_batch",
+        lambda self, e, p, batch, *task: (sent_via_server.append(batch), original(self, e, p, batch, *task)),
+    )
     files = {f"f{i}.bin": os.urandom(100_000 + i) for i in range(5)}
     for name, data in files.items():
         (tmp_path / "d").mkdir(exist_ok=True)

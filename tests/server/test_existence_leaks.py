@@ -77,27 +77,47 @@ def world(server_stack, tmp_path_factory) -> World:
     meta_url = create_database(server_stack.meta_url, "leaks")
     meta = MetaStore(meta_url)
     keys = {user: auth.create_user(meta, user) for user in ("alice", "mallory", "carol")}
-    for entity, user, role in (("lab", "alice", "admin"), ("reg", "alice", "write"), ("reg", "mallory", "write"),
-                               ("lab", "carol", "read")):
+    for entity, user, role in (
+        ("lab", "alice", "admin"),
+        ("reg", "alice", "write"),
+        ("reg", "mallory", "write"),
+        ("lab", "carol", "read"),
+    ):
         auth.add_member(meta, entity, user, role)
     meta.dispose()
     env = {**server_stack.s3_env, "CAIRN_DIR": str(tmp_path_factory.mktemp("leaks-home"))}
-    with cairn_server(tmp_path_factory.mktemp("leaks-srv"), env, "--meta", meta_url,
-                      "--blobs", f"s3://cairn/{PREFIX}") as url:
+    with cairn_server(
+        tmp_path_factory.mktemp("leaks-srv"), env, "--meta", meta_url, "--blobs", f"s3://cairn/{PREFIX}"
+    ) as url:
         w = World(url, keys, None, None, 0, "")  # type: ignore[arg-type]
         api = "/api/v1/projects"
         blob = b"lab's secret weights " * 50
-        digest = _ok(w.call("alice", "POST", f"{api}/lab/train/blobs/batch",
-                            content=len(blob).to_bytes(4, "big") + blob))["digests"][0]
+        digest = _ok(
+            w.call("alice", "POST", f"{api}/lab/train/blobs/batch", content=len(blob).to_bytes(4, "big") + blob)
+        )["digests"][0]
         run = _ok(w.call("alice", "POST", f"{api}/lab/train/runs", json={"name": "secret-run"}))["id"]
-        v = _ok(w.call("alice", "POST", f"{api}/lab/train/artifacts/net/versions",
-                       json={"type": "model", "entries": [["f.bin", digest, len(blob)]], "run_id": run}))
-        link = _ok(w.call("alice", "POST", f"/api/v1/versions/{v['id']}/links",
-                          json={"entity": "reg", "project": "models", "name": "best", "aliases": ["prod"],
-                                "run_id": run}))
+        v = _ok(
+            w.call(
+                "alice",
+                "POST",
+                f"{api}/lab/train/artifacts/net/versions",
+                json={"type": "model", "entries": [["f.bin", digest, len(blob)]], "run_id": run},
+            )
+        )
+        link = _ok(
+            w.call(
+                "alice",
+                "POST",
+                f"/api/v1/versions/{v['id']}/links",
+                json={"entity": "reg", "project": "models", "name": "best", "aliases": ["prod"], "run_id": run},
+            )
+        )
         mine_run = _ok(w.call("mallory", "POST", f"{api}/mallory/own/runs", json={}))["id"]
-        mine = _ok(w.call("mallory", "POST", f"{api}/mallory/own/artifacts/mine/versions",
-                          json={"type": "model", "entries": []}))
+        mine = _ok(
+            w.call(
+                "mallory", "POST", f"{api}/mallory/own/artifacts/mine/versions", json={"type": "model", "entries": []}
+            )
+        )
         w.victim = Ids(v["id"], link["id"], run, "prod", "lab")
         w.ghost = Ids(10**12, 10**12 + 1, "nosuchrun", "nosuchalias", "nosuchentity")
         w.mine_version, w.mine_run, w.source_run = mine["id"], mine_run, run
@@ -106,9 +126,13 @@ def world(server_stack, tmp_path_factory) -> World:
 
 # -- probes: (method, path, request keywords), made from the ids they name ---------------------
 
+
 def _commit(**extra) -> dict:  # noqa: ANN003
-    return {"type": "model", "edits": {}, **extra} if "base_version_id" in extra else \
-        {"type": "model", "entries": [], **extra}
+    return (
+        {"type": "model", "edits": {}, **extra}
+        if "base_version_id" in extra
+        else {"type": "model", "entries": [], **extra}
+    )
 
 
 OWN = "/api/v1/projects/mallory/own"
@@ -119,12 +143,18 @@ BY_VERSION = {
     "patch": lambda w, v: ("PATCH", f"/api/v1/versions/{v}", {"json": {"aliases": ["x"]}}),
     "users": lambda w, v: ("GET", f"/api/v1/versions/{v}/users", {}),
     "links": lambda w, v: ("GET", f"/api/v1/versions/{v}/links", {}),
-    "link it": lambda w, v: ("POST", f"/api/v1/versions/{v}/links",
-                             {"json": {"entity": "mallory", "project": "own", "name": "stolen"}}),
+    "link it": lambda w, v: (
+        "POST",
+        f"/api/v1/versions/{v}/links",
+        {"json": {"entity": "mallory", "project": "own", "name": "stolen"}},
+    ),
     "chunks": lambda w, v: ("POST", "/api/v1/chunks", {"json": {"version_id": v, "keys": []}}),
     "base of a commit": lambda w, v: ("POST", f"{OWN}/artifacts/copy/versions", {"json": _commit(base_version_id=v)}),
-    "base of a draft": lambda w, v: ("POST", f"{OWN}/artifacts/copy/drafts/d1/upsert",
-                                     {"json": _commit(base_version_id=v)}),
+    "base of a draft": lambda w, v: (
+        "POST",
+        f"{OWN}/artifacts/copy/drafts/d1/upsert",
+        {"json": _commit(base_version_id=v)},
+    ),
     "use": lambda w, v: ("POST", f"/api/v1/runs/{w.mine_run}/uses", {"json": {"version_id": v}}),
 }
 # removing needs no read of the source: only for lab's own version id (a stranger's)
@@ -144,10 +174,16 @@ BY_RUN = {
     "inputs": lambda w, r: ("GET", f"/api/v1/runs/{r}/inputs", {}),
     "commit's run": lambda w, r: ("POST", f"{OWN}/artifacts/x/versions", {"json": _commit(run_id=r)}),
     "draft's run": lambda w, r: ("POST", f"{OWN}/artifacts/x/drafts/d2/upsert", {"json": _commit(run_id=r)}),
-    "version edit's run": lambda w, r: ("PATCH", f"/api/v1/versions/{w.mine_version}",
-                                        {"json": {"aliases": ["y"], "run_id": r}}),
-    "linking run": lambda w, r: ("POST", f"/api/v1/versions/{w.mine_version}/links",
-                                 {"json": {"entity": "mallory", "project": "own", "name": "l", "run_id": r}}),
+    "version edit's run": lambda w, r: (
+        "PATCH",
+        f"/api/v1/versions/{w.mine_version}",
+        {"json": {"aliases": ["y"], "run_id": r}},
+    ),
+    "linking run": lambda w, r: (
+        "POST",
+        f"/api/v1/versions/{w.mine_version}/links",
+        {"json": {"entity": "mallory", "project": "own", "name": "l", "run_id": r}},
+    ),
     "ui page": lambda w, r: ("GET", f"/runs/{r}", {}),
 }
 # the link by name: its alias in reg/models/best
@@ -160,8 +196,11 @@ BY_ALIAS = {
 }
 # an entity mallory has no role on, named in a body
 BY_ENTITY = {
-    "link target": lambda w, e: ("POST", f"/api/v1/versions/{w.mine_version}/links",
-                                 {"json": {"entity": e, "project": "train", "name": "planted"}}),
+    "link target": lambda w, e: (
+        "POST",
+        f"/api/v1/versions/{w.mine_version}/links",
+        {"json": {"entity": e, "project": "train", "name": "planted"}},
+    ),
 }
 
 
@@ -171,8 +210,9 @@ def _probe(w: World, make, victim: object, ghost: object) -> httpx.Response:  # 
     method, path, kw = make(w, ghost)
     missing = w.call("mallory", method, path, **kw)
     assert got.status_code == 404, got.text
-    assert (got.status_code, mask(got.text, victim)) == (missing.status_code, mask(missing.text, ghost)), \
+    assert (got.status_code, mask(got.text, victim)) == (missing.status_code, mask(missing.text, ghost)), (
         "another entity's thing must answer exactly as a missing one"
+    )
     for secret in (SOURCE, "secret", w.source_run):
         assert secret not in mask(got.text, victim), secret
     return got
@@ -217,8 +257,13 @@ def test_the_registry_shows_no_trace_of_an_unreadable_source(world: World) -> No
     w = world
     base = "/api/v1/projects/reg/models/artifacts/best"
     assert _ok(w.call("mallory", "GET", f"{base}/versions")) == {"versions": []}
-    for path in (f"{base}/alias-history", "/api/v1/projects/reg/models/artifacts", "/reg/models",
-                 "/reg/models/best", "/reg/models/best/diff?a=v0&b=latest"):
+    for path in (
+        f"{base}/alias-history",
+        "/api/v1/projects/reg/models/artifacts",
+        "/reg/models",
+        "/reg/models/best",
+        "/reg/models/best/diff?a=v0&b=latest",
+    ):
         r = w.call("mallory", "GET", path)
         assert r.status_code in (200, 404), (path, r.text)
         for secret in (SOURCE, "lab/", "secret", w.source_run):
@@ -234,12 +279,24 @@ def test_removing_a_link_needs_no_read_of_its_source_and_tells_nothing(world: Wo
     """A writer of the registry can remove a link whose source it cannot read (its own
     entity's row); the answer holds nothing of the source."""
     w = world
-    extra = _ok(w.call("alice", "POST", f"/api/v1/versions/{w.victim.version}/links",
-                       json={"entity": "reg", "project": "models", "name": "spare"}))
+    extra = _ok(
+        w.call(
+            "alice",
+            "POST",
+            f"/api/v1/versions/{w.victim.version}/links",
+            json={"entity": "reg", "project": "models", "name": "spare"},
+        )
+    )
     r = w.call("mallory", "POST", f"/api/v1/versions/{extra['id']}/unlink")
     assert r.status_code == 200 and r.json() == {"ok": True}
-    again = _ok(w.call("alice", "POST", f"/api/v1/versions/{w.victim.version}/links",
-                       json={"entity": "reg", "project": "models", "name": "spare"}))
+    again = _ok(
+        w.call(
+            "alice",
+            "POST",
+            f"/api/v1/versions/{w.victim.version}/links",
+            json={"entity": "reg", "project": "models", "name": "spare"},
+        )
+    )
     r = w.call("mallory", "DELETE", f"/api/v1/versions/{again['id']}")
     assert r.status_code == 200 and r.json() == {"ok": True}
     assert _ok(w.call("alice", "GET", f"/api/v1/versions/{w.victim.version}"))["state"] == "COMMITTED"

@@ -120,6 +120,7 @@ def test_an_intact_blob_reported_damaged_stays(backend):
 
 # -- manifests are checked against their keys -------------------------------------------------
 
+
 def tamper_chunk(backend: str, stack, rename: tuple[str, str]) -> str:  # noqa: ANN001
     """Rename an entry inside its stored leaf chunk, leaving the chunk's key as it was."""
     old, new = rename
@@ -131,19 +132,23 @@ def tamper_chunk(backend: str, stack, rename: tuple[str, str]) -> str:  # noqa: 
             with engine.begin() as conn:
                 rows = conn.execute(sqlalchemy.text("SELECT key, data FROM chunks")).all()
                 key, data = next((k, bytes(d)) for k, d in rows if f'"{old}"'.encode() in bytes(d))
-                conn.execute(sqlalchemy.text("UPDATE chunks SET data = :d WHERE key = :k"),
-                             {"d": data.replace(f'"{old}"'.encode(), f'"{new}"'.encode()), "k": key})
+                conn.execute(
+                    sqlalchemy.text("UPDATE chunks SET data = :d WHERE key = :k"),
+                    {"d": data.replace(f'"{old}"'.encode(), f'"{new}"'.encode()), "k": key},
+                )
         finally:
             engine.dispose()
         return key
     db = sqlite3.connect(Path(os.environ["CAIRN_DIR"]) / "meta.sqlite")
     with db:
-        key, data = next((k, bytes(d)) for k, d in db.execute("SELECT key, data FROM chunks")
-                         if f'"{old}"'.encode() in bytes(d))
+        key, data = next(
+            (k, bytes(d)) for k, d in db.execute("SELECT key, data FROM chunks") if f'"{old}"'.encode() in bytes(d)
+        )
         leaf = json.loads(data)
         assert "leaf" in leaf
-        db.execute("UPDATE chunks SET data = ? WHERE key = ?",
-                   (data.replace(f'"{old}"'.encode(), f'"{new}"'.encode()), key))
+        db.execute(
+            "UPDATE chunks SET data = ? WHERE key = ?", (data.replace(f'"{old}"'.encode(), f'"{new}"'.encode()), key)
+        )
     db.close()
     return key
 

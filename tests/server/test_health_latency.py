@@ -121,8 +121,9 @@ def test_health_answers_within_100ms_during_a_million_entry_commit_and_a_2gib_up
     big_digest = "blake3:" + h.hexdigest()
 
     host, port = replica.removeprefix("http://").split(":")
-    probe = subprocess.Popen([sys.executable, "-c", PROBE, host, port], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    probe = subprocess.Popen(
+        [sys.executable, "-c", PROBE, host, port], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert probe.stdout.readline().strip() == "ready"
     raise_priority(server_pid(int(port)), probe.pid)
     results: dict = {}
@@ -135,11 +136,30 @@ def test_health_answers_within_100ms_during_a_million_entry_commit_and_a_2gib_up
             errors.append((name, e))
 
     work = [
-        threading.Thread(target=run, args=("commit", lambda: httpx.post(
-            f"{base}/artifacts/million/versions", content=commit_body(small_digest, len(small)),
-            headers={"content-type": "application/json"}, timeout=600))),
-        threading.Thread(target=run, args=("upload", lambda: httpx.put(
-            f"{base}/blobs/{big_digest}", content=big_blob(), headers={"content-length": str(UPLOAD)}, timeout=600))),
+        threading.Thread(
+            target=run,
+            args=(
+                "commit",
+                lambda: httpx.post(
+                    f"{base}/artifacts/million/versions",
+                    content=commit_body(small_digest, len(small)),
+                    headers={"content-type": "application/json"},
+                    timeout=600,
+                ),
+            ),
+        ),
+        threading.Thread(
+            target=run,
+            args=(
+                "upload",
+                lambda: httpx.put(
+                    f"{base}/blobs/{big_digest}",
+                    content=big_blob(),
+                    headers={"content-length": str(UPLOAD)},
+                    timeout=600,
+                ),
+            ),
+        ),
     ]
     for t in work:
         t.start()

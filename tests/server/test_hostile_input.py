@@ -37,8 +37,11 @@ def embedded_server(tmp_path_factory):
 @pytest.fixture(params=["embedded", "postgresql"])
 def api(request):
     """(base URL, an entity of this test's own) on either server."""
-    url = request.getfixturevalue("embedded_server") if request.param == "embedded" else \
-        request.getfixturevalue("server_stack").urls[0]
+    url = (
+        request.getfixturevalue("embedded_server")
+        if request.param == "embedded"
+        else request.getfixturevalue("server_stack").urls[0]
+    )
     return url, f"t{uuid.uuid4().hex[:12]}"
 
 
@@ -58,7 +61,10 @@ def stored(url: str, entity: str) -> dict:
         cols = httpx.get(f"{base}/artifacts", timeout=60).json()["collections"]
         runs = httpx.get(f"{base}/runs", timeout=60).json()["runs"]
         out[p["project"]] = {
-            "collections": {c["name"]: httpx.get(f"{base}/artifacts/{c['name']}/versions", timeout=60).json()["versions"] for c in cols},
+            "collections": {
+                c["name"]: httpx.get(f"{base}/artifacts/{c['name']}/versions", timeout=60).json()["versions"]
+                for c in cols
+            },
             "runs": runs,
         }
     return out
@@ -103,8 +109,12 @@ CASES = [
     ("POST", C, {"json": {"type": "t", "tags": ["a" * 129]}}, "at most 128"),
     ("POST", "/projects/" + "e" * 129 + "/p/artifacts/ds/versions", {"json": {"type": "t"}}, "at most 128"),
     ("POST", D.replace("{did}", "d" * 300), {"json": {"type": "t"}}, "at most 256"),
-    ("POST", D.replace("{did}", "d"), {"json": {"type": "t", "entries": [["a", "uri:" + "x" * 400, 1, "http://x/"]]}},
-     "at most 300"),
+    (
+        "POST",
+        D.replace("{did}", "d"),
+        {"json": {"type": "t", "entries": [["a", "uri:" + "x" * 400, 1, "http://x/"]]}},
+        "at most 300",
+    ),
     # names a URL cannot reach
     ("POST", "/projects/{e}/%2E%2E/artifacts/ds/versions", {"json": {"type": "t"}}, "cannot be reached through a URL"),
     ("POST", "/projects/{e}/p/artifacts/%2E/versions", {"json": {"type": "t"}}, "cannot be reached through a URL"),
@@ -137,8 +147,15 @@ CASES = [
     ("POST", C, {"content": deep_json(100_000), "headers": {"content-type": "application/json"}}, "body"),
     ("POST", C, {"json": {"type": "t", "metadata": nested(MAX_JSON_DEPTH + 1)}}, f"more than {MAX_JSON_DEPTH} levels"),
     ("POST", R, {"json": {"config": nested(MAX_JSON_DEPTH + 1)}}, f"more than {MAX_JSON_DEPTH} levels"),
-    ("POST", R, {"content": b'{"config": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-                 "headers": {"content-type": "application/json"}}, "body"),
+    (
+        "POST",
+        R,
+        {
+            "content": b'{"config": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "headers": {"content-type": "application/json"},
+        },
+        "body",
+    ),
     # query parameters
     ("GET", "/projects", {"params": {"entity": "a\x00"}}, "entity"),
     ("GET", "/projects/{e}/p/artifacts", {"params": {"type": "t\x00"}}, "type"),
@@ -171,8 +188,11 @@ def test_hostile_input_is_a_clear_400_and_stores_nothing(api, method, path, kw, 
 
 
 def _version(url: str, entity: str) -> dict:
-    r = httpx.post(f"{url}/api/v1/projects/{entity}/p/artifacts/ds/versions",
-                   json={"type": "t", "description": "kept", "metadata": {"a": 1}, "aliases": ["keep"]}, timeout=60)
+    r = httpx.post(
+        f"{url}/api/v1/projects/{entity}/p/artifacts/ds/versions",
+        json={"type": "t", "description": "kept", "metadata": {"a": 1}, "aliases": ["keep"]},
+        timeout=60,
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -206,22 +226,45 @@ def test_stored_values_come_back_as_sent(api):
     """The longest values the limits allow, and text with newlines and other scripts, are stored."""
     url, entity = api
     base = f"{url}/api/v1/projects/{entity}/p"
-    run = httpx.post(f"{base}/runs", json={"id": "r" * 64, "name": "n" * 256, "group": "g" * 256,
-                                           "job_type": "j" * 256, "config": nested(MAX_JSON_DEPTH)}, timeout=60)
+    run = httpx.post(
+        f"{base}/runs",
+        json={
+            "id": "r" * 64,
+            "name": "n" * 256,
+            "group": "g" * 256,
+            "job_type": "j" * 256,
+            "config": nested(MAX_JSON_DEPTH),
+        },
+        timeout=60,
+    )
     assert run.status_code == 200, run.text
-    body = {"type": "t" * 128, "description": "line\nnext — ✓", "aliases": ["a" * 128], "tags": ["t" * 128],
-            "ttl_seconds": 100 * 365 * 86400, "run_id": "r" * 64, "metadata": nested(MAX_JSON_DEPTH)}
+    body = {
+        "type": "t" * 128,
+        "description": "line\nnext — ✓",
+        "aliases": ["a" * 128],
+        "tags": ["t" * 128],
+        "ttl_seconds": 100 * 365 * 86400,
+        "run_id": "r" * 64,
+        "metadata": nested(MAX_JSON_DEPTH),
+    }
     r = httpx.post(f"{base}/artifacts/{'n' * 128}/versions", json=body, timeout=60)
     assert r.status_code == 200, r.text
     v = r.json()
     assert (v["description"], v["aliases"], v["tags"], v["run_id"]) == (
-        "line\nnext — ✓", ["latest", "a" * 128], ["t" * 128], "r" * 64)
+        "line\nnext — ✓",
+        ["latest", "a" * 128],
+        ["t" * 128],
+        "r" * 64,
+    )
 
 
 @pytest.mark.parametrize("page", ["²", "٣", "1" * 5000, "-1", "x"])
 def test_ui_page_numbers_that_are_not_plain_numbers_show_the_first_page(embedded_server, page):
     entity = f"t{uuid.uuid4().hex[:12]}"
-    assert httpx.post(f"{embedded_server}/api/v1/projects/{entity}/p/runs", json={"name": "r"}, timeout=60).status_code == 200
+    assert (
+        httpx.post(f"{embedded_server}/api/v1/projects/{entity}/p/runs", json={"name": "r"}, timeout=60).status_code
+        == 200
+    )
     r = httpx.get(f"{embedded_server}/{entity}/p", params={"runs_page": page}, timeout=60)
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
 
@@ -232,12 +275,15 @@ def test_ui_pages_refuse_malformed_names(embedded_server, path):
     assert r.status_code == 400 and "text/html" in r.headers["content-type"]
 
 
-@pytest.mark.parametrize(("method", "path", "allow"), [
-    ("PUT", "/projects/e/p/blobs/missing", "POST"),
-    ("OPTIONS", "/projects/e/p/blobs/batch", "POST"),
-    ("OPTIONS", "/versions/1", "DELETE, GET, PATCH"),
-    ("OPTIONS", "/projects/e/p/blobs/blake3:" + "0" * 64, "GET, PUT"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/projects/e/p/blobs/missing", "POST"),
+        ("OPTIONS", "/projects/e/p/blobs/batch", "POST"),
+        ("OPTIONS", "/versions/1", "DELETE, GET, PATCH"),
+        ("OPTIONS", "/projects/e/p/blobs/blake3:" + "0" * 64, "GET, PUT"),
+    ],
+)
 def test_a_wrong_method_is_a_405_listing_every_method_of_the_path(embedded_server, method, path, allow):
     r = httpx.request(method, f"{embedded_server}/api/v1{path}", timeout=60)
     assert r.status_code == 405 and r.headers["allow"] == allow
@@ -257,12 +303,18 @@ def test_a_streamed_commit_nested_100000_levels_is_a_400(embedded_server, deep_r
     row = b'[%s, "%s", 1]'
     n = STREAM_FROM // len(row % (b'"f0000000"', Z.encode())) + 1000
     rows = [row % (b'"f%07d"' % i, Z.encode()) for i in range(n)]
-    rows.append(b'["deep", "' + Z.encode() + b'", 1, null, ' + nest + b"]" if deep_row == "extra" else b"[" + nest + b"]")
+    rows.append(
+        b'["deep", "' + Z.encode() + b'", 1, null, ' + nest + b"]" if deep_row == "extra" else b"[" + nest + b"]"
+    )
     body = b'{"type": "t", "entries": [' + b", ".join(rows) + b"]}"
     assert len(body) > STREAM_FROM
     before = stored(url, entity)
-    r = httpx.post(f"{url}/api/v1/projects/{entity}/p/artifacts/ds/versions", content=body,
-                   headers={"content-type": "application/json"}, timeout=120)
+    r = httpx.post(
+        f"{url}/api/v1/projects/{entity}/p/artifacts/ds/versions",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=120,
+    )
     assert r.status_code == 400, r.text
     assert f"entries.{n}" in r.text and "levels deep" in r.text, r.text
     assert stored(url, entity) == before

@@ -30,6 +30,7 @@ def cli(*args: str) -> tuple[int, str]:
 def server(home, serve_store):
     """A real server (uvicorn, in a thread) on the CAIRN_DIR store; ``call(key, method, path, **kw)``."""
     with serve_store(home, lambda h: {}) as s, httpx.Client(base_url=s.url + "/api/v1") as client:
+
         def call(key: str | None, method: str, path: str, **kw):  # noqa: ANN003, ANN202
             headers = {"Authorization": f"Bearer {key}"} if key else {}
             return client.request(method, path, headers=headers, **kw)

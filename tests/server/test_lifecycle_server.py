@@ -36,7 +36,10 @@ class Stack:
         """`cairn admin gc` on the stores, as its own process; its output."""
         out = subprocess.run(
             [sys.executable, "-m", "cairn.cli", "admin", "gc", "--meta", self.meta, "--blobs", self.blobs, *args],
-            env={**os.environ, **self.s3.env()}, capture_output=True, text=True)
+            env={**os.environ, **self.s3.env()},
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0, out.stderr
         return out.stdout
 
@@ -155,9 +158,16 @@ def test_stale_staged_and_multipart_uploads_go(on_server):
     client = stack.s3.client()
     client.put_object(Bucket="cairn", Key=f"{stack.prefix}/staging/{'a' * 32}", Body=b"abandoned" * 100)
     up = client.create_multipart_upload(Bucket="cairn", Key=f"{stack.prefix}/staging/{'b' * 32}")
-    client.upload_part(Bucket="cairn", Key=f"{stack.prefix}/staging/{'b' * 32}", UploadId=up["UploadId"],
-                       PartNumber=1, Body=b"x" * 1000)
-    client.put_object(Bucket="cairn", Key=f"{stack.prefix}/quarantine/{'c' * 64}.20261127T000000.abcd", Body=b"bad" * 10)
+    client.upload_part(
+        Bucket="cairn",
+        Key=f"{stack.prefix}/staging/{'b' * 32}",
+        UploadId=up["UploadId"],
+        PartNumber=1,
+        Body=b"x" * 1000,
+    )
+    client.put_object(
+        Bucket="cairn", Key=f"{stack.prefix}/quarantine/{'c' * 64}.20261127T000000.abcd", Body=b"bad" * 10
+    )
     time.sleep(GRACE * 1.5)  # older than the grace period by the store's clock
     out = stack.gc()  # the quarantine ttl (7 days) keeps what was set aside
     assert "2 (900 B) temporary files and uploads, 0 (0 B) set-aside damaged blobs" in out
@@ -194,8 +204,10 @@ def test_gc_racing_writers_and_sigkills_through_server_replicas(on_server, tmp_p
         monkeypatch.setenv(k, v)
     meta, blobs = open_meta(stack.meta), open_blobs(stack.blobs)
     with meta.read() as tx:
-        rows = tx.tuples("SELECT a.name, v.idx FROM versions v JOIN artifacts a ON a.id = v.artifact_id "
-                         "JOIN projects p ON p.id = a.project_id WHERE p.entity = 'racers' AND v.state = 'COMMITTED'")
+        rows = tx.tuples(
+            "SELECT a.name, v.idx FROM versions v JOIN artifacts a ON a.id = v.artifact_id "
+            "JOIN projects p ON p.id = a.project_id WHERE p.entity = 'racers' AND v.state = 'COMMITTED'"
+        )
         held = set(tx.scalars("SELECT DISTINCT digest FROM project_blobs"))
     monkeypatch.setenv("CAIRN_ENTITY", "racers")
     reset_clients()
@@ -215,8 +227,12 @@ def test_roles_gate_deleting(on_server):
     stack = on_server
 
     def admin(*args: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "cairn.cli", "admin", *args, "--meta", stack.meta],
-                             env={**os.environ, **stack.s3.env()}, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "cairn.cli", "admin", *args, "--meta", stack.meta],
+            env={**os.environ, **stack.s3.env()},
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0, out.stderr
         return out.stdout.strip().splitlines()[-1]
 

@@ -24,8 +24,14 @@ def teams(tmp_path, monkeypatch):
     home = tmp_path / "server-home"
     meta = MetaStore.sqlite(home / "meta.sqlite")
     keys = {name: auth.create_user(meta, name) for name in ("alice", "bob", "carol", "eve")}
-    for entity, user, role in [("lab", "alice", "write"), ("reg", "alice", "write"), ("lab", "carol", "read"),
-                               ("reg", "carol", "read"), ("reg", "bob", "read"), ("reg", "eve", "write")]:
+    for entity, user, role in [
+        ("lab", "alice", "write"),
+        ("reg", "alice", "write"),
+        ("lab", "carol", "read"),
+        ("reg", "carol", "read"),
+        ("reg", "bob", "read"),
+        ("reg", "eve", "write"),
+    ]:
         auth.add_member(meta, entity, user, role)
     meta.dispose()
     with cairn_server(tmp_path / "srv", {"CAIRN_DIR": str(home)}, "--no-ui") as url:
@@ -57,7 +63,9 @@ def test_a_reader_of_both_entities_reads_the_link(teams, monkeypatch, tmp_path):
     got = cairn.Api().artifact("reg/models/best:prod")
     assert got.is_link and got.source_qualified_name == "lab/train/net:v0"
     assert open(got.file(tmp_path / "c")).read() == "secret weights"
-    assert [a.qualified_name for a in cairn.Api().artifact("lab/train/net:v0").linked_artifacts] == [link.qualified_name]
+    assert [a.qualified_name for a in cairn.Api().artifact("lab/train/net:v0").linked_artifacts] == [
+        link.qualified_name
+    ]
 
 
 def test_a_link_does_not_open_its_source_to_a_reader_of_the_target_only(teams, monkeypatch):
@@ -73,8 +81,11 @@ def test_a_link_does_not_open_its_source_to_a_reader_of_the_target_only(teams, m
     with pytest.raises(cairn.CommError):
         api.artifact("lab/train/net:v0")
     headers = {"Authorization": f"Bearer {keys['bob']}"}
-    for path in (f"/api/v1/versions/{link.id}", f"/api/v1/versions/{link.id}/users",
-                 f"/api/v1/versions/{source.id}/links"):
+    for path in (
+        f"/api/v1/versions/{link.id}",
+        f"/api/v1/versions/{link.id}/users",
+        f"/api/v1/versions/{source.id}/links",
+    ):
         r = httpx.get(url + path, headers=headers)
         assert r.status_code == 404, path  # as a missing id: a link is read through its source
         assert "secret" not in r.text and link._version.manifest_key not in r.text
@@ -89,8 +100,9 @@ def test_linking_needs_read_on_the_source_and_write_on_the_target(teams, monkeyp
     source, link = _linked(monkeypatch, keys)
     body = {"entity": "reg", "project": "models", "name": "other", "aliases": []}
     # eve writes 'reg' but cannot read 'lab': she cannot link lab's version
-    r = httpx.post(f"{url}/api/v1/versions/{source.id}/links", json=body,
-                   headers={"Authorization": f"Bearer {keys['eve']}"})
+    r = httpx.post(
+        f"{url}/api/v1/versions/{source.id}/links", json=body, headers={"Authorization": f"Bearer {keys['eve']}"}
+    )
     assert r.status_code == 404
     # carol reads both but writes neither: she cannot link into 'reg'
     as_user(monkeypatch, keys["carol"], "reg")
@@ -120,13 +132,16 @@ def test_bad_link_requests_are_4xx(teams, monkeypatch):
     url, keys = teams
     source, link = _linked(monkeypatch, keys)
     headers = {"Authorization": f"Bearer {keys['alice']}"}
-    for body in ({"entity": "reg", "project": "models", "name": "bad name"},
-                 {"entity": "reg", "project": "models", "name": "x", "aliases": ["v1"]},
-                 {"entity": "reg", "project": "models"},
-                 {"entity": "reg", "project": "models", "name": "x", "aliases": "prod"},
-                 {"entity": "reg", "project": "models", "name": "x", "run_id": "nosuchrun"}):
+    for body in (
+        {"entity": "reg", "project": "models", "name": "bad name"},
+        {"entity": "reg", "project": "models", "name": "x", "aliases": ["v1"]},
+        {"entity": "reg", "project": "models"},
+        {"entity": "reg", "project": "models", "name": "x", "aliases": "prod"},
+        {"entity": "reg", "project": "models", "name": "x", "run_id": "nosuchrun"},
+    ):
         r = httpx.post(f"{url}/api/v1/versions/{source.id}/links", json=body, headers=headers)
         assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
-    r = httpx.post(f"{url}/api/v1/versions/999999/links", json={"entity": "reg", "project": "m", "name": "x"},
-                   headers=headers)
+    r = httpx.post(
+        f"{url}/api/v1/versions/999999/links", json={"entity": "reg", "project": "m", "name": "x"}, headers=headers
+    )
     assert r.status_code == 404

@@ -117,8 +117,11 @@ def test_object_store_down_is_not_ready(on):
         assert ready.status_code == 503 and ready.headers["retry-after"]
         assert ready.json()["metadata"] == "ok" and ready.json()["blobs"] in ("unavailable", "timeout")
         digest = "blake3:" + "b" * 64
-        r = httpx.get(f"{url}/api/v1/projects/{os.environ['CAIRN_ENTITY']}/p/blobs/{digest}",
-                      params={"direct": "false"}, timeout=60)
+        r = httpx.get(
+            f"{url}/api/v1/projects/{os.environ['CAIRN_ENTITY']}/p/blobs/{digest}",
+            params={"direct": "false"},
+            timeout=60,
+        )
         assert r.status_code == 503 and r.headers["retry-after"], r.text
     finally:
         proc.start()
@@ -167,8 +170,15 @@ def test_postgres_restart_during_16_concurrent_logs(on, tmp_path):
         d.mkdir()
         env = {**os.environ, "CAIRN_BASE_URL": on.urls[n % 2], "CAIRN_CACHE_DIR": str(tmp_path / f"cache{n}")}
         spec = {"n": n, "dir": str(d), "ready": str(marks / f"ready{n}"), "go": str(go)}
-        procs.append(subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(spec)], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", CHILD, json.dumps(spec)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     deadline = time.monotonic() + 180
     while len(list(marks.glob("ready*"))) < 16:  # every process has logged once
         assert all(p.poll() is None for p in procs), [p.communicate() for p in procs if p.poll() is not None]
@@ -281,13 +291,18 @@ def test_busy_caller_waits_429_then_the_client_retries(on, monkeypatch, caplog):
     with on.replica("busy", **env) as url:
         entity = os.environ["CAIRN_ENTITY"]
         u = urlsplit(url)
-        t = threading.Thread(target=slow_upload, args=(u.hostname, u.port, f"/api/v1/projects/{entity}/p/blobs/{digest}"))
+        t = threading.Thread(
+            target=slow_upload, args=(u.hostname, u.port, f"/api/v1/projects/{entity}/p/blobs/{digest}")
+        )
         t.start()
         try:
             deadline = time.monotonic() + 60
             while True:  # a probe is refused only while the slow upload holds the slot
-                r = httpx.post(f"{url}/api/v1/projects/{entity}/p/artifacts/x/versions",
-                               json={"type": "dataset", "entries": []}, timeout=30)
+                r = httpx.post(
+                    f"{url}/api/v1/projects/{entity}/p/artifacts/x/versions",
+                    json={"type": "dataset", "entries": []},
+                    timeout=30,
+                )
                 if r.status_code == 429:
                     break
                 assert r.status_code == 200 and time.monotonic() < deadline and not first, (r.text, first)

@@ -91,16 +91,20 @@ def test_other_entity_learns_nothing(secured, monkeypatch):
     version_id = cairn.Api().artifact("vision/cls/model:latest").id
     for real, fake in (
         ("/api/v1/projects/vision/cls/artifacts", "/api/v1/projects/nosuchentity/cls/artifacts"),
-        ("/api/v1/projects/vision/cls/artifacts/model/resolve/latest",
-         "/api/v1/projects/nosuchentity/cls/artifacts/model/resolve/latest"),
+        (
+            "/api/v1/projects/vision/cls/artifacts/model/resolve/latest",
+            "/api/v1/projects/nosuchentity/cls/artifacts/model/resolve/latest",
+        ),
         ("/api/v1/projects/vision/nosuchproject/artifacts", "/api/v1/projects/nosuchentity/nosuchproject/artifacts"),
         (f"/api/v1/versions/{version_id}", "/api/v1/versions/999999"),
     ):
         r, missing = httpx.get(url + real, headers=h), httpx.get(url + fake, headers=h)
         assert r.status_code == missing.status_code == 404, real
         assert r.json()["error"]["type"] == missing.json()["error"]["type"]
-        assert r.json()["error"]["message"].replace("vision", "nosuchentity").replace(str(version_id), "999999") \
+        assert (
+            r.json()["error"]["message"].replace("vision", "nosuchentity").replace(str(version_id), "999999")
             == missing.json()["error"]["message"]
+        )
         assert "model" not in r.text.replace(real, "")
     digest = cairn.Api().artifact("vision/cls/model:latest").manifest.entries["model.bin"].digest
     for path, body in (

@@ -15,7 +15,12 @@ def open_server(tmp_path_factory):
 
 
 def commit(url, body, name="ds", **kw):
-    return httpx.post(f"{url}/api/v1/projects/local/p/artifacts/{name}/versions", timeout=30, **kw, **({"json": body} if body is not None else {}))
+    return httpx.post(
+        f"{url}/api/v1/projects/local/p/artifacts/{name}/versions",
+        timeout=30,
+        **kw,
+        **({"json": body} if body is not None else {}),
+    )
 
 
 def count_versions(url):
@@ -28,11 +33,27 @@ def count_versions(url):
     [
         ({"type": "dataset", "entries": [["../x", "blake3:" + "0" * 64, 1]]}, 400, "'..' is not allowed"),
         ({"type": "dataset", "entries": [["/etc/passwd", "blake3:" + "0" * 64, 1]]}, 400, "absolute paths"),
-        ({"type": "dataset", "entries": [["", "blake3:" + "0" * 64, 1]]}, 400, "body.entries[0][0] (''): String should have at least 1 character"),
-        ({"type": "dataset", "entries": [["a", "md5:abc", 1]]}, 400, "body.entries[0][1] ('md5:abc'): must be a blob digest"),
-        ({"type": "dataset", "entries": [["a", "md5:abc", 1, None]]}, 400, "body.entries[0][1] ('md5:abc'): must be a digest naming its algorithm"),
+        (
+            {"type": "dataset", "entries": [["", "blake3:" + "0" * 64, 1]]},
+            400,
+            "body.entries[0][0] (''): String should have at least 1 character",
+        ),
+        (
+            {"type": "dataset", "entries": [["a", "md5:abc", 1]]},
+            400,
+            "body.entries[0][1] ('md5:abc'): must be a blob digest",
+        ),
+        (
+            {"type": "dataset", "entries": [["a", "md5:abc", 1, None]]},
+            400,
+            "body.entries[0][1] ('md5:abc'): must be a digest naming its algorithm",
+        ),
         ({"type": "dataset", "entries": [["a", "uri:x", 1, None]]}, 400, "a stored file needs a blake3 digest"),
-        ({"type": "dataset", "entries": [["a", "blake3:" + "0" * 64, -1]]}, 400, "body.entries[0][2] (-1): Input should be greater than or equal to 0"),
+        (
+            {"type": "dataset", "entries": [["a", "blake3:" + "0" * 64, -1]]},
+            400,
+            "body.entries[0][2] (-1): Input should be greater than or equal to 0",
+        ),
         ({"type": "dataset", "entries": "nope"}, 400, "body.entries ('nope'): Input should be a valid array"),
         ({"type": 3}, 400, "body.type (3): Input should be a valid string"),
         ({"type": "dataset", "entries": [["a", "blake3:" + "1" * 64, 1]]}, 404, "missing from the blob store"),
@@ -65,8 +86,12 @@ def test_malformed_json_and_unknown_names(open_server):
 
 def test_oversized_request_is_413(open_server):
     big = b"x" * (257 << 20)
-    r = httpx.post(f"{open_server}/api/v1/projects/local/p/artifacts/ds/versions", content=big,
-                   headers={"content-type": "application/json"}, timeout=60)
+    r = httpx.post(
+        f"{open_server}/api/v1/projects/local/p/artifacts/ds/versions",
+        content=big,
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
     assert r.status_code == 413 and "larger than this server accepts" in r.json()["error"]["message"]
 
 

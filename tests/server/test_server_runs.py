@@ -33,8 +33,12 @@ def test_roles_gate_history_summary_and_updates(secured, monkeypatch) -> None:  
     r = httpx.post(f"{url}/api/v1/runs/{run.id}/history", headers=bob, json={"rows": [{"_step": 99}]})
     assert r.status_code == 403
     eve = {"Authorization": f"Bearer {keys['eve']}"}  # no role: learns nothing
-    for method, path, body in (("GET", "/history", None), ("GET", "", None), ("PATCH", "", {"notes": "x"}),
-                               ("POST", "/history", {"rows": [{"_step": 99}]})):
+    for method, path, body in (
+        ("GET", "/history", None),
+        ("GET", "", None),
+        ("PATCH", "", {"notes": "x"}),
+        ("POST", "/history", {"rows": [{"_step": 99}]}),
+    ):
         r = httpx.request(method, f"{url}/api/v1/runs/{run.id}{path}", headers=eve, json=body)
         assert r.status_code in (403, 404), (method, path, r.status_code)
         assert "secret_loss" not in r.text
@@ -66,8 +70,12 @@ def test_bad_history_input_is_a_clear_4xx(secured, monkeypatch) -> None:  # noqa
     assert 400 <= r.status_code < 500
     r = httpx.get(f"{url}/api/v1/runs/{run.id}/history", headers=alice, params={"limit": 10**9})
     assert 400 <= r.status_code < 500
-    for body, words in (({"tags": "x"}, "tags"), ({"owner": "me"}, "xtra"), ({"summary": 3}, "summary"),
-                        ({"name": ""}, "name")):
+    for body, words in (
+        ({"tags": "x"}, "tags"),
+        ({"owner": "me"}, "xtra"),
+        ({"summary": 3}, "summary"),
+        ({"name": ""}, "name"),
+    ):
         r = httpx.patch(f"{url}/api/v1/runs/{run.id}", headers=alice, json=body)
         assert r.status_code == 400 and words in r.json()["error"]["message"], (body, r.text)
     run.log({"a": float("nan"), "b": float("-inf")})

@@ -52,8 +52,13 @@ def spawn(tmp_path, stack, n, mode, start_at, files=0):
         "CAIRN_CACHE_DIR": str(tmp_path / f"cache{n}"),
     }
     spec = {"n": n, "mode": mode, "start_at": start_at, "dir": str(d), "files": files}
-    return subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(spec)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, json.dumps(spec)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_all(procs, timeout=120):
@@ -140,7 +145,9 @@ def test_interrupted_log_resends_only_what_did_not_arrive(tmp_path, on_stack, mo
         method, key = "put_create_only", lambda args: args[0].split("?")[0]  # (url, data, headers)
     else:
         monkeypatch.setattr("cairn.client.uploader.BATCH_BYTES", 1)  # one blob a batch
-        monkeypatch.setattr(type(uploader), "send_direct", lambda self, e, p, small, pool, *task: small)  # no direct URLs
+        monkeypatch.setattr(
+            type(uploader), "send_direct", lambda self, e, p, small, pool, *task: small
+        )  # no direct URLs
         method, key = "send_batch", lambda args: " ".join(d for d, _ in args[2])
     original = getattr(type(uploader), method)
 

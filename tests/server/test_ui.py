@@ -88,6 +88,7 @@ def rows(page, selector: str = "table.file-table tbody tr") -> list[str]:  # noq
 
 # -- browsing ---------------------------------------------------------------------
 
+
 def test_projects_artifact_version_folders_and_download(ui_server, page) -> None:  # noqa: ANN001
     page.goto(ui_server.url + "/")
     assert page.locator("h1").inner_text() == "Projects"
@@ -181,8 +182,10 @@ def test_diff_page(ui_server, page) -> None:  # noqa: ANN001
     page.get_by_role("link", name="Swap").click()
     page.wait_for_url(re.compile(r".*a=v1&b=v0$"))
     assert page.locator("#count-added .count").inner_text() == "1"  # old.txt comes back
-    assert page.locator("tr[data-kind=added]").inner_text().strip().endswith("old.txt") or \
-        "old.txt" in page.locator("tr[data-kind=added]").inner_text()
+    assert (
+        page.locator("tr[data-kind=added]").inner_text().strip().endswith("old.txt")
+        or "old.txt" in page.locator("tr[data-kind=added]").inner_text()
+    )
 
     page.goto(ui_server.url + "/local/demo/docs/diff?a=latest&b=v1")
     assert page.locator("h2").first.inner_text() == "No differences"
@@ -313,8 +316,13 @@ def test_login_wrong_key_other_entity_and_logout(ui_server_with_users, page) -> 
     assert page.locator("h1").inner_text() == "Not found"
     assert not any(w in page.content() for w in PROJECT_WORDS)
     assert not any(d.split(":")[1][:12] in page.content() for d in info["digests"])
-    for path in ("/local/demo", "/local/demo/images/v0", "/local/demo/images/diff?a=v0&b=v1", "/local/nope/nothing",
-                 "/runs/" + info["run"]):
+    for path in (
+        "/local/demo",
+        "/local/demo/images/v0",
+        "/local/demo/images/diff?a=v0&b=v1",
+        "/local/nope/nothing",
+        "/runs/" + info["run"],
+    ):
         response = page.goto(url + path)  # real or not, every page of the entity answers the same
         assert response.status == 404, path
         seen = page.locator("main").inner_text()
@@ -359,8 +367,12 @@ def test_login_refuses_stale_cookies_cross_site_posts_and_open_redirects(ui_serv
     assert page.goto(url + "/").status == 401
     assert "no longer valid" in page.get_by_role("alert").inner_text()
 
-    refused = page.request.post(url + "/-/login", form={"key": info["alice"], "next": "/"},
-                                headers={"Origin": "http://evil.example"}, max_redirects=0)
+    refused = page.request.post(
+        url + "/-/login",
+        form={"key": info["alice"], "next": "/"},
+        headers={"Origin": "http://evil.example"},
+        max_redirects=0,
+    )
     assert refused.status == 403 and "set-cookie" not in refused.headers
 
     page.goto(url + "/-/login?next=//evil.example/x")
@@ -370,6 +382,7 @@ def test_login_refuses_stale_cookies_cross_site_posts_and_open_redirects(ui_serv
 
 
 # -- the folder walk, against brute force ------------------------------------------------
+
 
 @pytest.mark.parametrize("folders_first", [True, False])
 def test_folder_listing_matches_a_full_scan(folders_first, monkeypatch) -> None:  # noqa: ANN001
@@ -382,10 +395,14 @@ def test_folder_listing_matches_a_full_scan(folders_first, monkeypatch) -> None:
 
     rnd = random.Random(5)
     for n in (0, 1, 40, 3000):
-        paths = sorted({
-            "/".join("".join(rnd.choice("ab.-_0Z") for _ in range(rnd.randint(1, 3))) for _ in range(rnd.randint(1, 4)))
-            for _ in range(n)
-        })
+        paths = sorted(
+            {
+                "/".join(
+                    "".join(rnd.choice("ab.-_0Z") for _ in range(rnd.randint(1, 3))) for _ in range(rnd.randint(1, 4))
+                )
+                for _ in range(n)
+            }
+        )
         chunks: dict[str, bytes] = {}
         root = build([Entry(p, "blake3:00", len(p)) for p in paths], chunks.__setitem__)
         tree = Tree(Manifest(root.key, lambda keys: {k: chunks[k] for k in keys}), ManifestCache())
@@ -393,7 +410,7 @@ def test_folder_listing_matches_a_full_scan(folders_first, monkeypatch) -> None:
             below = [p for p in paths if p.startswith(folder)]
             want: dict[str, object] = {}
             for p in below:
-                rest = p[len(folder):]
+                rest = p[len(folder) :]
                 if "/" in rest:
                     name = rest.split("/", 1)[0] + "/"
                     files, size = want.get(name, (0, 0))  # type: ignore[misc]
@@ -404,7 +421,9 @@ def test_folder_listing_matches_a_full_scan(folders_first, monkeypatch) -> None:
             limit = rnd.choice([1, 2, 7, 200])
             while True:
                 listing = tree.listing(folder, after, limit)
-                got += [(child_name(r, folder), (r.files, r.size) if isinstance(r, Folder) else None) for r in listing.rows]
+                got += [
+                    (child_name(r, folder), (r.files, r.size) if isinstance(r, Folder) else None) for r in listing.rows
+                ]
                 if listing.next_after is None:
                     break
                 after = listing.next_after

@@ -72,9 +72,17 @@ def test_every_kind_previews(ui_server, watched, tmp_path, path, kind, selector)
 def test_tables_show_types_and_counts(ui_server, watched) -> None:  # noqa: ANN001
     for path, head, count in (
         ("tables/metrics.csv", ["#", "step int", "loss float", "acc float", "split string"], "120 rows · 4 columns"),
-        ("tables/metrics.parquet", ["#", "step int64", "loss double", "acc double", "split string"], "120 rows · 4 columns"),
+        (
+            "tables/metrics.parquet",
+            ["#", "step int64", "loss double", "acc double", "split string"],
+            "120 rows · 4 columns",
+        ),
         ("tables/events.jsonl", ["#", "t int", "event string", "ok bool", "tags array"], "60 rows · 4 columns"),
-        ("tables/predictions.table.json", ["#", "id int", "label string", "score float", "correct bool"], "75 rows · 4 columns"),
+        (
+            "tables/predictions.table.json",
+            ["#", "id int", "label string", "score float", "correct bool"],
+            "75 rows · 4 columns",
+        ),
         ("tables/labels.tsv", ["#", "image string", "label string", "confidence float"], "40 rows · 3 columns"),
     ):
         watched.goto(f"{ui_server.url}{SHOWCASE}?path={path}")
@@ -138,7 +146,9 @@ def test_audio_and_video_play_in_the_browsers_players(ui_server, watched) -> Non
     raw = f"{ui_server.url}{SHOWCASE}/raw?path=media/tone.wav"
     whole = watched.request.get(raw).body()
     r = watched.request.get(raw, headers={"Range": "bytes=100-199"})  # what a player seeks with
-    assert r.status == 206 and r.headers["content-range"] == f"bytes 100-199/{len(whole)}" and r.body() == whole[100:200]
+    assert (
+        r.status == 206 and r.headers["content-range"] == f"bytes 100-199/{len(whole)}" and r.body() == whole[100:200]
+    )
     r = watched.request.get(raw, headers={"Range": f"bytes={len(whole)}-"})
     assert r.status == 416 and r.headers["content-range"] == f"bytes */{len(whole)}"
     for path, kind in (("media/tone.wav", "audio/wav"), ("media/clip.webm", "video/webm")):
@@ -156,7 +166,14 @@ def test_folder_readme_and_image_grid(ui_server, watched, tmp_path) -> None:  # 
     assert watched.locator(".thumbs").count() == 0  # not a folder of images
     watched.goto(f"{ui_server.url}{SHOWCASE}?path=images/")
     tiles = watched.locator(".thumbs a")
-    assert tiles.locator("span").all_inner_texts() == ["leaf.gif", "logo.svg", "red.png", "sea.webp", "sunset.jpg", "teal.png"]
+    assert tiles.locator("span").all_inner_texts() == [
+        "leaf.gif",
+        "logo.svg",
+        "red.png",
+        "sea.webp",
+        "sunset.jpg",
+        "teal.png",
+    ]
     for img in tiles.locator("img").all():
         img.evaluate("i => i.decode()")
         assert 0 < img.evaluate("i => i.naturalWidth") <= 240
@@ -164,8 +181,18 @@ def test_folder_readme_and_image_grid(ui_server, watched, tmp_path) -> None:  # 
     clean(watched)
 
 
-@pytest.mark.parametrize("path", ["", "?path=images/", "?path=tables/metrics.csv", "?path=config.json",
-                                  "?path=code/train.py", "?path=media/clip.webm", "?path=model/weights.bin"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "?path=images/",
+        "?path=tables/metrics.csv",
+        "?path=config.json",
+        "?path=code/train.py",
+        "?path=media/clip.webm",
+        "?path=model/weights.bin",
+    ],
+)
 def test_showcase_pages_fit_390px(browser, ui_server, tmp_path, path) -> None:  # noqa: ANN001
     context = browser.new_context(viewport={"width": 390, "height": 844})
     try:

@@ -82,8 +82,13 @@ def test_folders_fold_and_files_compare(ui_server, page) -> None:  # noqa: ANN00
 
 def test_bad_file_diff_requests_are_4xx(ui_server, page) -> None:  # noqa: ANN001
     url = ui_server.url
-    for query, status in (("a=v0&b=v1&path=nope.txt", 404), ("a=v0&b=v1&path=imgs/sub/i0.txt", 404),
-                          ("a=v0&b=v9&path=notes.txt", 404), ("b=v1&path=notes.txt", 404),
-                          ("a=v0&b=v1", 404), ("a=%00&b=v1&path=x", 404)):
+    for query, status in (
+        ("a=v0&b=v1&path=nope.txt", 404),
+        ("a=v0&b=v1&path=imgs/sub/i0.txt", 404),
+        ("a=v0&b=v9&path=notes.txt", 404),
+        ("b=v1&path=notes.txt", 404),
+        ("a=v0&b=v1", 404),
+        ("a=%00&b=v1&path=x", 404),
+    ):
         assert page.goto(url + "/-/filediff/local/diffs/set?" + query).status == status, query
     assert page.goto(url + "/-/filediff/local/nope/set?a=v0&b=v1&path=x").status == 404

@@ -206,8 +206,10 @@ def test_a_reader_sees_no_controls_and_the_api_refuses(ui_server_with_users, pag
     finally:
         meta.dispose()
     api = url + f"/api/v1/versions/{vid}"
-    for r in (page.request.patch(api, data={"description": "reader"}, headers={"X-CSRF-Token": token}),
-              page.request.delete(api, headers={"X-CSRF-Token": token})):
+    for r in (
+        page.request.patch(api, data={"description": "reader"}, headers={"X-CSRF-Token": token}),
+        page.request.delete(api, headers={"X-CSRF-Token": token}),
+    ):
         assert r.status == 403, r.text()
         assert "'write' role" in r.json()["error"]["message"]
     r = httpx.patch(api, json={"aliases": ["mine"]}, headers={"Authorization": f"Bearer {keys['reader']}"})
@@ -256,8 +258,11 @@ def test_an_open_store_is_edited_from_its_pages_only(serve_store, tmp_path, page
         api = s.url + f"/api/v1/versions/{vid}"
         forged = page.request.patch(api, data={"description": "forged"}, headers={"Origin": "https://evil.example"})
         assert forged.status == 403 and "CSRF" in forged.json()["error"]["message"]
-        r = page.evaluate("""async (api) => (await fetch(api, {method: "PATCH", headers: {"Content-Type": "application/json"},
-                                   body: JSON.stringify({description: "from a script"})})).status""", api)
+        r = page.evaluate(
+            """async (api) => (await fetch(api, {method: "PATCH", headers: {"Content-Type": "application/json"},
+                                   body: JSON.stringify({description: "from a script"})})).status""",
+            api,
+        )
         assert r == 403  # same origin, but no token
         assert httpx.patch(api, json={"description": "by the sdk"}).status_code == 200
         history = [row["by"] for row in httpx.get(api + "/history").json()["history"]]

@@ -22,8 +22,13 @@ def build_store_with_users(home: Path) -> dict:
     with cairn.init(project="find") as run:
         for i, acc in enumerate(ACCS):
             write(work / f"m{i}.txt", f"model {i}")
-            meta = {"acc": acc, "step": 100 * (len(ACCS) - i), "optimizer": {"name": "zebra-adam", "lr": 0.001 * (i + 1)},
-                    "secretkey": "plain", HOSTILE: HOSTILE}
+            meta = {
+                "acc": acc,
+                "step": 100 * (len(ACCS) - i),
+                "optimizer": {"name": "zebra-adam", "lr": 0.001 * (i + 1)},
+                "secretkey": "plain",
+                HOSTILE: HOSTILE,
+            }
             art = cairn.Artifact("classifier", "model", metadata=meta)
             art.add_file(str(work / f"m{i}.txt"), name="m.txt")
             run.log_artifact(art, aliases=["champion"] if i == 3 else None)

@@ -198,8 +198,9 @@ def build_big_store(home: Path) -> dict:
     def version(name: str, run_id: str | None = None) -> int:
         digest, size = blobs.put_bytes(name.encode())
         blobs.flush()
-        return eng.commit(CommitRequest("local", "big", name, "dataset", entries=[Entry("f", digest, size)],
-                                        run_id=run_id)).id
+        return eng.commit(
+            CommitRequest("local", "big", name, "dataset", entries=[Entry("f", digest, size)], run_id=run_id)
+        ).id
 
     def run(rid: str) -> str:
         return eng.create_run("local", "big", run_id=rid, name=rid).id

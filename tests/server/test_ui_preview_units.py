@@ -33,12 +33,19 @@ def _parquet(rows: list[dict], row_group_size: int | None = None) -> bytes:
 def test_parquet_reads_footer_and_first_rows_only() -> None:
     import pyarrow.parquet as pq
 
-    data = _parquet([{"i": i, "s": f"row {i}", "f": i / 2, "b": bool(i % 2), "l": [i]} for i in range(60000)],
-                    row_group_size=20000)
+    data = _parquet(
+        [{"i": i, "s": f"row {i}", "f": i / 2, "b": bool(i % 2), "l": [i]} for i in range(60000)], row_group_size=20000
+    )
     asked: list[tuple[int, int]] = []
     p = previews.build("x.parquet", len(data), lambda at, n: (asked.append((at, n)), data[at : at + n])[1], "/raw")
     assert p.kind == "table" and p.ctx["error"] is None
-    assert p.ctx["columns"] == [("i", "int64"), ("s", "string"), ("f", "double"), ("b", "bool"), ("l", "list<element: int64>")]
+    assert p.ctx["columns"] == [
+        ("i", "int64"),
+        ("s", "string"),
+        ("f", "double"),
+        ("b", "bool"),
+        ("l", "list<element: int64>"),
+    ]
     assert p.ctx["count"] == 60000 and p.ctx["exact"] and len(p.ctx["rows"]) == tabular.ROWS
     assert p.ctx["rows"][3] == ["3", "row 3", "1.5", "true", "[3]"]
     meta = pq.ParquetFile(io.BytesIO(data)).metadata
@@ -68,11 +75,25 @@ def test_jsonl_columns_types_and_bad_lines() -> None:
 
 
 def test_wandb_table_with_column_types_and_bad_tables() -> None:
-    obj = {"_type": "table", "columns": ["a", "b"], "data": [[1, None], [2, "y"]], "ncols": 2, "nrows": 2,
-           "column_types": {"params": {"type_map": {"a": {"wb_type": "number"},
-                                                    "b": {"wb_type": "union", "params": {"allowed_types": [
-                                                        {"wb_type": "none"}, {"wb_type": "string"}]}}}},
-                            "wb_type": "typedDict"}}
+    obj = {
+        "_type": "table",
+        "columns": ["a", "b"],
+        "data": [[1, None], [2, "y"]],
+        "ncols": 2,
+        "nrows": 2,
+        "column_types": {
+            "params": {
+                "type_map": {
+                    "a": {"wb_type": "number"},
+                    "b": {
+                        "wb_type": "union",
+                        "params": {"allowed_types": [{"wb_type": "none"}, {"wb_type": "string"}]},
+                    },
+                }
+            },
+            "wb_type": "typedDict",
+        },
+    }
     p = build("t.table.json", json.dumps(obj).encode())
     assert p.ctx["columns"] == [("a", "float"), ("b", "string")] and p.ctx["rows"] == [["1", ""], ["2", "y"]]
     assert p.ctx["note"] == "wandb.Table"
@@ -103,8 +124,12 @@ def _bomb_png(width: int, height: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_thumbnails_are_small_and_refuse_bombs_and_non_images() -> None:
@@ -124,14 +149,21 @@ def test_thumbnails_are_small_and_refuse_bombs_and_non_images() -> None:
 
 def test_tar_stream_round_trips_long_and_unicode_names() -> None:
     blobs = {"blake3:a": b"x" * 1000, "blake3:b": b"", "blake3:c": "ünï".encode() * 300}
-    entries = [Entry("p/" + "long/" * 30 + "f.txt", "blake3:a", 1000), Entry("p/empty", "blake3:b", 0),
-               Entry("p/ü/名前.txt", "blake3:c", len(blobs["blake3:c"])), Entry("p/r", "uri:x", 3, "s3://b/k")]
+    entries = [
+        Entry("p/" + "long/" * 30 + "f.txt", "blake3:a", 1000),
+        Entry("p/empty", "blake3:b", 0),
+        Entry("p/ü/名前.txt", "blake3:c", len(blobs["blake3:c"])),
+        Entry("p/r", "uri:x", 3, "s3://b/k"),
+    ]
     data = b"".join(archive.tar_stream(entries, "p/", "root", lambda d: io.BytesIO(blobs[d]), mtime=0))
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         got = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
     assert got.pop("root/CAIRN-REFERENCES.txt").decode().endswith("r\ts3://b/k\n")
-    assert got == {"root/" + "long/" * 30 + "f.txt": blobs["blake3:a"], "root/empty": b"",
-                   "root/ü/名前.txt": blobs["blake3:c"]}
+    assert got == {
+        "root/" + "long/" * 30 + "f.txt": blobs["blake3:a"],
+        "root/empty": b"",
+        "root/ü/名前.txt": blobs["blake3:c"],
+    }
 
 
 @pytest.mark.parametrize("stored", [b"short", b"x" * 11])
@@ -152,8 +184,18 @@ def test_byte_range_header() -> None:
     assert byte_range("bytes=-500", 100) == (0, 99)
     assert byte_range("bytes=100-", 100) == "unsatisfiable"
     assert byte_range("bytes=-0", 100) == "unsatisfiable"
-    for bad in (None, "", "bytes=", "bytes=-", "bytes=a-b", "bytes=5-1", "items=0-1", "bytes=0-1,5-6",
-                "bytes=１-2", "bytes=" + "9" * 30 + "-"):
+    for bad in (
+        None,
+        "",
+        "bytes=",
+        "bytes=-",
+        "bytes=a-b",
+        "bytes=5-1",
+        "items=0-1",
+        "bytes=0-1,5-6",
+        "bytes=１-2",
+        "bytes=" + "9" * 30 + "-",
+    ):
         assert byte_range(bad, 100) is None, bad
 
 

@@ -27,8 +27,10 @@ EVIL_MD = """# Notes <script>alert(2)</script>
 |---|---|
 | 1 | 2 |
 """
-EVIL_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30" onload="alert(6)">'
-            '<script>alert(7)</script><rect width="40" height="30" fill="red"/></svg>')
+EVIL_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30" onload="alert(6)">'
+    '<script>alert(7)</script><rect width="40" height="30" fill="red"/></svg>'
+)
 EVIL_CSV = 'name,formula,score\nann,"=HYPERLINK(""http://evil.example"",""x"")",1.5\nbob,=1+2,2\ncat,<b>x</b>,3\ndan,@SUM(A1),4\n'
 HTML_FILE = "<html><body><script>alert(8)</script>hello</body></html>"
 BIG_LINE = "0123456789abcdef" * 4 + "\n"
@@ -48,7 +50,10 @@ FILES = {
     "code/train.py": "def train(lr: float) -> None:\n    return None  # <not a tag>\n",
     SCRIPT_NAME: "plain <b>text</b> in a hostile name\n",
     "README.md": EVIL_MD,
-    "img/pic.png": None, "img/pic.jpg": None, "img/pic.gif": None, "img/pic.webp": None,
+    "img/pic.png": None,
+    "img/pic.jpg": None,
+    "img/pic.gif": None,
+    "img/pic.webp": None,
     "img/evil.svg": EVIL_SVG,
     "img/fake.png": HTML_FILE,  # named like an image, is HTML
     "tables/data.csv": EVIL_CSV,
@@ -59,8 +64,9 @@ FILES = {
     "blob.bin": BIN,
     "page.html": HTML_FILE,
     "tables/evil.jsonl": '{"name": "<img src=x onerror=alert(11)>", "n": 1}\n{"name": "=1+2", "n": 2.5, "extra": [1]}\n',
-    "tables/evil.table.json": json.dumps({"_type": "table", "columns": ["<b>col</b>", "v"],
-                                          "data": [["<script>alert(12)</script>", 1], ["=SUM(A1)", 2]]}),
+    "tables/evil.table.json": json.dumps(
+        {"_type": "table", "columns": ["<b>col</b>", "v"], "data": [["<script>alert(12)</script>", 1], ["=SUM(A1)", 2]]}
+    ),
     "tables/evil.parquet": None,
 }
 PARQUET_ROWS = [{"name": "<img src=x onerror=alert(13)>", "score": 0.5}, {"name": "@cmd", "score": 1.5}]
@@ -280,14 +286,23 @@ def test_folder_readme_is_sanitized_and_metadata_is_text(ui_server, watched) -> 
 def test_thumbnail_grid_of_an_image_folder(ui_server, watched) -> None:  # noqa: ANN001
     watched.goto(f"{ui_server.url}/local/demo/files/v0?path=img/")
     tiles = watched.locator(".thumbs a")
-    assert tiles.locator("span").all_inner_texts() == ["evil.svg", "fake.png", "pic.gif", "pic.jpg", "pic.png", "pic.webp"]
+    assert tiles.locator("span").all_inner_texts() == [
+        "evil.svg",
+        "fake.png",
+        "pic.gif",
+        "pic.jpg",
+        "pic.png",
+        "pic.webp",
+    ]
     for img in tiles.locator("img").all():
         img.evaluate("i => i.decode()")  # every tile loads; fake.png (HTML) gets the grey placeholder
         assert img.evaluate("i => i.naturalWidth") > 0
     src = tiles.nth(4).locator("img").get_attribute("src")
     r = watched.request.get(ui_server.url + src)
     assert r.headers["content-type"] in ("image/webp", "image/png") and r.headers["x-content-type-options"] == "nosniff"
-    assert tiles.nth(0).locator("img").get_attribute("src").startswith("/local/demo/files/v0/raw?")  # an SVG as itself, in an <img>
+    assert (
+        tiles.nth(0).locator("img").get_attribute("src").startswith("/local/demo/files/v0/raw?")
+    )  # an SVG as itself, in an <img>
     fake = watched.request.get(ui_server.url + tiles.nth(1).locator("img").get_attribute("src"))
     assert fake.headers["content-type"] == "image/svg+xml" and b"alert" not in fake.body()
     tiles.nth(4).click()
@@ -297,13 +312,22 @@ def test_thumbnail_grid_of_an_image_folder(ui_server, watched) -> None:  # noqa:
 
 # -- the raw route over HTTP ---------------------------------------------------------
 
-@pytest.mark.parametrize(("path", "kind", "attached"), [
-    ("img/pic.png", "image/png", False), ("img/pic.jpg", "image/jpeg", False), ("img/pic.gif", "image/gif", False),
-    ("img/pic.webp", "image/webp", False), ("img/evil.svg", "image/svg+xml", True),
-    ("img/fake.png", "text/plain; charset=utf-8", False), ("page.html", "text/plain; charset=utf-8", False),
-    ("README.md", "text/plain; charset=utf-8", False), ("blob.bin", "application/octet-stream", True),
-    ("big.txt", "text/plain; charset=utf-8", False),
-])
+
+@pytest.mark.parametrize(
+    ("path", "kind", "attached"),
+    [
+        ("img/pic.png", "image/png", False),
+        ("img/pic.jpg", "image/jpeg", False),
+        ("img/pic.gif", "image/gif", False),
+        ("img/pic.webp", "image/webp", False),
+        ("img/evil.svg", "image/svg+xml", True),
+        ("img/fake.png", "text/plain; charset=utf-8", False),
+        ("page.html", "text/plain; charset=utf-8", False),
+        ("README.md", "text/plain; charset=utf-8", False),
+        ("blob.bin", "application/octet-stream", True),
+        ("big.txt", "text/plain; charset=utf-8", False),
+    ],
+)
 def test_raw_route_headers(ui_server, path, kind, attached) -> None:  # noqa: ANN001
     import httpx
 
@@ -321,9 +345,13 @@ def test_raw_route_headers(ui_server, path, kind, attached) -> None:  # noqa: AN
 def test_raw_route_bad_paths_are_404(ui_server) -> None:  # noqa: ANN001
     import httpx
 
-    for url in (raw_url(ui_server, "nope.txt"), raw_url(ui_server, "img"), raw_url(ui_server, ""),
-                f"{ui_server.url}/local/demo/files/v9/raw?path=README.md",
-                f"{ui_server.url}/local/other/files/v0/raw?path=README.md"):
+    for url in (
+        raw_url(ui_server, "nope.txt"),
+        raw_url(ui_server, "img"),
+        raw_url(ui_server, ""),
+        f"{ui_server.url}/local/demo/files/v9/raw?path=README.md",
+        f"{ui_server.url}/local/other/files/v0/raw?path=README.md",
+    ):
         r = httpx.get(url)
         assert r.status_code == 404, url
         assert "alert" not in r.text
@@ -345,6 +373,7 @@ def test_raw_and_previews_need_the_read_role(ui_server_with_users) -> None:  # n
 
 
 # -- the registry, without a server ------------------------------------------------------
+
 
 def test_previews_read_only_the_head_of_a_huge_file() -> None:
     from cairn.server import previews

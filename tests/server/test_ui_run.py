@@ -11,8 +11,9 @@ import pytest
 def build_store(home) -> dict:  # noqa: ANN001
     import cairn as wandb
 
-    run = wandb.init(project="charts", name="trainer", config={"lr": 0.01, "arch": "mlp"}, tags=["baseline"],
-                     notes="first try")
+    run = wandb.init(
+        project="charts", name="trainer", config={"lr": 0.01, "arch": "mlp"}, tags=["baseline"], notes="first try"
+    )
     for step in range(3_000):
         values = {"loss": 1.0 / (step + 1), "acc": step / 3_000, "phase": "train"}
         if step % 100 == 0:
@@ -43,8 +44,10 @@ def test_run_page_shows_config_summary_and_a_chart_per_metric(run_page) -> None:
     page = run_page
     assert "Run trainer" in page.locator("h1").inner_text()
     assert '"arch": "mlp"' in page.locator("pre.json").inner_text()
-    summary = {r.locator("td").nth(0).inner_text(): r.locator("td").nth(1).inner_text()
-               for r in page.locator("table.summary tbody tr").all()}
+    summary = {
+        r.locator("td").nth(0).inner_text(): r.locator("td").nth(1).inner_text()
+        for r in page.locator("table.summary tbody tr").all()
+    }
     assert summary["best_acc"] == "0.99" and summary["phase"] == "train" and summary["loss"] == f"{1 / 3000:.6g}"
     assert summary["eval.top1"] == f"{2900 / 3000:.6g}"
     metrics = [f.get_attribute("data-metric") for f in page.locator("figure.chart").all()]

@@ -74,8 +74,11 @@ def test_archive_of_the_version_and_of_a_folder(ui_server) -> None:  # noqa: ANN
     assert len(body) % 512 == 0
     r = httpx.get(base, params={"path": "train/"})
     assert r.status_code == 200 and 'filename="data-v0-train.tar"' in r.headers["content-disposition"]
-    assert _members(r.content) == {"data-v0-train/cats/1.txt": b"one cat\n", "data-v0-train/cats/2.txt": b"two cats\n",
-                                   "data-v0-train/dogs/1.txt": b"one dog\n"}
+    assert _members(r.content) == {
+        "data-v0-train/cats/1.txt": b"one cat\n",
+        "data-v0-train/cats/2.txt": b"two cats\n",
+        "data-v0-train/dogs/1.txt": b"one dog\n",
+    }
     r = httpx.get(base, params={"path": "train/cats"})  # the trailing slash is optional
     assert sorted(_members(r.content)) == ["data-v0-train-cats/1.txt", "data-v0-train-cats/2.txt"]
     r = httpx.get(f"{ui_server.url}/local/demo/data/latest/archive", params={"path": "<img src=x onerror=alert(1)>"})
@@ -84,10 +87,14 @@ def test_archive_of_the_version_and_of_a_folder(ui_server) -> None:  # noqa: ANN
 
 def test_archive_bad_paths_are_404(ui_server) -> None:  # noqa: ANN001
     base = f"{ui_server.url}/local/demo/data"
-    for url, params in ((f"{base}/v0/archive", {"path": "nope/"}), (f"{base}/v0/archive", {"path": "tra"}),
-                        (f"{base}/v0/archive", {"path": "a.txt"}), (f"{base}/v7/archive", {}),
-                        (f"{ui_server.url}/local/other/data/v0/archive", {}),
-                        (f"{base}/v0/archive", {"path": "../../etc/"})):
+    for url, params in (
+        (f"{base}/v0/archive", {"path": "nope/"}),
+        (f"{base}/v0/archive", {"path": "tra"}),
+        (f"{base}/v0/archive", {"path": "a.txt"}),
+        (f"{base}/v7/archive", {}),
+        (f"{ui_server.url}/local/other/data/v0/archive", {}),
+        (f"{base}/v0/archive", {"path": "../../etc/"}),
+    ):
         r = httpx.get(url, params=params)
         assert r.status_code == 404, (url, params)
         assert r.headers["content-type"].startswith("text/html") and "alert(" not in r.text
@@ -112,9 +119,13 @@ def test_usage_snippets_and_download_buttons(ui_server, page) -> None:  # noqa: 
     assert 'run = wandb.init(project="demo", entity="local")' in sdk
     assert 'run.use_artifact("local/demo/data:v0").download()' in sdk
     assert usage.locator("[data-snippet='cli'] pre").inner_text() == (
-        f"CAIRN_BASE_URL={ui_server.url} cairn artifact get local/demo/data:v0")
+        f"CAIRN_BASE_URL={ui_server.url} cairn artifact get local/demo/data:v0"
+    )
     curl = usage.locator("[data-snippet='http'] pre").inner_text()
-    assert curl == f'curl -fL -H "Authorization: Bearer $CAIRN_API_KEY" -o data-v0.tar "{ui_server.url}/local/demo/data/v0/archive"'
+    assert (
+        curl
+        == f'curl -fL -H "Authorization: Bearer $CAIRN_API_KEY" -o data-v0.tar "{ui_server.url}/local/demo/data/v0/archive"'
+    )
     for kind in ("sdk", "cli", "http"):  # each copy button holds exactly the text shown
         block = usage.locator(f"[data-snippet='{kind}']")
         assert block.locator("button.copy").get_attribute("data-copy") == block.locator("pre").inner_text()
@@ -154,9 +165,19 @@ def test_timestamps_in_the_viewers_time_zone(browser, ui_server) -> None:  # noq
         context.close()
 
 
-@pytest.mark.parametrize("path", ["/", "/local/demo", "/local/demo/data", "/local/demo/data/v0",
-                                  "/local/demo/data/v0?path=train/cats/", "/local/demo/data/v0?path=README.md",
-                                  "/local/demo/data/v0?path=val/x.bin", "/local/demo/data/diff?a=v0&b=v0"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/local/demo",
+        "/local/demo/data",
+        "/local/demo/data/v0",
+        "/local/demo/data/v0?path=train/cats/",
+        "/local/demo/data/v0?path=README.md",
+        "/local/demo/data/v0?path=val/x.bin",
+        "/local/demo/data/diff?a=v0&b=v0",
+    ],
+)
 def test_pages_fit_a_phone_390px_wide(browser, ui_server, path, tmp_path) -> None:  # noqa: ANN001
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
     try:

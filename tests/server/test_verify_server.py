@@ -61,8 +61,11 @@ def test_admin_verify_checks_a_servers_stores(own_server):
     runner = CliRunner()
 
     def verify(*args: str):  # noqa: ANN202
-        return runner.invoke(main, ["admin", "verify", *args, "--meta", own_server["meta"],
-                                    "--blobs", own_server["blobs"]], catch_exceptions=False)
+        return runner.invoke(
+            main,
+            ["admin", "verify", *args, "--meta", own_server["meta"], "--blobs", own_server["blobs"]],
+            catch_exceptions=False,
+        )
 
     assert verify().exit_code == 0
 
@@ -85,34 +88,59 @@ def test_admin_verify_checks_a_servers_stores(own_server):
 
     engine = sqlalchemy.create_engine("postgresql+psycopg://" + own_server["meta"].partition("://")[2])
     with engine.begin() as conn:  # the clean artifact loses its manifest
-        clean_key = conn.execute(sqlalchemy.text(
-            "SELECT v.manifest_key FROM versions v JOIN artifacts a ON a.id = v.artifact_id WHERE a.name = 'clean'"
-        )).scalar_one()
+        clean_key = conn.execute(
+            sqlalchemy.text(
+                "SELECT v.manifest_key FROM versions v JOIN artifacts a ON a.id = v.artifact_id WHERE a.name = 'clean'"
+            )
+        ).scalar_one()
         conn.execute(sqlalchemy.text("DELETE FROM chunks WHERE key = :k"), {"k": clean_key})
     engine.dispose()
 
     result = verify()
     assert result.exit_code == 1, result.output
     assert broken(result.stdout) == {
-        (f"{entity}/p/data:v0", "flip.bin"), (f"{entity}/p/data:v0", "cut.bin"),
-        (f"{entity}/p/data:v0", "gone.txt"), (f"{entity}/p/data:v0", "big.bin"), (f"{entity}/p/clean:v0", "-"),
+        (f"{entity}/p/data:v0", "flip.bin"),
+        (f"{entity}/p/data:v0", "cut.bin"),
+        (f"{entity}/p/data:v0", "gone.txt"),
+        (f"{entity}/p/data:v0", "big.bin"),
+        (f"{entity}/p/clean:v0", "-"),
     }
     assert f"manifest chunk {clean_key} is missing" in result.stdout
-    scoped = runner.invoke(main, ["admin", "verify", f"{entity}/p/data:v0", "--meta", own_server["meta"],
-                                  "--blobs", own_server["blobs"]], catch_exceptions=False)
+    scoped = runner.invoke(
+        main,
+        ["admin", "verify", f"{entity}/p/data:v0", "--meta", own_server["meta"], "--blobs", own_server["blobs"]],
+        catch_exceptions=False,
+    )
     assert scoped.exit_code == 1 and len(broken(scoped.stdout)) == 4 and "clean" not in scoped.stdout
     # read-only: the damaged objects are still there as they were
     assert len(s3.get_object(Bucket="cairn", Key=key(a.get_entry("cut.bin").digest))["Body"].read()) == 100
     # --set-aside, then the same files logged again through the server, heal the version
-    healing = runner.invoke(main, ["admin", "verify", "--set-aside", "--meta", own_server["meta"],
-                                   "--blobs", own_server["blobs"]], catch_exceptions=False)
+    healing = runner.invoke(
+        main,
+        ["admin", "verify", "--set-aside", "--meta", own_server["meta"], "--blobs", own_server["blobs"]],
+        catch_exceptions=False,
+    )
     assert healing.exit_code == 1 and "set aside" in healing.stderr
     reset_clients()
-    again = log("data", {"flip.bin": files["flip.bin"], "cut.bin": files["cut.bin"], "gone.txt": b"small file",
-                         "big.bin": big, "ok.txt": b"fine"})
+    again = log(
+        "data",
+        {
+            "flip.bin": files["flip.bin"],
+            "cut.bin": files["cut.bin"],
+            "gone.txt": b"small file",
+            "big.bin": big,
+            "ok.txt": b"fine",
+        },
+    )
     assert again.version == "v0"
-    assert runner.invoke(main, ["admin", "verify", f"{entity}/p/data", "--meta", own_server["meta"],
-                                "--blobs", own_server["blobs"]], catch_exceptions=False).exit_code == 0
+    assert (
+        runner.invoke(
+            main,
+            ["admin", "verify", f"{entity}/p/data", "--meta", own_server["meta"], "--blobs", own_server["blobs"]],
+            catch_exceptions=False,
+        ).exit_code
+        == 0
+    )
     reset_clients()
     root = Path(cairn.Api().artifact("p/data:v0").download("dl"))
     assert (root / "big.bin").read_bytes() == big and (root / "flip.bin").read_bytes() == files["flip.bin"]

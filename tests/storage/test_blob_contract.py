@@ -185,8 +185,17 @@ def test_read_range(store, tmp_path: Path, kind: str):
     data = os.urandom(size)
     digest, _ = store.put_file(write(tmp_path / "f.bin", data))
     store.flush()
-    for offset, length in ((0, 10), (0, size), (size - 7, 7), (size // 2, 4096), (size - 3, 100),
-                           (size, 10), (size + 50, 10), (5, 0), (S3_PART - 2, 5) if size > S3_PART else (1, 1)):
+    for offset, length in (
+        (0, 10),
+        (0, size),
+        (size - 7, 7),
+        (size // 2, 4096),
+        (size - 3, 100),
+        (size, 10),
+        (size + 50, 10),
+        (5, 0),
+        (S3_PART - 2, 5) if size > S3_PART else (1, 1),
+    ):
         assert store.read_range(digest, offset, length) == data[offset : offset + length], (offset, length)
     with pytest.raises(ValueError):
         store.read_range(digest, -1, 5)

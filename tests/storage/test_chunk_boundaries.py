@@ -23,18 +23,28 @@ def pinned_data() -> bytes:
     # random stretches, a zero run longer than CDC_MAX (forced cuts), a repeated byte, and a
     # tail that is not a multiple of anything
     rnd = random.Random(15)
-    return b"".join([rnd.randbytes(9 << 20), bytes(5 << 20), rnd.randbytes(3 << 20), b"\x01" * 300_000,
-                     rnd.randbytes((2 << 20) + 12345)])
+    return b"".join(
+        [
+            rnd.randbytes(9 << 20),
+            bytes(5 << 20),
+            rnd.randbytes(3 << 20),
+            b"\x01" * 300_000,
+            rnd.randbytes((2 << 20) + 12345),
+        ]
+    )
 
 
 def recipe(store: LocalBlobStore, digest: str) -> str:
     return store._recipes[digest][1]  # written at flush; read before it
 
 
-@pytest.mark.parametrize(("params", "count", "sha"), [
-    (REAL, 13, "eb9f52c3d22e2b433b8bccab3c73192460dae3b6e58fce1ed583350fd8c0b7c8"),
-    (SMALL, 207, "91930d352aabc760213ba9b2083c46b9a50485806d1453cd54f918a7370961c4"),
-])
+@pytest.mark.parametrize(
+    ("params", "count", "sha"),
+    [
+        (REAL, 13, "eb9f52c3d22e2b433b8bccab3c73192460dae3b6e58fce1ed583350fd8c0b7c8"),
+        (SMALL, 207, "91930d352aabc760213ba9b2083c46b9a50485806d1453cd54f918a7370961c4"),
+    ],
+)
 def test_known_answer_chunks_and_digest(tmp_path, monkeypatch, params, count, sha):
     """Values computed by the single-threaded cut_stream chunker."""
     monkeypatch.setattr(local, "CHUNKED_MIN", 4 << 20)
@@ -74,8 +84,10 @@ def test_cuts_match_fastcdc_over_the_whole_stream(tmp_path, monkeypatch, seed, r
     store = LocalBlobStore(tmp_path / "store")
     digest, size = store.put_file(f)
     with open(f, "rb") as s:
-        want = [("blake3:" + blake3.blake3(bytes(c.data)).hexdigest(), c.length)
-                for c in FastCDC(avg, min_size=mn, max_size=mx).cut_stream(s)]
+        want = [
+            ("blake3:" + blake3.blake3(bytes(c.data)).hexdigest(), c.length)
+            for c in FastCDC(avg, min_size=mn, max_size=mx).cut_stream(s)
+        ]
     assert json.loads(recipe(store, digest)) == [list(p) for p in want]
     assert (digest, size) == ("blake3:" + blake3.blake3(data).hexdigest(), len(data))
 

@@ -33,37 +33,53 @@ def test_a_content_digest_names_its_algorithm_and_is_blake3_of_the_bytes() -> No
 def test_a_one_leaf_manifest_byte_for_byte() -> None:
     chunks: dict[str, bytes] = {}
     root = mf.build([mf.Entry("a.txt", _d("alpha"), 5)], chunks.__setitem__)
-    leaf = b'{"format":1,"leaf":[["a.txt","blake3:644a9bc57c6063e2ba4028fa73ed585170ae7db8ac7723d32be49c021a0225f5",5]]}'
+    leaf = (
+        b'{"format":1,"leaf":[["a.txt","blake3:644a9bc57c6063e2ba4028fa73ed585170ae7db8ac7723d32be49c021a0225f5",5]]}'
+    )
     assert chunks == {"blake3:" + blake3.blake3(leaf).hexdigest(): leaf}
     # the identity: BLAKE3 of the domain tag and each (4-byte LE path length, path, digest, "\n")
-    ident = blake3.blake3(b"cairn.manifest.leaf.v1\0" + (5).to_bytes(4, "little") + b"a.txt" + _d("alpha").encode()
-                          + b"\n").hexdigest()
-    assert root == mf.Root("blake3:9c4655099a194eeee394e5399bad7097c37b03d204cc6bf0078193df82fb9808",
-                           "blake3:" + ident, 1, 5)
+    ident = blake3.blake3(
+        b"cairn.manifest.leaf.v1\0" + (5).to_bytes(4, "little") + b"a.txt" + _d("alpha").encode() + b"\n"
+    ).hexdigest()
+    assert root == mf.Root(
+        "blake3:9c4655099a194eeee394e5399bad7097c37b03d204cc6bf0078193df82fb9808", "blake3:" + ident, 1, 5
+    )
     assert root.digest == "blake3:295fdbcbb9411b3eaf4ade6186a97cc7fdb14929d77fb540fc6fe6e10dc01cde"
 
 
 def test_the_empty_manifest() -> None:
-    assert mf.empty_root() == mf.Root("blake3:576bfe1b51136633779fce1b37fb2edca9649d7d7daddf60083497dd96e5075b",
-                                      "blake3:a3e9dbb78401b2fdccc0232e021706654f7d88c91d05cab1e3b3ddb6ef0ab38f", 0, 0)
+    assert mf.empty_root() == mf.Root(
+        "blake3:576bfe1b51136633779fce1b37fb2edca9649d7d7daddf60083497dd96e5075b",
+        "blake3:a3e9dbb78401b2fdccc0232e021706654f7d88c91d05cab1e3b3ddb6ef0ab38f",
+        0,
+        0,
+    )
 
 
 def test_a_tree_of_leaves_and_a_node_keeps_its_boundaries_keys_and_digest() -> None:
     """300 entries cut into 5 leaves by their path hashes, joined by two level-1 nodes under a
     level-2 root: the chunk keys (all 8, through one hash of the sorted list) and the root are pinned."""
-    entries = sorted((mf.Entry(f"dir{i % 7}/file-{i:04d}.txt", _d(f"content {i}"), i * 10) for i in range(300)),
-                     key=lambda e: e.path)
+    entries = sorted(
+        (mf.Entry(f"dir{i % 7}/file-{i:04d}.txt", _d(f"content {i}"), i * 10) for i in range(300)), key=lambda e: e.path
+    )
     chunks: dict[str, bytes] = {}
     root = mf.build(entries, chunks.__setitem__)
-    assert root == mf.Root("blake3:4c3310912a14f27c83d7fbcee51c7b88b1aa8d3e30a616d2b019d56997a600d0",
-                           "blake3:eb71cbcaa2a4e55b10fe4da52208fafe75916c35b3e803a9dd2f84965fd23de5", 300, 448500)
+    assert root == mf.Root(
+        "blake3:4c3310912a14f27c83d7fbcee51c7b88b1aa8d3e30a616d2b019d56997a600d0",
+        "blake3:eb71cbcaa2a4e55b10fe4da52208fafe75916c35b3e803a9dd2f84965fd23de5",
+        300,
+        448500,
+    )
     assert len(chunks) == 8
     assert hashlib.sha256("".join(sorted(chunks)).encode()).hexdigest() == (
-        "ca8b00737ff7be955eff08970e83b15ec1a6895a1976cbd59d4530d2e1829161")
+        "ca8b00737ff7be955eff08970e83b15ec1a6895a1976cbd59d4530d2e1829161"
+    )
     top = json.loads(chunks[root.key])
     assert top["format"] == 1 and top["level"] == 2 and len(top["children"]) == 2
-    kinds = sorted((len(c["leaf"]), 0) if "leaf" in c else (len(c["children"]), c["level"])
-                   for c in map(json.loads, chunks.values()))
+    kinds = sorted(
+        (len(c["leaf"]), 0) if "leaf" in c else (len(c["children"]), c["level"])
+        for c in map(json.loads, chunks.values())
+    )
     assert kinds == [(1, 1), (2, 2), (4, 1), (12, 0), (20, 0), (25, 0), (101, 0), (142, 0)]
     # the digest depends on (path, digest) pairs only: sizes do not change it, identity() agrees
     assert mf.identity([e._replace(size=0) for e in entries]) == root.digest
@@ -117,7 +133,8 @@ def test_a_store_of_the_previous_schema_is_migrated_and_reads_back_whole(tmp_pat
     data.verify(str(root))
     with sqlite3.connect(store / "meta.sqlite") as db:
         assert db.execute("SELECT value FROM schema_info WHERE key = 'version'").fetchone() == (
-            str(schema.SCHEMA_VERSION),)
+            str(schema.SCHEMA_VERSION),
+        )
     link = api.artifact("e/model-registry/reg:prod")
     assert link.is_link and link.source_name == "model:v0" and link.files()[0].name == "weights.txt"
     run = api.run("e/old/oldrun01")

@@ -172,6 +172,7 @@ def test_stale_temp_files_go_at_start_up_and_fresh_ones_stay(tmp_path):
 
 # -- a full disk ----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 8 MiB filesystem (tmpfs), mounted for this test (the tests run as root)."""
@@ -244,8 +245,12 @@ _FSIZE_CHILD = textwrap.dedent("""
 def test_a_write_past_the_file_size_limit_leaves_no_temp_file(tmp_path):
     src = tmp_path / "big.bin"
     src.write_bytes(os.urandom(6 << 20))
-    out = subprocess.run([sys.executable, "-c", _FSIZE_CHILD, str(tmp_path / "store"), str(src)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _FSIZE_CHILD, str(tmp_path / "store"), str(src)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.split() == ["27", "27"]  # EFBIG, twice: put_file and put_bytes both failed
     assert list((tmp_path / "store" / "tmp").iterdir()) == []
     assert list((tmp_path / "store" / "objects").rglob("*.*")) == []

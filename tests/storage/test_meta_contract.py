@@ -118,8 +118,16 @@ def in_threads(n: int, fn: Callable[[int], object]) -> list:
 
 
 def test_commit_and_resolve(engine, blobs):
-    v = engine.commit(request(blobs, {"a.txt": b"a", "dir/b.txt": b"b"}, aliases=["best"], tags=["t1"],
-                              metadata={"k": 1}, description="first"))
+    v = engine.commit(
+        request(
+            blobs,
+            {"a.txt": b"a", "dir/b.txt": b"b"},
+            aliases=["best"],
+            tags=["t1"],
+            metadata={"k": 1},
+            description="first",
+        )
+    )
     assert (v.version, v.file_count, v.size, v.aliases, v.tags) == ("v0", 2, 2, ("latest", "best"), ("t1",))
     assert (v.metadata, v.description) == ({"k": 1}, "first")
     for ref in ("data:latest", "data:v0", "data:best"):
@@ -162,7 +170,9 @@ def test_content_of_a_deleted_version_makes_a_new_one(engine, blobs):
     engine.delete_version(v0.id)
     back = engine.commit(request(blobs, {"a": b"1"}))
     assert back.version == "v2" and back.digest == v0.digest
-    assert [(e.path, e.digest) for e in engine.manifest(back.manifest_key)] == [("a", request(blobs, {"a": b"1"}).entries[0].digest)]
+    assert [(e.path, e.digest) for e in engine.manifest(back.manifest_key)] == [
+        ("a", request(blobs, {"a": b"1"}).entries[0].digest)
+    ]
 
 
 def test_identical_content_under_another_type_is_still_a_conflict(engine, blobs):
@@ -176,8 +186,16 @@ def test_incremental_commit_on_a_base_version(engine, blobs):
 
     base = engine.commit(request(blobs, {"keep": b"k", "drop/x": b"x", "drop/y": b"y", "change": b"c0"}))
     [changed] = entries(blobs, {"change": b"c1"})
-    v = engine.commit(CommitRequest("ent", "proj", "data", "dataset", base_version_id=base.id,
-                                    edits=Edits(upserts={"change": changed}, remove_prefixes={"drop/"})))
+    v = engine.commit(
+        CommitRequest(
+            "ent",
+            "proj",
+            "data",
+            "dataset",
+            base_version_id=base.id,
+            edits=Edits(upserts={"change": changed}, remove_prefixes={"drop/"}),
+        )
+    )
     assert v.version == "v1"
     assert [e.path for e in engine.manifest(v.manifest_key)] == ["change", "keep"]
     scratch = engine.commit(request(blobs, {"keep": b"k", "change": b"c1"}, name="scratch"))
@@ -211,7 +229,9 @@ def test_concurrent_writers_collide_on_a_warm_store(engines, blobs, rounds):
 def test_concurrent_writers_of_the_same_content_make_one_version(engines, blobs):
     writers = warm(engines, WRITERS)
     for r in range(3):
-        reqs = [request(blobs, {"same": f"{r}".encode(), "more": b"m"}, aliases=[f"r{r}-by-{i}"]) for i in range(WRITERS)]
+        reqs = [
+            request(blobs, {"same": f"{r}".encode(), "more": b"m"}, aliases=[f"r{r}-by-{i}"]) for i in range(WRITERS)
+        ]
         made = in_threads(WRITERS, lambda i, reqs=reqs: writers[i].commit(reqs[i]))
         assert {v.id for v in made} == {made[0].id} and made[0].version == f"v{r}"
         v = resolve(writers[0], "data:latest")
@@ -239,11 +259,16 @@ def test_alias_moves_and_history(engine, blobs):
     engine.update_version(v0.id, aliases=[])
     with pytest.raises(ArtifactNotFoundError):
         resolve(engine, "data:prod")
-    moves = [(m["alias"], m["old_version_id"], m["new_version_id"]) for m in engine.alias_history("ent", "proj", "data")]
+    moves = [
+        (m["alias"], m["old_version_id"], m["new_version_id"]) for m in engine.alias_history("ent", "proj", "data")
+    ]
     assert moves[:6] == [
-        ("latest", None, v0.id), ("best", None, v0.id),
-        ("latest", v0.id, v1.id), ("best", v0.id, v1.id),
-        ("best", v1.id, v0.id), ("prod", None, v0.id),
+        ("latest", None, v0.id),
+        ("best", None, v0.id),
+        ("latest", v0.id, v1.id),
+        ("best", v0.id, v1.id),
+        ("best", v1.id, v0.id),
+        ("prod", None, v0.id),
     ]
     assert sorted(moves[6:]) == [("best", v0.id, None), ("prod", v0.id, None)]  # dropped together
 
@@ -389,6 +414,7 @@ def test_a_version_5_store_is_brought_to_version_6(meta_url, engines):
 
 # -- a run's record ---------------------------------------------------------------------------
 
+
 def test_history_rows_summary_and_config_in_one_batch(engine):
     import json
 
@@ -413,8 +439,13 @@ def test_history_rows_summary_and_config_in_one_batch(engine):
 def test_history_refuses_bad_rows_and_finished_runs(engine):
     engine.create_run("e", "p", run_id="r2")
     for rows, match in (
-        ("nope", "list"), ([1], "not an object"), ([{"a": 1}], "_step"), ([{"_step": -1}], "_step"),
-        ([{"_step": True}], "_step"), ([{"_step": 2}, {"_step": 1}], "increase"), ([{"_step": 1, "": 2}], "empty"),
+        ("nope", "list"),
+        ([1], "not an object"),
+        ([{"a": 1}], "_step"),
+        ([{"_step": -1}], "_step"),
+        ([{"_step": True}], "_step"),
+        ([{"_step": 2}, {"_step": 1}], "increase"),
+        ([{"_step": 1, "": 2}], "empty"),
     ):
         with pytest.raises(UsageError, match=match):
             engine.log_history("r2", rows)
@@ -532,22 +563,40 @@ def test_unreachable_database_is_a_store_error(postgres):
 
 # -- the web UI's queries: search, lineage, a version's history --------------------------------
 
+
 def test_search_matches_values_in_the_entities_given(engine):
     from cairn.engine.search import search
 
-    a = engine.commit(request(engine.blobs, {"a": b"1"}, "m", metadata={"opt": {"name": "Zebra_50%"}, "acc": 0.5},
-                              aliases=["best"], tags=["reviewed"]))
-    engine.commit(CommitRequest("other", "proj", "m", "dataset", entries=entries(engine.blobs, {"b": b"2"}),
-                                metadata={"note": "zebra_50%"}))
+    a = engine.commit(
+        request(
+            engine.blobs,
+            {"a": b"1"},
+            "m",
+            metadata={"opt": {"name": "Zebra_50%"}, "acc": 0.5},
+            aliases=["best"],
+            tags=["reviewed"],
+        )
+    )
+    engine.commit(
+        CommitRequest(
+            "other", "proj", "m", "dataset", entries=entries(engine.blobs, {"b": b"2"}), metadata={"note": "zebra_50%"}
+        )
+    )
     engine.commit(request(engine.blobs, {"c": b"3"}, "plain", metadata={"zebra": "no", "cat": "tiger-50"}))
-    found = lambda q, ents=("ent",): [(h.version.entity, h.version.name) for h in search(engine.meta, q, None if ents is None else list(ents))[0]]  # noqa: E731
+
+    def found(q, ents=("ent",)):
+        hits = search(engine.meta, q, None if ents is None else list(ents))[0]
+        return [(h.version.entity, h.version.name) for h in hits]
+
     assert found("zebra_50%") == [("ent", "m")]  # any case, % and _ plain characters, a key never a value
     assert sorted(found("zebra", None)) == [("ent", "m"), ("other", "m")]
     assert found("zebra", []) == []
     assert found("ebra 50") == [] and found("a_5") == [("ent", "m")]
     assert found("tiger_50") == [] and found("tiger%50") == [] and found("tiger-50") == [("ent", "plain")]
     assert found("opt=zebra") == [("ent", "m")] and found("acc=zebra") == [] and found("acc=0.5") == [("ent", "m")]
-    assert found("BEST") == [("ent", "m")] and found("review") == [("ent", "m")] and found("plain") == [("ent", "plain")]
+    assert (
+        found("BEST") == [("ent", "m")] and found("review") == [("ent", "m")] and found("plain") == [("ent", "plain")]
+    )
     engine.delete_version(a.id, delete_aliases=True)
     assert found("zebra") == []  # deleted versions are not found
 

@@ -102,8 +102,13 @@ def test_file_changing_between_reads_stores_nothing(s3_env, bucket, tmp_path: Pa
     def change():
         path.write_bytes(os.urandom(2 * PART + 1))
 
-    store = S3BlobStore(bucket, "", counting_factory(Counter(), CreateMultipartUpload=change),
-                        multipart_threshold=THRESHOLD, part_size=PART)
+    store = S3BlobStore(
+        bucket,
+        "",
+        counting_factory(Counter(), CreateMultipartUpload=change),
+        multipart_threshold=THRESHOLD,
+        part_size=PART,
+    )
     with pytest.raises(FileChangedError):
         store.put_file(path)
     assert keys(s3_env, bucket) == []
@@ -121,7 +126,11 @@ def test_put_blobs_refuses_a_wrong_digest(s3_env, bucket):
 
 def test_missing_bucket_is_named(s3_env):
     store = S3BlobStore("no-such-bucket-here")
-    for op in (lambda: store.has(["blake3:" + "0" * 64]), lambda: store.put_bytes(b"x"), lambda: list(store.iter_digests())):
+    for op in (
+        lambda: store.has(["blake3:" + "0" * 64]),
+        lambda: store.put_bytes(b"x"),
+        lambda: list(store.iter_digests()),
+    ):
         with pytest.raises(StoreError) as err:
             op()
         msg = str(err.value)
@@ -183,7 +192,9 @@ def test_presigned_staging_roundtrip(s3_env, bucket, size):
     # the same bytes again: verified, kept once
     key2 = presigned_upload(store, data)
     assert store.complete_staging(key2, digest_of(data)) is True
-    assert [k for k in keys(s3_env, bucket) if "/blobs/" in k] == [f"srv/blobs/{digest_of(data)[7:9]}/{digest_of(data)[7:]}"]
+    assert [k for k in keys(s3_env, bucket) if "/blobs/" in k] == [
+        f"srv/blobs/{digest_of(data)[7:9]}/{digest_of(data)[7:]}"
+    ]
 
 
 def test_presigned_staging_with_wrong_digest_stores_nothing(s3_env, bucket):

@@ -80,7 +80,9 @@ def retry_succeeds(seaweed, bucket: str, engine: Engine, src: Path, files: dict[
 
 def test_store_stops_during_a_multipart_upload(s3_env, bucket, files, tmp_path: Path):
     engine = Engine(MetaStore.sqlite(tmp_path / "meta.sqlite"), None)
-    store = S3BlobStore(bucket, "p", stopping_factory(s3_env, "UploadPart", 2), multipart_threshold=2 * PART, part_size=PART)
+    store = S3BlobStore(
+        bucket, "p", stopping_factory(s3_env, "UploadPart", 2), multipart_threshold=2 * PART, part_size=PART
+    )
     engine.blobs = store
     t0 = time.perf_counter()
     with pytest.raises(StoreError) as err:
@@ -99,14 +101,18 @@ def test_store_stops_during_a_multipart_upload(s3_env, bucket, files, tmp_path: 
 
 def test_store_stops_between_upload_and_commit(s3_env, bucket, files, tmp_path: Path):
     """The blobs were uploaded; the commit's existence check finds the store gone."""
-    store = S3BlobStore(bucket, "p", stopping_factory(s3_env, "HeadObject", 10**9), multipart_threshold=2 * PART, part_size=PART)
+    store = S3BlobStore(
+        bucket, "p", stopping_factory(s3_env, "HeadObject", 10**9), multipart_threshold=2 * PART, part_size=PART
+    )
     engine = Engine(MetaStore.sqlite(tmp_path / "meta.sqlite"), store)
     src = tmp_path / "src"
     stored = transfer.ingest(store, None, [str(src / n) for n in files])
     stop(s3_env)
     t0 = time.perf_counter()
     with pytest.raises(StoreError):
-        engine.commit(CommitRequest("ent", "proj", "model", "model", entries=[Entry(n, *stored[str(src / n)]) for n in files]))
+        engine.commit(
+            CommitRequest("ent", "proj", "model", "model", entries=[Entry(n, *stored[str(src / n)]) for n in files])
+        )
     assert time.perf_counter() - t0 < DEADLINE_S
     assert_nothing_committed(engine)
     retry_succeeds(s3_env, bucket, engine, src, files, tmp_path)
@@ -134,8 +140,14 @@ def test_a_failed_upload_gives_its_memory_back(s3_env, bucket, tmp_path: Path):
     """Parts queued behind a failed one are cancelled; their buffers return to the store's budget."""
     path = tmp_path / "big.bin"
     path.write_bytes(os.urandom(6 * PART))
-    store = S3BlobStore(bucket, "p", stopping_factory(s3_env, "UploadPart", 1),
-                        multipart_threshold=2 * PART, part_size=PART, part_workers=1)
+    store = S3BlobStore(
+        bucket,
+        "p",
+        stopping_factory(s3_env, "UploadPart", 1),
+        multipart_threshold=2 * PART,
+        part_size=PART,
+        part_workers=1,
+    )
     with pytest.raises(StoreError):
         store.put_file(path)
     assert store._budget._used == 0

@@ -7,6 +7,7 @@ import click
 from . import output
 from .stores import store_urls
 
+
 @click.group()
 def admin() -> None:
     """Manage users, API keys and roles (run on the server's stores).
@@ -24,8 +25,12 @@ def admin() -> None:
 
 
 _META = click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
-_EXPIRES = click.option("--expires", default=None, metavar="DURATION",
-                        help="The key stops working after this long: e.g. 90d, 12h, 2w, 30m (default: never).")
+_EXPIRES = click.option(
+    "--expires",
+    default=None,
+    metavar="DURATION",
+    help="The key stops working after this long: e.g. 90d, 12h, 2w, 30m (default: never).",
+)
 
 
 def _meta(meta: str | None):  # noqa: ANN202
@@ -43,8 +48,11 @@ def _duration(expires: str | None):  # noqa: ANN202
 @admin.command("create-user")
 @click.argument("name")
 @_EXPIRES
-@click.option("--server-admin", is_flag=True,
-              help="Make NAME a server admin: the admin role on every entity (sees and may change every project).")
+@click.option(
+    "--server-admin",
+    is_flag=True,
+    help="Make NAME a server admin: the admin role on every entity (sees and may change every project).",
+)
 @_META
 def create_user(name: str, expires: str | None, server_admin: bool, meta: str | None) -> None:
     """Create user NAME with its own entity, and print its API key (shown only once).
@@ -91,6 +99,7 @@ def list_keys(user: str, meta: str | None) -> None:
     if not keys:
         output.line(f"{user} has no API keys")
         return
+
     def when(t) -> str:  # noqa: ANN001
         return f"{t:%Y-%m-%d %H:%M}" if t else "never"
 

@@ -53,8 +53,10 @@ def alias_rm(version: str, name: str) -> None:
       cairn artifact alias rm mnist/images:v3 best
     """
     if name == LATEST:
-        raise UsageError("'latest' always names the newest version and cannot be removed; "
-                         "point another alias at the version you mean instead")
+        raise UsageError(
+            "'latest' always names the newest version and cannot be removed; "
+            "point another alias at the version you mean instead"
+        )
     v = lookup.version(version, pinned=True)
     if name not in v.aliases:
         raise UsageError(f"{v.qualified_name} has no alias {name!r} (its aliases: {', '.join(v.aliases) or 'none'})")
@@ -85,9 +87,15 @@ def alias_history(artifact: str, name: str | None, as_json: bool) -> None:
         return names.get(vid, f"(deleted #{vid})")
 
     moves = [
-        {"alias": r["alias"], "from": vname(r["old_version_id"]), "to": vname(r["new_version_id"]),
-         "run": r.get("run_id"), "at": r["at"]}
-        for r in rows if name is None or r["alias"] == name
+        {
+            "alias": r["alias"],
+            "from": vname(r["old_version_id"]),
+            "to": vname(r["new_version_id"]),
+            "run": r.get("run_id"),
+            "at": r["at"],
+        }
+        for r in rows
+        if name is None or r["alias"] == name
     ]
     if as_json:
         output.json(moves)
@@ -96,5 +104,7 @@ def alias_history(artifact: str, name: str | None, as_json: bool) -> None:
         output.line(f"no moves of {'alias ' + repr(name) if name else 'any alias'} in {entity}/{project}/{coll}")
         return
     at = lambda t: t.isoformat(timespec="seconds") if hasattr(t, "isoformat") else str(t)  # noqa: E731
-    output.table([[at(m["at"]), m["alias"], m["from"] or "-", m["to"] or "(removed)", m["run"] or "-"] for m in moves],
-                 ["when", "alias", "from", "to", "run"])
+    output.table(
+        [[at(m["at"]), m["alias"], m["from"] or "-", m["to"] or "(removed)", m["run"] or "-"] for m in moves],
+        ["when", "alias", "from", "to", "run"],
+    )

@@ -55,8 +55,13 @@ def _put_outcome(before: dict[int, object], before_latest, v) -> dict:  # noqa: 
             changed += 1
         if b is not None:
             new_bytes += b.size
-    out["changes"] = {"base": before_latest.version, "added": added, "removed": removed, "changed": changed,
-                      "new_bytes": new_bytes}
+    out["changes"] = {
+        "base": before_latest.version,
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "new_bytes": new_bytes,
+    }
     return out
 
 
@@ -82,8 +87,15 @@ def _put_line(v, outcome: dict) -> str:  # noqa: ANN001
 @click.option("--description", "-d", default=None, help="Description of the version.")
 @click.option("--tag", "tags", multiple=True, help="Tag for the version (repeatable).")
 @JSON
-def put(path: str, name: str, type_: str, aliases: tuple[str, ...], description: str | None, tags: tuple[str, ...],
-        as_json: bool) -> None:
+def put(
+    path: str,
+    name: str,
+    type_: str,
+    aliases: tuple[str, ...],
+    description: str | None,
+    tags: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Log PATH (a file, a folder, or a file://, s3:// or http(s):// URI) as a new version.
 
     Content identical to an existing version makes no new version: that version gets the
@@ -188,26 +200,38 @@ def show(name: str, as_json: bool) -> None:
         producer = c.get_run(v.run_id, v.entity, v.project)
     consumers = c.version_users(v.id)
     if as_json:
-        output.json({**views.version(v), "producer": producer and views.run(producer),
-                     "consumers": [views.run(r) for r in consumers]})
+        output.json(
+            {
+                **views.version(v),
+                "producer": producer and views.run(producer),
+                "consumers": [views.run(r) for r in consumers],
+            }
+        )
         return
     import json
 
-    output.fields([
-        ("version", v.qualified_name),
-        ("type", v.type),
-        ("aliases", views.aliases(v)),
-        ("tags", ", ".join(v.tags)),
-        ("digest", v.digest),
-        ("size", f"{views.size(v.size)} ({v.size} bytes)"),
-        ("files", v.file_count),
-        ("description", v.description),
-        ("metadata", json.dumps(v.metadata, sort_keys=True) if v.metadata else None),
-        ("ttl", f"{v.ttl_seconds} s" if v.ttl_seconds else None),
-        ("created", v.created_at.isoformat(timespec="seconds")),
-        ("produced by", f"{producer.entity}/{producer.project}/{producer.id} ({producer.job_type or 'run'})" if producer else "-"),
-        ("used by", ", ".join(f"{r.entity}/{r.project}/{r.id}" for r in consumers) or "-"),
-    ])
+    output.fields(
+        [
+            ("version", v.qualified_name),
+            ("type", v.type),
+            ("aliases", views.aliases(v)),
+            ("tags", ", ".join(v.tags)),
+            ("digest", v.digest),
+            ("size", f"{views.size(v.size)} ({v.size} bytes)"),
+            ("files", v.file_count),
+            ("description", v.description),
+            ("metadata", json.dumps(v.metadata, sort_keys=True) if v.metadata else None),
+            ("ttl", f"{v.ttl_seconds} s" if v.ttl_seconds else None),
+            ("created", v.created_at.isoformat(timespec="seconds")),
+            (
+                "produced by",
+                f"{producer.entity}/{producer.project}/{producer.id} ({producer.job_type or 'run'})"
+                if producer
+                else "-",
+            ),
+            ("used by", ", ".join(f"{r.entity}/{r.project}/{r.id}" for r in consumers) or "-"),
+        ]
+    )
 
 
 @artifact.command("files")
@@ -265,16 +289,30 @@ def diff_cmd(a: str, b: str, stat: bool, as_json: bool) -> None:
         else:
             changed.append((ea, eb))
     counts = {
-        "added": len(added), "added_bytes": sum(e.size for e in added),
-        "removed": len(removed), "removed_bytes": sum(e.size for e in removed),
-        "changed": len(changed), "changed_delta_bytes": sum(n.size - o.size for o, n in changed),
+        "added": len(added),
+        "added_bytes": sum(e.size for e in added),
+        "removed": len(removed),
+        "removed_bytes": sum(e.size for e in removed),
+        "changed": len(changed),
+        "changed_delta_bytes": sum(n.size - o.size for o, n in changed),
     }
     if as_json:
         doc = {"a": va.qualified_name, "b": vb.qualified_name, "stat": counts}
         if not stat:
-            doc.update(added=[views.entry(e) for e in added], removed=[views.entry(e) for e in removed],
-                       changed=[{"path": o.path, "old_size": o.size, "new_size": n.size, "old_digest": o.digest,
-                                 "new_digest": n.digest} for o, n in changed])
+            doc.update(
+                added=[views.entry(e) for e in added],
+                removed=[views.entry(e) for e in removed],
+                changed=[
+                    {
+                        "path": o.path,
+                        "old_size": o.size,
+                        "new_size": n.size,
+                        "old_digest": o.digest,
+                        "new_digest": n.digest,
+                    }
+                    for o, n in changed
+                ],
+            )
         output.json(doc)
         return
     if not stat:

@@ -78,8 +78,12 @@ def make_demo() -> Iterator[str]:
 
         # 4. one file of every kind the web UI previews
         with cairn.init(project=PROJECT, job_type="showcase") as run:
-            show = cairn.Artifact("showcase", "dataset", description="one file of every kind the web UI previews",
-                                  metadata={"kinds": ["markdown", "code", "tables", "json", "images", "audio", "video"]})
+            show = cairn.Artifact(
+                "showcase",
+                "dataset",
+                description="one file of every kind the web UI previews",
+                metadata={"kinds": ["markdown", "code", "tables", "json", "images", "audio", "video"]},
+            )
             show.add_dir(str(write_showcase(src / "showcase")))
             run.log_artifact(show)
         yield f"previews:     {show.qualified_name} ({show.file_count} files of every previewable kind)"

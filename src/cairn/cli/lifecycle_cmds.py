@@ -13,14 +13,16 @@ from .stores import store_urls
 
 @click.command("rm")
 @click.argument("name")
-@click.option("--delete-aliases", is_flag=True, help="Delete even if the version (or a version of the collection) has aliases.")
+@click.option(
+    "--delete-aliases", is_flag=True, help="Delete even if the version (or a version of the collection) has aliases."
+)
 @click.option("--collection", is_flag=True, help="NAME is a collection: delete it with every version.")
 def rm(name: str, delete_aliases: bool, collection: bool) -> None:
     """Delete the version NAME:vN (or NAME:alias), or with --collection the collection NAME.
 
     The version disappears from every listing at once; `cairn gc` reclaims its bytes once
     nothing else references them.
-    
+
 
     \b
     Examples:
@@ -38,7 +40,9 @@ def rm(name: str, delete_aliases: bool, collection: bool) -> None:
         output.line(f"deleted {entity}/{project}/{rest} ({n} versions); run `cairn gc` to reclaim its bytes")
         return
     if ":" not in name.rpartition("/")[2]:
-        raise click.UsageError(f"name a version, e.g. {name}:v0, or pass --collection to delete every version of {name}")
+        raise click.UsageError(
+            f"name a version, e.g. {name}:v0, or pass --collection to delete every version of {name}"
+        )
     a = api.artifact(name)
     a.delete(delete_aliases=delete_aliases)
     output.line(f"deleted {a.qualified_name}; run `cairn gc` to reclaim its bytes")
@@ -112,7 +116,9 @@ def retention_set(project_name: str, collection: str | None, keep_last: int | No
     from ..sdk.api import retention_policy
 
     api._client.set_retention(entity, proj, collection, retention_policy(keep_last, age))
-    output.line(f"{entity}/{proj}{'/' + collection if collection else ''}: {_policy_text(retention_policy(keep_last, age))}")
+    output.line(
+        f"{entity}/{proj}{'/' + collection if collection else ''}: {_policy_text(retention_policy(keep_last, age))}"
+    )
 
 
 @click.command("show")
@@ -132,9 +138,15 @@ def retention_show(project_name: str, collection: str | None, as_json: bool) -> 
     entity, proj = api._project_path(project_name)
     policy = api._client.get_retention(entity, proj, collection)
     if as_json:
-        output.json({"entity": entity, "project": proj, "collection": collection,
-                     "keep_last": policy.keep_last if policy else None,
-                     "max_age_seconds": policy.max_age_seconds if policy else None})
+        output.json(
+            {
+                "entity": entity,
+                "project": proj,
+                "collection": collection,
+                "keep_last": policy.keep_last if policy else None,
+                "max_age_seconds": policy.max_age_seconds if policy else None,
+            }
+        )
         return
     output.line(f"{entity}/{proj}{'/' + collection if collection else ''}: {_policy_text(policy)}")
 
@@ -159,18 +171,28 @@ def retention_clear(project_name: str, collection: str | None) -> None:
 
 def _gc_options(f):  # noqa: ANN001, ANN202
     f = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")(f)
-    f = click.option("--draft-ttl", default="7d", show_default=True, help="Remove drafts left open longer than this.")(f)
-    f = click.option("--quarantine-ttl", default="7d", show_default=True,
-                     help="Remove damaged blobs set aside (quarantine/) longer ago than this.")(f)
-    f = click.option("--grace", default=None,
-                     help="Set the store's grace period (e.g. 1h; default 1h): unreferenced data goes only "
-                          "after being marked this long. Writers see the change at once.")(f)
+    f = click.option("--draft-ttl", default="7d", show_default=True, help="Remove drafts left open longer than this.")(
+        f
+    )
+    f = click.option(
+        "--quarantine-ttl",
+        default="7d",
+        show_default=True,
+        help="Remove damaged blobs set aside (quarantine/) longer ago than this.",
+    )(f)
+    f = click.option(
+        "--grace",
+        default=None,
+        help="Set the store's grace period (e.g. 1h; default 1h): unreferenced data goes only "
+        "after being marked this long. Writers see the change at once.",
+    )(f)
     f = click.option("--dry-run", is_flag=True, help="Say what would go and how many bytes; change nothing.")(f)
     return f
 
 
-def _run_gc(meta_url: str, blobs_url: str, dry_run: bool, grace: str | None, draft_ttl: str, quarantine_ttl: str,
-            as_json: bool) -> None:
+def _run_gc(
+    meta_url: str, blobs_url: str, dry_run: bool, grace: str | None, draft_ttl: str, quarantine_ttl: str, as_json: bool
+) -> None:
     from ..core.durations import parse_duration
     from ..engine import gc as gc_engine
     from ..engine import gcmarks
@@ -186,9 +208,16 @@ def _run_gc(meta_url: str, blobs_url: str, dry_run: bool, grace: str | None, dra
 
     from ..storage.blobs.local import UPLOAD_TEMP_PREFIX  # a server's upload temp files, left by a killed one
 
-    report = gc_engine.collect(meta, blobs, gc_engine.GcOptions(
-        dry_run=dry_run, draft_ttl_seconds=parse_duration(draft_ttl),
-        quarantine_ttl_seconds=parse_duration(quarantine_ttl), upload_temp=(tempfile.gettempdir(), UPLOAD_TEMP_PREFIX)))
+    report = gc_engine.collect(
+        meta,
+        blobs,
+        gc_engine.GcOptions(
+            dry_run=dry_run,
+            draft_ttl_seconds=parse_duration(draft_ttl),
+            quarantine_ttl_seconds=parse_duration(quarantine_ttl),
+            upload_temp=(tempfile.gettempdir(), UPLOAD_TEMP_PREFIX),
+        ),
+    )
     if as_json:
         output.line(json.dumps(report.as_dict(), indent=2))
     else:
@@ -212,17 +241,28 @@ def gc(dry_run: bool, grace: str | None, draft_ttl: str, quarantine_ttl: str, as
 
     s = Settings.from_env()
     if s.base_url:
-        raise click.UsageError("CAIRN_BASE_URL is set: gc runs on the stores themselves; on the server's "
-                               "machine use `cairn admin gc --meta URL --blobs URL`")
-    _run_gc(f"sqlite:///{s.dir / 'meta.sqlite'}", str(s.dir / "blobs"), dry_run, grace, draft_ttl, quarantine_ttl, as_json)
+        raise click.UsageError(
+            "CAIRN_BASE_URL is set: gc runs on the stores themselves; on the server's "
+            "machine use `cairn admin gc --meta URL --blobs URL`"
+        )
+    _run_gc(
+        f"sqlite:///{s.dir / 'meta.sqlite'}", str(s.dir / "blobs"), dry_run, grace, draft_ttl, quarantine_ttl, as_json
+    )
 
 
 @click.command("gc")
 @click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
 @click.option("--blobs", default=None, help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs).")
 @_gc_options
-def admin_gc(meta: str | None, blobs: str | None, dry_run: bool, grace: str | None, draft_ttl: str,
-             quarantine_ttl: str, as_json: bool) -> None:
+def admin_gc(
+    meta: str | None,
+    blobs: str | None,
+    dry_run: bool,
+    grace: str | None,
+    draft_ttl: str,
+    quarantine_ttl: str,
+    as_json: bool,
+) -> None:
     """Garbage-collect a server's stores (PostgreSQL + S3, or any pair): like `cairn gc`, and
     also staged and incomplete multipart uploads. Safe while replicas serve writers.
 

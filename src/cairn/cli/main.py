@@ -14,7 +14,9 @@ from .errors import Root
 @click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cairn-artifacts", prog_name="cairn")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries (also CAIRN_SILENT=1).")
-@click.option("--verbose", "-v", count=True, help="Show cairn's log: -v for info, -vv for debug (also CAIRN_LOG_LEVEL).")
+@click.option(
+    "--verbose", "-v", count=True, help="Show cairn's log: -v for info, -vv for debug (also CAIRN_LOG_LEVEL)."
+)
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 @click.pass_context
 def main(ctx: click.Context, quiet: bool, verbose: int, debug: bool) -> None:
@@ -44,8 +46,19 @@ def main(ctx: click.Context, quiet: bool, verbose: int, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import (admin_cmds, alias_cmds, artifact_cmds, cache_cmds, demo, lifecycle_cmds, run_cmds, server_cmds,
-                   sync_cmd, tag_cmds, verify_cmd)
+    from . import (
+        admin_cmds,
+        alias_cmds,
+        artifact_cmds,
+        cache_cmds,
+        demo,
+        lifecycle_cmds,
+        run_cmds,
+        server_cmds,
+        sync_cmd,
+        tag_cmds,
+        verify_cmd,
+    )
 
     main.add_command(artifact_cmds.artifact)
     artifact_cmds.artifact.add_command(alias_cmds.alias)

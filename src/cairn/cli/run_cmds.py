@@ -36,8 +36,13 @@ def run_ls(project: str | None, as_json: bool) -> None:
     if not runs:
         output.line(f"no runs in {entity}/{proj}")
         return
-    output.table([[r.id, r.name, r.job_type or "-", r.group or "-", r.state, r.created_at.isoformat(timespec="seconds")]
-                  for r in runs], ["id", "name", "job type", "group", "state", "created"])
+    output.table(
+        [
+            [r.id, r.name, r.job_type or "-", r.group or "-", r.state, r.created_at.isoformat(timespec="seconds")]
+            for r in runs
+        ],
+        ["id", "name", "job type", "group", "state", "created"],
+    )
 
 
 @run_group.command("show")
@@ -58,20 +63,27 @@ def run_show(run: str, as_json: bool) -> None:
     inputs = [v for v in c.run_inputs(r.id) if v.state == COMMITTED]
     outputs = [v for v in c.run_outputs(r.id) if v.state == COMMITTED]
     if as_json:
-        output.json({**views.run(r), "inputs": [views.version(v) for v in inputs],
-                     "outputs": [views.version(v) for v in outputs]})
+        output.json(
+            {
+                **views.run(r),
+                "inputs": [views.version(v) for v in inputs],
+                "outputs": [views.version(v) for v in outputs],
+            }
+        )
         return
     summary = getattr(r, "summary", None)
-    output.fields([
-        ("run", f"{r.entity}/{r.project}/{r.id}"),
-        ("name", r.name),
-        ("job type", r.job_type),
-        ("group", r.group),
-        ("state", r.state),
-        ("created", r.created_at.isoformat(timespec="seconds")),
-        ("finished", r.finished_at.isoformat(timespec="seconds") if r.finished_at else None),
-        ("config", json.dumps(r.config, sort_keys=True, default=str) if r.config else None),
-        ("summary", json.dumps(summary, sort_keys=True, default=str) if summary else None),
-        ("inputs", ", ".join(v.qualified_name for v in inputs) or "-"),
-        ("outputs", ", ".join(v.qualified_name for v in outputs) or "-"),
-    ])
+    output.fields(
+        [
+            ("run", f"{r.entity}/{r.project}/{r.id}"),
+            ("name", r.name),
+            ("job type", r.job_type),
+            ("group", r.group),
+            ("state", r.state),
+            ("created", r.created_at.isoformat(timespec="seconds")),
+            ("finished", r.finished_at.isoformat(timespec="seconds") if r.finished_at else None),
+            ("config", json.dumps(r.config, sort_keys=True, default=str) if r.config else None),
+            ("summary", json.dumps(summary, sort_keys=True, default=str) if summary else None),
+            ("inputs", ", ".join(v.qualified_name for v in inputs) or "-"),
+            ("outputs", ", ".join(v.qualified_name for v in outputs) or "-"),
+        ]
+    )

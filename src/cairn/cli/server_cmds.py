@@ -19,7 +19,9 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as e:
-        raise UsageError(f"cannot listen on {host!r}: {e.strerror}; pass --host with an address of this machine") from None
+        raise UsageError(
+            f"cannot listen on {host!r}: {e.strerror}; pass --host with an address of this machine"
+        ) from None
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -28,7 +30,9 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as e:
         sock.close()
         if e.errno in (98, 48):  # EADDRINUSE on Linux, macOS
-            raise UsageError(f"port {port} on {host} is already in use; stop what serves there or pass --port N") from None
+            raise UsageError(
+                f"port {port} on {host} is already in use; stop what serves there or pass --port N"
+            ) from None
         raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}; pass another --host or --port") from None
     sock.set_inheritable(True)
     return sock
@@ -37,12 +41,27 @@ def _listen(host: str, port: int) -> socket.socket:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
-@click.option("--meta", default=None, help="Metadata store URL: sqlite:///path or postgresql://user:pw@host/db (default: SQLite in CAIRN_DIR).")
-@click.option("--blobs", default=None, help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs). S3 endpoint and keys come from AWS_*.")
+@click.option(
+    "--meta",
+    default=None,
+    help="Metadata store URL: sqlite:///path or postgresql://user:pw@host/db (default: SQLite in CAIRN_DIR).",
+)
+@click.option(
+    "--blobs",
+    default=None,
+    help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs). S3 endpoint and keys come from AWS_*.",
+)
 @click.option("--demo", is_flag=True, help="Create the demo project first if the store has no projects.")
 @click.option("--no-ui", is_flag=True, help="Serve the HTTP API only, without the web UI.")
-@click.option("--log-json", is_flag=True, default=None, help="Write logs and the access log as JSON lines (also CAIRN_LOG_JSON=1).")
-def server(host: str, port: int, meta: str | None, blobs: str | None, demo: bool, no_ui: bool, log_json: bool | None) -> None:
+@click.option(
+    "--log-json",
+    is_flag=True,
+    default=None,
+    help="Write logs and the access log as JSON lines (also CAIRN_LOG_JSON=1).",
+)
+def server(
+    host: str, port: int, meta: str | None, blobs: str | None, demo: bool, no_ui: bool, log_json: bool | None
+) -> None:
     """Serve the registry over HTTP (API, OpenAPI docs at /api/docs, and the web UI at /).
 
     Replicas are stateless: run several on one PostgreSQL and one bucket. Each request is
@@ -75,8 +94,10 @@ def server(host: str, port: int, meta: str | None, blobs: str | None, demo: bool
                 output.line(text)
     app = create_app(meta_store, blob_store, ui=not no_ui)
     if not auth.users_exist(meta_store):
-        output.line("note: no users exist, so every request is served as admin without a key; "
-                    "create one with 'cairn admin create-user NAME' to require keys")
+        output.line(
+            "note: no users exist, so every request is served as admin without a key; "
+            "create one with 'cairn admin create-user NAME' to require keys"
+        )
     bound = sock.getsockname()[1]
     output.line(f"cairn server on http://{host}:{bound}  (metadata: {meta_store._safe_url()}, blobs: {blobs_url})")
     # logging is set up above (setup_server_logging); the access log is cairn's own

@@ -13,14 +13,24 @@ from . import output
 @click.command("sync")
 @click.argument("projects", nargs=-1)
 @click.option("--to", "to_url", default=None, help="The server to copy to (default: CAIRN_BASE_URL).")
-@click.option("--from", "from_url", default=None,
-              help="Copy the other way: from this server into the embedded store (CAIRN_DIR).")
-@click.option("--entity", default=None,
-              help="The entity to copy into (default: the destination's: your server entity, or 'local').")
+@click.option(
+    "--from", "from_url", default=None, help="Copy the other way: from this server into the embedded store (CAIRN_DIR)."
+)
+@click.option(
+    "--entity",
+    default=None,
+    help="The entity to copy into (default: the destination's: your server entity, or 'local').",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be sent; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def sync_cmd(projects: tuple[str, ...], to_url: str | None, from_url: str | None, entity: str | None,
-             dry_run: bool, as_json: bool) -> None:
+def sync_cmd(
+    projects: tuple[str, ...],
+    to_url: str | None,
+    from_url: str | None,
+    entity: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Copy PROJECTS (all when none is named) of the embedded store to a server: versions
     with their aliases, tags, metadata and ttl, links, runs with their history, config and
     summary, and lineage. Only blobs the server lacks travel; running it again sends

@@ -7,6 +7,7 @@ import click
 from . import output
 from .stores import store_urls
 
+
 def _scope(name: str | None, meta, default_entity: str, default_project: str) -> dict:  # noqa: ANN001
     """verify()'s keyword arguments for NAME (None: the whole store)."""
     if name is None:
@@ -43,33 +44,45 @@ def _run(meta_url: str, blobs_url: str, name: str | None, entity: str, project: 
         if set_aside:
             for d in sorted(damaged):
                 state = blobs_index.set_aside(meta, blobs, d)
-                output.line(f"blob {d}: {state}" + ("" if state == blobs_index.INTACT else
-                                                    "; logging the same file again stores it anew"))
+                output.line(
+                    f"blob {d}: {state}"
+                    + ("" if state == blobs_index.INTACT else "; logging the same file again stores it anew")
+                )
     finally:
         meta.dispose()
         close = getattr(blobs, "close", None)
         if close is not None:
             close()
-    summary = (f"checked {report.versions} version(s), {report.files} file(s), {report.blobs} blob(s) "
-               f"({output.human_size(report.bytes)} re-hashed)")
+    summary = (
+        f"checked {report.versions} version(s), {report.files} file(s), {report.blobs} blob(s) "
+        f"({output.human_size(report.bytes)} re-hashed)"
+    )
     if report.ok:
         output.line(f"{summary}: no problems")
         return
     if set_aside:
-        advice = (f"{len(damaged)} damaged or missing blob(s) were set aside: log the same files again "
-                  "to heal the versions, or restore the store from a backup")
+        advice = (
+            f"{len(damaged)} damaged or missing blob(s) were set aside: log the same files again "
+            "to heal the versions, or restore the store from a backup"
+        )
     else:
-        advice = ("nothing was changed. To heal, run again with --set-aside and then log the same files "
-                  "again (a download that finds a damaged file sets it aside too); or restore the store "
-                  "from a backup")
+        advice = (
+            "nothing was changed. To heal, run again with --set-aside and then log the same files "
+            "again (a download that finds a damaged file sets it aside too); or restore the store "
+            "from a backup"
+        )
     output.fail(f"{summary}: {report.problems} problem(s) in {len(report.broken_versions)} version(s); {advice}")
 
 
 @click.command("verify")
 @click.argument("name", required=False)
-@click.option("--set-aside", "set_aside", is_flag=True,
-              help="Also set damaged and missing blobs aside, so that logging the same files again heals "
-                   "the versions (the one change verify can make, and only with this flag).")
+@click.option(
+    "--set-aside",
+    "set_aside",
+    is_flag=True,
+    help="Also set damaged and missing blobs aside, so that logging the same files again heals "
+    "the versions (the one change verify can make, and only with this flag).",
+)
 def verify_cmd(name: str | None, set_aside: bool) -> None:
     """Re-hash the embedded store (CAIRN_DIR) and check every committed version.
 
@@ -93,9 +106,11 @@ def verify_cmd(name: str | None, set_aside: bool) -> None:
 
     s = Settings.from_env()
     if s.base_url:
-        raise UsageError("cairn verify checks the embedded store; CAIRN_BASE_URL is set, so run "
-                         "'cairn admin verify --meta URL --blobs URL' where the server's stores are reachable, "
-                         "or unset CAIRN_BASE_URL")
+        raise UsageError(
+            "cairn verify checks the embedded store; CAIRN_BASE_URL is set, so run "
+            "'cairn admin verify --meta URL --blobs URL' where the server's stores are reachable, "
+            "or unset CAIRN_BASE_URL"
+        )
     if not (s.dir / "meta.sqlite").exists():
         raise UsageError(f"there is no cairn store in {s.dir} to verify; set CAIRN_DIR to the store's folder")
     meta_url, blobs_url = store_urls(None, None)
@@ -106,10 +121,16 @@ def verify_cmd(name: str | None, set_aside: bool) -> None:
 @click.argument("name", required=False)
 @click.option("--meta", default=None, help="Metadata store URL (default: SQLite in CAIRN_DIR).")
 @click.option("--blobs", default=None, help="Blob store: a folder or s3://bucket/prefix (default: CAIRN_DIR/blobs).")
-@click.option("--entity", default=None, help="Entity of NAME when NAME does not say (default: CAIRN_ENTITY or 'local').")
-@click.option("--set-aside", "set_aside", is_flag=True,
-              help="Also set damaged and missing blobs aside, so that logging the same files again heals "
-                   "the versions (the one change verify can make, and only with this flag).")
+@click.option(
+    "--entity", default=None, help="Entity of NAME when NAME does not say (default: CAIRN_ENTITY or 'local')."
+)
+@click.option(
+    "--set-aside",
+    "set_aside",
+    is_flag=True,
+    help="Also set damaged and missing blobs aside, so that logging the same files again heals "
+    "the versions (the one change verify can make, and only with this flag).",
+)
 def admin_verify(name: str | None, meta: str | None, blobs: str | None, entity: str | None, set_aside: bool) -> None:
     """Re-hash a server's stores and check every committed version (read-only).
 
@@ -125,4 +146,3 @@ def admin_verify(name: str | None, meta: str | None, blobs: str | None, entity: 
     s = Settings.from_env()
     meta_url, blobs_url = store_urls(meta, blobs)
     _run(meta_url, blobs_url, name, entity or s.entity or "local", s.project or "uncategorized", set_aside)
-

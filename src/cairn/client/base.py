@@ -61,7 +61,9 @@ class Client(Protocol):
     def finish_draft(self, req: CommitRequest, distributed_id: str) -> VersionInfo: ...
     def resolve(self, ref: ArtifactRef, entity: str, project: str) -> VersionInfo: ...
     def get_version(self, version_id: int) -> VersionInfo: ...
-    def list_versions(self, entity: str, project: str, name: str, tags: list[str] | None = None) -> list[VersionInfo]: ...
+    def list_versions(
+        self, entity: str, project: str, name: str, tags: list[str] | None = None
+    ) -> list[VersionInfo]: ...
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]: ...
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]: ...
     def update_collection(self, entity: str, project: str, name: str, **changes) -> CollectionInfo: ...  # noqa: ANN003
@@ -75,8 +77,13 @@ class Client(Protocol):
 
     # links (the registry)
     def link_version(
-        self, version_id: int, entity: str, project: str, name: str,
-        aliases: list[str] | None = None, run_id: str | None = None,
+        self,
+        version_id: int,
+        entity: str,
+        project: str,
+        name: str,
+        aliases: list[str] | None = None,
+        run_id: str | None = None,
     ) -> VersionInfo:
         """Link a committed version into the collection entity/project/name; the link."""
 
@@ -88,18 +95,29 @@ class Client(Protocol):
 
     # runs and lineage
     def create_run(self, entity: str, project: str, **kw) -> RunInfo: ...  # noqa: ANN003
-    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None,
-                   summary: dict | None = None) -> None: ...
-    def log_history(self, run_id: str, rows: list[dict], summary: dict | None = None,
-                    config: dict | None = None) -> None:
+    def finish_run(
+        self, run_id: str, exit_code: int = 0, config: dict | None = None, summary: dict | None = None
+    ) -> None: ...
+    def log_history(
+        self, run_id: str, rows: list[dict], summary: dict | None = None, config: dict | None = None
+    ) -> None:
         """Append history rows (each with an increasing integer ``_step``) and store the
         summary and config, if given, in one transaction."""
-    def run_history(self, run_id: str, keys: list[str] | None = None, min_step: int | None = None,
-                    max_step: int | None = None, limit: int | None = None,
-                    samples: int | None = None) -> list[str]:
+
+    def run_history(
+        self,
+        run_id: str,
+        keys: list[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        limit: int | None = None,
+        samples: int | None = None,
+    ) -> list[str]:
         """History rows as JSON texts in step order (see ``engine.history.rows``)."""
+
     def update_run(self, run_id: str, **changes) -> None:  # noqa: ANN003
         """Replace a run's summary, config, tags, notes or name."""
+
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo: ...
     def list_runs(self, entity: str, project: str) -> list[RunInfo]: ...
     def use_version(self, run_id: str, version_id: int) -> None: ...

@@ -36,8 +36,14 @@ class Downloader:
     """Reads blobs of the server's versions for the HTTP client; ``pending`` tells it of
     blobs added in this process and not yet sent (read from their local source)."""
 
-    def __init__(self, rpc: Rpc, presigned: Presigned, cache: BlobCache, statcache: StatCache,
-                 pending: Callable[[str], BlobSource | None]) -> None:
+    def __init__(
+        self,
+        rpc: Rpc,
+        presigned: Presigned,
+        cache: BlobCache,
+        statcache: StatCache,
+        pending: Callable[[str], BlobSource | None],
+    ) -> None:
         self.rpc, self.presigned, self.cache, self.statcache = rpc, presigned, cache, statcache
         self.pending = pending
         self._urls: dict[str, str] = {}  # digest -> presigned GET URL, asked for in batches
@@ -51,8 +57,10 @@ class Downloader:
             # place: check it, and fetch it again rather than hand out other bytes
             if transfer._hash_file(cached) == entry.digest or version is None:
                 return open(cached, "rb")
-            log.info("download cache: blob %s no longer matches its digest (a linked file was edited); fetching it again",
-                     entry.digest)
+            log.info(
+                "download cache: blob %s no longer matches its digest (a linked file was edited); fetching it again",
+                entry.digest,
+            )
             self.cache.evict(entry.digest)
         src = self.pending(entry.digest)
         if src is not None:
@@ -96,8 +104,11 @@ class Downloader:
         want = [e.digest for e in entries if e.ref is None and self.cache.get(e.digest) is None]
         want = [d for d in dict.fromkeys(want) if d not in self._urls and self.pending(d) is None]
         for i in range(0, len(want), URL_BATCH):
-            got = self.rpc.json("POST", project_path(*version.content_project, "blobs", "urls"),
-                                json_body={"digests": want[i : i + URL_BATCH]})
+            got = self.rpc.json(
+                "POST",
+                project_path(*version.content_project, "blobs", "urls"),
+                json_body={"digests": want[i : i + URL_BATCH]},
+            )
             if not got.get("direct"):
                 return
             self._urls.update(got["urls"])
@@ -138,10 +149,14 @@ class Downloader:
             except Refused:  # expired or revoked: ask the server again
                 log.info("presigned URL for blob %s refused (expired?); fetching it through the server", digest)
         try:
-            self._stream_to(digest, self.get_server(project_path(*version.content_project, "blobs", digest)), dest, task)
+            self._stream_to(
+                digest, self.get_server(project_path(*version.content_project, "blobs", digest)), dest, task
+            )
         except Refused:
-            raise StoreError(f"the object store refused to send blob {digest} from a fresh URL; "
-                             "check the server's object-store credentials and clock") from None
+            raise StoreError(
+                f"the object store refused to send blob {digest} from a fresh URL; "
+                "check the server's object-store credentials and clock"
+            ) from None
 
     @contextlib.contextmanager
     def get_direct(self, url: str) -> Iterator[Chunks]:
@@ -160,8 +175,9 @@ class Downloader:
         with self.get_direct(location) as got:
             yield got
 
-    def _stream_to(self, digest: str, response: contextlib.AbstractContextManager[Chunks], dest: str | Path,
-                   task: Task = NULL_TASK) -> None:
+    def _stream_to(
+        self, digest: str, response: contextlib.AbstractContextManager[Chunks], dest: str | Path, task: Task = NULL_TASK
+    ) -> None:
         """Write a blob's bytes as they arrive (reported to ``task``, less any a cut-off try
         had reported), then check them."""
         h = hasher()

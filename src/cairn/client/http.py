@@ -93,8 +93,10 @@ class HttpClient:
     def manifest(self, key: str) -> Manifest:
         version_id = self._roots.get(key)
         if version_id is None:
-            raise StoreError(f"manifest {key} is not that of a version this client has read; "
-                             "read the version first (Api().artifact(...))")
+            raise StoreError(
+                f"manifest {key} is not that of a version this client has read; "
+                "read the version first (Api().artifact(...))"
+            )
         return Manifest(key, lambda keys: self._load_chunks(keys, version_id))
 
     def _load_chunks(self, keys: list[str], version_id: int) -> dict[str, bytes]:
@@ -133,7 +135,9 @@ class HttpClient:
         self._send(req, self._art(req, "drafts", check_distributed_id(distributed_id), "upsert"))
 
     def finish_draft(self, req: CommitRequest, distributed_id: str) -> VersionInfo:
-        return self._version_in(self._send(req, self._art(req, "drafts", check_distributed_id(distributed_id), "finish")))
+        return self._version_in(
+            self._send(req, self._art(req, "drafts", check_distributed_id(distributed_id), "finish"))
+        )
 
     def resolve(self, ref: ArtifactRef, entity: str, project: str) -> VersionInfo:
         e, p = ref.entity or entity, ref.project or project
@@ -143,7 +147,9 @@ class HttpClient:
         return self._version_in(self.rpc.json("GET", api_path("versions", version_id)))
 
     def list_versions(self, entity: str, project: str, name: str, tags: list[str] | None = None) -> list[VersionInfo]:
-        got = self.rpc.json("GET", project_path(entity, project, "artifacts", name, "versions"), params={"tag": tags or []})
+        got = self.rpc.json(
+            "GET", project_path(entity, project, "artifacts", name, "versions"), params={"tag": tags or []}
+        )
         return [self._version_in(v) for v in got["versions"]]
 
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
@@ -152,7 +158,9 @@ class HttpClient:
         return [wire.collection_in(c) for c in got["collections"]]
 
     def update_collection(self, entity: str, project: str, name: str, **changes: Any) -> CollectionInfo:
-        return wire.collection_in(self.rpc.json("PATCH", project_path(entity, project, "artifacts", name), json_body=changes))
+        return wire.collection_in(
+            self.rpc.json("PATCH", project_path(entity, project, "artifacts", name), json_body=changes)
+        )
 
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
         got = self.rpc.json("GET", api_path("projects"), params={"entity": entity} if entity else {})
@@ -162,20 +170,29 @@ class HttpClient:
         return self._version_in(self.rpc.json("PATCH", api_path("versions", version_id), json_body=changes))
 
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
-        self.rpc.json("DELETE", api_path("versions", version_id), params={"delete_aliases": str(delete_aliases).lower()})
+        self.rpc.json(
+            "DELETE", api_path("versions", version_id), params={"delete_aliases": str(delete_aliases).lower()}
+        )
 
     def delete_collection(self, entity: str, project: str, name: str, delete_aliases: bool = False) -> int:
-        got = self.rpc.json("DELETE", project_path(entity, project, "artifacts", name),
-                         params={"delete_aliases": str(delete_aliases).lower()})
+        got = self.rpc.json(
+            "DELETE",
+            project_path(entity, project, "artifacts", name),
+            params={"delete_aliases": str(delete_aliases).lower()},
+        )
         return got["deleted_versions"]
 
     def delete_project(self, entity: str, project: str, delete_aliases: bool = False) -> int:
-        got = self.rpc.json("DELETE", project_path(entity, project), params={"delete_aliases": str(delete_aliases).lower()})
+        got = self.rpc.json(
+            "DELETE", project_path(entity, project), params={"delete_aliases": str(delete_aliases).lower()}
+        )
         return got["deleted_versions"]
 
     def set_retention(self, entity: str, project: str, name: str | None, policy: Any) -> None:
         where = ("artifacts", name, "retention") if name is not None else ("retention",)
-        self.rpc.json("PUT", project_path(entity, project, *where), json_body={} if policy is None else policy.as_dict())
+        self.rpc.json(
+            "PUT", project_path(entity, project, *where), json_body={} if policy is None else policy.as_dict()
+        )
 
     def get_retention(self, entity: str, project: str, name: str | None) -> Any:
         from ..engine.retention import Retention
@@ -185,8 +202,13 @@ class HttpClient:
         return None if got is None else Retention(got["keep_last"], got["max_age_seconds"])
 
     def link_version(
-        self, version_id: int, entity: str, project: str, name: str,
-        aliases: list[str] | None = None, run_id: str | None = None,
+        self,
+        version_id: int,
+        entity: str,
+        project: str,
+        name: str,
+        aliases: list[str] | None = None,
+        run_id: str | None = None,
     ) -> VersionInfo:
         body = {"entity": entity, "project": project, "name": name, "aliases": list(aliases or []), "run_id": run_id}
         return wire.version_in(self.rpc.json("POST", api_path("versions", version_id, "links"), json_body=body))
@@ -205,23 +227,40 @@ class HttpClient:
         from ..engine.runs import new_run_id
 
         # the id is made here, not by the server, so that a retried create finds the same run
-        body = {"id": kw.get("run_id") or new_run_id(), "name": kw.get("name"), "group": kw.get("group"),
-                "job_type": kw.get("job_type"), "config": kw.get("config"), "tags": kw.get("tags"),
-                "notes": kw.get("notes"), "resume": kw.get("resume")}
+        body = {
+            "id": kw.get("run_id") or new_run_id(),
+            "name": kw.get("name"),
+            "group": kw.get("group"),
+            "job_type": kw.get("job_type"),
+            "config": kw.get("config"),
+            "tags": kw.get("tags"),
+            "notes": kw.get("notes"),
+            "resume": kw.get("resume"),
+        }
         return wire.run_in(self.rpc.json("POST", project_path(entity, project, "runs"), json_body=body))
 
-    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None,
-                   summary: dict | None = None) -> None:
-        self.rpc.post_json(api_path("runs", run_id, "finish"), {"exit_code": exit_code, "config": config, "summary": summary})
+    def finish_run(
+        self, run_id: str, exit_code: int = 0, config: dict | None = None, summary: dict | None = None
+    ) -> None:
+        self.rpc.post_json(
+            api_path("runs", run_id, "finish"), {"exit_code": exit_code, "config": config, "summary": summary}
+        )
 
-    def log_history(self, run_id: str, rows: list[dict], summary: dict | None = None,
-                    config: dict | None = None) -> None:
+    def log_history(
+        self, run_id: str, rows: list[dict], summary: dict | None = None, config: dict | None = None
+    ) -> None:
         """One post per batch the SDK's writer hands over (``sdk/history.py``)."""
         self.rpc.post_json(api_path("runs", run_id, "history"), {"rows": rows, "summary": summary, "config": config})
 
-    def run_history(self, run_id: str, keys: list[str] | None = None, min_step: int | None = None,
-                    max_step: int | None = None, limit: int | None = None,
-                    samples: int | None = None) -> list[str]:
+    def run_history(
+        self,
+        run_id: str,
+        keys: list[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        limit: int | None = None,
+        samples: int | None = None,
+    ) -> list[str]:
         params: dict[str, Any] = {"keys": keys or []}
         for k, v in (("min_step", min_step), ("max_step", max_step), ("samples", samples)):
             if v is not None:
@@ -263,7 +302,6 @@ class HttpClient:
 
     def version_users(self, version_id: int) -> list[RunInfo]:
         return [wire.run_in(r) for r in self.rpc.json("GET", api_path("versions", version_id, "users"))["runs"]]
-
 
     def close(self) -> None:
         self._pool.clear()

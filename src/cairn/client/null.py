@@ -98,11 +98,25 @@ class NullClient:
         now = datetime.now(UTC)
         entries = req.entries or []
         made = self._made[self._next_version] = VersionInfo(
-            id=self._next_version, entity=req.entity, project=req.project, name=req.name, type=req.type,
-            index=0, digest="", manifest_key="", file_count=len(entries), size=sum(e.size for e in entries),
-            description=req.description, metadata=dict(req.metadata or {}), state=COMMITTED,
-            aliases=tuple(dict.fromkeys(["latest", *(req.aliases or [])])), tags=tuple(req.tags or ()),
-            ttl_seconds=req.ttl_seconds, created_at=now, updated_at=now, run_id=req.run_id,
+            id=self._next_version,
+            entity=req.entity,
+            project=req.project,
+            name=req.name,
+            type=req.type,
+            index=0,
+            digest="",
+            manifest_key="",
+            file_count=len(entries),
+            size=sum(e.size for e in entries),
+            description=req.description,
+            metadata=dict(req.metadata or {}),
+            state=COMMITTED,
+            aliases=tuple(dict.fromkeys(["latest", *(req.aliases or [])])),
+            tags=tuple(req.tags or ()),
+            ttl_seconds=req.ttl_seconds,
+            created_at=now,
+            updated_at=now,
+            run_id=req.run_id,
         )
         return made
 
@@ -115,19 +129,43 @@ class NullClient:
     def resolve(self, ref: ArtifactRef, entity: str, project: str) -> VersionInfo:
         raise ArtifactNotFoundError(str(ref), _NOTHING)
 
-    def link_version(self, version_id: int, entity: str, project: str, name: str,
-                     aliases: list[str] | None = None, run_id: str | None = None) -> VersionInfo:
+    def link_version(
+        self,
+        version_id: int,
+        entity: str,
+        project: str,
+        name: str,
+        aliases: list[str] | None = None,
+        run_id: str | None = None,
+    ) -> VersionInfo:
         source = self._made.get(version_id)
         if source is None:
             raise UsageError(_NOTHING)
         self._next_version -= 1
         link = self._made[self._next_version] = VersionInfo(
-            id=self._next_version, entity=entity, project=project, name=name, type=source.type, index=0,
-            digest=source.digest, manifest_key="", file_count=source.file_count, size=source.size,
-            description=source.description, metadata=source.metadata, state=COMMITTED,
-            aliases=tuple(dict.fromkeys(["latest", *(aliases or [])])), tags=source.tags, ttl_seconds=None,
-            created_at=source.created_at, updated_at=source.updated_at, run_id=run_id, link_of=source.id,
-            source_entity=source.entity, source_project=source.project, source_name=source.name,
+            id=self._next_version,
+            entity=entity,
+            project=project,
+            name=name,
+            type=source.type,
+            index=0,
+            digest=source.digest,
+            manifest_key="",
+            file_count=source.file_count,
+            size=source.size,
+            description=source.description,
+            metadata=source.metadata,
+            state=COMMITTED,
+            aliases=tuple(dict.fromkeys(["latest", *(aliases or [])])),
+            tags=source.tags,
+            ttl_seconds=None,
+            created_at=source.created_at,
+            updated_at=source.updated_at,
+            run_id=run_id,
+            link_of=source.id,
+            source_entity=source.entity,
+            source_project=source.project,
+            source_name=source.name,
             source_index=source.index,
         )
         return link
@@ -165,22 +203,39 @@ class NullClient:
 
         rid = kw.get("run_id") or new_run_id()
         return RunInfo(
-            id=rid, entity=entity, project=project, name=kw.get("name") or rid, group=kw.get("group"),
-            job_type=kw.get("job_type"), config=dict(kw.get("config") or {}), state=RunState.RUNNING,
-            created_at=datetime.now(UTC), finished_at=None, tags=tuple(kw.get("tags") or ()), notes=kw.get("notes"),
+            id=rid,
+            entity=entity,
+            project=project,
+            name=kw.get("name") or rid,
+            group=kw.get("group"),
+            job_type=kw.get("job_type"),
+            config=dict(kw.get("config") or {}),
+            state=RunState.RUNNING,
+            created_at=datetime.now(UTC),
+            finished_at=None,
+            tags=tuple(kw.get("tags") or ()),
+            notes=kw.get("notes"),
         )
 
-    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None,
-                   summary: dict | None = None) -> None:
+    def finish_run(
+        self, run_id: str, exit_code: int = 0, config: dict | None = None, summary: dict | None = None
+    ) -> None:
         pass
 
-    def log_history(self, run_id: str, rows: list[dict], summary: dict | None = None,
-                    config: dict | None = None) -> None:
+    def log_history(
+        self, run_id: str, rows: list[dict], summary: dict | None = None, config: dict | None = None
+    ) -> None:
         pass
 
-    def run_history(self, run_id: str, keys: list[str] | None = None, min_step: int | None = None,
-                    max_step: int | None = None, limit: int | None = None,
-                    samples: int | None = None) -> list[str]:
+    def run_history(
+        self,
+        run_id: str,
+        keys: list[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        limit: int | None = None,
+        samples: int | None = None,
+    ) -> list[str]:
         return []
 
     def update_run(self, run_id: str, **changes: Any) -> None:
@@ -206,5 +261,3 @@ class NullClient:
 
     def close(self) -> None:
         pass
-
-

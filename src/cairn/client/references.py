@@ -51,7 +51,7 @@ def _tracked_entry(uri: str, name: str | None) -> Entry:
     if name is None:
         raise UsageError(
             f"reference {uri!r} has the scheme {urlparse(uri).scheme!r}, which cairn cannot read "
-            f"({', '.join(SCHEMES)} are read); it can be tracked only, under a name: pass name=\"<entry name>\""
+            f'({", ".join(SCHEMES)} are read); it can be tracked only, under a name: pass name="<entry name>"'
         )
     log.warning("artifact reference %s has a scheme that cannot be checksummed; it is tracked only", uri)
     return Entry(normalize_path(name), f"uri:{uri}", 0, uri)
@@ -105,7 +105,9 @@ def _s3_entries(uri: str, name: str | None, checksum: bool, limit: int) -> list[
             raise
         head = None
     if head is not None:
-        objects = [{"Key": key, "ETag": head["ETag"], "Size": head["ContentLength"], "VersionId": head.get("VersionId")}]
+        objects = [
+            {"Key": key, "ETag": head["ETag"], "Size": head["ContentLength"], "VersionId": head.get("VersionId")}
+        ]
         base = posixpath.dirname(key)
         default_names = {key: name or posixpath.basename(key)}
     else:
@@ -121,7 +123,7 @@ def _s3_entries(uri: str, name: str | None, checksum: bool, limit: int) -> list[
         if not objects:
             raise FileNotFoundError(f"reference {uri!r}: no object or prefix s3://{bucket}/{key} exists")
         base = prefix.rstrip("/")
-        default_names = {o["Key"]: join_name(name, o["Key"][len(prefix):]) for o in objects}
+        default_names = {o["Key"]: join_name(name, o["Key"][len(prefix) :]) for o in objects}
     del base
     out = []
     for o in objects:
@@ -130,8 +132,12 @@ def _s3_entries(uri: str, name: str | None, checksum: bool, limit: int) -> list[
         extra = {"etag": etag}
         if o.get("VersionId") and o["VersionId"] != "null":
             extra["versionID"] = o["VersionId"]
-        digest = (f"version:{extra['versionID']}" if "versionID" in extra else f"etag:{etag}") if checksum else f"uri:{ref}"
-        out.append(Entry(normalize_path(default_names[o["Key"]]), digest, int(o["Size"]), ref, extra if checksum else {}))
+        digest = (
+            (f"version:{extra['versionID']}" if "versionID" in extra else f"etag:{etag}") if checksum else f"uri:{ref}"
+        )
+        out.append(
+            Entry(normalize_path(default_names[o["Key"]]), digest, int(o["Size"]), ref, extra if checksum else {})
+        )
     return out
 
 

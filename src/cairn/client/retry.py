@@ -80,7 +80,9 @@ def _from_env() -> RetryPolicy:
     if not raw:
         return RetryPolicy()
     if not raw.isdigit() or int(raw) > 100:
-        raise UsageError(f"CAIRN_HTTP_RETRIES={raw!r} is not a number of retries from 0 to 100; unset it or give e.g. 5")
+        raise UsageError(
+            f"CAIRN_HTTP_RETRIES={raw!r} is not a number of retries from 0 to 100; unset it or give e.g. 5"
+        )
     return RetryPolicy(attempts=int(raw) + 1, unreachable_attempts=int(raw) + 1)
 
 

@@ -79,8 +79,16 @@ class Rpc:
         """The server calls go to now (the next one of CAIRN_BASE_URL's after a failure)."""
         return self.servers.current
 
-    def call(self, method: str, path: str, *, params: dict | None = None, json_body: Any = None,
-             content: Body = None, headers: dict[str, str] | None = None) -> BaseHTTPResponse:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json_body: Any = None,
+        content: Body = None,
+        headers: dict[str, str] | None = None,
+    ) -> BaseHTTPResponse:
         """One API call, its answer read whole. Connection failures and 429/502/503/504 are
         retried (a failed server is left for the next of CAIRN_BASE_URL's); any other error
         answer is raised as the cairn error it carries."""
@@ -95,16 +103,21 @@ class Rpc:
             body = content() if callable(content) else content
             started = time.monotonic()
             try:
-                r = self.pool.request(method, base + url, body=body, headers=hdrs, redirect=False,
-                                      retries=False, timeout=API_TIMEOUT)
+                r = self.pool.request(
+                    method, base + url, body=body, headers=hdrs, redirect=False, retries=False, timeout=API_TIMEOUT
+                )
             except urllib3.exceptions.HTTPError as e:
                 other = self.servers.failed(base)
                 err = StoreError(
                     f"cannot reach the cairn server at {self.servers} ({type(e).__name__}: {e}); "
                     "check CAIRN_BASE_URL and that the server is running"
                 )
-                raise Retry(f"{type(e).__name__} from {base}", err, after=0.05 if other else None,
-                            unreachable=isinstance(e, urllib3.exceptions.NewConnectionError)) from None
+                raise Retry(
+                    f"{type(e).__name__} from {base}",
+                    err,
+                    after=0.05 if other else None,
+                    unreachable=isinstance(e, urllib3.exceptions.NewConnectionError),
+                ) from None
             took = time.monotonic() - started
             if took > SLOW_SECONDS:
                 log.warning("slow server call: %s %s%s took %.1f s (HTTP %d)", method, base, url, took, r.status)
@@ -114,8 +127,11 @@ class Rpc:
             if r.status in RETRY_STATUS:
                 if r.status != 429:
                     self.servers.failed(base)
-                raise Retry(f"HTTP {r.status} from {base}: {str(err)[:200]}", err,
-                            after=retry_after(r.headers.get("retry-after")))
+                raise Retry(
+                    f"HTTP {r.status} from {base}: {str(err)[:200]}",
+                    err,
+                    after=retry_after(r.headers.get("retry-after")),
+                )
             raise err
 
         return retry.POLICY.call(attempt, f"{method} {path}")
@@ -134,8 +150,15 @@ class Rpc:
     def stream(self, path: str) -> Iterator[BaseHTTPResponse]:
         """A GET whose body is read as it arrives (not retried: the caller decides); error
         answers are raised as their cairn errors, redirects handed back as they are."""
-        r = self.pool.request("GET", self.servers.current + path, headers=self.headers, redirect=False,
-                              retries=False, timeout=STORE_TIMEOUT, preload_content=False)
+        r = self.pool.request(
+            "GET",
+            self.servers.current + path,
+            headers=self.headers,
+            redirect=False,
+            retries=False,
+            timeout=STORE_TIMEOUT,
+            preload_content=False,
+        )
         try:
             if r.status >= 400:
                 raise _error_of(r)
@@ -155,7 +178,9 @@ class Presigned:
     def __init__(self, pool: urllib3.PoolManager) -> None:
         self.pool = pool
 
-    def put(self, url: str, data: bytes, headers: dict[str, str] | None = None, ok: frozenset[int] = frozenset()) -> None:
+    def put(
+        self, url: str, data: bytes, headers: dict[str, str] | None = None, ok: frozenset[int] = frozenset()
+    ) -> None:
         """PUT bytes under the retry policy (5xx and connection failures are retried; a 4xx
         other than ``ok`` is final)."""
 

@@ -70,22 +70,33 @@ class SyncReport:
 
     def lines(self) -> list[str]:
         verb = "would send" if self.dry_run else "sent"
-        out = [f"{verb} {len(self.versions_sent)} versions ({self.blobs_sent} blobs, {_size(self.bytes_sent)}), "
-               f"{len(self.links_sent)} links; {self.versions_present} versions were there already",
-               f"runs: {len(self.runs_created)} new, {len(self.runs_updated)} updated, {self.history_rows} history rows"]
+        out = [
+            f"{verb} {len(self.versions_sent)} versions ({self.blobs_sent} blobs, {_size(self.bytes_sent)}), "
+            f"{len(self.links_sent)} links; {self.versions_present} versions were there already",
+            f"runs: {len(self.runs_created)} new, {len(self.runs_updated)} updated, {self.history_rows} history rows",
+        ]
         out += [f"  {v}" for v in self.versions_sent]
         out += [f"skipped {s}" for s in self.skipped]
         return out
 
     def as_dict(self) -> dict:
-        return {"dry_run": self.dry_run, "versions_sent": self.versions_sent, "versions_present": self.versions_present,
-                "links_sent": self.links_sent, "runs_created": self.runs_created, "runs_updated": self.runs_updated,
-                "history_rows": self.history_rows, "blobs_sent": self.blobs_sent, "bytes_sent": self.bytes_sent,
-                "skipped": self.skipped}
+        return {
+            "dry_run": self.dry_run,
+            "versions_sent": self.versions_sent,
+            "versions_present": self.versions_present,
+            "links_sent": self.links_sent,
+            "runs_created": self.runs_created,
+            "runs_updated": self.runs_updated,
+            "history_rows": self.history_rows,
+            "blobs_sent": self.blobs_sent,
+            "bytes_sent": self.bytes_sent,
+            "skipped": self.skipped,
+        }
 
 
-def sync(src: Client, dst: Client, projects: Iterable[str] | None = None, entity: str | None = None,
-         dry_run: bool = False) -> SyncReport:
+def sync(
+    src: Client, dst: Client, projects: Iterable[str] | None = None, entity: str | None = None, dry_run: bool = False
+) -> SyncReport:
     """Copy ``projects`` (names in the source's entities; None: every project) of ``src`` to
     ``dst``, into the entity ``entity`` (default: the destination's). Raises what the
     destination raises for what the caller may not do (no write role: nothing of that
@@ -150,17 +161,33 @@ class _Sync:
         last = -1 if have is None or have.last_step is None else have.last_step
         src_last = -1 if r.last_step is None else r.last_step
         rows = self.src.run_history(r.id, min_step=last + 1) if src_last > last else []
-        same = have is not None and not rows and (have.config, have.summary, tuple(have.tags), have.notes, have.name,
-                                                  have.state) == (r.config, r.summary, tuple(r.tags), r.notes, r.name, r.state)
+        same = (
+            have is not None
+            and not rows
+            and (have.config, have.summary, tuple(have.tags), have.notes, have.name, have.state)
+            == (r.config, r.summary, tuple(r.tags), r.notes, r.name, r.state)
+        )
         if same:
             return
-        (self.report.runs_created if have is None else self.report.runs_updated).append(f"{self.entity}/{project}/{r.id}")
+        (self.report.runs_created if have is None else self.report.runs_updated).append(
+            f"{self.entity}/{project}/{r.id}"
+        )
         self.report.history_rows += len(rows)
         if self.dry:
             return
         if have is None:
-            self.dst.create_run(self.entity, project, run_id=r.id, name=r.name, group=r.group, job_type=r.job_type,
-                                config=r.config, tags=list(r.tags), notes=r.notes, resume="never")
+            self.dst.create_run(
+                self.entity,
+                project,
+                run_id=r.id,
+                name=r.name,
+                group=r.group,
+                job_type=r.job_type,
+                config=r.config,
+                tags=list(r.tags),
+                notes=r.notes,
+                resume="never",
+            )
         for i in range(0, len(rows), 1000):
             self.dst.log_history(r.id, [json.loads(t) for t in rows[i : i + 1000]])
         self.dst.update_run(r.id, name=r.name, tags=list(r.tags), notes=r.notes, config=r.config, summary=r.summary)
@@ -176,8 +203,10 @@ class _Sync:
         except ArtifactNotFoundError:
             there = []
         if there and there[0].type != c.type:
-            self.report.skipped.append(f"{self.entity}/{project}/{c.name}: the destination's collection has type "
-                                       f"{there[0].type!r}, the source's {c.type!r}; rename one and sync again")
+            self.report.skipped.append(
+                f"{self.entity}/{project}/{c.name}: the destination's collection has type "
+                f"{there[0].type!r}, the source's {c.type!r}; rename one and sync again"
+            )
             self.versions_task.advance(files=len(versions))
             return
         by_digest: dict[str, VersionInfo] = {}
@@ -201,8 +230,9 @@ class _Sync:
         aliases = {a for a in v.aliases if a != _LATEST} - set(have.aliases)
         tags = set(v.tags) - set(have.tags)
         if (aliases or tags) and not self.dry:
-            self.dst.update_version(have.id, aliases=sorted(set(have.aliases) | aliases),
-                                    tags=sorted(set(have.tags) | tags))
+            self.dst.update_version(
+                have.id, aliases=sorted(set(have.aliases) | aliases), tags=sorted(set(have.tags) | tags)
+            )
 
     def _send(self, v: VersionInfo, project: str) -> VersionInfo | None:
         entries = list(self.src.manifest(v.manifest_key))
@@ -216,10 +246,21 @@ class _Sync:
             return None
         for d in missing:
             self._carry(blobs[d], v)
-        got = self.dst.commit(CommitRequest(
-            entity=self.entity, project=project, name=v.name, type=v.type, entries=entries,
-            description=v.description, metadata=dict(v.metadata), aliases=[a for a in v.aliases if a != _LATEST],
-            tags=list(v.tags), ttl_seconds=v.ttl_seconds, run_id=v.run_id if v.run_id in self.runs else None))
+        got = self.dst.commit(
+            CommitRequest(
+                entity=self.entity,
+                project=project,
+                name=v.name,
+                type=v.type,
+                entries=entries,
+                description=v.description,
+                metadata=dict(v.metadata),
+                aliases=[a for a in v.aliases if a != _LATEST],
+                tags=list(v.tags),
+                ttl_seconds=v.ttl_seconds,
+                run_id=v.run_id if v.run_id in self.runs else None,
+            )
+        )
         self.report.versions_sent.append(f"{v.qualified_name} -> {number}:v{got.index}")
         return got
 
@@ -240,8 +281,10 @@ class _Sync:
                 if got == e.digest:
                     self.dst.ingest_bytes(data)
         if got != e.digest:
-            raise StoreError(f"{v.qualified_name}: the source's copy of {e.path!r} does not match its digest "
-                             f"{e.digest}; run `cairn verify` on the source store")
+            raise StoreError(
+                f"{v.qualified_name}: the source's copy of {e.path!r} does not match its digest "
+                f"{e.digest}; run `cairn verify` on the source store"
+            )
 
     # -- links -----------------------------------------------------------------------------
     def _links(self, entity: str, project: str, c: CollectionInfo) -> None:
@@ -251,15 +294,18 @@ class _Sync:
                 continue
             target = self.mapped.get(v.link_of)
             if target is None:
-                self.report.skipped.append(f"link {v.qualified_name}: its source {v.source_entity}/{v.source_project}/"
-                                           f"{v.source_name}:v{v.source_index} was not synced (sync its project too)")
+                self.report.skipped.append(
+                    f"link {v.qualified_name}: its source {v.source_entity}/{v.source_project}/"
+                    f"{v.source_name}:v{v.source_index} was not synced (sync its project too)"
+                )
                 continue
             if self.dry:
                 self.report.links_sent.append(f"{v.qualified_name} (if not there)")
                 continue
             before = {x.id for x in self._links_there(project, c.name)}
-            got = self.dst.link_version(target, self.entity, project, c.name,
-                                        aliases=[a for a in v.aliases if a != _LATEST])
+            got = self.dst.link_version(
+                target, self.entity, project, c.name, aliases=[a for a in v.aliases if a != _LATEST]
+            )
             self.mapped[v.id] = got.id
             if got.id not in before:
                 self.report.links_sent.append(f"{v.qualified_name} -> {self.entity}/{project}/{c.name}:v{got.index}")

@@ -23,7 +23,9 @@ T = TypeVar("T")
 
 SMALL = 64 * 1024  # files below this are read whole and stored in batches
 BATCH_FILES = 512  # small files per thread task: one task per file costs ~50 µs of pool overhead
-BATCH_BYTES = 8 << 20  # small-file bytes held before a store write: 64 MiB held all of "small" (peak 152 MiB) for no speed-up over 8 (104 MiB)
+BATCH_BYTES = (
+    8 << 20
+)  # small-file bytes held before a store write: 64 MiB held all of "small" (peak 152 MiB) for no speed-up over 8 (104 MiB)
 READ_SIZE = 1 << 20
 # Files (or entries) a folder is logged or downloaded by: what is held per file is held for
 # one window (two while the walk reads ahead), so memory does not grow with the folder.
@@ -137,10 +139,14 @@ class Window(NamedTuple):
     def of(cls, files: list[tuple[str, str, Sig]], stored: dict[str, tuple[str, int]]) -> "Window":
         """From a window of ``iter_files`` and what storing it gave."""
         got = [stored[full] for full, _, _ in files]
-        return cls([rel for _, rel, _ in files], [full for full, _, _ in files], [g[0] for g in got], [g[1] for g in got])
+        return cls(
+            [rel for _, rel, _ in files], [full for full, _, _ in files], [g[0] for g in got], [g[1] for g in got]
+        )
 
 
-def ingest_windows(root: str, ingest: Callable[..., dict[str, tuple[str, int]]], label: str = "storing") -> Iterator[Window]:
+def ingest_windows(
+    root: str, ingest: Callable[..., dict[str, tuple[str, int]]], label: str = "storing"
+) -> Iterator[Window]:
     """The files of the folder ``root``, window by window, each window stored through
     ``ingest(paths, folder, sigs, span, task)`` (a client's own), reported as the
     progress task ``label``."""
@@ -399,8 +405,11 @@ class StoreReader:
 
     def fetch(self, e: Entry, dest: str, task: Task) -> bool:
         # a large file the store keeps as chunks: copied from them on several threads
-        return e.ref is None and isinstance(self.blobs, ChunkedCopies) and self.blobs.copy_chunked(
-            e.digest, e.size, dest, task)
+        return (
+            e.ref is None
+            and isinstance(self.blobs, ChunkedCopies)
+            and self.blobs.copy_chunked(e.digest, e.size, dest, task)
+        )
 
     def read_small(self, digests: list[str]) -> dict[str, bytes]:
         assert isinstance(self.blobs, SmallReads)
@@ -436,8 +445,9 @@ class _Download:
     """One download's state across its windows: where files go, the folders made, the
     reader, the stat cache, the fetching threads and the progress task."""
 
-    def __init__(self, root: Path, new_root: bool, reader: Reader, cache: StatCache | None,
-                 pool: ThreadPoolExecutor, task: Task) -> None:
+    def __init__(
+        self, root: Path, new_root: bool, reader: Reader, cache: StatCache | None, pool: ThreadPoolExecutor, task: Task
+    ) -> None:
         self.dests = _Dests(root)
         self.new_root = new_root  # a folder made just now holds nothing to compare
         self.reader, self.cache, self.pool, self.task = reader, cache, pool, task
@@ -492,8 +502,9 @@ class _Download:
             os.makedirs(parent, exist_ok=True)
             self.made_dirs.add(parent)
 
-    def _small_batch(self, batch: list[Entry], dests: dict[str, str],
-                     sigs: dict[str, tuple[int, int, int]]) -> list[tuple[str, tuple[int, int, int], str]]:
+    def _small_batch(
+        self, batch: list[Entry], dests: dict[str, str], sigs: dict[str, tuple[int, int, int]]
+    ) -> list[tuple[str, tuple[int, int, int], str]]:
         datas = self.reader.read_small([e.digest for e in batch])
         done = []
         for e in batch:
@@ -531,7 +542,7 @@ def _write_new(dest: str, data: bytes, exists: bool) -> tuple[int, int, int]:
             try:
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 return signature(os.fstat(fd))  # no second path lookup per file
             finally:
                 os.close(fd)
@@ -578,14 +589,18 @@ def damage_error(err: IntegrityError, report: Callable[[str], str]) -> Integrity
         return err
     state = report(digest)
     if state == INTACT:
-        msg = (f"artifact file {path!r} arrived corrupt (blob {digest}) but the store's copy checks out: "
-               "try again")
+        msg = f"artifact file {path!r} arrived corrupt (blob {digest}) but the store's copy checks out: try again"
     else:
-        what = ("is corrupt in the store: its stored copy (blob {d}) was damaged and has been set aside"
-                if state == SET_ASIDE else "is missing from the store (blob {d})").format(d=digest)
-        msg = (f"artifact file {path!r} {what}. Log the same file again (from any run, in any "
-               "artifact): its bytes are stored anew and this version reads right again. Or restore "
-               "the store from a backup")
+        what = (
+            "is corrupt in the store: its stored copy (blob {d}) was damaged and has been set aside"
+            if state == SET_ASIDE
+            else "is missing from the store (blob {d})"
+        ).format(d=digest)
+        msg = (
+            f"artifact file {path!r} {what}. Log the same file again (from any run, in any "
+            "artifact): its bytes are stored anew and this version reads right again. Or restore "
+            "the store from a backup"
+        )
     return IntegrityError(msg, path=path, digest=digest)
 
 
@@ -619,8 +634,9 @@ def _fetch(e: Entry, dest: Path, reader: Reader, task: Task = NULL_TASK) -> None
         if e.ref is not None:
             raise
         # said of the entry, so the client can tell the store which blob it could not read
-        raise IntegrityError(f"artifact file {e.path!r} is missing from the store: {err}",
-                             path=e.path, digest=e.digest) from err
+        raise IntegrityError(
+            f"artifact file {e.path!r} is missing from the store: {err}", path=e.path, digest=e.digest
+        ) from err
     except IntegrityError as err:
         if err.path is not None or e.ref is not None:
             raise

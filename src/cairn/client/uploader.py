@@ -145,7 +145,9 @@ class Uploader:
         missing: list[str] = []
         for i in range(0, len(digests), 50_000):
             body = {"digests": digests[i : i + 50_000]}
-            missing += self.rpc.json("POST", project_path(entity, project, "blobs", "missing"), json_body=body)["missing"]
+            missing += self.rpc.json("POST", project_path(entity, project, "blobs", "missing"), json_body=body)[
+                "missing"
+            ]
         return set(missing)
 
     def upload(self, entity: str, project: str, entries: list[Entry]) -> None:
@@ -171,8 +173,9 @@ class Uploader:
             for j in jobs:
                 j.result()
 
-    def send_direct(self, entity: str, project: str, small: list[Pending], pool: ThreadPoolExecutor,
-                    task: Task = NULL_TASK) -> list[Pending]:
+    def send_direct(
+        self, entity: str, project: str, small: list[Pending], pool: ThreadPoolExecutor, task: Task = NULL_TASK
+    ) -> list[Pending]:
         """PUT small blobs straight to the object store where the server grants it; returns
         those that must go through the server instead (no presigning store, or another
         project holds or is writing that object).
@@ -205,8 +208,9 @@ class Uploader:
         done = [d for d, _, _ in puts]
         for i in range(0, len(done), 50_000):
             part = done[i : i + 50_000]
-            through += self.rpc.json("POST", project_path(entity, project, "blobs", "direct", "done"),
-                                     json_body={"digests": part})["through_server"]
+            through += self.rpc.json(
+                "POST", project_path(entity, project, "blobs", "direct", "done"), json_body={"digests": part}
+            )["through_server"]
         return [(d, src[d]) for d in through]
 
     def put_create_only(self, url: str, data: bytes, headers: dict[str, str]) -> None:
@@ -228,15 +232,23 @@ class Uploader:
     def send_large(self, entity: str, project: str, digest: str, src: BlobSource, task: Task = NULL_TASK) -> None:
         """One large blob: in parts to presigned URLs of a staging key the server checks, or
         streamed through the server when its store cannot presign."""
-        start = self.rpc.json("POST", project_path(entity, project, "blobs", "uploads"),
-                              json_body={"digest": digest, "size": src.size})
+        start = self.rpc.json(
+            "POST", project_path(entity, project, "blobs", "uploads"), json_body={"digest": digest, "size": src.size}
+        )
         if start.get("direct"):
             self._put_parts(start["urls"], start["part_size"], digest, src, task)
-            self.rpc.json("POST", project_path(entity, project, "blobs", "uploads", "complete"),
-                          json_body={"upload_id": start["upload_id"], "digest": digest})
+            self.rpc.json(
+                "POST",
+                project_path(entity, project, "blobs", "uploads", "complete"),
+                json_body={"upload_id": start["upload_id"], "digest": digest},
+            )
         else:
-            self.rpc.call("PUT", project_path(entity, project, "blobs", digest),
-                          content=lambda: src.chunks(digest, task), headers={"Content-Length": str(src.size)})
+            self.rpc.call(
+                "PUT",
+                project_path(entity, project, "blobs", digest),
+                content=lambda: src.chunks(digest, task),
+                headers={"Content-Length": str(src.size)},
+            )
         task.advance(1)
 
     def _put_parts(self, urls: list[str], part_size: int, digest: str, src: BlobSource, task: Task) -> None:

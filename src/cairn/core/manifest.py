@@ -385,7 +385,9 @@ def _need(loaded: Mapping[str, bytes], key: str) -> bytes:
     if data is None:
         from .errors import StoreError
 
-        raise StoreError(f"manifest chunk {key} is missing from the store: the store is damaged; restore it from a backup")
+        raise StoreError(
+            f"manifest chunk {key} is missing from the store: the store is damaged; restore it from a backup"
+        )
     return data
 
 
@@ -457,7 +459,9 @@ def apply_edits(
                         merged[p] = upserts[p]
                     else:
                         merged.pop(p, None)
-                pieces[id(c)] = [merged[p] if isinstance(merged[p], Entry) else Entry.from_row(merged[p]) for p in sorted(merged)]
+                pieces[id(c)] = [
+                    merged[p] if isinstance(merged[p], Entry) else Entry.from_row(merged[p]) for p in sorted(merged)
+                ]
                 continue
             kids = [Child(*x) for x in node["children"]]
             lasts = [k.last for k in kids]
@@ -535,4 +539,15 @@ def diff(old: Manifest | None, new: Manifest) -> Iterator[tuple[str, Entry | Non
             yield p, ea, eb
 
 
-__all__ = ["Entry", "Child", "Root", "Manifest", "build", "apply_edits", "checked", "chunk_matches", "diff", "empty_root"]
+__all__ = [
+    "Entry",
+    "Child",
+    "Root",
+    "Manifest",
+    "build",
+    "apply_edits",
+    "checked",
+    "chunk_matches",
+    "diff",
+    "empty_root",
+]

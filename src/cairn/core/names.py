@@ -26,9 +26,7 @@ def check_name(name: str, what: str = "artifact name", max_len: int = MAX_NAME) 
     if len(name) > max_len:
         raise UsageError(f"{what} {name[:40]!r}… is {len(name)} characters long; at most {max_len} are allowed")
     if not NAME_RE.match(name):
-        raise UsageError(
-            f"{what} {name!r} may contain only letters, digits, '-', '_' and '.'"
-        )
+        raise UsageError(f"{what} {name!r} may contain only letters, digits, '-', '_' and '.'")
     if name in DOTS:
         raise UsageError(f"{what} {name!r} cannot be used: '.' and '..' cannot be reached through a URL; pick another")
     return name
@@ -72,7 +70,9 @@ def check_not_reserved(type_: str, name: str) -> None:
     """Refuse the types (and type + name prefixes) that W&B reserves for its own artifacts."""
     prefix = RESERVED_NAME_PREFIX_BY_TYPE.get(type_)
     if type_.startswith(RESERVED_TYPE_PREFIX) or (prefix is not None and name.startswith(prefix)):
-        what = f"type {type_!r}" if prefix is None or prefix == "" else f"type {type_!r} with a name starting {prefix!r}"
+        what = (
+            f"type {type_!r}" if prefix is None or prefix == "" else f"type {type_!r} with a name starting {prefix!r}"
+        )
         raise UsageError(f"artifact {what} is reserved for W&B's internal use; use another type (or name)")
 
 
@@ -226,7 +226,9 @@ def parse_ref(text: str, default_alias: str = LATEST) -> ArtifactRef:
         raise UsageError(f"artifact reference {text!r} has more than one ':'")
     check_text(alias, "alias", MAX_NAME)
     if (ch := bad_char(alias)) is not None:
-        raise UsageError(f"artifact reference {text!r} has {describe_char(ch)} in its alias; use visible characters only")
+        raise UsageError(
+            f"artifact reference {text!r} has {describe_char(ch)} in its alias; use visible characters only"
+        )
     project = parts[-2] if len(parts) >= 2 else None
     entity = parts[-3] if len(parts) == 3 else None
     if project is not None:

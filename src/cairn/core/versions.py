@@ -170,7 +170,9 @@ class CommitRequest:
 MAX_METADATA_KEYS = 100
 
 
-def check_metadata(metadata: Any, what: str = "artifact metadata", max_keys: int | None = MAX_METADATA_KEYS) -> dict[str, Any]:
+def check_metadata(
+    metadata: Any, what: str = "artifact metadata", max_keys: int | None = MAX_METADATA_KEYS
+) -> dict[str, Any]:
     """Metadata is a JSON object with at most 100 top-level keys, nested at most
     ``MAX_JSON_DEPTH`` levels, whose text is valid Unicode; returns its plain-JSON copy."""
     import json

@@ -35,45 +35,99 @@ def entry_out(e: Entry) -> list:
 
 def version_out(v: VersionInfo) -> dict:
     return {
-        "id": v.id, "entity": v.entity, "project": v.project, "name": v.name, "type": v.type,
-        "index": v.index, "digest": v.digest, "manifest_key": v.manifest_key, "file_count": v.file_count,
-        "size": v.size, "description": v.description, "metadata": v.metadata, "state": v.state,
-        "aliases": list(v.aliases), "tags": list(v.tags), "ttl_seconds": v.ttl_seconds,
-        "created_at": _dt(v.created_at), "updated_at": _dt(v.updated_at), "run_id": v.run_id,
-        "link_of": v.link_of, "source_entity": v.source_entity, "source_project": v.source_project,
-        "source_name": v.source_name, "source_index": v.source_index,
+        "id": v.id,
+        "entity": v.entity,
+        "project": v.project,
+        "name": v.name,
+        "type": v.type,
+        "index": v.index,
+        "digest": v.digest,
+        "manifest_key": v.manifest_key,
+        "file_count": v.file_count,
+        "size": v.size,
+        "description": v.description,
+        "metadata": v.metadata,
+        "state": v.state,
+        "aliases": list(v.aliases),
+        "tags": list(v.tags),
+        "ttl_seconds": v.ttl_seconds,
+        "created_at": _dt(v.created_at),
+        "updated_at": _dt(v.updated_at),
+        "run_id": v.run_id,
+        "link_of": v.link_of,
+        "source_entity": v.source_entity,
+        "source_project": v.source_project,
+        "source_name": v.source_name,
+        "source_index": v.source_index,
     }
 
 
 def version_in(d: dict) -> VersionInfo:
     return VersionInfo(
-        id=d["id"], entity=d["entity"], project=d["project"], name=d["name"], type=d["type"], index=d["index"],
-        digest=d["digest"], manifest_key=d["manifest_key"], file_count=d["file_count"], size=d["size"],
-        description=d["description"], metadata=d["metadata"], state=d["state"], aliases=tuple(d["aliases"]),
-        tags=tuple(d["tags"]), ttl_seconds=d["ttl_seconds"], created_at=_pdt(d["created_at"]),
-        updated_at=_pdt(d["updated_at"]), run_id=d["run_id"], link_of=d.get("link_of"),
-        source_entity=d.get("source_entity"), source_project=d.get("source_project"),
-        source_name=d.get("source_name"), source_index=d.get("source_index"),
+        id=d["id"],
+        entity=d["entity"],
+        project=d["project"],
+        name=d["name"],
+        type=d["type"],
+        index=d["index"],
+        digest=d["digest"],
+        manifest_key=d["manifest_key"],
+        file_count=d["file_count"],
+        size=d["size"],
+        description=d["description"],
+        metadata=d["metadata"],
+        state=d["state"],
+        aliases=tuple(d["aliases"]),
+        tags=tuple(d["tags"]),
+        ttl_seconds=d["ttl_seconds"],
+        created_at=_pdt(d["created_at"]),
+        updated_at=_pdt(d["updated_at"]),
+        run_id=d["run_id"],
+        link_of=d.get("link_of"),
+        source_entity=d.get("source_entity"),
+        source_project=d.get("source_project"),
+        source_name=d.get("source_name"),
+        source_index=d.get("source_index"),
     )
 
 
 def run_out(r: RunInfo) -> dict:
     return {
-        "id": r.id, "entity": r.entity, "project": r.project, "name": r.name, "group": r.group,
-        "job_type": r.job_type, "config": r.config, "state": r.state,
-        "created_at": _dt(r.created_at), "finished_at": _dt(r.finished_at),
+        "id": r.id,
+        "entity": r.entity,
+        "project": r.project,
+        "name": r.name,
+        "group": r.group,
+        "job_type": r.job_type,
+        "config": r.config,
+        "state": r.state,
+        "created_at": _dt(r.created_at),
+        "finished_at": _dt(r.finished_at),
         # the summary travels as JSON text: it may hold NaN and infinities, which JSON
         # responses refuse
-        "summary_json": _json_text(r.summary), "tags": list(r.tags), "notes": r.notes, "last_step": r.last_step,
+        "summary_json": _json_text(r.summary),
+        "tags": list(r.tags),
+        "notes": r.notes,
+        "last_step": r.last_step,
     }
 
 
 def run_in(d: dict) -> RunInfo:
     return RunInfo(
-        id=d["id"], entity=d["entity"], project=d["project"], name=d["name"], group=d["group"],
-        job_type=d["job_type"], config=d["config"], state=d["state"], created_at=_pdt(d["created_at"]),
-        finished_at=_pdt(d["finished_at"]), summary=json.loads(d.get("summary_json") or "{}"),
-        tags=tuple(d.get("tags") or ()), notes=d.get("notes"), last_step=d.get("last_step"),
+        id=d["id"],
+        entity=d["entity"],
+        project=d["project"],
+        name=d["name"],
+        group=d["group"],
+        job_type=d["job_type"],
+        config=d["config"],
+        state=d["state"],
+        created_at=_pdt(d["created_at"]),
+        finished_at=_pdt(d["finished_at"]),
+        summary=json.loads(d.get("summary_json") or "{}"),
+        tags=tuple(d.get("tags") or ()),
+        notes=d.get("notes"),
+        last_step=d.get("last_step"),
     )
 
 
@@ -83,23 +137,41 @@ def _json_text(value: Any) -> str:
 
 def collection_out(c: CollectionInfo) -> dict:
     return {
-        "entity": c.entity, "project": c.project, "name": c.name, "type": c.type,
-        "description": c.description, "created_at": _dt(c.created_at), "version_count": c.version_count,
-        "kind": c.kind, "tags": list(c.tags),
+        "entity": c.entity,
+        "project": c.project,
+        "name": c.name,
+        "type": c.type,
+        "description": c.description,
+        "created_at": _dt(c.created_at),
+        "version_count": c.version_count,
+        "kind": c.kind,
+        "tags": list(c.tags),
     }
 
 
 def collection_in(d: dict) -> CollectionInfo:
     return CollectionInfo(
-        d["entity"], d["project"], d["name"], d["type"], d["description"], _pdt(d["created_at"]), d["version_count"],
-        d.get("kind", "logged"), tuple(d.get("tags") or ()),
+        d["entity"],
+        d["project"],
+        d["name"],
+        d["type"],
+        d["description"],
+        _pdt(d["created_at"]),
+        d["version_count"],
+        d.get("kind", "logged"),
+        tuple(d.get("tags") or ()),
     )
 
 
 def commit_out(req: CommitRequest) -> dict:
     body: dict[str, Any] = {
-        "type": req.type, "description": req.description, "metadata": req.metadata, "aliases": req.aliases,
-        "tags": req.tags, "ttl_seconds": req.ttl_seconds, "run_id": req.run_id,
+        "type": req.type,
+        "description": req.description,
+        "metadata": req.metadata,
+        "aliases": req.aliases,
+        "tags": req.tags,
+        "ttl_seconds": req.ttl_seconds,
+        "run_id": req.run_id,
     }
     if req.entries is not None:
         body["entries"] = [entry_out(e) for e in req.entries]

@@ -50,8 +50,9 @@ class Engine:
     def update_version(self, version_id: int, **changes) -> VersionInfo:  # noqa: ANN003
         return versions.update(self.meta, version_id, **changes)
 
-    def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None,
-                       by: str | None = None) -> None:
+    def delete_version(
+        self, version_id: int, delete_aliases: bool = False, run_id: str | None = None, by: str | None = None
+    ) -> None:
         versions.delete(self.meta, version_id, delete_aliases, run_id, by)
 
     def version_history(self, version_id: int) -> list[dict]:
@@ -78,8 +79,13 @@ class Engine:
 
     # links (the registry)
     def link_version(
-        self, version_id: int, entity: str, project: str, name: str,
-        aliases: list[str] | None = None, run_id: str | None = None,
+        self,
+        version_id: int,
+        entity: str,
+        project: str,
+        name: str,
+        aliases: list[str] | None = None,
+        run_id: str | None = None,
     ) -> VersionInfo:
         return links.link(self.meta, version_id, entity, project, name, aliases, run_id)
 
@@ -96,17 +102,25 @@ class Engine:
     def create_run(self, entity: str, project: str, **kw) -> RunInfo:  # noqa: ANN003
         return runs.create(self.meta, entity, project, **kw)
 
-    def finish_run(self, run_id: str, exit_code: int = 0, config: dict | None = None,
-                   summary: dict | None = None) -> None:
+    def finish_run(
+        self, run_id: str, exit_code: int = 0, config: dict | None = None, summary: dict | None = None
+    ) -> None:
         runs.finish(self.meta, run_id, exit_code, config, summary)
 
-    def log_history(self, run_id: str, rows: list[dict], summary: dict | None = None,
-                    config: dict | None = None) -> None:
+    def log_history(
+        self, run_id: str, rows: list[dict], summary: dict | None = None, config: dict | None = None
+    ) -> None:
         history.append(self.meta, run_id, rows, summary, config)
 
-    def run_history(self, run_id: str, keys: list[str] | None = None, min_step: int | None = None,
-                    max_step: int | None = None, limit: int | None = None,
-                    samples: int | None = None) -> list[str]:
+    def run_history(
+        self,
+        run_id: str,
+        keys: list[str] | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        limit: int | None = None,
+        samples: int | None = None,
+    ) -> list[str]:
         return history.rows(self.meta, run_id, keys, min_step, max_step, limit, samples)
 
     def update_run(self, run_id: str, **changes) -> None:  # noqa: ANN003

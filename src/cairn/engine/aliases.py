@@ -23,7 +23,8 @@ def move_alias(tx: Tx, artifact_id: int, alias: str, version_id: int, run_id: st
         insert(tx, "aliases", {"artifact_id": artifact_id, "alias": alias, "version_id": version_id})
     else:
         moved = tx.execute(
-            f"UPDATE aliases SET version_id = :new WHERE {_KEY} AND version_id = :old", {**key, "new": version_id, "old": old}
+            f"UPDATE aliases SET version_id = :new WHERE {_KEY} AND version_id = :old",
+            {**key, "new": version_id, "old": old},
         )
         assert moved == 1, "alias moved under a held artifact lock"
     _log(tx, artifact_id, alias, old, version_id, run_id)
@@ -48,7 +49,10 @@ def set_version_aliases(tx: Tx, artifact_id: int, version_id: int, wanted: list[
 
 
 def alias_history(tx: Tx, artifact_id: int) -> list[dict]:
-    rows = [r._asdict() for r in tx.rows("SELECT * FROM alias_log WHERE artifact_id = :art ORDER BY id", {"art": artifact_id})]
+    rows = [
+        r._asdict()
+        for r in tx.rows("SELECT * FROM alias_log WHERE artifact_id = :art ORDER BY id", {"art": artifact_id})
+    ]
     for r in rows:  # every time cairn returns is UTC-aware
         r["at"] = as_utc(r["at"])
     return rows

@@ -138,8 +138,10 @@ def with_gc_retries(attempt):  # noqa: ANN001, ANN201
         except gcmarks.Retry as e:
             log.info("commit starts again: %s", e)
             why, reuse = str(e), reuse and e.reuse
-    raise StoreError(f"the commit lost {ATTEMPTS} races with garbage collection ({why}); try again, "
-                     "or give gc a longer grace period (cairn gc --grace)")
+    raise StoreError(
+        f"the commit lost {ATTEMPTS} races with garbage collection ({why}); try again, "
+        "or give gc a longer grace period (cairn gc --grace)"
+    )
 
 
 def _commit_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, entries, reuse: bool) -> VersionInfo:  # noqa: ANN001
@@ -176,9 +178,14 @@ def _commit_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, entries, r
         art = records.ensure_artifact(tx, req.entity, req.project, req.name, req.type)
         if reused or req.base_version_id is not None:
             lock_row(tx, "artifacts", art.id)
-        if reused and tx.scalar(
-            f"SELECT v.id FROM versions v WHERE {records.COMMITTED_OF} AND v.digest = :d", {"art": art.id, "d": root.digest}
-        ) is None:
+        if (
+            reused
+            and tx.scalar(
+                f"SELECT v.id FROM versions v WHERE {records.COMMITTED_OF} AND v.digest = :d",
+                {"art": art.id, "d": root.digest},
+            )
+            is None
+        ):
             raise gcmarks.Retry("the version whose manifest this commit reused was deleted", reuse=False)
         if base_key is not None:
             # The base's manifest must still be a committed version's: then gc keeps its
@@ -187,7 +194,9 @@ def _commit_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, entries, r
             # another version (the race test once saw this commit a version on removed chunks).
             row = tx.first("SELECT state, manifest_key FROM versions WHERE id = :v", {"v": req.base_version_id})
             if row is None or row.state != COMMITTED or row.manifest_key != base_key:
-                raise ArtifactNotFoundError(f"version id {req.base_version_id}", "the base version of this draft was deleted")
+                raise ArtifactNotFoundError(
+                    f"version id {req.base_version_id}", "the base version of this draft was deleted"
+                )
         gcmarks.settle(tx, blobs, relied, chunk_keys)
         version_id = commit_in_tx(tx, art, root, req)
         return records.version_by_id(tx, version_id)

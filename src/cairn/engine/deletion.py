@@ -43,8 +43,23 @@ def _where_in(tx: Tx, sql: str, column_values: list, extra: dict | None = None) 
 
 # Tables this module deletes from by name; rows of any other table that points at a deleted
 # row (a table added later, e.g. runs' history or registry links) are found in the catalog.
-_KNOWN = {"aliases", "alias_log", "tags", "usages", "outputs", "outputs_pending", "draft_entries", "drafts",
-          "versions", "retention", "artifacts", "runs", "project_blobs", "blob_claims", "projects"}
+_KNOWN = {
+    "aliases",
+    "alias_log",
+    "tags",
+    "usages",
+    "outputs",
+    "outputs_pending",
+    "draft_entries",
+    "drafts",
+    "versions",
+    "retention",
+    "artifacts",
+    "runs",
+    "project_blobs",
+    "blob_claims",
+    "projects",
+}
 
 
 def _referencing(tx: Tx, parent: str) -> list[tuple[str, str]]:
@@ -56,7 +71,9 @@ def _referencing(tx: Tx, parent: str) -> list[tuple[str, str]]:
             "AND kcu.constraint_schema = rc.constraint_schema "
             "JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = rc.unique_constraint_name "
             "AND ccu.constraint_schema = rc.unique_constraint_schema "
-            "WHERE ccu.table_name = :p AND kcu.table_schema = current_schema()", {"p": parent})
+            "WHERE ccu.table_name = :p AND kcu.table_schema = current_schema()",
+            {"p": parent},
+        )
     else:
         rows = []
         for (table,) in tx.tuples("SELECT name FROM sqlite_master WHERE type = 'table'"):

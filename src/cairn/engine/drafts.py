@@ -43,7 +43,9 @@ def _draft(tx: Tx, art, distributed_id: str):  # noqa: ANN001, ANN202
     row = tx.first(q, key)
     if row is None:
         insert_ignore(
-            tx, "drafts", {"artifact_id": art.id, "distributed_id": distributed_id, "state": OPEN, "created_at": tx.now()}
+            tx,
+            "drafts",
+            {"artifact_id": art.id, "distributed_id": distributed_id, "state": OPEN, "created_at": tx.now()},
         )
         row = tx.first(q, key)
     if row.state == FINISHED:
@@ -168,7 +170,8 @@ def draft_state(ms: MetaStore, entity: str, project: str, name: str, distributed
         if art is None:
             return None
         row = tx.first(
-            "SELECT * FROM drafts WHERE artifact_id = :art AND distributed_id = :d", {"art": art.id, "d": distributed_id}
+            "SELECT * FROM drafts WHERE artifact_id = :art AND distributed_id = :d",
+            {"art": art.id, "d": distributed_id},
         )
         if row is None:
             return None

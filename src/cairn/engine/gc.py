@@ -138,7 +138,9 @@ class _Run:
         with self.ms.read() as tx:
             old = tx.tuples(
                 "SELECT d.id, d.distributed_id, a.name FROM drafts d JOIN artifacts a ON a.id = d.artifact_id "
-                "WHERE d.state = 'OPEN' AND d.created_at < :c", {"c": gcmarks.ts(tx, cutoff)})
+                "WHERE d.state = 'OPEN' AND d.created_at < :c",
+                {"c": gcmarks.ts(tx, cutoff)},
+            )
         for draft_id, dist_id, name in old:
             if not self.opts.dry_run:
                 with self.ms.write() as tx:
@@ -207,8 +209,12 @@ class _Run:
             for digest, parts in recipes():
                 if scratch.is_live(digest):
                     scratch.add_live(parts)
-        log.info("gc: %d versions reference %d blobs and %d manifest chunks", len(roots), scratch.live_count(),
-                 len(live_chunks))
+        log.info(
+            "gc: %d versions reference %d blobs and %d manifest chunks",
+            len(roots),
+            scratch.live_count(),
+            len(live_chunks),
+        )
         return live_chunks
 
     def _stored_blobs(self) -> None:
@@ -249,7 +255,8 @@ class _Run:
                 page = tx.tuples(
                     "SELECT kind, digest, state, CASE WHEN at < :c THEN 1 ELSE 0 END FROM gc_marks "
                     "WHERE kind > :k OR (kind = :k AND digest > :d) ORDER BY kind, digest LIMIT 5000",
-                    {"c": gcmarks.ts(tx, cut), "k": after[0], "d": after[1]})
+                    {"c": gcmarks.ts(tx, cut), "k": after[0], "d": after[1]},
+                )
             if not page:
                 return
             yield from ((k, d, s, bool(o)) for k, d, s, o in page)
@@ -260,10 +267,11 @@ class _Run:
         claim_cut = cut
         scratch = self.scratch
         scratch.set_marks(self._iter_marks(cut))
-        chunk_marks = scratch.db.execute(f"SELECT d, old FROM marks WHERE kind = '{CHUNK}' AND state = '{MARKED}'").fetchall()
+        chunk_marks = scratch.db.execute(
+            f"SELECT d, old FROM marks WHERE kind = '{CHUNK}' AND state = '{MARKED}'"
+        ).fetchall()
         unmark_chunks = [(CHUNK, d) for d, _ in chunk_marks if d in live_chunks]
-        doomed = {BLOB: scratch.doomed_blobs(),
-                  CHUNK: [d for d, o in chunk_marks if o and d not in live_chunks]}
+        doomed = {BLOB: scratch.doomed_blobs(), CHUNK: [d for d, o in chunk_marks if o and d not in live_chunks]}
         doomed_sizes = scratch.sizes(doomed[BLOB])
         self.remove_task = self.reporter.task(REMOVE)
         self.remove_task.add_total(files=len(doomed[BLOB]) + len(doomed[CHUNK]), nbytes=sum(doomed_sizes.values()))
@@ -274,8 +282,10 @@ class _Run:
             with self.ms.write() as tx:
                 gcmarks.guard(tx, exclusive=True)
                 for kind, d in part:
-                    tx.execute("DELETE FROM gc_marks WHERE kind = :k AND digest = :d AND state = :s",
-                               {"k": kind, "d": d, "s": MARKED})
+                    tx.execute(
+                        "DELETE FROM gc_marks WHERE kind = :k AND digest = :d AND state = :s",
+                        {"k": kind, "d": d, "s": MARKED},
+                    )
         for part in batches(sorted(doomed[CHUNK]), _BATCH):
             with self.ms.write() as tx:
                 gcmarks.guard(tx, exclusive=True)
@@ -346,7 +356,9 @@ class _Run:
                     rows = [{"kind": kind, "digest": d, "state": MARKED, "at": at} for d in part]
                     tx.execute_many(
                         "INSERT INTO gc_marks (kind, digest, state, at) VALUES (:kind, :digest, :state, :at) "
-                        "ON CONFLICT DO NOTHING", rows)
+                        "ON CONFLICT DO NOTHING",
+                        rows,
+                    )
             marked += len(fresh)
         if marked:
             log.info("gc: marked %d unreferenced blobs and chunks", marked)
@@ -441,8 +453,11 @@ def _each_part(tx: Tx, sql: str, digests: list[str], extra: dict | None = None) 
 
 def _still_marked(tx: Tx, kind: str, digests: list[str], cut) -> list[str]:  # noqa: ANN001
     return _each_part(
-        tx, f"SELECT digest FROM gc_marks WHERE kind = :kind AND state = '{MARKED}' AND at < :c AND digest IN {{ph}}",
-        digests, {"kind": kind, "c": gcmarks.ts(tx, cut)})
+        tx,
+        f"SELECT digest FROM gc_marks WHERE kind = :kind AND state = '{MARKED}' AND at < :c AND digest IN {{ph}}",
+        digests,
+        {"kind": kind, "c": gcmarks.ts(tx, cut)},
+    )
 
 
 def _claimed(tx: Tx, digests: list[str], cut) -> set[str]:  # noqa: ANN001
@@ -450,7 +465,9 @@ def _claimed(tx: Tx, digests: list[str], cut) -> set[str]:  # noqa: ANN001
     abandoned uploads and dropped."""
     if not digests:
         return set()
-    _each_part(tx, "DELETE FROM blob_claims WHERE created_at < :c AND digest IN {ph}", digests, {"c": gcmarks.ts(tx, cut)})
+    _each_part(
+        tx, "DELETE FROM blob_claims WHERE created_at < :c AND digest IN {ph}", digests, {"c": gcmarks.ts(tx, cut)}
+    )
     return set(_each_part(tx, "SELECT digest FROM blob_claims WHERE digest IN {ph}", digests))
 
 
@@ -462,5 +479,9 @@ def _forget_holders(tx: Tx, digests: list[str]) -> None:
 
 def _set_state(tx: Tx, kind: str, digests: list[str], state: str, at, only: str | None = None) -> None:  # noqa: ANN001
     cond = f" AND state = '{only}'" if only else ""
-    _each_part(tx, f"UPDATE gc_marks SET state = :s, at = :at WHERE kind = :kind AND digest IN {{ph}}{cond}",
-               digests, {"s": state, "at": at, "kind": kind})
+    _each_part(
+        tx,
+        f"UPDATE gc_marks SET state = :s, at = :at WHERE kind = :kind AND digest IN {{ph}}{cond}",
+        digests,
+        {"s": state, "at": at, "kind": kind},
+    )

@@ -72,8 +72,9 @@ class GcReport:
         if self.in_flight.count:
             out.append(f"kept: {t(self.in_flight)} claimed by uploads in flight")
         if self.kept_aliased:
-            out.append(f"kept {len(self.kept_aliased)} aliased versions past their ttl or retention: "
-                       f"{_few(self.kept_aliased)}")
+            out.append(
+                f"kept {len(self.kept_aliased)} aliased versions past their ttl or retention: {_few(self.kept_aliased)}"
+            )
         return out
 
 

@@ -80,7 +80,9 @@ def set_grace(ms: MetaStore, seconds: float) -> None:
     with ms.write() as tx:
         guard(tx, exclusive=True)
         tx.execute("DELETE FROM store_settings WHERE key = 'gc_grace_seconds'")
-        tx.execute("INSERT INTO store_settings (key, value) VALUES ('gc_grace_seconds', :v)", {"v": repr(float(seconds))})
+        tx.execute(
+            "INSERT INTO store_settings (key, value) VALUES ('gc_grace_seconds', :v)", {"v": repr(float(seconds))}
+        )
 
 
 class Checked:
@@ -116,7 +118,9 @@ def check_fresh(tx: Tx, checked: Checked, blobs: BlobStore, entries: Iterable, c
     while part := list(itertools.islice(it, 5000)):
         missing = set(part) - stored_now(blobs, part)
         if missing:
-            raise BlobNotFoundError(sorted(missing)[0], "(removed by garbage collection before this commit); log the files again")
+            raise BlobNotFoundError(
+                sorted(missing)[0], "(removed by garbage collection before this commit); log the files again"
+            )
     keys = iter(chunk_keys)
     while part := list(itertools.islice(keys, 500)):
         ph, params = in_list(sorted(set(part)))
@@ -206,8 +210,11 @@ def _marks_among(tx: Tx, kind: str, keys: Iterable[str], count: int) -> dict[str
     it = iter(keys)
     while part := list(itertools.islice(it, 500)):
         ph, params = in_list(sorted(set(part)))
-        out.update(tx.tuples(f"SELECT digest, state FROM gc_marks WHERE kind = :kind AND digest IN {ph}",
-                             {**params, "kind": kind}))
+        out.update(
+            tx.tuples(
+                f"SELECT digest, state FROM gc_marks WHERE kind = :kind AND digest IN {ph}", {**params, "kind": kind}
+            )
+        )
     return out
 
 

@@ -27,8 +27,13 @@ class Scratch:
     def __init__(self) -> None:
         self._dir = tempfile.mkdtemp(prefix="cairn-gc-")
         self.db = sqlite3.connect(f"{self._dir}/scratch.sqlite", isolation_level=None)
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", f"cache_size = -{_CACHE_KIB}",
-                       "temp_store = FILE", "locking_mode = EXCLUSIVE"):
+        for pragma in (
+            "journal_mode = OFF",
+            "synchronous = OFF",
+            f"cache_size = -{_CACHE_KIB}",
+            "temp_store = FILE",
+            "locking_mode = EXCLUSIVE",
+        ):
             self.db.execute(f"PRAGMA {pragma}")
         # live and stored are filled unindexed (appending is fast; keeping a B-tree sorted under
         # 1,000,000 random inserts made a run ~2.5x slower), then indexed once (``index``)
@@ -64,8 +69,10 @@ class Scratch:
         self.db.execute("DELETE FROM marks")
         it = iter(rows)
         while page := list(itertools.islice(it, _PAGE)):
-            self._many("INSERT OR REPLACE INTO marks (kind, d, state, old) VALUES (?, ?, ?, ?)",
-                       [(k, d, s, int(o)) for k, d, s, o in page])
+            self._many(
+                "INSERT OR REPLACE INTO marks (kind, d, state, old) VALUES (?, ?, ?, ?)",
+                [(k, d, s, int(o)) for k, d, s, o in page],
+            )
 
     def index(self, table: str) -> None:
         """Index ``live`` or ``stored`` by digest once it is filled (one sort)."""
@@ -85,7 +92,9 @@ class Scratch:
 
     def stored_tally(self, live: bool | None = None) -> tuple[int, int]:
         """(count, bytes) of stored blobs: all, or those (not) live."""
-        where = "" if live is None else f"WHERE {'' if live else 'NOT '}EXISTS (SELECT 1 FROM live l WHERE l.d = stored.d)"
+        where = (
+            "" if live is None else f"WHERE {'' if live else 'NOT '}EXISTS (SELECT 1 FROM live l WHERE l.d = stored.d)"
+        )
         n, size = self.db.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM stored {where}").fetchone()
         return n, size
 
@@ -93,8 +102,9 @@ class Scratch:
         out: dict[str, int] = {}
         for i in range(0, len(digests), 500):
             part = digests[i : i + 500]
-            out.update(self.db.execute(
-                f"SELECT d, size FROM stored WHERE d IN ({','.join('?' * len(part))})", part).fetchall())
+            out.update(
+                self.db.execute(f"SELECT d, size FROM stored WHERE d IN ({','.join('?' * len(part))})", part).fetchall()
+            )
         return out
 
     def pages(self, sql: str, params: tuple = ()) -> Iterator[list[tuple]]:
@@ -112,12 +122,17 @@ class Scratch:
     def doomed_blobs(self) -> list[str]:
         """Blobs marked longer than the grace period and not live (sorted). The condemned of
         one run are few next to the store (they are what was deleted), so a list is fine."""
-        return [d for (d,) in self.db.execute(
-            "SELECT d FROM marks m WHERE kind = 'blob' AND state = 'marked' AND old = 1 "
-            "AND NOT EXISTS (SELECT 1 FROM live l WHERE l.d = m.d) ORDER BY d")]
+        return [
+            d
+            for (d,) in self.db.execute(
+                "SELECT d FROM marks m WHERE kind = 'blob' AND state = 'marked' AND old = 1 "
+                "AND NOT EXISTS (SELECT 1 FROM live l WHERE l.d = m.d) ORDER BY d"
+            )
+        ]
 
     def unreferenced(self) -> Iterator[list[tuple[str, int, str | None]]]:
         """Stored blobs that are not live: (digest, size, gc state or None), a page at a time."""
         yield from self.pages(
             "SELECT s.d, s.size, m.state FROM stored s LEFT JOIN marks m ON m.kind = 'blob' AND m.d = s.d "
-            "WHERE NOT EXISTS (SELECT 1 FROM live l WHERE l.d = s.d) ORDER BY s.d")
+            "WHERE NOT EXISTS (SELECT 1 FROM live l WHERE l.d = s.d) ORDER BY s.d"
+        )

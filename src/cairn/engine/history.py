@@ -156,8 +156,15 @@ def rows(
         return tx.scalars(q, {**params, "every": every, "n": n})
 
 
-def update(ms: MetaStore, run_id: str, summary: dict | None = None, config: dict | None = None,
-           tags: list[str] | None = None, notes: str | None = None, name: str | None = None) -> None:
+def update(
+    ms: MetaStore,
+    run_id: str,
+    summary: dict | None = None,
+    config: dict | None = None,
+    tags: list[str] | None = None,
+    notes: str | None = None,
+    name: str | None = None,
+) -> None:
     """Replace the given parts of a run's record (finished runs too, as W&B's ``run.update()``)."""
     sets, params = _doc_sets(summary, config)
     if tags is not None:

@@ -60,8 +60,11 @@ def _neighbours(ms: MetaStore, node: Node, direction: int) -> list[Node]:
     if node.kind == "version":
         assert node.version is not None
         vid = node.version.link_of or node.version.id  # a link's lineage is its source's
-        runs = producers(ms, vid) if direction == UP else _runs(
-            ms, "r.id IN (SELECT run_id FROM usages WHERE version_id = :v)", {"v": node.version.id})
+        runs = (
+            producers(ms, vid)
+            if direction == UP
+            else _runs(ms, "r.id IN (SELECT run_id FROM usages WHERE version_id = :v)", {"v": node.version.id})
+        )
         return [Node(f"r:{r.id}", "run", layer, run=r) for r in runs]
     assert node.run is not None
     table = "usages" if direction == UP else "outputs"
@@ -76,8 +79,15 @@ def _entity(n: Node) -> str:
     return n.run.entity
 
 
-def walk(ms: MetaStore, focus: VersionInfo | RunInfo, depth: int, visible: Callable[[Node], bool],
-         expand: frozenset[str] = frozenset(), fanout: int = 12, max_nodes: int = 600) -> Graph:
+def walk(
+    ms: MetaStore,
+    focus: VersionInfo | RunInfo,
+    depth: int,
+    visible: Callable[[Node], bool],
+    expand: frozenset[str] = frozenset(),
+    fanout: int = 12,
+    max_nodes: int = 600,
+) -> Graph:
     """The graph around ``focus`` (see the module's docstring). ``visible(node)`` decides
     whether the caller may see a node (its entity, and for a link its source's)."""
     if isinstance(focus, VersionInfo):
@@ -100,8 +110,13 @@ def walk(ms: MetaStore, focus: VersionInfo | RunInfo, depth: int, visible: Calla
                         edges.add(_edge(node.key, n.key, direction))
                     if fresh:
                         kinds = {n.kind for n in fresh}
-                        g.nodes[group_key] = Node(group_key, "group", node.layer + direction, count=len(fresh),
-                                                  member_kind=kinds.pop() if len(kinds) == 1 else "node")
+                        g.nodes[group_key] = Node(
+                            group_key,
+                            "group",
+                            node.layer + direction,
+                            count=len(fresh),
+                            member_kind=kinds.pop() if len(kinds) == 1 else "node",
+                        )
                         edges.add(_edge(node.key, group_key, direction))
                     continue
                 for n in near:

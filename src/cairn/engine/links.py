@@ -54,9 +54,19 @@ def link(
                 tx,
                 "versions",
                 {
-                    "artifact_id": art.id, "idx": idx, "digest": src.digest, "manifest_key": src.manifest_key,
-                    "file_count": src.file_count, "size": src.size, "description": None, "metadata": "{}",
-                    "state": COMMITTED, "ttl_seconds": None, "created_at": t, "updated_at": t, "run_id": run_id,
+                    "artifact_id": art.id,
+                    "idx": idx,
+                    "digest": src.digest,
+                    "manifest_key": src.manifest_key,
+                    "file_count": src.file_count,
+                    "size": src.size,
+                    "description": None,
+                    "metadata": "{}",
+                    "state": COMMITTED,
+                    "ttl_seconds": None,
+                    "created_at": t,
+                    "updated_at": t,
+                    "run_id": run_id,
                     "link_of": src.id,
                 },
                 returning="id",
@@ -87,7 +97,9 @@ def remove(tx: Tx, v: VersionInfo, run_id: str | None) -> None:
     lock_row(tx, "artifacts", art_id)
     for alias in v.aliases:
         drop_alias(tx, art_id, alias, run_id)
-    tx.execute("UPDATE versions SET state = :s, updated_at = :t WHERE id = :v", {"s": DELETED, "t": tx.now(), "v": v.id})
+    tx.execute(
+        "UPDATE versions SET state = :s, updated_at = :t WHERE id = :v", {"s": DELETED, "t": tx.now(), "v": v.id}
+    )
     if LATEST in v.aliases:
         newest = tx.scalar(
             f"SELECT v.id FROM versions v WHERE {records.COMMITTED_OF} ORDER BY v.idx DESC LIMIT 1", {"art": art_id}

@@ -33,7 +33,8 @@ def ensure_artifact(tx: Tx, entity: str, project: str, name: str, type_: str, ki
     UsageError when it holds the other ``kind`` (logged versions vs links)."""
     pid = project_id(tx, entity, project, create=True)
     insert_ignore(
-        tx, "artifacts",
+        tx,
+        "artifacts",
         {"project_id": pid, "name": name, "type": type_, "created_at": tx.now(), "next_index": 0, "kind": kind},
     )
     row = tx.first("SELECT * FROM artifacts WHERE project_id = :pid AND name = :n", {"pid": pid, "n": name})
@@ -149,7 +150,14 @@ def collection_info(tx: Tx, where: str, params: dict) -> list[CollectionInfo]:
             tags.setdefault(aid, []).append(t)
     return [
         CollectionInfo(
-            r.p_entity, r.p_name, r.name, r.type, r.description, as_utc(r.created_at), r.n or 0, r.kind,
+            r.p_entity,
+            r.p_name,
+            r.name,
+            r.type,
+            r.description,
+            as_utc(r.created_at),
+            r.n or 0,
+            r.kind,
             tuple(sorted(tags.get(r.id, []))),
         )
         for r in rows

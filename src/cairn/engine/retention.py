@@ -102,8 +102,10 @@ def due(ms: MetaStore, now: datetime) -> tuple[list[Doomed], list[str]]:
             "AND (v.ttl_seconds IS NOT NULL OR a.id IN (SELECT artifact_id FROM retention) "
             "OR a.project_id IN (SELECT project_id FROM retention WHERE artifact_id = 0)) ORDER BY v.artifact_id, v.idx"
         )
-        policies = {(p, a): Retention(k, m) for p, a, k, m in tx.tuples(
-            "SELECT project_id, artifact_id, keep_last, max_age_seconds FROM retention")}
+        policies = {
+            (p, a): Retention(k, m)
+            for p, a, k, m in tx.tuples("SELECT project_id, artifact_id, keep_last, max_age_seconds FROM retention")
+        }
         aliased: set[int] = set(tx.scalars("SELECT version_id FROM aliases WHERE alias <> :l", {"l": LATEST}))
     by_art: dict[int, list] = {}
     for r in rows:
@@ -119,7 +121,8 @@ def due(ms: MetaStore, now: datetime) -> tuple[list[Doomed], list[str]]:
                 why = "ttl"
             elif policy is not None:
                 keep = (policy.keep_last is not None and rank < policy.keep_last) or (
-                    policy.max_age_seconds is not None and age <= timedelta(seconds=policy.max_age_seconds))
+                    policy.max_age_seconds is not None and age <= timedelta(seconds=policy.max_age_seconds)
+                )
                 why = None if keep else "retention"
             if why is None:
                 continue

@@ -105,17 +105,22 @@ def config_json(config: dict | None) -> str:
     return text
 
 
-def finish(ms: MetaStore, run_id: str, exit_code: int = 0, config: dict | None = None,
-           summary: dict | None = None) -> None:
+def finish(
+    ms: MetaStore, run_id: str, exit_code: int = 0, config: dict | None = None, summary: dict | None = None
+) -> None:
     """Mark the run finished (failed for a non-zero exit code), storing its last config and summary."""
     check_run_id(run_id)
-    if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not -2**31 <= exit_code < 2**31:
+    if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not -(2**31) <= exit_code < 2**31:
         raise UsageError(f"exit_code must be a 32-bit integer, not {exit_code!r}")
     config_text = config_json(config) if config is not None else None
     summary_text = history.summary_json(summary) if summary is not None else None
     with ms.write() as tx:
-        values = {"state": FINISHED if not exit_code else FAILED, "finished_at": tx.now(), "rid": run_id,
-                  "code": exit_code}
+        values = {
+            "state": FINISHED if not exit_code else FAILED,
+            "finished_at": tx.now(),
+            "rid": run_id,
+            "code": exit_code,
+        }
         sets = "state = :state, finished_at = :finished_at, exit_code = :code"
         if config_text is not None:
             values["config"] = config_text

@@ -87,20 +87,27 @@ def _matches(v: VersionInfo, q: Query) -> tuple[str, ...]:
     return tuple(found)
 
 
-def search(ms: MetaStore, raw: str, entities: list[str] | None, type_: str | None = None,
-           limit: int = 200) -> tuple[list[Hit], bool]:
+def search(
+    ms: MetaStore, raw: str, entities: list[str] | None, type_: str | None = None, limit: int = 200
+) -> tuple[list[Hit], bool]:
     """Committed versions matching ``raw`` in the projects of ``entities`` (None: every
     entity), newest first; and whether there were more than ``limit``."""
     q = Query.parse(raw)
     if entities is not None and not entities:
         return [], False
-    params: dict[str, Any] = {"q": _like(q.text), "qj": _like(json.dumps(q.text)[1:-1].lower()),
-                              "s": COMMITTED, "n": CANDIDATES}
+    params: dict[str, Any] = {
+        "q": _like(q.text),
+        "qj": _like(json.dumps(q.text)[1:-1].lower()),
+        "s": COMMITTED,
+        "n": CANDIDATES,
+    }
     meta = "(lower(v.metadata) LIKE :q ESCAPE '\\' OR lower(v.metadata) LIKE :qj ESCAPE '\\')"
     if q.key is None:
-        where = (f"(lower(a.name) LIKE :q ESCAPE '\\' OR lower(a.type) LIKE :q ESCAPE '\\' OR {meta}"
-                 " OR EXISTS (SELECT 1 FROM aliases al WHERE al.version_id = v.id AND lower(al.alias) LIKE :q ESCAPE '\\')"
-                 " OR EXISTS (SELECT 1 FROM tags t WHERE t.version_id = v.id AND lower(t.tag) LIKE :q ESCAPE '\\'))")
+        where = (
+            f"(lower(a.name) LIKE :q ESCAPE '\\' OR lower(a.type) LIKE :q ESCAPE '\\' OR {meta}"
+            " OR EXISTS (SELECT 1 FROM aliases al WHERE al.version_id = v.id AND lower(al.alias) LIKE :q ESCAPE '\\')"
+            " OR EXISTS (SELECT 1 FROM tags t WHERE t.version_id = v.id AND lower(t.tag) LIKE :q ESCAPE '\\'))"
+        )
     else:
         where = meta
     where = f"v.state = :s AND v.link_of IS NULL AND {where}"
@@ -114,10 +121,12 @@ def search(ms: MetaStore, raw: str, entities: list[str] | None, type_: str | Non
     with ms.read() as tx:
         ids = tx.scalars(
             "SELECT v.id FROM versions v JOIN artifacts a ON v.artifact_id = a.id JOIN projects p ON a.project_id = p.id "
-            f"WHERE {where} ORDER BY v.id DESC LIMIT :n", params)
+            f"WHERE {where} ORDER BY v.id DESC LIMIT :n",
+            params,
+        )
         hits = []
         for part in range(0, len(ids), 500):
-            ph, more = in_list(ids[part:part + 500])
+            ph, more = in_list(ids[part : part + 500])
             for v in records.versions_where(tx, f"v.id IN {ph}", more, order="v.id DESC"):
                 matched = _matches(v, q)
                 if matched:

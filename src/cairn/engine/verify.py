@@ -107,8 +107,15 @@ def verify(
             with reporter.task("checking versions") as task:
                 _check_versions(meta, _all_versions(meta), checker, report, problem, task)
             for digest, what in index_.unreferenced_damage():
-                problem(Problem(None, None, f"blob {digest} {what} (no committed version names it: a chunk "
-                                            "of a large file, or garbage for gc)", digest))
+                problem(
+                    Problem(
+                        None,
+                        None,
+                        f"blob {digest} {what} (no committed version names it: a chunk "
+                        "of a large file, or garbage for gc)",
+                        digest,
+                    )
+                )
     else:
         assert entity and project, "a named check needs the entity and project"
         versions = _named_versions(meta, entity, project, name, index)
@@ -120,12 +127,14 @@ def verify(
 
 # -- versions ----------------------------------------------------------------------------
 
+
 def _all_versions(meta: MetaStore) -> Iterator[VersionInfo]:
     after = 0
     while True:
         with meta.read() as tx:
-            page = records.versions_where(tx, "v.state = :s AND v.id > :after", {"s": COMMITTED, "after": after},
-                                          order="v.id", limit=200)
+            page = records.versions_where(
+                tx, "v.state = :s AND v.id > :after", {"s": COMMITTED, "after": after}, order="v.id", limit=200
+            )
         if not page:
             return
         yield from page
@@ -187,8 +196,14 @@ def _check_versions(
         report.versions += 1
         report.files += count
         if not chunk_trouble and (digest != v.digest or count != v.file_count):
-            problem(Problem(label, None, f"its manifest holds {count} entries with digest {digest}, but the version "
-                                         f"records {v.file_count} with digest {v.digest}"))
+            problem(
+                Problem(
+                    label,
+                    None,
+                    f"its manifest holds {count} entries with digest {digest}, but the version "
+                    f"records {v.file_count} with digest {v.digest}",
+                )
+            )
         log.info("verified %s (%d files)", label, count)
 
 
@@ -240,7 +255,9 @@ def _walk(load: mf.ChunkLoader, root_key: str, on_chunk: Callable[[str], None]) 
         yield from node(root)
 
 
-def _check_entries(batch: list[mf.Entry], checker: "_BlobChecker", label: str, problem: Callable[[Problem], None]) -> None:
+def _check_entries(
+    batch: list[mf.Entry], checker: "_BlobChecker", label: str, problem: Callable[[Problem], None]
+) -> None:
     stored = [e for e in batch if e.ref is None and e.digest.startswith("blake3:")]
     if not stored:
         return
@@ -252,6 +269,7 @@ def _check_entries(batch: list[mf.Entry], checker: "_BlobChecker", label: str, p
 
 
 # -- blobs --------------------------------------------------------------------------------
+
 
 class _BlobChecker(Protocol):
     def check(self, digests: list[str]) -> dict[str, str]:
@@ -351,7 +369,9 @@ class _StoredBlobs(_BlobChecker):
         bad = _hash_many(self._blobs, digests, self._report)
         self._task.advance(files=len(digests), nbytes=self._report.bytes - before)
         self._db.execute("BEGIN")
-        self._db.executemany("INSERT OR IGNORE INTO blobs (digest, bad) VALUES (?, ?)", [(d, bad.get(d)) for d in digests])
+        self._db.executemany(
+            "INSERT OR IGNORE INTO blobs (digest, bad) VALUES (?, ?)", [(d, bad.get(d)) for d in digests]
+        )
         self._db.execute("COMMIT")
 
     def check(self, digests: list[str]) -> dict[str, str]:
@@ -361,7 +381,9 @@ class _StoredBlobs(_BlobChecker):
             part = wanted[i : i + 500]
             marks = ",".join("?" * len(part))
             found.update(self._db.execute(f"SELECT digest, bad FROM blobs WHERE digest IN ({marks})", part))
-            self._db.execute(f"UPDATE blobs SET used = 1 WHERE used = 0 AND bad IS NOT NULL AND digest IN ({marks})", part)
+            self._db.execute(
+                f"UPDATE blobs SET used = 1 WHERE used = 0 AND bad IS NOT NULL AND digest IN ({marks})", part
+            )
         out: dict[str, str] = {}
         for d in wanted:
             if d not in found:

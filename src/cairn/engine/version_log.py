@@ -16,12 +16,28 @@ def record(tx: Tx, version_id: int, action: str, detail: dict[str, Any], by: str
     """Log one change of ``version_id``; an edit that changed nothing is not logged."""
     if action == EDIT and not detail:
         return
-    insert(tx, "version_log", {"version_id": version_id, "action": action, "by_user": by, "run_id": run_id,
-                               "detail": json.dumps(detail, sort_keys=True), "at": tx.now()})
+    insert(
+        tx,
+        "version_log",
+        {
+            "version_id": version_id,
+            "action": action,
+            "by_user": by,
+            "run_id": run_id,
+            "detail": json.dumps(detail, sort_keys=True),
+            "at": tx.now(),
+        },
+    )
 
 
-def edit_detail(old: Any, values: dict[str, Any], aliases_before: list[str], aliases_after: list[str],
-                tags_before: list[str], tags_after: list[str] | None) -> dict[str, Any]:
+def edit_detail(
+    old: Any,
+    values: dict[str, Any],
+    aliases_before: list[str],
+    aliases_after: list[str],
+    tags_before: list[str],
+    tags_after: list[str] | None,
+) -> dict[str, Any]:
     """What an edit changed, by name: fields, metadata keys, aliases and tags added or removed.
     Metadata values are not copied (they may be large); the version shows the current ones."""
     out: dict[str, Any] = {}
@@ -59,7 +75,10 @@ def _delta(before: list[str], after: list[str]) -> tuple[list[str], list[str]]:
 def history(ms: MetaStore, version_id: int, limit: int = MAX_ROWS) -> list[dict[str, Any]]:
     """The newest ``limit`` changes of a version, newest first."""
     with ms.read() as tx:
-        rows = tx.rows("SELECT * FROM version_log WHERE version_id = :v ORDER BY id DESC LIMIT :n",
-                       {"v": version_id, "n": limit})
-    return [{"action": r.action, "by": r.by_user, "run_id": r.run_id, "detail": json.loads(r.detail),
-             "at": as_utc(r.at)} for r in rows]
+        rows = tx.rows(
+            "SELECT * FROM version_log WHERE version_id = :v ORDER BY id DESC LIMIT :n", {"v": version_id, "n": limit}
+        )
+    return [
+        {"action": r.action, "by": r.by_user, "run_id": r.run_id, "detail": json.loads(r.detail), "at": as_utc(r.at)}
+        for r in rows
+    ]

@@ -37,13 +37,16 @@ def resolve(ms: MetaStore, ref: ArtifactRef, entity: str, project: str) -> Versi
     with ms.read() as tx:
         art = records.artifact_row(tx, entity, project, ref.name)
         if art is None:
-            raise ArtifactNotFoundError(f"{full}:{ref.alias}", f"no artifact named {ref.name!r} in project {entity}/{project}")
+            raise ArtifactNotFoundError(
+                f"{full}:{ref.alias}", f"no artifact named {ref.name!r} in project {entity}/{project}"
+            )
         committed = records.COMMITTED_OF
         if ref.version_index is not None:
             found = records.versions_where(tx, f"{committed} AND v.idx = :i", {"art": art.id, "i": ref.version_index})
         else:
             vid = tx.scalar(
-                "SELECT version_id FROM aliases WHERE artifact_id = :art AND alias = :a", {"art": art.id, "a": ref.alias}
+                "SELECT version_id FROM aliases WHERE artifact_id = :art AND alias = :a",
+                {"art": art.id, "a": ref.alias},
             )
             found = records.versions_where(tx, "v.id = :v", {"v": vid}) if vid is not None else []
             if not found and ref.alias.startswith("blake3:"):
@@ -65,7 +68,9 @@ def get(ms: MetaStore, version_id: int) -> VersionInfo:
         return records.version_by_id(tx, version_id)
 
 
-def list_versions(ms: MetaStore, entity: str, project: str, name: str, tags: list[str] | None = None) -> list[VersionInfo]:
+def list_versions(
+    ms: MetaStore, entity: str, project: str, name: str, tags: list[str] | None = None
+) -> list[VersionInfo]:
     check_collection(entity, project, name)
     with ms.read() as tx:
         art = records.artifact_row(tx, entity, project, name)
@@ -88,7 +93,13 @@ def list_collections(ms: MetaStore, entity: str, project: str, type_: str | None
 
 
 def update_collection(
-    ms: MetaStore, entity: str, project: str, name: str, *, description=_UNSET, tags: list[str] | None = None,  # noqa: ANN001
+    ms: MetaStore,
+    entity: str,
+    project: str,
+    name: str,
+    *,
+    description=_UNSET,
+    tags: list[str] | None = None,  # noqa: ANN001
 ) -> CollectionInfo:
     """Edit a collection's description and tags (its versions are untouched)."""
     if description is not _UNSET:
@@ -168,8 +179,9 @@ def update(
         if aliases is not None:
             set_version_aliases(tx, art_id, version_id, aliases, run_id)
         for alias in remove_aliases or []:  # only where this version still holds it
-            held = tx.scalar("SELECT version_id FROM aliases WHERE artifact_id = :art AND alias = :a",
-                             {"art": art_id, "a": alias})
+            held = tx.scalar(
+                "SELECT version_id FROM aliases WHERE artifact_id = :art AND alias = :a", {"art": art_id, "a": alias}
+            )
             if held == version_id:
                 drop_alias(tx, art_id, alias, run_id)
         if tags is not None:
@@ -181,8 +193,9 @@ def update(
         return after
 
 
-def delete(ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id: str | None = None,
-           by: str | None = None) -> None:
+def delete(
+    ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id: str | None = None, by: str | None = None
+) -> None:
     """Mark a version DELETED; its blobs stay until ``gc``. ``latest`` moves to the newest
     remaining. The deletion is recorded in the version's history, as done by user ``by``."""
     with ms.write() as tx:
@@ -190,8 +203,14 @@ def delete(ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id:
         if v.state == DELETED:
             return
         if v.link_of is not None:  # deleting a link removes the link only, as W&B's does
-            version_log.record(tx, version_id, version_log.DELETE,
-                               {"aliases_removed": sorted(v.aliases)} if v.aliases else {}, by, run_id)
+            version_log.record(
+                tx,
+                version_id,
+                version_log.DELETE,
+                {"aliases_removed": sorted(v.aliases)} if v.aliases else {},
+                by,
+                run_id,
+            )
             links.remove(tx, v, run_id)
             return
         art_id = tx.scalar("SELECT artifact_id FROM versions WHERE id = :v", {"v": version_id})
@@ -203,10 +222,12 @@ def delete(ms: MetaStore, version_id: int, delete_aliases: bool = False, run_id:
             )
         for alias in v.aliases:
             drop_alias(tx, art_id, alias, run_id)
-        version_log.record(tx, version_id, version_log.DELETE,
-                           {"aliases_removed": sorted(v.aliases)} if v.aliases else {}, by, run_id)
+        version_log.record(
+            tx, version_id, version_log.DELETE, {"aliases_removed": sorted(v.aliases)} if v.aliases else {}, by, run_id
+        )
         tx.execute(
-            "UPDATE versions SET state = :s, updated_at = :t WHERE id = :v", {"s": DELETED, "t": tx.now(), "v": version_id}
+            "UPDATE versions SET state = :s, updated_at = :t WHERE id = :v",
+            {"s": DELETED, "t": tx.now(), "v": version_id},
         )
         links.remove_links_of(tx, version_id, run_id)
         if LATEST in v.aliases:

@@ -122,7 +122,10 @@ class ArtifactType:
         self._client = client
 
     def collections(self, per_page: int = 50) -> list[ArtifactCollection]:
-        return [ArtifactCollection(c, self._client) for c in self._client.list_collections(self.entity, self.project, self.name)]
+        return [
+            ArtifactCollection(c, self._client)
+            for c in self._client.list_collections(self.entity, self.project, self.name)
+        ]
 
     def collection(self, name: str) -> ArtifactCollection:
         for c in self.collections():
@@ -147,8 +150,9 @@ class Api:
             if key not in ("entity", "project", "base_url"):
                 not_acted_on("Api", f"overrides[{key!r}]", "cairn's Api takes entity, project and base_url")
         if timeout is not None:
-            not_acted_on("Api", "timeout", "cairn's HTTP client has its own timeouts and one retry policy "
-                         "(CAIRN_HTTP_RETRIES)")
+            not_acted_on(
+                "Api", "timeout", "cairn's HTTP client has its own timeouts and one retry policy (CAIRN_HTTP_RETRIES)"
+            )
         settings = Settings.from_env()
         if overrides.get("base_url"):
             settings = dataclasses.replace(settings, base_url=str(overrides["base_url"]))
@@ -186,7 +190,9 @@ class Api:
         except NotFoundError:
             return False
 
-    def artifacts(self, type_name: str, name: str, per_page: int = 50, tags: list[str] | str | None = None) -> list[Artifact]:
+    def artifacts(
+        self, type_name: str, name: str, per_page: int = 50, tags: list[str] | str | None = None
+    ) -> list[Artifact]:
         entity, project, rest = self._split(name)
         if rest is None:
             raise UsageError("Api.artifacts needs an artifact name")
@@ -194,12 +200,16 @@ class Api:
         tags = [tags] if isinstance(tags, str) else tags
         versions = self._client.list_versions(entity, project, coll, tags)
         if versions and versions[0].type != type_name:
-            raise ArtifactNotFoundError(f"{entity}/{project}/{coll}", f"it has type {versions[0].type!r}, not {type_name!r}")
+            raise ArtifactNotFoundError(
+                f"{entity}/{project}/{coll}", f"it has type {versions[0].type!r}, not {type_name!r}"
+            )
         return [Artifact._from_version(v, self._client) for v in versions]
 
     artifact_versions = artifacts
 
-    def artifact_collections(self, project_name: str | None = None, type_name: str | None = None, per_page: int = 50) -> list[ArtifactCollection]:
+    def artifact_collections(
+        self, project_name: str | None = None, type_name: str | None = None, per_page: int = 50
+    ) -> list[ArtifactCollection]:
         entity, project, _ = self._split(project_name + "/x" if project_name else None)
         return [ArtifactCollection(c, self._client) for c in self._client.list_collections(entity, project, type_name)]
 
@@ -236,15 +246,22 @@ class Api:
             raise UsageError("Api.run needs a run path: entity/project/run_id")
         return PublicRun(self._client.get_run(run_id, entity, project), self._client)
 
-    def runs(self, path: str | None = None, filters: dict | None = None, per_page: int = 50,
-             order: str | None = None) -> list[PublicRun]:
+    def runs(
+        self, path: str | None = None, filters: dict | None = None, per_page: int = 50, order: str | None = None
+    ) -> list[PublicRun]:
         """The project's runs, oldest first; ``filters`` on group, job_type, state or name;
         ``order`` as W&B's: ``"+created_at"`` / ``"-created_at"``, or ``"±name"`` / ``"±state"``."""
         entity, project, _ = self._split((path + "/x") if path else None)
         check_name(project, "project name")
         out = [PublicRun(r, self._client) for r in self._client.list_runs(entity, project)]
         for key, value in (filters or {}).items():
-            field = {"group": "group", "jobType": "job_type", "job_type": "job_type", "state": "state", "name": "name"}.get(key)
+            field = {
+                "group": "group",
+                "jobType": "job_type",
+                "job_type": "job_type",
+                "state": "state",
+                "name": "name",
+            }.get(key)
             if field is None:
                 raise UsageError(f"unsupported run filter {key!r}; supported: group, job_type, state, name")
             out = [r for r in out if getattr(r, field) == value]
@@ -275,8 +292,9 @@ class Api:
         entity, project = self._project_path(path)
         return self._client.get_retention(entity, project, None)
 
-    def set_retention(self, path: str | None = None, keep_last: int | None = None,
-                      max_age: "timedelta | int | None" = None) -> None:
+    def set_retention(
+        self, path: str | None = None, keep_last: int | None = None, max_age: "timedelta | int | None" = None
+    ) -> None:
         """Set a project's retention policy (every collection without one of its own): keep
         the newest ``keep_last`` versions and those younger than ``max_age``, and every
         aliased one; ``cairn gc`` deletes the rest. With neither given, it is removed."""
@@ -289,5 +307,6 @@ def _ordered(runs: list[PublicRun], order: str) -> list[PublicRun]:
     field = order.lstrip("+-")
     if field not in ("created_at", "name", "state") or order.count("-") + order.count("+") > 1:
         raise UsageError(f"unsupported run order {order!r}; supported: [+|-]created_at, [+|-]name, [+|-]state")
-    return sorted(runs, key=lambda r: (getattr(r, field) is None, getattr(r, field) or ""),
-                  reverse=order.startswith("-"))
+    return sorted(
+        runs, key=lambda r: (getattr(r, field) is None, getattr(r, field) or ""), reverse=order.startswith("-")
+    )

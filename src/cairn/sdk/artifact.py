@@ -339,7 +339,9 @@ class Artifact(LinkMembers):
         if not os.path.exists(root):
             raise FileNotFoundError(f"cannot add_dir {os.fspath(local_path)!r}: no such folder")
         if not os.path.isdir(root):
-            raise NotADirectoryError(f"cannot add_dir {os.fspath(local_path)!r}: not a directory (use add_file for files)")
+            raise NotADirectoryError(
+                f"cannot add_dir {os.fspath(local_path)!r}: not a directory (use add_file for files)"
+            )
         with sdk_progress():
             for w in self._client.ingest_dir(root):
                 names = join_names(name, w.rels)
@@ -562,7 +564,9 @@ class Artifact(LinkMembers):
         return [ArtifactFile(self, e) for e in found if e is not None]
 
     # -- logging and state --------------------------------------------------
-    def _commit_request(self, entity: str, project: str, run_id: str | None, aliases: list[str] | None, tags: list[str] | None) -> CommitRequest:
+    def _commit_request(
+        self, entity: str, project: str, run_id: str | None, aliases: list[str] | None, tags: list[str] | None
+    ) -> CommitRequest:
         req = CommitRequest(
             entity=entity,
             project=project,
@@ -579,8 +583,9 @@ class Artifact(LinkMembers):
         self._state.fill(req, latest)
         return req
 
-    def _contribution_request(self, entity: str, project: str, run_id: str | None,
-                              aliases: list[str] | None) -> CommitRequest:
+    def _contribution_request(
+        self, entity: str, project: str, run_id: str | None, aliases: list[str] | None
+    ) -> CommitRequest:
         """What ``upsert_artifact`` / ``finish_artifact`` send: the whole file set (a draft
         of an existing version contributes all of its files, not edits)."""
         req = self._commit_request(entity, project, run_id, aliases, None)
@@ -632,7 +637,9 @@ class Artifact(LinkMembers):
         if active is not None:
             active.log_artifact(self)
             return self
-        with run_mod.init(project=project or self._state.project, job_type="auto", reinit=True, _make_current=False) as r:
+        with run_mod.init(
+            project=project or self._state.project, job_type="auto", reinit=True, _make_current=False
+        ) as r:
             r.log_artifact(self)
         return self
 
@@ -649,10 +656,14 @@ class Artifact(LinkMembers):
 
     def _check_link_unedited(self, v: VersionInfo) -> None:
         edited = [
-            what for what, now, then in (
-                ("description", self._description, v.description), ("metadata", self._metadata, v.metadata),
-                ("ttl", self._ttl_seconds(), v.ttl_seconds), ("tags", sorted(self._tags), sorted(v.tags)),
-            ) if now != then
+            what
+            for what, now, then in (
+                ("description", self._description, v.description),
+                ("metadata", self._metadata, v.metadata),
+                ("ttl", self._ttl_seconds(), v.ttl_seconds),
+                ("tags", sorted(self._tags), sorted(v.tags)),
+            )
+            if now != then
         ]
         if edited:
             raise UsageError(

@@ -75,7 +75,11 @@ class ArtifactManifest(Mapping[str, ArtifactManifestEntry]):
             "version": 1,
             "storagePolicy": "cairn-blake3",
             "contents": {
-                p: {k: v for k, v in {"digest": e.digest, "size": e.size, "ref": e.ref, "extra": e.extra or None}.items() if v is not None}
+                p: {
+                    k: v
+                    for k, v in {"digest": e.digest, "size": e.size, "ref": e.ref, "extra": e.extra or None}.items()
+                    if v is not None
+                }
                 for p, e in self.entries.items()
             },
         }

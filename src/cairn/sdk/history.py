@@ -38,8 +38,15 @@ MAX_PENDING = 20_000
 class History:
     """The step counter, the row being built, and the writer of one run's history."""
 
-    def __init__(self, client: "Client", run_id: str, start_step: int, summary: "Summary", config: "Config",
-                 start_time: float | None = None) -> None:
+    def __init__(
+        self,
+        client: "Client",
+        run_id: str,
+        start_step: int,
+        summary: "Summary",
+        config: "Config",
+        start_time: float | None = None,
+    ) -> None:
         self._client = client
         self._run_id = run_id
         self.step = start_step
@@ -70,7 +77,9 @@ class History:
             if step < self.step:
                 log.warning(
                     "run.log: step %d is before the current step %d; W&B refuses it too, so these values "
-                    "are not logged (steps must increase; leave step out to use the next one)", step, self.step
+                    "are not logged (steps must increase; leave step out to use the next one)",
+                    step,
+                    self.step,
                 )
                 return
             if step > self.step:

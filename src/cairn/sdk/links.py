@@ -27,7 +27,9 @@ def parse_target(target_path: str, entity: str, project: str) -> tuple[str, str,
     """(entity, project, collection) of ``collection``, ``project/collection`` or
     ``entity/project/collection``; the missing parts are the defaults given."""
     if not isinstance(target_path, str) or not target_path:
-        raise UsageError(f"target_path must be 'collection', 'project/collection' or 'entity/project/collection', got {target_path!r}")
+        raise UsageError(
+            f"target_path must be 'collection', 'project/collection' or 'entity/project/collection', got {target_path!r}"
+        )
     parts = target_path.split("/")
     if len(parts) > 3 or any(not p for p in parts):
         raise UsageError(

@@ -78,5 +78,17 @@ class _Plot:
 
 plot = _Plot()
 
-__all__ = ["Audio", "CustomChart", "Graph", "Histogram", "Html", "Image", "Media", "Molecule", "Object3D",
-           "Plotly", "Video", "plot"]
+__all__ = [
+    "Audio",
+    "CustomChart",
+    "Graph",
+    "Histogram",
+    "Html",
+    "Image",
+    "Media",
+    "Molecule",
+    "Object3D",
+    "Plotly",
+    "Video",
+    "plot",
+]

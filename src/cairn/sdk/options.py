@@ -20,6 +20,7 @@ log = logging.getLogger("cairn.run")
 MODES = ("online", "offline", "disabled")
 _MODE_ALIASES = {"run": "online", "dryrun": "offline", "shared": "online"}
 
+
 def not_acted_on(where: str, name: str, why: str = "cairn has nothing to do for it") -> None:
     warn_once(("param", f"{where}:{name}"), f"{where}({name}=...) is accepted for W&B compatibility and ignored: {why}")
 
@@ -104,8 +105,13 @@ def resume(given: Any, run_id: str | None, dir: str | os.PathLike | None = None)
         if run_id is None:
             run_id = remembered
         elif remembered is not None and remembered != run_id:
-            log.warning("init(resume='auto'): %s names run %s but id %s is given; run %s is used",
-                        path, remembered, run_id, run_id)
+            log.warning(
+                "init(resume='auto'): %s names run %s but id %s is given; run %s is used",
+                path,
+                remembered,
+                run_id,
+                run_id,
+            )
         return Resume("allow", run_id, path)
     if given in ("allow", "must", "never"):
         return Resume(given, run_id)
@@ -125,8 +131,7 @@ def _remembered(path: Path) -> str | None:
         run_id = json.loads(text)["run_id"]
         check_run_id(run_id)
     except (ValueError, KeyError, TypeError, CairnError) as e:
-        log.warning("init(resume='auto'): %s is not a resume file ({\"run_id\": ...}): %s; starting a new run",
-                    path, e)
+        log.warning("init(resume='auto'): %s is not a resume file ({\"run_id\": ...}): %s; starting a new run", path, e)
         return None
     return run_id
 
@@ -161,7 +166,7 @@ def warn_ignored(params: dict[str, Any]) -> None:
         if value is not None and value is not False:
             why = {
                 "dir": "the run's record lives in the cairn store (CAIRN_DIR or CAIRN_BASE_URL); "
-                       "dir is used only by resume='auto', for wandb/wandb-resume.json",
+                "dir is used only by resume='auto', for wandb/wandb-resume.json",
                 "settings": "only settings.mode is used",
             }.get(name, "cairn has nothing to do for it")
             not_acted_on("init", name, why)

@@ -45,13 +45,18 @@ class PublicRun:
     # editable, stored by update()
     def _edited(self) -> dict:
         if "_edits" not in self.__dict__:
-            self.__dict__["_edits"] = {"name": self._info.name, "tags": list(self._info.tags),
-                                       "notes": self._info.notes, "config": dict(self._info.config)}
+            self.__dict__["_edits"] = {
+                "name": self._info.name,
+                "tags": list(self._info.tags),
+                "notes": self._info.notes,
+                "config": dict(self._info.config),
+            }
         return self.__dict__["_edits"]
 
     def _edit(field: str):  # noqa: N805, ANN202
-        return property(lambda self: self._edited()[field],
-                        lambda self, value: self._edited().__setitem__(field, value))
+        return property(
+            lambda self: self._edited()[field], lambda self, value: self._edited().__setitem__(field, value)
+        )
 
     name = _edit("name")
     tags = _edit("tags")
@@ -73,14 +78,32 @@ class PublicRun:
         e = self._edited()
         if not isinstance(e["config"], dict):
             raise UsageError("run.config must be a dict")
-        self._client.update_run(self.id, name=e["name"], tags=list(e["tags"]), notes=e["notes"],
-                                config=e["config"], summary=self.summary.as_dict())
-        self._info = dataclasses.replace(self._info, name=e["name"], tags=tuple(e["tags"]), notes=e["notes"],
-                                         config=dict(e["config"]), summary=self.summary.as_dict())
+        self._client.update_run(
+            self.id,
+            name=e["name"],
+            tags=list(e["tags"]),
+            notes=e["notes"],
+            config=e["config"],
+            summary=self.summary.as_dict(),
+        )
+        self._info = dataclasses.replace(
+            self._info,
+            name=e["name"],
+            tags=tuple(e["tags"]),
+            notes=e["notes"],
+            config=dict(e["config"]),
+            summary=self.summary.as_dict(),
+        )
 
     # history
-    def history(self, samples: int = 500, keys: list[str] | None = None, x_axis: str = "_step",
-                pandas: bool = True, stream: str = "default") -> Any:
+    def history(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = True,
+        stream: str = "default",
+    ) -> Any:
         """At most ``samples`` rows spread over the run (first and last included), in step
         order. With ``keys``, only rows that hold all of them, each reduced to those keys
         and ``x_axis``. A pandas DataFrame when pandas is installed and ``pandas`` is True,
@@ -100,8 +123,13 @@ class PublicRun:
             return pd.DataFrame(rows)
         return rows
 
-    def scan_history(self, keys: list[str] | None = None, page_size: int = 1000, min_step: int | None = None,
-                     max_step: int | None = None) -> Iterator[dict]:
+    def scan_history(
+        self,
+        keys: list[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict]:
         """Every row (``min_step <= _step < max_step``) in step order, fetched ``page_size``
         at a time; with ``keys``, only rows holding all of them, reduced to those and ``_step``."""
         if not isinstance(page_size, int) or page_size < 1:
@@ -119,11 +147,15 @@ class PublicRun:
     # lineage
     def logged_artifacts(self) -> list[Artifact]:
         """The versions this run made that still exist (deleted ones are gone from every listing)."""
-        return [Artifact._from_version(v, self._client) for v in self._client.run_outputs(self.id) if v.state == COMMITTED]
+        return [
+            Artifact._from_version(v, self._client) for v in self._client.run_outputs(self.id) if v.state == COMMITTED
+        ]
 
     def used_artifacts(self) -> list[Artifact]:
         """The versions this run used that still exist."""
-        return [Artifact._from_version(v, self._client) for v in self._client.run_inputs(self.id) if v.state == COMMITTED]
+        return [
+            Artifact._from_version(v, self._client) for v in self._client.run_inputs(self.id) if v.state == COMMITTED
+        ]
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, PublicRun) and other.id == self.id

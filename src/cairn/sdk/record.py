@@ -38,8 +38,9 @@ class Config:
     unless ``update(..., allow_val_change=True)``; the same value again is fine. Every change
     is saved with the run's next batch of history and when it finishes."""
 
-    def __init__(self, items: dict | None = None, on_change: Callable[[], None] | None = None,
-                 allow_val_change: bool = False) -> None:
+    def __init__(
+        self, items: dict | None = None, on_change: Callable[[], None] | None = None, allow_val_change: bool = False
+    ) -> None:
         object.__setattr__(self, "_items", {})
         object.__setattr__(self, "_on_change", on_change)
         object.__setattr__(self, "_allow", allow_val_change)

@@ -45,7 +45,9 @@ class RegistryCalls:
 
         return Artifact._from_version(info, artifact._client)
 
-    def log_model(self, path: str | os.PathLike, name: str | None = None, aliases: list[str] | None = None) -> "Artifact":
+    def log_model(
+        self, path: str | os.PathLike, name: str | None = None, aliases: list[str] | None = None
+    ) -> "Artifact":
         """Log the file or folder ``path`` as an artifact of type "model" (named
         ``run-<run id>-<basename>`` unless ``name`` is given)."""
         return self.log_artifact(path, name=name, type="model", aliases=aliases)  # type: ignore[attr-defined]
@@ -86,7 +88,9 @@ class RegistryCalls:
         if name is not None:
             try:
                 existing = self._client.resolve(  # type: ignore[attr-defined]
-                    _ref(f"{name}:latest"), self.entity, self.project  # type: ignore[attr-defined]
+                    _ref(f"{name}:latest"),
+                    self.entity,
+                    self.project,  # type: ignore[attr-defined]
                 )
             except NotFoundError:
                 existing = None

@@ -35,8 +35,14 @@ class Run(RegistryCalls, PublicRun):
     config = None  # instance attributes here (mutable), not PublicRun's read-only views
     summary = None
 
-    def __init__(self, info: "RunInfo", client: "Client", mode: str = "online",
-                 allow_val_change: bool = False, resume: "options.Resume | None" = None) -> None:
+    def __init__(
+        self,
+        info: "RunInfo",
+        client: "Client",
+        mode: str = "online",
+        allow_val_change: bool = False,
+        resume: "options.Resume | None" = None,
+    ) -> None:
         super().__init__(info, client)
         self.mode = mode
         self._resume = resume or options.Resume(None, info.id)
@@ -68,8 +74,9 @@ class Run(RegistryCalls, PublicRun):
         self._history.summary_changed()
 
     # -- the record -------------------------------------------------------------------
-    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None,
-            sync: bool | None = None) -> None:
+    def log(
+        self, data: dict[str, Any], step: int | None = None, commit: bool | None = None, sync: bool | None = None
+    ) -> None:
         """Log values at a step (W&B's semantics: see ``sdk/history.py``). Numbers and
         strings go to the history and the summary; other values are left out with one
         warning per type and key."""
@@ -85,12 +92,12 @@ class Run(RegistryCalls, PublicRun):
 
     name = property(lambda self: self._info.name, lambda self, v: self._set_record("name", name=v))
     notes = property(lambda self: self._info.notes, lambda self, v: self._set_record("notes", notes=v))
-    tags = property(lambda self: self._info.tags,
-                    lambda self, v: self._set_record("tags", tags=tuple(_tags(v))))
+    tags = property(lambda self: self._info.tags, lambda self, v: self._set_record("tags", tags=tuple(_tags(v))))
 
     def define_metric(self, name: str, *args: Any, **kw: Any) -> None:
-        options.not_acted_on("run.define_metric", "name", "every logged key is charted against _step; "
-                             "the summary keeps the last value")
+        options.not_acted_on(
+            "run.define_metric", "name", "every logged key is charted against _step; the summary keeps the last value"
+        )
 
     def watch(self, *args: Any, **kw: Any) -> None:
         options.not_acted_on("run.watch", "models", "cairn logs no gradients or parameters")
@@ -160,12 +167,18 @@ class Run(RegistryCalls, PublicRun):
             if a.is_draft():
                 self.log_artifact(a, aliases=aliases)
             elif aliases:
-                options.not_acted_on("run.use_artifact", "aliases", "the artifact is logged already; "
-                                     "set artifact.aliases and call save() to change them")
+                options.not_acted_on(
+                    "run.use_artifact",
+                    "aliases",
+                    "the artifact is logged already; set artifact.aliases and call save() to change them",
+                )
         else:
             if aliases:
-                options.not_acted_on("run.use_artifact", "aliases", "aliases go on an Artifact logged by "
-                                     "use_artifact; pick a version by name:alias instead")
+                options.not_acted_on(
+                    "run.use_artifact",
+                    "aliases",
+                    "aliases go on an Artifact logged by use_artifact; pick a version by name:alias instead",
+                )
             ref = parse_ref(str(artifact_or_name))
             info = self._client.resolve(ref, self.entity, self.project)
             a = Artifact._from_version(info, self._client)
@@ -183,8 +196,15 @@ class Run(RegistryCalls, PublicRun):
             )
         return str(did)
 
-    def _contribution(self, verb: str, artifact_or_path: Any, name: str | None, type: str | None,  # noqa: A002
-                      aliases: list[str] | None, distributed_id: str | None):  # noqa: ANN202
+    def _contribution(
+        self,
+        verb: str,
+        artifact_or_path: Any,
+        name: str | None,
+        type: str | None,  # noqa: A002
+        aliases: list[str] | None,
+        distributed_id: str | None,
+    ):  # noqa: ANN202
         """The artifact, distributed id and request of an upsert or finish."""
         self._check_open(f"{verb} an artifact")
         did = self._distributed_id(distributed_id, verb)
@@ -298,6 +318,7 @@ _exit_status = 0  # what the script passed to sys.exit, as the process's exit st
 def _exit_hook(original: Any) -> Any:
     """``sys.exit`` noting the status it exits with (W&B hooks it the same way), so that a
     script ending with ``sys.exit(1)`` leaves a failed run (and resume="auto" resumes it)."""
+
     def exit(status: Any = None) -> None:  # noqa: A001
         global _exit_status
         _exit_status = 0 if status is None else status if isinstance(status, int) else 1
@@ -364,12 +385,21 @@ def init(
     resumed = options.resume(resume if resume is not None else env("RESUME"), id, dir)
     if run_mode == "disabled":  # writes nothing anywhere, a resume file included
         resumed = dataclasses.replace(resumed, file=None)
-    options.warn_ignored({
-        "dir": dir if resumed.file is None else None,  # resume="auto" keeps its file there
-        "settings": settings, "save_code": save_code, "force": force, "anonymous": anonymous,
-        "tensorboard": tensorboard, "sync_tensorboard": sync_tensorboard, "monitor_gym": monitor_gym,
-        "magic": magic, "resume_from": resume_from, "fork_from": fork_from,
-    })
+    options.warn_ignored(
+        {
+            "dir": dir if resumed.file is None else None,  # resume="auto" keeps its file there
+            "settings": settings,
+            "save_code": save_code,
+            "force": force,
+            "anonymous": anonymous,
+            "tensorboard": tensorboard,
+            "sync_tensorboard": sync_tensorboard,
+            "monitor_gym": monitor_gym,
+            "magic": magic,
+            "resume_from": resume_from,
+            "fork_from": fork_from,
+        }
+    )
     config = options.filter_config(_as_dict(config), config_include_keys, config_exclude_keys)
     config = Config(config).as_dict()  # values made JSON-friendly as they are set later
     tags = _tags(tags)
@@ -384,8 +414,18 @@ def init(
         client = get_client(settings_)
     project = project or env("PROJECT") or DEFAULT_PROJECT
     entity = entity or client.entity
-    info = client.create_run(entity, project, run_id=resumed.run_id, name=name, group=group, job_type=job_type,
-                             config=config, tags=tags, notes=notes, resume=resumed.mode)
+    info = client.create_run(
+        entity,
+        project,
+        run_id=resumed.run_id,
+        name=name,
+        group=group,
+        job_type=job_type,
+        config=config,
+        tags=tags,
+        notes=notes,
+        resume=resumed.mode,
+    )
     resumed.remember(info.id)
     run = Run(info, client, run_mode, bool(allow_val_change), resumed)
     if config and config != info.config:
@@ -420,8 +460,7 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
         _current.finish(exit_code)
 
 
-def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None,
-        sync: bool | None = None) -> None:
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
     """``run.log`` on the active run."""
     _require_run("log").log(data, step, commit, sync)
 
@@ -452,11 +491,20 @@ def _require_run(what: str) -> Run:
     return _current
 
 
-def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,  # noqa: A002
-                 aliases: list[str] | None = None, tags: list[str] | None = None) -> Artifact:
+def log_artifact(
+    artifact_or_path: Any,
+    name: str | None = None,
+    type: str | None = None,  # noqa: A002
+    aliases: list[str] | None = None,
+    tags: list[str] | None = None,
+) -> Artifact:
     return _require_run("log_artifact").log_artifact(artifact_or_path, name, type, aliases, tags)
 
 
-def use_artifact(artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None,  # noqa: A002
-                 use_as: str | None = None) -> Artifact:
+def use_artifact(
+    artifact_or_name: Any,
+    type: str | None = None,
+    aliases: list[str] | None = None,  # noqa: A002
+    use_as: str | None = None,
+) -> Artifact:
     return _require_run("use_artifact").use_artifact(artifact_or_name, type, aliases, use_as)

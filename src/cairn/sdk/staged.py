@@ -77,7 +77,9 @@ class StagedEntries:
                 "CREATE TABLE e (path BLOB PRIMARY KEY, digest TEXT, size INTEGER, ref TEXT, extra TEXT, local TEXT)"
                 " WITHOUT ROWID"
             )
-            db.execute("CREATE TABLE runs (seq INTEGER PRIMARY KEY, n INTEGER, paths BLOB, digests TEXT, sizes BLOB, locals TEXT)")
+            db.execute(
+                "CREATE TABLE runs (seq INTEGER PRIMARY KEY, n INTEGER, paths BLOB, digests TEXT, sizes BLOB, locals TEXT)"
+            )
             self._db = db
             mem, self._mem = self._mem, {}
             self._add(sorted(mem.values(), key=lambda t: t[0].path))
@@ -87,8 +89,12 @@ class StagedEntries:
         if not items:
             return
         if self._appends(items):
-            self._add_run([e.path for e, _ in items], [e.digest for e, _ in items], [e.size for e, _ in items],
-                          [local for _, local in items])
+            self._add_run(
+                [e.path for e, _ in items],
+                [e.digest for e, _ in items],
+                [e.size for e, _ in items],
+                [local for _, local in items],
+            )
         else:
             self._explode()
             self._insert([_row(e, local) for e, local in items])
@@ -110,8 +116,13 @@ class StagedEntries:
         with _disk_errors():
             self._db.execute(
                 "INSERT INTO runs (n, paths, digests, sizes, locals) VALUES (?, ?, ?, ?, ?)",
-                (len(paths), "\0".join(paths).encode("utf-8", "surrogatepass"), "\0".join(digests),
-                 array("q", sizes).tobytes(), "\0".join(local or "" for local in locals_)),
+                (
+                    len(paths),
+                    "\0".join(paths).encode("utf-8", "surrogatepass"),
+                    "\0".join(digests),
+                    array("q", sizes).tobytes(),
+                    "\0".join(local or "" for local in locals_),
+                ),
             )
         self._runs += len(paths)
         self._top = paths[-1]
@@ -278,4 +289,3 @@ class _View(SortedEntries):
 
     def __len__(self) -> int:
         return len(self._staged)
-

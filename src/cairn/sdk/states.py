@@ -183,7 +183,8 @@ class Upserted(State):
 
     def refuse_edit(self, what: str, name: str) -> None:
         raise ArtifactFinalizedError(
-            what, name,
+            what,
+            name,
             f"it was already upserted to distributed_id {self.distributed_id!r}; make a new Artifact "
             "object for further contributions",
         )
@@ -213,8 +214,11 @@ class Draft(State):
         the added ones: only the edits are held."""
         edits = self.edits
         upserts, removes, prefixes = edits.upserts, edits.removes, tuple(edits.remove_prefixes)
-        kept = (e for e in self._manifest()
-                if e.path not in upserts and e.path not in removes and not (prefixes and e.path.startswith(prefixes)))
+        kept = (
+            e
+            for e in self._manifest()
+            if e.path not in upserts and e.path not in removes and not (prefixes and e.path.startswith(prefixes))
+        )
         return heapq.merge(kept, sorted(upserts.values(), key=_path), key=_path)
 
     def get(self, path: str) -> mf.Entry | None:
@@ -299,7 +303,8 @@ class Committed(State):
 
     def refuse_edit(self, what: str, name: str) -> None:
         raise ArtifactFinalizedError(
-            what, self.version.qualified_name,
+            what,
+            self.version.qualified_name,
             "it is logged and can no longer change; call new_draft() to make a new version from it",
         )
 

@@ -24,8 +24,11 @@ class Table:
         optional: Any = True,
         allow_mixed_types: bool = False,
     ) -> None:
-        for name, value, default in (("dtype", dtype, None), ("optional", optional, True),
-                                     ("allow_mixed_types", allow_mixed_types, False)):
+        for name, value, default in (
+            ("dtype", dtype, None),
+            ("optional", optional, True),
+            ("allow_mixed_types", allow_mixed_types, False),
+        ):
             if value != default:
                 not_acted_on("Table", name, "cairn stores the values as given and checks no column types")
         if dataframe is not None:

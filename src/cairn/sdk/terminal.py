@@ -111,8 +111,15 @@ class _BarTask(CountingTask):
 
 def _make_bars(stream: IO[str], delay: float) -> Any:
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class Bars(Progress):
@@ -129,9 +136,17 @@ def _make_bars(stream: IO[str], delay: float) -> Any:
             return Text(f"{human_size(int(speed))}/s" if speed else "", style="progress.data.speed")
 
     return Bars(
-        TextColumn("{task.description:<11}"), BarColumn(), TextColumn("{task.fields[files]}"),
-        DownloadColumn(binary_units=True), Rate(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-        console=Console(file=stream), transient=False, refresh_per_second=8,
+        TextColumn("{task.description:<11}"),
+        BarColumn(),
+        TextColumn("{task.fields[files]}"),
+        DownloadColumn(binary_units=True),
+        Rate(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=Console(file=stream),
+        transient=False,
+        refresh_per_second=8,
     )
 
 

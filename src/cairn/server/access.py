@@ -45,6 +45,12 @@ class AccessLog:
                 ms = (time.perf_counter() - start) * 1000
                 user = state.get("cairn_user") or "-"
                 method, path = scope["method"], scope.get("path", "")
-                log.info("%s %s %d %.1fms user=%s", method, path, status, ms, user,
-                         extra={"method": method, "path": path, "status": status, "duration_ms": round(ms, 1),
-                                "user": user})
+                log.info(
+                    "%s %s %d %.1fms user=%s",
+                    method,
+                    path,
+                    status,
+                    ms,
+                    user,
+                    extra={"method": method, "path": path, "status": status, "duration_ms": round(ms, 1), "user": user},
+                )

@@ -98,16 +98,25 @@ async def heavy(request: Request, c: ServerContext, who: auth.Principal, work, *
 # The commit routes read their body themselves (spooled to disk, parsed as a stream off the
 # event loop: see bodies.py);
 # the document still states it: CommitBody, in components by app.openapi().
-_COMMIT_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"$ref": "#/components/schemas/CommitBody"}}}}}
+_COMMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CommitBody"}}},
+    }
+}
 
 
 # -- identity --------------------------------------------------------------------
 
+
 @router.get("/whoami")
 def whoami(who: Who) -> dict:
-    return {"user": who.name, "entity": auth.default_entity(who), "open_access": who.open_access,
-            "server_admin": who.server_admin}
+    return {
+        "user": who.name,
+        "entity": auth.default_entity(who),
+        "open_access": who.open_access,
+        "server_admin": who.server_admin,
+    }
 
 
 @router.get("/projects")
@@ -121,6 +130,7 @@ def projects(c: Ctx, who: Who, entity: EntityQuery = None) -> dict:
 
 # -- blobs -----------------------------------------------------------------------
 
+
 @router.post("/projects/{entity}/{project}/blobs/missing")
 def blobs_missing(entity: EntityPath, project: ProjectPath, body: Digests, c: Ctx, who: Who) -> dict:
     """Which of these digests this project does not hold yet (so the client sends only those)."""
@@ -129,20 +139,39 @@ def blobs_missing(entity: EntityPath, project: ProjectPath, body: Digests, c: Ct
 
 
 # An empty body is an empty blob (or a batch of none): not required.
-_BYTES_BODY = {"requestBody": {"required": False, "content": {"application/octet-stream": {
-    "schema": {"type": "string", "format": "binary"}}}}}
-_BATCH_BODY = {"requestBody": {"required": False, "content": {"application/octet-stream": {
-    "schema": {"type": "string", "format": "binary",
-               "description": "blobs, each a 4-byte big-endian length then its bytes"}}}}}
+_BYTES_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+_BATCH_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/octet-stream": {
+                "schema": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "blobs, each a 4-byte big-endian length then its bytes",
+                }
+            }
+        },
+    }
+}
 _BLOB_ANSWERS: dict = {
-    200: {"description": "The blob's bytes", "content": {"application/octet-stream": {
-        "schema": {"type": "string", "format": "binary"}}}},
+    200: {
+        "description": "The blob's bytes",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
     307: {"description": "A presigned URL of the object store holding the bytes (Location)"},
 }
 
 
 @router.put("/projects/{entity}/{project}/blobs/{digest:digest}", status_code=201, openapi_extra=_BYTES_BODY)
-async def blob_put(entity: EntityPath, project: ProjectPath, digest: DigestPath, request: Request, c: Ctx, who: Who) -> dict:
+async def blob_put(
+    entity: EntityPath, project: ProjectPath, digest: DigestPath, request: Request, c: Ctx, who: Who
+) -> dict:
     """Upload one blob through the server (streamed); it is hashed and refused unless it matches."""
     from .transfer import receive_blob
 
@@ -208,15 +237,20 @@ def direct_start(entity: EntityPath, project: ProjectPath, body: DirectRequest, 
 
 
 @router.post("/projects/{entity}/{project}/blobs/direct/done", status_code=201)
-async def direct_done(entity: EntityPath, project: ProjectPath, body: Digests, request: Request, c: Ctx, who: Who) -> dict:
+async def direct_done(
+    entity: EntityPath, project: ProjectPath, body: Digests, request: Request, c: Ctx, who: Who
+) -> dict:
     """The digests this project's client PUT with its direct URLs. Those that cannot be
     taken (nothing staged, staged bytes that do not match where they are checked, or a claim
     that is no longer this project's) come back in ``through_server``: send them that way.
     Checking staged bytes reads them: heavy work, within the caller's share."""
     for d in body.digests:
         blobs_index.check_content_digest(d)
-    return {"through_server": await heavy(request, c, who, run_in_threadpool, uploads.direct_done,
-                                          c, entity, project, body.digests)}
+    return {
+        "through_server": await heavy(
+            request, c, who, run_in_threadpool, uploads.direct_done, c, entity, project, body.digests
+        )
+    }
 
 
 @router.post("/projects/{entity}/{project}/blobs/uploads")
@@ -228,7 +262,9 @@ def upload_start(entity: EntityPath, project: ProjectPath, body: UploadStart, c:
 
 
 @router.post("/projects/{entity}/{project}/blobs/uploads/complete", status_code=201)
-async def upload_complete(entity: EntityPath, project: ProjectPath, body: UploadDone, request: Request, c: Ctx, who: Who) -> dict:
+async def upload_complete(
+    entity: EntityPath, project: ProjectPath, body: UploadDone, request: Request, c: Ctx, who: Who
+) -> dict:
     """The server reads the staged object, checks its BLAKE3 digest, and only then stores it.
     Only the project that started the upload (for this digest) can complete it. Reading it
     is heavy work, within the caller's share."""
@@ -237,7 +273,9 @@ async def upload_complete(entity: EntityPath, project: ProjectPath, body: Upload
 
 
 @router.post("/projects/{entity}/{project}/blobs/{digest:digest}/damaged")
-async def blob_damaged(entity: EntityPath, project: ProjectPath, digest: DigestPath, request: Request, c: Ctx, who: Who) -> dict:
+async def blob_damaged(
+    entity: EntityPath, project: ProjectPath, digest: DigestPath, request: Request, c: Ctx, who: Who
+) -> dict:
     """Report that this project's blob read wrong or not at all. The server checks the object
     itself (one full read), sets a damaged one aside, and until the bytes are sent again no
     project holds the digest: the next log of the same file, from any project, stores it
@@ -246,8 +284,19 @@ async def blob_damaged(entity: EntityPath, project: ProjectPath, digest: DigestP
     check of a digest at a time, an intact answer remembered for a minute, and the check is
     heavy work within the caller's share."""
     blobs_index.check_content_digest(digest)
-    state = await heavy(request, c, who, run_in_threadpool, blobs_index.report_damaged,
-                        c.meta, c.blobs, entity, project, digest, c.damage.check)
+    state = await heavy(
+        request,
+        c,
+        who,
+        run_in_threadpool,
+        blobs_index.report_damaged,
+        c.meta,
+        c.blobs,
+        entity,
+        project,
+        digest,
+        c.damage.check,
+    )
     return {"state": state}
 
 
@@ -268,15 +317,24 @@ def blob_urls(entity: EntityPath, project: ProjectPath, body: UrlRequest, c: Ctx
 
 
 @router.get("/projects/{entity}/{project}/blobs/{digest:digest}", response_class=Response, responses=_BLOB_ANSWERS)
-def blob_get(entity: EntityPath, project: ProjectPath, digest: DigestPath, c: Ctx, who: Who, direct: bool = True,
-             filename: FilenameQuery = None) -> Response:
+def blob_get(
+    entity: EntityPath,
+    project: ProjectPath,
+    digest: DigestPath,
+    c: Ctx,
+    who: Who,
+    direct: bool = True,
+    filename: FilenameQuery = None,
+) -> Response:
     """The blob's bytes: a redirect to a presigned URL when the store can presign, else streamed.
     With ``filename``, streamed bytes come as an attachment of that name (the web UI's downloads).
     A digest the project does not hold answers 404, as an unknown one does."""
     authz.blob(c, who, entity, project, digest)
     presign = getattr(c.blobs, "presign_get", None)
     if presign is not None and direct:
-        return RedirectResponse(presign(digest, disposition=attachment(filename) if filename else None), status_code=307)
+        return RedirectResponse(
+            presign(digest, disposition=attachment(filename) if filename else None), status_code=307
+        )
     f = c.blobs.open(digest)
 
     def stream():  # noqa: ANN202
@@ -309,6 +367,7 @@ def chunks(body: ChunkKeys, c: Ctx, who: Who) -> dict:
 
 # -- versions --------------------------------------------------------------------
 
+
 @router.post("/projects/{entity}/{project}/artifacts/{name}/versions", openapi_extra=_COMMIT_BODY)
 async def commit(entity: EntityPath, project: ProjectPath, name: NamePath, request: Request, c: Ctx, who: Who) -> dict:
     def run(req):  # noqa: ANN001, ANN202
@@ -318,7 +377,15 @@ async def commit(entity: EntityPath, project: ProjectPath, name: NamePath, reque
 
 
 @router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/upsert", openapi_extra=_COMMIT_BODY)
-async def draft_upsert(entity: EntityPath, project: ProjectPath, name: NamePath, distributed_id: DistributedIdPath, request: Request, c: Ctx, who: Who) -> dict:
+async def draft_upsert(
+    entity: EntityPath,
+    project: ProjectPath,
+    name: NamePath,
+    distributed_id: DistributedIdPath,
+    request: Request,
+    c: Ctx,
+    who: Who,
+) -> dict:
     def run(req):  # noqa: ANN001, ANN202
         c.project_engine(entity, project).upsert_draft(req, distributed_id)
         return {"ok": True}
@@ -327,14 +394,24 @@ async def draft_upsert(entity: EntityPath, project: ProjectPath, name: NamePath,
 
 
 @router.post("/projects/{entity}/{project}/artifacts/{name}/drafts/{distributed_id}/finish", openapi_extra=_COMMIT_BODY)
-async def draft_finish(entity: EntityPath, project: ProjectPath, name: NamePath, distributed_id: DistributedIdPath, request: Request, c: Ctx, who: Who) -> dict:
+async def draft_finish(
+    entity: EntityPath,
+    project: ProjectPath,
+    name: NamePath,
+    distributed_id: DistributedIdPath,
+    request: Request,
+    c: Ctx,
+    who: Who,
+) -> dict:
     def run(req):  # noqa: ANN001, ANN202
         return wire.version_out(c.project_engine(entity, project).finish_draft(req, distributed_id))
 
     return await heavy(request, c, who, _commit_like, request, c, who, entity, project, name, run)
 
 
-async def _commit_like(request: Request, c: ServerContext, who: auth.Principal, entity: str, project: str, name: str, run) -> dict:  # noqa: ANN001
+async def _commit_like(
+    request: Request, c: ServerContext, who: auth.Principal, entity: str, project: str, name: str, run
+) -> dict:  # noqa: ANN001
     """Spool the body (streamed, at most ``max_json_bytes``), then parse it and ``run`` the
     request in a worker thread; the entries live on disk meanwhile (see bodies.py)."""
 
@@ -343,8 +420,11 @@ async def _commit_like(request: Request, c: ServerContext, who: auth.Principal, 
             size = f.seek(0, 2)
             f.seek(0)
             # small bodies: the schema's own JSON parse; large ones streamed (bodies.py)
-            req = models.parse_commit(entity, project, name, f.read()) if size <= bodies.STREAM_FROM else \
-                bodies.commit_request(entity, project, name, f)
+            req = (
+                models.parse_commit(entity, project, name, f.read())
+                if size <= bodies.STREAM_FROM
+                else bodies.commit_request(entity, project, name, f)
+            )
         try:
             _check_ids(c, who, req)
             return run(req)
@@ -386,7 +466,9 @@ def collections(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who, type
 
 
 @router.patch("/projects/{entity}/{project}/artifacts/{name}")
-def collection_patch(entity: EntityPath, project: ProjectPath, name: NamePath, body: CollectionPatch, c: Ctx, who: Who) -> dict:
+def collection_patch(
+    entity: EntityPath, project: ProjectPath, name: NamePath, body: CollectionPatch, c: Ctx, who: Who
+) -> dict:
     """Edit a collection's description and tags."""
     auth.require(c.meta, who, entity, "write")
     changes = {k: getattr(body, k) for k in body.model_fields_set}
@@ -455,16 +537,28 @@ def version_unlink(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
 def version_users(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
     """The runs that used this version, those of entities the caller can read."""
     seen: dict[str, bool] = {}
-    return {"runs": [wire.run_out(r) for r in c.engine.version_users(version_id) if authz.can_read(c, who, r.entity, seen)]}
+    return {
+        "runs": [wire.run_out(r) for r in c.engine.version_users(version_id) if authz.can_read(c, who, r.entity, seen)]
+    }
 
 
 # -- runs ------------------------------------------------------------------------
 
+
 @router.post("/projects/{entity}/{project}/runs")
 def run_create(entity: EntityPath, project: ProjectPath, body: RunCreate, c: Ctx, who: Who) -> dict:
-    r = c.engine.create_run(entity, project, run_id=body.id, name=body.name, group=body.group,
-                            job_type=body.job_type, config=body.config, tags=body.tags, notes=body.notes,
-                            resume=body.resume)
+    r = c.engine.create_run(
+        entity,
+        project,
+        run_id=body.id,
+        name=body.name,
+        group=body.group,
+        job_type=body.job_type,
+        config=body.config,
+        tags=body.tags,
+        notes=body.notes,
+        resume=body.resume,
+    )
     return wire.run_out(r)
 
 
@@ -486,10 +580,18 @@ def run_finish(run_id: RunIdPath, body: RunFinish, c: Ctx, who: Who) -> dict:
 
 # The record routes read their body themselves (size-limited, parsed off the event loop, NaN
 # allowed); the document still states it.
-_HISTORY_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"$ref": "#/components/schemas/HistoryBody"}}}}}
-_PATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"$ref": "#/components/schemas/RunPatch"}}}}}
+_HISTORY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HistoryBody"}}},
+    }
+}
+_PATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunPatch"}}},
+    }
+}
 
 
 @router.post("/runs/{run_id}/history", openapi_extra=_HISTORY_BODY)
@@ -504,7 +606,9 @@ async def run_log(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> dict
 
 @router.get("/runs/{run_id}/history")
 def run_history(
-    run_id: RunIdPath, c: Ctx, who: Who,
+    run_id: RunIdPath,
+    c: Ctx,
+    who: Who,
     keys: Annotated[list[Annotated[str, StringConstraints(max_length=1000)]] | None, Query(max_length=100)] = None,
     min_step: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     max_step: Annotated[int | None, Query(ge=0, le=2**62)] = None,

@@ -35,8 +35,9 @@ def _pad(size: int) -> bytes:
     return b"\0" * (-size % BLOCK)
 
 
-def tar_stream(entries: Iterable[Entry], strip: str, root: str, open_blob: Callable[[str], BinaryIO],
-               mtime: float | None = None) -> Iterator[bytes]:
+def tar_stream(
+    entries: Iterable[Entry], strip: str, root: str, open_blob: Callable[[str], BinaryIO], mtime: float | None = None
+) -> Iterator[bytes]:
     """The tar bytes of ``entries`` (each path minus the prefix ``strip``, under the folder
     ``root``), in pieces of about ``READ`` bytes: small files are gathered, as each piece
     costs the server a hop to the thread that reads the store (1,000 tiny files were 3,000
@@ -53,14 +54,15 @@ def tar_stream(entries: Iterable[Entry], strip: str, root: str, open_blob: Calla
         yield bytes(out)
 
 
-def _pieces(entries: Iterable[Entry], strip: str, root: str, open_blob: Callable[[str], BinaryIO],
-            mtime: float | None) -> Iterator[bytes]:
+def _pieces(
+    entries: Iterable[Entry], strip: str, root: str, open_blob: Callable[[str], BinaryIO], mtime: float | None
+) -> Iterator[bytes]:
     mtime = time.time() if mtime is None else mtime
     refs: list[str] = []
     for e in entries:
-        name = f"{root}/{e.path[len(strip):]}"
+        name = f"{root}/{e.path[len(strip) :]}"
         if e.ref:
-            refs.append(f"{e.path[len(strip):]}\t{e.ref}\n")
+            refs.append(f"{e.path[len(strip) :]}\t{e.ref}\n")
             continue
         yield _header(name, e.size, mtime)
         got = 0

@@ -112,8 +112,9 @@ def create_user(meta: MetaStore, name: str, *, expires: timedelta | None = None,
             raise ConflictError(f"user {name!r} exists already; use 'cairn admin create-key {name}' for a new key")
         if tx.scalar("SELECT name FROM entities WHERE name = :n", {"n": name}) is not None:
             raise ConflictError(f"{name!r} is already a team entity; pick another user name")
-        uid = insert(tx, "users", {"name": name, "created_at": tx.now(), "server_admin": int(server_admin)},
-                     returning="id")
+        uid = insert(
+            tx, "users", {"name": name, "created_at": tx.now(), "server_admin": int(server_admin)}, returning="id"
+        )
         insert(tx, "entities", {"name": name, "kind": "user", "created_at": tx.now()})
         insert(tx, "memberships", {"entity": name, "user_id": uid, "role": "admin"})
         key = _new_key(tx, uid, expires)
@@ -142,8 +143,10 @@ def list_keys(meta: MetaStore, user: str) -> list[KeyInfo]:
     """Every key of ``user`` (active, expired and revoked), oldest first."""
     with meta.read() as tx:
         uid = _need_user(tx, user)
-        rows = tx.rows("SELECT id, prefix, created_at, expires_at, revoked_at FROM api_keys "
-                       "WHERE user_id = :u ORDER BY id", {"u": uid})
+        rows = tx.rows(
+            "SELECT id, prefix, created_at, expires_at, revoked_at FROM api_keys WHERE user_id = :u ORDER BY id",
+            {"u": uid},
+        )
     return [KeyInfo(r.id, r.prefix, as_utc(r.created_at), as_utc(r.expires_at), as_utc(r.revoked_at)) for r in rows]
 
 
@@ -153,16 +156,22 @@ def revoke_key(meta: MetaStore, which: str) -> tuple[str, KeyInfo]:
     NotFoundError for no such key; UsageError when a prefix matches several keys."""
     with meta.write() as tx:
         if which.isdigit():
-            rows = tx.rows("SELECT k.*, u.name AS user_name FROM api_keys k JOIN users u ON k.user_id = u.id "
-                           "WHERE k.id = :id", {"id": int(which)})
+            rows = tx.rows(
+                "SELECT k.*, u.name AS user_name FROM api_keys k JOIN users u ON k.user_id = u.id WHERE k.id = :id",
+                {"id": int(which)},
+            )
         elif which.startswith(KEY_PREFIX) and len(which) >= PREFIX_LEN:
-            rows = tx.rows("SELECT k.*, u.name AS user_name FROM api_keys k JOIN users u ON k.user_id = u.id "
-                           "WHERE k.prefix = :p", {"p": which[:PREFIX_LEN]})
+            rows = tx.rows(
+                "SELECT k.*, u.name AS user_name FROM api_keys k JOIN users u ON k.user_id = u.id WHERE k.prefix = :p",
+                {"p": which[:PREFIX_LEN]},
+            )
             if len(which) > PREFIX_LEN:  # a whole key: exactly that one
                 rows = [r for r in rows if hmac.compare_digest(r.key_hash, hash_key(which))]
         else:
-            raise UsageError(f"name a key by its id or its prefix ({KEY_PREFIX}…, {PREFIX_LEN} characters) "
-                             f"as 'cairn admin list-keys USER' shows them, got {which!r}")
+            raise UsageError(
+                f"name a key by its id or its prefix ({KEY_PREFIX}…, {PREFIX_LEN} characters) "
+                f"as 'cairn admin list-keys USER' shows them, got {which!r}"
+            )
         if not rows:
             raise NotFoundError(f"no API key {which!r}; 'cairn admin list-keys USER' lists a user's keys")
         if len(rows) > 1:
@@ -199,7 +208,9 @@ def add_member(meta: MetaStore, entity: str, user: str, role: str) -> None:
 def _membership(tx: Tx, entity: str, user: str) -> tuple[int, str]:
     uid = _need_user(tx, user)
     if tx.scalar("SELECT kind FROM entities WHERE name = :n", {"n": entity}) is None:
-        raise NotFoundError(f"no entity {entity!r}; 'cairn admin add-member {entity} {user} --role ROLE' creates a team")
+        raise NotFoundError(
+            f"no entity {entity!r}; 'cairn admin add-member {entity} {user} --role ROLE' creates a team"
+        )
     role = tx.scalar("SELECT role FROM memberships WHERE entity = :e AND user_id = :u", {"e": entity, "u": uid})
     if role is None:
         raise NotFoundError(f"user {user!r} is not a member of {entity!r}; use 'cairn admin add-member' to add them")
@@ -213,8 +224,9 @@ def set_role(meta: MetaStore, entity: str, user: str, role: str) -> str:
     _check_role(role)
     with meta.write() as tx:
         uid, old = _membership(tx, entity, user)
-        tx.execute("UPDATE memberships SET role = :r WHERE entity = :e AND user_id = :u",
-                   {"r": role, "e": entity, "u": uid})
+        tx.execute(
+            "UPDATE memberships SET role = :r WHERE entity = :e AND user_id = :u", {"r": role, "e": entity, "u": uid}
+        )
     return old
 
 
@@ -247,8 +259,10 @@ def authenticate(meta: MetaStore, key: str | None) -> Principal:
         raise AuthError("the API key is not valid (unknown or revoked); ask an admin for a new one")
     expires = as_utc(row.expires_at)
     if expires is not None and expires <= datetime.now(UTC):
-        raise AuthError(f"the API key expired on {expires:%Y-%m-%d %H:%M} UTC; ask an admin for a new one "
-                        "('cairn admin create-key USER')")
+        raise AuthError(
+            f"the API key expired on {expires:%Y-%m-%d %H:%M} UTC; ask an admin for a new one "
+            "('cairn admin create-key USER')"
+        )
     return Principal(row.id, row.name, server_admin=bool(row.server_admin))
 
 

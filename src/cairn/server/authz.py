@@ -57,6 +57,7 @@ READ, WRITE = "read", "write"
 
 # -- the caller --------------------------------------------------------------------
 
+
 def ctx(request: Request) -> "ServerContext":
     return request.app.state.cairn
 
@@ -80,6 +81,7 @@ Who = Annotated[auth.Principal, Depends(principal)]
 
 
 # -- entities and projects -----------------------------------------------------------
+
 
 def hidden(entity: str, project: str | None = None) -> NotFoundError:
     """The answer for a project the caller cannot see, the same whether it exists or not."""
@@ -108,8 +110,10 @@ def can_read(c: "ServerContext", who: auth.Principal, entity: str, seen: dict[st
 
 # -- ids -----------------------------------------------------------------------------
 
-def version(c: "ServerContext", who: auth.Principal, version_id: int, need: str, *,
-            through_source: bool = True) -> VersionInfo:
+
+def version(
+    c: "ServerContext", who: auth.Principal, version_id: int, need: str, *, through_source: bool = True
+) -> VersionInfo:
     """The version, if ``who`` may ``need`` it; another entity's answers like a missing id.
     A link is seen through its source: without a role on the source's entity it is missing
     too, whatever ``need`` (its answer would show the source), unless ``through_source`` is
@@ -127,8 +131,9 @@ def version(c: "ServerContext", who: auth.Principal, version_id: int, need: str,
     return v
 
 
-def source_readable(c: "ServerContext", who: auth.Principal, v: VersionInfo,
-                    seen: dict[str, bool] | None = None) -> bool:
+def source_readable(
+    c: "ServerContext", who: auth.Principal, v: VersionInfo, seen: dict[str, bool] | None = None
+) -> bool:
     """False for a link whose source's entity ``who`` has no role on."""
     return not v.is_link or can_read(c, who, v.source_entity or v.entity, seen)
 
@@ -164,8 +169,14 @@ def readable_runs(c: "ServerContext", who: auth.Principal, run_ids: list[str | N
     return out
 
 
-def run(c: "ServerContext", who: auth.Principal, run_id: str, need: str,
-        entity: str | None = None, project_name: str | None = None) -> RunInfo:
+def run(
+    c: "ServerContext",
+    who: auth.Principal,
+    run_id: str,
+    need: str,
+    entity: str | None = None,
+    project_name: str | None = None,
+) -> RunInfo:
     """The run, if ``who`` may ``need`` it (and it is in ``entity``/``project_name`` when
     given); another entity's answers like a missing id."""
     missing = RunNotFoundError("/".join(p for p in (entity, project_name, run_id) if p))
@@ -213,8 +224,10 @@ def base_version(c: "ServerContext", who: auth.Principal, req: CommitRequest) ->
 
 # -- digests and chunks ----------------------------------------------------------------
 
-def held_digests(c: "ServerContext", who: auth.Principal, entity: str, project_name: str,
-                 digests: list[str]) -> set[str]:
+
+def held_digests(
+    c: "ServerContext", who: auth.Principal, entity: str, project_name: str, digests: list[str]
+) -> set[str]:
     """Those of ``digests`` that the project holds: the only ones it may read. A project
     holds a blob once its own writers supplied the bytes (the server hashed them, or they
     were PUT under the project's own claim), or when it was indexed from the project's
@@ -276,20 +289,24 @@ SELF_CHECKED = {
     "/api/v1/chunks": "checks the version id in its body (chunks())",
 }
 # routes that only read although their method is not GET (a body too large for a query)
-READ_POSTS = frozenset({
-    ("POST", "/api/v1/projects/{entity}/{project}/blobs/urls"),
-    # a reader whose download failed asks the server to check the object (it re-hashes it)
-    ("POST", "/api/v1/projects/{entity}/{project}/blobs/{digest}/damaged"),
-    ("POST", "/api/v1/chunks"),
-    # linking reads the version; the handler checks the write role on the target it names
-    ("POST", "/api/v1/versions/{version_id}/links"),
-})
+READ_POSTS = frozenset(
+    {
+        ("POST", "/api/v1/projects/{entity}/{project}/blobs/urls"),
+        # a reader whose download failed asks the server to check the object (it re-hashes it)
+        ("POST", "/api/v1/projects/{entity}/{project}/blobs/{digest}/damaged"),
+        ("POST", "/api/v1/chunks"),
+        # linking reads the version; the handler checks the write role on the target it names
+        ("POST", "/api/v1/versions/{version_id}/links"),
+    }
+)
 # routes that remove a link: the write role on the link's own entity is enough (a registry's
 # writers can remove what they no longer may read); they answer nothing about the source
-REMOVALS = frozenset({
-    ("DELETE", "/api/v1/versions/{version_id}"),
-    ("POST", "/api/v1/versions/{version_id}/unlink"),
-})
+REMOVALS = frozenset(
+    {
+        ("DELETE", "/api/v1/versions/{version_id}"),
+        ("POST", "/api/v1/versions/{version_id}/unlink"),
+    }
+)
 
 
 def need_of(method: str, path: str) -> str:
@@ -344,11 +361,14 @@ def check_routes(app: "FastAPI") -> None:
         if unknown:
             raise RuntimeError(
                 f"route {route.path} has path parameter(s) {sorted(unknown)} that server/authz.py does not know: "
-                "add them to authz.SCOPED if they live inside the entity named in the same path, or name an owner")
+                "add them to authz.SCOPED if they live inside the entity named in the same path, or name an owner"
+            )
         if params & SCOPED and "entity" not in params:
             raise RuntimeError(f"route {route.path} has {sorted(params & SCOPED)} without the entity that owns them")
         if not params & set(OWNERS) and route.path not in SELF_CHECKED:
-            raise RuntimeError(f"route {route.path} names no entity, version or run: check the caller in its handler "
-                               "and list it in authz.SELF_CHECKED with the reason it is safe")
+            raise RuntimeError(
+                f"route {route.path} names no entity, version or run: check the caller in its handler "
+                "and list it in authz.SELF_CHECKED with the reason it is safe"
+            )
         if not any(d.call is gate for d in route.dependant.dependencies):
             raise RuntimeError(f"route {route.path} does not run authz.gate")

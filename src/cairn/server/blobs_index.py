@@ -70,8 +70,10 @@ def project_has(meta: MetaStore, entity: str, project: str, digests: list[str]) 
             return found
         for part in batches(digests):
             ph, params = in_list(part)
-            q = (f"SELECT digest FROM project_blobs WHERE project_id = :pid AND digest IN {ph} "
-                 "AND digest NOT IN (SELECT digest FROM damaged_blobs)")
+            q = (
+                f"SELECT digest FROM project_blobs WHERE project_id = :pid AND digest IN {ph} "
+                "AND digest NOT IN (SELECT digest FROM damaged_blobs)"
+            )
             found.update(tx.scalars(q, {**params, "pid": pid}))
     return found
 
@@ -102,6 +104,7 @@ def _record(tx: Tx, pid: int, digests: list[str]) -> None:
 
 
 # -- direct uploads ------------------------------------------------------------------
+
 
 def grant_direct(
     meta: MetaStore, blobs: BlobStore, entity: str, project: str, digests: list[str]
@@ -159,6 +162,7 @@ def _not_collected(tx: Tx, blobs: BlobStore | None, digests: list[str]) -> list[
 
 # -- server-side writes ----------------------------------------------------------------
 
+
 def store_checked(
     meta: MetaStore,
     blobs: BlobStore,
@@ -183,8 +187,11 @@ def store_checked(
                 pid = records.project_id(tx, entity, project, create=True)
                 before = _claims(tx, wanted)
                 now = tx.now()
-                insert_ignore(tx, "blob_claims", [{"digest": d, "project_id": pid, "created_at": now}
-                                                  for d in wanted if d not in before])
+                insert_ignore(
+                    tx,
+                    "blob_claims",
+                    [{"digest": d, "project_id": pid, "created_at": now} for d in wanted if d not in before],
+                )
                 break
         if wait is None:
             raise StoreError(f"blob {busy[0]} is being removed by garbage collection; send it again in a moment")
@@ -204,11 +211,12 @@ def store_checked(
             if not rewritable:
                 raise IntegrityError(
                     f"the object store held other bytes under {d}, written unchecked by a direct upload; "
-                    "they were removed: send the file again", digest=d)
+                    "they were removed: send the file again",
+                    digest=d,
+                )
             write([d])
         else:
-            raise IntegrityError(f"the object under {d} kept changing while the server rewrote it; "
-                                 "try again", digest=d)
+            raise IntegrityError(f"the object under {d} kept changing while the server rewrote it; try again", digest=d)
     with meta.write() as tx:
         gcmarks.guard(tx)
         kept = _not_collected(tx, blobs, wanted)
@@ -247,8 +255,14 @@ def object_matches(blobs: BlobStore, digest: str) -> bool:
 SET_ASIDE, MISSING, INTACT = "set aside", "missing", "intact"
 
 
-def report_damaged(meta: MetaStore, blobs: BlobStore, entity: str, project: str, digest: str,
-                   checks: Callable[[str, Callable[[], str]], str] | None = None) -> str:
+def report_damaged(
+    meta: MetaStore,
+    blobs: BlobStore,
+    entity: str,
+    project: str,
+    digest: str,
+    checks: Callable[[str, Callable[[], str]], str] | None = None,
+) -> str:
     """A client of ``project`` read ``digest`` wrong or not at all: check the object (one
     full read), set a damaged one aside, and list the digest as damaged so that the next
     upload of those bytes, from any project, is taken. Returns SET_ASIDE, MISSING or INTACT.
@@ -258,7 +272,8 @@ def report_damaged(meta: MetaStore, blobs: BlobStore, entity: str, project: str,
     with meta.read() as tx:
         pid = records.project_id(tx, entity, project)
         held = pid is not None and tx.scalar(
-            "SELECT 1 FROM project_blobs WHERE project_id = :pid AND digest = :d", {"pid": pid, "d": digest})
+            "SELECT 1 FROM project_blobs WHERE project_id = :pid AND digest = :d", {"pid": pid, "d": digest}
+        )
     if not held:
         raise BlobNotFoundError(digest, f"in project {entity}/{project}")
     if checks is None:
@@ -287,6 +302,7 @@ def set_aside(meta: MetaStore, blobs: BlobStore, digest: str) -> str:
 
 
 # -- indexing versions -----------------------------------------------------------------
+
 
 def adopt_manifest(meta: MetaStore, entity: str, project: str, manifest) -> int:  # noqa: ANN001
     """Record that the project holds every stored blob ``manifest`` references (reading
@@ -323,12 +339,16 @@ def index_versions(meta: MetaStore) -> int:
 
     with meta.read() as tx:
         # committed versions only: a deleted one's chunks may be gone (gc), and it serves nothing
-        trees = tx.tuples("SELECT DISTINCT a.project_id, v.manifest_key FROM versions v "
-                          "JOIN artifacts a ON v.artifact_id = a.id WHERE v.state = :s ORDER BY a.project_id",
-                          {"s": COMMITTED})
-        drafted = tx.tuples("SELECT DISTINCT a.project_id, e.digest FROM draft_entries e "
-                            "JOIN drafts d ON e.draft_id = d.id JOIN artifacts a ON d.artifact_id = a.id "
-                            "WHERE e.ref IS NULL")
+        trees = tx.tuples(
+            "SELECT DISTINCT a.project_id, v.manifest_key FROM versions v "
+            "JOIN artifacts a ON v.artifact_id = a.id WHERE v.state = :s ORDER BY a.project_id",
+            {"s": COMMITTED},
+        )
+        drafted = tx.tuples(
+            "SELECT DISTINCT a.project_id, e.digest FROM draft_entries e "
+            "JOIN drafts d ON e.draft_id = d.id JOIN artifacts a ON d.artifact_id = a.id "
+            "WHERE e.ref IS NULL"
+        )
     seen: dict[int, set[str]] = {}
     n = 0
     log = logging.getLogger("cairn.server")

@@ -115,8 +115,10 @@ def _commit_request(parser, entity: str, project: str, name: str, f: IO[bytes]) 
     return req
 
 
-_NOT_UNICODE = ("the request body holds a string that is not valid Unicode (a lone surrogate escape such as "
-                "\\udc80, or bytes that are not UTF-8); send text as UTF-8")
+_NOT_UNICODE = (
+    "the request body holds a string that is not valid Unicode (a lone surrogate escape such as "
+    "\\udc80, or bytes that are not UTF-8); send text as UTF-8"
+)
 
 
 def _validate(model, data: Any, where: tuple = ()):  # noqa: ANN001, ANN202
@@ -159,8 +161,9 @@ def _entries(rows: list, first: int) -> list[Entry]:
         # rows of scalars, nearly all of them, skip the walk
         nests = isinstance(row, dict) or (isinstance(row, list) and any(isinstance(x, (dict, list)) for x in row))
         if nests and not json_depth_ok(row, _MAX_DEPTH):
-            raise E.UsageError(f"body.entries.{first + i}: the entry is nested more than {_MAX_DEPTH} "
-                               "levels deep; flatten it")
+            raise E.UsageError(
+                f"body.entries.{first + i}: the entry is nested more than {_MAX_DEPTH} levels deep; flatten it"
+            )
     return models.entries_of(_validate(_rows_schema(), rows, ("entries", first)))
 
 
@@ -211,8 +214,9 @@ def _fields(events: Iterator[tuple[str, str, Any]]) -> dict[str, Any]:
             if depth == 0:
                 break
             if depth > _MAX_DEPTH:  # refused while reading: a deeper value is never built
-                raise E.UsageError(f"body.{key}: the request body is nested more than {_MAX_DEPTH} levels deep; "
-                                   "flatten it")
+                raise E.UsageError(
+                    f"body.{key}: the request body is nested more than {_MAX_DEPTH} levels deep; flatten it"
+                )
         fields[key] = builder.value
     raise E.UsageError("the request body ends before its JSON object does")
 
@@ -232,7 +236,9 @@ class SpilledEntries(SortedEntries):
             db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=OFF")
             db.execute("PRAGMA synchronous=OFF")
-            db.execute("CREATE TABLE e (path BLOB PRIMARY KEY, digest TEXT, size INTEGER, ref TEXT, extra TEXT) WITHOUT ROWID")
+            db.execute(
+                "CREATE TABLE e (path BLOB PRIMARY KEY, digest TEXT, size INTEGER, ref TEXT, extra TEXT) WITHOUT ROWID"
+            )
             self._db = db
         return self._db
 
@@ -246,8 +252,16 @@ class SpilledEntries(SortedEntries):
             return
         import json
 
-        rows = [(e.path.encode("utf-8", "surrogatepass"), e.digest, e.size, e.ref,
-                 json.dumps(dict(e.extra)) if e.extra else None) for e in self._held]
+        rows = [
+            (
+                e.path.encode("utf-8", "surrogatepass"),
+                e.digest,
+                e.size,
+                e.ref,
+                json.dumps(dict(e.extra)) if e.extra else None,
+            )
+            for e in self._held
+        ]
         db = self._disk()
         try:
             db.execute("BEGIN")
@@ -295,8 +309,11 @@ class SpilledEntries(SortedEntries):
         while rows := cur.fetchmany(WINDOW):
             for path, digest, size, ref, extra in rows:
                 p = path.decode("utf-8", "surrogatepass")
-                yield Entry(p, digest, size) if ref is None and extra is None else Entry(
-                    p, digest, size, ref, json.loads(extra) if extra else {})
+                yield (
+                    Entry(p, digest, size)
+                    if ref is None and extra is None
+                    else Entry(p, digest, size, ref, json.loads(extra) if extra else {})
+                )
 
     def close(self) -> None:
         if self._db is not None:

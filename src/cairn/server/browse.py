@@ -134,7 +134,7 @@ class Tree:
                 e = entries[j]
                 if hi is not None and e.path >= hi:
                     return
-                rest = e.path[len(path):]
+                rest = e.path[len(path) :]
                 if "/" in rest:
                     name = rest.split("/", 1)[0]
                     pos = path + name + _AFTER_SLASH
@@ -186,15 +186,16 @@ class Tree:
                 out.rows.append(x)
         if len(found) > limit:
             last = out.rows[-1]
-            out.next_after = last.name if isinstance(last, Folder) else last.path[len(path):]
+            out.next_after = last.name if isinstance(last, Folder) else last.path[len(path) :]
         return out
 
 
 def child_name(row: Folder | Entry, path: str) -> str:
-    return row.name if isinstance(row, Folder) else row.path[len(path):]
+    return row.name if isinstance(row, Folder) else row.path[len(path) :]
 
 
 # -- diffs ---------------------------------------------------------------------------
+
 
 @dataclass
 class Change:
@@ -218,6 +219,7 @@ def changes(old: Manifest, new: Manifest) -> list[Change]:
 
 
 # -- lineage ---------------------------------------------------------------------------
+
 
 @dataclass
 class Node:
@@ -256,8 +258,15 @@ def _side(nodes: list[Node], more_href: str | None) -> list[Node]:
     return nodes[: MAX_SIDE - 1] + [Node(f"+{rest} more", "see the list below", more_href, "more")]
 
 
-def layout(left: list[Node], center: Node, right: list[Node], *, more_href: str | None = None,
-           no_left: str = "none", no_right: str = "none") -> Graph:
+def layout(
+    left: list[Node],
+    center: Node,
+    right: list[Node],
+    *,
+    more_href: str | None = None,
+    no_left: str = "none",
+    no_right: str = "none",
+) -> Graph:
     """Three columns (inputs → center → outputs), each vertically centred, with curved edges.
     An empty side shows one dashed placeholder labelled ``no_left`` / ``no_right``."""
     left = _side(left, more_href) or [Node(no_left, "", None, "none")]

@@ -63,4 +63,5 @@ def check(request: Request, key_secret: Callable[[], bytes], bearer: bool, cooki
         raise ForbiddenError(
             "this request was made with the web UI's login cookie but without its CSRF token "
             f"(header {HEADER}); reload the page and try again. Scripts should send their API key "
-            "in an 'Authorization: Bearer' header instead of the cookie")
+            "in an 'Authorization: Bearer' header instead of the cookie"
+        )

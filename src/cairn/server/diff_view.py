@@ -97,8 +97,9 @@ def _table(text: str, delimiter: str) -> list[list[str]]:
     return rows
 
 
-def compare(path: str, old_size: int, new_size: int, read_old: Callable[[int], bytes],
-            read_new: Callable[[int], bytes]) -> FileDiff:
+def compare(
+    path: str, old_size: int, new_size: int, read_old: Callable[[int], bytes], read_new: Callable[[int], bytes]
+) -> FileDiff:
     """Compare the heads of two versions of ``path`` (``read_*(n)``: the first n bytes)."""
     a, b = read_old(min(old_size, MAX_BYTES)), read_new(min(new_size, MAX_BYTES))
     cut = old_size > MAX_BYTES or new_size > MAX_BYTES
@@ -113,7 +114,7 @@ def compare(path: str, old_size: int, new_size: int, read_old: Callable[[int], b
         ra, rb = _table(ta, TABLES[ext]), _table(tb, TABLES[ext])
         cut = cut or len(ra) > MAX_ROWS or len(rb) > MAX_ROWS
         header = rb[0] if rb else (ra[0] if ra else [])
-        body_a, body_b = [tuple(r) for r in ra[1:MAX_ROWS + 1]], [tuple(r) for r in rb[1:MAX_ROWS + 1]]
+        body_a, body_b = [tuple(r) for r in ra[1 : MAX_ROWS + 1]], [tuple(r) for r in rb[1 : MAX_ROWS + 1]]
         removed, added = [], []
         for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, body_a, body_b, autojunk=False).get_opcodes():
             if op in ("replace", "delete"):
@@ -128,7 +129,15 @@ def compare(path: str, old_size: int, new_size: int, read_old: Callable[[int], b
     for line in difflib.unified_diff(ta.splitlines(), tb.splitlines(), "before", "after", n=3, lineterm=""):
         if line.startswith(("---", "+++")):
             continue
-        css = "hunk" if line.startswith("@@") else "add" if line.startswith("+") else "del" if line.startswith("-") else "ctx"
+        css = (
+            "hunk"
+            if line.startswith("@@")
+            else "add"
+            if line.startswith("+")
+            else "del"
+            if line.startswith("-")
+            else "ctx"
+        )
         lines.append((css, line))
         if len(lines) >= MAX_LINES:
             cut = True

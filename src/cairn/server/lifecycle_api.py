@@ -14,7 +14,9 @@ from . import authz
 from .api import Ctx, Who
 from .models import ERROR_RESPONSES, Body, EntityPath, NamePath, ProjectPath
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, dependencies=[Depends(authz.gate)])  # read / write by method
+router = APIRouter(
+    prefix="/api/v1", responses=ERROR_RESPONSES, dependencies=[Depends(authz.gate)]
+)  # read / write by method
 
 
 class RetentionIn(Body):
@@ -34,7 +36,9 @@ def _policy_out(policy: Retention | None) -> dict:
 
 
 @router.delete("/projects/{entity}/{project}/artifacts/{name}")
-def collection_delete(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who, delete_aliases: bool = False) -> dict:
+def collection_delete(
+    entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who, delete_aliases: bool = False
+) -> dict:
     return {"deleted_versions": c.engine.delete_collection(entity, project, name, delete_aliases)}
 
 
@@ -63,7 +67,9 @@ def collection_retention(entity: EntityPath, project: ProjectPath, name: NamePat
 
 
 @router.put("/projects/{entity}/{project}/artifacts/{name}/retention")
-def collection_retention_set(entity: EntityPath, project: ProjectPath, name: NamePath, body: RetentionIn, c: Ctx, who: Who) -> dict:
+def collection_retention_set(
+    entity: EntityPath, project: ProjectPath, name: NamePath, body: RetentionIn, c: Ctx, who: Who
+) -> dict:
     policy = _policy_in(body)
     c.engine.set_retention(entity, project, name, policy)
     return _policy_out(policy)

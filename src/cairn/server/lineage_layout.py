@@ -44,9 +44,11 @@ def _order(g: Graph, layers: dict[int, list[str]]) -> None:
         seq = keys if sweep % 2 == 0 else list(reversed(keys))
         for prev, cur in zip(seq, seq[1:]):
             pos = {k: i for i, k in enumerate(layers[prev])}
+
             def centre(k: str, pos: dict[str, int] = pos) -> float:
                 ps = [pos[n] for n in near[k] if n in pos]
                 return sum(ps) / len(ps) if ps else float("inf")
+
             here = {k: i for i, k in enumerate(layers[cur])}
             layers[cur].sort(key=lambda k: (centre(k), here[k]))
 

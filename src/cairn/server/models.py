@@ -46,15 +46,24 @@ EntityPath = Annotated[str, Path(min_length=1, max_length=L.MAX_NAME, pattern=NA
 ProjectPath = EntityPath
 NamePath = EntityPath
 RunIdPath = Annotated[str, Path(min_length=1, max_length=L.MAX_RUN_ID, pattern=NAME_PATTERN)]
-AliasPath = Annotated[str, Path(min_length=1, max_length=L.MAX_NAME, pattern=NO_CONTROL_PATTERN,
-                                description="an alias, 'vN' or a version's 'blake3:' digest")]
+AliasPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=L.MAX_NAME,
+        pattern=NO_CONTROL_PATTERN,
+        description="an alias, 'vN' or a version's 'blake3:' digest",
+    ),
+]
 DistributedIdPath = Annotated[str, Path(min_length=1, max_length=L.MAX_DISTRIBUTED_ID, pattern=NO_CONTROL_PATTERN)]
 DigestPath = Annotated[str, Path(max_length=L.MAX_DIGEST, pattern=BLOB_DIGEST_PATTERN)]
 VersionIdPath = Annotated[int, Path(ge=1, le=L.MAX_INT)]
 EntityQuery = Annotated[str | None, Query(min_length=1, max_length=L.MAX_NAME, pattern=NAME_PATTERN)]
 TypeQuery = Annotated[str | None, Query(min_length=1, max_length=L.MAX_NAME, pattern=NAME_PATTERN)]
-TagsQuery = Annotated[list[Annotated[str, StringConstraints(max_length=L.MAX_NAME)]] | None,
-                      Query(max_length=100, description="only versions with every one of these tags")]
+TagsQuery = Annotated[
+    list[Annotated[str, StringConstraints(max_length=L.MAX_NAME)]] | None,
+    Query(max_length=100, description="only versions with every one of these tags"),
+]
 FilenameQuery = Annotated[str | None, Query(min_length=1, max_length=255, pattern=NO_CONTROL_PATTERN)]
 
 
@@ -108,7 +117,8 @@ class CommitBody(Body):
     entries: list[EntryRow] | None = None
     base_version_id: VersionId | None = Field(None, description="incremental: the version the edits apply to")
     base_manifest_key: ChunkKey | None = Field(
-        None, description="incremental: that version's manifest key as the caller saw it (refused if it changed)")
+        None, description="incremental: that version's manifest key as the caller saw it (refused if it changed)"
+    )
     edits: EditsBody | None = None
     description: str | None = None
     metadata: Json | None = None
@@ -142,8 +152,15 @@ entries_of = _entries  # server/bodies.py: a streamed commit's rows, a window at
 
 def commit_request(entity: str, project: str, name: str, body: CommitBody) -> CommitRequest:
     req = CommitRequest(
-        entity=entity, project=project, name=name, type=body.type, description=body.description,
-        metadata=body.metadata or {}, aliases=body.aliases, tags=body.tags, ttl_seconds=body.ttl_seconds,
+        entity=entity,
+        project=project,
+        name=name,
+        type=body.type,
+        description=body.description,
+        metadata=body.metadata or {},
+        aliases=body.aliases,
+        tags=body.tags,
+        ttl_seconds=body.ttl_seconds,
         run_id=body.run_id,
     )
     if body.entries is not None:
@@ -175,6 +192,7 @@ def parse_commit(entity: str, project: str, name: str, data: bytes) -> CommitReq
 
 
 # -- other bodies -----------------------------------------------------------------------------
+
 
 class Digests(Body):
     digests: list[BlobDigest] = Field(max_length=100_000)
@@ -272,13 +290,15 @@ def parse_json_body(model: type[BaseModel], data: bytes) -> BaseModel:
     from fastapi.exceptions import RequestValidationError
 
     if not data.strip():  # the body is required (as the document says): none is not "{}"
-        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "a JSON object is required",
-                                       "input": None}])
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "a JSON object is required", "input": None}]
+        )
     try:
         obj = json.loads(data)
     except (ValueError, RecursionError) as e:
-        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": f"not valid JSON: {e}",
-                                       "input": None}]) from None
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": f"not valid JSON: {e}", "input": None}]
+        ) from None
     try:
         return model.model_validate(obj)
     except ValidationError as e:
@@ -286,6 +306,7 @@ def parse_json_body(model: type[BaseModel], data: bytes) -> BaseModel:
 
 
 # -- errors -----------------------------------------------------------------------------------
+
 
 class ErrorDetail(BaseModel):
     type: str = Field(description="the cairn error class, e.g. UsageError, ArtifactNotFoundError")

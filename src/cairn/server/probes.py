@@ -60,5 +60,6 @@ async def ready(request: Request) -> JSONResponse:
     c: ServerContext = request.app.state.cairn
     got = {"metadata": await _probe("metadata", _check_meta, c), "blobs": await _probe("blob", _check_blobs, c)}
     ok = all(v == "ok" for v in got.values())
-    return JSONResponse({"ready": ok, **got}, status_code=200 if ok else 503,
-                        headers=None if ok else {"Retry-After": str(RETRY_AFTER)})
+    return JSONResponse(
+        {"ready": ok, **got}, status_code=200 if ok else 503, headers=None if ok else {"Retry-After": str(RETRY_AFTER)}
+    )

@@ -60,6 +60,7 @@ HEADERS = {
 
 # -- templates --------------------------------------------------------------------
 
+
 def when(t: datetime | None) -> Markup:
     """A ``<time>`` in UTC; static/time.js shows it in the viewer's time zone, with a relative time."""
     if t is None:
@@ -67,7 +68,9 @@ def when(t: datetime | None) -> Markup:
     if t.tzinfo is None:  # the store keeps UTC
         t = t.replace(tzinfo=timezone.utc)
     t = t.astimezone(timezone.utc)
-    return Markup('<time datetime="{}">{}</time>').format(t.strftime("%Y-%m-%dT%H:%M:%SZ"), t.strftime("%Y-%m-%d %H:%M UTC"))
+    return Markup('<time datetime="{}">{}</time>').format(
+        t.strftime("%Y-%m-%dT%H:%M:%SZ"), t.strftime("%Y-%m-%d %H:%M UTC")
+    )
 
 
 def href(*segments: str, **query: Any) -> str:
@@ -110,9 +113,18 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.filters.update(size=human_size, when=when, json=pretty_json, clip=clip)
-_env.globals.update(href=href, page_href=page_href, version_href=version_href, blob_href=blob_href, raw_href=raw_href, static_url=static_url)
+_env.globals.update(
+    href=href,
+    page_href=page_href,
+    version_href=version_href,
+    blob_href=blob_href,
+    raw_href=raw_href,
+    static_url=static_url,
+)
 
 
-def render(request: Request, template: str, status: int = 200, who: auth.Principal | None = None, **ctx: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, status: int = 200, who: auth.Principal | None = None, **ctx: Any
+) -> HTMLResponse:
     html = _env.get_template(template).render(request=request, who=who, **ctx)
     return HTMLResponse(html, status_code=status, headers=HEADERS)

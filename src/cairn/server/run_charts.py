@@ -56,6 +56,7 @@ def series(engine: Engine, run: RunInfo) -> tuple[list[dict], int]:
 
 def summary_items(run: RunInfo) -> list[tuple[str, str]]:
     """The summary as (key, shown value) pairs (nested keys dotted), numbers rounded for reading."""
+
     def shown(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.6g}"

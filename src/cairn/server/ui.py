@@ -68,6 +68,7 @@ HISTORY_ROWS = 100
 
 # -- callers ----------------------------------------------------------------------
 
+
 def _ctx(request: Request) -> ServerContext:
     return request.app.state.cairn
 
@@ -110,7 +111,9 @@ def _resolve(c: ServerContext, who: auth.Principal, entity: str, project: str, n
     try:
         ref = parse_ref(f"{entity}/{project}/{name}:{alias}")
     except UsageError:
-        raise ArtifactNotFoundError(f"{entity}/{project}/{name}:{alias}", "that is not a valid version or alias") from None
+        raise ArtifactNotFoundError(
+            f"{entity}/{project}/{name}:{alias}", "that is not a valid version or alias"
+        ) from None
     return authz.resolve(c, who, ref, entity, project)
 
 
@@ -137,6 +140,7 @@ def _same_origin(request: Request) -> bool:
 
 # -- errors -----------------------------------------------------------------------
 
+
 def _who_or_none(request: Request) -> auth.Principal | None:
     try:
         return _who(request)
@@ -148,40 +152,74 @@ def error_page(request: Request, exc: Exception) -> HTMLResponse:
     """The HTML answer for an error on a UI page (the API keeps its JSON errors)."""
     who = _who_or_none(request)  # for the top bar (None when the key is the problem)
     if isinstance(exc, ForbiddenError):
-        return render(request, "error.html", 403, who=who, title="No access",
-                      message="Your API key does not give access to this page. Ask an admin of its entity for a role.",
-                      login=True)
+        return render(
+            request,
+            "error.html",
+            403,
+            who=who,
+            title="No access",
+            message="Your API key does not give access to this page. Ask an admin of its entity for a role.",
+            login=True,
+        )
     if isinstance(exc, AuthError):
-        response = render(request, "login.html", 401, next=_here(request),
-                          error="Your saved API key is no longer valid; enter a new one." if _key(request) else None)
+        response = render(
+            request,
+            "login.html",
+            401,
+            next=_here(request),
+            error="Your saved API key is no longer valid; enter a new one." if _key(request) else None,
+        )
         if request.cookies.get(COOKIE):
             response.delete_cookie(COOKIE, path="/")
         return response
     if isinstance(exc, StarletteHTTPException):
         status = exc.status_code
         message = "There is no page at this address." if status == 404 else str(exc.detail)
-        return render(request, "error.html", status, who=who, title="Not found" if status == 404 else "Error", message=message)
+        return render(
+            request, "error.html", status, who=who, title="Not found" if status == 404 else "Error", message=message
+        )
     if isinstance(exc, (NotFoundError, UsageError)):
-        return render(request, "error.html", status_for(exc), who=who,
-                      title="Not found" if isinstance(exc, NotFoundError) else "Bad request",
-                      message=str(exc), login=who is not None and not who.open_access)
+        return render(
+            request,
+            "error.html",
+            status_for(exc),
+            who=who,
+            title="Not found" if isinstance(exc, NotFoundError) else "Bad request",
+            message=str(exc),
+            login=who is not None and not who.open_access,
+        )
     if isinstance(exc, StoreError):
-        return render(request, "error.html", 503, title="Store unavailable",
-                      message="The store cannot be reached right now; try again shortly.")
+        return render(
+            request,
+            "error.html",
+            503,
+            title="Store unavailable",
+            message="The store cannot be reached right now; try again shortly.",
+        )
     msg = "Something went wrong on the server; the error was logged."
-    return render(request, "error.html", status_for(exc) if isinstance(exc, CairnError) else 500, who=who,
-                  title="Error", message=msg)
+    return render(
+        request,
+        "error.html",
+        status_for(exc) if isinstance(exc, CairnError) else 500,
+        who=who,
+        title="Error",
+        message=msg,
+    )
 
 
 # -- static files and login ------------------------------------------------------------
+
 
 @router.get("/-/static/{name}")
 def static(name: str) -> Response:
     if name not in STATIC:
         raise StarletteHTTPException(404)
     data = static_bytes(name)
-    return Response(data, media_type=STATIC[name], headers={
-        "Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        data,
+        media_type=STATIC[name],
+        headers={"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/-/login")
@@ -207,8 +245,15 @@ async def login(request: Request) -> Response:
         return render(request, "login.html", 401, next=target, error="That API key is not valid.")
     response = RedirectResponse(target, status_code=303)
     if not who.open_access:
-        response.set_cookie(COOKIE, key, max_age=COOKIE_AGE, path="/", httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https")
+        response.set_cookie(
+            COOKIE,
+            key,
+            max_age=COOKIE_AGE,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
     return response
 
 
@@ -221,6 +266,7 @@ def logout(request: Request) -> Response:
 
 
 # -- pages ------------------------------------------------------------------------
+
 
 @router.get("/")
 def index(request: Request) -> HTMLResponse:
@@ -245,12 +291,24 @@ def run_page(run_id: str, request: Request) -> HTMLResponse:
         [_version_node(v) for v in shown_inputs],
         browse.Node(run.name, _run_sub(run), None, "run", current=True),
         [_version_node(v) for v in outputs],
-        more_href="#inputs", no_left="no inputs", no_right="no outputs",
+        more_href="#inputs",
+        no_left="no inputs",
+        no_right="no outputs",
     )
     charts, more_charts = run_charts.series(c.engine, run)
-    return render(request, "run.html", who=who, run=run, inputs=shown_inputs, outputs=outputs,
-                  hidden_inputs=len(inputs) - len(shown_inputs), graph=graph, charts=charts,
-                  more_charts=more_charts, summary=run_charts.summary_items(run))
+    return render(
+        request,
+        "run.html",
+        who=who,
+        run=run,
+        inputs=shown_inputs,
+        outputs=outputs,
+        hidden_inputs=len(inputs) - len(shown_inputs),
+        graph=graph,
+        charts=charts,
+        more_charts=more_charts,
+        summary=run_charts.summary_items(run),
+    )
 
 
 @router.get("/{entity}/{project}")
@@ -262,9 +320,18 @@ def project_page(entity: str, project: str, request: Request) -> HTMLResponse:
     collections = c.engine.list_collections(entity, project)
     runs = sorted(c.engine.list_runs(entity, project), key=lambda r: r.created_at, reverse=True)
     page = _page(request, "runs_page")
-    return render(request, "project.html", who=who, entity=entity, project=project, collections=collections,
-                  runs=runs[(page - 1) * RUNS_PAGE : page * RUNS_PAGE], runs_total=len(runs), runs_page=page,
-                  runs_pages=max((len(runs) + RUNS_PAGE - 1) // RUNS_PAGE, 1))
+    return render(
+        request,
+        "project.html",
+        who=who,
+        entity=entity,
+        project=project,
+        collections=collections,
+        runs=runs[(page - 1) * RUNS_PAGE : page * RUNS_PAGE],
+        runs_total=len(runs),
+        runs_page=page,
+        runs_pages=max((len(runs) + RUNS_PAGE - 1) // RUNS_PAGE, 1),
+    )
 
 
 @router.get("/{entity}/{project}/{name}")
@@ -281,18 +348,34 @@ def artifact_page(entity: str, project: str, name: str, request: Request) -> HTM
     rows = c.engine.alias_history(entity, project, name)[-HISTORY_ROWS:]
     runs = authz.readable_runs(c, who, [row.get("run_id") for row in rows])  # a link's run may be another entity's
     for row in reversed(rows):
-        history.append({
-            "alias": row["alias"], "run_id": row.get("run_id") if row.get("run_id") in runs else None, "at": row["at"],
-            "old": by_id.get(row["old_version_id"], f"#{row['old_version_id']}") if row["old_version_id"] else None,
-            "new": by_id.get(row["new_version_id"], f"#{row['new_version_id']}") if row["new_version_id"] else None,
-        })
+        history.append(
+            {
+                "alias": row["alias"],
+                "run_id": row.get("run_id") if row.get("run_id") in runs else None,
+                "at": row["at"],
+                "old": by_id.get(row["old_version_id"], f"#{row['old_version_id']}") if row["old_version_id"] else None,
+                "new": by_id.get(row["new_version_id"], f"#{row['new_version_id']}") if row["new_version_id"] else None,
+            }
+        )
     page = _page(request)
     pages = max((len(versions) + VERSIONS_PAGE - 1) // VERSIONS_PAGE, 1)
-    return render(request, "artifact.html", who=who, entity=entity, project=project, name=name,
-                  latest=versions[0], versions=versions[(page - 1) * VERSIONS_PAGE : page * VERSIONS_PAGE],
-                  total=len(versions), page=page, pages=pages, history=history,
-                  a_default=versions[1].version if len(versions) > 1 else versions[0].version,
-                  is_links=versions[0].is_link, links=_links(c, who, versions[(page - 1) * VERSIONS_PAGE : page * VERSIONS_PAGE]))
+    return render(
+        request,
+        "artifact.html",
+        who=who,
+        entity=entity,
+        project=project,
+        name=name,
+        latest=versions[0],
+        versions=versions[(page - 1) * VERSIONS_PAGE : page * VERSIONS_PAGE],
+        total=len(versions),
+        page=page,
+        pages=pages,
+        history=history,
+        a_default=versions[1].version if len(versions) > 1 else versions[0].version,
+        is_links=versions[0].is_link,
+        links=_links(c, who, versions[(page - 1) * VERSIONS_PAGE : page * VERSIONS_PAGE]),
+    )
 
 
 def _links(c: ServerContext, who: auth.Principal, versions: list[VersionInfo]) -> list[VersionInfo]:
@@ -315,20 +398,42 @@ def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLRes
         raise UsageError("choose the two versions to compare: ?a=v0&b=v1")
     a = _resolve(c, who, entity, project, name, a_name)
     b = _resolve(c, who, entity, project, name, b_name)
-    found = [] if a.manifest_key == b.manifest_key else browse.changes(c.engine.manifest(a.manifest_key), c.engine.manifest(b.manifest_key))
+    found = (
+        []
+        if a.manifest_key == b.manifest_key
+        else browse.changes(c.engine.manifest(a.manifest_key), c.engine.manifest(b.manifest_key))
+    )
     counts = {k: sum(1 for x in found if x.kind == k) for k in ("added", "removed", "changed")}
     kind = request.query_params.get("kind")
     shown = [x for x in found if x.kind == kind] if kind in counts else found
     if shown and a.manifest_key != b.manifest_key:  # a folder added or removed whole: one row
         cache = _cache(request)
-        shown = diff_view.fold(shown, browse.Tree(c.engine.manifest(a.manifest_key), cache),
-                               browse.Tree(c.engine.manifest(b.manifest_key), cache))
+        shown = diff_view.fold(
+            shown,
+            browse.Tree(c.engine.manifest(a.manifest_key), cache),
+            browse.Tree(c.engine.manifest(b.manifest_key), cache),
+        )
     page = _page(request)
     pages = max((len(shown) + DIFF_PAGE - 1) // DIFF_PAGE, 1)
-    return render(request, "diff.html", who=who, entity=entity, project=project, name=name, a=a, b=b,
-                  a_name=a_name, b_name=b_name, counts=counts, total=len(found), kind=kind if kind in counts else None,
-                  rows=shown[(page - 1) * DIFF_PAGE : page * DIFF_PAGE], page=page, pages=pages,
-                  delta=sum(x.delta for x in found))
+    return render(
+        request,
+        "diff.html",
+        who=who,
+        entity=entity,
+        project=project,
+        name=name,
+        a=a,
+        b=b,
+        a_name=a_name,
+        b_name=b_name,
+        counts=counts,
+        total=len(found),
+        kind=kind if kind in counts else None,
+        rows=shown[(page - 1) * DIFF_PAGE : page * DIFF_PAGE],
+        page=page,
+        pages=pages,
+        delta=sum(x.delta for x in found),
+    )
 
 
 @router.get("/{entity}/{project}/{name}/{alias}")
@@ -358,7 +463,9 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
         [_run_node(producer)] if producer else [],
         browse.Node(f"{v.name}:{v.version}", f"{v.type} · {v.file_count:,} files", None, "version", current=True),
         [_run_node(r) for r in consumers],
-        more_href="#consumers", no_left="no producer run", no_right="not used by any run yet",
+        more_href="#consumers",
+        no_left="no producer run",
+        no_right="not used by any run yet",
     )
     crumbs = []
     acc = ""
@@ -371,15 +478,33 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
 
     readme = ui_folder.readme(c, v, listing) if listing else None
     thumbs = ui_folder.thumbs(v, listing) if listing else []
-    return render(request, "version.html", who=who, v=v, producer=producer, consumers=consumers, links=links,
-                  preview=preview, readme=readme, thumbs=thumbs,
-                  **ui_edit.page_context(c, who, v, request.cookies.get(COOKIE) or None),
-                  hidden_consumers=len(users) - len(consumers), graph=graph, listing=listing, entry=entry,
-                  folder=folder, crumbs=crumbs, child_name=browse.child_name, is_folder=lambda r: isinstance(r, browse.Folder),
-                  after=request.query_params.get("after"))
+    return render(
+        request,
+        "version.html",
+        who=who,
+        v=v,
+        producer=producer,
+        consumers=consumers,
+        links=links,
+        preview=preview,
+        readme=readme,
+        thumbs=thumbs,
+        **ui_edit.page_context(c, who, v, request.cookies.get(COOKIE) or None),
+        hidden_consumers=len(users) - len(consumers),
+        graph=graph,
+        listing=listing,
+        entry=entry,
+        folder=folder,
+        crumbs=crumbs,
+        child_name=browse.child_name,
+        is_folder=lambda r: isinstance(r, browse.Folder),
+        after=request.query_params.get("after"),
+    )
 
 
-def _readable_version(request: Request, entity: str, project: str, name: str, alias: str) -> tuple[ServerContext, auth.Principal, VersionInfo]:
+def _readable_version(
+    request: Request, entity: str, project: str, name: str, alias: str
+) -> tuple[ServerContext, auth.Principal, VersionInfo]:
     """The version, after the caller's read role on it (and on a link's source) is checked."""
     c, who = _ctx(request), _who(request)
     authz.project(c, who, entity, project, authz.READ)  # no role: 404, as for a missing project
@@ -393,12 +518,18 @@ def _read_head(c: ServerContext, digest: str, limit: int) -> bytes:
 
 def _preview(c: ServerContext, v: VersionInfo, entry: Any) -> previews.Preview:
     if entry.ref:
-        return previews.Preview("error", {"message": "This file is a reference; its bytes are not stored here, so there is no preview."})
+        return previews.Preview(
+            "error", {"message": "This file is a reference; its bytes are not stored here, so there is no preview."}
+        )
     try:
-        return previews.build(entry.path, entry.size, lambda at, n: read_at(c.blobs, entry.digest, at, n), raw_href(v, entry.path))
+        return previews.build(
+            entry.path, entry.size, lambda at, n: read_at(c.blobs, entry.digest, at, n), raw_href(v, entry.path)
+        )
     except (NotFoundError, StoreError) as e:
         log.warning("no preview of %s in %s: %s", entry.path, v.qualified_name, e)
-        return previews.Preview("error", {"message": "The file's bytes cannot be read right now, so there is no preview."})
+        return previews.Preview(
+            "error", {"message": "The file's bytes cannot be read right now, so there is no preview."}
+        )
 
 
 RAW_CSP = "sandbox; default-src 'none'"
@@ -420,9 +551,13 @@ def raw_file(entity: str, project: str, name: str, alias: str, request: Request)
         raise NotFoundError(f"{path!r} in {v.qualified_name} is a reference; its bytes are not stored here")
     head = _read_head(c, entry.digest, min(previews.SNIFF, entry.size))
     filename = path.rsplit("/", 1)[-1]
-    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": RAW_CSP,
-               "Cross-Origin-Resource-Policy": "same-origin", "Referrer-Policy": "same-origin",
-               "Content-Length": str(entry.size)}
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": RAW_CSP,
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Referrer-Policy": "same-origin",
+        "Content-Length": str(entry.size),
+    }
     kind = sniff.raster_type(head) or sniff.media_type(path, head)  # a browser plays these; none runs as a page
     if kind is None and sniff.is_svg(path, head):
         kind = "image/svg+xml"
@@ -435,7 +570,9 @@ def raw_file(entity: str, project: str, name: str, alias: str, request: Request)
     headers["Accept-Ranges"] = "bytes"
     wanted = byte_range(request.headers.get("range"), entry.size)
     if wanted == "unsatisfiable":
-        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{entry.size}", "Content-Length": "0"})
+        return Response(
+            status_code=416, headers={**headers, "Content-Range": f"bytes */{entry.size}", "Content-Length": "0"}
+        )
     if wanted is not None:  # a player seeking: only those bytes, by ranged reads
         start, end = wanted
         headers.update({"Content-Range": f"bytes {start}-{end}/{entry.size}", "Content-Length": str(end - start + 1)})

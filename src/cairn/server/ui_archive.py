@@ -77,8 +77,12 @@ def version_archive(entity: str, project: str, name: str, alias: str, request: R
         raise NotFoundError(f"{v.qualified_name} has no folder {folder!r}")
     root = archive_name(v.name, v.version, folder)
     entries, open_blob = prefetched(manifest.prefix(folder), c.blobs)
-    stream = archive.tar_stream(entries, folder, root, open_blob,
-                                mtime=v.created_at.timestamp() if v.created_at else None)
-    headers = {"Content-Disposition": attachment(root + ".tar"), "X-Content-Type-Options": "nosniff",
-               "Cache-Control": "private, no-store"}
+    stream = archive.tar_stream(
+        entries, folder, root, open_blob, mtime=v.created_at.timestamp() if v.created_at else None
+    )
+    headers = {
+        "Content-Disposition": attachment(root + ".tar"),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
     return StreamingResponse(stream, media_type="application/x-tar", headers=headers)

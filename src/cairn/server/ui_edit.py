@@ -39,8 +39,9 @@ def history(c: ServerContext, v: VersionInfo) -> list[dict[str, Any]]:
     An edit's own alias changes are also in the alias log, a few microseconds apart: those
     are shown once, as the edit."""
     edits = c.engine.version_history(v.id)
-    rows = [{"at": r["at"], "by": r["by"], "run_id": r["run_id"], "what": describe(r["action"], r["detail"])}
-            for r in edits]
+    rows = [
+        {"at": r["at"], "by": r["by"], "run_id": r["run_id"], "what": describe(r["action"], r["detail"])} for r in edits
+    ]
     logged: dict[tuple[str, bool], list] = {}  # (alias, added here?) -> times of edits that did it
     for r in edits:
         for key, added in (("aliases_added", True), ("aliases_removed", False)):

@@ -41,8 +41,9 @@ def search_page(request: Request) -> HTMLResponse:
             error = str(e)
     seen: dict[str, bool] = {}
     hits = [h for h in hits if authz.can_read(c, who, h.version.entity, seen)]  # belt and braces
-    return render(request, "search.html", 400 if error else 200, who=who, q=q, type=type_ or "", hits=hits,
-                  more=more, error=error)
+    return render(
+        request, "search.html", 400 if error else 200, who=who, q=q, type=type_ or "", hits=hits, more=more, error=error
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -79,12 +80,23 @@ def chart(points: list[tuple[int, float, str]]) -> dict | None:
     xspan, yspan = (x1 - x0) or 1, (y1 - y0) or 1
 
     def at(x: float, y: float) -> tuple[float, float]:
-        return (round(PAD + (x - x0) / xspan * (CHART_W - 2 * PAD), 1),
-                round(CHART_H - PAD - (y - y0) / yspan * (CHART_H - 2 * PAD), 1))
+        return (
+            round(PAD + (x - x0) / xspan * (CHART_W - 2 * PAD), 1),
+            round(CHART_H - PAD - (y - y0) / yspan * (CHART_H - 2 * PAD), 1),
+        )
 
     dots = [{"x": at(x, y)[0], "y": at(x, y)[1], "label": f"{label}: {y:g}"} for x, y, label in points]
-    return {"w": CHART_W, "h": CHART_H, "pad": PAD, "line": " ".join(f"{d['x']},{d['y']}" for d in dots),
-            "dots": dots, "y0": f"{y0:g}", "y1": f"{y1:g}", "x0": f"v{x0}", "x1": f"v{x1}"}
+    return {
+        "w": CHART_W,
+        "h": CHART_H,
+        "pad": PAD,
+        "line": " ".join(f"{d['x']},{d['y']}" for d in dots),
+        "dots": dots,
+        "y0": f"{y0:g}",
+        "y1": f"{y1:g}",
+        "x0": f"v{x0}",
+        "x1": f"v{x1}",
+    }
 
 
 @router.get("/-/compare/{entity}/{project}/{name}")
@@ -92,8 +104,11 @@ def compare_page(entity: str, project: str, name: str, request: Request) -> HTML
     c, who = _ctx(request), _who(request)
     authz.project(c, who, entity, project, authz.READ)
     seen: dict[str, bool] = {}
-    versions = [v for v in c.engine.list_versions(entity, project, name)
-                if not v.is_link or authz.can_read(c, who, v.source_entity or entity, seen)]
+    versions = [
+        v
+        for v in c.engine.list_versions(entity, project, name)
+        if not v.is_link or authz.can_read(c, who, v.source_entity or entity, seen)
+    ]
     if not versions:
         raise ArtifactNotFoundError(f"{entity}/{project}/{name}", "it has no committed versions")
     versions = sorted(versions, key=lambda v: v.index, reverse=True)[:MAX_COMPARED]
@@ -116,17 +131,39 @@ def compare_page(entity: str, project: str, name: str, request: Request) -> HTML
         rows = sorted(versions, key=lambda v: v.index, reverse=desc)
     chart_key = request.query_params.get("chart", "")
     chart_key = chart_key if chart_key in numeric else next((k for k in keys if k in numeric), "")
-    points = sorted((v.index, n, v.version) for v in versions
-                    if (n := _number(v.metadata.get(chart_key))) is not None) if chart_key else []
+    points = (
+        sorted((v.index, n, v.version) for v in versions if (n := _number(v.metadata.get(chart_key))) is not None)
+        if chart_key
+        else []
+    )
 
     def sort_href(col: str) -> str:
         flip = "0" if sort == col and desc else "1"
-        return href("-", "compare", entity, project, name, keys=None, sort=col, desc=flip) + "".join(
-            "&keys=" + _q(k) for k in keys) + ("&chart=" + _q(chart_key) if chart_key else "")
+        return (
+            href("-", "compare", entity, project, name, keys=None, sort=col, desc=flip)
+            + "".join("&keys=" + _q(k) for k in keys)
+            + ("&chart=" + _q(chart_key) if chart_key else "")
+        )
 
-    return render(request, "compare.html", who=who, entity=entity, project=project, name=name, rows=rows,
-                  keys=keys, all_keys=all_keys, numeric=numeric, sort=sort, desc=desc, sort_href=sort_href,
-                  cell=_cell, chart=chart(points), chart_key=chart_key, total=len(versions))
+    return render(
+        request,
+        "compare.html",
+        who=who,
+        entity=entity,
+        project=project,
+        name=name,
+        rows=rows,
+        keys=keys,
+        all_keys=all_keys,
+        numeric=numeric,
+        sort=sort,
+        desc=desc,
+        sort_href=sort_href,
+        cell=_cell,
+        chart=chart(points),
+        chart_key=chart_key,
+        total=len(versions),
+    )
 
 
 def _q(text: str) -> str:
@@ -149,7 +186,21 @@ def file_diff_page(entity: str, project: str, name: str, request: Request) -> HT
         raise NotFoundError(f"{path!r} is not a file of both {a.qualified_name} and {b.qualified_name}")
     if old.ref or new.ref:
         raise NotFoundError(f"{path!r} is a reference; its bytes are not stored here, so they cannot be compared")
-    result = diff_view.compare(path, old.size, new.size, lambda n: _read_head(c, old.digest, n),
-                               lambda n: _read_head(c, new.digest, n))
-    return render(request, "file_diff.html", who=who, entity=entity, project=project, name=name, a=a, b=b,
-                  path=path, old=old, new=new, d=result, limit=diff_view.MAX_BYTES)
+    result = diff_view.compare(
+        path, old.size, new.size, lambda n: _read_head(c, old.digest, n), lambda n: _read_head(c, new.digest, n)
+    )
+    return render(
+        request,
+        "file_diff.html",
+        who=who,
+        entity=entity,
+        project=project,
+        name=name,
+        a=a,
+        b=b,
+        path=path,
+        old=old,
+        new=new,
+        d=result,
+        limit=diff_view.MAX_BYTES,
+    )

@@ -31,9 +31,11 @@ THUMB_PX = 240
 THUMB_MAX_BYTES = 32 * 1024 * 1024
 THUMB_MAX_PIXELS = 64_000_000
 THUMB_CACHE = 1024  # thumbnails of ~5-15 KB each
-PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" width="120" height="90" viewBox="0 0 120 90">'
-               b'<rect width="120" height="90" fill="#eceff2"/><path d="M45 30h30v30H45z" fill="none" '
-               b'stroke="#a4adb7" stroke-width="3"/><path d="M45 60l30-30" stroke="#a4adb7" stroke-width="3"/></svg>')
+PLACEHOLDER = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="120" height="90" viewBox="0 0 120 90">'
+    b'<rect width="120" height="90" fill="#eceff2"/><path d="M45 30h30v30H45z" fill="none" '
+    b'stroke="#a4adb7" stroke-width="3"/><path d="M45 60l30-30" stroke="#a4adb7" stroke-width="3"/></svg>'
+)
 
 
 @dataclass
@@ -45,8 +47,14 @@ class Thumb:
 
 def readme(c, v, listing: browse.Listing) -> previews.Preview | None:  # noqa: ANN001
     """The folder's README.md (a file of this listing page) rendered, or None."""
-    entry = next((r for r in listing.rows if isinstance(r, Entry) and not r.ref
-                  and browse.child_name(r, listing.path).lower() in README_NAMES), None)
+    entry = next(
+        (
+            r
+            for r in listing.rows
+            if isinstance(r, Entry) and not r.ref and browse.child_name(r, listing.path).lower() in README_NAMES
+        ),
+        None,
+    )
     if entry is None:
         return None
     try:
@@ -150,6 +158,13 @@ def thumbnail(entity: str, project: str, name: str, alias: str, request: Request
         hit = made or (PLACEHOLDER, "image/svg+xml")
         cache.put(entry.digest, hit)
     data, kind = hit
-    return Response(data, media_type=kind, headers={
-        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox; default-src 'none'",
-        "Cache-Control": "private, max-age=86400", "Cross-Origin-Resource-Policy": "same-origin"})
+    return Response(
+        data,
+        media_type=kind,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Cache-Control": "private, max-age=86400",
+            "Cross-Origin-Resource-Policy": "same-origin",
+        },
+    )

@@ -44,7 +44,8 @@ def _visible(c: ServerContext, who: auth.Principal):  # noqa: ANN202
         if n.version is not None:
             v = n.version
             return authz.can_read(c, who, v.entity, seen) and (
-                not v.is_link or authz.can_read(c, who, v.source_entity or v.entity, seen))
+                not v.is_link or authz.can_read(c, who, v.source_entity or v.entity, seen)
+            )
         return n.run is not None and authz.can_read(c, who, n.run.entity, seen)
 
     return ok
@@ -53,19 +54,28 @@ def _visible(c: ServerContext, who: auth.Principal):  # noqa: ANN202
 def _label(n: lineage.Node, here: str, expand: list[str], depth: int) -> dict:
     if n.version is not None:
         v = n.version
-        return {"label": f"{v.name}:{v.version}", "sub": f"{v.type} · {v.entity}/{v.project}",
-                "href": version_href(v), "kind": "version"}
+        return {
+            "label": f"{v.name}:{v.version}",
+            "sub": f"{v.type} · {v.entity}/{v.project}",
+            "href": version_href(v),
+            "kind": "version",
+        }
     if n.run is not None:
         r = n.run
         sub = " · ".join(x for x in (r.job_type, r.state.lower(), f"{r.entity}/{r.project}") if x)
         return {"label": f"run {r.name}", "sub": sub, "href": href("runs", r.id), "kind": "run"}
     opened = ",".join([*expand, n.key])
-    return {"label": f"{n.count:,} {n.member_kind}s", "sub": "click to show them all",
-            "href": quote(here) + "?" + urlencode({"depth": depth, "expand": opened}), "kind": "group"}
+    return {
+        "label": f"{n.count:,} {n.member_kind}s",
+        "sub": "click to show them all",
+        "href": quote(here) + "?" + urlencode({"depth": depth, "expand": opened}),
+        "kind": "group",
+    }
 
 
-def _page(request: Request, c: ServerContext, who: auth.Principal, focus: VersionInfo | RunInfo,
-          title: str, back: str) -> HTMLResponse:
+def _page(
+    request: Request, c: ServerContext, who: auth.Principal, focus: VersionInfo | RunInfo, title: str, back: str
+) -> HTMLResponse:
     depth, expand = _depth(request), _expand(request)
     g = lineage.walk(c.meta, focus, depth, _visible(c, who), frozenset(expand))
     shape = layout(g)
@@ -75,10 +85,24 @@ def _page(request: Request, c: ServerContext, who: auth.Principal, focus: Versio
     runs_of_focus = []
     if isinstance(focus, VersionInfo):  # every writer of the version, listed too
         runs_of_focus = [n.run for n in g.nodes.values() if n.run is not None and n.layer == -1]
-    return render(request, "lineage_graph.html", who=who, title=title, back=back, shape=shape, nodes=nodes,
-                  depth=depth, depths=DEPTHS, counts=counts, groups=sum(1 for n in g.nodes.values() if n.kind == "group"),
-                  truncated=g.truncated, here=here, writers=runs_of_focus, expand=",".join(expand),
-                  focus_is_version=isinstance(focus, VersionInfo))
+    return render(
+        request,
+        "lineage_graph.html",
+        who=who,
+        title=title,
+        back=back,
+        shape=shape,
+        nodes=nodes,
+        depth=depth,
+        depths=DEPTHS,
+        counts=counts,
+        groups=sum(1 for n in g.nodes.values() if n.kind == "group"),
+        truncated=g.truncated,
+        here=here,
+        writers=runs_of_focus,
+        expand=",".join(expand),
+        focus_is_version=isinstance(focus, VersionInfo),
+    )
 
 
 @router.get("/runs/{run_id}/lineage")

@@ -29,8 +29,11 @@ def _record(c: ServerContext, entity: str, project: str, key: str, digest: str, 
 
     with c.meta.write() as tx:
         pid = records.project_id(tx, entity, project, create=True)
-        insert(tx, "staged_uploads", {"key": key, "project_id": pid, "digest": digest, "size": size,
-                                      "created_at": tx.now()})
+        insert(
+            tx,
+            "staged_uploads",
+            {"key": key, "project_id": pid, "digest": digest, "size": size, "created_at": tx.now()},
+        )
 
 
 def _take(c: ServerContext, entity: str, project: str, key: str, digest: str) -> bool:
@@ -39,8 +42,13 @@ def _take(c: ServerContext, entity: str, project: str, key: str, digest: str) ->
         pid = records.project_id(tx, entity, project)
         if pid is None:
             return False
-        return tx.execute("DELETE FROM staged_uploads WHERE key = :k AND project_id = :p AND digest = :d",
-                          {"k": key, "p": pid, "d": digest}) > 0
+        return (
+            tx.execute(
+                "DELETE FROM staged_uploads WHERE key = :k AND project_id = :p AND digest = :d",
+                {"k": key, "p": pid, "d": digest},
+            )
+            > 0
+        )
 
 
 def start(c: ServerContext, entity: str, project: str, digest: str, size: int) -> dict:
@@ -94,8 +102,11 @@ def direct_start(c: ServerContext, entity: str, project: str, digests: list[str]
     with c.meta.write() as tx:
         pid = records.project_id(tx, entity, project, create=True)
         now = tx.now()
-        insert_ignore(tx, "staged_uploads", [{"key": up.key, "project_id": pid, "digest": d, "size": 0,
-                                              "created_at": now} for d, up in ups.items()])
+        insert_ignore(
+            tx,
+            "staged_uploads",
+            [{"key": up.key, "project_id": pid, "digest": d, "size": 0, "created_at": now} for d, up in ups.items()],
+        )
     return {d: up.urls[0] for d, up in ups.items()}
 
 
@@ -146,8 +157,9 @@ def _take_many(c: ServerContext, pid: int, pairs: list[tuple[str, str]]) -> dict
     with c.meta.write() as tx:
         for part in batches(list(wanted)):
             ph, params = in_list(part)
-            for key in tx.scalars(f"DELETE FROM staged_uploads WHERE project_id = :p AND key IN {ph} RETURNING key",
-                                  {**params, "p": pid}):
+            for key in tx.scalars(
+                f"DELETE FROM staged_uploads WHERE project_id = :p AND key IN {ph} RETURNING key", {**params, "p": pid}
+            ):
                 out.setdefault(wanted[key], []).append(key)
     return out
 
@@ -163,8 +175,9 @@ def _staged(c: ServerContext, entity: str, project: str, digests: list[str]) -> 
             return out
         for part in batches(digests):
             ph, params = in_list(part)
-            for key, d in tx.tuples(f"SELECT key, digest FROM staged_uploads WHERE project_id = :p AND digest IN {ph}",
-                                    {**params, "p": pid}):
+            for key, d in tx.tuples(
+                f"SELECT key, digest FROM staged_uploads WHERE project_id = :p AND digest IN {ph}", {**params, "p": pid}
+            ):
                 out.setdefault(d, []).append(key)
     return out
 

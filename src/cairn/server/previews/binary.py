@@ -17,8 +17,13 @@ def hexdump(data: bytes) -> list[tuple[str, str, str]]:
     out = []
     for off in range(0, len(data), WIDTH):
         chunk = data[off : off + WIDTH]
-        out.append((f"{off:08x}", " ".join(f"{b:02x}" for b in chunk),
-                    "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)))
+        out.append(
+            (
+                f"{off:08x}",
+                " ".join(f"{b:02x}" for b in chunk),
+                "".join(chr(b) if 32 <= b < 127 else "." for b in chunk),
+            )
+        )
     return out
 
 

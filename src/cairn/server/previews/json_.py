@@ -44,24 +44,35 @@ class _Tree:
             return Markup("<li>{}{}</li>").format(key, self.scalar(v))
         items = list(v.items()) if isinstance(v, dict) else list(enumerate(v))
         brackets = "{}" if isinstance(v, dict) else "[]"
-        what = f"{len(items):,} key{'' if len(items) == 1 else 's'}" if isinstance(v, dict) else f"{len(items):,} item{'' if len(items) == 1 else 's'}"
+        what = (
+            f"{len(items):,} key{'' if len(items) == 1 else 's'}"
+            if isinstance(v, dict)
+            else f"{len(items):,} item{'' if len(items) == 1 else 's'}"
+        )
         if not items:
             return Markup('<li>{}<span class="jt-punct">{}</span></li>').format(key, brackets)
         if depth >= MAX_DEPTH:
             self.cut += 1
-            return Markup('<li>{}<span class="jt-punct">{}</span> <span class="jt-count">{} (too deep to draw)</span></li>').format(
-                key, brackets[0] + "…" + brackets[1], what)
+            return Markup(
+                '<li>{}<span class="jt-punct">{}</span> <span class="jt-count">{} (too deep to draw)</span></li>'
+            ).format(key, brackets[0] + "…" + brackets[1], what)
         kids = []
         for k, x in items:
             if self.nodes >= MAX_NODES:
                 self.cut += 1
                 continue
-            label = (Markup('<span class="jt-key">{}</span>: ').format(json.dumps(k, ensure_ascii=False))
-                     if isinstance(v, dict) else Markup('<span class="jt-index">{}</span>: ').format(k))
+            label = (
+                Markup('<span class="jt-key">{}</span>: ').format(json.dumps(k, ensure_ascii=False))
+                if isinstance(v, dict)
+                else Markup('<span class="jt-index">{}</span>: ').format(k)
+            )
             kids.append(self.node(label, x, depth + 1))
-        return Markup('<li><details{}><summary>{}<span class="jt-punct">{}</span> <span class="jt-count">{}</span></summary>'
-                      '<ul class="jt">{}</ul><span class="jt-punct">{}</span></details></li>').format(
-            Markup(" open") if depth < OPEN_DEPTH else "", key, brackets[0], what, Markup("").join(kids), brackets[1])
+        return Markup(
+            '<li><details{}><summary>{}<span class="jt-punct">{}</span> <span class="jt-count">{}</span></summary>'
+            '<ul class="jt">{}</ul><span class="jt-punct">{}</span></details></li>'
+        ).format(
+            Markup(" open") if depth < OPEN_DEPTH else "", key, brackets[0], what, Markup("").join(kids), brackets[1]
+        )
 
 
 def tree(value: Any) -> tuple[Markup, int]:
@@ -86,4 +97,11 @@ def build(path: str, data: bytes, size: int, truncated: bool, raw_url: str) -> d
         html, cut = tree(parsed)
         return {"tree": html, "cut": cut, "html": None, "error": None, "more": False, "raw": raw_url}
     code, more = text.cut(raw, truncated)
-    return {"tree": None, "cut": 0, "html": text.highlighted(path, code, JsonLexer()), "error": error, "more": more, "raw": raw_url}
+    return {
+        "tree": None,
+        "cut": 0,
+        "html": text.highlighted(path, code, JsonLexer()),
+        "error": error,
+        "more": more,
+        "raw": raw_url,
+    }

@@ -52,7 +52,9 @@ def media_type(path: str, head: bytes) -> str | None:
         return "audio/flac"
     if head.startswith(b"OggS"):
         return "video/ogg" if name.endswith(".ogv") else "audio/ogg"
-    if head.startswith(b"ID3") or (name.endswith(".mp3") and len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+    if head.startswith(b"ID3") or (
+        name.endswith(".mp3") and len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+    ):
         return "audio/mpeg"
     if head[4:8] == b"ftyp":
         return "audio/mp4" if head[8:11] == b"M4A" or name.endswith(".m4a") else "video/mp4"

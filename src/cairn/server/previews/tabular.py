@@ -12,12 +12,25 @@ MAX_COLUMNS = 200
 MAX_CELL = 500  # characters of one cell
 
 
-def ctx(columns: list[tuple[str, str]], rows: list[list[str]], count: int, exact: bool, raw_url: str,
-        note: str | None = None) -> dict:
+def ctx(
+    columns: list[tuple[str, str]],
+    rows: list[list[str]],
+    count: int,
+    exact: bool,
+    raw_url: str,
+    note: str | None = None,
+) -> dict:
     width = min(len(columns), MAX_COLUMNS)
     rows = [(r + [""] * (width - len(r)))[:width] for r in rows[:ROWS]]
-    return {"error": None, "columns": columns[:width], "rows": rows, "count": count, "exact": exact,
-            "raw": raw_url, "note": note}
+    return {
+        "error": None,
+        "columns": columns[:width],
+        "rows": rows,
+        "count": count,
+        "exact": exact,
+        "raw": raw_url,
+        "note": note,
+    }
 
 
 def error(message: str, raw_url: str) -> dict:

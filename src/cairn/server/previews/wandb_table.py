@@ -39,17 +39,25 @@ def _wb_types(obj: dict) -> dict[str, str]:
 
 def build(path: str, data: bytes, size: int, truncated: bool, raw_url: str) -> dict:
     if truncated:
-        return tabular.error(f"this table file is {size:,} bytes, more than the preview parses "
-                             f"({LIMIT // (1024 * 1024)} MiB); download it to see its rows", raw_url)
+        return tabular.error(
+            f"this table file is {size:,} bytes, more than the preview parses "
+            f"({LIMIT // (1024 * 1024)} MiB); download it to see its rows",
+            raw_url,
+        )
     try:
         obj = json.loads(decode_text(data, truncated) or "")
     except ValueError as e:
         return tabular.error(f"not valid JSON ({e})", raw_url)
-    if not isinstance(obj, dict) or obj.get("_type") not in ("table", "partitioned-table", "joined-table", "table-file"):
-        return tabular.error("not a wandb.Table (its _type is not \"table\")", raw_url)
+    if not isinstance(obj, dict) or obj.get("_type") not in (
+        "table",
+        "partitioned-table",
+        "joined-table",
+        "table-file",
+    ):
+        return tabular.error('not a wandb.Table (its _type is not "table")', raw_url)
     columns, rows = obj.get("columns"), obj.get("data")
     if not isinstance(columns, list) or not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-        return tabular.error("a wandb.Table needs a list of columns and a list of rows (\"data\")", raw_url)
+        return tabular.error('a wandb.Table needs a list of columns and a list of rows ("data")', raw_url)
     names = [str(c) for c in columns]
     shown = rows[: tabular.ROWS]
     wb = _wb_types(obj)

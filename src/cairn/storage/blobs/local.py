@@ -136,6 +136,7 @@ SEEN_MAX = 65_536
 # is over, so what a process remembers must be younger than that (docs/gc.md).
 SEEN_TTL_S = 60.0
 
+
 class _Packs:
     """The pack file's connection, with its errors as StoreError (see ``_pack_errors``)."""
 
@@ -316,8 +317,11 @@ class LocalBlobStore:
         # a page at a time: 1,000,000 packed rows fetched whole held ~150 MiB of gc's peak
         for table, size in (("blobs", "length(data)"), ("recipes", "0")):
             after = ""
-            while page := self._db().execute(
-                    f"SELECT digest, {size} FROM {table} WHERE digest > ? ORDER BY digest LIMIT 10000", (after,)).fetchall():
+            while (
+                page := self._db()
+                .execute(f"SELECT digest, {size} FROM {table} WHERE digest > ? ORDER BY digest LIMIT 10000", (after,))
+                .fetchall()
+            ):
                 yield from page
                 after = page[-1][0]
 
@@ -459,8 +463,9 @@ class LocalBlobStore:
             parts.append((d, at, n))
             at += n
         if at != recipe[0]:
-            raise IntegrityError(f"the recipe of {digest} lists {at} bytes of chunks for a blob of {recipe[0]}",
-                                 digest=digest)
+            raise IntegrityError(
+                f"the recipe of {digest} lists {at} bytes of chunks for a blob of {recipe[0]}", digest=digest
+            )
         local = threading.local()
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
 
@@ -508,8 +513,12 @@ class LocalBlobStore:
             # packed digests held at once were ~24 MiB of a verify's peak), and the caller may
             # write between pages
             after = ""
-            while page := [r[0] for r in self._db().execute(
-                    f"SELECT digest FROM {table} WHERE digest > ? ORDER BY digest LIMIT 10000", (after,))]:
+            while page := [
+                r[0]
+                for r in self._db().execute(
+                    f"SELECT digest FROM {table} WHERE digest > ? ORDER BY digest LIMIT 10000", (after,)
+                )
+            ]:
                 yield from page
                 after = page[-1]
 
@@ -769,7 +778,9 @@ class LocalBlobStore:
                 return False
             self._keep_aside(digest, row[0])
             db.execute("DELETE FROM blobs WHERE digest = ? AND data = ?", (digest, row[0]))
-            log.warning("blob %s was damaged in %s: set aside; logging the same bytes again stores it anew", digest, self.root)
+            log.warning(
+                "blob %s was damaged in %s: set aside; logging the same bytes again stores it anew", digest, self.root
+            )
             return True
         with self._recipes_lock:
             self._recipes.pop(digest, None)
@@ -811,8 +822,12 @@ class LocalBlobStore:
                 os.link(aside, path)
             os.unlink(aside)
             return False
-        log.warning("blob %s was damaged in %s: moved to %s; logging the same bytes again stores it anew",
-                    digest, self.root, aside)
+        log.warning(
+            "blob %s was damaged in %s: moved to %s; logging the same bytes again stores it anew",
+            digest,
+            self.root,
+            aside,
+        )
         return True
 
     def _aside_path(self, digest: str) -> str:
@@ -824,6 +839,7 @@ class LocalBlobStore:
         with contextlib.suppress(OSError):  # keeping a copy for inspection is a courtesy, not a duty
             with open(self._aside_path(digest), "xb") as f:
                 f.write(data)
+
     def ping(self) -> None:
         """Raise StoreError unless the store's folder can be written (a readiness check)."""
         try:

@@ -260,7 +260,9 @@ class S3BlobStore:
             return b""
         with self._errors("read", key):
             try:
-                body = client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")["Body"]
+                body = client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")[
+                    "Body"
+                ]
             except ClientError as e:
                 if error_code(e) in MISSING:
                     raise BlobNotFoundError(digest, f"in s3://{self.bucket}/{self.prefix}") from None
@@ -273,7 +275,9 @@ class S3BlobStore:
     def iter_digests(self) -> Iterator[str]:
         client = self._ready()
         with self._errors("list the blobs"):
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{self._base}blobs/"):
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=f"{self._base}blobs/"
+            ):
                 for obj in page.get("Contents", []):
                     digest = "blake3:" + obj["Key"].rpartition("/")[2]
                     if self._key(digest) == obj["Key"]:
@@ -284,7 +288,9 @@ class S3BlobStore:
         """Every stored blob with its size in bytes (garbage collection only)."""
         client = self._ready()
         with self._errors("list the blobs"):
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{self._base}blobs/"):
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=f"{self._base}blobs/"
+            ):
                 for obj in page.get("Contents", []):
                     digest = "blake3:" + obj["Key"].rpartition("/")[2]
                     if self._key(digest) == obj["Key"]:
@@ -297,11 +303,15 @@ class S3BlobStore:
         for i in range(0, len(keys), 1000):
             part = keys[i : i + 1000]
             with self._errors("delete blobs", part[0]):
-                got = client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in part], "Quiet": True})
+                got = client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in part], "Quiet": True}
+                )
             failed = [e for e in got.get("Errors", []) if e.get("Code") not in MISSING]
             if failed:
-                raise StoreError(f"the object store refused to delete {failed[0].get('Key')} in {self!r}: "
-                                 f"{failed[0].get('Code')} {failed[0].get('Message')}")
+                raise StoreError(
+                    f"the object store refused to delete {failed[0].get('Key')} in {self!r}: "
+                    f"{failed[0].get('Code')} {failed[0].get('Message')}"
+                )
 
     def stale_uploads(self, older_than: float) -> Iterator[tuple[tuple, int]]:
         """Staged objects and incomplete multipart uploads older than ``older_than`` seconds
@@ -313,7 +323,9 @@ class S3BlobStore:
         with self._errors("list staged uploads"):
             first = client.list_objects_v2(Bucket=self.bucket, Prefix=f"{self._base}staging/", MaxKeys=1)
             now = parsedate_to_datetime(first["ResponseMetadata"]["HTTPHeaders"]["date"])
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{self._base}staging/"):
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=f"{self._base}staging/"
+            ):
                 for obj in page.get("Contents", []):
                     if (now - obj["LastModified"]).total_seconds() > older_than:
                         yield ("object", obj["Key"]), obj["Size"]
@@ -378,7 +390,9 @@ class S3BlobStore:
             digest, data = item
             key = self._key(digest)
             if key is None or (not hashed and _digest(data) != digest):
-                raise IntegrityError(f"blob listed as {digest} hashes to {_digest(data)}; nothing was stored", digest=digest)
+                raise IntegrityError(
+                    f"blob listed as {digest} hashes to {_digest(data)}; nothing was stored", digest=digest
+                )
             self._put_object(key, data)
 
         self._parallel(one, todo, self.workers)
@@ -415,8 +429,10 @@ class S3BlobStore:
                     if error_code(e) != "ConditionalRequestConflict" or attempt == 4:
                         raise
             time.sleep(0.1 * 2**attempt)  # another writer of the same blob is in flight (AWS 409)
-        raise StoreError(f"s3://{self.bucket}/{key} kept holding bytes of the wrong size while it was "
-                         "replaced five times; another writer is damaging it: check who writes to the bucket")
+        raise StoreError(
+            f"s3://{self.bucket}/{key} kept holding bytes of the wrong size while it was "
+            "replaced five times; another writer is damaging it: check who writes to the bucket"
+        )
 
     def _put_large(self, f: BinaryIO, path: Path, task: Task = NULL_TASK) -> tuple[str, int]:
         h = hasher()
@@ -445,7 +461,9 @@ class S3BlobStore:
         client = self._client
         part = self.part_size_for(size)
         with self._errors("start a multipart upload", key):
-            upload_id = client.create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32")["UploadId"]
+            upload_id = client.create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32")[
+                "UploadId"
+            ]
         done = False
         failed = threading.Event()  # stop reading as soon as one part fails
 
@@ -453,7 +471,11 @@ class S3BlobStore:
             try:
                 with self._errors(f"upload part {number}", key):
                     r = client.upload_part(
-                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data,
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=data,
                         ChecksumAlgorithm="CRC32",
                     )
                 return {"PartNumber": number, "ETag": r["ETag"], "ChecksumCRC32": r.get("ChecksumCRC32")}
@@ -492,7 +514,11 @@ class S3BlobStore:
             with self._errors("complete a multipart upload", key):
                 try:
                     client.complete_multipart_upload(
-                        Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}, IfNoneMatch="*"
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        MultipartUpload={"Parts": parts},
+                        IfNoneMatch="*",
                     )
                     done = True
                 except ClientError as e:
@@ -612,7 +638,9 @@ class S3BlobStore:
                 source = {"Bucket": self.bucket, "Key": staging_key}
                 try:  # If-Match: the bytes we hashed, not whatever a still-valid URL put there since
                     if obj["ContentLength"] <= MAX_COPY:
-                        client.copy_object(Bucket=self.bucket, Key=key, CopySource=source, CopySourceIfMatch=obj["ETag"])
+                        client.copy_object(
+                            Bucket=self.bucket, Key=key, CopySource=source, CopySourceIfMatch=obj["ETag"]
+                        )
                     else:
                         client.copy(source, self.bucket, key, ExtraArgs={"CopySourceIfMatch": obj["ETag"]})
                 except ClientError as e:
@@ -641,8 +669,12 @@ class S3BlobStore:
         try:
             with self._errors("move a staged upload into place", staging_key):
                 try:
-                    client.copy_object(Bucket=self.bucket, Key=key, IfNoneMatch="*",
-                                       CopySource={"Bucket": self.bucket, "Key": staging_key})
+                    client.copy_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        IfNoneMatch="*",
+                        CopySource={"Bucket": self.bucket, "Key": staging_key},
+                    )
                 except ClientError as e:
                     if error_code(e) in MISSING:
                         return False
@@ -663,7 +695,9 @@ class S3BlobStore:
         for up in (u for u in uploads if u["Key"] == key):
             parts = [
                 {"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
-                for page in client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=up["UploadId"])
+                for page in client.get_paginator("list_parts").paginate(
+                    Bucket=self.bucket, Key=key, UploadId=up["UploadId"]
+                )
                 for p in page.get("Parts", [])
             ]
             try:

@@ -60,7 +60,9 @@ def store_error(e: Exception, what: str, bucket: str, endpoint: str, key: str | 
 
     where = f"bucket {bucket!r} at {endpoint}"
     if isinstance(e, (NoCredentialsError, PartialCredentialsError)):
-        return StoreError(f"cannot {what} in {where}: no S3 credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        return StoreError(
+            f"cannot {what} in {where}: no S3 credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
     if not isinstance(e, ClientError):  # connection refused/reset, timeouts, broken streams
         return UnavailableError(
             f"cannot reach the S3 endpoint {endpoint} (bucket {bucket!r}) to {what}: {e}; "

@@ -225,8 +225,9 @@ class MetaStore:
                 self._engine.dispose()
             # connect_timeout: a database that does not answer fails a request (503) in seconds
             # rather than holding a server thread for the kernel's TCP timeout
-            self._engine = create_engine(self.url, pool_pre_ping=True, pool_size=8, max_overflow=16,
-                                         connect_args={"connect_timeout": 5})
+            self._engine = create_engine(
+                self.url, pool_pre_ping=True, pool_size=8, max_overflow=16, connect_args={"connect_timeout": 5}
+            )
         try:
             return migrate(self._tx)
         except StoreError:
@@ -307,7 +308,9 @@ class MetaStore:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    raise StoreError(f"another process holds the {name} lock of {self.url}; wait for it to finish") from None
+                    raise StoreError(
+                        f"another process holds the {name} lock of {self.url}; wait for it to finish"
+                    ) from None
                 yield
             finally:
                 os.close(fd)
@@ -408,10 +411,7 @@ def insert_ignore(tx: Tx, table: str, rows: list[dict] | dict) -> None:
     if not rows:
         return
     cols = list(rows[0])
-    sql = (
-        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)}) "
-        "ON CONFLICT DO NOTHING"
-    )
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)}) ON CONFLICT DO NOTHING"
     if len(rows) == 1:
         tx.execute(sql, rows[0])
     else:
