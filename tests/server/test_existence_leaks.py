@@ -314,7 +314,46 @@ def test_a_run_shows_no_input_whose_source_is_unreadable(world: World) -> None:
         page = w.call(who, "GET", f"/runs/{run}")
         assert page.status_code == 200
         shown[who] = ([v["id"] for v in inputs], "best:v0" in page.text)
+        assert "cannot read" not in page.text  # nor counted ("and 1 version in projects you cannot read")
     assert shown == {"alice": ([w.victim.link], True), "mallory": ([], False)}
+
+
+def _counts(w: World, who: str) -> dict[str, int]:
+    rows = _ok(w.call(who, "GET", "/api/v1/projects/reg/models/artifacts"))["collections"]
+    return {c["name"]: c["version_count"] for c in rows if c["name"] in ("best", "mixed")}
+
+
+def _page_counts(w: World, who: str) -> dict[str, int]:
+    page = w.call(who, "GET", "/reg/models")
+    assert page.status_code == 200, page.text
+    rows = re.findall(r'href="/reg/models/(best|mixed)".*?<td class="num">(\d+)</td>', page.text, re.S)
+    return {name: int(n) for name, n in rows}
+
+
+def test_counts_show_only_what_the_caller_may_see(world: World) -> None:
+    """A registry collection counts only the links whose source the caller may read, in the
+    API's listing, in the answer to an edit, and on the project page: a count of hidden
+    links would tell how many exist. ``best`` holds only lab's link; ``mixed`` one of lab's
+    (alice's) and one of mallory's own."""
+    w = world
+    for who, vid in (("alice", w.victim.version), ("mallory", w.mine_version)):
+        _ok(
+            w.call(
+                who,
+                "POST",
+                f"/api/v1/versions/{vid}/links",
+                json={"entity": "reg", "project": "models", "name": "mixed"},
+            )
+        )
+    # alice reads lab but not mallory's entity; mallory the other way round
+    assert _counts(w, "alice") == {"best": 1, "mixed": 1}
+    assert _counts(w, "mallory") == {"best": 0, "mixed": 1}
+    assert _page_counts(w, "alice") == {"best": 1, "mixed": 1}
+    assert _page_counts(w, "mallory") == {"best": 0, "mixed": 1}
+    edited = _ok(w.call("mallory", "PATCH", "/api/v1/projects/reg/models/artifacts/best", json={"description": "mine"}))
+    assert edited["version_count"] == 0
+    mixed = _ok(w.call("mallory", "GET", "/api/v1/projects/reg/models/artifacts/mixed/versions"))["versions"]
+    assert [v["source_entity"] if v.get("source_entity") else v["entity"] for v in mixed] == ["mallory"]
 
 
 def test_the_sdk_says_missing_alike(world: World, monkeypatch) -> None:

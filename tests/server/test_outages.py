@@ -74,6 +74,17 @@ def database_down(stack: Stack) -> Iterator[None]:
         stack.pg.start()
 
 
+def ready_answer(url: str, status: int) -> httpx.Response:
+    """/api/ready once it answers ``status``: a replica reuses its answer for up to
+    ``probes.READY_TTL`` seconds, so a change of the stores shows a moment later."""
+    deadline = time.monotonic() + 60
+    while True:
+        r = httpx.get(f"{url}/api/ready", timeout=30)
+        if r.status_code == status or time.monotonic() > deadline:
+            return r
+        time.sleep(0.2)
+
+
 def test_database_down_is_503_with_retry_after_never_500(on):
     url = on.urls[0]
     for r in (httpx.get(f"{url}/api/health"), httpx.get(f"{url}/api/ready")):
@@ -92,7 +103,7 @@ def test_database_down_is_503_with_retry_after_never_500(on):
     with database_down(on):
         live = httpx.get(f"{url}/api/health", timeout=5)
         assert live.status_code == 200 and live.json() == {"ok": True}  # liveness needs no database
-        ready = httpx.get(f"{url}/api/ready", timeout=30)
+        ready = ready_answer(url, 503)
         assert ready.status_code == 503 and int(ready.headers["retry-after"]) >= 1
         assert ready.json() == {"ready": False, "metadata": "unavailable", "blobs": "ok"}
         for method, path, body in calls:
@@ -102,7 +113,7 @@ def test_database_down_is_503_with_retry_after_never_500(on):
             err = r.json()["error"]
             assert err["type"] == "UnavailableError" and "metadata store" in err["message"], err
             assert "cairn:cairn@" not in err["message"]  # the password is not shown
-    assert httpx.get(f"{url}/api/ready", timeout=30).status_code == 200
+    assert ready_answer(url, 200).status_code == 200
     r = httpx.post(url + calls[3][1], json=calls[3][2], timeout=30)
     assert r.status_code == 200 and r.json()["index"] == 0
 
@@ -113,7 +124,7 @@ def test_object_store_down_is_not_ready(on):
     proc.stop(timeout=2)
     try:
         assert httpx.get(f"{url}/api/health", timeout=5).status_code == 200
-        ready = httpx.get(f"{url}/api/ready", timeout=30)
+        ready = ready_answer(url, 503)
         assert ready.status_code == 503 and ready.headers["retry-after"]
         assert ready.json()["metadata"] == "ok" and ready.json()["blobs"] in ("unavailable", "timeout")
         digest = "blake3:" + "b" * 64
@@ -125,7 +136,7 @@ def test_object_store_down_is_not_ready(on):
         assert r.status_code == 503 and r.headers["retry-after"], r.text
     finally:
         proc.start()
-    assert httpx.get(f"{url}/api/ready", timeout=30).status_code == 200
+    assert ready_answer(url, 200).status_code == 200
 
 
 CHILD = textwrap.dedent(

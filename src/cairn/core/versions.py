@@ -134,6 +134,9 @@ class CollectionInfo:
     version_count: int
     kind: str = "logged"  # "logged" versions, or "links" to versions of other collections
     tags: tuple[str, ...] = ()
+    # of a collection of links: how many of its committed links point at each source entity
+    # (a server counts only those whose source the caller may read); empty otherwise
+    link_sources: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(slots=True)

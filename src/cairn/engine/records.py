@@ -148,6 +148,7 @@ def collection_info(tx: Tx, where: str, params: dict) -> list[CollectionInfo]:
         ph, ids = in_list(part)
         for aid, t in tx.tuples(f"SELECT artifact_id, tag FROM collection_tags WHERE artifact_id IN {ph}", ids):
             tags.setdefault(aid, []).append(t)
+    sources = _link_sources(tx, [r.id for r in rows if r.kind == "links"])
     return [
         CollectionInfo(
             r.p_entity,
@@ -159,9 +160,26 @@ def collection_info(tx: Tx, where: str, params: dict) -> list[CollectionInfo]:
             r.n or 0,
             r.kind,
             tuple(sorted(tags.get(r.id, []))),
+            tuple(sorted(sources.get(r.id, {}).items())),
         )
         for r in rows
     ]
+
+
+def _link_sources(tx: Tx, artifact_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per collection of links: its committed links counted by their source's entity."""
+    out: dict[int, dict[str, int]] = {}
+    for part in batches(artifact_ids):
+        ph, ids = in_list(part)
+        q = (
+            "SELECT v.artifact_id, sp.entity, count(*) FROM versions v "
+            "JOIN versions s ON v.link_of = s.id JOIN artifacts sa ON s.artifact_id = sa.id "
+            "JOIN projects sp ON sa.project_id = sp.id "
+            f"WHERE v.state = '{COMMITTED}' AND v.artifact_id IN {ph} GROUP BY v.artifact_id, sp.entity"
+        )
+        for aid, entity, n in tx.tuples(q, ids):
+            out.setdefault(aid, {})[entity] = n
+    return out
 
 
 def run_info(row) -> RunInfo:  # noqa: ANN001

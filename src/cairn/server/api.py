@@ -462,7 +462,8 @@ def alias_history(entity: EntityPath, project: ProjectPath, name: NamePath, c: C
 
 @router.get("/projects/{entity}/{project}/artifacts")
 def collections(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who, type: TypeQuery = None) -> dict:  # noqa: A002
-    return {"collections": [wire.collection_out(x) for x in c.engine.list_collections(entity, project, type)]}
+    found = authz.visible_collections(c, who, c.engine.list_collections(entity, project, type))
+    return {"collections": [wire.collection_out(x) for x in found]}
 
 
 @router.patch("/projects/{entity}/{project}/artifacts/{name}")
@@ -472,7 +473,9 @@ def collection_patch(
     """Edit a collection's description and tags."""
     auth.require(c.meta, who, entity, "write")
     changes = {k: getattr(body, k) for k in body.model_fields_set}
-    return wire.collection_out(c.engine.update_collection(entity, project, name, **changes))
+    return wire.collection_out(
+        authz.visible_collections(c, who, [c.engine.update_collection(entity, project, name, **changes)])[0]
+    )
 
 
 @router.get("/versions/{version_id}")

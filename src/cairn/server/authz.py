@@ -34,6 +34,7 @@ is refused first, whatever it names), never a 400 that would tell the thing exis
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Annotated
@@ -42,7 +43,7 @@ from fastapi import Depends, Header, Request
 
 from ..core.errors import ArtifactNotFoundError, ForbiddenError, NotFoundError, RunNotFoundError, UsageError
 from ..core.names import ArtifactRef
-from ..core.versions import CommitRequest, RunInfo, VersionInfo
+from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from ..engine.versions import no_such_version
 from . import auth, blobs_index, csrf
 from .access import note_user
@@ -152,6 +153,22 @@ def readable_versions(c: "ServerContext", who: auth.Principal, versions: list[Ve
     link's source's."""
     seen: dict[str, bool] = {}
     return [v for v in versions if can_read(c, who, v.entity, seen) and source_readable(c, who, v, seen)]
+
+
+def visible_collections(
+    c: "ServerContext", who: auth.Principal, collections: list[CollectionInfo]
+) -> list[CollectionInfo]:
+    """Collections of a project ``who`` may read, each counting only the versions ``who``
+    may read: a collection of links counts its links whose source's entity ``who`` has a
+    role on (the others are missing to ``who``, so they are not counted either)."""
+    seen: dict[str, bool] = {}
+    out = []
+    for col in collections:
+        if col.kind == "links":
+            n = sum(k for entity, k in col.link_sources if can_read(c, who, entity, seen))
+            col = dataclasses.replace(col, version_count=n)
+        out.append(col)
+    return out
 
 
 def readable_runs(c: "ServerContext", who: auth.Principal, run_ids: list[str | None]) -> set[str]:

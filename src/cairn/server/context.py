@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..engine import Engine
 from ..storage.base import BlobStore
@@ -11,6 +12,9 @@ from . import auth
 from .authz import TreeKeys
 from .damage import DamageChecks
 from .limits import HeavyGate, Limits
+
+if TYPE_CHECKING:
+    from .probes import ReadyCache
 
 
 @dataclass
@@ -24,6 +28,7 @@ class ServerContext:
     tree_keys: TreeKeys = field(default_factory=TreeKeys)  # for authz.chunks
     damage: DamageChecks = field(default_factory=DamageChecks)  # what damage reports may cost
     gate: HeavyGate = field(init=False)
+    ready: "ReadyCache" = field(default_factory=lambda: _ready_cache())  # /api/ready's last answer
     _csrf_secret: bytes | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -44,6 +49,12 @@ class ServerContext:
 
             self._csrf_secret = secret(self.meta)
         return self._csrf_secret
+
+
+def _ready_cache() -> "ReadyCache":
+    from .probes import ReadyCache  # probes imports this module
+
+    return ReadyCache()
 
 
 class ProjectBlobs:

@@ -283,10 +283,10 @@ def index(request: Request) -> HTMLResponse:
 def run_page(run_id: str, request: Request) -> HTMLResponse:
     c, who = _ctx(request), _who(request)
     run = authz.run(c, who, run_id, authz.READ)
-    inputs = c.engine.run_inputs(run.id)
-    # a run's outputs include the links it made, maybe into entities the viewer cannot read
+    # a run's inputs and outputs (the links it made) may be in entities the viewer cannot
+    # read: those are left out, and not counted either
     outputs = authz.readable_versions(c, who, c.engine.run_outputs(run.id))
-    shown_inputs = authz.readable_versions(c, who, inputs)
+    shown_inputs = authz.readable_versions(c, who, c.engine.run_inputs(run.id))
     graph = browse.layout(
         [_version_node(v) for v in shown_inputs],
         browse.Node(run.name, _run_sub(run), None, "run", current=True),
@@ -303,7 +303,6 @@ def run_page(run_id: str, request: Request) -> HTMLResponse:
         run=run,
         inputs=shown_inputs,
         outputs=outputs,
-        hidden_inputs=len(inputs) - len(shown_inputs),
         graph=graph,
         charts=charts,
         more_charts=more_charts,
@@ -317,7 +316,7 @@ def project_page(entity: str, project: str, request: Request) -> HTMLResponse:
     authz.project(c, who, entity, project, authz.READ)
     if (entity, project) not in set(c.engine.list_projects(entity)):
         raise NotFoundError(f"project {entity}/{project} not found")
-    collections = c.engine.list_collections(entity, project)
+    collections = authz.visible_collections(c, who, c.engine.list_collections(entity, project))
     runs = sorted(c.engine.list_runs(entity, project), key=lambda r: r.created_at, reverse=True)
     page = _page(request, "runs_page")
     return render(
@@ -457,8 +456,8 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
 
     roles = {entity: True}
     producer = _run_or_none(c, v.run_id)
-    users = c.engine.version_users(v.id)
-    consumers = [r for r in users if _readable(c, who, r.entity, roles)]
+    # runs of entities the viewer cannot read are left out, and not counted either
+    consumers = [r for r in c.engine.version_users(v.id) if _readable(c, who, r.entity, roles)]
     graph = browse.layout(
         [_run_node(producer)] if producer else [],
         browse.Node(f"{v.name}:{v.version}", f"{v.type} · {v.file_count:,} files", None, "version", current=True),
@@ -490,7 +489,6 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
         readme=readme,
         thumbs=thumbs,
         **ui_edit.page_context(c, who, v, request.cookies.get(COOKIE) or None),
-        hidden_consumers=len(users) - len(consumers),
         graph=graph,
         listing=listing,
         entry=entry,
