@@ -14,7 +14,7 @@ import pytest
 from cairn.core.errors import IntegrityError
 from cairn.core.manifest import Entry
 from cairn.server import archive, previews
-from cairn.server.previews import parquet, tabular, wandb_table
+from cairn.server.previews import parquet, stream, tabular
 
 
 def build(path: str, data: bytes) -> previews.Preview:
@@ -99,8 +99,8 @@ def test_wandb_table_with_column_types_and_bad_tables() -> None:
     assert p.ctx["note"] == "wandb.Table"
     assert "not a wandb.Table" in build("t.table.json", b'{"_type": "image-file"}').ctx["error"]
     assert "list of rows" in build("t.table.json", b'{"_type": "table", "columns": ["a"], "data": 5}').ctx["error"]
-    huge = b'{"_type": "table", "columns": ["a"], "data": [' + b"[1]," * (wandb_table.LIMIT // 4) + b"[1]]}"
-    assert "more than the preview parses" in build("t.table.json", huge).ctx["error"]
+    assert "list of rows" in build("t.table.json", b'{"_type": "table", "columns": ["a"], "data": [5]}').ctx["error"]
+    assert "not valid JSON" in build("t.table.json", b'{"_type": "table", "columns": ["a"], "data": [[1],').ctx["error"]
     assert build("plain.json", json.dumps(obj).encode()).kind == "json"  # only *.table.json is a table
 
 
@@ -219,3 +219,101 @@ def test_archive_prefetch_reads_small_blobs_in_batches(tmp_path, monkeypatch) ->
         assert calls == [7, 7, 7, 7, 2]  # 31 entries in batches of 7; the large blob is opened on its own
     finally:
         s.close()
+
+
+# -- tables a page at a time, read from the store with bounded memory ---------------------
+
+
+def page(path: str, data: bytes, first: int, asked: list | None = None) -> previews.Preview:
+    def read_at(at: int, n: int) -> bytes:
+        if asked is not None:
+            asked.append((at, n))
+        return data[at : at + n]
+
+    return previews.build(path, len(data), read_at, "/raw", first)
+
+
+def test_a_wandb_table_over_8_mib_shows_any_page_with_its_count() -> None:
+    n = 60_000
+    pad = "x" * 150
+    rows = ",".join(f'[{i}, "row {i}", {i / 4}, "{pad}"]' for i in range(n))
+    data = (
+        '{"_type": "table", "columns": ["i", "s", "f", "pad"], "data": [' + rows + f'], "ncols": 3, "nrows": {n}}}'
+    ).encode()
+    assert len(data) > 8 << 20
+    p = page("t.table.json", data, 0)
+    assert p.ctx["rows"][0] == ["0", "row 0", "0.0", pad] and len(p.ctx["rows"]) == tabular.PAGE
+    assert p.ctx["count"] >= tabular.PAGE and not p.ctx["exact"] and p.ctx["more"]  # counted past the page only so far
+    p = page("t.table.json", data, 59_950)  # rounds down to its page
+    assert p.ctx["first"] == 59_900 and p.ctx["rows"][-1] == ["59999", "row 59999", "14999.75", pad]
+    assert p.ctx["count"] == n and p.ctx["exact"] and not p.ctx["more"]
+    assert p.ctx["columns"] == [("i", "int"), ("s", "string"), ("f", "float"), ("pad", "string")]
+    assert "no row 60,101" in page("t.table.json", data, 60_100).ctx["error"]
+
+
+def test_csv_pages_stream_and_count_within_budgets(monkeypatch) -> None:  # noqa: ANN001
+    data = ("n,quoted\n" + "".join(f'{i},"a\nb {i}"\n' for i in range(5000))).encode()  # newlines in cells
+    p = page("t.csv", data, 4_950)
+    assert p.ctx["rows"][0] == ["4900", "a\nb 4900"] and p.ctx["rows"][-1][0] == "4999"
+    assert p.ctx["count"] == 5000 and p.ctx["exact"] and not p.ctx["more"] and p.ctx["first"] == 4900
+    assert "no row 5,001" in page("t.csv", data, 5_000).ctx["error"]
+    p = page("t.csv", data + b"\xff\xfe,1\n", 0)  # a bad row past the page ends the count only
+    assert p.ctx["error"] is None and tabular.PAGE <= p.ctx["count"] <= 5000 and not p.ctx["exact"]
+    assert "not UTF-8 text" in page("t.csv", b"a\n1\n\xff\n", 0).ctx["error"]
+    huge_cell = b"a,b\n1,2\n" + b'1,"' + b"x" * 200_000 + b'"\n'
+    assert "field larger than field limit" in page("t.csv", huge_cell, 0).ctx["error"]
+
+    five_gib = 5 << 30
+    line = b"1," + b"2" * 61 + b"\n"
+    asked: list[tuple[int, int]] = []
+
+    def huge(at: int, n: int) -> bytes:
+        asked.append((at, n))
+        head = b"a,b\n" if at == 0 else b""
+        return (head + line * (n // 64 + 1))[:n]
+
+    p = previews.build("big.csv", five_gib, huge, "/raw", 0)
+    assert p.ctx["rows"][0] == ["1", "2" * 61] and len(p.ctx["rows"]) == tabular.PAGE
+    assert not p.ctx["exact"] and p.ctx["count"] > tabular.PAGE  # "at least"
+    assert sum(n for _, n in asked) <= tabular.COUNT_BUDGET + 2 * stream.CHUNK
+    monkeypatch.setattr(tabular, "SCAN_BUDGET", 8 << 20)
+    asked.clear()
+    p = previews.build("big.csv", five_gib, huge, "/raw", 10**9)
+    assert "past the first 8 MiB" in p.ctx["error"] and sum(n for _, n in asked) <= (8 << 20) + previews.SNIFF
+    p = previews.build("big.csv", five_gib, huge, "/raw", 100_000)  # ~6 MiB in: within the budget
+    assert p.ctx["first"] == 100_000 and p.ctx["rows"][0] == ["1", "2" * 61] and not p.ctx["exact"]
+
+
+def test_jsonl_pages_and_long_lines(monkeypatch) -> None:  # noqa: ANN001
+    from cairn.server.previews import jsonl
+
+    data = b"".join(json.dumps({"i": i, "t": "<b>x</b>"}).encode() + b"\n\n" for i in range(1050))
+    p = page("t.jsonl", data, 1000)
+    assert [r[0] for r in p.ctx["rows"]] == [str(i) for i in range(1000, 1050)] and p.ctx["count"] == 1050
+    bad = data + b"{oops\n"
+    p = page("t.jsonl", bad, 0)  # a bad line off the page is counted, not parsed
+    assert p.ctx["error"] is None and p.ctx["count"] == 1051
+    assert page("t.jsonl", bad, 1050).ctx["error"].startswith("line 2,101 is not valid JSON")
+    monkeypatch.setattr(jsonl, "MAX_LINE", 1000)
+    assert "longer than" in page("t.jsonl", b'{"a": "' + b"x" * 2000 + b'"}\n', 0).ctx["error"]
+
+
+def test_parquet_pages_read_only_their_row_groups() -> None:
+    import pyarrow.parquet as pq
+
+    data = _parquet([{"i": i, "s": f"row {i} " * 20} for i in range(6000)], row_group_size=1500)
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    starts = [min(meta.row_group(g).column(c).data_page_offset for c in range(2)) for g in range(4)]
+    asked: list[tuple[int, int]] = []
+    p = page("x.parquet", data, 2950, asked)  # rows 2900..2999: the end of group 1 and the start of group 2
+    assert [r[0] for r in p.ctx["rows"]] == [str(i) for i in range(2900, 3000)]
+    p = page("x.parquet", data, 4460, asked)  # straddles groups 2 and 3
+    asked.clear()
+    p = page("x.parquet", data, 4460, asked)
+    assert [r[0] for r in p.ctx["rows"]] == [str(i) for i in range(4400, 4500)] and p.ctx["more"]
+    footer = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    for at, n in asked[1:]:  # nothing of groups 0 and 1 is read (after the sniff of the first bytes)
+        assert at >= starts[2] or at >= footer - 65536, (at, n, starts)
+    p = page("x.parquet", data, 5999)
+    assert p.ctx["rows"][-1][0] == "5999" and not p.ctx["more"] and p.ctx["count"] == 6000
+    assert "no row 6,001" in page("x.parquet", data, 6000).ctx["error"]

@@ -472,7 +472,7 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
         acc += part + "/"
         crumbs.append((part, acc))
     links = _links(c, who, [v])
-    preview = _preview(c, v, entry) if entry else None
+    preview = _preview(c, v, entry, _page(request, "row") if "row" in request.query_params else 0) if entry else None
     from . import ui_folder  # it builds on this module's checks
 
     readme = ui_folder.readme(c, v, listing) if listing else None
@@ -514,14 +514,19 @@ def _read_head(c: ServerContext, digest: str, limit: int) -> bytes:
     return read_at(c.blobs, digest, 0, limit)
 
 
-def _preview(c: ServerContext, v: VersionInfo, entry: Any) -> previews.Preview:
+def _preview(c: ServerContext, v: VersionInfo, entry: Any, first_row: int = 0) -> previews.Preview:
+    """The file's preview; a table shows the page of rows holding row ``first_row`` (0-based)."""
     if entry.ref:
         return previews.Preview(
             "error", {"message": "This file is a reference; its bytes are not stored here, so there is no preview."}
         )
     try:
         return previews.build(
-            entry.path, entry.size, lambda at, n: read_at(c.blobs, entry.digest, at, n), raw_href(v, entry.path)
+            entry.path,
+            entry.size,
+            lambda at, n: read_at(c.blobs, entry.digest, at, n),
+            raw_href(v, entry.path),
+            first_row,
         )
     except (NotFoundError, StoreError) as e:
         log.warning("no preview of %s in %s: %s", entry.path, v.qualified_name, e)

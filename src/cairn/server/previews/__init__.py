@@ -8,7 +8,8 @@ after its access checks; previews never see the store.
 
 Adding a kind is one module with ``KIND`` (its template is ``previews/<KIND>.html``), ``LIMIT``,
 ``accepts(path, head)`` and either ``build(path, data, size, truncated, raw_url) -> dict``
-(given the head) or ``build_source(source, raw_url) -> dict`` (given ranged reads), listed in
+(given the head) or ``build_source(source, raw_url) -> dict`` (given ranged reads; a table
+reads the page of rows from ``source.first_row``), listed in
 ``REGISTRY`` below, where the first module that accepts a file wins.
 """
 
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import binary, image, json_, jsonl, markdown, media, parquet, table, text, wandb_table
+from . import binary, image, json_, jsonl, markdown, media, parquet, table, tabular, text, wandb_table
 
 SNIFF = 8192
 HEAD_LIMIT = 1024 * 1024
@@ -35,6 +36,7 @@ class Source:
     path: str
     size: int
     read_at: ReadAt
+    first_row: int = 0  # the first row of the page a table preview shows
 
     def head(self, limit: int) -> bytes:
         return self.read_at(0, min(limit, self.size)) if limit > 0 else b""
@@ -52,9 +54,10 @@ class Preview:
         return f"previews/{self.kind}.html"
 
 
-def build(path: str, size: int, read_at: ReadAt, raw_url: str) -> Preview:
-    """The preview of the file at ``path`` (``size`` bytes), read through ``read_at``."""
-    source = Source(path, size, read_at)
+def build(path: str, size: int, read_at: ReadAt, raw_url: str, first_row: int = 0) -> Preview:
+    """The preview of the file at ``path`` (``size`` bytes), read through ``read_at``; a table
+    shows the page of rows that holds row ``first_row`` (0-based)."""
+    source = Source(path, size, read_at, tabular.page_start(first_row))
     head = source.head(SNIFF)
     module = next(m for m in REGISTRY if m.accepts(path, head))
     if hasattr(module, "build_source"):

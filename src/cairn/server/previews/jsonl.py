@@ -1,38 +1,60 @@
 """JSON Lines (``.jsonl``, ``.ndjson``): one JSON value per line, shown as a table whose columns
 are the keys of the objects in the order first seen (a line that is not an object is one
-``value`` column)."""
+``value`` column), a page at a time."""
 
 from __future__ import annotations
 
 import json
 
-from . import tabular
+from . import stream, tabular
 from .sniff import decode_text
 
 KIND = "table"
-LIMIT = 1024 * 1024
+LIMIT = 0  # read as a stream (build_source)
+MAX_LINE = 8 * 1024 * 1024
 
 
 def accepts(path: str, head: bytes) -> bool:
     return path.lower().endswith((".jsonl", ".ndjson")) and decode_text(head, truncated=True) is not None
 
 
-def build(path: str, data: bytes, size: int, truncated: bool, raw_url: str) -> dict:
-    source = decode_text(data, truncated) or ""
-    if truncated and "\n" in source:  # the last line may be cut
-        source = source[: source.rindex("\n") + 1]
-    records, count = [], 0
-    for number, line in enumerate(source.splitlines(), 1):
-        if not line.strip():
-            continue
-        count += 1
-        if len(records) >= tabular.ROWS:
-            continue  # counted, not kept
-        try:
-            value = json.loads(line)
-        except ValueError as e:
-            return tabular.error(f"line {number} is not valid JSON ({e})", raw_url)
-        records.append(value if isinstance(value, dict) else {"value": value})
+def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
+    """The page of records from ``source.first_row``, streamed line by line from the file's
+    start (a line longer than ``MAX_LINE`` is refused; lines off the page are counted, not
+    parsed), counted on for ``COUNT_BUDGET`` bytes past the page."""
+    f = stream.buffered(source, tabular.SCAN_BUDGET)
+    first = source.first_row
+    records: list = []
+    count, exact, page_end, number = 0, True, None, 0
+    try:
+        while line := f.readline(MAX_LINE + 1):
+            number += 1
+            if len(line) > MAX_LINE:
+                return tabular.error(f"line {number:,} is longer than {MAX_LINE >> 20} MiB; download the file", raw_url)
+            if not line.strip():
+                continue
+            if count >= first and len(records) < tabular.PAGE:
+                try:
+                    value = json.loads(line)
+                except ValueError as e:
+                    return tabular.error(f"line {number:,} is not valid JSON ({e})", raw_url)
+                records.append(value if isinstance(value, dict) else {"value": value})
+            count += 1
+            if count == first + tabular.PAGE:
+                page_end = f.tell()
+            elif page_end is not None and f.tell() - page_end > tabular.COUNT_BUDGET:
+                exact = False
+                break
+    except stream.OverBudget:
+        exact = False
+        if count <= first:
+            return tabular.error(
+                f"row {first + 1:,} is past the first {tabular.SCAN_BUDGET >> 20} MiB, "
+                "which is as far as the preview reads; download the file",
+                raw_url,
+            )
+    if exact and count and first >= count:
+        return tabular.past_end(first, count, raw_url)
     keys: dict[str, None] = {}
     for r in records:
         for k in r:
@@ -41,4 +63,4 @@ def build(path: str, data: bytes, size: int, truncated: bool, raw_url: str) -> d
     names = list(keys)
     columns = [(k, tabular.json_type([r.get(k) for r in records])) for k in names]
     rows = [[tabular.cell(r.get(k)) for k in names] for r in records]
-    return tabular.ctx(columns, rows, count, not truncated, raw_url)
+    return tabular.ctx(columns, rows, count, exact, raw_url, first=first)

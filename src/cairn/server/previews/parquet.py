@@ -1,60 +1,19 @@
-"""Parquet, read with pyarrow through ranged reads: the footer (schema, row count) and the
-first rows of the first row group, within ``BUDGET`` bytes. A file whose first row group is
-larger than that shows its schema and row count only."""
+"""Parquet, read with pyarrow through ranged reads: the footer (schema, row count, each row
+group's row count) and the page's rows from the row group(s) that hold them, within ``BUDGET``
+bytes. A page whose row group is larger than that shows its schema and row count only."""
 
 from __future__ import annotations
 
-import io
 import logging
 
 from . import tabular
+from .stream import OverBudget, RangedFile
 
 KIND = "table"
 LIMIT = 0
 BUDGET = 64 * 1024 * 1024
 
 log = logging.getLogger("cairn.server.previews")
-
-
-class OverBudget(Exception):
-    pass
-
-
-class RangedFile(io.RawIOBase):
-    """A read-only, seekable file over ``source.read_at`` that refuses to read past ``budget`` bytes in all."""
-
-    def __init__(self, source, budget: int) -> None:  # noqa: ANN001
-        self._src, self._pos, self._left = source, 0, budget
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._src.size}[whence]
-        self._pos = max(base + offset, 0)
-        return self._pos
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = self._src.size - self._pos
-        size = max(min(size, self._src.size - self._pos), 0)
-        if size > self._left:
-            raise OverBudget(size)
-        data = self._src.read_at(self._pos, size) if size else b""
-        self._left -= len(data)
-        self._pos += len(data)
-        return data
-
-    def readinto(self, b) -> int:  # noqa: ANN001
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
 
 
 def accepts(path: str, head: bytes) -> bool:
@@ -65,7 +24,7 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    f = RangedFile(source, BUDGET)
+    f = RangedFile(source, BUDGET, strict=True)
     try:
         pf = pq.ParquetFile(f, pre_buffer=False)  # pre-buffering would fetch every row group
         schema = pf.schema_arrow
@@ -74,19 +33,45 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
         return tabular.error("the Parquet footer is larger than the preview reads; download the file", raw_url)
     except (pa.ArrowException, OSError, ValueError) as e:
         return tabular.error(f"not readable as Parquet ({e})", raw_url)
+    first = source.first_row
+    if count and first >= count:
+        return tabular.past_end(first, count, raw_url)
     names = schema.names[: tabular.MAX_COLUMNS]
     columns = [(n, str(schema.field(n).type)) for n in names]
     note = None
     rows: list[list[str]] = []
     try:
-        if pf.metadata.num_row_groups:
-            batch = next(pf.iter_batches(batch_size=tabular.ROWS, row_groups=[0], columns=names), None)
-            if batch is not None:
-                data = batch.to_pydict()
-                rows = [[tabular.cell(data[n][i]) for n in names] for i in range(batch.num_rows)]
+        groups, skip = _groups_from(pf.metadata, first)
+        if groups:
+            for batch in pf.iter_batches(batch_size=tabular.PAGE, row_groups=groups, columns=names):
+                if skip >= batch.num_rows:
+                    skip -= batch.num_rows
+                    continue
+                data = batch.slice(skip, tabular.PAGE - len(rows)).to_pydict()
+                skip = 0
+                rows += [[tabular.cell(data[n][i]) for n in names] for i in range(len(data[names[0]]) if names else 0)]
+                if len(rows) >= tabular.PAGE:
+                    break
     except OverBudget:
-        note = f"its first row group is larger than the preview reads ({BUDGET >> 20} MiB): schema and row count only"
+        rows = []
+        note = f"the row group of this page is larger than the preview reads ({BUDGET >> 20} MiB): schema and row count only"
     except (pa.ArrowException, OSError, ValueError) as e:
         log.info("parquet preview of %s: %s", source.path, e)
         note = f"its rows could not be read ({e})"
-    return tabular.ctx(columns, rows, count, True, raw_url, note=note)
+    return tabular.ctx(columns, rows, count, True, raw_url, note=note, first=first)
+
+
+def _groups_from(meta, first: int) -> tuple[list[int], int]:  # noqa: ANN001
+    """The row groups that hold the page from row ``first`` (the footer's row counts say which,
+    so no other group is read) and the rows to skip in the first of them."""
+    start = 0
+    for g in range(meta.num_row_groups):
+        n = meta.row_group(g).num_rows
+        if first < start + n:
+            groups, held = [g], start + n - first
+            while held < tabular.PAGE and groups[-1] + 1 < meta.num_row_groups:
+                groups.append(groups[-1] + 1)
+                held += meta.row_group(groups[-1]).num_rows
+            return groups, first - start
+        start += n
+    return [], 0

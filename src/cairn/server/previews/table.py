@@ -1,17 +1,16 @@
-"""CSV and TSV: the first rows as a table, with column names, simple types and a row count
-(counted in the first MiB when the file is larger)."""
+"""CSV and TSV as a table, a page at a time, with column names, simple types (of the page's
+values) and a row count (exact when the file was read to its end, else "at least")."""
 
 from __future__ import annotations
 
 import csv
 import io
 
-from . import tabular
+from . import stream, tabular
 from .sniff import decode_text
 
 KIND = "table"
-LIMIT = 1024 * 1024
-ROWS = tabular.ROWS
+LIMIT = 0  # read as a stream (build_source)
 MAX_COLUMNS = tabular.MAX_COLUMNS
 
 
@@ -35,24 +34,47 @@ def _type(values: list[str]) -> str:
     return "string"
 
 
-def build(path: str, data: bytes, size: int, truncated: bool, raw_url: str) -> dict:
-    source = decode_text(data, truncated) or ""
-    if truncated and "\n" in source:  # the last line may be cut
-        source = source[: source.rindex("\n") + 1]
-    delimiter = "\t" if path.lower().endswith(".tsv") else ","
-    reader = csv.reader(io.StringIO(source, newline=""), delimiter=delimiter)
+def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
+    """The page of rows from ``source.first_row``, streamed from the file's start (memory: one
+    row; time: at most ``SCAN_BUDGET`` bytes), counted on for ``COUNT_BUDGET`` bytes more."""
+    tsv = source.path.lower().endswith(".tsv")
+    what = "TSV" if tsv else "CSV"
+    raw = stream.RangedFile(source, tabular.SCAN_BUDGET)
+    text = io.TextIOWrapper(io.BufferedReader(raw, stream.CHUNK), encoding="utf-8", newline="")
+    reader = csv.reader(text, delimiter="\t" if tsv else ",")
+    first = source.first_row
+    header: list[str] = []
+    rows: list[list[str]] = []
+    count, exact, page_end = 0, True, None
     try:
         header = next(reader, [])
-        rows, count = [], 0
         for row in reader:
-            count += 1
-            if len(rows) < ROWS:
+            if count >= first and len(rows) < tabular.PAGE:
                 rows.append(row[:MAX_COLUMNS])
-    except csv.Error as e:
-        return tabular.error(f"not readable as {'TSV' if delimiter == chr(9) else 'CSV'}: {e}", raw_url)
+            count += 1
+            if count == first + tabular.PAGE:
+                page_end = raw.tell()
+            elif page_end is not None and raw.tell() - page_end > tabular.COUNT_BUDGET:
+                exact = False  # counting the rest would read the whole file
+                break
+    except stream.OverBudget:
+        exact = False
+        if count <= first:
+            return tabular.error(
+                f"row {first + 1:,} is past the first {tabular.SCAN_BUDGET >> 20} MiB, "
+                "which is as far as the preview reads; download the file",
+                raw_url,
+            )
+    except (csv.Error, UnicodeDecodeError) as e:
+        if page_end is None:  # the page itself cannot be read
+            why = "it is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else str(e)
+            return tabular.error(f"not readable as {what}: {why}", raw_url)
+        exact = False  # a bad row past the page ends the count, not the page
+    if exact and count and first >= count:
+        return tabular.past_end(first, count, raw_url)
     width = max([len(header), *(len(r) for r in rows)]) if header or rows else 0
     width = min(width, MAX_COLUMNS)
     columns = [header[i] if i < len(header) else f"column {i + 1}" for i in range(width)]
     rows = [r + [""] * (width - len(r)) for r in rows]
     types = [_type([r[i] for r in rows]) for i in range(width)]
-    return tabular.ctx(list(zip(columns, types)), rows, count, not truncated, raw_url)
+    return tabular.ctx(list(zip(columns, types)), rows, count, exact, raw_url, first=first)

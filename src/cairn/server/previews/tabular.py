@@ -1,5 +1,8 @@
 """What every table preview hands its template (``previews/table.html``): column names and
-types, the first rows as display strings, and the row count (exact, or at least)."""
+types, one page of rows as display strings (``PAGE`` rows from row ``first``, chosen by the
+page's ``row`` parameter), and the row count (exact, or "at least" when only part of the file
+was read). The server reads the page from the store; the page's script sorts the shown rows
+only."""
 
 from __future__ import annotations
 
@@ -7,7 +10,10 @@ import json
 import math
 from typing import Any
 
-ROWS = 1000  # rows sent to the page; its script shows them 50 at a time, sortable
+PAGE = 100  # rows of one page
+ROWS = PAGE
+SCAN_BUDGET = 256 * 1024 * 1024  # bytes a streamed format (CSV, JSONL, wandb.Table) is read to reach a page
+COUNT_BUDGET = 4 * 1024 * 1024  # bytes read past a page's end, only to count the rows
 MAX_COLUMNS = 200
 MAX_CELL = 500  # characters of one cell
 
@@ -19,9 +25,11 @@ def ctx(
     exact: bool,
     raw_url: str,
     note: str | None = None,
+    first: int = 0,
 ) -> dict:
+    """``rows`` are the page's, from row ``first`` (0-based) of ``count`` (exact or at least)."""
     width = min(len(columns), MAX_COLUMNS)
-    rows = [(r + [""] * (width - len(r)))[:width] for r in rows[:ROWS]]
+    rows = [(r + [""] * (width - len(r)))[:width] for r in rows[:PAGE]]
     return {
         "error": None,
         "columns": columns[:width],
@@ -30,7 +38,19 @@ def ctx(
         "exact": exact,
         "raw": raw_url,
         "note": note,
+        "first": first,
+        "more": first + len(rows) < count or (not exact and len(rows) == PAGE),
+        "page": PAGE,
     }
+
+
+def page_start(first: int) -> int:
+    """``first`` rounded down to the start of its page (a hand-written offset lands on a page)."""
+    return max(first, 0) // PAGE * PAGE
+
+
+def past_end(first: int, count: int, raw_url: str) -> dict:
+    return error(f"there is no row {first + 1:,}: the table has {count:,} rows", raw_url)
 
 
 def error(message: str, raw_url: str) -> dict:

@@ -1,18 +1,18 @@
 """A ``wandb.Table`` as W&B (and cairn) store it, ``<name>.table.json``:
 ``{"_type": "table", "columns": [...], "data": [[...], ...], "ncols", "nrows"}``, and from newer
 W&B SDKs a ``column_types`` typed dict (``{"params": {"type_map": {col: {"wb_type": ...}}}}``).
-One JSON document: it is parsed whole when it fits the preview's read (``LIMIT``), else the
-page says so."""
+One JSON document, read as a stream of ijson events: only the page's rows are built, so a
+table of any size shows any page (within ``tabular.SCAN_BUDGET`` bytes of its start)."""
 
 from __future__ import annotations
 
-import json
+import io
 
-from . import tabular
+from . import stream, tabular
 from .sniff import decode_text
 
 KIND = "table"
-LIMIT = 8 * 1024 * 1024
+LIMIT = 0  # read as a stream of JSON events (build_source)
 TYPES = {"number": "float", "string": "string", "boolean": "bool", "none": "empty"}
 
 
@@ -37,30 +37,99 @@ def _wb_types(obj: dict) -> dict[str, str]:
         return {}
 
 
-def build(path: str, data: bytes, size: int, truncated: bool, raw_url: str) -> dict:
-    if truncated:
-        return tabular.error(
-            f"this table file is {size:,} bytes, more than the preview parses "
-            f"({LIMIT // (1024 * 1024)} MiB); download it to see its rows",
-            raw_url,
-        )
+_SCALARS = ("null", "boolean", "integer", "double", "number", "string")
+_WANTED = ("_type", "columns", "column_types")
+
+
+def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
+    """The page of rows from ``source.first_row``, from one streamed pass of ijson events over
+    the document (memory: one row and the column list; time: at most ``SCAN_BUDGET`` bytes).
+    Rows off the page are counted, never built; the count is exact when the document's end
+    was reached, or taken from its ``nrows`` when it gives one."""
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    first = source.first_row
+    top: dict = {}
+    rows: list[list] = []
+    count, exact, page_end = 0, True, None
+    raw = stream.RangedFile(source, tabular.SCAN_BUDGET)
+    events = ijson.parse(io.BufferedReader(raw, stream.CHUNK), use_float=True)
+    building: tuple[str, ObjectBuilder] | None = None
+    depth_row = False  # inside a row off the page (skipped, not built)
     try:
-        obj = json.loads(decode_text(data, truncated) or "")
-    except ValueError as e:
+        for prefix, event, value in events:
+            if building is not None:
+                building[1].event(event, value)
+                if not building[1].containers:
+                    _done(building[0], building[1].value, top, rows)
+                    building = None
+                continue
+            if depth_row:
+                if prefix == "data.item" and event in ("end_array", "end_map"):
+                    depth_row = False
+                continue
+            if prefix == "data.item" and event not in ("map_key", "end_array", "end_map"):
+                on_page = count >= first and len(rows) < tabular.PAGE
+                count += 1
+                if count == first + tabular.PAGE:
+                    page_end = raw.tell()
+                if event in ("start_array", "start_map"):
+                    if on_page:
+                        building = ("data.item", ObjectBuilder())
+                        building[1].event(event, value)
+                    else:
+                        depth_row = True
+                elif on_page:
+                    _done("data.item", value, top, rows)
+                continue
+            if prefix in _WANTED and event not in ("map_key", "end_array", "end_map"):
+                if event in ("start_array", "start_map"):
+                    building = (prefix, ObjectBuilder())
+                    building[1].event(event, value)
+                else:
+                    top[prefix] = value
+            elif prefix == "data" and "data" not in top:
+                top["data"] = event  # "start_array" for a list of rows
+            elif prefix == "nrows" and event in ("integer", "number"):
+                top["nrows"] = value
+            if (
+                page_end is not None
+                and "columns" in top
+                and "_type" in top
+                and raw.tell() - page_end > tabular.COUNT_BUDGET
+            ):
+                exact = False  # counting the rest would read the whole file
+                break
+    except stream.OverBudget:
+        exact = False
+        if count <= first:
+            return tabular.error(
+                f"row {first + 1:,} is past the first {tabular.SCAN_BUDGET >> 20} MiB, "
+                "which is as far as the preview reads; download the file",
+                raw_url,
+            )
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as e:
         return tabular.error(f"not valid JSON ({e})", raw_url)
-    if not isinstance(obj, dict) or obj.get("_type") not in (
-        "table",
-        "partitioned-table",
-        "joined-table",
-        "table-file",
-    ):
+    if top.get("_type") not in ("table", "partitioned-table", "joined-table", "table-file"):
         return tabular.error('not a wandb.Table (its _type is not "table")', raw_url)
-    columns, rows = obj.get("columns"), obj.get("data")
-    if not isinstance(columns, list) or not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+    columns = top.get("columns")
+    if not isinstance(columns, list) or top.get("data") != "start_array" or not all(isinstance(r, list) for r in rows):
         return tabular.error('a wandb.Table needs a list of columns and a list of rows ("data")', raw_url)
+    nrows = top.get("nrows")
+    if not exact and isinstance(nrows, int) and nrows >= count:
+        count, exact = nrows, True  # the writer's own count
+    if exact and count and first >= count:
+        return tabular.past_end(first, count, raw_url)
     names = [str(c) for c in columns]
-    shown = rows[: tabular.ROWS]
-    wb = _wb_types(obj)
-    types = [wb.get(n) or tabular.json_type([r[i] if i < len(r) else None for r in shown]) for i, n in enumerate(names)]
-    cells = [[tabular.cell(v) for v in r[: len(names)]] for r in shown]
-    return tabular.ctx(list(zip(names, types)), cells, len(rows), True, raw_url, note="wandb.Table")
+    wb = _wb_types(top)
+    types = [wb.get(n) or tabular.json_type([r[i] if i < len(r) else None for r in rows]) for i, n in enumerate(names)]
+    cells = [[tabular.cell(v) for v in r[: len(names)]] for r in rows]
+    return tabular.ctx(list(zip(names, types)), cells, count, exact, raw_url, note="wandb.Table", first=first)
+
+
+def _done(prefix: str, value, top: dict, rows: list) -> None:  # noqa: ANN001
+    if prefix == "data.item":
+        rows.append(value)
+    else:
+        top[prefix] = value

@@ -1,0 +1,62 @@
+"""A file read through ranged reads as a seekable binary file, within a byte budget: what the
+table previews stream rows from (CSV, JSON Lines, ``wandb.Table`` JSON through ijson) and what
+pyarrow reads Parquet through. Memory stays bounded by the reader's buffer, and time by the
+budget: a read that would pass it raises ``OverBudget`` and the preview says how far it got."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+CHUNK = 1 << 20  # one ranged read of a streamed file
+
+
+class OverBudget(Exception):
+    """More bytes were wanted than the preview may read."""
+
+
+class RangedFile(io.RawIOBase):
+    """A read-only, seekable file over ``source.read_at`` that refuses to read past ``budget``
+    bytes in all (``OverBudget``)."""
+
+    def __init__(self, source: Any, budget: int, strict: bool = False) -> None:
+        # strict: a read larger than what is left raises at once (pyarrow must not get short
+        # reads); else the budget's last bytes are read first and the next read raises
+        self._src, self._pos, self._left, self._strict = source, 0, budget, strict
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._src.size}[whence]
+        self._pos = max(base + offset, 0)
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._src.size - self._pos
+        size = max(min(size, self._src.size - self._pos), 0)
+        if size > self._left:
+            if self._strict or self._left <= 0:
+                raise OverBudget(size)
+            size = self._left  # the last bytes of the budget; the next read raises
+        data = self._src.read_at(self._pos, size) if size else b""
+        self._left -= len(data)
+        self._pos += len(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def buffered(source: Any, budget: int) -> io.BufferedReader:
+    """``source`` from its start as a buffered binary stream of at most ``budget`` bytes."""
+    return io.BufferedReader(RangedFile(source, budget), buffer_size=CHUNK)
