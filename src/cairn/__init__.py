@@ -53,13 +53,20 @@ Error = CairnError  # W&B's wandb.Error
 
 __version__ = "0.1.0"
 
-run: Run | None = None  # the active run, set by init() and cleared by finish(), as in W&B
-# ``config`` and ``summary`` are the active run's, set by init() and removed by finish()
-
 
 def __getattr__(name: str):  # noqa: ANN202
-    if name in ("config", "summary"):
-        raise UsageError(f"call cairn.init() before using cairn.{name}")
+    """``cairn.run`` is the active run (None before ``init()`` and after ``finish()``, as in
+    W&B); ``cairn.config`` and ``cairn.summary`` are that run's. They are read from
+    ``sdk/current.py`` on each access, so nothing assigns into this module."""
+    if name in ("run", "config", "summary"):
+        from .sdk.current import active
+
+        run = active()
+        if name == "run":
+            return run
+        if run is None:
+            raise UsageError(f"call cairn.init() before using cairn.{name}")
+        return getattr(run, name)
     raise AttributeError(f"module 'cairn' has no attribute {name!r}")
 
 

@@ -233,3 +233,20 @@ def test_run_id_resume_and_config():
     assert cairn.Api().run("fixedid").config == {"lr": 0.1, "batch": 32}
     with pytest.raises(cairn.UsageError, match="fixedid"):
         cairn.init(project="other", id="fixedid")
+
+
+def test_cairn_run_is_read_from_the_current_run_module_not_assigned():
+    """``cairn.run``, ``cairn.config`` and ``cairn.summary`` come from ``sdk/current.py``
+    through the package's ``__getattr__``: nothing is assigned into the package."""
+    from cairn.sdk import current
+
+    assert "run" not in vars(cairn) and current.active() is None and cairn.run is None
+    with pytest.raises(cairn.UsageError, match="cairn.init"):
+        cairn.config  # noqa: B018
+    run = cairn.init(project="p", config={"lr": 0.1})
+    assert current.active() is run and cairn.run is run and "run" not in vars(cairn)
+    assert cairn.config is run.config and cairn.config.lr == 0.1 and cairn.summary is run.summary
+    run.finish()
+    assert cairn.run is None and current.active() is None
+    with pytest.raises(cairn.UsageError, match="cairn.init"):
+        cairn.summary  # noqa: B018

@@ -135,7 +135,7 @@ def _bomb_png(width: int, height: int) -> bytes:
 def test_thumbnails_are_small_and_refuse_bombs_and_non_images() -> None:
     from PIL import Image
 
-    from cairn.server.ui_folder import THUMB_PX, make_thumb
+    from cairn.server.folder_view import THUMB_PX, make_thumb
 
     out = io.BytesIO()
     Image.new("RGB", (1000, 500), (10, 200, 30)).save(out, format="JPEG")

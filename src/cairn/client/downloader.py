@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from urllib3.exceptions import HTTPError
 
-from ..core.digest import hasher
+from ..core.digest import digest_of, hasher
 from ..core.errors import BlobNotFoundError, IntegrityError, NotFoundError, StoreError
 from ..core.manifest import Entry
 from ..core.progress import NULL_TASK, Task
@@ -23,6 +23,7 @@ from .cache import BlobCache
 from .references import open_reference
 from .rpc import Presigned, Refused, Rpc, project_path
 from .sources import BlobSource
+from .hashing import hash_file
 from .statcache import StatCache
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class Downloader:
         if cached is not None:
             # a cached blob may be a link to a downloaded file that was since edited in
             # place: check it, and fetch it again rather than hand out other bytes
-            if transfer._hash_file(cached) == entry.digest or version is None:
+            if hash_file(cached) == entry.digest or version is None:
                 return open(cached, "rb")
             log.info(
                 "download cache: blob %s no longer matches its digest (a linked file was edited); fetching it again",
@@ -196,7 +197,7 @@ class Downloader:
         except HTTPError as e:
             task.advance(nbytes=-written)
             raise StoreError(f"downloading blob {digest} was cut off ({type(e).__name__}: {e}); try again") from None
-        if "blake3:" + h.hexdigest() != digest:
+        if digest_of(h) != digest:
             raise IntegrityError(f"blob {digest} arrived corrupt (hash mismatch); try again", digest=digest)
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..core.digest import hasher
+from ..core.digest import digest_of, hasher
 from ..core.errors import ArtifactNotFoundError, RunNotFoundError, UsageError
 from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef
@@ -40,12 +40,12 @@ class HashOnlyBlobs:
                 h.update(chunk)
                 size += len(chunk)
                 task.advance(nbytes=len(chunk))
-        return "blake3:" + h.hexdigest(), size
+        return digest_of(h), size
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         h = hasher()
         h.update(data)
-        return "blake3:" + h.hexdigest(), len(data)
+        return digest_of(h), len(data)
 
     def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False) -> None:
         pass

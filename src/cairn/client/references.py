@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote, urlparse
 from ..core.errors import IntegrityError, NotFoundError, UsageError
 from ..core.manifest import Entry
 from ..core.names import join_name, normalize_path
-from .transfer import _hash_file
+from .hashing import hash_file
 
 log = logging.getLogger("cairn.references")
 
@@ -76,7 +76,7 @@ def _file_entries(uri: str, name: str | None, checksum: bool, limit: int) -> lis
     for full, entry_name in files:
         size = full.stat().st_size
         ref = "file://" + quote(str(full.resolve()))
-        digest = _hash_file(full) if checksum else f"uri:{ref}"
+        digest = hash_file(full) if checksum else f"uri:{ref}"
         out.append(Entry(normalize_path(entry_name), digest, size, ref))
     return out
 

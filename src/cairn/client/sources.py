@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from ..core.digest import hasher
+from ..core.digest import digest_of, hasher
 from ..core.errors import FileChangedError
 from ..core.progress import NULL_TASK, Task
 from .statcache import Sig, signature
@@ -100,7 +100,7 @@ class LocalFile:
             data = f.read()
         h = hasher()
         h.update(data)
-        if "blake3:" + h.hexdigest() != digest:
+        if digest_of(h) != digest:
             raise self._changed()
         return data
 
@@ -111,7 +111,7 @@ class LocalFile:
                 h.update(chunk)
                 yield chunk
                 task.advance(nbytes=len(chunk))
-        if signature(os.stat(self.path)) != self.sig or "blake3:" + h.hexdigest() != digest:
+        if signature(os.stat(self.path)) != self.sig or digest_of(h) != digest:
             raise self._changed()
 
     def open(self) -> BinaryIO:

@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..core import progress
-from ..core.digest import hasher
+from ..core.digest import digest_of, hasher
 from ..core.errors import ArtifactNotFoundError, RunNotFoundError, StoreError
 from ..core.manifest import Entry
 from ..core.sizes import human_size
@@ -277,7 +277,7 @@ class _Sync:
                 data = f.read()
                 h = hasher()
                 h.update(data)
-                got = "blake3:" + h.hexdigest()
+                got = digest_of(h)
                 if got == e.digest:
                     self.dst.ingest_bytes(data)
         if got != e.digest:

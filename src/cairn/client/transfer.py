@@ -11,12 +11,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol, TypeVar
 
-from ..core.digest import hasher
+from ..core.digest import digest_of, hasher, is_content_digest
 from ..core.errors import BlobNotFoundError, FileChangedError, IntegrityError, InvalidPathError, UsageError
 from ..core.manifest import Entry
 from ..core.progress import NULL_TASK, Task, current
 from ..core.names import all_canonical, normalize_path
 from ..storage.base import BlobStore, ChunkedCopies, SmallReads
+from .hashing import READ_SIZE, hash_file
 from .statcache import WHOLE, Sig, Span, StatCache, signature
 
 T = TypeVar("T")
@@ -26,7 +27,6 @@ BATCH_FILES = 512  # small files per thread task: one task per file costs ~50 µ
 BATCH_BYTES = (
     8 << 20
 )  # small-file bytes held before a store write: 64 MiB held all of "small" (peak 152 MiB) for no speed-up over 8 (104 MiB)
-READ_SIZE = 1 << 20
 # Files (or entries) a folder is logged or downloaded by: what is held per file is held for
 # one window (two while the walk reads ahead), so memory does not grow with the folder.
 # Peak RSS of `cairn artifact put` of 50,000 / 200,000 x 1 KiB files: 67 / 71 MiB (112 MiB
@@ -254,7 +254,7 @@ class Ingest:
                     os.close(fd)
                 h = hasher()
                 h.update(data)
-                got.append((p, "blake3:" + h.hexdigest(), data))
+                got.append((p, digest_of(h), data))
             return got
 
         def put_large(p: str) -> tuple[str, str, int]:
@@ -471,10 +471,10 @@ class _Download:
         todo: list[Entry] = []
         for e in entries:
             d = dests[e.path]
-            if d in sigs and e.digest.startswith("blake3:"):
+            if d in sigs and is_content_digest(e.digest):
                 if known.get(d) == e.digest:
                     continue
-                if sigs[d][0] == e.size and _hash_file(Path(d)) == e.digest:
+                if sigs[d][0] == e.size and hash_file(Path(d)) == e.digest:
                     fresh.append((d, sigs[d], e.digest))
                     continue
             todo.append(e)
@@ -515,7 +515,7 @@ class _Download:
                 continue
             h = hasher()
             h.update(data)
-            _verify(e, "blake3:" + h.hexdigest(), len(data))
+            _verify(e, digest_of(h), len(data))
             self._ensure_dir(d)
             done.append((d, _write_new(d, data, exists=d in sigs), e.digest))
             self.task.advance(1, len(data))
@@ -525,7 +525,7 @@ class _Download:
         self._ensure_dir(d)
         _fetch(e, Path(d), self.reader, self.task)
         self.task.advance(1)
-        return [(d, signature(os.stat(d)), e.digest)] if e.digest.startswith("blake3:") else []
+        return [(d, signature(os.stat(d)), e.digest)] if is_content_digest(e.digest) else []
 
 
 def _write_new(dest: str, data: bytes, exists: bool) -> tuple[int, int, int]:
@@ -558,16 +558,8 @@ def _write_new(dest: str, data: bytes, exists: bool) -> tuple[int, int, int]:
     return signature(os.stat(dest))
 
 
-def _hash_file(path: Path) -> str:
-    h = hasher()
-    with open(path, "rb") as f:
-        while chunk := f.read(READ_SIZE):
-            h.update(chunk)
-    return "blake3:" + h.hexdigest()
-
-
 def _verify(e: Entry, got: str, size: int) -> None:
-    if e.digest.startswith("blake3:") and got != e.digest:
+    if is_content_digest(e.digest) and got != e.digest:
         raise IntegrityError(
             f"artifact file {e.path!r} is corrupt: expected {e.digest}, got {got} ({size} bytes)",
             path=e.path,
@@ -585,7 +577,7 @@ def damage_error(err: IntegrityError, report: Callable[[str], str]) -> Integrity
     next ingest of the same bytes stores them again. Errors about references (not bytes of
     the store) are returned as they are."""
     digest, path = err.digest, err.path
-    if path is None or digest is None or not digest.startswith("blake3:"):
+    if path is None or digest is None or not is_content_digest(digest):
         return err
     state = report(digest)
     if state == INTACT:
@@ -616,7 +608,7 @@ def copy_verified(e: Entry, src: BinaryIO, dest: str | Path, task: Task = NULL_T
             size += len(chunk)
             task.advance(nbytes=len(chunk))
     try:
-        _verify(e, "blake3:" + h.hexdigest(), size)
+        _verify(e, digest_of(h), size)
     except IntegrityError:
         task.advance(nbytes=-size)  # a caller may fetch it again; count its bytes once
         raise

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from ..core.digest import hasher
+from ..core.digest import digest_of, hasher
 from ..core.errors import FileChangedError, IntegrityError, StoreError
 from ..core.manifest import Entry
 from ..core.progress import NULL_TASK, Task, current
 from . import rpc as rpc_mod, transfer
 from .rpc import Presigned, Rpc, project_path
 from .sources import BlobSource, Bytes, HeldFile, LocalFile
+from .hashing import hash_file
 from .statcache import WHOLE, Span, StatCache
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,8 @@ class Uploader:
                     data = f.read()
                 h = hasher()
                 h.update(data)
-                return p, "blake3:" + h.hexdigest(), data
-            return p, transfer._hash_file(Path(p)), None
+                return p, digest_of(h), data
+            return p, hash_file(Path(p)), None
 
         with ThreadPoolExecutor(transfer.WORKERS) as pool:
             for p, digest, data in pool.map(one, paths):
@@ -108,7 +109,7 @@ class Uploader:
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         h = hasher()
         h.update(data)
-        digest = "blake3:" + h.hexdigest()
+        digest = digest_of(h)
         self._add(digest, Bytes(bytes(data)))
         return digest, len(data)
 
@@ -273,7 +274,7 @@ class Uploader:
                 inflight.add(pool.submit(put, url, data))
             for d in inflight:
                 d.result()
-        if "blake3:" + h.hexdigest() != digest:
+        if digest_of(h) != digest:
             path = getattr(src, "path", "<bytes>")
             raise FileChangedError(path, os.path.basename(path))
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import blake3
 
 CONTENT_ALGO = "blake3"
+CONTENT_PREFIX = CONTENT_ALGO + ":"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _KNOWN = {"blake3", "etag", "version", "uri"}
 
@@ -45,6 +46,33 @@ class Digest:
     @classmethod
     def of_bytes(cls, data: bytes) -> "Digest":
         return cls(CONTENT_ALGO, blake3.blake3(data).hexdigest())
+
+
+# The digest text of content is built here and nowhere else (``"blake3:" + hex``), so that
+# the algorithm's name lives in one place.
+
+
+def content_digest(hexdigest: str) -> str:
+    """The digest text of content whose BLAKE3-256 is ``hexdigest``: ``blake3:<64 hex>``."""
+    return CONTENT_PREFIX + hexdigest
+
+
+def digest_of(h: "blake3.blake3") -> str:
+    """The digest text of what the hasher ``h`` (from ``hasher()``) has been fed."""
+    return CONTENT_PREFIX + h.hexdigest()
+
+
+def digest_bytes(data: bytes) -> str:
+    """The digest text of ``data``."""
+    h = hasher()
+    h.update(data)
+    return digest_of(h)
+
+
+def is_content_digest(text: str) -> bool:
+    """Whether ``text`` names stored content (``blake3:``) rather than a reference's checksum
+    (``etag:``, ``version:``, ``uri:``)."""
+    return text.startswith(CONTENT_PREFIX)
 
 
 def hasher() -> "blake3.blake3":

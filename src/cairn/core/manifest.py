@@ -32,6 +32,8 @@ from typing import Any, NamedTuple
 
 import blake3
 
+from .digest import content_digest, digest_bytes
+
 
 FORMAT = 1
 LEAF_BITS = 7  # average 128 entries a leaf (~15 KB encoded)
@@ -123,7 +125,7 @@ def _node_boundary(path_hash: int, level: int) -> bool:
 
 def _encode(obj: Any) -> tuple[str, bytes]:
     data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-    return "blake3:" + blake3.blake3(data).hexdigest(), data
+    return digest_bytes(data), data
 
 
 def _leaf_child(entries: list[Entry], sink: ChunkSink, idents: list[bytes] | None = None) -> Child:
@@ -213,7 +215,7 @@ def _build_levels(children: list[Child], sink: ChunkSink) -> Child:
 
 
 def _root(top: Child) -> Root:
-    return Root(top.key, "blake3:" + top.ident, top.count, top.size)
+    return Root(top.key, content_digest(top.ident), top.count, top.size)
 
 
 def build(entries: Iterable[Entry], sink: ChunkSink) -> Root:
@@ -231,7 +233,7 @@ def identity(entries: Iterable[Entry]) -> str:
     leaves = _chunk_leaves(entries, None)
     if not leaves:
         return empty_root().digest
-    return "blake3:" + _build_levels(leaves, lambda k, d: None).ident
+    return content_digest(_build_levels(leaves, lambda k, d: None).ident)
 
 
 def empty_root() -> Root:
@@ -240,7 +242,7 @@ def empty_root() -> Root:
 
 def chunk_matches(key: str, data: bytes) -> bool:
     """Whether ``data`` is the chunk stored under ``key`` (its key is the BLAKE3 of it)."""
-    return "blake3:" + blake3.blake3(data).hexdigest() == key
+    return digest_bytes(data) == key
 
 
 def checked(load: ChunkLoader) -> ChunkLoader:

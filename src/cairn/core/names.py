@@ -6,6 +6,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from .digest import is_content_digest
 from .errors import InvalidPathError, UsageError
 from .limits import MAX_DISTRIBUTED_ID, MAX_NAME, MAX_RUN_ID, bad_char, check_text, describe_char
 
@@ -222,7 +223,7 @@ def parse_ref(text: str, default_alias: str = LATEST) -> ArtifactRef:
         raise UsageError(f"artifact reference {text!r} has an empty alias after ':'")
     check_name(name)
     alias = alias or default_alias
-    if ":" in alias and not alias.startswith("blake3:"):  # name:blake3:<hex> names a version by digest
+    if ":" in alias and not is_content_digest(alias):  # name:blake3:<hex> names a version by digest
         raise UsageError(f"artifact reference {text!r} has more than one ':'")
     check_text(alias, "alias", MAX_NAME)
     if (ch := bad_char(alias)) is not None:

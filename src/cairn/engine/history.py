@@ -8,24 +8,17 @@ with, so a reader never sees rows without the summary they produced.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from ..core.errors import LockedError, RunNotFoundError, UsageError
 from ..core.limits import MAX_JSON_DEPTH, MAX_RUN_TEXT, check_label, check_text, json_depth_ok
+from ..core.versions import RunState
 from ..storage.meta.sql import MetaStore, Tx
-from . import runs
+from .run_docs import MAX_NOTES, check_tags, config_json, dumps, summary_json
 
 MAX_STEP = 2**62  # far beyond any real run; keeps steps inside a signed 64-bit column
 MAX_SAMPLES = 100_000
-MAX_NOTES = 1_000_000  # characters of a run's notes (free text, stored as TEXT)
-
-
-def dumps(value: Any) -> str:
-    """The stored JSON text: compact (the key filter below relies on ``"key":``), NaN and
-    infinities kept as JavaScript writes them (W&B logs them too)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=True)
 
 
 def check_rows(rows: Any) -> list[tuple[int, str]]:
@@ -51,18 +44,6 @@ def check_rows(rows: Any) -> list[tuple[int, str]]:
         last = step
         out.append((step, dumps(row)))
     return out
-
-
-def summary_json(value: Any) -> str:
-    """A run's summary as stored: a JSON object nested at most ``MAX_JSON_DEPTH`` levels."""
-    if not isinstance(value, dict):
-        raise UsageError(f"the run summary must be an object, not {type(value).__name__}")
-    if not json_depth_ok(value):
-        raise UsageError(f"the run summary is nested more than {MAX_JSON_DEPTH} levels deep; flatten it")
-    try:
-        return dumps(value)
-    except (TypeError, ValueError, RecursionError) as e:
-        raise UsageError(f"the run summary must be JSON: {e}") from None
 
 
 def append(
@@ -91,7 +72,7 @@ def _doc_sets(summary: dict | None, config: dict | None) -> tuple[list[str], dic
         params["summary"] = summary_json(summary)
     if config is not None:
         sets.append("config = :config")
-        params["config"] = runs.config_json(config)
+        params["config"] = config_json(config)
     return sets, params
 
 
@@ -99,7 +80,7 @@ def _require_running(tx: Tx, run_id: str) -> None:
     state = tx.scalar("SELECT state FROM runs WHERE id = :rid", {"rid": run_id})
     if state is None:
         raise RunNotFoundError(run_id)
-    if state != runs.RUNNING:
+    if state != RunState.RUNNING:
         raise LockedError(
             f"run {run_id} is {state}; its history cannot grow. Resume it with "
             f"init(id={run_id!r}, resume='allow') to log more"
@@ -183,13 +164,3 @@ def update(
     with ms.write() as tx:
         if tx.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = :rid", {**params, "rid": run_id}) == 0:
             raise RunNotFoundError(run_id)
-
-
-def check_tags(tags: Any) -> list[str]:
-    if isinstance(tags, str) or not isinstance(tags, (list, tuple)):
-        raise UsageError("run tags must be a list of strings")
-    for t in tags:
-        if t == "":
-            raise UsageError("a run tag cannot be empty")
-        check_label(t, "run tag", MAX_RUN_TEXT)
-    return list(dict.fromkeys(tags))

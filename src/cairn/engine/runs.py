@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import string
 
 from ..core.errors import ConflictError, RunNotFoundError, UsageError
-from ..core.limits import MAX_JSON_DEPTH, MAX_RUN_TEXT, check_label, check_text, json_depth_ok
+from ..core.limits import MAX_RUN_TEXT, check_label, check_text
 from ..core.names import check_name, check_run_id
 from ..core.versions import RunInfo, RunState, VersionInfo
 from ..storage.meta.sql import MetaStore, insert, insert_ignore
-from . import history, records
+from . import records
+from .run_docs import MAX_NOTES, check_tags, config_json, dumps, summary_json
 
 RUNNING, FINISHED, FAILED = RunState.RUNNING, RunState.FINISHED, RunState.FAILED
 RESUME_MODES = (None, "allow", "must", "never")
@@ -50,8 +50,8 @@ def create(
     for value, what in ((name, "run name"), (group, "run group"), (job_type, "job type")):
         check_label(value, what, MAX_RUN_TEXT, optional=True)
     config_text = config_json(config)
-    tags_text = history.dumps(history.check_tags(tags or []))
-    check_text(notes, "run notes", history.MAX_NOTES, optional=True)
+    tags_text = dumps(check_tags(tags or []))
+    check_text(notes, "run notes", MAX_NOTES, optional=True)
     with ms.write() as tx:
         pid = records.project_id(tx, entity, project, create=True)
         if run_id is not None:
@@ -90,21 +90,6 @@ def create(
         return records.run_by_id(tx, rid)
 
 
-def config_json(config: dict | None) -> str:
-    """A run's config as stored: a JSON object (values it cannot encode become their
-    ``str``), nested at most ``MAX_JSON_DEPTH`` levels, valid Unicode."""
-    if config is not None and not isinstance(config, dict):
-        raise UsageError(f"run config must be a dict, got {type(config).__name__}")
-    if not json_depth_ok(config or {}):
-        raise UsageError(f"run config is nested more than {MAX_JSON_DEPTH} levels deep; flatten it")
-    try:
-        text = json.dumps(config or {}, default=str, ensure_ascii=False)
-        text.encode("utf-8")
-    except (TypeError, ValueError, RecursionError) as e:
-        raise UsageError(f"run config must be JSON-serializable with valid Unicode text: {e}") from None
-    return text
-
-
 def finish(
     ms: MetaStore, run_id: str, exit_code: int = 0, config: dict | None = None, summary: dict | None = None
 ) -> None:
@@ -113,7 +98,7 @@ def finish(
     if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not -(2**31) <= exit_code < 2**31:
         raise UsageError(f"exit_code must be a 32-bit integer, not {exit_code!r}")
     config_text = config_json(config) if config is not None else None
-    summary_text = history.summary_json(summary) if summary is not None else None
+    summary_text = summary_json(summary) if summary is not None else None
     with ms.write() as tx:
         values = {
             "state": FINISHED if not exit_code else FAILED,

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from ..core import manifest as mf
 from ..core import progress
-from ..core.digest import hasher
+from ..core.digest import content_digest, digest_of, hasher, is_content_digest
 from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, CairnError
 from ..core.versions import COMMITTED, VersionInfo
 from ..storage.base import BlobStore
@@ -212,7 +212,7 @@ def _identity(entries: Iterator[mf.Entry]) -> str:
     leaves = mf._chunk_leaves(entries, None)
     if not leaves:
         return mf.empty_root().digest
-    return "blake3:" + mf._build_levels(leaves, lambda k, d: None).ident
+    return content_digest(mf._build_levels(leaves, lambda k, d: None).ident)
 
 
 def _walk(load: mf.ChunkLoader, root_key: str, on_chunk: Callable[[str], None]) -> Iterator[list[mf.Entry]]:
@@ -258,7 +258,7 @@ def _walk(load: mf.ChunkLoader, root_key: str, on_chunk: Callable[[str], None]) 
 def _check_entries(
     batch: list[mf.Entry], checker: "_BlobChecker", label: str, problem: Callable[[Problem], None]
 ) -> None:
-    stored = [e for e in batch if e.ref is None and e.digest.startswith("blake3:")]
+    stored = [e for e in batch if e.ref is None and is_content_digest(e.digest)]
     if not stored:
         return
     verdicts = checker.check([e.digest for e in stored])
@@ -289,7 +289,7 @@ def _hash_blob(blobs: BlobStore, digest: str) -> tuple[str | None, int]:
                 size += len(chunk)
     except BlobNotFoundError:
         return ("is missing" if size == 0 else "is missing a part (a chunk of it is gone)"), size
-    got = "blake3:" + h.hexdigest()
+    got = digest_of(h)
     return (None if got == digest else f"is damaged: its {size} stored bytes hash to {got}"), size
 
 
@@ -305,7 +305,7 @@ def _hash_many(blobs: BlobStore, digests: list[str], report: Report) -> dict[str
             h.update(data)
             report.blobs += 1
             report.bytes += len(data)
-            if "blake3:" + h.hexdigest() != d:
+            if digest_of(h) != d:
                 out[d] = f"is damaged: its {len(data)} stored bytes hash to blake3:{h.hexdigest()}"
         rest = [d for d in digests if d not in got]
     with ThreadPoolExecutor(WORKERS) as pool:

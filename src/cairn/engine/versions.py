@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..core.digest import is_content_digest
 from ..core.errors import ArtifactNotFoundError, LockedError, UsageError
 from ..core.limits import MAX_NAME, check_text, check_ttl
 from ..core.names import LATEST, ArtifactRef, check_alias, check_name, check_run_id, check_tag
@@ -49,7 +50,7 @@ def resolve(ms: MetaStore, ref: ArtifactRef, entity: str, project: str) -> Versi
                 {"art": art.id, "a": ref.alias},
             )
             found = records.versions_where(tx, "v.id = :v", {"v": vid}) if vid is not None else []
-            if not found and ref.alias.startswith("blake3:"):
+            if not found and is_content_digest(ref.alias):
                 found = records.versions_where(tx, f"{committed} AND v.digest = :d", {"art": art.id, "d": ref.alias})
         if not found or found[0].state != COMMITTED:
             raise no_such_version(ref, entity, project)

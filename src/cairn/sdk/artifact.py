@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ..core.digest import is_content_digest
 from ..client.settings import env
 from ..core import manifest as mf
 from ..core.errors import (
@@ -35,6 +36,7 @@ from ..core.names import (
     normalize_path,
 )
 from ..core.versions import DELETED, CommitRequest, VersionInfo, check_metadata
+from . import current
 from .entry import ArtifactManifest, ArtifactManifestEntry
 from .links import LinkMembers
 from .options import not_acted_on
@@ -44,16 +46,15 @@ from .terminal import sdk_progress
 
 if TYPE_CHECKING:
     from ..client import Client
-    from .api import PublicRun
+    from .public_run import PublicRun
 
 
 def _client() -> "Client":
     """The active run's client when that run is disabled (so its artifacts store nothing),
     else the one of the current settings."""
     from ..client import get_client
-    from .run import current
 
-    run = current()
+    run = current.active()
     if run is not None and run.disabled:
         return run._client
     return get_client()
@@ -459,7 +460,7 @@ class Artifact(LinkMembers):
         try:
             with self._client.open_entry(e, self._version) as f:
                 data = f.read()
-            if e.digest.startswith("blake3:") and str(Digest.of_bytes(data)) != e.digest:
+            if is_content_digest(e.digest) and str(Digest.of_bytes(data)) != e.digest:
                 raise IntegrityError(f"artifact file {e.path!r} is corrupt in the store", path=e.path, digest=e.digest)
         except (IntegrityError, BlobNotFoundError) as err:
             if e.ref is not None:
@@ -529,7 +530,8 @@ class Artifact(LinkMembers):
         """Raise IntegrityError unless ``root`` holds exactly this artifact's files, byte for
         byte: the first difference in path order is raised. The folder and the manifest are
         walked side by side, neither held whole."""
-        from ..client.transfer import _hash_file, compare_tree
+        from ..client.hashing import hash_file
+        from ..client.transfer import compare_tree
 
         self._require_committed("verify")
         target = Path(root) if root is not None else self._default_root()
@@ -538,7 +540,7 @@ class Artifact(LinkMembers):
                 raise IntegrityError(f"{full} is not part of {self.qualified_name}", path=rel)
             if full is None:
                 raise IntegrityError(f"{rel} of {self.qualified_name} is missing under {target}", path=rel)
-            if e.digest.startswith("blake3:") and _hash_file(Path(full)) != e.digest:
+            if is_content_digest(e.digest) and hash_file(Path(full)) != e.digest:
                 raise IntegrityError(
                     f"{rel} under {target} does not match {self.qualified_name}", path=rel, digest=e.digest
                 )
@@ -631,9 +633,9 @@ class Artifact(LinkMembers):
                 )
             self._committed_as(info, self._client)
             return self
-        from . import run as run_mod
+        from . import run as run_mod  # save() outside a run starts one, as in W&B
 
-        active = run_mod.current()
+        active = current.active()
         if active is not None:
             active.log_artifact(self)
             return self
@@ -680,7 +682,7 @@ class Artifact(LinkMembers):
         return Artifact._draft_of(v, self._client, self)
 
     def logged_by(self) -> "PublicRun | None":
-        from .api import PublicRun
+        from .public_run import PublicRun
 
         v = self._require_committed("logged_by")
         if v.run_id is None:
@@ -688,7 +690,7 @@ class Artifact(LinkMembers):
         return PublicRun(self._client.get_run(v.run_id), self._client)
 
     def used_by(self) -> list["PublicRun"]:
-        from .api import PublicRun
+        from .public_run import PublicRun
 
         v = self._require_committed("used_by")
         return [PublicRun(r, self._client) for r in self._client.version_users(v.id)]

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from ..core.errors import UsageError
 from ..core.names import DEFAULT_PROJECT, check_name
+from . import current
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -96,22 +97,18 @@ class LinkMembers:
     @property
     def source_artifact(self) -> "Artifact":
         """The version this one points at (itself, unless a link)."""
-        from .artifact import Artifact
-
         v = self._logged("source_artifact")  # type: ignore[attr-defined]
         if not v.is_link:
             return self  # type: ignore[return-value]
-        return Artifact._from_version(self._client.get_version(v.link_of), self._client)
+        return type(self)._from_version(self._client.get_version(v.link_of), self._client)  # type: ignore[attr-defined]
 
     @property
     def linked_artifacts(self) -> list["Artifact"]:
         """The links to this version (empty for a link, as in W&B)."""
-        from .artifact import Artifact
-
         v = self._logged("linked_artifacts")  # type: ignore[attr-defined]
         if v.is_link:
             return []
-        return [Artifact._from_version(x, self._client) for x in self._client.version_links(v.id)]
+        return [type(self)._from_version(x, self._client) for x in self._client.version_links(v.id)]  # type: ignore[attr-defined]
 
     @property
     def collection(self) -> "ArtifactCollection":
@@ -141,22 +138,19 @@ class LinkMembers:
         ``project/collection`` or ``entity/project/collection``; created if new) and return
         the link. An artifact not logged yet is logged first. The link gets the next ``vN``
         of that collection, ``latest`` and ``aliases``; no file is copied."""
-        from . import run as run_mod
-        from .artifact import Artifact
-
         if isinstance(aliases, str):
             raise UsageError("aliases must be a list of strings, not one string")
         if self._version is None:
             self.save()  # type: ignore[attr-defined]
         v = self._require_committed("link")  # type: ignore[attr-defined]
-        active = run_mod.current()
+        active = current.active()
         project = active.project if active is not None else os.environ.get("CAIRN_PROJECT") or DEFAULT_PROJECT
         entity = active.entity if active is not None else (v.source_entity if v.is_link else v.entity)
         t_entity, t_project, t_name = parse_target(target_path, entity, project)
         info = self._client.link_version(
             v.id, t_entity, t_project, t_name, list(aliases or []), active.id if active is not None else None
         )
-        return Artifact._from_version(info, self._client)
+        return type(self)._from_version(info, self._client)  # type: ignore[attr-defined]
 
     def unlink(self) -> None:
         """Remove this link from its collection; the source version is untouched. A

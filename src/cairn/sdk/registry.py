@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ModelUsageError, NotAModelError, NotFoundError, UsageError
+from . import current
 
 if TYPE_CHECKING:
     from .artifact import Artifact
@@ -126,9 +127,7 @@ def link_model(
 
 
 def _active(what: str) -> Any:
-    from . import run as run_mod
-
-    active = run_mod.current()
+    active = current.active()
     if active is None:
         raise UsageError(f"call cairn.init() before cairn.{what}()")
     return active

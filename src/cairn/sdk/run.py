@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import os
-import threading
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
 from ..core.names import DEFAULT_PROJECT, parse_ref
-from . import options
+from . import current as current_mod, options
 from .artifact import Artifact, artifact_from_path
 from .history import History
 from .public_run import PublicRun
@@ -21,11 +19,6 @@ from .terminal import sdk_progress
 if TYPE_CHECKING:
     from ..client import Client
     from ..core.versions import RunInfo
-
-_lock = threading.Lock()
-_current: "Run | None" = None
-_atexit_registered = False
-_detached: "set[Run]" = set()  # runs of init(reinit="create_new") that are not finished yet
 
 
 class Run(RegistryCalls, PublicRun):
@@ -256,10 +249,7 @@ class Run(RegistryCalls, PublicRun):
             self._client.finish_run(self.id, exit_code or 0, self.config.as_dict(), self.summary.as_dict())
             if not exit_code:
                 self._resume.forget()  # resume="auto" resumes only a run that did not finish cleanly
-            with _lock:
-                _detached.discard(self)
-                if _current is self:
-                    _set_current(None)
+            current_mod.forget(self)
 
     def __enter__(self) -> "Run":
         return self
@@ -283,53 +273,6 @@ def _tags(tags: Any) -> list[str]:
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
         raise UsageError("run tags must be a list of strings")
     return list(tags)
-
-
-def _set_current(run: Run | None) -> None:
-    """The module-level ``cairn.run``, ``cairn.config`` and ``cairn.summary`` follow the active run."""
-    global _current
-    _current = run
-    import cairn
-
-    cairn.run = run
-    for name in ("config", "summary"):
-        if run is None:
-            cairn.__dict__.pop(name, None)  # cairn.__getattr__ then says to call init() first
-        else:
-            setattr(cairn, name, getattr(run, name))
-
-
-def _finish_at_exit() -> None:
-    """The interpreter is exiting: finish the active run, failed if the script died of an
-    exception (Python keeps the uncaught one in ``sys.last_value`` before exit handlers run)
-    or called ``sys.exit`` with a failing status."""
-    import sys
-
-    code = 1 if getattr(sys, "last_value", None) is not None else _exit_status
-    with _lock:
-        runs = [r for r in (_current, *_detached) if r is not None and not r._finished]
-    for run in runs:
-        run.finish(exit_code=code)
-
-
-_exit_status = 0  # what the script passed to sys.exit, as the process's exit status
-
-
-def _exit_hook(original: Any) -> Any:
-    """``sys.exit`` noting the status it exits with (W&B hooks it the same way), so that a
-    script ending with ``sys.exit(1)`` leaves a failed run (and resume="auto" resumes it)."""
-
-    def exit(status: Any = None) -> None:  # noqa: A001
-        global _exit_status
-        _exit_status = 0 if status is None else status if isinstance(status, int) else 1
-        original(status)
-
-    exit.__wrapped__ = original  # type: ignore[attr-defined]
-    return exit
-
-
-def current() -> Run | None:
-    return _current
 
 
 def init(
@@ -376,8 +319,7 @@ def init(
     for key in unknown:
         options.not_acted_on("init", key, "W&B has no such parameter either")
     reinit = options.reinit(reinit)
-    with _lock:
-        previous = _current if _current is not None and not _current._finished else None
+    previous = current_mod.active()
     if previous is not None and reinit == "return_previous":
         return previous
     run_mode = options.mode(mode, settings)
@@ -431,33 +373,19 @@ def init(
     if config and config != info.config:
         run.config.update(config, allow_val_change=True)  # a resumed run: the values given win
     if _make_current and reinit == "create_new":
-        with _lock:
-            _detached.add(run)  # finished at exit like the active run
-        _register_atexit()
+        current_mod.add_detached(run)  # finished at exit like the active run
     elif _make_current:
         if previous is not None:
             previous.finish()
-        with _lock:
-            _set_current(run)
-        _register_atexit()
+        current_mod.make_active(run)
     return run
 
 
-def _register_atexit() -> None:
-    """Finish the active run when the interpreter exits, storing the rest of its history."""
-    global _atexit_registered
-    with _lock:
-        if not _atexit_registered:
-            import sys
-
-            atexit.register(_finish_at_exit)
-            sys.exit = _exit_hook(sys.exit)
-            _atexit_registered = True
-
-
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
-    if _current is not None:
-        _current.finish(exit_code)
+    """``run.finish`` on the active run, if there is one."""
+    run = current_mod.active()
+    if run is not None:
+        run.finish(exit_code)
 
 
 def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
@@ -486,9 +414,10 @@ def alert(*args: Any, **kw: Any) -> None:
 
 
 def _require_run(what: str) -> Run:
-    if _current is None:
+    run = current_mod.active()
+    if run is None:
         raise UsageError(f"call cairn.init() before cairn.{what}()")
-    return _current
+    return run
 
 
 def log_artifact(

@@ -39,7 +39,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ..core.digest import hasher
+from ..core.digest import digest_of, hasher
 from ..core.errors import BlobNotFoundError, IntegrityError, StoreError
 from ..engine import gcmarks, records
 from ..storage.base import BlobStore
@@ -247,7 +247,7 @@ def object_matches(blobs: BlobStore, digest: str) -> bool:
     with f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
-    return "blake3:" + h.hexdigest() == digest
+    return digest_of(h) == digest
 
 
 # -- damage found by readers --------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..engine import Engine
 from ..storage.base import BlobStore
@@ -12,9 +11,7 @@ from . import auth
 from .authz import TreeKeys
 from .damage import DamageChecks
 from .limits import HeavyGate, Limits
-
-if TYPE_CHECKING:
-    from .probes import ReadyCache
+from .probes import ReadyCache
 
 
 @dataclass
@@ -51,9 +48,7 @@ class ServerContext:
         return self._csrf_secret
 
 
-def _ready_cache() -> "ReadyCache":
-    from .probes import ReadyCache  # probes imports this module
-
+def _ready_cache() -> ReadyCache:
     return ReadyCache()
 
 

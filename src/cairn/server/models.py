@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError
 
+from ..core.digest import is_content_digest
 from ..core import limits as L
 from ..core.manifest import Entry
 from ..core.names import normalize_path
@@ -142,7 +143,7 @@ def _entries(rows: list[tuple]) -> list[Entry]:
             if normalize_path(e.path) != e.path:
                 raise InvalidPathError(e.path, "not in canonical form")
     for r in rows:  # a 3-item row's digest is a blob digest already (its schema says so)
-        if len(r) > 3 and r[3] is None and not r[1].startswith("blake3:"):
+        if len(r) > 3 and r[3] is None and not is_content_digest(r[1]):
             raise UsageError(f"entry {r[0]!r}: a stored file needs a blake3 digest, got {r[1]!r}")
     return entries
 

@@ -18,12 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from .context import ServerContext
+if TYPE_CHECKING:  # context makes the ready cache of this module: a runtime import would be a circle
+    from .context import ServerContext
 
 log = logging.getLogger("cairn.server.probes")
 router = APIRouter()

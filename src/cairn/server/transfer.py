@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-from ..core.digest import Digest, hasher
+from ..core.digest import Digest, digest_of, hasher
 from ..core.errors import IntegrityError, UsageError
 from ..storage.blobs.local import UPLOAD_TEMP_PREFIX as PREFIX  # gc removes those a killed server left
 from . import blobs_index
@@ -88,7 +88,7 @@ async def receive_blob(c: ServerContext, request: Request, digest: str, entity: 
         if pending:
             await run_in_threadpool(take, b"".join(pending))
         await run_in_threadpool(out.close)
-        got = "blake3:" + h.hexdigest()
+        got = digest_of(h)
         if got != digest:
             raise IntegrityError(f"uploaded bytes hash to {got}, not {digest}; nothing was stored", digest=digest)
 

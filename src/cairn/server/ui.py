@@ -29,7 +29,7 @@ from ..core.errors import (
 )
 from ..core.names import check_name, parse_ref
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
-from . import auth, authz, browse, diff_view, run_charts, ui_edit
+from . import auth, authz, browse, diff_view, folder_view, run_charts, ui_edit
 from .access import note_user
 from .api import attachment
 from .blob_reads import byte_range, read_at
@@ -473,10 +473,9 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
         crumbs.append((part, acc))
     links = _links(c, who, [v])
     preview = _preview(c, v, entry, _page(request, "row") if "row" in request.query_params else 0) if entry else None
-    from . import ui_folder  # it builds on this module's checks
 
-    readme = ui_folder.readme(c, v, listing) if listing else None
-    thumbs = ui_folder.thumbs(v, listing) if listing else []
+    readme = folder_view.readme(c, v, listing) if listing else None
+    thumbs = folder_view.thumbs(v, listing) if listing else []
     return render(
         request,
         "version.html",

@@ -48,7 +48,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ...core.digest import hasher
+from ...core.digest import content_digest, digest_of, hasher
 from ...core.progress import NULL_TASK, Task
 from ...core.errors import BlobNotFoundError, IntegrityError, StoreError, UsageError
 from ..wal import enable_wal
@@ -313,7 +313,7 @@ class LocalBlobStore:
                 with os.scandir(sub) as it:
                     for f in it:
                         with contextlib.suppress(FileNotFoundError):
-                            yield f"blake3:{sub.name}{f.name}", f.stat().st_size
+                            yield content_digest(sub.name + f.name), f.stat().st_size
         # a page at a time: 1,000,000 packed rows fetched whole held ~150 MiB of gc's peak
         for table, size in (("blobs", "length(data)"), ("recipes", "0")):
             after = ""
@@ -507,7 +507,7 @@ class LocalBlobStore:
         if objects.exists():
             for sub in sorted(objects.iterdir()):
                 for f in sorted(sub.iterdir()):
-                    yield f"blake3:{sub.name}{f.name}"
+                    yield content_digest(sub.name + f.name)
         for table in ("blobs", "recipes"):
             # a page at a time, in digest order: memory stays flat in the number of blobs (200,000
             # packed digests held at once were ~24 MiB of a verify's peak), and the caller may
@@ -526,7 +526,7 @@ class LocalBlobStore:
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         h = hasher()
         h.update(data)
-        digest = "blake3:" + h.hexdigest()
+        digest = digest_of(h)
         self._store_small(digest, data) if len(data) < PACK_LIMIT else self._store_large(digest, data)
         return digest, len(data)
 
@@ -602,7 +602,7 @@ class LocalBlobStore:
                         whole.update(data)
                         h = hasher()
                         h.update(data)
-                        d = "blake3:" + h.hexdigest()
+                        d = digest_of(h)
                         parts.append((d, c.length))
                         if c.length < PACK_LIMIT:
                             self._store_small(d, bytes(data))  # only a last chunk can be this small
@@ -619,7 +619,7 @@ class LocalBlobStore:
                     if job is not None:
                         job.cancel()
                 raise
-        digest = "blake3:" + whole.hexdigest()
+        digest = digest_of(whole)
         size = sum(n for _, n in parts)
         with self._recipes_lock:
             self._recipes[digest] = (size, json.dumps(parts))
@@ -645,7 +645,7 @@ class LocalBlobStore:
                     size += n
                     task.advance(nbytes=n)
                 _start_writeback(out.fileno())
-            digest = "blake3:" + h.hexdigest()
+            digest = digest_of(h)
             if size < PACK_LIMIT:  # file shrank under us; pack what we read
                 data = tmp.read_bytes()
                 tmp.unlink()
@@ -868,7 +868,7 @@ def _size_is(path: str, size: int) -> bool:
 def _digest_of(data: bytes) -> str:
     h = hasher()
     h.update(data)
-    return "blake3:" + h.hexdigest()
+    return digest_of(h)
 
 
 def _digest_of_stream(f: BinaryIO) -> str:
@@ -879,7 +879,7 @@ def _digest_of_stream(f: BinaryIO) -> str:
                 h.update(chunk)
     except BlobNotFoundError:
         return ""  # a chunk is missing: not the blob
-    return "blake3:" + h.hexdigest()
+    return digest_of(h)
 
 
 class _Chained(io.RawIOBase):

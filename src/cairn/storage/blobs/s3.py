@@ -47,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ...core.digest import hasher
+from ...core.digest import content_digest, digest_of, hasher
 from ...core.progress import NULL_TASK, Task
 from ...core.errors import BlobNotFoundError, CairnError, FileChangedError, IntegrityError, StoreError, UsageError
 from ..base import StagingUpload
@@ -193,7 +193,7 @@ class S3BlobStore:
         with obj["Body"] as body:
             while chunk := body.read(READ_SIZE):
                 h.update(chunk)
-        return "blake3:" + h.hexdigest(), obj
+        return digest_of(h), obj
 
     def _clear_wrong_size(self, key: str, size: int) -> bool:
         """Whether ``key`` holds an object of ``size`` bytes; one of another size is damaged
@@ -279,7 +279,7 @@ class S3BlobStore:
                 Bucket=self.bucket, Prefix=f"{self._base}blobs/"
             ):
                 for obj in page.get("Contents", []):
-                    digest = "blake3:" + obj["Key"].rpartition("/")[2]
+                    digest = content_digest(obj["Key"].rpartition("/")[2])
                     if self._key(digest) == obj["Key"]:
                         yield digest
 
@@ -292,7 +292,7 @@ class S3BlobStore:
                 Bucket=self.bucket, Prefix=f"{self._base}blobs/"
             ):
                 for obj in page.get("Contents", []):
-                    digest = "blake3:" + obj["Key"].rpartition("/")[2]
+                    digest = content_digest(obj["Key"].rpartition("/")[2])
                     if self._key(digest) == obj["Key"]:
                         yield digest, obj["Size"]
 
@@ -442,7 +442,7 @@ class S3BlobStore:
             h.update(memoryview(buf)[:n])
             size += n
             task.advance(nbytes=n)
-        digest = "blake3:" + h.hexdigest()
+        digest = digest_of(h)
         key = self._key(digest)
         self._ready()
         if not self._clear_wrong_size(key, size):
@@ -508,7 +508,7 @@ class S3BlobStore:
                         if fu.cancel():  # never started: its buffer is ours to give back
                             self._budget.release(held)
                     raise
-            if not parts or "blake3:" + h.hexdigest() != digest:
+            if not parts or digest_of(h) != digest:
                 raise FileChangedError(str(path), path.name)
             parts = [{k: v for k, v in p.items() if v is not None} for p in parts]
             with self._errors("complete a multipart upload", key):
@@ -716,4 +716,4 @@ class S3BlobStore:
 def _digest(data: bytes) -> str:
     h = hasher()
     h.update(data)
-    return "blake3:" + h.hexdigest()
+    return digest_of(h)
