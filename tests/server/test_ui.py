@@ -384,14 +384,54 @@ def test_login_refuses_stale_cookies_cross_site_posts_and_open_redirects(ui_serv
 # -- the folder walk, against brute force ------------------------------------------------
 
 
+def test_a_flat_folder_of_any_size_lists_folders_first_reading_its_leaves_once() -> None:
+    """60,000 files (three times what used to fall back to path order) with sub-folders whose
+    names sort among the files: folders come first on page one, and later pages read only the
+    leaves they show (the sub-folder names are kept, never the entries)."""
+    from cairn.core.manifest import Entry, Manifest, build
+    from cairn.server import browse
+
+    paths = [f"data/f{i:06d}.bin" for i in range(60_000)]
+    paths += ["data/f012345x/a.txt", "data/f030000z/b/c.txt", "data/f059999q/d.txt", "top.txt"]
+    chunks: dict[str, bytes] = {}
+    root = build(sorted(Entry(p, "blake3:00", 1) for p in paths), chunks.__setitem__)
+    loads: list[str] = []
+
+    def load(keys: list[str]) -> dict[str, bytes]:
+        loads.extend(keys)
+        return {k: chunks[k] for k in keys}
+
+    cache = browse.ManifestCache(max_leaves=64)  # far fewer than the folder's leaves: memory stays bounded
+    tree = browse.Tree(Manifest(root.key, load), cache)
+    leaves = len(tree.leaves)
+    assert leaves > 200
+    loads.clear()
+    first = tree.listing("data/", None, 50)
+    assert first.folders_first and [r.name for r in first.rows[:3]] == ["f012345x/", "f030000z/", "f059999q/"]
+    assert [r.path for r in first.rows[3:6]] == ["data/f000000.bin", "data/f000001.bin", "data/f000002.bin"]
+    assert (first.files, first.rows[1].files) == (60_003, 1)
+    assert len(loads) <= leaves + 10  # one pass over the folder's leaves (plus the folder rows' stats)
+    assert len(cache._leaves) <= 64
+    for _ in range(3):  # the next pages: a handful of leaves each, never the whole folder again
+        loads.clear()
+        nxt = tree.listing("data/", first.next_after, 50)
+        assert len(loads) <= 3 and len(nxt.rows) == 50
+        assert nxt.rows[0].path == f"data/f{int(first.rows[-1].path[6:12]) + 1:06d}.bin"
+        first = nxt
+    loads.clear()
+    again = browse.Tree(Manifest(root.key, load), cache).listing("data/", None, 50)  # another request
+    assert [r.name for r in again.rows[:3]] == ["f012345x/", "f030000z/", "f059999q/"] and len(loads) <= 8
+    assert [type(r).__name__ for r in tree.listing("", None, 5).rows] == ["Folder", "Entry"]
+
+
 @pytest.mark.parametrize("folders_first", [True, False])
 def test_folder_listing_matches_a_full_scan(folders_first, monkeypatch) -> None:  # noqa: ANN001
     from cairn.core.manifest import Entry, Manifest, build
     from cairn.server import browse
     from cairn.server.browse import Folder, ManifestCache, Tree, child_name
 
-    if not folders_first:  # a folder too large to find its sub-folders: plain path order
-        monkeypatch.setattr(browse, "FOLDERS_FIRST_MAX", 0)
+    if not folders_first:  # a folder with too many sub-folders to gather: plain path order
+        monkeypatch.setattr(browse, "FOLDER_NAMES_MAX", 0)
 
     rnd = random.Random(5)
     for n in (0, 1, 40, 3000):
@@ -430,5 +470,5 @@ def test_folder_listing_matches_a_full_scan(folders_first, monkeypatch) -> None:
             # folders first, then files, each in path order
             first = (lambda kv: not kv[0].endswith("/")) if folders_first else (lambda kv: False)
             assert got == sorted(want.items(), key=lambda kv: (first(kv), folder + kv[0]))
-            assert listing.folders_first == (folders_first or not below)
+            assert listing.folders_first == (folders_first or not any(k.endswith("/") for k in want))
             assert (listing.files, listing.size) == (len(below), sum(len(p) for p in below))

@@ -4,11 +4,17 @@ artifact: one folder level at a time, diffs grouped by kind, and the lineage gra
 A folder listing walks the leaves of the prolly tree and skips each sub-folder in one
 bisect, so a page of 200 children of a folder holding 1M files reads a handful of leaves
 (measured: ~15 ms for a page of a 1M-entry manifest once its leaf descriptors are cached).
+
+Folders are listed before files at any size. The sub-folder names of a folder are found once
+per (manifest, folder) by that same walk, which skips every sub-folder's contents but must read
+the leaves of the folder's own files (a sub-folder's name can sort between any two files), and
+are kept in ``ManifestCache`` (only the names: memory grows with the number of sub-folders, not
+of files; bench/ui_pages.py measures the first and later pages of a 1M-entry version).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +23,8 @@ from itertools import islice
 from ..core.manifest import Child, Entry, Manifest, diff
 
 PAGE_SIZE = 200
-FOLDERS_FIRST_MAX = 20_000  # entries below a folder; ~160 leaves read at most to find its sub-folders
+FOLDER_NAMES_MAX = 200_000  # sub-folders of one folder kept to list them first; more: path order
+FOLDER_NAMES_CACHED = 1_000_000  # sub-folder names kept in all (~100 MB at worst), least recently used dropped
 _AFTER_SLASH = chr(ord("/") + 1)  # "a0" sorts right after every "a/…" path
 
 
@@ -34,6 +41,8 @@ class ManifestCache:
     def __init__(self, max_trees: int = 16, max_leaves: int = 512) -> None:
         self._trees: OrderedDict[str, list[Child]] = OrderedDict()
         self._leaves: OrderedDict[str, list[Entry]] = OrderedDict()
+        self._folders: OrderedDict[tuple[str, str], list[str] | None] = OrderedDict()
+        self._folder_names = 0
         self._max_trees, self._max_leaves = max_trees, max_leaves
 
     def leaves(self, m: Manifest) -> list[Child]:
@@ -41,6 +50,19 @@ class ManifestCache:
 
     def entries(self, m: Manifest, key: str) -> list[Entry]:
         return self._get(self._leaves, self._max_leaves, key, lambda: m.leaf_entries(key))
+
+    def folders(self, m: Manifest, path: str, find: Callable[[], list[str] | None]) -> list[str] | None:
+        """The sub-folder names of folder ``path`` of ``m`` (None: more than ``FOLDER_NAMES_MAX``)."""
+        key = (m.root_key, path)
+        if key in self._folders:
+            self._folders.move_to_end(key)
+            return self._folders[key]
+        names = self._folders[key] = find()
+        self._folder_names += len(names or ())
+        while self._folder_names > FOLDER_NAMES_CACHED and len(self._folders) > 1:
+            _, dropped = self._folders.popitem(last=False)
+            self._folder_names -= len(dropped or ())
+        return names
 
     @staticmethod
     def _get(store: OrderedDict, cap: int, key: str, make: Callable):  # noqa: ANN205
@@ -152,27 +174,44 @@ class Tree:
                 if i < len(self.leaves):
                     pos = max(pos, self.lasts[i - 1] + "\0")
 
+    def folder_names(self, path: str) -> list[str] | None:
+        """The names ("sub/") of the sub-folders of folder ``path``, in order, found once per
+        manifest and folder (``ManifestCache.folders``); None when there are more than
+        ``FOLDER_NAMES_MAX``."""
+
+        def find() -> list[str] | None:
+            names: list[str] = []
+            for x in self._children(path, path):
+                if isinstance(x, str):
+                    names.append(x)
+                    if len(names) > FOLDER_NAMES_MAX:
+                        return None
+            return names
+
+        return self.cache.folders(self.m, path, find)
+
     def listing(self, path: str, after: str | None = None, limit: int = PAGE_SIZE) -> Listing:
         """Children of folder ``path`` after the cursor ``after`` (a child name; folders end
-        in '/'): sub-folders first, then files, each in path order. A folder holding more
-        than ``FOLDERS_FIRST_MAX`` entries lists in plain path order instead (finding its
-        sub-folders would read every leaf of its direct files); ``Listing.folders_first`` says which."""
+        in '/'): sub-folders first, then files, each in path order. A folder with more than
+        ``FOLDER_NAMES_MAX`` sub-folders lists in plain path order instead;
+        ``Listing.folders_first`` says which."""
         hi = prefix_end(path)
         out = Listing(path)
         out.files, out.size = self.stats(path, hi)
-        out.folders_first = out.files <= FOLDERS_FIRST_MAX
+        folders = self.folder_names(path)
+        out.folders_first = folders is not None
 
         def at(cursor: str) -> str:
             return path + cursor[:-1] + _AFTER_SLASH if cursor.endswith("/") else path + cursor + "\0"
 
         found: list[str | Entry]
-        if not out.folders_first:
+        if folders is None:
             found = list(islice(self._children(path, at(after) if after else path), limit + 1))
         else:
             found = []
             if not after or after.endswith("/"):
-                folders = (x for x in self._children(path, at(after) if after else path) if isinstance(x, str))
-                found += islice(folders, limit + 1)
+                k = bisect_right(folders, after) if after else 0
+                found += folders[k : k + limit + 1]
                 files_from = path
             else:
                 files_from = at(after)
