@@ -10,7 +10,7 @@ from ..client.settings import env
 from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..core.names import DEFAULT_PROJECT, check_name, parse_ref
 from ..core.versions import LINKS
-from .artifact import Artifact
+from .artifact import Artifact, from_version
 from .options import not_acted_on
 from .public_run import PublicRun
 
@@ -70,10 +70,7 @@ class ArtifactCollection:
         self._description, self._tags = self._info.description, list(self._info.tags)
 
     def artifacts(self, per_page: int = 50) -> list[Artifact]:
-        return [
-            Artifact._from_version(v, self._client)
-            for v in self._client.list_versions(self.entity, self.project, self.name)
-        ]
+        return [from_version(v, self._client) for v in self._client.list_versions(self.entity, self.project, self.name)]
 
     versions = artifacts
 
@@ -181,7 +178,7 @@ class Api:
         info = self._client.resolve(ref, self.entity, self.project)
         if type is not None and info.type != type:
             raise ArtifactNotFoundError(name, f"it has type {info.type!r}, not {type!r}")
-        return Artifact._from_version(info, self._client)
+        return from_version(info, self._client)
 
     def artifact_exists(self, name: str, type: str | None = None) -> bool:  # noqa: A002
         try:
@@ -203,7 +200,7 @@ class Api:
             raise ArtifactNotFoundError(
                 f"{entity}/{project}/{coll}", f"it has type {versions[0].type!r}, not {type_name!r}"
             )
-        return [Artifact._from_version(v, self._client) for v in versions]
+        return [from_version(v, self._client) for v in versions]
 
     artifact_versions = artifacts
 

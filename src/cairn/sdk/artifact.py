@@ -38,6 +38,7 @@ from ..core.names import (
 from ..core.versions import DELETED, CommitRequest, VersionInfo, check_metadata
 from . import current
 from .entry import ArtifactManifest, ArtifactManifestEntry
+from .files import ArtifactFile, ArtifactFiles
 from .links import LinkMembers
 from .options import not_acted_on
 from .states import Committed, Draft, New, State, Upserted
@@ -56,7 +57,7 @@ def _client() -> "Client":
 
     run = current.active()
     if run is not None and run.disabled:
-        return run._client
+        return run.client
     return get_client()
 
 
@@ -254,10 +255,8 @@ class Artifact(LinkMembers):
     # -- content --------------------------------------------------------------
     @property
     def manifest(self) -> ArtifactManifest:
-        state = self._state
-        return ArtifactManifest(
-            {e.path: ArtifactManifestEntry(e, self, state.local_path(e.path)) for e in state.entries()}
-        )
+        """The files by path (``manifest.entries`` as in W&B), read from the artifact as used."""
+        return ArtifactManifest(lambda: self._state, self._download_entry)
 
     @property
     def digest(self) -> str:
@@ -297,7 +296,7 @@ class Artifact(LinkMembers):
                 "pass overwrite=True to replace it, or remove it first"
             )
         self._state.put(entry, local_path)
-        return ArtifactManifestEntry(entry, self, local_path)
+        return ArtifactManifestEntry(entry, self._download_entry, local_path)
 
     def add_file(
         self,
@@ -428,7 +427,7 @@ class Artifact(LinkMembers):
         e = self._state.get(path)
         if e is None:
             raise KeyError(f"artifact {self.name!r} has no entry {name!r}")
-        return ArtifactManifestEntry(e, self, self._state.local_path(path))
+        return ArtifactManifestEntry(e, self._download_entry, self._state.local_path(path))
 
     def get_path(self, name: str) -> ArtifactManifestEntry:
         return self.get_entry(name)
@@ -557,13 +556,16 @@ class Artifact(LinkMembers):
         root = self.download(root)
         return os.path.join(root, next(self._state.entries()).path)
 
-    def files(self, names: list[str] | None = None, per_page: int = 50) -> list["ArtifactFile"]:
-        """The artifact's files (those named, when ``names`` is given), in path order."""
+    def files(self, names: list[str] | None = None, per_page: int = 50) -> ArtifactFiles:
+        """The artifact's files (those named, when ``names`` is given) in path order, as
+        W&B's ``ArtifactFiles``: ``len()``, iteration and indexing, read ``per_page`` at a
+        time from the manifest (a version of millions of files is never held whole)."""
         self._require_committed("files")
+        state = self._state
         if names is None:
-            return [ArtifactFile(self, e) for e in self._state.entries()]
-        found = (self._state.get(p) for p in sorted(set(names)))
-        return [ArtifactFile(self, e) for e in found if e is not None]
+            return ArtifactFiles(state.entries, state.file_count, self._download_entry, per_page)
+        found = [e for e in (state.get(p) for p in sorted(set(names))) if e is not None]
+        return ArtifactFiles(lambda: iter(found), len(found), self._download_entry, per_page)
 
     # -- logging and state --------------------------------------------------
     def _commit_request(
@@ -718,24 +720,70 @@ def artifact_from_path(path: str | os.PathLike, name: str, type_: str, descripti
     return a
 
 
-class ArtifactFile:
-    """One file of a committed artifact, as ``artifact.files()`` lists it."""
+# -- the SDK's own calls on artifacts ---------------------------------------------------------
+# Package-internal (sdk/ only, not W&B's surface): how Run, the registry calls, Api and
+# PublicRun make, log and read artifacts, so that none of them reaches into an Artifact's fields.
 
-    def __init__(self, artifact: Artifact, entry: mf.Entry) -> None:
-        self._artifact = artifact
-        self._entry = entry
-        self.name = entry.path
-        self.size = entry.size
-        self.digest = entry.digest
 
-    def download(self, root: str | os.PathLike = ".", replace: bool = False, exist_ok: bool = False) -> str:
-        dest = Path(root) / self.name
-        if dest.exists() and not (replace or exist_ok):
-            raise FileExistsError(f"{dest} exists; pass replace=True to overwrite it")
-        return ArtifactManifestEntry(self._entry, self._artifact).download(root)
+def from_version(info: VersionInfo, client: "Client") -> Artifact:
+    """The artifact of the stored version ``info``, read through ``client``."""
+    return Artifact._from_version(info, client)
 
-    def __repr__(self) -> str:
-        return f"<ArtifactFile {self.name} ({self.size} bytes)>"
+
+def logged_version(a: Artifact, member: str) -> VersionInfo:
+    """The version ``a`` was logged as; ArtifactNotLoggedError naming W&B's ``member`` if it is not."""
+    return a._logged(member)
+
+
+def stored_version(a: Artifact, member: str) -> VersionInfo:
+    """``logged_version``, and ArtifactNotFoundError if that version was deleted since."""
+    return a._require_committed(member)
+
+
+def client_of(a: Artifact) -> "Client":
+    """The client ``a`` reads and writes through."""
+    return a._client
+
+
+def commit(
+    a: Artifact,
+    client: "Client",
+    entity: str,
+    project: str,
+    run_id: str | None,
+    aliases: list[str] | None,
+    tags: list[str] | None,
+) -> Artifact:
+    """Commit the new or draft ``a`` as an output of run ``run_id`` (``aliases`` and ``tags``
+    replace its own when given); ``a`` is then the committed version, which it returns."""
+    req = a._commit_request(entity, project, run_id, aliases, tags)
+    with sdk_progress():
+        info = client.commit(req)
+    a._committed_as(info, client)
+    return a
+
+
+def contribute(
+    a: Artifact,
+    client: "Client",
+    distributed_id: str,
+    entity: str,
+    project: str,
+    run_id: str | None,
+    aliases: list[str] | None,
+    finish: bool,
+) -> Artifact:
+    """Contribute the whole file set of ``a`` to the distributed version ``distributed_id``:
+    an upsert (``a`` then changes no more), or with ``finish`` the commit of every
+    contribution as one version (``a`` is then that version)."""
+    req = a._contribution_request(entity, project, run_id, aliases)
+    with sdk_progress():
+        if finish:
+            a._committed_as(client.finish_draft(req, distributed_id), client)
+        else:
+            client.upsert_draft(req, distributed_id)
+            a._upserted_to(distributed_id, entity, project, client)
+    return a
 
 
 def _check_policy(policy: str | None) -> None:
@@ -751,4 +799,4 @@ def _reachable(client: "Client", e: mf.Entry, version: VersionInfo | None = None
         return False
 
 
-__all__ = ["Artifact", "ArtifactFile"]
+__all__ = ["Artifact", "ArtifactFile", "ArtifactFiles"]

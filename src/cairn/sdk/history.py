@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import StoreError
+from .record import note_logged
 from .values import flatten
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class History:
                 self.step = step
         row = flatten(data)
         self._pending.update(row)
-        self._summary._logged(data, row)
+        note_logged(self._summary, data, row)
         self._dirty_summary = True
         if commit or (commit is None and step is None):
             self._commit()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
 from ..core.versions import COMMITTED
-from .artifact import Artifact
+from .artifact import Artifact, from_version
 from .options import not_acted_on
 from .record import Summary
 
@@ -36,6 +36,11 @@ class PublicRun:
     created_at = property(lambda self: self._info.created_at)
     path = property(lambda self: [self._info.entity, self._info.project, self._info.id])
     lastHistoryStep = property(lambda self: -1 if self._info.last_step is None else self._info.last_step)  # noqa: N815
+
+    @property
+    def client(self) -> "Client":
+        """The client this run reads and writes through (W&B's public ``Run.client`` too)."""
+        return self._client
 
     @property
     def url(self) -> str | None:
@@ -147,15 +152,11 @@ class PublicRun:
     # lineage
     def logged_artifacts(self) -> list[Artifact]:
         """The versions this run made that still exist (deleted ones are gone from every listing)."""
-        return [
-            Artifact._from_version(v, self._client) for v in self._client.run_outputs(self.id) if v.state == COMMITTED
-        ]
+        return [from_version(v, self._client) for v in self._client.run_outputs(self.id) if v.state == COMMITTED]
 
     def used_artifacts(self) -> list[Artifact]:
         """The versions this run used that still exist."""
-        return [
-            Artifact._from_version(v, self._client) for v in self._client.run_inputs(self.id) if v.state == COMMITTED
-        ]
+        return [from_version(v, self._client) for v in self._client.run_inputs(self.id) if v.state == COMMITTED]
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, PublicRun) and other.id == self.id

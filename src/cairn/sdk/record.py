@@ -250,18 +250,20 @@ class Summary(_SummaryDict):
         if self._on_change is not None:
             self._on_change()
 
-    def _logged(self, data: dict[str, Any], row: dict[str, Any]) -> None:
-        """The values of a ``log`` call: ``data`` as given, ``row`` as the history stores
-        it (flattened, unstorable values left out, scalars converted)."""
-        for v in data.values():
-            if isinstance(v, dict):
-                with self._lock:
-                    _merge(self, data, "", row)
-                return
-        # flat values (the common case): one dict update, atomic under the GIL as the
-        # writer's top-level copy is, so no lock: with it, this call took 4.8 µs against
-        # 1.3 µs (timeit, 5 metrics, on the loaded 2-core machine)
-        dict.update(self, row)
+
+def note_logged(summary: Summary, data: dict[str, Any], row: dict[str, Any]) -> None:
+    """Put the values of a ``log`` call into ``summary`` (package-internal: the history's
+    call): ``data`` as given, ``row`` as the history stores it (flattened, unstorable values
+    left out, scalars converted)."""
+    for v in data.values():
+        if isinstance(v, dict):
+            with summary._lock:
+                _merge(summary, data, "", row)
+            return
+    # flat values (the common case): one dict update, atomic under the GIL as the
+    # writer's top-level copy is, so no lock: with it, this call took 4.8 µs against
+    # 1.3 µs (timeit, 5 metrics, on the loaded 2-core machine)
+    dict.update(summary, row)
 
 
 def _merge(items: _SummaryDict, data: dict, prefix: str, row: dict) -> None:

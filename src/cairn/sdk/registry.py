@@ -11,7 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ModelUsageError, NotAModelError, NotFoundError, UsageError
-from . import current
+from . import artifact as artifacts, current
 
 if TYPE_CHECKING:
     from .artifact import Artifact
@@ -37,14 +37,13 @@ class RegistryCalls:
         self._check_open("link an artifact")  # type: ignore[attr-defined]
         if artifact.is_draft():
             self.log_artifact(artifact)  # type: ignore[attr-defined]
-        v = artifact._require_committed("link")
+        v = artifacts.stored_version(artifact, "link")
         entity, project, name = parse_target(target_path, self.entity, self.project)  # type: ignore[attr-defined]
         if isinstance(aliases, str):
             raise UsageError("aliases must be a list of strings, not one string")
-        info = artifact._client.link_version(v.id, entity, project, name, list(aliases or []), self.id)  # type: ignore[attr-defined]
-        from .artifact import Artifact
-
-        return Artifact._from_version(info, artifact._client)
+        client = artifacts.client_of(artifact)
+        info = client.link_version(v.id, entity, project, name, list(aliases or []), self.id)  # type: ignore[attr-defined]
+        return artifacts.from_version(info, client)
 
     def log_model(
         self, path: str | os.PathLike, name: str | None = None, aliases: list[str] | None = None

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
 from ..core.names import DEFAULT_PROJECT, parse_ref
-from . import current as current_mod, options
+from . import artifact as artifacts, current as current_mod, options
 from .artifact import Artifact, artifact_from_path
 from .history import History
 from .public_run import PublicRun
 from .record import Config, Summary, _as_dict
 from .registry import RegistryCalls
-from .terminal import sdk_progress
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -137,11 +136,7 @@ class Run(RegistryCalls, PublicRun):
             )
         if isinstance(aliases, str) or isinstance(tags, str):
             raise UsageError("aliases and tags must be lists of strings")
-        req = a._commit_request(self.entity, self.project, self.id, aliases, tags)
-        with sdk_progress():
-            info = self._client.commit(req)
-        a._committed_as(info, self._client)
-        return a
+        return artifacts.commit(a, self._client, self.entity, self.project, self.id, aliases, tags)
 
     def use_artifact(
         self,
@@ -174,10 +169,10 @@ class Run(RegistryCalls, PublicRun):
                 )
             ref = parse_ref(str(artifact_or_name))
             info = self._client.resolve(ref, self.entity, self.project)
-            a = Artifact._from_version(info, self._client)
+            a = artifacts.from_version(info, self._client)
         if type is not None and a.type != type:
             raise UsageError(f"artifact {a.qualified_name} has type {a.type!r}, not {type!r}")
-        self._client.use_version(self.id, a._logged("use_artifact").id)
+        self._client.use_version(self.id, artifacts.logged_version(a, "use_artifact").id)
         return a
 
     def _distributed_id(self, distributed_id: str | None, verb: str) -> str:
@@ -197,14 +192,15 @@ class Run(RegistryCalls, PublicRun):
         type: str | None,  # noqa: A002
         aliases: list[str] | None,
         distributed_id: str | None,
-    ):  # noqa: ANN202
-        """The artifact, distributed id and request of an upsert or finish."""
+        finish: bool,
+    ) -> Artifact:
+        """Upsert (or with ``finish``, finish) a contribution to a distributed version."""
         self._check_open(f"{verb} an artifact")
         did = self._distributed_id(distributed_id, verb)
         a = self._artifact(artifact_or_path, name, type)
         if not a.is_draft():
             raise UsageError(f"{a.qualified_name} is already committed; {verb} a new Artifact or a draft")
-        return a, did, a._contribution_request(self.entity, self.project, self.id, aliases)
+        return artifacts.contribute(a, self._client, did, self.entity, self.project, self.id, aliases, finish)
 
     def upsert_artifact(
         self,
@@ -215,11 +211,7 @@ class Run(RegistryCalls, PublicRun):
         distributed_id: str | None = None,
     ) -> Artifact:
         """Contribute files to the distributed version ``distributed_id`` (default: the run's group)."""
-        a, did, req = self._contribution("upsert", artifact_or_path, name, type, aliases, distributed_id)
-        with sdk_progress():
-            self._client.upsert_draft(req, did)
-        a._upserted_to(did, self.entity, self.project, self._client)
-        return a
+        return self._contribution("upsert", artifact_or_path, name, type, aliases, distributed_id, finish=False)
 
     def finish_artifact(
         self,
@@ -231,11 +223,7 @@ class Run(RegistryCalls, PublicRun):
     ) -> Artifact:
         """Commit every contribution to ``distributed_id`` (plus this artifact's files) as one
         version, and lock it: later upserts to that id are refused."""
-        a, did, req = self._contribution("finish", artifact_or_path, name, type, aliases, distributed_id)
-        with sdk_progress():
-            info = self._client.finish_draft(req, did)
-        a._committed_as(info, self._client)
-        return a
+        return self._contribution("finish", artifact_or_path, name, type, aliases, distributed_id, finish=True)
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Store what is left of the history, then mark the run finished (failed for a
