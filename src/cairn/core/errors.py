@@ -149,6 +149,8 @@ class NotFoundError(CommError, LookupError):
 
 
 class ArtifactNotFoundError(NotFoundError):
+    """No artifact version by that name, alias or id (``name`` and ``detail`` say which and why)."""
+
     def __init__(self, name: str, detail: str = "") -> None:
         self.name = name
         self.detail = detail
@@ -164,6 +166,8 @@ class ArtifactNotFoundError(NotFoundError):
 
 
 class RunNotFoundError(NotFoundError):
+    """No run with that id (``run``) where it was looked for."""
+
     def __init__(self, run: str) -> None:
         self.run = run
         super().__init__(f"run {run!r} not found")
@@ -177,6 +181,8 @@ class RunNotFoundError(NotFoundError):
 
 
 class BlobNotFoundError(NotFoundError):
+    """The store holds no bytes for ``digest`` (``where`` says which store)."""
+
     def __init__(self, digest: str, where: str = "") -> None:
         self.digest = digest
         self.where = where

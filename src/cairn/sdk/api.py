@@ -29,14 +29,15 @@ class ArtifactCollection:
         self._description = info.description
         self._tags = list(info.tags)
 
-    name = property(lambda self: self._info.name)
-    type = property(lambda self: self._info.type)
-    entity = property(lambda self: self._info.entity)
-    project = property(lambda self: self._info.project)
-    created_at = property(lambda self: self._info.created_at)
+    name = property(lambda self: self._info.name, doc="The artifact name the versions share.")
+    type = property(lambda self: self._info.type, doc='The artifact type of the collection ("dataset", "model", …).')
+    entity = property(lambda self: self._info.entity, doc="The entity (user or team) the collection belongs to.")
+    project = property(lambda self: self._info.project, doc="The project the collection is in.")
+    created_at = property(lambda self: self._info.created_at, doc="When the collection's first version was logged.")
 
     @property
     def description(self) -> str | None:
+        """Free text about the collection; set it, then ``save()``."""
         return self._description
 
     @description.setter
@@ -70,12 +71,14 @@ class ArtifactCollection:
         self._description, self._tags = self._info.description, list(self._info.tags)
 
     def artifacts(self, per_page: int = 50) -> list[Artifact]:
+        """Every version of the collection, oldest first (``versions`` is the same call)."""
         return [from_version(v, self._client) for v in self._client.list_versions(self.entity, self.project, self.name)]
 
     versions = artifacts
 
     @property
     def aliases(self) -> list[str]:
+        """The aliases its versions carry, sorted."""
         return sorted({a for v in self._client.list_versions(self.entity, self.project, self.name) for a in v.aliases})
 
     def delete(self, delete_aliases: bool = False) -> None:
@@ -181,6 +184,7 @@ class Api:
         return from_version(info, self._client)
 
     def artifact_exists(self, name: str, type: str | None = None) -> bool:  # noqa: A002
+        """Whether ``artifact(name, type)`` would find a version."""
         try:
             self.artifact(name, type)
             return True
@@ -190,6 +194,7 @@ class Api:
     def artifacts(
         self, type_name: str, name: str, per_page: int = 50, tags: list[str] | str | None = None
     ) -> list[Artifact]:
+        """Every version of the collection ``name`` (``[entity/][project/]name``), oldest first; only those carrying every tag of ``tags`` when given. ArtifactNotFoundError when its type is not ``type_name``."""
         entity, project, rest = self._split(name)
         if rest is None:
             raise UsageError("Api.artifacts needs an artifact name")
@@ -207,10 +212,12 @@ class Api:
     def artifact_collections(
         self, project_name: str | None = None, type_name: str | None = None, per_page: int = 50
     ) -> list[ArtifactCollection]:
+        """The collections of the project ``[entity/]project`` (default: the settings'), of type ``type_name`` when given."""
         entity, project, _ = self._split(project_name + "/x" if project_name else None)
         return [ArtifactCollection(c, self._client) for c in self._client.list_collections(entity, project, type_name)]
 
     def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
+        """The collection ``[entity/][project/]name`` of type ``type_name``; ArtifactNotFoundError when there is none."""
         entity, project, rest = self._split(name)
         coll = (rest or "").partition(":")[0]
         for c in self._client.list_collections(entity, project, type_name):
@@ -219,6 +226,7 @@ class Api:
         raise ArtifactNotFoundError(f"{entity}/{project}/{coll}", f"no collection of type {type_name!r}")
 
     def artifact_collection_exists(self, name: str, type: str) -> bool:  # noqa: A002
+        """Whether ``artifact_collection(type, name)`` would find one."""
         try:
             self.artifact_collection(type, name)
             return True
@@ -226,11 +234,13 @@ class Api:
             return False
 
     def artifact_types(self, project: str | None = None) -> list[ArtifactType]:
+        """The artifact types used in the project ``[entity/]project``, sorted by name."""
         entity, proj, _ = self._split(project + "/x" if project else None)
         names = sorted({c.type for c in self._client.list_collections(entity, proj)})
         return [ArtifactType(n, entity, proj, self._client) for n in names]
 
     def artifact_type(self, type_name: str, project: str | None = None) -> ArtifactType:
+        """The type ``type_name`` of the project; ArtifactNotFoundError when no artifact has it."""
         for t in self.artifact_types(project):
             if t.name == type_name:
                 return t
@@ -267,6 +277,7 @@ class Api:
         return out
 
     def projects(self, entity: str | None = None) -> list[str]:
+        """The names of the entity's projects (default: the settings' entity)."""
         return [p for _, p in self._client.list_projects(entity or self.entity)]
 
     def _project_path(self, path: str | None) -> tuple[str, str]:

@@ -149,14 +149,17 @@ class Artifact(LinkMembers):
     # -- identity -----------------------------------------------------------
     @property
     def id(self) -> str | None:
+        """The version's id in the store; None before it is logged."""
         return str(self._version.id) if self._version else None
 
     @property
     def entity(self) -> str:
+        """The entity (user or team) the artifact belongs to (the run's, or the default one, before it is logged)."""
         return self._state.entity or self._client.entity
 
     @property
     def project(self) -> str:
+        """The project the artifact belongs to."""
         return self._state.project or DEFAULT_PROJECT
 
     @property
@@ -166,6 +169,7 @@ class Artifact(LinkMembers):
 
     @property
     def collection_name(self) -> str:
+        """The artifact name without the version (``name`` of its collection)."""
         return self._name
 
     @property
@@ -175,34 +179,42 @@ class Artifact(LinkMembers):
 
     @property
     def qualified_name(self) -> str:
+        """``entity/project/name`` (with ``:vN`` once logged)."""
         return f"{self.entity}/{self.project}/{self.name}"
 
     @property
     def type(self) -> str:
+        """The artifact type ("dataset", "model", …)."""
         return self._type
 
     @property
     def state(self) -> str:
+        """ "PENDING" before it is logged, then the version's state ("COMMITTED", "DELETED")."""
         return self._state.state
 
     def is_draft(self) -> bool:
+        """Whether the artifact is not logged yet (new, or a draft of a logged version)."""
         return self._version is None
 
     @property
     def created_at(self) -> datetime:
+        """When the version was logged."""
         return self._logged("created_at").created_at
 
     @property
     def updated_at(self) -> datetime:
+        """When the version's aliases, tags, description, metadata or ttl last changed."""
         return self._logged("updated_at").updated_at
 
     @property
     def distributed_id(self) -> str | None:
+        """The distributed version this artifact was upserted to, or None."""
         return self._state.distributed_id
 
     # -- editable attributes ------------------------------------------------
     @property
     def description(self) -> str | None:
+        """Free text about the artifact; set it, then ``save()`` a logged one."""
         return self._description
 
     @description.setter
@@ -211,6 +223,7 @@ class Artifact(LinkMembers):
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """A JSON-able dict about the artifact; set it, then ``save()`` a logged one."""
         return self._metadata
 
     @metadata.setter
@@ -219,6 +232,7 @@ class Artifact(LinkMembers):
 
     @property
     def aliases(self) -> list[str]:
+        """The version's aliases ("latest", "best", …); set them, then ``save()`` a logged one."""
         return self._aliases
 
     @aliases.setter
@@ -229,6 +243,7 @@ class Artifact(LinkMembers):
 
     @property
     def tags(self) -> list[str]:
+        """The version's tags; set them, then ``save()`` a logged one."""
         return self._tags
 
     @tags.setter
@@ -239,6 +254,7 @@ class Artifact(LinkMembers):
 
     @property
     def ttl(self) -> timedelta | None:
+        """How long the version is kept before it is deleted (None: for ever); ``save()`` a logged one."""
         return self._ttl
 
     @ttl.setter
@@ -260,14 +276,17 @@ class Artifact(LinkMembers):
 
     @property
     def digest(self) -> str:
+        """The artifact digest ("blake3:<hex>"): the same files give the same digest, wherever they are logged."""
         return self._state.digest
 
     @property
     def size(self) -> int:
+        """The total size of the files in bytes (references count the size they were recorded with)."""
         return self._state.size
 
     @property
     def file_count(self) -> int:
+        """The number of files (entries) in the artifact."""
         return self._state.file_count
 
     def _require_editable(self, what: str) -> None:
@@ -420,9 +439,11 @@ class Artifact(LinkMembers):
 
     @property
     def incremental(self) -> bool:
+        """Whether logging adds these files on top of the latest version (``incremental=True``)."""
         return self._incremental
 
     def get_entry(self, name: str) -> ArtifactManifestEntry:
+        """The manifest entry of the file ``name``; KeyError when there is none."""
         path = normalize_path(name)
         e = self._state.get(path)
         if e is None:
@@ -430,6 +451,7 @@ class Artifact(LinkMembers):
         return ArtifactManifestEntry(e, self._download_entry, self._state.local_path(path))
 
     def get_path(self, name: str) -> ArtifactManifestEntry:
+        """W&B's older name of ``get_entry``."""
         return self.get_entry(name)
 
     def get(self, name: str) -> Any:
@@ -654,6 +676,7 @@ class Artifact(LinkMembers):
         return self
 
     def delete(self, delete_aliases: bool = False) -> None:
+        """Delete this version (its files stay while another version holds them); an aliased one needs ``delete_aliases=True``."""
         v = self._require_committed("delete")
         self._client.delete_version(v.id, delete_aliases)
         self._committed_as(self._client.get_version(v.id), self._client)
@@ -684,6 +707,7 @@ class Artifact(LinkMembers):
         return Artifact._draft_of(v, self._client, self)
 
     def logged_by(self) -> "PublicRun | None":
+        """The run that logged this version, or None."""
         from .public_run import PublicRun
 
         v = self._require_committed("logged_by")
@@ -692,12 +716,14 @@ class Artifact(LinkMembers):
         return PublicRun(self._client.get_run(v.run_id), self._client)
 
     def used_by(self) -> list["PublicRun"]:
+        """The runs that used this version as an input."""
         from .public_run import PublicRun
 
         v = self._require_committed("used_by")
         return [PublicRun(r, self._client) for r in self._client.version_users(v.id)]
 
     def json_encode(self) -> dict:
+        """The JSON W&B writes for an artifact in a run's config: id, name, type and digest."""
         self._logged("json_encode")
         return {"id": self.id, "name": self.name, "type": self.type, "digest": self.digest}
 

@@ -23,19 +23,23 @@ class ArtifactManifestEntry:
         self._fetch = fetch
         self.local_path = local_path
 
-    path = property(lambda self: self._entry.path)
-    digest = property(lambda self: self._entry.digest)
-    size = property(lambda self: self._entry.size)
-    ref = property(lambda self: self._entry.ref)
-    extra = property(lambda self: dict(self._entry.extra))
+    path = property(lambda self: self._entry.path, doc="The file's path inside the artifact.")
+    digest = property(
+        lambda self: self._entry.digest, doc='The content digest ("blake3:<hex>"), or the checksum of a reference.'
+    )
+    size = property(lambda self: self._entry.size, doc="The size in bytes.")
+    ref = property(lambda self: self._entry.ref, doc="The URI a reference entry points at; None for a stored file.")
+    extra = property(lambda self: dict(self._entry.extra), doc="The extra attributes recorded with the entry (a copy).")
     name = path
 
     def ref_target(self) -> str:
+        """The URI a reference entry points at; ValueError for a stored file."""
         if self._entry.ref is None:
             raise ValueError(f"artifact entry {self.path!r} is not a reference")
         return self._entry.ref
 
     def ref_url(self) -> str:
+        """W&B's other name of ``ref_target``."""
         return self.ref_target()
 
     def download(self, root: str | os.PathLike | None = None, skip_cache: bool | None = None) -> str:

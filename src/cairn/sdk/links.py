@@ -77,21 +77,25 @@ class LinkMembers:
 
     @property
     def source_version(self) -> str:
+        """``vN`` of the version that holds the files (this one's, unless a link)."""
         v = self._logged("source_version")  # type: ignore[attr-defined]
         return f"v{v.source_index}" if v.is_link else v.version
 
     @property
     def source_entity(self) -> str:
+        """The entity of the version that holds the files."""
         v = self._logged("source_entity")  # type: ignore[attr-defined]
         return v.source_entity if v.is_link else v.entity
 
     @property
     def source_project(self) -> str:
+        """The project of the version that holds the files."""
         v = self._logged("source_project")  # type: ignore[attr-defined]
         return v.source_project if v.is_link else v.project
 
     @property
     def source_qualified_name(self) -> str:
+        """``entity/project/name:vN`` of the version that holds the files."""
         return f"{self.source_entity}/{self.source_project}/{self.source_name}"
 
     @property
@@ -118,6 +122,7 @@ class LinkMembers:
 
     @property
     def source_collection(self) -> "ArtifactCollection":
+        """The collection of the version that holds the files (this one's, unless a link)."""
         v = self._logged("source_collection")  # type: ignore[attr-defined]
         if not v.is_link:
             return _collection(self._client, v.entity, v.project, v.name)

@@ -23,39 +23,39 @@ class Media:
 
 
 class Image(Media):
-    pass
+    """W&B's ``wandb.Image``: an image, accepted and not stored."""
 
 
 class Audio(Media):
-    pass
+    """W&B's ``wandb.Audio``: an audio clip, accepted and not stored."""
 
 
 class Video(Media):
-    pass
+    """W&B's ``wandb.Video``: a video, accepted and not stored."""
 
 
 class Histogram(Media):
-    pass
+    """W&B's ``wandb.Histogram``: a histogram, accepted and not stored."""
 
 
 class Html(Media):
-    pass
+    """W&B's ``wandb.Html``: an HTML snippet, accepted and not stored."""
 
 
 class Object3D(Media):
-    pass
+    """W&B's ``wandb.Object3D``: a 3D object, accepted and not stored."""
 
 
 class Molecule(Media):
-    pass
+    """W&B's ``wandb.Molecule``: a molecule, accepted and not stored."""
 
 
 class Plotly(Media):
-    pass
+    """W&B's ``wandb.Plotly``: a Plotly figure, accepted and not stored."""
 
 
 class Graph(Media):
-    pass
+    """W&B's ``wandb.Graph``: a graph, accepted and not stored."""
 
 
 class CustomChart(Media):

@@ -27,15 +27,21 @@ class PublicRun:
         self._info = info
         self._client = client
 
-    id = property(lambda self: self._info.id)
-    entity = property(lambda self: self._info.entity)
-    project = property(lambda self: self._info.project)
-    group = property(lambda self: self._info.group)
-    job_type = property(lambda self: self._info.job_type)
-    state = property(lambda self: self._info.state)
-    created_at = property(lambda self: self._info.created_at)
-    path = property(lambda self: [self._info.entity, self._info.project, self._info.id])
-    lastHistoryStep = property(lambda self: -1 if self._info.last_step is None else self._info.last_step)  # noqa: N815
+    id = property(lambda self: self._info.id, doc="The run's id (unique in the store).")
+    entity = property(lambda self: self._info.entity, doc="The entity (user or team) the run belongs to.")
+    project = property(lambda self: self._info.project, doc="The project the run is in.")
+    group = property(lambda self: self._info.group, doc="The run's group (distributed runs share one), or None.")
+    job_type = property(lambda self: self._info.job_type, doc='The run\'s job type ("train", "eval", …), or None.')
+    state = property(lambda self: self._info.state, doc='"running", "finished" or "failed".')
+    created_at = property(lambda self: self._info.created_at, doc="When the run started.")
+    path = property(
+        lambda self: [self._info.entity, self._info.project, self._info.id],
+        doc="``[entity, project, id]``, as W&B's public run has it.",
+    )
+    lastHistoryStep = property(
+        lambda self: -1 if self._info.last_step is None else self._info.last_step,
+        doc="The last step logged to the history; -1 when nothing was logged.",
+    )  # noqa: N815
 
     @property
     def client(self) -> "Client":
@@ -44,6 +50,7 @@ class PublicRun:
 
     @property
     def url(self) -> str | None:
+        """The run's page on the server; None on the embedded store."""
         base = getattr(getattr(self._client, "settings", None), "base_url", None)
         return f"{base.rstrip('/')}/runs/{self.id}" if base else None
 
@@ -58,19 +65,20 @@ class PublicRun:
             }
         return self.__dict__["_edits"]
 
-    def _edit(field: str):  # noqa: N805, ANN202
+    def _edit(field: str, doc: str):  # noqa: N805, ANN202
         return property(
-            lambda self: self._edited()[field], lambda self, value: self._edited().__setitem__(field, value)
+            lambda self: self._edited()[field], lambda self, value: self._edited().__setitem__(field, value), doc=doc
         )
 
-    name = _edit("name")
-    tags = _edit("tags")
-    notes = _edit("notes")
-    config = _edit("config")
+    name = _edit("name", "The run's display name; assign one, then ``update()``.")
+    tags = _edit("tags", "The run's tags; assign a list, then ``update()``.")
+    notes = _edit("notes", "The run's notes; assign them, then ``update()``.")
+    config = _edit("config", "The run's config (a dict); change it, then ``update()``.")
     del _edit
 
     @property
     def summary(self) -> Summary:
+        """One value per key (the last logged, or one assigned); assignments are stored at once."""
         if "_summary" not in self.__dict__:
             self.__dict__["_summary"] = Summary(self._info.summary, on_change=self._store_summary)
         return self.__dict__["_summary"]

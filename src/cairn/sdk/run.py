@@ -44,11 +44,21 @@ class Run(RegistryCalls, PublicRun):
         self._history = History(client, info.id, start, self.summary, self.config)
         self._finished = False
 
-    path = property(lambda self: f"{self._info.entity}/{self._info.project}/{self._info.id}")
-    offline = property(lambda self: self.mode == "offline")
-    disabled = property(lambda self: self.mode == "disabled")
-    resumed = property(lambda self: self._info.last_step is not None)
-    step = property(lambda self: self._history.step)
+    path = property(
+        lambda self: f"{self._info.entity}/{self._info.project}/{self._info.id}", doc="``entity/project/id``."
+    )
+    offline = property(
+        lambda self: self.mode == "offline",
+        doc='Whether the run writes to the embedded store although a server is set (``mode="offline"``).',
+    )
+    disabled = property(
+        lambda self: self.mode == "disabled", doc='Whether the run stores nothing (``mode="disabled"``).'
+    )
+    resumed = property(
+        lambda self: self._info.last_step is not None,
+        doc="Whether this run continues one that logged before (``resume=``).",
+    )
+    step = property(lambda self: self._history.step, doc="The step the next ``log`` writes to.")
     """The step the next ``log`` writes to."""
 
     @property
@@ -82,29 +92,47 @@ class Run(RegistryCalls, PublicRun):
         self._client.update_run(self.id, **changes)
         self._info = dataclasses.replace(self._info, **changes)
 
-    name = property(lambda self: self._info.name, lambda self, v: self._set_record("name", name=v))
-    notes = property(lambda self: self._info.notes, lambda self, v: self._set_record("notes", notes=v))
-    tags = property(lambda self: self._info.tags, lambda self, v: self._set_record("tags", tags=tuple(_tags(v))))
+    name = property(
+        lambda self: self._info.name,
+        lambda self, v: self._set_record("name", name=v),
+        doc="The run's display name; assigning one stores it.",
+    )
+    notes = property(
+        lambda self: self._info.notes,
+        lambda self, v: self._set_record("notes", notes=v),
+        doc="The run's notes; assigning them stores them.",
+    )
+    tags = property(
+        lambda self: self._info.tags,
+        lambda self, v: self._set_record("tags", tags=tuple(_tags(v))),
+        doc="The run's tags; assigning a list of strings stores it.",
+    )
 
     def define_metric(self, name: str, *args: Any, **kw: Any) -> None:
+        """Accepted for W&B scripts; cairn charts every key against ``_step`` and says so once."""
         options.not_acted_on(
             "run.define_metric", "name", "every logged key is charted against _step; the summary keeps the last value"
         )
 
     def watch(self, *args: Any, **kw: Any) -> None:
+        """Accepted for W&B scripts; cairn logs no gradients or parameters and says so once."""
         options.not_acted_on("run.watch", "models", "cairn logs no gradients or parameters")
 
     def unwatch(self, *args: Any, **kw: Any) -> None:
+        """Accepted for W&B scripts; does nothing (``watch`` records nothing)."""
         pass
 
     def save(self, *args: Any, **kw: Any) -> bool:
+        """Accepted for W&B scripts; cairn keeps files through ``log_artifact`` and says so once. Returns False."""
         options.not_acted_on("run.save", "glob_str", "keep files with run.log_artifact")
         return False
 
     def alert(self, *args: Any, **kw: Any) -> None:
+        """Accepted for W&B scripts; cairn sends no alerts and says so once."""
         options.not_acted_on("run.alert", "title", "cairn sends no alerts")
 
     def mark_preempting(self) -> None:
+        """Accepted for W&B scripts; a run that ends unfinished is resumed with ``resume="auto"``."""
         pass
 
     def _check_open(self, what: str) -> None:
@@ -382,22 +410,27 @@ def log(data: dict[str, Any], step: int | None = None, commit: bool | None = Non
 
 
 def define_metric(name: str, *args: Any, **kw: Any) -> None:
+    """``run.define_metric`` on the active run."""
     _require_run("define_metric").define_metric(name, *args, **kw)
 
 
 def watch(*args: Any, **kw: Any) -> None:
+    """``run.watch`` on the active run."""
     _require_run("watch").watch(*args, **kw)
 
 
 def unwatch(*args: Any, **kw: Any) -> None:
+    """Accepted for W&B scripts; does nothing."""
     pass
 
 
 def save(*args: Any, **kw: Any) -> bool:
+    """``run.save`` on the active run."""
     return _require_run("save").save(*args, **kw)
 
 
 def alert(*args: Any, **kw: Any) -> None:
+    """``run.alert`` on the active run."""
     _require_run("alert").alert(*args, **kw)
 
 
@@ -415,6 +448,7 @@ def log_artifact(
     aliases: list[str] | None = None,
     tags: list[str] | None = None,
 ) -> Artifact:
+    """``run.log_artifact`` on the active run."""
     return _require_run("log_artifact").log_artifact(artifact_or_path, name, type, aliases, tags)
 
 
@@ -424,4 +458,5 @@ def use_artifact(
     aliases: list[str] | None = None,  # noqa: A002
     use_as: str | None = None,
 ) -> Artifact:
+    """``run.use_artifact`` on the active run."""
     return _require_run("use_artifact").use_artifact(artifact_or_name, type, aliases, use_as)
