@@ -12,16 +12,20 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 import cairn.storage.wal as wal
 
-# Each child loads wal.py on its own (no cairn import: it starts in milliseconds), waits for
-# the go file, then opens the database the way the blob store and stat cache do and writes.
+# Each child loads wal.py on its own (no cairn import: it starts in milliseconds), says it is
+# ready (a file of its own), waits for the go file, then opens the database the way the blob
+# store and stat cache do and writes. The parent touches go once every child is ready.
 CHILD = r"""
 import importlib.util, os, sqlite3, sys, time
 spec = importlib.util.spec_from_file_location("wal", sys.argv[1])
 wal = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(wal)
-db, go = sys.argv[2], sys.argv[3]
+db, go, ready = sys.argv[2], sys.argv[3], sys.argv[4]
+open(ready, "w").close()
 while not os.path.exists(go):
     time.sleep(0.0005)
 conn = sqlite3.connect(db, timeout=60, isolation_level=None)
@@ -36,6 +40,7 @@ print(conn.execute("PRAGMA journal_mode").fetchone()[0])
 """
 
 
+@pytest.mark.timeout(300)  # every child ends on its own; the guard is against one waiting forever
 def test_many_processes_open_a_new_database_together(tmp_path):
     for trial in range(20):
         folder = tmp_path / f"t{trial}"
@@ -43,14 +48,16 @@ def test_many_processes_open_a_new_database_together(tmp_path):
         db, go = folder / "packs.sqlite", folder / "go"
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", CHILD, wal.__file__, str(db), str(go)],
+                [sys.executable, "-c", CHILD, wal.__file__, str(db), str(go), str(folder / f"ready{i}")],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for _ in range(6)
+            for i in range(6)
         ]
-        time.sleep(0.05)
+        while sum(1 for _ in folder.glob("ready*")) < len(procs):  # the barrier: all six are waiting
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs if p.poll() is not None]
+            time.sleep(0.001)
         go.touch()
         for p in procs:
             out, err = p.communicate(timeout=60)
@@ -71,6 +78,18 @@ def test_other_errors_are_not_retried(tmp_path):
         raise AssertionError("a closed connection must fail")
 
 
+class _Counting:
+    """A connection that counts the statements run on it."""
+
+    def __init__(self, conn) -> None:  # noqa: ANN001
+        self.conn, self.calls = conn, 0
+
+    def execute(self, sql: str):  # noqa: ANN201
+        self.calls += 1
+        return self.conn.execute(sql)
+
+
+@pytest.mark.timeout(60)  # "bounded": the call returns (with the error) instead of waiting forever
 def test_waiting_is_bounded(tmp_path):
     import sqlite3
 
@@ -79,14 +98,14 @@ def test_waiting_is_bounded(tmp_path):
     holder.execute("CREATE TABLE t (x)")
     holder.execute("BEGIN EXCLUSIVE")
     other = sqlite3.connect(db, timeout=0, isolation_level=None)
-    start = time.monotonic()
+    counting = _Counting(other)
     try:
-        wal.enable_wal(other, timeout=0.2)
+        wal.enable_wal(counting, timeout=0.2)  # type: ignore[arg-type]
     except sqlite3.OperationalError as e:
         assert "locked" in str(e)
     else:
         raise AssertionError("a database held exclusively cannot switch to WAL")
-    assert 0.2 <= time.monotonic() - start < 5
+    assert counting.calls > 1  # it waited (tried again) before giving up
     holder.execute("COMMIT")
     wal.enable_wal(other, timeout=5)
     assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
