@@ -32,6 +32,8 @@ def build_store_with_users(home: Path) -> dict:
             art = cairn.Artifact("classifier", "model", metadata=meta)
             art.add_file(str(work / f"m{i}.txt"), name="m.txt")
             run.log_artifact(art, aliases=["champion"] if i == 3 else None)
+            if i == 3:  # a registry link, found by its own alias and by its source's metadata
+                run.link_artifact(art, "reg/best-classifier", aliases=["production"])
         write(work / "d.txt", "data")
         data = cairn.Artifact("flowers", "dataset", metadata={"source": "meadow 50%"})
         data.add_file(str(work / "d.txt"))
@@ -41,6 +43,8 @@ def build_store_with_users(home: Path) -> dict:
         art = cairn.Artifact("other-only-name", "model", metadata={"note": "zebra-adam", "sneaky": "champion"})
         art.add_file(str(work / "o.txt"))
         run.log_artifact(art, aliases=["champion"])
+        # a link readable by the viewer whose source is not: never found, shown or counted
+        run.link_artifact(art, "local/reg/leaked-link", aliases=["production-leak"])
     meta = MetaStore.sqlite(home / "meta.sqlite")
     try:
         keys = {"viewer": auth.create_user(meta, "viewer"), "boss": auth.create_user(meta, "boss")}
@@ -63,7 +67,7 @@ def search(page, text: str) -> list[str]:  # noqa: ANN001
     page.get_by_label("Search for").fill(text)
     page.get_by_role("button", name="Search").click()
     page.locator("#results").wait_for()
-    return [t.split("\t")[0] for t in page.locator("#results tbody tr").all_inner_texts()]
+    return page.locator("#results tbody tr td:first-child a").all_inner_texts()
 
 
 def test_search_by_metadata_value_finds_nothing_of_another_entity(ui_server_with_users, page) -> None:  # noqa: ANN001
@@ -74,14 +78,19 @@ def test_search_by_metadata_value_finds_nothing_of_another_entity(ui_server_with
     page.get_by_role("link", name="Search").click()
     page.wait_for_url(url + "/-/search")
     found = search(page, "ZEBRA-adam")  # a nested metadata value, any case
-    assert found == [f"local/find/classifier:v{i}" for i in (3, 2, 1, 0)]
-    assert "metadata optimizer.name=zebra-adam" in page.locator("#results tbody tr").first.inner_text()
+    assert found == ["local/reg/best-classifier:v0"] + [f"local/find/classifier:v{i}" for i in (3, 2, 1, 0)]
+    assert "→ link to local/find/classifier:v3" in page.locator("#results tbody tr").first.inner_text()
+    assert "metadata optimizer.name=zebra-adam" in page.locator("#results tbody tr").nth(1).inner_text()
+    # a link by its own alias and name; one whose source is another entity's is not there at all
+    assert search(page, "production") == ["local/reg/best-classifier:v0"]
+    assert search(page, "leaked") == [] and search(page, "production-leak") == []
+    assert "leaked" not in page.content()
     assert "other" not in page.locator("#results").inner_text()
     # key=value looks at that key only
     assert search(page, "optimizer=0.002") == ["local/find/classifier:v1"]
     assert search(page, "acc=zebra") == []
     # by alias, tag-less name, type; another entity's alias and name are not found
-    assert search(page, "champion") == ["local/find/classifier:v3"]
+    assert search(page, "champion") == ["local/find/classifier:v3"]  # the link holds no "champion" alias
     assert search(page, "other-only") == []
     assert "Nothing you can read matches" in page.locator("#results").inner_text()
     assert search(page, "flowers") == ["local/find/flowers:v0"]
@@ -92,7 +101,7 @@ def test_search_by_metadata_value_finds_nothing_of_another_entity(ui_server_with
     assert search(page, "%") == ["local/find/flowers:v0"]  # "meadow 50%" holds a real %
     assert search(page, "_") == []
     # hostile metadata matched and shown as text
-    assert len(search(page, "onerror")) == 4
+    assert len(search(page, "onerror")) == 5  # four versions and the link to one
     assert page.locator("#results img").count() == 0
     assert dialogs == [] and page.js_errors == []
 
@@ -100,8 +109,10 @@ def test_search_by_metadata_value_finds_nothing_of_another_entity(ui_server_with
 def test_a_reader_of_both_entities_finds_both(ui_server_with_users, page) -> None:  # noqa: ANN001
     url, keys = ui_server_with_users.url, ui_server_with_users.info
     login(page, url, keys["boss"], "/-/search?q=zebra-adam")
-    found = [t.split("\t")[0] for t in page.locator("#results tbody tr").all_inner_texts()]
-    assert "other/hid/other-only-name:v0" in found and len(found) == 5
+    found = page.locator("#results tbody tr td:first-child a").all_inner_texts()
+    assert "other/hid/other-only-name:v0" in found and "local/reg/leaked-link:v0" in found and len(found) == 7
+    page.goto(url + "/-/search?q=production-leak")  # boss reads both ends of the link
+    assert page.locator("#results tbody tr td:first-child a").all_inner_texts() == ["local/reg/leaked-link:v0"]
     # a bad query is a 400 page that says what to do, never a 500
     response = page.goto(url + "/-/search?q=" + "x" * 201)
     assert response.status == 400 and "at most 200 characters" in page.locator("[role=alert]").inner_text()

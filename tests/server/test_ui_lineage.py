@@ -103,12 +103,27 @@ def test_depth_groups_and_expanding(ui_server_with_users, page) -> None:  # noqa
     page.locator("#depth").select_option("2")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(re.compile(r".*depth=2.*"))
+    page.evaluate("window.notReloaded = true")  # gone if the page were loaded again
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
     page.locator("g.node[data-kind=group]").click()
-    page.wait_for_url(re.compile(r".*expand=.*"))
+    page.wait_for_url(re.compile(r".*expand=.*"))  # the address follows the graph
+    page.locator("#lineage-graph[data-ready='1']").wait_for()
     runs = labels(page, "run")
     assert all(f"run eval-{i}" in runs for i in range(EVALS)) and labels(page, "group") == []
+    assert page.evaluate("window.notReloaded") is True  # expanded in place, laid out by the server
+    assert [u for u in requests if "/lineage" in u] and all("part=graph" in u for u in requests if "/lineage" in u)
     page.screenshot(path="/tmp/cairn-ui-lineage.png")
     assert labels(page, "version") == ["model:v0", "shards:v0"]
+    assert re.search(rf"\b{EVALS + 1} runs\b", page.locator("#lineage-counts").inner_text())
+    svg = page.locator("#lineage-svg")  # the swapped-in graph pans and zooms too
+    before = float(svg.get_attribute("viewBox").split()[2])
+    page.get_by_role("button", name="Zoom in").click()
+    assert float(svg.get_attribute("viewBox").split()[2]) < before
+    assert "g%3A" in page.locator(".depth-form input[name=expand]").get_attribute("value").replace(":", "%3A")
+    page.get_by_role("button", name="Show").click()  # a depth change keeps the expanded group
+    page.wait_for_load_state()
+    assert labels(page, "group") == [] and page.evaluate("window.notReloaded") is None
     assert page.js_errors == []
 
 
@@ -146,6 +161,8 @@ def test_roles_decide_what_the_graph_holds(ui_server_with_users, page) -> None: 
     login(page, url, info["viewer"], "/local/lin/shards/v0/lineage?depth=1")
     assert "run hidden-reader-xyz" not in labels(page, "run")
     assert page.goto(url + f"/runs/{info['hidden']}/lineage").status == 404
+    assert page.goto(url + f"/runs/{info['hidden']}/lineage?part=graph").status == 404  # the fragment too
+    assert "hidden-reader-xyz" not in page.content()
     assert page.goto(url + "/secret/hid/nothing/v0/lineage").status == 404
     # a run's own graph: what it used on the left, what it wrote on the right
     page.goto(url + f"/runs/{info['train']}/lineage?depth=1")

@@ -1,5 +1,7 @@
 """Finding versions by what people remember of them: a word of the artifact's name or
-type, an alias, a tag, or a metadata value (``key=value`` for one top-level key).
+type, an alias, a tag, or a metadata value (``key=value`` for one top-level key). Links
+(registry collections) are found too, by their own name, type and aliases and by their
+source's metadata and tags, and only when the source's entity is one of ``entities`` as well.
 
 The database narrows the candidates with LIKE over names, aliases, tags and the stored
 metadata text, only in the entities the caller may read (``entities``); each candidate is
@@ -101,26 +103,32 @@ def search(
         "s": COMMITTED,
         "n": CANDIDATES,
     }
-    meta = "(lower(v.metadata) LIKE :q ESCAPE '\\' OR lower(v.metadata) LIKE :qj ESCAPE '\\')"
+    # a link (registry) is found by its own name, type and aliases and by its source's metadata
+    # and tags, as its page shows them; it is found only where its source may be read too
+    md = "lower(COALESCE(s.metadata, v.metadata))"
+    meta = f"({md} LIKE :q ESCAPE '\\' OR {md} LIKE :qj ESCAPE '\\')"
     if q.key is None:
         where = (
             f"(lower(a.name) LIKE :q ESCAPE '\\' OR lower(a.type) LIKE :q ESCAPE '\\' OR {meta}"
             " OR EXISTS (SELECT 1 FROM aliases al WHERE al.version_id = v.id AND lower(al.alias) LIKE :q ESCAPE '\\')"
-            " OR EXISTS (SELECT 1 FROM tags t WHERE t.version_id = v.id AND lower(t.tag) LIKE :q ESCAPE '\\'))"
+            " OR EXISTS (SELECT 1 FROM tags t WHERE t.version_id = COALESCE(v.link_of, v.id)"
+            " AND lower(t.tag) LIKE :q ESCAPE '\\'))"
         )
     else:
         where = meta
-    where = f"v.state = :s AND v.link_of IS NULL AND {where}"
+    where = f"v.state = :s AND (v.link_of IS NULL OR s.state = :s) AND {where}"
     if type_:
         where += " AND a.type = :t"
         params["t"] = type_
     if entities is not None:
         ph, more = in_list(entities)
-        where += f" AND p.entity IN {ph}"
+        where += f" AND p.entity IN {ph} AND (v.link_of IS NULL OR sp.entity IN {ph})"
         params.update(more)
     with ms.read() as tx:
         ids = tx.scalars(
             "SELECT v.id FROM versions v JOIN artifacts a ON v.artifact_id = a.id JOIN projects p ON a.project_id = p.id "
+            "LEFT OUTER JOIN versions s ON s.id = v.link_of LEFT OUTER JOIN artifacts sa ON sa.id = s.artifact_id "
+            "LEFT OUTER JOIN projects sp ON sp.id = sa.project_id "
             f"WHERE {where} ORDER BY v.id DESC LIMIT :n",
             params,
         )

@@ -40,7 +40,12 @@ def search_page(request: Request) -> HTMLResponse:
         except UsageError as e:
             error = str(e)
     seen: dict[str, bool] = {}
-    hits = [h for h in hits if authz.can_read(c, who, h.version.entity, seen)]  # belt and braces
+    hits = [  # belt and braces: the query already kept to these entities, a link's source's too
+        h
+        for h in hits
+        if authz.can_read(c, who, h.version.entity, seen)
+        and (not h.version.is_link or authz.can_read(c, who, h.version.source_entity or "", seen))
+    ]
     return render(
         request, "search.html", 400 if error else 200, who=who, q=q, type=type_ or "", hits=hits, more=more, error=error
     )

@@ -1,6 +1,7 @@
 """The lineage graph pages: a version's or a run's ancestry and descendants over several
 hops (``?depth=``), laid out on the server (``lineage_layout``) and drawn as SVG that the
-page pans and zooms. Nodes of entities the viewer has no role on are not shown, walked
+page pans and zooms. ``?part=graph`` answers the graph alone, which the page's script swaps in
+when a counted group is expanded (``?expand=``), without a page load. Nodes of entities the viewer has no role on are not shown, walked
 through or counted (``engine.lineage``)."""
 
 from __future__ import annotations
@@ -65,10 +66,12 @@ def _label(n: lineage.Node, here: str, expand: list[str], depth: int) -> dict:
         sub = " · ".join(x for x in (r.job_type, r.state.lower(), f"{r.entity}/{r.project}") if x)
         return {"label": f"run {r.name}", "sub": sub, "href": href("runs", r.id), "kind": "run"}
     opened = ",".join([*expand, n.key])
+    url = quote(here) + "?" + urlencode({"depth": depth, "expand": opened})
     return {
         "label": f"{n.count:,} {n.member_kind}s",
         "sub": "click to show them all",
-        "href": quote(here) + "?" + urlencode({"depth": depth, "expand": opened}),
+        "href": url,
+        "part": url + "&part=graph",  # the page's script fetches only the graph, laid out again
         "kind": "group",
     }
 
@@ -87,7 +90,7 @@ def _page(
         runs_of_focus = [n.run for n in g.nodes.values() if n.run is not None and n.layer == -1]
     return render(
         request,
-        "lineage_graph.html",
+        "_lineage_svg.html" if request.query_params.get("part") == "graph" else "lineage_graph.html",
         who=who,
         title=title,
         back=back,
