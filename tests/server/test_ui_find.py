@@ -143,20 +143,53 @@ def test_compare_metadata_columns_sorting_and_chart(ui_server_with_users, page) 
     assert column(1) == ["0.61", "0.72", "0.83", "0.9"]
     # choose the columns: step and the hostile key (shown as text)
     page.get_by_label("acc", exact=True).uncheck()
-    page.get_by_label(HOSTILE).check()
-    page.locator("select[name=chart]").select_option("step")
+    page.get_by_label(HOSTILE, exact=True).check()
+    page.get_by_label("chart step").check()  # two charts: acc and step
+    page.get_by_label("chart acc").check()
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**keys=**")
     heads = [h.lower() for h in page.locator("#compare thead th").all_inner_texts()]
     assert heads[1:3] == ["step", HOSTILE.lower()]
     assert column(2) == [HOSTILE] * 4
-    assert page.locator("#chart h2").inner_text() == "step across versions"
-    assert page.locator("#chart circle.dot").count() == 4
+    charts = page.locator("#charts figure.chart")
+    assert charts.locator("h2").all_inner_texts() == ["acc across versions", "step across versions"]
+    assert charts.nth(1).locator("circle.dot").count() == 4
     page.screenshot(path="/tmp/cairn-ui-compare.png", full_page=True)
-    titles = sorted(t.text_content() for t in page.locator("#chart circle.dot title").all())
+    titles = sorted(t.text_content() for t in charts.nth(1).locator("circle.dot title").all())
     assert titles == ["v0: 400", "v1: 300", "v2: 200", "v3: 100"]
+    titles = sorted(t.text_content() for t in charts.nth(0).locator("circle.dot title").all())
+    assert titles == ["v0: 0.61", "v1: 0.83", "v2: 0.72", "v3: 0.9"]
     assert page.locator("main img").count() == 0
     assert dialogs == [] and page.js_errors == []
+
+
+def test_compare_sorts_on_the_server_across_pages(ui_server_with_users, page, monkeypatch) -> None:  # noqa: ANN001
+    from cairn.server import ui_find
+
+    monkeypatch.setattr(ui_find, "COMPARE_PAGE", 3)  # the server runs in this process: 4 versions, 2 pages
+    url, keys = ui_server_with_users.url, ui_server_with_users.info
+    login(page, url, keys["viewer"], "/")
+    page.goto(url + "/-/compare/local/find/classifier?sort=acc&desc=0")
+
+    def column(i: int) -> list[str]:
+        return [r.split("\t")[i] for r in page.locator("#compare tbody tr").all_inner_texts()]
+
+    assert column(1) == ["0.61", "0.72", "0.83"]  # the lowest three of all four, not of a page
+    assert "versions 1–3 of 4" in page.locator("nav.pager").inner_text()
+    page.locator("nav.pager").get_by_role("link", name="Next →").click()
+    page.wait_for_url("**page=2**")
+    assert column(1) == ["0.9"] and column(0) == ["v3"]
+    page.locator("#compare thead").get_by_role("link", name="acc ↑").click()  # flips, back to page 1
+    page.wait_for_url("**desc=1**")
+    assert "page=" not in page.url and column(1) == ["0.9", "0.83", "0.72"]
+    page.locator("#compare thead").get_by_role("link", name="step").click()
+    assert column(2) == ["400", "300", "200"] and column(0) == ["v0", "v1", "v2"]
+    page.locator("nav.pager").get_by_role("link", name="Next →").click()
+    page.wait_for_url("**page=2**")
+    assert column(0) == ["v3"] and "sort=step" in page.url
+    assert page.goto(url + "/-/compare/local/find/classifier?page=99&sort=acc").status == 200  # clamped
+    assert "versions 4–4 of 4" in page.locator("nav.pager").inner_text()
+    assert page.js_errors == []
 
 
 def test_compare_is_for_readers_only(ui_server_with_users, page) -> None:  # noqa: ANN001

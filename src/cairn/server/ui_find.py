@@ -1,5 +1,6 @@
 """Find and compare: search versions across the projects the viewer can read, compare a
-collection's versions by chosen metadata keys (sortable columns and a chart), and compare
+collection's versions by chosen metadata keys (columns sorted on the server over every
+version, then paged; a chart for each of up to four keys), and compare
 one file of two versions (a line or row diff, ``diff_view``).
 
 Search asks the database only about entities the viewer has a role on (``auth.
@@ -18,11 +19,14 @@ from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..engine import search as finder
 from . import auth, authz, browse, diff_view
 from .render import href, render
-from .ui import _cache, _ctx, _names, _not_api, _read_head, _readable_version, _who
+from .ui import _cache, _ctx, _names, _not_api, _page, _read_head, _readable_version, _who
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
 
-MAX_COMPARED = 1000  # newest versions in the table
+MAX_COMPARED = 1000  # newest versions whose metadata keys are offered as columns
+COMPARE_PAGE = 50  # rows of the versions table on one page
+MAX_CHARTS = 4
+MAX_CHARTED = 5000  # newest versions drawn in a chart
 MAX_KEYS = 100  # metadata keys offered as columns
 MAX_COLUMNS = 12
 CHART_W, CHART_H, PAD = 720, 220, 40
@@ -116,17 +120,19 @@ def compare_page(entity: str, project: str, name: str, request: Request) -> HTML
     ]
     if not versions:
         raise ArtifactNotFoundError(f"{entity}/{project}/{name}", "it has no committed versions")
-    versions = sorted(versions, key=lambda v: v.index, reverse=True)[:MAX_COMPARED]
+    versions = sorted(versions, key=lambda v: v.index, reverse=True)
     all_keys: list[str] = []
-    for v in versions:
+    for v in versions[:MAX_COMPARED]:  # the keys offered: those of the newest versions
         for k in v.metadata:
             if k not in all_keys and len(all_keys) < MAX_KEYS:
                 all_keys.append(k)
-    numeric = [k for k in all_keys if any(_number(v.metadata.get(k)) is not None for v in versions)]
+    numeric = [k for k in all_keys if any(_number(v.metadata.get(k)) is not None for v in versions[:MAX_COMPARED])]
     asked = [k for k in request.query_params.getlist("keys") if k in all_keys]
     keys = list(dict.fromkeys(asked))[:MAX_COLUMNS] if asked else numeric[:4]
     sort = request.query_params.get("sort", "")
     desc = request.query_params.get("desc", "1") != "0"
+    # the whole collection is sorted here, then cut into pages: a page shows its place in the
+    # order of every version, not an order of its own rows
     if sort in keys:
         present = [v for v in versions if sort in v.metadata]
         absent = [v for v in versions if sort not in v.metadata]  # last, whichever the direction
@@ -134,21 +140,29 @@ def compare_page(entity: str, project: str, name: str, request: Request) -> HTML
     else:
         sort = "version"
         rows = sorted(versions, key=lambda v: v.index, reverse=desc)
-    chart_key = request.query_params.get("chart", "")
-    chart_key = chart_key if chart_key in numeric else next((k for k in keys if k in numeric), "")
-    points = (
-        sorted((v.index, n, v.version) for v in versions if (n := _number(v.metadata.get(chart_key))) is not None)
-        if chart_key
-        else []
-    )
+    pages = max((len(rows) + COMPARE_PAGE - 1) // COMPARE_PAGE, 1)
+    page = min(_page(request), pages)
+    asked_charts = [k for k in request.query_params.getlist("chart") if k in numeric]
+    chart_keys = list(dict.fromkeys(asked_charts))[:MAX_CHARTS] or [k for k in keys if k in numeric][:1]
+    charts = []
+    for key in chart_keys:
+        points = sorted(
+            (v.index, n, v.version) for v in versions[:MAX_CHARTED] if (n := _number(v.metadata.get(key))) is not None
+        )
+        if (drawn := chart(points)) is not None:
+            charts.append((key, drawn))
+
+    def query(**change: Any) -> str:
+        now = {"sort": sort, "desc": "1" if desc else "0", "page": page, **change}
+        return (
+            href("-", "compare", entity, project, name, keys=None, sort=now["sort"], desc=now["desc"])
+            + "".join("&keys=" + _q(k) for k in keys)
+            + "".join("&chart=" + _q(k) for k in chart_keys)
+            + (f"&page={now['page']}" if now["page"] > 1 else "")
+        )
 
     def sort_href(col: str) -> str:
-        flip = "0" if sort == col and desc else "1"
-        return (
-            href("-", "compare", entity, project, name, keys=None, sort=col, desc=flip)
-            + "".join("&keys=" + _q(k) for k in keys)
-            + ("&chart=" + _q(chart_key) if chart_key else "")
-        )
+        return query(sort=col, desc="0" if sort == col and desc else "1", page=1)
 
     return render(
         request,
@@ -157,7 +171,11 @@ def compare_page(entity: str, project: str, name: str, request: Request) -> HTML
         entity=entity,
         project=project,
         name=name,
-        rows=rows,
+        rows=rows[(page - 1) * COMPARE_PAGE : page * COMPARE_PAGE],
+        first=(page - 1) * COMPARE_PAGE,
+        page=page,
+        pages=pages,
+        page_href=lambda n: query(page=n),
         keys=keys,
         all_keys=all_keys,
         numeric=numeric,
@@ -165,8 +183,9 @@ def compare_page(entity: str, project: str, name: str, request: Request) -> HTML
         desc=desc,
         sort_href=sort_href,
         cell=_cell,
-        chart=chart(points),
-        chart_key=chart_key,
+        charts=charts,
+        chart_keys=chart_keys,
+        charted=min(len(versions), MAX_CHARTED),
         total=len(versions),
     )
 
