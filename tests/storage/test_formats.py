@@ -1,8 +1,9 @@
 """Known-answer tests for the formats docs/formats.md pins: a change to chunk boundaries,
 chunk encoding, identity records or digests fails here loudly, instead of silently breaking
-dedup against stores that exist; and a store written by the previous schema version
-(tests/storage/data/store-v6, made by data/make_store_v6.py at commit b0dabe3^) is opened,
-migrated and read back whole by this one."""
+dedup against stores that exist; and stores written by earlier schema versions
+(tests/storage/data/store-v6 and store-v8, made by data/make_store_v6.py at commit b0dabe3^
+and data/make_store_v8.py at 8a8aa21, the previous version) are opened, migrated and read
+back whole by this one, and from then on never hand out an id twice."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import struct
 from pathlib import Path
 
 import blake3
+import pytest
 
 from cairn.core import manifest as mf
 from cairn.core.digest import Digest
@@ -111,22 +113,24 @@ def test_the_blob_batch_framing(tmp_path) -> None:
     blobs.close()
 
 
-def test_a_store_of_the_previous_schema_is_migrated_and_reads_back_whole(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("old", [6, 8])
+def test_a_store_of_an_earlier_schema_is_migrated_and_reads_back_whole(tmp_path, monkeypatch, old: int) -> None:
     import cairn
     from cairn.client import reset_clients
     from cairn.storage.meta import schema
 
     store = tmp_path / "store"
-    shutil.copytree(DATA / "store-v6", store)
+    shutil.copytree(DATA / f"store-v{old}", store)
     with sqlite3.connect(store / "meta.sqlite") as db:
-        assert db.execute("SELECT value FROM schema_info WHERE key = 'version'").fetchone() == ("6",)
+        assert db.execute("SELECT value FROM schema_info WHERE key = 'version'").fetchone() == (str(old),)
+        assert "AUTOINCREMENT" not in db.execute("SELECT sql FROM sqlite_master WHERE name = 'versions'").fetchone()[0]
     monkeypatch.setenv("CAIRN_DIR", str(store))
     reset_clients()
     api = cairn.Api()
     data = api.artifact("e/old/data:first")
     # the digest the old version recorded is the one today's manifest code gives its files
     assert data.digest == "blake3:b86b378c44e1d17b33cea9e256a92c6a83a63b0217b9c8adb3b45751a710188c"
-    assert (data.description, data.metadata, data.aliases) == ("made by schema 6", {"k": 1}, ["latest", "first"])
+    assert (data.description, data.metadata, data.aliases) == (f"made by schema {old}", {"k": 1}, ["latest", "first"])
     root = Path(data.download(str(tmp_path / "out")))
     assert (root / "a.txt").read_text() == "alpha\n" and (root / "d" / "b.txt").read_text() == "bravo\n"
     assert (root / "big.bin").read_bytes() == bytes(range(256)) * 400  # the blob of its own under objects/
@@ -145,5 +149,28 @@ def test_a_store_of_the_previous_schema_is_migrated_and_reads_back_whole(tmp_pat
         a = cairn.Artifact("data", "dataset")
         Path("c.txt").write_text("charlie\n")
         a.add_file("c.txt")
-        assert r.log_artifact(a).version == "v1"
+        logged = r.log_artifact(a)
+        assert logged.version == "v1"
+    # the newest collection deleted and made again: its old version's id is spent, so a
+    # handle still holding it reaches nothing (before schema 9 it reached the new version)
+    with cairn.init(project="old", entity="e") as r:
+        scratch = cairn.Artifact("scratch", "dataset")
+        scratch.add_file("c.txt")
+        scratch = r.log_artifact(scratch)
+        scratch.wait()
+    stale = api.artifact("e/old/scratch:v0")
+    api.artifact_collection("dataset", "e/old/scratch").delete()
+    with cairn.init(project="old", entity="e") as r:
+        fresh = cairn.Artifact("scratch", "dataset")
+        Path("d.txt").write_text("delta\n")
+        fresh.add_file("d.txt")
+        fresh = r.log_artifact(fresh)
+        fresh.wait()
+    assert fresh.id != stale.id
+    with pytest.raises(cairn.errors.CommError, match="not found"):
+        stale.delete()
+    assert (
+        api.artifact("e/old/scratch:v0").id == fresh.id
+        and api.artifact("e/old/scratch:latest").files()[0].name == "d.txt"
+    )
     reset_clients()

@@ -283,6 +283,152 @@ def test_delete_moves_latest_back(engine, blobs):
     assert engine.commit(request(blobs, {"a": b"2"})).version == "v2"  # numbers are never reused
 
 
+# -- ids are never handed out twice ---------------------------------------------------
+
+
+def _id_columns(tx) -> dict[str, str]:  # noqa: ANN001
+    """Every table with an ``id`` integer primary key: how its ids are drawn."""
+    if tx.dialect == "postgresql":
+        return dict(
+            tx.tuples(
+                "SELECT table_name, coalesce(identity_generation, column_default, '') FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND column_name = 'id' AND data_type = 'bigint'"
+            )
+        )
+    out = {}
+    for table, sql in tx.tuples("SELECT name, sql FROM sqlite_master WHERE type = 'table'"):
+        pk = [c for c in tx.tuples(f"PRAGMA table_info('{table}')") if c[5]]  # (cid, name, type, notnull, dflt, pk)
+        if [(c[1], c[2]) for c in pk] == [("id", "INTEGER")]:
+            out[table] = "AUTOINCREMENT" if "AUTOINCREMENT" in sql.upper() else "rowid (reuses a dropped newest id)"
+    return out
+
+
+def test_every_id_column_draws_from_a_counter_that_never_goes_back(engine):
+    """SQLite's INTEGER PRIMARY KEY alone reuses the id of a dropped newest row; AUTOINCREMENT
+    and PostgreSQL's identity columns never do. Checked on every table, so that a table added
+    later cannot forget it."""
+    engine.meta.open()
+    with engine.meta.read() as tx:
+        got = _id_columns(tx)
+    want = "BY DEFAULT" if tx.dialect == "postgresql" else "AUTOINCREMENT"
+    tables = {"projects", "artifacts", "versions", "alias_log", "drafts", "users", "api_keys", "version_log"}
+    assert tables <= set(got) and {t: want for t in got} == got
+
+
+def test_an_id_is_never_handed_out_twice(engine, blobs):
+    """A caller holding the id of a version that is gone (deleted newest, a deleted
+    collection, a deleted project) reaches nothing, never the row made after it."""
+    v0 = engine.commit(request(blobs, {"a": b"0"}))
+    v1 = engine.commit(request(blobs, {"a": b"1"}))
+    engine.delete_version(v1.id)
+    v2 = engine.commit(request(blobs, {"a": b"2"}))
+    assert v2.id not in (v0.id, v1.id) and engine.get_version(v1.id).state == "DELETED"
+    engine.delete_version(v1.id)  # deleting the deleted one again touches nothing
+    assert engine.get_version(v2.id).state == "COMMITTED"
+
+    # the newest collection goes whole, with its versions' rows: their ids stay spent
+    engine.delete_collection("ent", "proj", "data")
+    again = engine.commit(request(blobs, {"a": b"3"}))
+    assert again.version == "v0" and again.id > v2.id
+    for stale in (v0.id, v1.id, v2.id):
+        with pytest.raises(ArtifactNotFoundError):
+            engine.get_version(stale)
+        with pytest.raises(ArtifactNotFoundError):
+            engine.delete_version(stale, delete_aliases=True)
+        with pytest.raises(ArtifactNotFoundError):
+            engine.update_version(stale, description="stale")
+    assert engine.get_version(again.id).state == "COMMITTED" and engine.get_version(again.id).description is None
+
+    # a deleted project: its id and its collections' ids are spent too
+    with engine.meta.read() as tx:
+        pid, art = tx.first(
+            "SELECT p.id, a.id FROM projects p JOIN artifacts a ON a.project_id = p.id WHERE p.name = 'proj'"
+        )
+    engine.delete_project("ent", "proj")
+    newer = engine.commit(request(blobs, {"a": b"4"}))
+    with engine.meta.read() as tx:
+        pid2, art2 = tx.first(
+            "SELECT p.id, a.id FROM projects p JOIN artifacts a ON a.project_id = p.id WHERE p.name = 'proj'"
+        )
+    assert pid2 > pid and art2 > art and newer.id > again.id
+    with pytest.raises(ArtifactNotFoundError):
+        engine.get_version(again.id)
+
+
+def _layout_and_rows(tx) -> tuple[dict, dict]:  # noqa: ANN001
+    """Each table's columns, keys and indexes (SQLite) and its rows, to compare a store before
+    and after a migration."""
+    if tx.dialect == "postgresql":
+        tables = tx.scalars("SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()")
+        layout = {
+            "indexes": sorted(
+                tx.tuples("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+            )
+        }
+    else:
+        tables = tx.scalars("SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence'")
+        layout = {
+            "indexes": sorted(tx.tuples("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
+        }
+        for t in tables:
+            unique = [
+                tuple(c[2] for c in tx.tuples(f"PRAGMA index_info('{i[1]}')"))
+                for i in tx.tuples(f"PRAGMA index_list('{t}')")
+                if i[3] == "u"  # UNIQUE constraints' own indexes
+            ]
+            layout[t] = (
+                tx.tuples(f"PRAGMA table_info('{t}')"),
+                sorted(tuple(fk[2:5]) for fk in tx.tuples(f"PRAGMA foreign_key_list('{t}')")),
+                sorted(unique),
+            )
+    rows = {t: sorted(map(repr, tx.tuples(f"SELECT * FROM {t}"))) for t in tables if t != "schema_info"}
+    return layout, rows
+
+
+def test_a_version_8_store_is_brought_to_version_9(meta_url, engines, blobs, monkeypatch):
+    """A store made before ids were kept from reuse (SQLite tables of plain INTEGER PRIMARY
+    KEY) keeps every row, column, key and index through the table rebuilds, and from then on
+    never hands out a dropped newest id again."""
+    from cairn.server import auth
+
+    with monkeypatch.context() as old:  # the code of schema version 8
+        old.setattr(schema, "SCHEMA_VERSION", 8)
+        old.setitem(schema._TYPES["sqlite"], "id", "INTEGER PRIMARY KEY")
+        eng = engines()
+        run = eng.create_run("ent", "proj", run_id="r8", config={"a": 1}).id
+        v0 = eng.commit(request(blobs, {"a": b"0"}, aliases=["best"], tags=["t"], run_id=run))
+        v1 = eng.commit(request(blobs, {"a": b"1"}, description="one", metadata={"k": 1}))
+        eng.update_version(v0.id, description="edited", by="ann")
+        eng.link_version(v1.id, "ent", "reg", "linked", aliases=["prod"])
+        eng.upsert_draft(request(blobs, {"d": b"d"}, name="shards", run_id=run), "dist-1")
+        auth.create_user(eng.meta, "ann")
+        gone = eng.commit(request(blobs, {"g": b"g"}, name="gone"))
+        eng.delete_collection("ent", "proj", "gone")  # the newest rows go
+        with eng.meta.read() as tx:
+            before = _layout_and_rows(tx)
+            assert _id_columns(tx)["versions"] in ("rowid (reuses a dropped newest id)", "BY DEFAULT")
+            assert tx.scalar("SELECT value FROM schema_info WHERE key = 'version'") == "8"
+        eng.meta.dispose()
+    store = open_meta(meta_url)
+    assert store.open() == 8
+    with store.read() as tx:
+        after = _layout_and_rows(tx)
+        assert _id_columns(tx)["versions"] in ("AUTOINCREMENT", "BY DEFAULT")
+    assert after == before
+    again = Engine(store, blobs)
+    assert again.resolve(parse_ref("data:best"), "ent", "proj").id == v0.id
+    assert again.get_version(v0.id).description == "edited" and again.version_history(v0.id)[0]["by"] == "ann"
+    assert again.resolve(parse_ref("linked:prod"), "ent", "reg").link_of == v1.id
+    # ids dropped before the upgrade are unknown to it; from here on none comes back
+    newest = again.commit(request(blobs, {"n": b"n"}, name="newest"))
+    again.delete_collection("ent", "proj", "newest")
+    after_drop = again.commit(request(blobs, {"n": b"n2"}, name="newest"))
+    assert after_drop.id > newest.id >= gone.id
+    with pytest.raises(ArtifactNotFoundError):
+        again.get_version(newest.id)
+    store.dispose()
+
+
 # -- distributed drafts ------------------------------------------------------------------
 
 

@@ -70,6 +70,26 @@ def test_an_error_inside_a_write_rolls_everything_back(tmp_path: Path):
     meta.dispose()
 
 
+def test_reclaim_space_gives_every_free_page_back(tmp_path: Path):
+    """gc's last step: the pages of removed rows go back to the disk, all of them (the sqlite3
+    module runs incremental_vacuum one page per call)."""
+    meta = MetaStore.sqlite(tmp_path / "meta.sqlite")
+    sql_rows = [{"key": f"k{i}", "data": os.urandom(3000)} for i in range(200)]
+    with meta.write() as tx:
+        sql.insert_ignore(tx, "chunks", sql_rows)
+    with meta.write() as tx:
+        full = tx.scalar("PRAGMA page_count")
+        tx.execute("DELETE FROM chunks")
+        freed = tx.scalar("PRAGMA freelist_count")
+        assert freed >= 150
+    meta.reclaim_space()
+    with meta.read() as tx:
+        assert tx.scalar("PRAGMA freelist_count") == 0 and tx.scalar("PRAGMA page_count") == full - freed
+        page = tx.scalar("PRAGMA page_size")
+    assert (tmp_path / "meta.sqlite").stat().st_size == (full - freed) * page  # the log was checkpointed
+    meta.dispose()
+
+
 def test_rows_have_names_and_times_come_back_utc(tmp_path: Path):
     meta = MetaStore.sqlite(tmp_path / "meta.sqlite")
     with meta.write() as tx:

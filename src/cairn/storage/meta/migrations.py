@@ -4,7 +4,8 @@ Version 1 creates the schema; version 2 adds the claims of direct uploads; versi
 list of blobs found damaged; version 4 the lifecycle tables (gc marks, retention policies,
 store settings); version 5 links and collection tags; version 6 a run's history, summary,
 tags and notes; version 7 key expiry, server admins and the bindings of staged uploads;
-version 8 the history of a version's edits. A
+version 8 the history of a version's edits; version 9 makes SQLite's ids never reused
+(AUTOINCREMENT, by rebuilding the tables: PostgreSQL's identities already are). A
 store written by a newer cairn (higher version) is refused with a clear error instead of
 being misread.
 """

@@ -229,7 +229,7 @@ class MetaStore:
                 self.url, pool_pre_ping=True, pool_size=8, max_overflow=16, connect_args={"connect_timeout": 5}
             )
         try:
-            return migrate(self._tx)
+            return migrate(self._migration_tx)
         except StoreError:
             raise
         except Exception as e:  # the driver's own error: say which store could not be opened
@@ -245,11 +245,13 @@ class MetaStore:
         return make_url(self.url).render_as_string(hide_password=True)
 
     @contextlib.contextmanager
-    def _tx(self, write: bool) -> Iterator[Tx]:
+    def _tx(self, write: bool, foreign_keys: bool = True) -> Iterator[Tx]:
         if self._pool is not None:
             conn = self._pool.take()
             try:
                 try:
+                    if not foreign_keys:
+                        conn.execute("PRAGMA foreign_keys=OFF")
                     conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                     yield SqliteTx(conn)
                     conn.execute("COMMIT")
@@ -262,6 +264,8 @@ class MetaStore:
                 if conn.in_transaction:  # a failed rollback: never hand this connection out again
                     conn.close()
                 else:
+                    if not foreign_keys:
+                        conn.execute("PRAGMA foreign_keys=ON")
                     self._pool.give(conn)
         else:
             try:
@@ -273,6 +277,27 @@ class MetaStore:
                         f"the metadata store {self._safe_url()} cannot be reached ({_reason(e).strip()}); try again shortly"
                     ) from e
                 raise
+
+    @contextlib.contextmanager
+    def _migration_tx(self, write: bool) -> Iterator[Tx]:
+        """A transaction for schema steps. On SQLite a step that rebuilds a table (version 9)
+        drops a table others point at, which foreign keys forbid, and they can only be
+        switched off outside a transaction: so the connection runs without them, and every
+        key is checked before the step commits (SQLite's recipe for schema changes)."""
+        if self._pool is None or not write:
+            with self._tx(write) as tx:
+                yield tx
+            return
+        with self._tx(True, foreign_keys=False) as tx:
+            yield tx
+            broken = tx.tuples("PRAGMA foreign_key_check")
+            if broken:
+                table, rowid, parent, _ = broken[0]
+                raise StoreError(
+                    f"the metadata store {self.url.removeprefix('sqlite:///')} was not migrated: "
+                    f"{len(broken)} rows point at rows that do not exist (first: {table} row {rowid} "
+                    f"-> {parent}); nothing was changed"
+                )
 
     def _raise_as_store_error(self, e: BaseException) -> None:
         if isinstance(e, sqlite3.OperationalError):  # e.g. still locked after the busy timeout
@@ -332,7 +357,15 @@ class MetaStore:
         if self._pool is None:
             return
         with self.write() as tx:
-            tx.tuples("PRAGMA incremental_vacuum")  # each step frees a page: run it to the end
+            # the sqlite3 module steps a statement that returns no columns once, and each step
+            # of incremental_vacuum frees one page: run it once per free page
+            free = tx.scalar("PRAGMA freelist_count")
+            while free:
+                tx.execute("PRAGMA incremental_vacuum")
+                left = tx.scalar("PRAGMA freelist_count")
+                if left >= free:  # nothing more it can give back
+                    break
+                free = left
         conn = self._pool.take()
         try:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
