@@ -60,18 +60,19 @@ def test_gc_racing_writers_and_sigkills_on_the_embedded_store(cairn_home, tmp_pa
     assert checked >= 5
 
 
-def test_an_edit_whose_base_was_dropped_and_its_id_reused_is_refused(cairn_home):
+def test_an_edit_whose_base_was_dropped_is_refused_and_the_id_not_reused(cairn_home):
     """The interleaving behind a failure of the race above (a committed version named a
     manifest chunk gc had removed). An incremental commit (``new_draft`` → ``save``) builds
     on its base's manifest and relies on the base's chunks without settling them, because
-    its transaction checks that the base is still committed. SQLite numbers rows
-    max(id) + 1, so when the base was the newest row and its collection is dropped, the
-    next version logged takes the same id: a check by id alone then saw a committed
-    version, and the edit committed on top of chunks gc had meanwhile marked and removed.
+    its transaction checks that the base is still committed. Before schema 9, SQLite
+    numbered rows max(id) + 1, so when the base was the newest row and its collection was
+    dropped, the next version logged took the same id: a check by id alone then saw a
+    committed version, and the edit committed on top of chunks gc had removed. Ids are now
+    never handed out twice (and the commit also checks the base's manifest key).
 
     Barrier: the edit's commit has built its manifest and written its new chunks (its last
-    step before the transaction); there the collection is dropped, another version takes the
-    base's id, and gc marks and (one grace period later) removes the base's chunks."""
+    step before the transaction); there the collection is dropped, another version is
+    logged, and gc marks and (one grace period later) removes the base's chunks."""
     from cairn.core import manifest as mf
     from cairn.core.errors import ArtifactNotFoundError
     from cairn.core.versions import CommitRequest, Edits
@@ -123,7 +124,7 @@ def test_an_edit_whose_base_was_dropped_and_its_id_reused_is_refused(cairn_home)
             c.engine.commit(edit)
     finally:
         del c.meta.put_chunks
-    assert reused[1] == base.id, "the interleaving needs the base's id to be taken again"
+    assert reused[1] > base.id  # the newest id, dropped, is not handed out again
     assert "base version" in str(err.value)
     with c.meta.read() as tx:
         assert not set(tx.scalars("SELECT key FROM chunks")) & base_chunks  # gc did remove them
@@ -152,10 +153,10 @@ def _tree_keys(ms, root_key: str) -> set[str]:
     return keys
 
 
-def test_a_draft_whose_base_id_now_names_another_version_is_refused(cairn_home, tmp_path):
-    """The same id reuse seen from the SDK: a draft made from the newest version, whose
-    collection is then dropped and whose id the next version takes, must not be saved on
-    top of that other version's files."""
+def test_a_draft_whose_base_was_dropped_is_refused(cairn_home, tmp_path):
+    """The same interleaving seen from the SDK: a draft made from the newest version, whose
+    collection is then dropped before the next version is logged, is refused and never saved
+    on top of that other version's files (whose id, since schema 9, is a new one)."""
     from cairn.core.errors import ArtifactNotFoundError
 
     def log(name: str, data: bytes) -> cairn.Artifact:
@@ -171,7 +172,7 @@ def test_a_draft_whose_base_id_now_names_another_version_is_refused(cairn_home, 
     draft.add_file(str(tmp_path / "e.bin"), name="more.bin")
     cairn.Api().artifact_collection("dataset", "e").delete(delete_aliases=True)
     other = log("f", b"f's file")
-    assert other.id == base.id, "the interleaving needs the base's id to be taken again"
+    assert int(other.id) > int(base.id)  # the dropped newest id is not handed out again
     with pytest.raises(ArtifactNotFoundError) as err:
         draft.save()
     assert "base version" in str(err.value)

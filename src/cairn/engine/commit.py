@@ -92,7 +92,12 @@ def build_root(
     if req.base_version_id is None:
         raise UsageError("a commit needs either entries or a base version")
     with ms.read() as tx:
-        base = records.version_by_id(tx, req.base_version_id)
+        try:
+            base = records.version_by_id(tx, req.base_version_id)
+        except ArtifactNotFoundError:  # its collection or project was deleted since the draft began
+            raise ArtifactNotFoundError(
+                f"version id {req.base_version_id}", "the base version of this draft was deleted"
+            ) from None
     if base.state != COMMITTED or req.base_manifest_key not in (None, base.manifest_key):
         raise ArtifactNotFoundError(base.qualified_name, "the base version of this draft was deleted")
     edits = req.edits or Edits()
@@ -189,9 +194,10 @@ def _commit_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, entries, r
             raise gcmarks.Retry("the version whose manifest this commit reused was deleted", reuse=False)
         if base_key is not None:
             # The base's manifest must still be a committed version's: then gc keeps its
-            # chunks and blobs (docs/gc.md). The id alone is not enough: SQLite gives the
-            # id of a dropped newest row to the next row inserted, so the id may now name
-            # another version (the race test once saw this commit a version on removed chunks).
+            # chunks and blobs (docs/gc.md). Its manifest key is checked besides its id: ids
+            # are never handed out twice since schema 9, but before it SQLite gave the id of
+            # a dropped newest row to the next row (the race test once saw this commit a
+            # version on removed chunks), and a store may hold rows of that time.
             row = tx.first("SELECT state, manifest_key FROM versions WHERE id = :v", {"v": req.base_version_id})
             if row is None or row.state != COMMITTED or row.manifest_key != base_key:
                 raise ArtifactNotFoundError(
