@@ -96,6 +96,10 @@ def versions_of(client, entity: str) -> dict[str, tuple]:  # noqa: ANN001
 
 
 def runs_of(client, entity: str) -> dict[str, tuple]:  # noqa: ANN001
+    return runs_of_project(client, entity, "mnist")
+
+
+def runs_of_project(client, entity: str, project: str) -> dict[str, tuple]:  # noqa: ANN001
     return {
         r.id: (
             r.name,
@@ -108,7 +112,7 @@ def runs_of(client, entity: str) -> dict[str, tuple]:  # noqa: ANN001
             sorted(f"{v.name}:v{v.index}" for v in client.run_inputs(r.id)),
             sorted(f"{v.name}:v{v.index}" for v in client.run_outputs(r.id)),
         )
-        for r in client.list_runs(entity, "mnist")
+        for r in client.list_runs(entity, project)
     }
 
 
@@ -263,3 +267,101 @@ def test_cairn_sync_cli_dry_run_and_json(server, cairn_home):
     assert run.returncode == 0 and "sent 1 versions" in run.stderr + run.stdout
     # not a terminal: one summary line per phase (a terminal gets bars: tests/cli/test_progress_terminal.py)
     assert "syncing versions: 1 file," in run.stderr and "syncing runs: 1 file," in run.stderr
+
+
+def _cli_env(home, key: str) -> dict[str, str]:  # noqa: ANN001
+    import os
+
+    return {
+        **os.environ,
+        "CAIRN_DIR": str(home),
+        "CAIRN_API_KEY": key,
+        "CAIRN_ENTITY": "vision",
+        "CAIRN_SETTINGS": "/nonexistent/settings.json",
+    }
+
+
+def _cli_sync(env: dict[str, str], url: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "cairn.cli", "sync", "--to", url, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize(
+    ("kill_at", "path_end"),
+    [
+        ("commit", "/artifacts/data/versions"),  # the server committed it; the client never heard
+        ("blobs", "/blobs/batch"),  # the server holds the blob; nothing committed it
+    ],
+)
+def test_cairn_sync_killed_half_way_resumes_and_makes_nothing_twice(server, cairn_home, kill_at, path_end):
+    """The real CLI, killed with SIGKILL at a point the test observes: the 4th request of a
+    kind reached the server and was done there, and the client waits for its answer (a
+    proxy withholds it, tests/gate.py). Run again, the sync finishes: every version is on
+    the server once with the source's digest, no blob travels twice, and a third run sends
+    nothing."""
+    import os
+    import signal
+
+    from gate import Gate
+
+    url, keys = server
+    n = 8
+    with cairn.init(project="kill", config={"lr": 0.1}) as run:
+        for step in range(3):
+            run.log({"loss": 1.0 / (step + 1)})
+        for i in range(n):  # one blob of its own per version, and one all of them share
+            a = cairn.Artifact("data", "dataset", metadata={"i": i})
+            a.add_file(str(write(f"d{i}.bin", os.urandom(20_000))), name="d.bin")
+            a.add_file(str(write("common.bin", "shared by every version")), name="common.bin")
+            run.log_artifact(a, aliases=[f"a{i}"])
+            a.wait()
+    env = _cli_env(cairn_home, keys["alice"])
+    dst = remote(url, keys["alice"])
+
+    with Gate(url, lambda method, path: method == "POST" and path.endswith(path_end), nth=4) as gate:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cairn.cli", "sync", "--to", gate.url, "kill"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            while not gate.held.wait(0.1):  # the observable point: the server did the 4th request
+                assert proc.poll() is None, f"the sync ended before the gate: {proc.stderr.read().decode()}"
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    committed = 4 if kill_at == "commit" else 3  # the 4th batch is the 4th version's blob
+    assert [v.index for v in dst.list_versions("vision", "kill", "data")] == list(range(committed))
+    assert [r.id for r in dst.list_runs("vision", "kill")] == [run.id]
+
+    resumed = _cli_sync(env, url)
+    assert resumed["versions_present"] == committed and len(resumed["versions_sent"]) == n - committed
+    assert resumed["blobs_sent"] == n - 4  # the 4 blobs of its own the server got before the kill
+    assert resumed["runs_created"] == [] and resumed["history_rows"] == 0 and not resumed["skipped"]
+
+    local = get_client()
+    assert versions_of(dst, "vision") == versions_of(local, "local")  # digests, aliases, metadata
+    assert [v.index for v in dst.list_versions("vision", "kill", "data")] == list(range(n))  # none twice
+    assert runs_of_project(dst, "vision", "kill") == runs_of_project(local, "local", "kill")
+    for v in dst.list_versions("vision", "kill", "data"):  # the bytes on the server hash to the digests
+        assert dst.download(list(dst.manifest(v.manifest_key)), cairn_home.parent / f"dl{v.index}", v) == 2
+
+    again = _cli_sync(env, url)
+    assert (again["versions_sent"], again["links_sent"], again["runs_created"], again["runs_updated"]) == (
+        [],
+        [],
+        [],
+        [],
+    )
+    assert again["blobs_sent"] == 0 and again["history_rows"] == 0 and again["versions_present"] == n
