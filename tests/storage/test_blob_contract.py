@@ -61,6 +61,16 @@ def test_has_of_nothing_and_of_unknown_digests(store):
     assert store.has(iter(UNKNOWN)) == set()
 
 
+@pytest.mark.parametrize("kind", [list, set, frozenset])
+def test_has_of_any_collection_answers_a_set(store, kind):
+    data = b"asked for in a frozenset"
+    digest, _ = store.put_bytes(data)
+    store.flush()
+    found = store.has(kind([digest, *UNKNOWN]))
+    assert found == {digest} and isinstance(found, set)
+    found.add("callers may add to the answer")
+
+
 @pytest.mark.parametrize("size", [0, 1, 1000, PACK_LIMIT - 1, PACK_LIMIT, LARGE])
 def test_put_file_small_and_large(store, tmp_path: Path, size: int):
     data = os.urandom(size)

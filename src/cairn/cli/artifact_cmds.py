@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from ..core.errors import ArtifactNotFoundError
+from ..core.manifest import Entry
 from ..core.names import LATEST
+from ..core.versions import VersionInfo
 from . import lookup, output, views
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of text.")
@@ -31,14 +33,14 @@ def _split_name(name: str) -> tuple[str | None, str]:
     return (project or None), rest
 
 
-def _put_outcome(before: dict[int, object], before_latest, v) -> dict:  # noqa: ANN001
+def _put_outcome(before: dict[int, VersionInfo], before_latest: VersionInfo | None, v: VersionInfo) -> dict:
     """What a put did: a new version (with its changes from the previous latest) or the
     version that already had this content, and which aliases moved to it."""
     from ..core.manifest import diff
 
     if v.id in before:
         old = before[v.id]
-        moved = [a for a in v.aliases if a not in old.aliases]  # type: ignore[attr-defined]
+        moved = [a for a in v.aliases if a not in old.aliases]
         return {"created": False, "same_as": v.version, "aliases_moved": moved}
     out: dict = {"created": True, "aliases_moved": [a for a in v.aliases]}
     if before_latest is None:
@@ -65,7 +67,7 @@ def _put_outcome(before: dict[int, object], before_latest, v) -> dict:  # noqa: 
     return out
 
 
-def _put_line(v, outcome: dict) -> str:  # noqa: ANN001
+def _put_line(v: VersionInfo, outcome: dict) -> str:
     where = f"{v.entity}/{v.project}/{v.name}"
     moved = ", ".join(outcome["aliases_moved"]) or "none"
     if not outcome["created"]:
@@ -122,6 +124,7 @@ def put(
         a = artifact_from_path(path, art_name, type_, description)
         run.log_artifact(a, aliases=list(aliases), tags=list(tags))
     v = a._version
+    assert v is not None, "log_artifact commits it"
     outcome = _put_outcome(before, before_latest, v)
     if as_json:
         output.json({**outcome, "version": views.version(v)})
@@ -149,6 +152,7 @@ def get(name: str, root: str | None, path_prefix: str | None, as_json: bool) -> 
     a = cairn.Api().artifact(name)
     where = a.download(root, path_prefix=path_prefix)
     if as_json:
+        assert a._version is not None, "the Api reads stored versions"
         output.json({"version": views.version(a._version), "root": where})
     else:
         output.line(f"{a.qualified_name} -> {where}")
@@ -280,9 +284,12 @@ def diff_cmd(a: str, b: str, stat: bool, as_json: bool) -> None:
 
     va, vb = lookup.version(a), lookup.version(b)
     c = lookup.client()
-    added, removed, changed = [], [], []
+    added: list[Entry] = []
+    removed: list[Entry] = []
+    changed: list[tuple[Entry, Entry]] = []
     for path, ea, eb in diff(c.manifest(va.manifest_key), c.manifest(vb.manifest_key)):
         if ea is None:
+            assert eb is not None, "diff yields paths of either side"
             added.append(eb)
         elif eb is None:
             removed.append(ea)
@@ -297,7 +304,7 @@ def diff_cmd(a: str, b: str, stat: bool, as_json: bool) -> None:
         "changed_delta_bytes": sum(n.size - o.size for o, n in changed),
     }
     if as_json:
-        doc = {"a": va.qualified_name, "b": vb.qualified_name, "stat": counts}
+        doc: dict[str, object] = {"a": va.qualified_name, "b": vb.qualified_name, "stat": counts}
         if not stat:
             doc.update(
                 added=[views.entry(e) for e in added],

@@ -36,6 +36,8 @@ def rm(name: str, delete_aliases: bool, collection: bool) -> None:
         if ":" in name:
             raise click.UsageError("--collection takes a collection name without ':version'")
         entity, project, rest = api._split(name)
+        if rest is None:
+            raise click.UsageError(f"name a collection (NAME, project/NAME or entity/project/NAME), not {name!r}")
         n = api._client.delete_collection(entity, project, rest, delete_aliases)
         output.line(f"deleted {entity}/{project}/{rest} ({n} versions); run `cairn gc` to reclaim its bytes")
         return

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
+from ..storage.base import BlobReader
 
 if TYPE_CHECKING:
     from ..engine.retention import Retention
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 
 
 class Client(Protocol):
-    entity: str  # the default entity of this client
+    @property
+    def entity(self) -> str:
+        """The default entity of this client (a server's: the caller's own)."""
 
     # bytes
     def ingest(self, paths: list[str]) -> dict[str, tuple[str, int]]:
@@ -38,7 +41,7 @@ class Client(Protocol):
         """Those of ``digests`` the store lacks (for a server: that the caller's project may
         not use without sending the bytes)."""
 
-    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BinaryIO:
+    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BlobReader:
         """A reader of an entry's bytes (blob or reference) of ``version`` (None: an entry
         just added, not yet logged); the caller verifies the digest."""
 

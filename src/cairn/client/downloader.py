@@ -9,7 +9,6 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from urllib3.exceptions import HTTPError
 
@@ -18,7 +17,9 @@ from ..core.errors import BlobNotFoundError, IntegrityError, NotFoundError, Stor
 from ..core.manifest import Entry
 from ..core.progress import NULL_TASK, Task
 from ..core.versions import VersionInfo
-from . import rpc as rpc_mod, transfer
+from ..storage.base import BlobReader
+from . import rpc as rpc_mod
+from . import transfer
 from .cache import BlobCache
 from .references import open_reference
 from .rpc import Presigned, Refused, Rpc, project_path
@@ -49,7 +50,7 @@ class Downloader:
         self.pending = pending
         self._urls: dict[str, str] = {}  # digest -> presigned GET URL, asked for in batches
 
-    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BinaryIO:
+    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BlobReader:
         if entry.ref is not None:
             return open_reference(entry)
         cached = self.cache.get(entry.digest)
@@ -210,7 +211,7 @@ class VersionReader:
     def __init__(self, downloader: Downloader, version: VersionInfo | None) -> None:
         self.downloader, self.version = downloader, version
 
-    def open(self, e: Entry) -> BinaryIO:
+    def open(self, e: Entry) -> BlobReader:
         return self.downloader.open_entry(e, self.version)
 
     def prepare(self, entries: list[Entry]) -> None:

@@ -13,21 +13,26 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from ..core import wire
 from ..core.errors import StoreError
-from ..core.manifest import Entry, Manifest
+from ..core.manifest import Entry, Manifest, SortedEntries
 from ..core.names import ArtifactRef, check_distributed_id
 from ..core.sizes import parse_size
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo, check_commit
+from ..storage.base import BlobReader
 from . import transfer
+from .base import Client
 from .cache import BlobCache
 from .downloader import Downloader
 from .rpc import Presigned, Rpc, api_path, new_pool, project_path
 from .settings import Settings
 from .statcache import StatCache
 from .uploader import Uploader
+
+if TYPE_CHECKING:
+    from ..engine.retention import Retention
 
 HISTORY_PAGE = 10_000  # history rows per GET when the caller wants them all
 CHUNKS_HELD = 20_000  # manifest chunks kept between calls (content-addressed: any may go)
@@ -76,7 +81,7 @@ class HttpClient:
     def missing_blobs(self, entity: str, project: str, digests: list[str]) -> set[str]:
         return self.uploader.missing(entity, project, digests)
 
-    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BinaryIO:
+    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BlobReader:
         return self.downloader.open_entry(entry, version)
 
     def download(self, entries: Iterable[Entry], root: Path, version: VersionInfo | None = None) -> int:
@@ -114,7 +119,7 @@ class HttpClient:
     def _art(self, req: CommitRequest, *rest: str) -> str:
         return project_path(req.entity, req.project, "artifacts", req.name, *rest)
 
-    def _entries_to_send(self, req: CommitRequest) -> list[Entry]:
+    def _entries_to_send(self, req: CommitRequest) -> list[Entry] | SortedEntries:
         if req.entries is not None:
             return req.entries
         return list(req.edits.upserts.values()) if req.edits else []
@@ -188,13 +193,13 @@ class HttpClient:
         )
         return got["deleted_versions"]
 
-    def set_retention(self, entity: str, project: str, name: str | None, policy: Any) -> None:
+    def set_retention(self, entity: str, project: str, name: str | None, policy: Retention | None) -> None:
         where = ("artifacts", name, "retention") if name is not None else ("retention",)
         self.rpc.json(
             "PUT", project_path(entity, project, *where), json_body={} if policy is None else policy.as_dict()
         )
 
-    def get_retention(self, entity: str, project: str, name: str | None) -> Any:
+    def get_retention(self, entity: str, project: str, name: str | None) -> Retention | None:
         from ..engine.retention import Retention
 
         where = ("artifacts", name, "retention") if name is not None else ("retention",)
@@ -305,3 +310,7 @@ class HttpClient:
 
     def close(self) -> None:
         self._pool.clear()
+
+
+# mypy checks here that HttpClient has every method of Client, typed alike
+_conforms: type[Client] = HttpClient

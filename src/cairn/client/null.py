@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from ..core.digest import digest_of, hasher
 from ..core.errors import ArtifactNotFoundError, RunNotFoundError, UsageError
@@ -21,7 +21,12 @@ from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef
 from ..core.progress import NULL_TASK, Task
 from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, RunState, VersionInfo
+from ..storage.base import BlobReader
 from . import transfer
+from .base import Client
+
+if TYPE_CHECKING:
+    from ..engine.retention import Retention
 
 DEFAULT_ENTITY = "local"
 _NOTHING = "mode='disabled' stores nothing, so there is nothing to read back; run without mode='disabled' (or WANDB_MODE / CAIRN_MODE) to keep it"
@@ -53,7 +58,7 @@ class HashOnlyBlobs:
     def flush(self) -> None:
         pass
 
-    def open(self, digest: str) -> BinaryIO:
+    def open(self, digest: str) -> BlobReader:
         raise UsageError(_NOTHING)
 
     def delete(self, digest: str) -> None:
@@ -83,10 +88,16 @@ class NullClient:
     def ingest_bytes(self, data: bytes) -> tuple[str, int]:
         return self._blobs.put_bytes(data)
 
-    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BinaryIO:
+    def missing_blobs(self, entity: str, project: str, digests: list[str]) -> set[str]:
+        return set()  # nothing is sent: there is nowhere to keep it
+
+    def open_entry(self, entry: Entry, version: VersionInfo | None = None) -> BlobReader:
         raise UsageError(_NOTHING)
 
     def download(self, entries: Iterable[Entry], root: Path, version: VersionInfo | None = None) -> int:
+        raise UsageError(_NOTHING)
+
+    def report_damaged(self, digest: str, version: VersionInfo | None = None) -> str:
         raise UsageError(_NOTHING)
 
     def manifest(self, key: str) -> Manifest:
@@ -188,11 +199,26 @@ class NullClient:
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
         return []
 
+    def update_collection(self, entity: str, project: str, name: str, **changes: Any) -> CollectionInfo:
+        raise UsageError(_NOTHING)
+
     def update_version(self, version_id: int, **changes: Any) -> VersionInfo:
         raise UsageError(_NOTHING)
 
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
         raise UsageError(_NOTHING)
+
+    def delete_collection(self, entity: str, project: str, name: str, delete_aliases: bool = False) -> int:
+        raise UsageError(_NOTHING)
+
+    def delete_project(self, entity: str, project: str, delete_aliases: bool = False) -> int:
+        raise UsageError(_NOTHING)
+
+    def set_retention(self, entity: str, project: str, name: str | None, policy: Retention | None) -> None:
+        raise UsageError(_NOTHING)
+
+    def get_retention(self, entity: str, project: str, name: str | None) -> Retention | None:
+        return None
 
     def alias_history(self, entity: str, project: str, name: str) -> list[dict]:
         return []
@@ -261,3 +287,7 @@ class NullClient:
 
     def close(self) -> None:
         pass
+
+
+# mypy checks here that NullClient has every method of Client, typed alike
+_conforms: type[Client] = NullClient

@@ -12,12 +12,12 @@ import logging
 import os
 import posixpath
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import quote, unquote, urlparse
 
 from ..core.errors import IntegrityError, NotFoundError, UsageError
 from ..core.manifest import Entry
 from ..core.names import join_name, normalize_path
+from ..storage.base import BlobReader
 from .hashing import hash_file
 
 log = logging.getLogger("cairn.references")
@@ -158,7 +158,7 @@ def _http_entry(uri: str, name: str | None, checksum: bool) -> Entry:
     return Entry(normalize_path(entry_name), f"uri:{uri}", size, uri)
 
 
-def open_reference(e: Entry) -> BinaryIO:
+def open_reference(e: Entry) -> BlobReader:
     """A reader of the referenced bytes; refuses a reference whose checksum no longer matches."""
     assert e.ref is not None
     u = urlparse(e.ref)

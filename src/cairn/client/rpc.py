@@ -23,7 +23,7 @@ import urllib3
 from urllib3 import BaseHTTPResponse
 
 from ..core import wire
-from ..core.errors import StoreError
+from ..core.errors import CairnError, StoreError
 from . import retry
 from .retry import RETRY_STATUS, Retry, Servers, retry_after
 from .settings import Settings
@@ -54,7 +54,7 @@ def project_path(entity: str, project: str, *rest: Any) -> str:
     return api_path("projects", entity, project, *rest)
 
 
-def _error_of(r: BaseHTTPResponse) -> Exception:
+def _error_of(r: BaseHTTPResponse) -> CairnError:
     try:
         body = json.loads(r.data)
     except ValueError:
@@ -108,7 +108,7 @@ class Rpc:
                 )
             except urllib3.exceptions.HTTPError as e:
                 other = self.servers.failed(base)
-                err = StoreError(
+                err: CairnError = StoreError(
                     f"cannot reach the cairn server at {self.servers} ({type(e).__name__}: {e}); "
                     "check CAIRN_BASE_URL and that the server is running"
                 )

@@ -12,11 +12,12 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from ..core.digest import digest_of, hasher
 from ..core.errors import FileChangedError
 from ..core.progress import NULL_TASK, Task
+from ..storage.base import BlobReader
 from .statcache import Sig, signature
 
 READ_SIZE = 1 << 20
@@ -35,7 +36,7 @@ class BlobSource(Protocol):
         """The bytes in pieces of up to 1 MiB, each reported to ``task``; checked to be
         ``digest``'s once the last one is handed out."""
 
-    def open(self) -> BinaryIO:
+    def open(self) -> BlobReader:
         """A reader of the bytes (unchecked: the caller verifies them)."""
 
     @property
@@ -60,7 +61,7 @@ class _Held:
         yield self.data
         task.advance(nbytes=len(self.data))
 
-    def open(self) -> BinaryIO:
+    def open(self) -> BlobReader:
         return io.BytesIO(self.data)
 
 
@@ -114,7 +115,7 @@ class LocalFile:
         if signature(os.stat(self.path)) != self.sig or digest_of(h) != digest:
             raise self._changed()
 
-    def open(self) -> BinaryIO:
+    def open(self) -> BlobReader:
         return open(self.path, "rb")
 
 

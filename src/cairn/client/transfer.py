@@ -3,20 +3,20 @@ download (verify every byte, write nothing outside the root, skip files that alr
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat as stat_mod
-import itertools
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from ..core.digest import digest_of, hasher, is_content_digest
 from ..core.errors import BlobNotFoundError, FileChangedError, IntegrityError, InvalidPathError, UsageError
 from ..core.manifest import Entry
-from ..core.progress import NULL_TASK, Task, current
 from ..core.names import all_canonical, normalize_path
-from ..storage.base import BlobStore, ChunkedCopies, SmallReads
+from ..core.progress import NULL_TASK, Task, current
+from ..storage.base import BlobReader, BlobStore, ChunkedCopies, SmallReads
 from .hashing import READ_SIZE, hash_file
 from .statcache import WHOLE, Sig, Span, StatCache, signature
 
@@ -70,7 +70,7 @@ def _listing(folder: str, rel: str) -> list[tuple]:
     """(sort key, full path, relative path, signature, is a folder) of each entry of
     ``folder``, in walk order."""
     head = folder if folder.endswith("/") else folder + "/"
-    found = []
+    found: list[tuple[str, str, str, tuple[int, int, int] | None, bool]] = []
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         with os.scandir(fd) as it:
@@ -370,7 +370,7 @@ class Reader(Protocol):
     workers: int  # files fetched at once (a network store waits on latency: more threads)
     small_batches: bool  # whether ``read_small`` serves many small blobs in one read
 
-    def open(self, e: Entry) -> BinaryIO:
+    def open(self, e: Entry) -> BlobReader:
         """A reader of the entry's bytes (blob or reference); the caller verifies them."""
 
     def prepare(self, entries: list[Entry]) -> None:
@@ -393,7 +393,7 @@ class StoreReader:
         self.blobs, self.workers = blobs, workers
         self.small_batches = isinstance(blobs, SmallReads)
 
-    def open(self, e: Entry) -> BinaryIO:
+    def open(self, e: Entry) -> BlobReader:
         if e.ref is not None:
             from .references import open_reference
 
@@ -596,7 +596,7 @@ def damage_error(err: IntegrityError, report: Callable[[str], str]) -> Integrity
     return IntegrityError(msg, path=path, digest=digest)
 
 
-def copy_verified(e: Entry, src: BinaryIO, dest: str | Path, task: Task = NULL_TASK) -> None:
+def copy_verified(e: Entry, src: BlobReader, dest: str | Path, task: Task = NULL_TASK) -> None:
     """Copy ``src`` to ``dest`` while hashing (bytes reported to ``task``); IntegrityError
     unless it is ``e``'s content."""
     h = hasher()

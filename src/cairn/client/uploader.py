@@ -10,7 +10,7 @@ import logging
 import os
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -18,7 +18,8 @@ from ..core.digest import digest_of, hasher
 from ..core.errors import FileChangedError, IntegrityError, StoreError
 from ..core.manifest import Entry
 from ..core.progress import NULL_TASK, Task, current
-from . import rpc as rpc_mod, transfer
+from . import rpc as rpc_mod
+from . import transfer
 from .rpc import Presigned, Rpc, project_path
 from .sources import BlobSource, Bytes, HeldFile, LocalFile
 from .hashing import hash_file
@@ -151,7 +152,7 @@ class Uploader:
             ]
         return set(missing)
 
-    def upload(self, entity: str, project: str, entries: list[Entry]) -> None:
+    def upload(self, entity: str, project: str, entries: Iterable[Entry]) -> None:
         """Send the blobs of ``entries`` that the project lacks (progress task "uploading")."""
         digests = list(dict.fromkeys(e.digest for e in entries if e.ref is None))
         missing = sorted(self.missing(entity, project, digests))

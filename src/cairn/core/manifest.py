@@ -470,7 +470,7 @@ def apply_edits(
             split: dict[int, list[str]] = {}
             for p in paths:
                 split.setdefault(min(bisect_left(lasts, p), len(kids) - 1), []).append(p)
-            expanded = []
+            expanded: list[Child | _Subtree] = []
             for i, k in enumerate(kids):
                 if i in split:
                     nxt.append((k, level - 1, split[i]))
@@ -507,7 +507,7 @@ def apply_edits(
                 return _root(last)  # built here from two or more items: a real root
             sub = last if isinstance(last, _Subtree) else _Subtree(last, stage - 1)  # type: ignore[arg-type]
             return _root(_unwrap(manifest, sub))
-        out: list[Child | _Subtree] = []
+        out: list[Entry | Child | _Subtree] = []
         cur: list = []
         todo = list(reversed(seq))
         while todo:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import UsageError
-from .manifest import Entry
+from .manifest import Entry, SortedEntries
 
 
 # States are StrEnums: each member is the very string stored (SQLite, PostgreSQL, JSON) and
@@ -98,6 +98,14 @@ class VersionInfo:
         return f"{self.source_entity}/{self.source_project}/{self.source_name}:v{self.source_index}"
 
     @property
+    def source_collection(self) -> tuple[str, str, str]:
+        """(entity, project, name) of the collection whose version holds the files (its own unless a link)."""
+        if self.link_of is None:
+            return self.entity, self.project, self.name
+        assert self.source_entity and self.source_project and self.source_name, "a link names its source"
+        return self.source_entity, self.source_project, self.source_name
+
+    @property
     def content_project(self) -> tuple[str, str]:
         """(entity, project) whose store holds this version's bytes: a link's are its source's."""
         if self.link_of is None:
@@ -156,7 +164,7 @@ class CommitRequest:
     project: str
     name: str
     type: str
-    entries: list[Entry] | None = None
+    entries: list[Entry] | SortedEntries | None = None  # SortedEntries: an in-process SDK's spilled entries
     base_version_id: int | None = None
     # the manifest key of the base the caller saw: the commit is refused if the base's id
     # names another manifest by then (SQLite numbers a new row like a dropped newest one)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from . import errors as E
 from .manifest import Entry
@@ -25,6 +25,10 @@ def _dt(v: datetime | None) -> str | None:
     return v.isoformat() if v else None
 
 
+@overload
+def _pdt(v: str) -> datetime: ...
+@overload
+def _pdt(v: str | None) -> datetime | None: ...
 def _pdt(v: str | None) -> datetime | None:
     return datetime.fromisoformat(v) if v else None
 
@@ -207,7 +211,8 @@ def error_in(body: Any, status: int) -> E.CairnError:
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict):
         return E.StoreError(f"the server answered HTTP {status} without a cairn error body")
-    cls = _ERRORS.get(err.get("type") if isinstance(err.get("type"), str) else "", E.CairnError)
+    kind = err.get("type")
+    cls = _ERRORS.get(kind if isinstance(kind, str) else "", E.CairnError)
     msg = err.get("message")
     fields = {k: v for k, v in err.items() if k not in ("type", "message")}
     return cls.from_wire(msg if isinstance(msg, str) else f"HTTP {status}", fields)

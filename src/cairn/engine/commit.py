@@ -81,8 +81,11 @@ def existing_root(ms: MetaStore, req: CommitRequest, entries: Iterable[mf.Entry]
 
 
 def build_root(
-    ms: MetaStore, req: CommitRequest, chunks: dict[str, bytes], entries: list[mf.Entry] | None = None
-) -> tuple[mf.Root, list[mf.Entry], str | None]:
+    ms: MetaStore,
+    req: CommitRequest,
+    chunks: dict[str, bytes],
+    entries: list[mf.Entry] | mf.SortedEntries | None = None,
+) -> tuple[mf.Root, list[mf.Entry] | mf.SortedEntries, str | None]:
     """The new manifest's root, the entries whose blobs the commit must check, and the
     manifest key of the base version it was built on (None for a full build).
     ``entries``: ``req.entries`` already through ``sorted_entries``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ..core import manifest as mf
 from ..core.errors import ConflictError, LockedError, UsageError
@@ -24,7 +24,7 @@ from .commit import check_blobs, commit_in_tx, sorted_entries, validate_request,
 OPEN, FINISHED = DraftState.OPEN, DraftState.FINISHED
 
 
-def check_draft_entries(entries: list[mf.Entry]) -> None:
+def check_draft_entries(entries: Iterable[mf.Entry]) -> None:
     """Contributions are rows (``draft_entries``): an entry's digest is at most
     ``MAX_ENTRY_DIGEST`` characters and its reference is text that can be stored."""
     for e in entries:
@@ -57,7 +57,7 @@ def _draft(tx: Tx, art, distributed_id: str):  # noqa: ANN001, ANN202
     return row
 
 
-def _merge(tx: Tx, draft_id: int, entries: list[mf.Entry], run_id: str | None, name: str) -> None:
+def _merge(tx: Tx, draft_id: int, entries: Iterable[mf.Entry], run_id: str | None, name: str) -> None:
     by_path = {e.path: e for e in entries}
     known: dict[str, tuple[str, str | None]] = {}
     for part in batches(list(by_path)):

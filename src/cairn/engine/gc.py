@@ -94,6 +94,12 @@ class _Run:
         with Scratch() as self.scratch:
             return self._run()
 
+    @property
+    def _sc(self) -> Scratch:
+        """The scratch tables of the running ``run``."""
+        assert self.scratch is not None, "gc's steps run inside run()"
+        return self.scratch
+
     def _run(self) -> GcReport:
         skip = self._policies()
         if not self.opts.dry_run:
@@ -156,7 +162,7 @@ class _Run:
     # -- 3. what is live -------------------------------------------------------------
     def _live(self, skip: set[int]) -> set[str]:
         """The live manifest chunks; the live blobs go to the scratch table ``live``."""
-        scratch = self.scratch
+        scratch = self._sc
         with self.ms.read() as tx:
             roots = [
                 (vid, key)
@@ -220,10 +226,10 @@ class _Run:
     def _stored_blobs(self) -> None:
         """List the blob store into the scratch table ``stored``."""
         with self.reporter.task(LIST) as task:
-            for n in self.scratch.add_stored(_iter_stored(self.blobs)):
+            for n in self._sc.add_stored(_iter_stored(self.blobs)):
                 task.advance(files=n)
-            self.scratch.index("stored")
-            count, size = self.scratch.stored_tally()
+            self._sc.index("stored")
+            count, size = self._sc.stored_tally()
             task.advance(nbytes=size)
         self.report.blobs.add(count, size)
 
@@ -236,8 +242,8 @@ class _Run:
     # -- dry run -----------------------------------------------------------------------
     def _dry(self, chunk_sizes: dict[str, int], live_chunks: set) -> None:
         r = self.report
-        r.referenced_blobs.add(*self.scratch.stored_tally(live=True))
-        r.removed_blobs.add(*self.scratch.stored_tally(live=False))
+        r.referenced_blobs.add(*self._sc.stored_tally(live=True))
+        r.removed_blobs.add(*self._sc.stored_tally(live=False))
         for k, size in chunk_sizes.items():
             (r.referenced_chunks if k in live_chunks else r.removed_chunks).add(1, size)
         for _, size in self._temp_items():
@@ -265,7 +271,7 @@ class _Run:
     def _condemn(self, chunk_sizes: dict[str, int], live_chunks: set) -> None:
         cut = gcmarks.cutoff(self.now, self.grace)
         claim_cut = cut
-        scratch = self.scratch
+        scratch = self._sc
         scratch.set_marks(self._iter_marks(cut))
         chunk_marks = scratch.db.execute(
             f"SELECT d, old FROM marks WHERE kind = '{CHUNK}' AND state = '{MARKED}'"
@@ -276,12 +282,12 @@ class _Run:
         self.remove_task = self.reporter.task(REMOVE)
         self.remove_task.add_total(files=len(doomed[BLOB]) + len(doomed[CHUNK]), nbytes=sum(doomed_sizes.values()))
         unmark = itertools.chain([unmark_chunks], ([(BLOB, d) for d in page] for page in scratch.live_marks(BLOB)))
-        for part in unmark:
-            if not part:
+        for pairs in unmark:
+            if not pairs:
                 continue
             with self.ms.write() as tx:
                 gcmarks.guard(tx, exclusive=True)
-                for kind, d in part:
+                for kind, d in pairs:
                     tx.execute(
                         "DELETE FROM gc_marks WHERE kind = :k AND digest = :d AND state = :s",
                         {"k": kind, "d": d, "s": MARKED},
@@ -330,7 +336,7 @@ class _Run:
 
     # -- 5. mark -------------------------------------------------------------------------
     def _mark(self, chunk_sizes: dict[str, int], live_chunks: set) -> None:
-        scratch = self.scratch
+        scratch = self._sc
         scratch.set_marks(self._iter_marks(self.now))  # as they are now, after condemning
         self.report.referenced_blobs.add(*scratch.stored_tally(live=True))
         known_chunks = dict(scratch.db.execute(f"SELECT d, state FROM marks WHERE kind = '{CHUNK}'").fetchall())
@@ -398,10 +404,11 @@ class _Run:
         remove = getattr(self.blobs, "remove_upload", None)
         for handle, size in list(self._temp_items()):
             try:
-                if remove is not None and not hasattr(handle, "unlink"):
-                    remove(handle)
-                else:
+                if isinstance(handle, Path):
                     handle.unlink()
+                else:
+                    assert remove is not None, handle  # only a store with remove_upload yields other handles
+                    remove(handle)
             except FileNotFoundError:
                 continue
             self.report.removed_temp.add(1, size)

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from ..core.errors import BlobNotFoundError, StoreError
-from ..storage.base import BlobStore
+from ..storage.base import BlobStore, Recipes
 from ..storage.meta.sql import MetaStore, Tx, batches, in_list
 
 log = logging.getLogger("cairn.gc")
@@ -164,15 +164,15 @@ def settle(tx: Tx, blobs: BlobStore, entries: Iterable, chunk_keys: Iterable[str
 
 def _relied_on(blobs: BlobStore, entries: Iterable) -> Iterator[str]:  # noqa: ANN001
     """The blobs that entries rely on: their digests, and the chunks of chunked blobs."""
-    parts = getattr(blobs, "recipe_parts", None)  # only a store that chunks huge files has it
+    chunked = blobs if isinstance(blobs, Recipes) else None  # only a store that chunks huge files
     big: list[str] = []
     for e in entries:
         if e.ref is None:
             yield e.digest
-            if parts is not None and e.size >= blobs.chunked_min:
+            if chunked is not None and e.size >= chunked.chunked_min:
                 big.append(e.digest)
-    if big:
-        for chunk_list in parts(big).values():
+    if big and chunked is not None:
+        for chunk_list in chunked.recipe_parts(big).values():
             yield from chunk_list
 
 

@@ -106,7 +106,8 @@ def rows(
     at most that many spread evenly over the matching rows (first and last included)."""
     if samples is not None and not 1 <= samples <= MAX_SAMPLES:
         raise UsageError(f"samples must be between 1 and {MAX_SAMPLES}, not {samples}")
-    where, params = ["run_id = :rid"], {"rid": run_id}
+    where = ["run_id = :rid"]
+    params: dict[str, Any] = {"rid": run_id}
     if min_step is not None:
         where.append("step >= :lo")
         params["lo"] = int(min_step)

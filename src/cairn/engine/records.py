@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Literal, overload
 
 from ..core.errors import ArtifactNotFoundError, ConflictError, RunNotFoundError, UsageError
 from ..core.limits import check_int
@@ -11,6 +12,10 @@ from ..core.versions import COMMITTED, LINKS, LOGGED, CollectionInfo, RunInfo, V
 from ..storage.meta.sql import Tx, as_utc, batches, in_list, insert_ignore
 
 
+@overload
+def project_id(tx: Tx, entity: str, project: str, create: Literal[True]) -> int: ...
+@overload
+def project_id(tx: Tx, entity: str, project: str, create: bool = False) -> int | None: ...
 def project_id(tx: Tx, entity: str, project: str, create: bool = False) -> int | None:
     q = "SELECT id FROM projects WHERE entity = :e AND name = :p"
     params = {"e": entity, "p": project}

@@ -388,8 +388,8 @@ class _StoredBlobs(_BlobChecker):
         for d in wanted:
             if d not in found:
                 out[d] = "is missing"
-            elif found[d] is not None:
-                out[d] = found[d]
+            elif (why := found[d]) is not None:
+                out[d] = why
         return out
 
     def unreferenced_damage(self) -> Iterator[tuple[str, str]]:

@@ -4,6 +4,7 @@ it (so a change is never without its record, nor a record without its change).""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ..storage.meta.sql import MetaStore, Tx, as_utc, insert
@@ -33,10 +34,10 @@ def record(tx: Tx, version_id: int, action: str, detail: dict[str, Any], by: str
 def edit_detail(
     old: Any,
     values: dict[str, Any],
-    aliases_before: list[str],
-    aliases_after: list[str],
-    tags_before: list[str],
-    tags_after: list[str] | None,
+    aliases_before: Sequence[str],
+    aliases_after: Sequence[str],
+    tags_before: Sequence[str],
+    tags_after: Sequence[str] | None,
 ) -> dict[str, Any]:
     """What an edit changed, by name: fields, metadata keys, aliases and tags added or removed.
     Metadata values are not copied (they may be large); the version shows the current ones."""
@@ -68,7 +69,7 @@ def edit_detail(
 _MISSING = object()
 
 
-def _delta(before: list[str], after: list[str]) -> tuple[list[str], list[str]]:
+def _delta(before: Sequence[str], after: Sequence[str]) -> tuple[list[str], list[str]]:
     return sorted(set(after) - set(before)), sorted(set(before) - set(after))
 
 

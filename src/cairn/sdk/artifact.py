@@ -383,8 +383,7 @@ class Artifact(LinkMembers):
         tmp = tempfile.mkdtemp(prefix="cairn-new-file-")
         weakref.finalize(self, shutil.rmtree, tmp, True)
         path = os.path.join(tmp, os.path.basename(entry_name))
-        kw = {} if "b" in mode else {"encoding": encoding or "utf-8"}
-        with open(path, mode, **kw) as f:
+        with open(path, mode, encoding=None if "b" in mode else encoding or "utf-8") as f:
             yield f
         self.add_file(path, entry_name)
         self._state.forget_local(entry_name)  # the temp file is not the user's

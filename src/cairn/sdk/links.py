@@ -10,7 +10,7 @@ on its source's entity as well: a link never opens a source to someone who canno
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..core.errors import UsageError
@@ -57,9 +57,20 @@ class LinkMembers:
     """The link-related members of ``Artifact`` (mixed in; needs ``_version``, ``_client``,
     ``_logged``, ``_require_committed``, ``_committed_as`` and ``save`` from it)."""
 
-    _version: "VersionInfo | None"
     _name: str
-    _client: "Client"
+
+    if TYPE_CHECKING:  # Artifact's (declared here for the type checker only: at run time Artifact's own)
+
+        @property
+        def _version(self) -> VersionInfo | None: ...
+        @property
+        def _client(self) -> Client: ...
+        def _logged(self, member: str) -> VersionInfo: ...
+        def _require_committed(self, member: str) -> VersionInfo: ...
+        def _committed_as(self, info: VersionInfo, client: Client) -> None: ...
+        def save(self, project: str | None = None, settings: Any = None) -> Artifact: ...
+        @classmethod
+        def _from_version(cls, info: VersionInfo, client: Client) -> Artifact: ...
 
     @property
     def is_link(self) -> bool:
@@ -78,20 +89,18 @@ class LinkMembers:
     @property
     def source_version(self) -> str:
         """``vN`` of the version that holds the files (this one's, unless a link)."""
-        v = self._logged("source_version")  # type: ignore[attr-defined]
+        v = self._logged("source_version")
         return f"v{v.source_index}" if v.is_link else v.version
 
     @property
     def source_entity(self) -> str:
         """The entity of the version that holds the files."""
-        v = self._logged("source_entity")  # type: ignore[attr-defined]
-        return v.source_entity if v.is_link else v.entity
+        return self._logged("source_entity").source_collection[0]
 
     @property
     def source_project(self) -> str:
         """The project of the version that holds the files."""
-        v = self._logged("source_project")  # type: ignore[attr-defined]
-        return v.source_project if v.is_link else v.project
+        return self._logged("source_project").source_collection[1]
 
     @property
     def source_qualified_name(self) -> str:
@@ -101,38 +110,35 @@ class LinkMembers:
     @property
     def source_artifact(self) -> "Artifact":
         """The version this one points at (itself, unless a link)."""
-        v = self._logged("source_artifact")  # type: ignore[attr-defined]
-        if not v.is_link:
-            return self  # type: ignore[return-value]
-        return type(self)._from_version(self._client.get_version(v.link_of), self._client)  # type: ignore[attr-defined]
+        v = self._logged("source_artifact")
+        if v.link_of is None:
+            return self  # type: ignore[return-value]  # LinkMembers is mixed into Artifact only
+        return type(self)._from_version(self._client.get_version(v.link_of), self._client)
 
     @property
     def linked_artifacts(self) -> list["Artifact"]:
         """The links to this version (empty for a link, as in W&B)."""
-        v = self._logged("linked_artifacts")  # type: ignore[attr-defined]
+        v = self._logged("linked_artifacts")
         if v.is_link:
             return []
-        return [type(self)._from_version(x, self._client) for x in self._client.version_links(v.id)]  # type: ignore[attr-defined]
+        return [type(self)._from_version(x, self._client) for x in self._client.version_links(v.id)]
 
     @property
     def collection(self) -> "ArtifactCollection":
         """The collection this version was fetched from (a link's is its collection of links)."""
-        v = self._logged("collection")  # type: ignore[attr-defined]
+        v = self._logged("collection")
         return _collection(self._client, v.entity, v.project, v.name)
 
     @property
     def source_collection(self) -> "ArtifactCollection":
         """The collection of the version that holds the files (this one's, unless a link)."""
-        v = self._logged("source_collection")  # type: ignore[attr-defined]
-        if not v.is_link:
-            return _collection(self._client, v.entity, v.project, v.name)
-        return _collection(self._client, v.source_entity, v.source_project, v.source_name)
+        return _collection(self._client, *self._logged("source_collection").source_collection)
 
     @property
     def url(self) -> str:
         """The version's page in the web UI of the server in use; "" on the embedded store
         (as W&B's is without an app URL)."""
-        v = self._logged("url")  # type: ignore[attr-defined]
+        v = self._logged("url")
         base = getattr(self._client, "base_url", None)
         if not base:
             return ""
@@ -146,27 +152,27 @@ class LinkMembers:
         if isinstance(aliases, str):
             raise UsageError("aliases must be a list of strings, not one string")
         if self._version is None:
-            self.save()  # type: ignore[attr-defined]
-        v = self._require_committed("link")  # type: ignore[attr-defined]
+            self.save()
+        v = self._require_committed("link")
         active = current.active()
         project = active.project if active is not None else os.environ.get("CAIRN_PROJECT") or DEFAULT_PROJECT
-        entity = active.entity if active is not None else (v.source_entity if v.is_link else v.entity)
+        entity = active.entity if active is not None else v.source_collection[0]
         t_entity, t_project, t_name = parse_target(target_path, entity, project)
         info = self._client.link_version(
             v.id, t_entity, t_project, t_name, list(aliases or []), active.id if active is not None else None
         )
-        return type(self)._from_version(info, self._client)  # type: ignore[attr-defined]
+        return type(self)._from_version(info, self._client)
 
     def unlink(self) -> None:
         """Remove this link from its collection; the source version is untouched. A
         ValueError when this version is not a link."""
-        v = self._require_committed("unlink")  # type: ignore[attr-defined]
+        v = self._require_committed("unlink")
         if not v.is_link:
             raise UsageError(
                 f"artifact {v.qualified_name!r} is not a link and cannot be unlinked; use delete() to delete it"
             )
         self._client.unlink_version(v.id)
-        self._committed_as(self._client.get_version(v.id), self._client)  # type: ignore[attr-defined]
+        self._committed_as(self._client.get_version(v.id), self._client)
 
 
 def _collection(client: "Client", entity: str, project: str, name: str) -> "ArtifactCollection":

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from ..core.versions import RunInfo
 
 
+def _editable(field: str, doc: str) -> Any:  # a property of PublicRun: edited in memory, stored by update()
+    return property(
+        lambda self: self._edited()[field], lambda self, value: self._edited().__setitem__(field, value), doc=doc
+    )
+
+
 class PublicRun:
     """A run as the Api sees it: its attributes, its record (config, summary, history) and
     its lineage. Change ``name``, ``tags``, ``notes`` or ``config`` and call ``update()``;
@@ -65,16 +71,10 @@ class PublicRun:
             }
         return self.__dict__["_edits"]
 
-    def _edit(field: str, doc: str):  # noqa: N805, ANN202
-        return property(
-            lambda self: self._edited()[field], lambda self, value: self._edited().__setitem__(field, value), doc=doc
-        )
-
-    name = _edit("name", "The run's display name; assign one, then ``update()``.")
-    tags = _edit("tags", "The run's tags; assign a list, then ``update()``.")
-    notes = _edit("notes", "The run's notes; assign them, then ``update()``.")
-    config = _edit("config", "The run's config (a dict); change it, then ``update()``.")
-    del _edit
+    name = _editable("name", "The run's display name; assign one, then ``update()``.")
+    tags = _editable("tags", "The run's tags; assign a list, then ``update()``.")
+    notes = _editable("notes", "The run's notes; assign them, then ``update()``.")
+    config = _editable("config", "The run's config (a dict); change it, then ``update()``.")
 
     @property
     def summary(self) -> Summary:

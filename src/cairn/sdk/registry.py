@@ -87,9 +87,9 @@ class RegistryCalls:
         type_ = "model"
         if name is not None:
             try:
-                existing = self._client.resolve(  # type: ignore[attr-defined]
+                existing = self._client.resolve(  # type: ignore[attr-defined]  # a mixin: Run's attributes
                     _ref(f"{name}:latest"),
-                    self.entity,
+                    self.entity,  # type: ignore[attr-defined]
                     self.project,  # type: ignore[attr-defined]
                 )
             except NotFoundError:

@@ -24,8 +24,9 @@ class Run(RegistryCalls, PublicRun):
     """A process that logs (outputs) and uses (inputs) artifact versions and keeps a record
     (config, history, summary); the attributes and lineage of ``PublicRun``, plus the writing calls."""
 
-    config = None  # instance attributes here (mutable), not PublicRun's read-only views
-    summary = None
+    # instance attributes here (mutable), set in __init__: these class attributes hide PublicRun's views
+    config: Config = None  # type: ignore[assignment]  # never None on an instance (mypy cannot see __init__'s order)
+    summary: Summary = None  # type: ignore[assignment]  # likewise
 
     def __init__(
         self,
@@ -364,7 +365,7 @@ def init(
     if run_mode == "disabled":
         from ..client.null import NullClient
 
-        client = NullClient(env("ENTITY"))
+        client: Client = NullClient(env("ENTITY"))
     else:
         settings_ = Settings.from_env()
         if run_mode == "offline" and settings_.base_url:

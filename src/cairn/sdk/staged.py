@@ -14,7 +14,7 @@ import json
 import sqlite3
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from ..core.errors import StoreError
 from ..core.manifest import Entry, SortedEntries
@@ -110,7 +110,7 @@ class StagedEntries:
             prev = e.path
         return True
 
-    def _add_run(self, paths: list[str], digests: list[str], sizes: list[int], locals_: list[str | None]) -> None:
+    def _add_run(self, paths: list[str], digests: list[str], sizes: list[int], locals_: Sequence[str | None]) -> None:
         """Plain files in order, all after every path here, as one row."""
         assert self._db is not None
         with _disk_errors():

@@ -154,7 +154,7 @@ class New(State):
             req.base_version_id, req.base_manifest_key = base.id, base.manifest_key
             req.edits = Edits(upserts={e.path: e for e in self.staged.sorted()})
         else:
-            req.entries = self.staged.for_commit()  # type: ignore[assignment]
+            req.entries = self.staged.for_commit()
 
     def close(self) -> None:
         self.staged.close()
@@ -166,7 +166,7 @@ class Upserted(State):
 
     def __init__(self, contributed: State, distributed_id: str, entity: str, project: str) -> None:
         # upserted again: the same files, contributed again
-        self.contributed = contributed.contributed if isinstance(contributed, Upserted) else contributed
+        self.contributed: State = contributed.contributed if isinstance(contributed, Upserted) else contributed
         self.distributed_id, self.entity, self.project = distributed_id, entity, project
 
     def entries(self) -> Iterator[mf.Entry]:
@@ -271,6 +271,8 @@ class Draft(State):
 
 class Committed(State):
     """A stored version; its entries are read from the manifest as they are iterated."""
+
+    version: VersionInfo  # never None here
 
     def __init__(self, version: VersionInfo, client: "Client") -> None:
         self.version, self.client = version, client

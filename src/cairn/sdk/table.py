@@ -61,7 +61,7 @@ class Table:
         for row, v in zip(self.data, data):
             row.append(v)
 
-    def get_column(self, name: str, convert_to: str | None = None) -> list[Any]:
+    def get_column(self, name: str, convert_to: str | None = None) -> Any:  # a list, or a numpy array
         if name not in self.columns:
             raise KeyError(f"table has no column {name!r}; columns: {self.columns}")
         i = self.columns.index(name)

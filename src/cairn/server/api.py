@@ -121,7 +121,8 @@ def whoami(who: Who) -> dict:
 
 @router.get("/projects")
 def projects(c: Ctx, who: Who, entity: EntityQuery = None) -> dict:
-    out, seen = [], {}
+    out = []
+    seen: dict[str, bool] = {}
     for e, p in c.engine.list_projects(entity):
         if authz.can_read(c, who, e, seen):
             out.append({"entity": e, "project": p})

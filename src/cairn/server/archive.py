@@ -13,10 +13,10 @@ import logging
 import tarfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
 
 from ..core.errors import IntegrityError
 from ..core.manifest import Entry
+from ..storage.base import BlobReader
 
 log = logging.getLogger("cairn.server.archive")
 
@@ -36,7 +36,7 @@ def _pad(size: int) -> bytes:
 
 
 def tar_stream(
-    entries: Iterable[Entry], strip: str, root: str, open_blob: Callable[[str], BinaryIO], mtime: float | None = None
+    entries: Iterable[Entry], strip: str, root: str, open_blob: Callable[[str], BlobReader], mtime: float | None = None
 ) -> Iterator[bytes]:
     """The tar bytes of ``entries`` (each path minus the prefix ``strip``, under the folder
     ``root``), in pieces of about ``READ`` bytes: small files are gathered, as each piece
@@ -55,7 +55,7 @@ def tar_stream(
 
 
 def _pieces(
-    entries: Iterable[Entry], strip: str, root: str, open_blob: Callable[[str], BinaryIO], mtime: float | None
+    entries: Iterable[Entry], strip: str, root: str, open_blob: Callable[[str], BlobReader], mtime: float | None
 ) -> Iterator[bytes]:
     mtime = time.time() if mtime is None else mtime
     refs: list[str] = []

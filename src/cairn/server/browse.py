@@ -244,6 +244,13 @@ class Change:
     new: Entry | None
 
     @property
+    def entry(self) -> Entry:
+        """The entry as it is now, or as it was for a removed path."""
+        e = self.new or self.old
+        assert e is not None, "a change has an old or a new side"
+        return e
+
+    @property
     def delta(self) -> int:
         return (self.new.size if self.new else 0) - (self.old.size if self.old else 0)
 

@@ -72,7 +72,7 @@ def fold(found: list[Change], old: Tree, new: Tree) -> list[Change | FolderChang
         if len(members) == 1:
             out.append(members[0])
         else:
-            size = sum((m.new or m.old).size for m in members)  # type: ignore[union-attr]
+            size = sum(m.entry.size for m in members)
             out.append(FolderChange(item[1], item[0], len(members), size))
     return out
 

@@ -5,7 +5,7 @@ the edge and what the OpenAPI document states. Every limit comes from ``core/lim
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError
@@ -283,7 +283,10 @@ class RunPatch(Body):
     name: Label | None = None
 
 
-def parse_json_body(model: type[BaseModel], data: bytes) -> BaseModel:
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_json_body(model: type[M], data: bytes) -> M:
     """``model`` from a raw JSON body that may hold NaN and infinities (a run's values do);
     a body that does not fit raises ``RequestValidationError`` (the one 400 shape)."""
     import json
@@ -355,7 +358,7 @@ def validation_message(errors: list[dict]) -> str:
         # other parts name a union member (a tag such as "3"): not a place in the body
     msg = err.get("msg", "malformed")
     if err.get("type") == "string_pattern_mismatch":
-        msg = f"must be {PATTERN_HELP.get((err.get('ctx') or {}).get('pattern'), 'in the documented form')}"
+        msg = f"must be {PATTERN_HELP.get(str((err.get('ctx') or {}).get('pattern')), 'in the documented form')}"
     value = err.get("input")
     shown = f" ({value[:80]!r})" if isinstance(value, str) else f" ({value})" if type(value) is int else ""
     return f"invalid request: {where}{shown}: {msg}"

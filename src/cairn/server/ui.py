@@ -10,6 +10,7 @@ Jinja autoescapes everything; pages send a strict Content-Security-Policy (no in
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -405,15 +406,16 @@ def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLRes
     counts = {k: sum(1 for x in found if x.kind == k) for k in ("added", "removed", "changed")}
     kind = request.query_params.get("kind")
     shown = [x for x in found if x.kind == kind] if kind in counts else found
+    rows: Sequence[browse.Change | diff_view.FolderChange] = shown
     if shown and a.manifest_key != b.manifest_key:  # a folder added or removed whole: one row
         cache = _cache(request)
-        shown = diff_view.fold(
+        rows = diff_view.fold(
             shown,
             browse.Tree(c.engine.manifest(a.manifest_key), cache),
             browse.Tree(c.engine.manifest(b.manifest_key), cache),
         )
     page = _page(request)
-    pages = max((len(shown) + DIFF_PAGE - 1) // DIFF_PAGE, 1)
+    pages = max((len(rows) + DIFF_PAGE - 1) // DIFF_PAGE, 1)
     return render(
         request,
         "diff.html",
@@ -428,7 +430,7 @@ def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLRes
         counts=counts,
         total=len(found),
         kind=kind if kind in counts else None,
-        rows=shown[(page - 1) * DIFF_PAGE : page * DIFF_PAGE],
+        rows=rows[(page - 1) * DIFF_PAGE : page * DIFF_PAGE],
         page=page,
         pages=pages,
         delta=sum(x.delta for x in found),
@@ -571,7 +573,7 @@ def raw_file(entity: str, project: str, name: str, alias: str, request: Request)
         headers["Content-Disposition"] = attachment(filename)
     headers["Accept-Ranges"] = "bytes"
     wanted = byte_range(request.headers.get("range"), entry.size)
-    if wanted == "unsatisfiable":
+    if isinstance(wanted, str):  # "unsatisfiable"
         return Response(
             status_code=416, headers={**headers, "Content-Range": f"bytes */{entry.size}", "Content-Length": "0"}
         )

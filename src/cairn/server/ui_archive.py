@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
 from ..core.errors import NotFoundError
 from ..core.manifest import Entry
-from ..storage.base import BlobStore
+from ..storage.base import BlobReader, BlobStore
 from . import archive, browse
 from .api import attachment
 from .ui import _cache, _names, _not_api, _readable_version
@@ -27,14 +26,14 @@ SMALL = 64 * 1024  # what the local store packs into its SQLite file (storage/bl
 BATCH_FILES, BATCH_BYTES = 512, 8 * 1024 * 1024
 
 
-def prefetched(entries: Iterable[Entry], blobs: BlobStore) -> tuple[Iterator[Entry], Callable[[str], BinaryIO]]:
+def prefetched(entries: Iterable[Entry], blobs: BlobStore) -> tuple[Iterator[Entry], Callable[[str], BlobReader]]:
     """``entries`` again, and an opener that serves their small blobs from one read per batch
     (the store's ``read_small``, where it has one) instead of one query each: measured on the
     1,000-file folder of bench/ui_pages.py. A batch holds at most BATCH_BYTES of small blobs."""
     read_small = getattr(blobs, "read_small", None)
     held: dict[str, bytes] = {}
 
-    def open_blob(digest: str) -> BinaryIO:
+    def open_blob(digest: str) -> BlobReader:
         data = held.get(digest)
         return io.BytesIO(data) if data is not None else blobs.open(digest)
 

@@ -37,7 +37,8 @@ def search_page(request: Request) -> HTMLResponse:
     c, who = _ctx(request), _who(request)
     q = request.query_params.get("q", "")
     type_ = request.query_params.get("type", "").strip() or None
-    hits, more, error = [], False, None
+    hits: list[finder.Hit] = []
+    more, error = False, None
     if q.strip():
         try:
             hits, more = finder.search(c.meta, q, auth.readable_entities(c.meta, who), type_)

@@ -125,6 +125,8 @@ def direct_done(c: ServerContext, entity: str, project: str, digests: list[str])
     with c.meta.read() as tx:
         pid = records.project_id(tx, entity, project)
         claims = blobs_index.claims_of(tx, list(staged))
+    if pid is None:  # no such project: nothing of it is staged
+        return wanted
     left = [d for d in wanted if d not in staged]
     ours = [d for d in staged if claims.get(d) == pid]
     others = [d for d in staged if claims.get(d) != pid]

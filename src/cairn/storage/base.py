@@ -6,9 +6,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
 
 from ..core.progress import NULL_TASK, Task
+
+
+class BlobReader(Protocol):
+    """What ``BlobStore.open`` returns: a binary stream read front to back and closed by the
+    caller (an open file, a blob's chunks one after another, an S3 body)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        """Files and packed blobs seek; a chained or network stream raises io.UnsupportedOperation."""
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None, /
+    ) -> None: ...
 
 
 class BlobStore(Protocol):
@@ -39,7 +60,7 @@ class BlobStore(Protocol):
     def flush(self) -> None:
         """Make every blob put so far durable (survives a power cut)."""
 
-    def open(self, digest: str) -> BinaryIO:
+    def open(self, digest: str) -> BlobReader:
         """A binary reader of the stored bytes, as stored (callers verify). BlobNotFoundError if absent."""
 
     def delete(self, digest: str) -> None:
@@ -87,6 +108,17 @@ class ChunkedCopies(Protocol):
         """Write blob ``digest`` (``size`` bytes) to the new file ``dest``, every byte checked
         against a digest, reporting bytes to ``task``; False (nothing written) when the store
         does not keep it as chunks. IntegrityError when a piece reads wrong."""
+
+
+@runtime_checkable
+class Recipes(Protocol):
+    """Optional power of a BlobStore that keeps blobs of ``chunked_min`` bytes or more as
+    chunks: which chunks those blobs are made of (what relies on a blob relies on them too)."""
+
+    chunked_min: int
+
+    def recipe_parts(self, digests: Iterable[str]) -> dict[str, list[str]]:
+        """{digest: its chunks' digests} for those of ``digests`` stored as chunks."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,11 +46,12 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from ...core.digest import content_digest, digest_of, hasher
-from ...core.progress import NULL_TASK, Task
 from ...core.errors import BlobNotFoundError, IntegrityError, StoreError, UsageError
+from ...core.progress import NULL_TASK, Task
+from ..base import BlobReader
 from ..wal import enable_wal
 
 PACK_LIMIT = 64 * 1024
@@ -241,9 +242,9 @@ class LocalBlobStore:
         # fetched twice cost ~0.2 s). Only gc removes blobs, and it spares recent ones.
         if time.monotonic() - self._seen_since > self.seen_ttl:
             self._seen, self._seen_since = set(), time.monotonic()
-        seen = self._seen
+        seen: set[str] = self._seen
         wanted = digests if isinstance(digests, set | frozenset) else set(digests)
-        found = wanted & seen  # set operations, not a Python loop per digest
+        found = seen & wanted  # set operations, not a Python loop per digest (a set, even for a frozenset)
         # in digest order: each query then walks neighbouring index pages (50,000 digests in
         # path order, i.e. random: 0.118 s of queries; sorted: 0.052 s)
         ask = sorted(wanted - found)
@@ -403,7 +404,7 @@ class LocalBlobStore:
             out.update(db.execute(q, part))
         return out
 
-    def open(self, digest: str) -> BinaryIO:
+    def open(self, digest: str) -> BlobReader:
         try:
             if (p := self._path(digest)) is not None:
                 return open(p, "rb")
@@ -543,7 +544,7 @@ class LocalBlobStore:
                 return self._put_chunked(f, task)
             return self._put_stream(f, task)
 
-    def _put_chunked(self, f: BinaryIO, task: Task = NULL_TASK) -> tuple[str, int]:
+    def _put_chunked(self, f: BlobReader, task: Task = NULL_TASK) -> tuple[str, int]:
         """Cut the stream into content-defined chunks and store each as a blob, in one read:
         an edit rewrites only the chunks around it.
 
@@ -626,7 +627,7 @@ class LocalBlobStore:
         self._dirty = True
         return digest, size
 
-    def _put_stream(self, f: BinaryIO, task: Task = NULL_TASK) -> tuple[str, int]:
+    def _put_stream(self, f: BlobReader, task: Task = NULL_TASK) -> tuple[str, int]:
         self._setup()
         h = hasher()
         tmp = self.root / "tmp" / os.urandom(16).hex()
@@ -865,13 +866,13 @@ def _size_is(path: str, size: int) -> bool:
         return False
 
 
-def _digest_of(data: bytes) -> str:
+def _digest_of(data: bytes | memoryview) -> str:
     h = hasher()
     h.update(data)
     return digest_of(h)
 
 
-def _digest_of_stream(f: BinaryIO) -> str:
+def _digest_of_stream(f: BlobReader) -> str:
     h = hasher()
     try:
         with f:
@@ -888,7 +889,7 @@ class _Chained(io.RawIOBase):
     def __init__(self, store: LocalBlobStore, chunks: list[tuple[str, int]]) -> None:
         self._store = store
         self._chunks = iter(chunks)
-        self._cur: BinaryIO | None = None
+        self._cur: BlobReader | None = None
 
     def skip(self, n: int) -> None:
         """Move ``n`` bytes on before the first read: whole chunks unopened, then a seek."""

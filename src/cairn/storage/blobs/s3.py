@@ -43,14 +43,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from ...core.digest import content_digest, digest_of, hasher
-from ...core.progress import NULL_TASK, Task
 from ...core.errors import BlobNotFoundError, CairnError, FileChangedError, IntegrityError, StoreError, UsageError
-from ..base import StagingUpload
+from ...core.progress import NULL_TASK, Task
+from ..base import BlobReader, StagingUpload
 from .s3_client import (
     MISSING,
     PART_WORKERS,
@@ -141,6 +141,12 @@ class S3BlobStore:
         m = _BLOB.match(digest)
         return f"{self._base}blobs/{m[1][:2]}/{m[1]}" if m else None
 
+    def _own_key(self, digest: str) -> str:
+        """The key of a digest this store computed itself (always a content digest)."""
+        key = self._key(digest)
+        assert key is not None, digest
+        return key
+
     @contextlib.contextmanager
     def _errors(self, what: str, key: str | None = None) -> Iterator[None]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -227,7 +233,7 @@ class S3BlobStore:
         found = self._parallel(self._exists, list(keys.values()), self.workers)
         return {d for d, ok in zip(keys, found, strict=True) if ok}
 
-    def open(self, digest: str) -> BinaryIO:
+    def open(self, digest: str) -> BlobReader:
         """The object's streaming body; read errors become StoreError."""
         from botocore.exceptions import ClientError
 
@@ -371,7 +377,7 @@ class S3BlobStore:
     # -- writes ----------------------------------------------------------------
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         digest = _digest(data)
-        key = self._key(digest)
+        key = self._own_key(digest)
         self._ready()
         if not self._clear_wrong_size(key, len(data)):
             self._put_object(key, data)
@@ -434,7 +440,7 @@ class S3BlobStore:
             "replaced five times; another writer is damaging it: check who writes to the bucket"
         )
 
-    def _put_large(self, f: BinaryIO, path: Path, task: Task = NULL_TASK) -> tuple[str, int]:
+    def _put_large(self, f: BlobReader, path: Path, task: Task = NULL_TASK) -> tuple[str, int]:
         h = hasher()
         size = 0
         buf = bytearray(READ_SIZE)
@@ -443,7 +449,7 @@ class S3BlobStore:
             size += n
             task.advance(nbytes=n)
         digest = digest_of(h)
-        key = self._key(digest)
+        key = self._own_key(digest)
         self._ready()
         if not self._clear_wrong_size(key, size):
             f.seek(0)
@@ -454,7 +460,7 @@ class S3BlobStore:
         """``part_size``, grown in whole MiB when ``size`` would need more than 10 000 parts."""
         return max(self.part_size, math.ceil(size / MAX_PARTS / MiB) * MiB)
 
-    def _upload_parts(self, f: BinaryIO, key: str, digest: str, size: int, path: Path) -> None:
+    def _upload_parts(self, f: BlobReader, key: str, digest: str, size: int, path: Path) -> None:
         """Multipart upload to ``key``, completed only if the bytes sent hash to ``digest``."""
         from botocore.exceptions import ClientError
 
@@ -487,7 +493,7 @@ class S3BlobStore:
 
         try:
             h = hasher()
-            futures = []
+            futures: list[tuple[Future[dict], int]] = []
             with ThreadPoolExecutor(self.part_workers) as pool:
                 try:
                     while not failed.is_set():

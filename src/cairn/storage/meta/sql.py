@@ -22,10 +22,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ...core.errors import StoreError, UnavailableError
 from ..wal import enable_wal
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 BUSY_TIMEOUT_S = 120
 _IN_BATCH = 500  # keys per IN (...) list: far below both databases' parameter limits
@@ -43,7 +46,7 @@ def batches(values: list, size: int = _IN_BATCH) -> Iterator[list]:
 
 
 @lru_cache(maxsize=256)
-def _row_type(names: tuple[str, ...]) -> type:
+def _row_type(names: tuple[str, ...]) -> Any:  # a namedtuple class: its fields are known only at run time
     return namedtuple("Row", names, rename=True)
 
 
@@ -186,7 +189,7 @@ class MetaStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._pool: _SqlitePool | None = None
-        self._engine = None  # SQLAlchemy engine, PostgreSQL only
+        self._engine: Engine | None = None  # PostgreSQL only
         self._ready = False
         self._found = 0  # the schema version found when opened
         self._open_lock = threading.Lock()
@@ -268,9 +271,10 @@ class MetaStore:
                         conn.execute("PRAGMA foreign_keys=ON")
                     self._pool.give(conn)
         else:
+            assert self._engine is not None  # opened above: no pool means PostgreSQL
             try:
-                with self._engine.connect() as conn, conn.begin():
-                    yield PostgresTx(conn)
+                with self._engine.connect() as pg, pg.begin():
+                    yield PostgresTx(pg)
             except Exception as e:
                 if _unreachable(e):
                     raise UnavailableError(
@@ -340,6 +344,7 @@ class MetaStore:
             finally:
                 os.close(fd)
             return
+        assert self._engine is not None  # opened above: no pool means PostgreSQL
         with self._engine.connect() as conn:
             got = conn.execute(_pg_text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
             conn.commit()
@@ -467,6 +472,12 @@ def lock_row(tx: Tx, table: str, row_id: int) -> None:
         tx.execute(f"SELECT id FROM {table} WHERE id = :id FOR UPDATE", {"id": row_id})
 
 
+@overload
+def as_utc(value: datetime | str) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+@overload
+def as_utc(value: datetime | str | None) -> datetime | None: ...
 def as_utc(value: datetime | str | None) -> datetime | None:
     """A stored time as an aware UTC datetime (SQLite hands back text, PostgreSQL datetimes)."""
     if value is None:
