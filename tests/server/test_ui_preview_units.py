@@ -244,6 +244,9 @@ def test_a_wandb_table_over_8_mib_shows_any_page_with_its_count() -> None:
     p = page("t.table.json", data, 0)
     assert p.ctx["rows"][0] == ["0", "row 0", "0.0", pad] and len(p.ctx["rows"]) == tabular.PAGE
     assert p.ctx["count"] >= tabular.PAGE and not p.ctx["exact"] and p.ctx["more"]  # counted past the page only so far
+    asked: list = []
+    page("t.table.json", data, 59_950, asked)
+    assert len(asked) <= 1 + len(data) // stream.CHUNK + 2, len(asked)  # read ahead a MiB at a time
     p = page("t.table.json", data, 59_950)  # rounds down to its page
     assert p.ctx["first"] == 59_900 and p.ctx["rows"][-1] == ["59999", "row 59999", "14999.75", pad]
     assert p.ctx["count"] == n and p.ctx["exact"] and not p.ctx["more"]
@@ -276,6 +279,8 @@ def test_csv_pages_stream_and_count_within_budgets(monkeypatch) -> None:  # noqa
     assert p.ctx["rows"][0] == ["1", "2" * 61] and len(p.ctx["rows"]) == tabular.PAGE
     assert not p.ctx["exact"] and p.ctx["count"] > tabular.PAGE  # "at least"
     assert sum(n for _, n in asked) <= tabular.COUNT_BUDGET + 2 * stream.CHUNK
+    # a MiB per ranged read (one GET on S3), not the 8 KiB a text reader asks for at a time
+    assert len(asked) <= 1 + (tabular.COUNT_BUDGET // stream.CHUNK) + 2, len(asked)
     monkeypatch.setattr(tabular, "SCAN_BUDGET", 8 << 20)
     asked.clear()
     p = previews.build("big.csv", five_gib, huge, "/raw", 10**9)
@@ -288,7 +293,9 @@ def test_jsonl_pages_and_long_lines(monkeypatch) -> None:  # noqa: ANN001
     from cairn.server.previews import jsonl
 
     data = b"".join(json.dumps({"i": i, "t": "<b>x</b>"}).encode() + b"\n\n" for i in range(1050))
-    p = page("t.jsonl", data, 1000)
+    asked: list = []
+    p = page("t.jsonl", data, 1000, asked)
+    assert len(asked) <= 3  # the sniff, then the whole small file in one read
     assert [r[0] for r in p.ctx["rows"]] == [str(i) for i in range(1000, 1050)] and p.ctx["count"] == 1050
     bad = data + b"{oops\n"
     p = page("t.jsonl", bad, 0)  # a bad line off the page is counted, not parsed

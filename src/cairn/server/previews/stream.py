@@ -23,6 +23,7 @@ class RangedFile(io.RawIOBase):
         # strict: a read larger than what is left raises at once (pyarrow must not get short
         # reads); else the budget's last bytes are read first and the next read raises
         self._src, self._pos, self._left, self._strict = source, 0, budget, strict
+        self._ahead: tuple[int, bytes] = (0, b"")  # (offset, bytes) read ahead of the caller
 
     def readable(self) -> bool:
         return True
@@ -42,12 +43,31 @@ class RangedFile(io.RawIOBase):
         if size is None or size < 0:
             size = self._src.size - self._pos
         size = max(min(size, self._src.size - self._pos), 0)
-        if size > self._left:
-            if self._strict or self._left <= 0:
+        if not size:
+            return b""
+        if self._strict:  # exactly what is asked (pyarrow seeks and reads its own ranges)
+            if size > self._left:
                 raise OverBudget(size)
-            size = self._left  # the last bytes of the budget; the next read raises
-        data = self._src.read_at(self._pos, size) if size else b""
+            return self._take(self._fetch(self._pos, size))
+        # streamed: read ahead a CHUNK at a time, whatever the caller asks for (a text
+        # reader asks 8 KiB at a time, which would be one ranged GET each on S3)
+        ahead_at, ahead = self._ahead
+        if not (ahead_at <= self._pos < ahead_at + len(ahead)):
+            want = max(min(CHUNK, self._src.size - self._pos), size)
+            want = min(want, self._left)
+            if want <= 0:
+                raise OverBudget(size)
+            self._ahead = (self._pos, self._fetch(self._pos, want))
+            ahead_at, ahead = self._ahead
+        start = self._pos - ahead_at
+        return self._take(ahead[start : start + size])
+
+    def _fetch(self, at: int, n: int) -> bytes:
+        data = self._src.read_at(at, n)
         self._left -= len(data)
+        return data
+
+    def _take(self, data: bytes) -> bytes:
         self._pos += len(data)
         return data
 
