@@ -84,16 +84,23 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, cai
 # -- lanes --------------------------------------------------------------------------
 # Tests that start PostgreSQL / SeaweedFS / server replicas are marked ``services``, tests that
 # drive Chromium ``browser``, from the fixtures they use, so that a new test is marked by what it
-# needs rather than by someone remembering to. The fast lane is `-m "not services and not browser"`.
+# needs rather than by someone remembering to.
 _SERVICE_FIXTURES = {"server_stack", "on_stack", "seaweed", "s3_env", "bucket", "postgres", "pg_database"}
+# Parametrized fixtures that fetch a service fixture with request.getfixturevalue for one of
+# their params (the contract suites' S3 store and PostgreSQL database, the backend fixture's server).
+_SERVICE_PARAMS = {("backend", "server"), ("store", "s3"), ("meta_url", "postgresql"), ("api", "postgresql")}
 _BROWSER_FIXTURES = {"browser", "page"}
+# Tests marked ``slow`` start many Python processes one after another (the CLI run as a user
+# runs it, process races and kills) or build the wheel: the full suite runs them, the fast
+# lane `-m "not services and not browser and not slow"` leaves them out (README, Develop).
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)
-        on_server = callspec is not None and callspec.params.get("backend") == "server"
+        params = callspec.params.items() if callspec is not None else ()
+        on_server = any((k, v) in _SERVICE_PARAMS for k, v in params if isinstance(v, str))
         module = getattr(item, "module", None)
         starts_services = any(hasattr(module, n) for n in ("postgres_server", "seaweed_s3", "cairn_server"))
         if names & _SERVICE_FIXTURES or on_server or starts_services:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import click
+import pytest
 
 CAIRN = [sys.executable, "-m", "cairn.cli"]
 
@@ -30,6 +31,7 @@ def write(path, text: str) -> None:  # noqa: ANN001
     path.write_text(text)
 
 
+@pytest.mark.slow  # a Python process per command, ~60 of them
 def test_every_command_on_both_stores(backend, tmp_path):
     d = tmp_path / "data"
     write(d / "a.txt", "a")
@@ -150,6 +152,7 @@ def test_every_command_on_both_stores(backend, tmp_path):
     assert js("artifact", "ls", "empty") == [] and js("run", "ls", "empty") == []
 
 
+@pytest.mark.slow
 def test_demo_can_be_made_again_and_again(tmp_path):
     for _ in range(3):
         out = cairn("demo").stdout
@@ -186,6 +189,7 @@ def test_every_command_has_help_with_an_example():
     assert "Examples:" in cairn("--help").stdout
 
 
+@pytest.mark.slow
 def test_server_on_a_busy_port_says_so_before_serving(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs cairn in a process of its own (on a pseudo-terminal)
+
 BAR = "━"  # rich's bar glyph
 CAIRN = [sys.executable, "-m", "cairn.cli"]
 

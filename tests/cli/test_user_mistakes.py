@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a process per mistake, as a user runs them
+
 CAIRN = [sys.executable, "-m", "cairn.cli"]
 
 

@@ -21,6 +21,8 @@ from helpers import write
 
 import cairn
 
+pytestmark = pytest.mark.slow  # processes racing and killed mid-commit
+
 WORKER = Path(__file__).with_name("concurrency_worker.py")
 PROJECT = "race"
 

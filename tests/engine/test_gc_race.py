@@ -47,6 +47,7 @@ def check_store_after_race(ms, blobs, tmp_path) -> int:
     return checked
 
 
+@pytest.mark.slow  # writers killed at random moments for several seconds
 def test_gc_racing_writers_and_sigkills_on_the_embedded_store(cairn_home, tmp_path):
     client = get_client()
     gcmarks.set_grace(client.meta, GRACE)

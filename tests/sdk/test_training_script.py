@@ -12,6 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # whole training scripts, each in a process of its own
+
 TRAIN = r"""
 import json, os
 import cairn as wandb

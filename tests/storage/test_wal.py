@@ -40,6 +40,7 @@ print(conn.execute("PRAGMA journal_mode").fetchone()[0])
 """
 
 
+@pytest.mark.slow  # 120 processes
 @pytest.mark.timeout(300)  # every child ends on its own; the guard is against one waiting forever
 def test_many_processes_open_a_new_database_together(tmp_path):
     for trial in range(20):
