@@ -4,6 +4,7 @@ its bound; hostile lines stay text."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -16,6 +17,21 @@ CSV_V1 = "id,name,score\n1,ann,0.5\n2,bob,0.75\n3,cy,0.9\n4,<b>dee</b>,=1+1\n"
 TEXT_V0 = "".join(f"line {i}\n" for i in range(40))
 TEXT_V1 = TEXT_V0.replace("line 20\n", "line twenty <script>alert(1)</script>\n")
 BIG = 300 << 10  # over the 256 KiB compared
+JSONL_V0 = '{"id": 1, "s": "a"}\n{"id": 2, "s": "b"}\n'
+JSONL_V1 = '{"id": 1, "s": "a"}\n{"id": 2, "s": "<i>B</i>"}\n'
+TABLE_V0 = {"_type": "table", "columns": ["k", "acc"], "data": [["x", 0.5], ["y", 0.6]]}
+TABLE_V1 = {"_type": "table", "columns": ["k", "acc"], "data": [["x", 0.5], ["y", 0.6], ["z", 0.9]]}
+
+
+def _parquet(rows: list[dict]) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), out)
+    return out.getvalue()
 
 
 def build_store(home: Path) -> dict:
@@ -27,6 +43,9 @@ def build_store(home: Path) -> dict:
     write(work / "v0/data.csv", CSV_V0)
     write(work / "v0/big.log", "a\n" * (BIG // 2))
     (work / "v0/blob.bin").write_bytes(b"\x00\x01" * 10)
+    write(work / "v0/tables/e.jsonl", JSONL_V0)
+    write(work / "v0/tables/t.table.json", json.dumps(TABLE_V0))
+    (work / "v0/tables/p.parquet").write_bytes(_parquet([{"n": 1, "v": 0.5}, {"n": 2, "v": 0.7}]))
     for i in range(3):
         write(work / f"v1/extra/e{i}.txt", f"extra {i}")
     write(work / "v1/keep.txt", "same")
@@ -34,6 +53,9 @@ def build_store(home: Path) -> dict:
     write(work / "v1/data.csv", CSV_V1)
     write(work / "v1/big.log", "a\n" * (BIG // 2 - 1) + "b\n")  # the change is past the compared head
     (work / "v1/blob.bin").write_bytes(b"\x00\x02" * 10)
+    write(work / "v1/tables/e.jsonl", JSONL_V1)
+    write(work / "v1/tables/t.table.json", json.dumps(TABLE_V1))
+    (work / "v1/tables/p.parquet").write_bytes(_parquet([{"n": 1, "v": 0.5}, {"n": 2, "v": 0.8}, {"n": 3, "v": 0.1}]))
     with cairn.init(project="diffs") as run:
         for side in ("v0", "v1"):
             art = cairn.Artifact("set", "dataset")
@@ -53,7 +75,7 @@ def test_folders_fold_and_files_compare(ui_server, page) -> None:  # noqa: ANN00
     assert set(folders) == {"added", "removed"}
     assert "extra/" in folders["added"] and "3 files added" in folders["added"]
     assert "imgs/" in folders["removed"] and "5 files removed" in folders["removed"]
-    assert page.locator("table.diff-table tbody tr").count() == 2 + 4  # two folders, four changed files
+    assert page.locator("table.diff-table tbody tr").count() == 2 + 7  # two folders, seven changed files
 
     row = page.locator("tr[data-kind=changed]", has_text="notes.txt")
     row.get_by_role("link", name="compare").click()
@@ -71,6 +93,19 @@ def test_folders_fold_and_files_compare(ui_server, page) -> None:  # noqa: ANN00
     assert removed == [["2", "bob", "0.7"]]
     assert added == [["2", "bob", "0.75"], ["4", "<b>dee</b>", "=1+1"]]
     assert page.locator("#file-diff b").count() == 0
+
+    # JSON Lines, Parquet and wandb.Table files: a row diff too, of the rows the previews read
+    for path, head, gone, new in (
+        ("tables/e.jsonl", ["id", "s"], [["2", "b"]], [["2", "<i>B</i>"]]),
+        ("tables/p.parquet", ["n", "v"], [["2", "0.7"]], [["2", "0.8"], ["3", "0.1"]]),
+        ("tables/t.table.json", ["k", "acc"], [], [["z", "0.9"]]),
+    ):
+        page.goto(url + "/-/filediff/local/diffs/set?a=v0&b=v1&path=" + path)
+        assert page.locator("#file-diff").get_attribute("data-kind") == "table", path
+        assert [t.lower() for t in page.locator("#rows-added thead th").all_inner_texts()[1:]] == head, path
+        assert [r.split("\t")[1:] for r in page.locator("#rows-removed tbody tr").all_inner_texts()] == gone, path
+        assert [r.split("\t")[1:] for r in page.locator("#rows-added tbody tr").all_inner_texts()] == new, path
+    assert page.locator("#file-diff i").count() == 0  # a cell's markup is text
 
     page.goto(url + "/-/filediff/local/diffs/set?a=v0&b=v1&path=big.log")
     assert page.locator("#file-diff").get_attribute("data-kind") == "same"

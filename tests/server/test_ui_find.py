@@ -199,3 +199,17 @@ def test_compare_is_for_readers_only(ui_server_with_users, page) -> None:  # noq
     assert "other-only-name" not in page.content().split("</title>", 1)[1].split("Not found", 1)[0]
     assert page.goto(url + "/-/compare/local/find/nothing").status == 404
     assert page.goto(url + "/-/compare/local/find/classifier?keys=nope&sort=nope&chart=nope").status == 200
+    for bad in (
+        "page=0",
+        "page=-3",
+        "page=abc",
+        "page=99999999999",
+        "chart=%3Cscript%3E&chart=acc&chart=acc",
+        "desc=%00",
+    ):
+        assert page.goto(url + "/-/compare/local/find/classifier?" + bad).status == 200, bad
+        assert page.locator("#compare tbody tr").count() == 4 and page.locator("main script").count() == 0
+    # the registry collection's compare page lists no link whose source the viewer cannot read
+    assert page.goto(url + "/-/compare/local/reg/leaked-link").status == 404
+    assert page.goto(url + "/local/reg/leaked-link").status == 404
+    assert page.js_errors == []

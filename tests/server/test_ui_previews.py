@@ -246,6 +246,27 @@ def test_tables_are_paged_by_the_server_and_sorted_on_the_page(ui_server, watche
     clean(watched)
 
 
+@pytest.mark.parametrize("row", ["-1", "abc", "99999999999999999999", "1e9", "%00", "²", "100&row=200"])
+def test_bad_row_parameters_are_a_page_never_a_500(ui_server, row) -> None:  # noqa: ANN001
+    import httpx
+
+    r = httpx.get(file_url(ui_server, "tables/long.csv") + "&row=" + row)
+    assert r.status_code == 200 and 'data-preview="table"' in r.text, row
+    assert "rows 1–100 of 250" in r.text or "rows 101–200 of 250" in r.text or "rows 201–250" in r.text
+
+
+def test_table_pages_need_the_read_role(ui_server_with_users) -> None:  # noqa: ANN001
+    import httpx
+
+    s = ui_server_with_users
+    url = file_url(s, "tables/long.csv") + "&row=100"
+    for who, status in ((s.info["bob"], 404), (None, 401), (s.info["alice"], 200)):
+        r = httpx.get(url, headers={"Authorization": f"Bearer {who}"} if who else {})
+        assert r.status_code == status, who
+        assert ("row 100" in r.text) == (status == 200)  # no row, count or column leaks to a non-reader
+        assert ("250 rows" in r.text) == (status == 200)
+
+
 def test_a_wandb_table_over_8_mib_shows_its_rows_a_page_at_a_time(ui_server, watched) -> None:  # noqa: ANN001
     assert len(FILES["tables/big.table.json"]) > 8 << 20
     preview = open_file(ui_server, watched, "tables/big.table.json", "table")

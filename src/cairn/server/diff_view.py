@@ -1,6 +1,7 @@
 """What a diff page shows beyond the list of changed paths: a folder added or removed whole
 folded into one row with its count, and the content of one changed file compared — a line
-diff for text, a row diff for CSV/TSV tables — read only up to a bound."""
+diff for text, a row diff for tables (CSV/TSV, JSON Lines, Parquet, ``wandb.Table``) — read
+only up to a bound."""
 
 from __future__ import annotations
 
@@ -97,11 +98,41 @@ def _table(text: str, delimiter: str) -> list[list[str]]:
     return rows
 
 
+def _row_diff(header: list[str], ra: list[list[str]], rb: list[list[str]], header_a: list[str], cut: bool) -> FileDiff:
+    """Rows (``ra`` → ``rb``, headers apart) removed and added, as a sequence diff finds them."""
+    body_a, body_b = [tuple(r) for r in ra[:MAX_ROWS]], [tuple(r) for r in rb[:MAX_ROWS]]
+    removed, added = [], []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, body_a, body_b, autojunk=False).get_opcodes():
+        if op in ("replace", "delete"):
+            removed += [list(r) for r in body_a[i1:i2]]
+        if op in ("replace", "insert"):
+            added += [list(r) for r in body_b[j1:j2]]
+    if header_a != header:
+        removed.insert(0, list(header_a))
+        added.insert(0, list(header))
+    return FileDiff("table" if removed or added else "same", [], header, removed, added, cut)
+
+
 def compare(
-    path: str, old_size: int, new_size: int, read_old: Callable[[int], bytes], read_new: Callable[[int], bytes]
+    path: str,
+    old_size: int,
+    new_size: int,
+    read_old: Callable[[int, int], bytes],
+    read_new: Callable[[int, int], bytes],
 ) -> FileDiff:
-    """Compare the heads of two versions of ``path`` (``read_*(n)``: the first n bytes)."""
-    a, b = read_old(min(old_size, MAX_BYTES)), read_new(min(new_size, MAX_BYTES))
+    """Compare two versions of ``path`` (``read_*(offset, n)``: ranged reads): CSV/TSV and
+    text by their heads, the other tables (JSON Lines, Parquet, ``wandb.Table``) by their
+    first ``MAX_ROWS`` rows as the previews read them."""
+    ext = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    if ext not in TABLES:
+        from . import previews
+
+        ta_rows = previews.table_rows(path, old_size, read_old, MAX_ROWS)
+        tb_rows = previews.table_rows(path, new_size, read_new, MAX_ROWS)
+        if ta_rows is not None and tb_rows is not None:
+            (ha, ra, all_a), (hb, rb, all_b) = ta_rows, tb_rows
+            return _row_diff(hb, ra, rb, ha, not (all_a and all_b))
+    a, b = read_old(0, min(old_size, MAX_BYTES)), read_new(0, min(new_size, MAX_BYTES))
     cut = old_size > MAX_BYTES or new_size > MAX_BYTES
     ta = sniff.decode_text(a, truncated=old_size > len(a))
     tb = sniff.decode_text(b, truncated=new_size > len(b))
@@ -109,22 +140,11 @@ def compare(
         return FileDiff("binary", [], [], [], [], cut)
     if cut:  # a cut line at the end of a head is not a change
         ta, tb = ta.rsplit("\n", 1)[0] if old_size > len(a) else ta, tb.rsplit("\n", 1)[0] if new_size > len(b) else tb
-    ext = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
     if ext in TABLES:
         ra, rb = _table(ta, TABLES[ext]), _table(tb, TABLES[ext])
         cut = cut or len(ra) > MAX_ROWS or len(rb) > MAX_ROWS
         header = rb[0] if rb else (ra[0] if ra else [])
-        body_a, body_b = [tuple(r) for r in ra[1 : MAX_ROWS + 1]], [tuple(r) for r in rb[1 : MAX_ROWS + 1]]
-        removed, added = [], []
-        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, body_a, body_b, autojunk=False).get_opcodes():
-            if op in ("replace", "delete"):
-                removed += [list(r) for r in body_a[i1:i2]]
-            if op in ("replace", "insert"):
-                added += [list(r) for r in body_b[j1:j2]]
-        if (ra[:1] or [[]])[0] != (rb[:1] or [[]])[0]:
-            removed.insert(0, list(ra[0]) if ra else [])
-            added.insert(0, list(rb[0]) if rb else [])
-        return FileDiff("table" if removed or added else "same", [], header, removed, added, cut)
+        return _row_diff(header, ra[1 : MAX_ROWS + 1], rb[1 : MAX_ROWS + 1], ra[0] if ra else [], cut)
     lines: list[tuple[str, str]] = []
     for line in difflib.unified_diff(ta.splitlines(), tb.splitlines(), "before", "after", n=3, lineterm=""):
         if line.startswith(("---", "+++")):

@@ -19,7 +19,8 @@ from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..engine import search as finder
 from . import auth, authz, browse, diff_view
 from .render import href, render
-from .ui import _cache, _ctx, _names, _not_api, _page, _read_head, _readable_version, _who
+from .blob_reads import read_at
+from .ui import _cache, _ctx, _names, _not_api, _page, _readable_version, _who
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
 
@@ -212,7 +213,11 @@ def file_diff_page(entity: str, project: str, name: str, request: Request) -> HT
     if old.ref or new.ref:
         raise NotFoundError(f"{path!r} is a reference; its bytes are not stored here, so they cannot be compared")
     result = diff_view.compare(
-        path, old.size, new.size, lambda n: _read_head(c, old.digest, n), lambda n: _read_head(c, new.digest, n)
+        path,
+        old.size,
+        new.size,
+        lambda at, n: read_at(c.blobs, old.digest, at, n),
+        lambda at, n: read_at(c.blobs, new.digest, at, n),
     )
     return render(
         request,

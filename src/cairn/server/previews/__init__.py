@@ -37,6 +37,7 @@ class Source:
     size: int
     read_at: ReadAt
     first_row: int = 0  # the first row of the page a table preview shows
+    page_size: int = tabular.PAGE  # rows of that page
 
     def head(self, limit: int) -> bytes:
         return self.read_at(0, min(limit, self.size)) if limit > 0 else b""
@@ -71,3 +72,17 @@ def build(path: str, size: int, read_at: ReadAt, raw_url: str, first_row: int = 
 def extension(path: str) -> str:
     name = path.rsplit("/", 1)[-1].lower()
     return name.rsplit(".", 1)[-1] if "." in name else ""
+
+
+def table_rows(path: str, size: int, read_at: ReadAt, limit: int) -> tuple[list[str], list[list[str]], bool] | None:
+    """The column names and first ``limit`` rows (as display strings) of a file the table
+    previews read (CSV/TSV, JSON Lines, Parquet, ``wandb.Table``), and whether those are all its
+    rows; None for any other file, or one they cannot read. What the row diff compares."""
+    source = Source(path, size, read_at, 0, limit)
+    module = next(m for m in REGISTRY if m.accepts(path, source.head(SNIFF)))
+    if getattr(module, "KIND", "") != "table":
+        return None
+    ctx = module.build_source(source, "")
+    if ctx.get("error"):
+        return None
+    return [name for name, _ in ctx["columns"]], ctx["rows"], not ctx["more"]

@@ -33,14 +33,14 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
                 return tabular.error(f"line {number:,} is longer than {MAX_LINE >> 20} MiB; download the file", raw_url)
             if not line.strip():
                 continue
-            if count >= first and len(records) < tabular.PAGE:
+            if count >= first and len(records) < source.page_size:
                 try:
                     value = json.loads(line)
                 except ValueError as e:
                     return tabular.error(f"line {number:,} is not valid JSON ({e})", raw_url)
                 records.append(value if isinstance(value, dict) else {"value": value})
             count += 1
-            if count == first + tabular.PAGE:
+            if count == first + source.page_size:
                 page_end = f.tell()
             elif page_end is not None and f.tell() - page_end > tabular.COUNT_BUDGET:
                 exact = False
@@ -63,4 +63,4 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     names = list(keys)
     columns = [(k, tabular.json_type([r.get(k) for r in records])) for k in names]
     rows = [[tabular.cell(r.get(k)) for k in names] for r in records]
-    return tabular.ctx(columns, rows, count, exact, raw_url, first=first)
+    return tabular.ctx(columns, rows, count, exact, raw_url, first=first, page=source.page_size)

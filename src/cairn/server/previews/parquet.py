@@ -41,16 +41,16 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     note = None
     rows: list[list[str]] = []
     try:
-        groups, skip = _groups_from(pf.metadata, first)
+        groups, skip = _groups_from(pf.metadata, first, source.page_size)
         if groups:
-            for batch in pf.iter_batches(batch_size=tabular.PAGE, row_groups=groups, columns=names):
+            for batch in pf.iter_batches(batch_size=source.page_size, row_groups=groups, columns=names):
                 if skip >= batch.num_rows:
                     skip -= batch.num_rows
                     continue
-                data = batch.slice(skip, tabular.PAGE - len(rows)).to_pydict()
+                data = batch.slice(skip, source.page_size - len(rows)).to_pydict()
                 skip = 0
                 rows += [[tabular.cell(data[n][i]) for n in names] for i in range(len(data[names[0]]) if names else 0)]
-                if len(rows) >= tabular.PAGE:
+                if len(rows) >= source.page_size:
                     break
     except OverBudget:
         rows = []
@@ -58,10 +58,10 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     except (pa.ArrowException, OSError, ValueError) as e:
         log.info("parquet preview of %s: %s", source.path, e)
         note = f"its rows could not be read ({e})"
-    return tabular.ctx(columns, rows, count, True, raw_url, note=note, first=first)
+    return tabular.ctx(columns, rows, count, True, raw_url, note=note, first=first, page=source.page_size)
 
 
-def _groups_from(meta, first: int) -> tuple[list[int], int]:  # noqa: ANN001
+def _groups_from(meta, first: int, page: int) -> tuple[list[int], int]:  # noqa: ANN001
     """The row groups that hold the page from row ``first`` (the footer's row counts say which,
     so no other group is read) and the rows to skip in the first of them."""
     start = 0
@@ -69,7 +69,7 @@ def _groups_from(meta, first: int) -> tuple[list[int], int]:  # noqa: ANN001
         n = meta.row_group(g).num_rows
         if first < start + n:
             groups, held = [g], start + n - first
-            while held < tabular.PAGE and groups[-1] + 1 < meta.num_row_groups:
+            while held < page and groups[-1] + 1 < meta.num_row_groups:
                 groups.append(groups[-1] + 1)
                 held += meta.row_group(groups[-1]).num_rows
             return groups, first - start

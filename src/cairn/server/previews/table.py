@@ -49,10 +49,10 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     try:
         header = next(reader, [])
         for row in reader:
-            if count >= first and len(rows) < tabular.PAGE:
+            if count >= first and len(rows) < source.page_size:
                 rows.append(row[:MAX_COLUMNS])
             count += 1
-            if count == first + tabular.PAGE:
+            if count == first + source.page_size:
                 page_end = raw.tell()
             elif page_end is not None and raw.tell() - page_end > tabular.COUNT_BUDGET:
                 exact = False  # counting the rest would read the whole file
@@ -77,4 +77,4 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     columns = [header[i] if i < len(header) else f"column {i + 1}" for i in range(width)]
     rows = [r + [""] * (width - len(r)) for r in rows]
     types = [_type([r[i] for r in rows]) for i in range(width)]
-    return tabular.ctx(list(zip(columns, types)), rows, count, exact, raw_url, first=first)
+    return tabular.ctx(list(zip(columns, types)), rows, count, exact, raw_url, first=first, page=source.page_size)

@@ -26,10 +26,11 @@ def ctx(
     raw_url: str,
     note: str | None = None,
     first: int = 0,
+    page: int = PAGE,
 ) -> dict:
     """``rows`` are the page's, from row ``first`` (0-based) of ``count`` (exact or at least)."""
     width = min(len(columns), MAX_COLUMNS)
-    rows = [(r + [""] * (width - len(r)))[:width] for r in rows[:PAGE]]
+    rows = [(r + [""] * (width - len(r)))[:width] for r in rows[:page]]
     return {
         "error": None,
         "columns": columns[:width],
@@ -39,8 +40,8 @@ def ctx(
         "raw": raw_url,
         "note": note,
         "first": first,
-        "more": first + len(rows) < count or (not exact and len(rows) == PAGE),
-        "page": PAGE,
+        "more": first + len(rows) < count or (not exact and len(rows) == page),
+        "page": page,
     }
 
 

@@ -70,9 +70,9 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
                     depth_row = False
                 continue
             if prefix == "data.item" and event not in ("map_key", "end_array", "end_map"):
-                on_page = count >= first and len(rows) < tabular.PAGE
+                on_page = count >= first and len(rows) < source.page_size
                 count += 1
-                if count == first + tabular.PAGE:
+                if count == first + source.page_size:
                     page_end = raw.tell()
                 if event in ("start_array", "start_map"):
                     if on_page:
@@ -125,7 +125,9 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     wb = _wb_types(top)
     types = [wb.get(n) or tabular.json_type([r[i] if i < len(r) else None for r in rows]) for i, n in enumerate(names)]
     cells = [[tabular.cell(v) for v in r[: len(names)]] for r in rows]
-    return tabular.ctx(list(zip(names, types)), cells, count, exact, raw_url, note="wandb.Table", first=first)
+    return tabular.ctx(
+        list(zip(names, types)), cells, count, exact, raw_url, note="wandb.Table", first=first, page=source.page_size
+    )
 
 
 def _done(prefix: str, value, top: dict, rows: list) -> None:  # noqa: ANN001
