@@ -365,3 +365,146 @@ def test_cairn_sync_killed_half_way_resumes_and_makes_nothing_twice(server, cair
         [],
     )
     assert again["blobs_sent"] == 0 and again["history_rows"] == 0 and again["versions_present"] == n
+
+
+def _one(client, entity: str, project: str, name: str, index: int):  # noqa: ANN001, ANN202
+    return next(v for v in client.list_versions(entity, project, name) if v.index == index)
+
+
+def test_changes_to_versions_on_both_sides_source_wins_for_what_it_changed(server, tmp_path):
+    """After a first sync, the source moves an alias, takes one off, adds and removes tags,
+    changes description, metadata and ttl; the server changes other things meanwhile (and
+    one the source changed too). The next sync brings the source's changes (it wins where
+    both changed), keeps the server's own, and a third changes nothing. The base survives
+    between syncs in its file."""
+    from cairn.client.sync_base import SyncBase
+
+    url, keys = server
+    with cairn.init(project="p"):
+        for i in range(2):
+            a = cairn.Artifact("data", "dataset", description=f"d{i}", metadata={"i": i})
+            a.add_file(str(write(f"f{i}.txt", f"file {i}")), name="f.txt")
+            a.save()
+            a.wait()
+    local, dst = get_client(), remote(url, keys["alice"])
+    s0, s1 = _one(local, "local", "p", "data", 0), _one(local, "local", "p", "data", 1)
+    local.update_version(s0.id, aliases=["best"], tags=["t1", "keep"])
+    local.update_version(s1.id, aliases=["prod"])
+
+    def base() -> SyncBase:  # a new object each time: what the last sync saved is read back
+        return SyncBase.for_peer(tmp_path / "base", f"to {url} into vision")
+
+    first = sync(local, dst, base=base())
+    assert len(first.versions_sent) == 2 and not first.versions_updated
+    d0, d1 = _one(dst, "vision", "p", "data", 0), _one(dst, "vision", "p", "data", 1)
+    assert (set(d0.aliases), set(d0.tags), set(d1.aliases)) == ({"best"}, {"t1", "keep"}, {"prod", "latest"})
+
+    # the source's changes
+    local.update_version(s1.id, aliases=["best"], description="laptop", metadata={"i": 1, "new": True})
+    local.update_version(s0.id, tags=["t2", "keep"], ttl_seconds=3600)
+    # the server's own, one of them on a field the source changed too (v1's description)
+    dst.update_version(d0.id, aliases=["best", "server-only"], description="server's own")
+    dst.update_version(d1.id, tags=["srv"], description="server")
+
+    second = sync(local, dst, base=base())
+    assert not second.versions_sent and second.versions_present == 2 and not second.skipped
+    assert len(second.versions_updated) == 2
+    d0, d1 = _one(dst, "vision", "p", "data", 0), _one(dst, "vision", "p", "data", 1)
+    assert set(d1.aliases) == {"best", "latest"}  # moved, and prod taken off
+    assert set(d0.aliases) == {"server-only"}  # the server's own alias stays
+    assert (d1.description, d1.metadata, tuple(d1.tags)) == ("laptop", {"i": 1, "new": True}, ("srv",))
+    assert (d0.description, d0.ttl_seconds, set(d0.tags)) == ("server's own", 3600, {"t2", "keep"})
+
+    third = sync(local, dst, base=base())
+    assert not third.changed and not third.versions_updated
+    assert (_one(dst, "vision", "p", "data", 1), _one(dst, "vision", "p", "data", 0)) == (d1, d0)
+
+    # without a base (another machine, or a sync of an older cairn): labels are joined,
+    # nothing is taken off, nothing else is touched
+    local.update_version(s0.id, tags=["t3"], description="again")
+    joined = sync(local, dst)
+    assert len(joined.versions_updated) == 1
+    d0 = _one(dst, "vision", "p", "data", 0)
+    assert set(d0.tags) == {"t2", "keep", "t3"} and d0.description == "server's own"
+
+
+def test_deleted_versions_stay_unless_asked_and_open_drafts_do_not_go(server, tmp_path):
+    """A version deleted on the source after it was synced stays on the server (reported)
+    unless delete=True; that is refused while the server's version carries an alias. A
+    deleted version never synced, and an open draft, are not copied."""
+    from cairn.client.sync_base import SyncBase
+
+    url, keys = server
+    local, dst = get_client(), remote(url, keys["alice"])
+    with cairn.init(project="p", group="g") as run:
+        for i in range(3):
+            a = cairn.Artifact("data", "dataset")
+            a.add_file(str(write(f"f{i}.txt", f"file {i}")), name="f.txt")
+            a.save()
+            a.wait()
+        part = cairn.Artifact("shards", "dataset")
+        part.add_file(str(write("s0.txt", "shard 0")), name="s0.txt")
+        run.upsert_artifact(part, distributed_id="open")
+    s = {v.index: v for v in local.list_versions("local", "p", "data")}
+
+    def base() -> SyncBase:
+        return SyncBase.for_peer(tmp_path / "base", f"to {url} into vision")
+
+    local.delete_version(s[2].id)  # deleted before any sync: never goes
+    first = sync(local, dst, base=base())
+    assert len(first.versions_sent) == 2 and not first.deletions_kept
+    with pytest.raises(CairnError):
+        dst.list_versions("vision", "p", "shards")  # the open draft stayed home
+    d = {v.index: v for v in dst.list_versions("vision", "p", "data")}
+    assert sorted(d) == [0, 1]
+
+    local.delete_version(s[0].id)
+    kept = sync(local, dst, base=base())
+    assert len(kept.deletions_kept) == 1 and not kept.changed
+    assert dst.get_version(d[0].id).state == "COMMITTED"
+    dst.update_version(d[0].id, aliases=["pinned"])  # someone on the server relies on it
+    refused = sync(local, dst, base=base(), delete=True)
+    assert not refused.versions_deleted and "pinned" in refused.skipped[0]
+    assert dst.get_version(d[0].id).state == "COMMITTED"
+    dst.update_version(d[0].id, aliases=[])
+    deleted = sync(local, dst, base=base(), delete=True)
+    assert len(deleted.versions_deleted) == 1 and not deleted.skipped
+    assert dst.get_version(d[0].id).state == "DELETED" and dst.get_version(d[1].id).state == "COMMITTED"
+    assert not sync(local, dst, base=base(), delete=True).changed
+
+    with cairn.init(project="p", group="g") as run:  # the draft finished: it goes as its version
+        part = cairn.Artifact("shards", "dataset")
+        part.add_file(str(write("s1.txt", "shard 1")), name="s1.txt")
+        run.finish_artifact(part, distributed_id="open")
+    done = sync(local, dst, base=base())
+    assert len(done.versions_sent) == 1
+    assert [e.path for e in dst.manifest(dst.list_versions("vision", "p", "shards")[0].manifest_key)] == [
+        "s0.txt",
+        "s1.txt",
+    ]
+
+
+def test_cairn_sync_cli_keeps_its_base_between_runs(server, cairn_home):
+    """The CLI keeps the merge base in CAIRN_DIR/sync/: an alias moved on the source after a
+    first `cairn sync` moves on the server with the second, and the third changes nothing."""
+    url, keys = server
+    for i in range(2):
+        a = cairn.Artifact("data", "dataset")
+        a.add_file(str(write(f"f{i}.txt", f"file {i}")), name="f.txt")
+        a.save()
+        a.wait()
+    local = get_client()
+    v0 = _one(local, "local", "uncategorized", "data", 0)
+    local.update_version(v0.id, aliases=["best"])
+    env = _cli_env(cairn_home, keys["alice"])
+    assert len(_cli_sync(env, url)["versions_sent"]) == 2
+    assert list((cairn_home / "sync").glob("*.json"))
+    v1 = _one(local, "local", "uncategorized", "data", 1)
+    local.update_version(v1.id, aliases=["best"])
+    second = _cli_sync(env, url)
+    assert len(second["versions_updated"]) == 1 and not second["versions_sent"]
+    dst = remote(url, keys["alice"])
+    assert "best" in _one(dst, "vision", "uncategorized", "data", 1).aliases
+    assert "best" not in _one(dst, "vision", "uncategorized", "data", 0).aliases
+    third = _cli_sync(env, url)
+    assert (third["versions_updated"], third["versions_sent"], third["deletions_kept"]) == ([], [], [])

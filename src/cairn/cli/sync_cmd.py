@@ -21,6 +21,12 @@ from . import output
     default=None,
     help="The entity to copy into (default: the destination's: your server entity, or 'local').",
 )
+@click.option(
+    "--delete",
+    is_flag=True,
+    help="Also delete on the destination the versions deleted on the source since they were synced "
+    "(default: keep them there and say so). Refused for a version that carries an alias there.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be sent; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def sync_cmd(
@@ -28,6 +34,7 @@ def sync_cmd(
     to_url: str | None,
     from_url: str | None,
     entity: str | None,
+    delete: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -35,8 +42,14 @@ def sync_cmd(
     with their aliases, tags, metadata and ttl, links, runs with their history, config and
     summary, and lineage. Only blobs the server lacks travel; running it again sends
     nothing new, and an interrupted sync resumes. Versions are appended after what the
-    server's collection holds (numbers are kept when it was empty); nothing on the server
-    is deleted. Runs logged with mode="offline" go up this way, as with `wandb sync`.
+    server's collection holds (numbers are kept when it was empty). Runs logged with
+    mode="offline" go up this way, as with `wandb sync`.
+
+    Versions both sides hold: the source wins for what it changed since the last sync
+    (description, metadata, ttl; an alias moved or taken off; a tag added or removed), and
+    the destination keeps what only it changed. Nothing on the destination is deleted:
+    versions deleted on the source stay there (reported) unless --delete. Open drafts are
+    not copied. The last sync's view is kept in CAIRN_DIR/sync/. Details: docs/sync.md.
 
     \b
     Examples:
@@ -47,19 +60,23 @@ def sync_cmd(
     from ..client import get_client
     from ..client.settings import Settings
     from ..client.sync import sync
+    from ..client.sync_base import SyncBase
 
     s = Settings.from_env()
     if from_url and to_url:
         raise click.UsageError("give --to or --from, not both: one side is always the embedded store (CAIRN_DIR)")
     local = get_client(dataclasses.replace(s, base_url=None))
     if from_url:
-        src, dst = get_client(dataclasses.replace(s, base_url=from_url.rstrip("/"))), local
+        url = from_url.rstrip("/")
+        src, dst = get_client(dataclasses.replace(s, base_url=url)), local
     else:
-        url = to_url or s.base_url
+        url = (to_url or s.base_url or "").rstrip("/")
         if not url:
             raise click.UsageError("name the server: --to URL, or set CAIRN_BASE_URL")
-        src, dst = local, get_client(dataclasses.replace(s, base_url=url.rstrip("/")))
-    report = sync(src, dst, list(projects) or None, entity=entity, dry_run=dry_run)
+        src, dst = local, get_client(dataclasses.replace(s, base_url=url))
+    into = entity or dst.entity
+    base = SyncBase.for_peer(s.dir, f"{'from' if from_url else 'to'} {url} into {into}")
+    report = sync(src, dst, list(projects) or None, entity=into, dry_run=dry_run, base=base, delete=delete)
     if as_json:
         output.json(report.as_dict())
     else:

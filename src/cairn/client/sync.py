@@ -17,16 +17,31 @@ goes, per project (selected, or all of the source's):
 4. lineage: the versions each run used.
 
 Conflicts, as a ``git push`` or ``wandb sync`` user expects: nothing on the destination is
-deleted or rewritten. Synced versions are appended after what the destination has, and
-their aliases move to them as logging them there would have moved them (``latest`` too).
-A collection of the same name but another type cannot take them: it is reported and
-skipped, and the rest goes on. Versions the destination has that the source lacks stay.
+deleted, and only what the source changed is rewritten. Synced versions are appended after
+what the destination has, and their aliases move to them as logging them there would have
+moved them (``latest`` too). A collection of the same name but another type cannot take
+them: it is reported and skipped, and the rest goes on. Versions the destination has that
+the source lacks stay.
+
+Changes to versions both sides hold (docs/sync.md): the source wins for what it changed
+since the last sync, the destination keeps what only it changed. The last sync's view of
+each version (its merge base, client/sync_base.py) tells them apart: a description,
+metadata or ttl the source changed is set on the destination; an alias the source added to
+a version moves there on the destination, one it took off (or moved away) is taken off the
+destination's version if that version still holds it; tags likewise. A version never
+synced to this peer before (found there by digest) gets the source's aliases and tags it
+lacks, and nothing is taken off. Links get their aliases the same way.
+
+Deleted versions: a version deleted on the source after it was synced stays on the
+destination (reported as kept) unless ``delete`` (``--delete``) is given; then it is
+deleted there too, refused and reported while the destination's version carries an alias
+other than ``latest``. A deleted version never synced is not copied; nor are open drafts of
+distributed artifacts (a finished one goes as the version it made).
 
 Running it twice sends nothing (every version is mapped, every run equal); an interrupted
 run resumes where it stopped, since each version is one commit and blobs already sent are
-found by digest. Open drafts of distributed artifacts and deleted versions are not copied.
-Progress: a "syncing versions" task (one file per version) and "syncing runs"; blob uploads
-report their own task.
+found by digest. Progress: a "syncing versions" task (one file per version) and "syncing
+runs"; blob uploads report their own task.
 """
 
 from __future__ import annotations
@@ -38,11 +53,12 @@ from dataclasses import dataclass, field
 
 from ..core import progress
 from ..core.digest import digest_of, hasher
-from ..core.errors import ArtifactNotFoundError, RunNotFoundError, StoreError
+from ..core.errors import ArtifactNotFoundError, RunNotFoundError, StoreError, UsageError
 from ..core.manifest import Entry
 from ..core.sizes import human_size
 from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from .base import Client
+from .sync_base import SyncBase, snapshot
 
 log = logging.getLogger("cairn.sync")
 
@@ -56,6 +72,9 @@ class SyncReport:
     dry_run: bool = False
     versions_sent: list[str] = field(default_factory=list)  # "src-name:vN -> dst-name:vM"
     versions_present: int = 0  # already on the destination (mapped by digest)
+    versions_updated: list[str] = field(default_factory=list)  # "src-name:vN -> dst-name:vM (what)"
+    versions_deleted: list[str] = field(default_factory=list)  # deleted on the source, then here
+    deletions_kept: list[str] = field(default_factory=list)  # deleted on the source, kept here
     links_sent: list[str] = field(default_factory=list)
     runs_created: list[str] = field(default_factory=list)
     runs_updated: list[str] = field(default_factory=list)
@@ -66,7 +85,14 @@ class SyncReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.versions_sent or self.links_sent or self.runs_created or self.runs_updated)
+        return bool(
+            self.versions_sent
+            or self.versions_updated
+            or self.versions_deleted
+            or self.links_sent
+            or self.runs_created
+            or self.runs_updated
+        )
 
     def lines(self) -> list[str]:
         verb = "would send" if self.dry_run else "sent"
@@ -75,7 +101,19 @@ class SyncReport:
             f"{len(self.links_sent)} links; {self.versions_present} versions were there already",
             f"runs: {len(self.runs_created)} new, {len(self.runs_updated)} updated, {self.history_rows} history rows",
         ]
+        if self.versions_updated or self.versions_deleted:
+            out.append(
+                f"{'would update' if self.dry_run else 'updated'} {len(self.versions_updated)} versions, "
+                f"{'would delete' if self.dry_run else 'deleted'} {len(self.versions_deleted)}"
+            )
         out += [f"  {v}" for v in self.versions_sent]
+        out += [f"  {v}" for v in self.versions_updated]
+        out += [f"  deleted {v}" for v in self.versions_deleted]
+        if self.deletions_kept:
+            out.append(
+                f"kept {len(self.deletions_kept)} versions deleted on the source since they were synced "
+                "(--delete deletes them here too): " + ", ".join(self.deletions_kept[:5])
+            )
         out += [f"skipped {s}" for s in self.skipped]
         return out
 
@@ -84,6 +122,9 @@ class SyncReport:
             "dry_run": self.dry_run,
             "versions_sent": self.versions_sent,
             "versions_present": self.versions_present,
+            "versions_updated": self.versions_updated,
+            "versions_deleted": self.versions_deleted,
+            "deletions_kept": self.deletions_kept,
             "links_sent": self.links_sent,
             "runs_created": self.runs_created,
             "runs_updated": self.runs_updated,
@@ -95,20 +136,29 @@ class SyncReport:
 
 
 def sync(
-    src: Client, dst: Client, projects: Iterable[str] | None = None, entity: str | None = None, dry_run: bool = False
+    src: Client,
+    dst: Client,
+    projects: Iterable[str] | None = None,
+    entity: str | None = None,
+    dry_run: bool = False,
+    base: SyncBase | None = None,
+    delete: bool = False,
 ) -> SyncReport:
     """Copy ``projects`` (names in the source's entities; None: every project) of ``src`` to
-    ``dst``, into the entity ``entity`` (default: the destination's). Raises what the
-    destination raises for what the caller may not do (no write role: nothing of that
-    project is written); conflicts are reported in ``SyncReport.skipped``."""
-    return _Sync(src, dst, entity or dst.entity, dry_run).run(projects)
+    ``dst``, into the entity ``entity`` (default: the destination's). ``base``: the merge
+    base kept for this peer (None: none kept, every version is as if never synced before);
+    ``delete``: delete on ``dst`` the versions deleted on ``src`` since they were synced.
+    Raises what the destination raises for what the caller may not do (no write role:
+    nothing of that project is written); conflicts are reported in ``SyncReport.skipped``."""
+    return _Sync(src, dst, entity or dst.entity, dry_run, base or SyncBase(), delete).run(projects)
 
 
 class _Sync:
-    def __init__(self, src: Client, dst: Client, entity: str, dry_run: bool) -> None:
+    def __init__(self, src: Client, dst: Client, entity: str, dry_run: bool, base: SyncBase, delete: bool) -> None:
         self.src, self.dst, self.entity = src, dst, entity
         self.report = SyncReport(dry_run=dry_run)
         self.dry = dry_run
+        self.base, self.delete = base, delete
         self.mapped: dict[int, int] = {}  # source version id -> destination version id
         self.runs: set[str] = set()  # ids of the source's runs, all synced before any version
         reporter = progress.current()
@@ -139,6 +189,8 @@ class _Sync:
             for e, p in pairs:
                 self._lineage(e, p)
         finally:
+            if not self.dry:
+                self.base.save()
             self.versions_task.close()
             self.runs_task.close()
         log.info("sync done: %s", "; ".join(self.report.lines()[:2]))
@@ -196,8 +248,8 @@ class _Sync:
 
     # -- logged collections -----------------------------------------------------------
     def _collection(self, entity: str, project: str, c: CollectionInfo) -> None:
-        versions = [v for v in self.src.list_versions(entity, project, c.name) if v.state == COMMITTED]
-        versions.sort(key=lambda v: v.index)
+        listed = sorted(self.src.list_versions(entity, project, c.name), key=lambda v: v.index)
+        versions = [v for v in listed if v.state == COMMITTED]
         try:
             there = [v for v in self.dst.list_versions(self.entity, project, c.name) if v.state == COMMITTED]
         except ArtifactNotFoundError:
@@ -212,27 +264,94 @@ class _Sync:
         by_digest: dict[str, VersionInfo] = {}
         for v in sorted(there, key=lambda v: v.index):
             by_digest.setdefault(v.digest, v)
+        held = {a for v in versions for a in v.aliases}  # an alias moved here is not "taken off" there
         for v in versions:
             have = by_digest.get(v.digest)
             if have is not None:
                 self.mapped[v.id] = have.id
                 self.report.versions_present += 1
-                self._labels(v, have)
+                self._changes(v, have, held)
             else:
                 got = self._send(v, project)
                 if got is not None:
                     self.mapped[v.id] = got.id
                     by_digest[v.digest] = got
+                    self.base.put(v.id, got.id, v)
             self.versions_task.advance(files=1)
+        self._deleted(f"{entity}/{project}/{c.name}", {v.id for v in versions})
+        if not self.dry:
+            self.base.save()  # a sync killed later keeps the base of what it did so far
 
-    def _labels(self, v: VersionInfo, have: VersionInfo) -> None:
-        """A version already there gets the source's aliases and tags it lacks (nothing is taken off)."""
-        aliases = {a for a in v.aliases if a != _LATEST} - set(have.aliases)
-        tags = set(v.tags) - set(have.tags)
-        if (aliases or tags) and not self.dry:
-            self.dst.update_version(
-                have.id, aliases=sorted(set(have.aliases) | aliases), tags=sorted(set(have.tags) | tags)
-            )
+    def _changes(self, v: VersionInfo, have: VersionInfo, held: set[str], aliases_only: bool = False) -> None:
+        """Bring to ``have`` (the destination's version of ``v``) what the source changed
+        since the last sync; with no base, join aliases and tags (nothing is taken off).
+        ``held``: the aliases some version of the source's collection holds (one moved to
+        another version goes with that version's changes). ``aliases_only``: a link, whose
+        other fields are its source version's."""
+        was, now = self.base.get(v.id, have.id), snapshot(v)
+        if was is None:
+            was = {**now, "aliases": [], "tags": []}  # every field "unchanged"; every label "added"
+        fields = {k: now[k] for k in ("description", "metadata", "ttl_seconds") if now[k] != was[k]}
+        add_aliases = set(now["aliases"]) - set(was["aliases"])
+        drop_aliases = set(was["aliases"]) - set(now["aliases"]) - held
+        add_tags, drop_tags = set(now["tags"]) - set(was["tags"]), set(was["tags"]) - set(now["tags"])
+        if aliases_only:
+            fields, add_tags, drop_tags = {}, set(), set()
+        if fields or add_aliases or drop_aliases or add_tags or drop_tags:
+            # as the destination's version is now: an earlier edit of this sync may have
+            # moved an alias off it
+            fresh = self.dst.get_version(have.id) if not self.dry else have
+            there = snapshot(fresh)
+            changes: dict = {k: val for k, val in fields.items() if there[k] != val}
+            aliases = (set(there["aliases"]) - drop_aliases) | add_aliases
+            if aliases != set(there["aliases"]):
+                changes["aliases"] = sorted(aliases)
+            tags = (set(there["tags"]) - drop_tags) | add_tags
+            if tags != set(there["tags"]):
+                changes["tags"] = sorted(tags)
+            if changes:
+                self.report.versions_updated.append(
+                    f"{v.qualified_name} -> {self.entity}/{fresh.project}/{fresh.name}:v{fresh.index} "
+                    f"({', '.join(sorted(changes))})"
+                )
+                if not self.dry:
+                    self.dst.update_version(have.id, **changes)
+        if not self.dry:
+            self.base.put(v.id, have.id, v)
+
+    def _deleted(self, collection: str, committed: set[int]) -> None:
+        """Versions of ``collection`` deleted on the source since they were synced: deleted
+        on the destination with ``delete``, else reported as kept there."""
+        for src_id in self.base.synced_in(collection):
+            target = self.base.synced_to(src_id)
+            if src_id in committed or target is None or target in self.mapped.values():  # its content lives on
+                continue
+            try:
+                v = self.src.get_version(src_id)
+            except ArtifactNotFoundError:  # gone with its collection: what it was is not known here
+                continue
+            if v.state == COMMITTED:
+                continue
+            try:
+                there = self.dst.get_version(target)
+            except ArtifactNotFoundError:
+                there = None
+            if there is None or there.state != COMMITTED:
+                if not self.dry:
+                    self.base.forget(v.id)
+                continue
+            name = f"{v.qualified_name} -> {self.entity}/{there.project}/{there.name}:v{there.index}"
+            if not self.delete:
+                self.report.deletions_kept.append(name)
+                continue
+            if not self.dry:
+                try:
+                    self.dst.delete_version(target)
+                except UsageError as e:  # an alias there: someone relies on it
+                    self.report.skipped.append(f"deleting {name}: {e}")
+                    continue
+                self.base.forget(v.id)
+            self.report.versions_deleted.append(name)
 
     def _send(self, v: VersionInfo, project: str) -> VersionInfo | None:
         entries = list(self.src.manifest(v.manifest_key))
@@ -288,7 +407,9 @@ class _Sync:
 
     # -- links -----------------------------------------------------------------------------
     def _links(self, entity: str, project: str, c: CollectionInfo) -> None:
-        for v in sorted(self.src.list_versions(entity, project, c.name), key=lambda v: v.index):
+        listed = sorted(self.src.list_versions(entity, project, c.name), key=lambda v: v.index)
+        held = {a for v in listed for a in v.aliases}
+        for v in listed:
             self.versions_task.advance(files=1)
             if v.state != COMMITTED or v.link_of is None:
                 continue
@@ -309,6 +430,10 @@ class _Sync:
             self.mapped[v.id] = got.id
             if got.id not in before:
                 self.report.links_sent.append(f"{v.qualified_name} -> {self.entity}/{project}/{c.name}:v{got.index}")
+            self._changes(v, got, held, aliases_only=True)  # an alias the source took off the link
+        self._deleted(f"{entity}/{project}/{c.name}", {v.id for v in listed if v.state == COMMITTED})
+        if not self.dry:
+            self.base.save()
 
     def _links_there(self, project: str, name: str) -> list[VersionInfo]:
         try:
