@@ -68,6 +68,7 @@ FILES = {
         {"_type": "table", "columns": ["<b>col</b>", "v"], "data": [["<script>alert(12)</script>", 1], ["=SUM(A1)", 2]]}
     ),
     "tables/evil.parquet": None,
+    '<img src=x onerror=alert(20)>/"&row=9.csv': "n\n" + "".join(f"{i}\n" for i in range(150)),
     "tables/long.csv": "n,name\n" + "".join(f"{i},<i>row {i}</i>\n" for i in range(250)),
     "tables/big.table.json": json.dumps(
         {"_type": "table", "columns": ["i", "pad"], "data": [[i, "p" * 200] for i in range(45_000)], "nrows": 45_000}
@@ -243,6 +244,23 @@ def test_tables_are_paged_by_the_server_and_sorted_on_the_page(ui_server, watche
     assert "rows 101–200" in watched.locator(".table-pager").inner_text()
     watched.goto(file_url(ui_server, "tables/long.csv") + "&row=999")  # past the end: said, not a 500
     assert "there is no row 901: the table has 250 rows" in watched.locator("#preview").inner_text()
+    clean(watched)
+
+
+def test_a_hostile_folder_and_table_name_stay_text_through_listing_and_paging(ui_server, watched) -> None:  # noqa: ANN001
+    folder = "<img src=x onerror=alert(20)>/"
+    watched.goto(f"{ui_server.url}/local/demo/files/v0")
+    row = watched.locator("main table tr", has_text=folder)
+    assert row.count() == 1 and watched.locator("main img[onerror]").count() == 0
+    row.get_by_role("link", name=folder).click()  # the folder: its crumbs and listing
+    assert folder[:-1] in watched.locator("main").inner_text() and "path=%3Cimg" in watched.url  # shown as text
+    watched.get_by_role("link", name='"&row=9.csv').click()
+    preview = watched.locator("#preview [data-preview='table']")
+    assert "rows 1–100 of 150" in preview.locator(".table-pager").inner_text()
+    preview.locator(".table-pager").get_by_role("link", name="Next →").click()  # the name's "&row=" is not a parameter
+    preview = watched.locator("#preview [data-preview='table']")
+    assert "rows 101–150 of 150" in preview.locator(".table-pager").inner_text()
+    assert watched.locator("dl.file-facts code").first.inner_text() == folder + '"&row=9.csv'
     clean(watched)
 
 
