@@ -180,11 +180,11 @@ class Presigned:
 
     def put(
         self, url: str, data: bytes, headers: dict[str, str] | None = None, ok: frozenset[int] = frozenset()
-    ) -> None:
+    ) -> str | None:
         """PUT bytes under the retry policy (5xx and connection failures are retried; a 4xx
-        other than ``ok`` is final)."""
+        other than ``ok`` is final). Returns the answer's ETag, if any (a multipart part's)."""
 
-        def attempt(n: int) -> None:
+        def attempt(n: int) -> str | None:
             try:
                 r = self.pool.request("PUT", url, body=data, headers=headers, retries=False, timeout=STORE_TIMEOUT)
             except urllib3.exceptions.HTTPError as e:
@@ -196,8 +196,9 @@ class Presigned:
                 if r.status >= 500:
                     raise Retry(f"direct upload: HTTP {r.status}", err, after=retry_after(r.headers.get("retry-after")))
                 raise err
+            return r.headers.get("etag")
 
-        retry.POLICY.call(attempt, "direct upload")
+        return retry.POLICY.call(attempt, "direct upload")
 
     @contextlib.contextmanager
     def get(self, url: str) -> Iterator[BaseHTTPResponse]:

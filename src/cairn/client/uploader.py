@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 # server/blobs_index.py for why that is safe across projects). 1,000 x 1 MiB to SeaweedFS,
 # same run: 6.7-7.3 s, 88-98% of raw boto3 puts; through the server in 8 MiB batches (each
 # byte over HTTP twice, hashed twice) it was 10.2-10.8 s, 56-65%; and staged with a read-back
-# per blob, 20.7 s. Larger blobs go in parts to a staging key that the server hashes before
-# the blob counts. Batches through the server remain for stores that cannot presign and
-# for objects another project holds or is writing.
+# per blob, 20.7 s. Larger blobs go in parts straight to their own key (send_large); the
+# server completes them unread where no other project holds them. Batches through the
+# server remain for stores that cannot presign and for objects another project holds or
+# is writing.
 DIRECT_MIN = 8 << 20
 BATCH_BYTES = 8 << 20
 HOLD_MAX = 16 << 20  # files up to this size are kept in memory between hashing and sending
@@ -232,38 +233,55 @@ class Uploader:
         task.advance(len(batch), len(body) - 4 * len(batch))
 
     def send_large(self, entity: str, project: str, digest: str, src: BlobSource, task: Task = NULL_TASK) -> None:
-        """One large blob: in parts to presigned URLs of a staging key the server checks, or
-        streamed through the server when its store cannot presign."""
-        start = self.rpc.json(
-            "POST", project_path(entity, project, "blobs", "uploads"), json_body={"digest": digest, "size": src.size}
-        )
-        if start.get("direct"):
-            self._put_parts(start["urls"], start["part_size"], digest, src, task)
-            self.rpc.json(
+        """One large blob: in parts to presigned URLs of the blob's own key (the server never
+        reads those bytes; the parts' ETags are sent back so that it completes exactly the
+        parts sent). Where another project holds or is writing that blob the server refuses
+        them unread (``stored`` false) and they go again, to a staging key it checks. Streamed
+        through the server when its store cannot presign."""
+        checked = False
+        for _ in range(2):  # a second start, checked, when the server refused the bytes unread
+            start = self.rpc.json(
                 "POST",
-                project_path(entity, project, "blobs", "uploads", "complete"),
-                json_body={"upload_id": start["upload_id"], "digest": digest},
+                project_path(entity, project, "blobs", "uploads"),
+                json_body={"digest": digest, "size": src.size, **({"checked": True} if checked else {})},
             )
+            if not start.get("direct"):
+                self.rpc.call(
+                    "PUT",
+                    project_path(entity, project, "blobs", digest),
+                    content=lambda: src.chunks(digest, task),
+                    headers={"Content-Length": str(src.size)},
+                )
+                break
+            etags = self._put_parts(start["urls"], start["part_size"], digest, src, task)
+            body: dict = {"upload_id": start["upload_id"], "digest": digest}
+            if start.get("checked") is False:
+                body["parts"] = [{"number": i, "etag": etag} for i, etag in enumerate(etags, 1)]
+            done = self.rpc.json("POST", project_path(entity, project, "blobs", "uploads", "complete"), json_body=body)
+            if done.get("stored", True):
+                break
+            task.advance(nbytes=-src.size)
+            checked = True
         else:
-            self.rpc.call(
-                "PUT",
-                project_path(entity, project, "blobs", digest),
-                content=lambda: src.chunks(digest, task),
-                headers={"Content-Length": str(src.size)},
-            )
+            raise StoreError(f"blob {digest} could not be stored: the server asked for it twice; log it again")
         task.advance(1)
 
-    def _put_parts(self, urls: list[str], part_size: int, digest: str, src: BlobSource, task: Task) -> None:
-        """PUT the bytes to the presigned URLs, part i to URL i. The source is read once, in
-        order, hashing each part before it is sent (a file changed since it was added is
-        caught); up to PARTS_IN_FLIGHT parts are in flight, so memory stays at that many."""
+    def _put_parts(self, urls: list[str], part_size: int, digest: str, src: BlobSource, task: Task) -> list[str]:
+        """PUT the bytes to the presigned URLs, part i to URL i; returns the parts' ETags. The
+        source is read once, in order, hashing each part before it is sent (a file changed
+        since it was added is caught); up to PARTS_IN_FLIGHT parts are in flight, so memory
+        stays at that many."""
         h = hasher()
 
-        def put(url: str, data: bytes) -> None:
-            self.presigned.put(url, data)
+        def put(url: str, data: bytes) -> str:
+            etag = self.presigned.put(url, data)
             task.advance(nbytes=len(data))
+            if not etag:
+                raise StoreError("the object store answered a part upload without an ETag; cannot complete it")
+            return etag
 
         with src.open() as f, ThreadPoolExecutor(PARTS_IN_FLIGHT) as pool:
+            sent: list[Future] = []
             inflight: set[Future] = set()
             for url in urls:
                 data = f.read(part_size)
@@ -272,12 +290,14 @@ class Uploader:
                     done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
                     for d in done:
                         d.result()
-                inflight.add(pool.submit(put, url, data))
-            for d in inflight:
-                d.result()
+                job = pool.submit(put, url, data)
+                inflight.add(job)
+                sent.append(job)
+            etags = [job.result() for job in sent]
         if digest_of(h) != digest:
             path = getattr(src, "path", "<bytes>")
             raise FileChangedError(path, os.path.basename(path))
+        return etags
 
 
 def _batches(items: list[Pending]) -> list[list[Pending]]:

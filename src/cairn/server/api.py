@@ -256,21 +256,31 @@ async def direct_done(
 
 @router.post("/projects/{entity}/{project}/blobs/uploads")
 def upload_start(entity: EntityPath, project: ProjectPath, body: UploadStart, c: Ctx, who: Who) -> dict:
-    """Direct upload to the object store: presigned URL(s) to a staging key bound to this
-    project and digest. Without a presigning store, the answer says to PUT through the
-    server instead. A size above the server's largest blob is refused (413)."""
-    return uploads.start(c, entity, project, body.digest, body.size)
+    """Direct upload of a large blob to the object store, bound to this project and digest:
+    presigned part URLs to the blob's own key (``checked`` false: the server never reads
+    those bytes; the same answer whoever else holds the blob), or, when ``checked`` is
+    asked for, to a staging key the server hashes on completion. Without a presigning
+    store, the answer says to PUT through the server instead. A size above the server's
+    largest blob is refused (413) before anything is opened."""
+    return uploads.start(c, entity, project, body.digest, body.size, body.checked)
 
 
 @router.post("/projects/{entity}/{project}/blobs/uploads/complete", status_code=201)
 async def upload_complete(
     entity: EntityPath, project: ProjectPath, body: UploadDone, request: Request, c: Ctx, who: Who
 ) -> dict:
-    """The server reads the staged object, checks its BLAKE3 digest, and only then stores it.
-    Only the project that started the upload (for this digest) can complete it. Reading it
-    is heavy work, within the caller's share."""
-    await heavy(request, c, who, run_in_threadpool, uploads.complete, c, entity, project, body.upload_id, body.digest)
-    return {"digest": body.digest}
+    """Finish an upload this project started for this digest (404 for any other). An upload
+    to the blob's own key is completed by the object store once its parts are the announced
+    size and, when ``parts`` is sent, exactly those parts (400 otherwise; the upload is
+    aborted); its bytes are not read, and it counts only where no other project holds or is
+    writing that blob: otherwise ``stored`` is false and the client starts again with
+    ``checked``. A staged upload is read and hashed by the server and stored only if it
+    matches. Heavy work, within the caller's share."""
+    parts = None if body.parts is None else [(p.number, p.etag) for p in body.parts]
+    stored = await heavy(
+        request, c, who, run_in_threadpool, uploads.complete, c, entity, project, body.upload_id, body.digest, parts
+    )
+    return {"digest": body.digest, "stored": stored}
 
 
 @router.post("/projects/{entity}/{project}/blobs/{digest:digest}/damaged")

@@ -210,11 +210,19 @@ class UrlRequest(Body):
 class UploadStart(Body):
     digest: BlobDigest
     size: Size
+    checked: bool = False  # to a staging key the server hashes (asked after a refused direct upload)
+
+
+class UploadPart(Body):
+    number: Annotated[int, Field(ge=1, le=10_000)]
+    etag: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL_PATTERN)]
 
 
 class UploadDone(Body):
     upload_id: Annotated[str, StringConstraints(min_length=1, max_length=L.MAX_KEY, pattern=NO_CONTROL_PATTERN)]
     digest: BlobDigest
+    # the parts the client sent (an upload to the blob's own key): the store must hold exactly these
+    parts: list[UploadPart] | None = Field(default=None, max_length=10_000)
 
 
 class ChunkKeys(Body):

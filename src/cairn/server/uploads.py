@@ -36,42 +36,89 @@ def _record(c: ServerContext, entity: str, project: str, key: str, digest: str, 
         )
 
 
-def _take(c: ServerContext, entity: str, project: str, key: str, digest: str) -> bool:
-    """Remove the record of ``key`` if it is this project's upload of ``digest``."""
+def _take(c: ServerContext, entity: str, project: str, key: str, digest: str) -> int | None:
+    """Remove the record of ``key`` if it is this project's upload of ``digest``; returns
+    the size it announced, or None when there is no such record."""
     with c.meta.write() as tx:
         pid = records.project_id(tx, entity, project)
         if pid is None:
-            return False
-        return (
-            tx.execute(
-                "DELETE FROM staged_uploads WHERE key = :k AND project_id = :p AND digest = :d",
-                {"k": key, "p": pid, "d": digest},
-            )
-            > 0
+            return None
+        sizes = tx.scalars(
+            "DELETE FROM staged_uploads WHERE key = :k AND project_id = :p AND digest = :d RETURNING size",
+            {"k": key, "p": pid, "d": digest},
         )
+        return int(sizes[0]) if sizes else None
 
 
-def start(c: ServerContext, entity: str, project: str, digest: str, size: int) -> dict:
-    """Presigned URL(s) to a new staging key for ``size`` bytes of ``digest``, bound to the project."""
+PARTS = "parts/"  # upload ids of multipart uploads to a blob's own key (the rest are staging keys)
+
+
+def start(c: ServerContext, entity: str, project: str, digest: str, size: int, checked: bool = False) -> dict:
+    """Presigned part URLs for ``size`` bytes of ``digest``, bound to the project.
+
+    On a store that can (``presign_put_parts``) the parts go *to the blob's own key*, and
+    every caller gets the same kind of answer: whether another project holds or is writing
+    that blob decides only what ``complete`` does (complete it unread under this project's
+    claim, or refuse and ask for a checked upload), never what the client sees here. With
+    ``checked`` (asked after such a refusal), or on a store without that power, the parts go
+    to a fresh staging key whose bytes the server hashes on completion."""
     blobs_index.check_content_digest(digest)
     if size > c.max_blob_bytes:
         raise TooLarge(f"a blob of {size} bytes is larger than this server accepts ({c.max_blob_bytes} bytes)")
     presign = getattr(c.blobs, "presign_put_staging", None)
     if presign is None:
         return {"direct": False}
-    up = presign(size)
-    _record(c, entity, project, up.key, digest, size)
-    return {"direct": True, "upload_id": up.key, "urls": list(up.urls), "part_size": up.part_size}
+    parts = getattr(c.blobs, "presign_put_parts", None)
+    if parts is not None and size > 0 and not checked:
+        blobs_index.grant_direct(c.meta, c.blobs, entity, project, [digest])  # claims it if free
+        up = parts(digest, size)
+        upload_id = PARTS + up.key
+        checked = False
+    else:
+        up = presign(size)
+        upload_id = up.key
+        checked = True
+    _record(c, entity, project, upload_id, digest, size)
+    return {
+        "direct": True,
+        "checked": checked,
+        "upload_id": upload_id,
+        "urls": list(up.urls),
+        "part_size": up.part_size,
+    }
 
 
-def complete(c: ServerContext, entity: str, project: str, upload_id: str, digest: str) -> None:
-    """Hash the staged bytes of this project's upload and store them for the project if they
-    match ``digest``. 404 for an upload id this project did not start for that digest."""
+def complete(
+    c: ServerContext, entity: str, project: str, upload_id: str, digest: str, parts: list[tuple[int, str]] | None = None
+) -> bool:
+    """Finish this project's upload of ``digest``; 404 for an upload id this project did not
+    start for that digest (or already finished). Returns whether the project now holds the
+    blob; False: start again with ``checked`` (see below).
+
+    A multipart upload to the blob's own key is checked by its parts: the object store's
+    list must be the announced size, cut as handed out, and (when sent) exactly ``parts``
+    (number, ETag); otherwise UsageError and the upload is aborted. It is then completed,
+    its bytes unread, if this project holds the claim on the digest (no other project
+    holds or is writing it: ``blobs_index``), and recorded if the claim still stands then.
+    Without the claim the upload is aborted and False returned: those bytes must be
+    checked. A staging upload is hashed by the server and stored only if it matches."""
+    size = _take(c, entity, project, upload_id, digest)
+    if size is None:
+        raise _missing(entity, project, upload_id)
+    if upload_id.startswith(PARTS):
+
+        def claimed() -> bool:
+            with c.meta.read() as tx:
+                pid = records.project_id(tx, entity, project)
+                return blobs_index.claims_of(tx, [digest]).get(digest) == pid
+
+        there = c.blobs.complete_parts(digest, upload_id[len(PARTS) :], size, parts, claimed)  # type: ignore[attr-defined]
+        return there and not blobs_index.record_direct(c.meta, entity, project, [digest], c.blobs)
+    if parts is not None:
+        raise UsageError("a staged upload is completed without a part list (the server reads and checks its bytes)")
     complete_staging = getattr(c.blobs, "complete_staging", None)
     if complete_staging is None:
         raise UsageError("this server's blob store takes uploads through the server, not direct ones")
-    if not _take(c, entity, project, upload_id, digest):
-        raise _missing(entity, project, upload_id)
 
     def write(digests: list[str]) -> None:
         if not complete_staging(upload_id, digest):
@@ -79,6 +126,7 @@ def complete(c: ServerContext, entity: str, project: str, upload_id: str, digest
 
     # the staged copy is gone once completed: an existing object found wrong cannot be rewritten here
     blobs_index.store_checked(c.meta, c.blobs, entity, project, [digest], write, rewritable=False)
+    return True
 
 
 def direct_start(c: ServerContext, entity: str, project: str, digests: list[str]) -> dict[str, str]:
@@ -187,7 +235,7 @@ def _staged(c: ServerContext, entity: str, project: str, digests: list[str]) -> 
 def _complete_checked(c: ServerContext, entity: str, project: str, digest: str, keys: list[str]) -> bool:
     """Hash the staged bytes and store them for the project if they match ``digest``."""
     for key in keys:
-        if not _take(c, entity, project, key, digest):
+        if _take(c, entity, project, key, digest) is None:
             continue  # completed by a concurrent call
 
         def write(digests: list[str], key: str = key) -> None:

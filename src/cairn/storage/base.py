@@ -3,7 +3,7 @@ the contract suites in ``tests/storage``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -161,6 +161,23 @@ class Presigner(Protocol):
         """Move the staged bytes to ``digest``'s object without reading them, only if that
         object does not exist (never replacing one); delete the staged object. True when the
         object exists afterwards, False when nothing was staged."""
+
+    def presign_put_parts(self, digest: str, size: int, expires: int = 3600) -> StagingUpload:
+        """A multipart upload of ``size`` bytes to ``digest``'s own object (``key`` is its
+        upload id) and a URL per part. Nothing appears until ``complete_parts``."""
+
+    def complete_parts(
+        self,
+        digest: str,
+        upload_id: str,
+        size: int,
+        parts: list[tuple[int, str]] | None,
+        keep: Callable[[], bool] = ...,
+    ) -> bool:
+        """Complete it, create-only and unread, once the store's parts are exactly as
+        announced (``size``, cut as handed out, and ``parts`` (number, ETag) when given;
+        UsageError otherwise, the upload aborted) and ``keep()`` agrees (else aborted,
+        False). True: the object is there."""
 
 
 class ChunkStore(Protocol):

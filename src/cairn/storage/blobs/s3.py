@@ -18,6 +18,12 @@ How bytes reach ``blobs/``:
   page cache costs 0.08 s, the server-side copy 1.2 s on top of a 2.6 s upload, and the
   staging design uploads a blob that is already stored again because its digest is only
   known at the end. Two local reads are the cheaper price.
+* ``presign_put_parts`` hands a client part URLs of a multipart upload *to the blob's own
+  key*, and ``complete_parts`` completes it (create-only) once the store's own part list is
+  the announced size, cut as handed out, and the client's part list: the bytes are never
+  read here (the server grants this only where a wrong object would harm no other project,
+  ``server/blobs_index``; downloads verify). A 2 GiB upload staged and then hashed and
+  copied here cost about three times boto3's ``upload_file`` (bench/RESULTS.md);
 * presigned staging uploads go to ``staging/``; ``complete_staging`` reads the staged object
   back, hashes it, and copies it into place with ``CopySourceIf-Match`` on the ETag it
   hashed, so bytes swapped in after the check are refused;
@@ -621,6 +627,122 @@ class S3BlobStore:
                 for n in range(1, math.ceil(size / part) + 1)
             )
             return StagingUpload(key, urls, part)
+
+    def presign_put_parts(self, digest: str, size: int, expires: int = 3600) -> StagingUpload:
+        """A multipart upload of ``size`` bytes *to the blob's own key* and a presigned URL
+        per part (``key`` is the store's UploadId). Nothing appears under the key until
+        ``complete_parts``; the bytes are never read here (the caller decides whether a
+        client may write that object unchecked: ``server/blobs_index``)."""
+        key = self._key(digest)
+        if key is None:
+            raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
+        if size < 1:
+            raise UsageError(f"a multipart upload needs at least one byte, got a size of {size}")
+        part = self.part_size_for(size)
+        client = self._ready()
+        params = {"Bucket": self.bucket, "Key": key}
+        with self._errors("start a multipart upload", key):
+            upload_id = client.create_multipart_upload(**params)["UploadId"]
+            urls = tuple(
+                client.generate_presigned_url(
+                    "upload_part", Params={**params, "UploadId": upload_id, "PartNumber": n}, ExpiresIn=expires
+                )
+                for n in range(1, math.ceil(size / part) + 1)
+            )
+        return StagingUpload(upload_id, urls, part)
+
+    def complete_parts(
+        self,
+        digest: str,
+        upload_id: str,
+        size: int,
+        parts: list[tuple[int, str]] | None,
+        keep: Callable[[], bool] = lambda: True,
+    ) -> bool:
+        """Complete ``presign_put_parts``' upload of ``digest`` once the store's own list of
+        its parts is exactly the ``size`` bytes announced, cut as they were handed out (parts
+        1..n, each ``part_size_for(size)`` bytes but the last), and, when the client sends
+        ``parts`` (number, ETag), exactly those. Anything else aborts the upload and raises
+        UsageError: nothing appears under the key. Then ``keep()`` decides: False aborts the
+        upload (returns False). Create-only (``If-None-Match: *``): an object already there
+        of the right size is kept and the upload aborted; one of another size is damaged and
+        replaced. Returns True: the object is there. The bytes are not read."""
+        from botocore.exceptions import ClientError
+
+        key = self._key(digest)
+        if key is None:
+            raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
+        client = self._ready()
+        part = self.part_size_for(size)
+        n = math.ceil(size / part)
+        with self._errors("list the parts of an upload", key):
+            try:
+                held = {
+                    p["PartNumber"]: (p["ETag"], p["Size"])
+                    for page in client.get_paginator("list_parts").paginate(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id
+                    )
+                    for p in page.get("Parts", [])
+                }
+            except ClientError as e:
+                if error_code(e) not in {"NoSuchUpload"} | MISSING:
+                    raise
+                raise UsageError(
+                    f"upload {upload_id[:100]!r} of {digest} is gone (aborted or completed); start it again"
+                ) from None
+        try:
+            for i in range(1, n + 1):
+                want = part if i < n else size - (n - 1) * part
+                if i not in held:
+                    raise UsageError(f"part {i} of {n} of the upload of {digest} never arrived; start the upload again")
+                if held[i][1] != want:
+                    raise UsageError(
+                        f"part {i} of the upload of {digest} holds {held[i][1]} bytes where {want} were due "
+                        f"({size} bytes announced, in parts of {part}); start the upload again"
+                    )
+            if len(held) != n:
+                extra = sorted(set(held) - set(range(1, n + 1)))[0]
+                raise UsageError(
+                    f"the upload of {digest} has a part {extra} beyond the {n} handed out; start the upload again"
+                )
+            if parts is not None:
+                sent = {number: etag.strip('"') for number, etag in parts}
+                if len(parts) != n or sent != {i: held[i][0].strip('"') for i in held}:
+                    raise UsageError(
+                        f"the part list sent for the upload of {digest} does not match the parts the object store "
+                        "holds (other bytes, or parts missing); start the upload again"
+                    )
+        except UsageError:
+            self._abort(key, upload_id)
+            raise
+        if not keep():
+            self._abort(key, upload_id)
+            return False
+        done = {"Parts": [{"PartNumber": i, "ETag": held[i][0]} for i in range(1, n + 1)]}
+        for _ in range(2):
+            with self._errors("complete a multipart upload", key):
+                try:
+                    client.complete_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload=done, IfNoneMatch="*"
+                    )
+                    return True
+                except ClientError as e:
+                    if error_code(e) not in TAKEN:
+                        raise
+            if self._clear_wrong_size(key, size):  # there already (an earlier upload of the same bytes)
+                self._abort(key, upload_id)
+                return True
+        raise StoreError(f"s3://{self.bucket}/{key} kept being written by someone else while an upload completed")
+
+    def abort_parts(self, digest: str, upload_id: str) -> None:
+        """Abort ``presign_put_parts``' upload (its parts are deleted); one already gone is fine."""
+        key = self._key(digest)
+        if key is not None:
+            self._abort(key, upload_id)
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(Exception):  # gc aborts what is left (stale_uploads)
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
     def complete_staging(self, staging_key: str, digest: str) -> bool:
         """Hash the staged bytes (one full read by this process: ~0.45 s per 256 MiB from a
