@@ -18,11 +18,16 @@ WORKER = Path(__file__).parent / "engine" / "gc_race_worker.py"
 
 
 class Race:
+    """The roles as processes: slot 0 is the gc loop, the others writers. Every process
+    appends a line to its log per finished operation (a writer's commit, refusal or
+    deletion; one gc run), which is what the race waits on: never on the clock."""
+
     def __init__(self, tmp: Path, env: dict[str, str], writers: int, seed: int) -> None:
         self.tmp, self.env, self.seed = tmp, env, seed
         self.rng = random.Random(seed)
         self.roles = ["gc"] + [f"writer {seed * 100 + i}" for i in range(writers)]
         self.procs: dict[int, subprocess.Popen] = {}
+        self.started_at: dict[int, int] = {}  # a slot's log lines when its current process started
         self.restarts = 0
         self.env_for = lambda slot: {}  # more environment for one slot (e.g. which replica)
         self.kills = {"gc": 0, "writer": 0}
@@ -34,34 +39,54 @@ class Race:
         args = [sys.executable, str(WORKER), *role.split()[:1], str(log), *role.split()[1:]]
         if role.startswith("writer"):  # a restarted writer does other things than its predecessor
             args[-1] = str(int(args[-1]) + 1000 * self.restarts)
+        self.started_at[slot] = self._lines(slot)
         self.procs[slot] = subprocess.Popen(
             args, env=env, cwd=self.tmp, stdout=subprocess.DEVNULL, stderr=open(self.tmp / f"stderr-{slot}.txt", "a")
         )
         self.restarts += 1
 
-    def run(self, seconds: float) -> None:
-        """Run every role; SIGKILL one at a random moment (seeded), restart it; repeat."""
+    def run(self, min_ok: int = 10, min_gc_runs: int = 3, writer_kills: int = 3, gc_kills: int = 1) -> None:
+        """Run every role; SIGKILL one (chosen by the seeded generator) at a random moment of
+        its work, restart it; repeat until the race has happened: ``min_ok`` writer
+        operations and ``min_gc_runs`` gc runs finished while the others ran, and at least
+        that many kills of each. Each kill waits until its victim has finished an operation
+        since it started (a writer's commit or deletion, a whole gc run: observed in its
+        log), then a seeded 0-0.5 s more, so that it lands somewhere inside the next one. A
+        slow machine makes the race take longer, never fail; pytest-timeout guards a hang."""
         for slot in range(len(self.roles)):
             self._start(slot)
-        end = time.monotonic() + seconds
-        gc_runs = 0
-        while time.monotonic() < end:
-            time.sleep(self.rng.uniform(0.3, 2.5))  # the random moment of the next kill
-            slot = self.rng.randrange(len(self.roles))
-            if slot == 0:
-                # gc is killed only once the current process has finished a run (observed in its
-                # log), so that a slow machine still sees runs complete between kills
-                done = self._lines(0)
-                if done <= gc_runs:
-                    continue
-                gc_runs = done
-            self.procs[slot].send_signal(signal.SIGKILL)
-            self.procs[slot].wait()
-            self.kills["gc" if slot == 0 else "writer"] += 1
-            self._start(slot)
-        for p in self.procs.values():
-            p.send_signal(signal.SIGKILL)
-            p.wait()
+        try:
+            while not self._happened(min_ok, min_gc_runs, writer_kills, gc_kills):
+                slot = self.rng.randrange(len(self.roles))
+                self._wait_for_work(slot)
+                time.sleep(self.rng.uniform(0, 0.5))  # where in its next operation the kill lands
+                self.procs[slot].send_signal(signal.SIGKILL)
+                self.procs[slot].wait()
+                self.kills["gc" if slot == 0 else "writer"] += 1
+                self._start(slot)
+        finally:
+            for p in self.procs.values():
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+
+    def _wait_for_work(self, slot: int) -> None:
+        """Until the slot's current process has finished an operation (a line in its log)."""
+        while self._lines(slot) <= self.started_at[slot]:
+            if self.procs[slot].poll() is not None:  # it may not end by itself: a bug to show
+                tail = (self.tmp / f"stderr-{slot}.txt").read_text(errors="replace")[-3000:]
+                raise AssertionError(
+                    f"{self.roles[slot]} ended by itself (exit {self.procs[slot].returncode}):\n{tail}"
+                )
+            time.sleep(0.05)  # polling the log, not a guess at how long the work takes
+
+    def _happened(self, min_ok: int, min_gc_runs: int, writer_kills: int, gc_kills: int) -> bool:
+        counts = self.outcomes()
+        return (
+            counts["ok"] >= min_ok
+            and counts["gc"] >= min_gc_runs
+            and self.kills["writer"] >= writer_kills
+            and self.kills["gc"] >= gc_kills
+        )
 
     def _lines(self, slot: int) -> int:
         log = self.tmp / f"log-{slot}.txt"
