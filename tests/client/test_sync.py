@@ -508,3 +508,58 @@ def test_cairn_sync_cli_keeps_its_base_between_runs(server, cairn_home):
     assert "best" not in _one(dst, "vision", "uncategorized", "data", 0).aliases
     third = _cli_sync(env, url)
     assert (third["versions_updated"], third["versions_sent"], third["deletions_kept"]) == ([], [], [])
+
+
+def test_versions_are_appended_with_a_mapping_and_cairn_sync_from_brings_them_back(server, cairn_home, tmp_path):
+    """The server's collection already holds a version of its own: the source's versions are
+    appended after it, in order, and the report maps each (src:vN -> dst:vM). Then
+    `cairn sync --from` copies the server's project into another embedded store: every
+    version, the server's own first, with the same digests, and a second run sends nothing."""
+    import os
+
+    from cairn.core.manifest import Entry
+    from cairn.core.versions import CommitRequest
+
+    url, keys = server
+    dst = remote(url, keys["alice"])
+    digest, size = dst.ingest_bytes(b"the server's own first version")
+    dst.commit(
+        CommitRequest(entity="vision", project="p", name="data", type="dataset", entries=[Entry("s.txt", digest, size)])
+    )
+    with cairn.init(project="p"):
+        for i in range(2):
+            a = cairn.Artifact("data", "dataset")
+            a.add_file(str(write(f"f{i}.txt", f"file {i}")), name="f.txt")
+            a.save()
+            a.wait()
+    env = _cli_env(cairn_home, keys["alice"])
+    sent = _cli_sync(env, url)
+    assert sent["versions_sent"] == ["local/p/data:v0 -> vision/p/data:v1", "local/p/data:v1 -> vision/p/data:v2"]
+    local = get_client()
+    there = {v.index: v.digest for v in dst.list_versions("vision", "p", "data")}
+    assert [there[1], there[2]] == [_one(local, "local", "p", "data", i).digest for i in (0, 1)]
+
+    copy = tmp_path / "copy"
+    back_env = {**env, "CAIRN_DIR": str(copy), "CAIRN_ENTITY": "local"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cairn.cli", "sync", "--from", url, "p", "--json"],
+        env={**back_env, "CAIRN_API_KEY": keys["alice"]},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["versions_sent"]) == 3
+    fresh = get_client(dataclasses.replace(Settings.from_env(), dir=copy, entity="local"))
+    assert {v.index: v.digest for v in fresh.list_versions("local", "p", "data")} == there
+    again = subprocess.run(
+        [sys.executable, "-m", "cairn.cli", "sync", "--from", url, "p", "--json"],
+        env=back_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert not report["versions_sent"] and not report["versions_updated"] and report["versions_present"] == 3
+    assert os.path.isdir(copy / "sync")  # the base of that direction lives in the store it went into
