@@ -563,3 +563,26 @@ def test_versions_are_appended_with_a_mapping_and_cairn_sync_from_brings_them_ba
     report = json.loads(again.stdout)
     assert not report["versions_sent"] and not report["versions_updated"] and report["versions_present"] == 3
     assert os.path.isdir(copy / "sync")  # the base of that direction lives in the store it went into
+
+
+def test_an_unreadable_sync_base_is_a_first_sync_not_a_failure(tmp_path, caplog):
+    """A damaged base file (a disk that filled, a hand edit) makes the next sync behave as a
+    first one (labels joined, nothing taken off) and is written anew; it never stops a sync."""
+    from cairn.client.sync_base import SyncBase
+
+    base = SyncBase.for_peer(tmp_path, "to http://x into vision")
+    base.path.parent.mkdir(parents=True)
+    base.path.write_text('{"versions": {"1": ')
+    again = SyncBase.for_peer(tmp_path, "to http://x into vision")
+    assert again.get(1, 7) is None and "cannot be read" in caplog.text
+    a = cairn.Artifact("data", "dataset")
+    a.add_file(str(write("x.txt", "x")), name="x.txt")
+    a.save()
+    a.wait()
+    got = get_client().list_versions("local", "uncategorized", "data")[0]
+    again.put(got.id, 7, got)
+    again.save()
+    third = SyncBase.for_peer(tmp_path, "to http://x into vision")
+    assert third.get(got.id, 7)["aliases"] == [] and third.get(got.id, 8) is None
+    assert third.synced_in("local/uncategorized/data") == [got.id]
+    assert SyncBase.for_peer(tmp_path, "from http://x into local").path != third.path  # one file per direction
