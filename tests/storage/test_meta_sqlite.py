@@ -17,6 +17,7 @@ import pytest
 from cairn.core.errors import StoreError
 from cairn.storage.meta import sql
 from cairn.storage.meta.sql import MetaStore
+from cairn.storage.meta.tx import as_utc, insert, insert_ignore
 
 
 def test_a_file_that_is_not_a_database_is_a_store_error_naming_it(tmp_path: Path):
@@ -61,11 +62,11 @@ def test_an_error_inside_a_write_rolls_everything_back(tmp_path: Path):
     meta = MetaStore.sqlite(tmp_path / "meta.sqlite")
     with pytest.raises(RuntimeError):
         with meta.write() as tx:
-            sql.insert_ignore(tx, "chunks", [{"key": "a", "data": b"1"}, {"key": "b", "data": b"2"}])
+            insert_ignore(tx, "chunks", [{"key": "a", "data": b"1"}, {"key": "b", "data": b"2"}])
             raise RuntimeError("boom")
     assert meta.get_chunks(["a", "b"]) == {}
     with meta.write() as tx:  # the pooled connection is usable again
-        sql.insert_ignore(tx, "chunks", {"key": "a", "data": b"1"})
+        insert_ignore(tx, "chunks", {"key": "a", "data": b"1"})
     assert meta.get_chunks(["a", "b"]) == {"a": b"1"}
     meta.dispose()
 
@@ -93,10 +94,10 @@ def test_reclaim_space_gives_every_free_page_back(tmp_path: Path):
 def test_rows_have_names_and_times_come_back_utc(tmp_path: Path):
     meta = MetaStore.sqlite(tmp_path / "meta.sqlite")
     with meta.write() as tx:
-        sql.insert(tx, "projects", {"entity": "e", "name": "p", "created_at": tx.now()})
+        insert(tx, "projects", {"entity": "e", "name": "p", "created_at": tx.now()})
         row = tx.first("SELECT id, entity, name AS project, created_at FROM projects")
     assert (row.entity, row.project, row[1]) == ("e", "p", "e")
-    when = sql.as_utc(row.created_at)
+    when = as_utc(row.created_at)
     assert when.tzinfo is not None and when.utcoffset().total_seconds() == 0
     meta.dispose()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..core.names import LATEST
-from ..storage.meta.sql import Tx, as_utc, insert
+from ..storage.meta.tx import Tx, as_utc, insert
 
 _KEY = "artifact_id = :art AND alias = :alias"
 

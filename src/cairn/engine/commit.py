@@ -14,7 +14,8 @@ from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, StoreError, 
 from ..core.names import LATEST, all_canonical, normalize_path
 from ..core.versions import COMMITTED, CommitRequest, Edits, VersionInfo, check_commit
 from ..storage.base import BlobStore
-from ..storage.meta.sql import MetaStore, Tx, insert, insert_ignore, lock_row
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx, insert, insert_ignore, lock_row
 from . import gcmarks, records
 from .aliases import move_alias
 

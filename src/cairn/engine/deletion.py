@@ -11,7 +11,8 @@ import logging
 
 from ..core.errors import ArtifactNotFoundError, UsageError
 from ..core.names import LATEST
-from ..storage.meta.sql import MetaStore, Tx, batches, in_list, lock_row
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx, batches, in_list, lock_row
 from . import gcmarks, links, records
 
 log = logging.getLogger("cairn.delete")

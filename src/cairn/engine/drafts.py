@@ -17,7 +17,8 @@ from ..core.limits import MAX_ENTRY_DIGEST, check_text
 from ..core.names import check_distributed_id
 from ..core.versions import CommitRequest, DraftState, VersionInfo
 from ..storage.base import BlobStore
-from ..storage.meta.sql import MetaStore, Tx, batches, in_list, insert_ignore, lock_row
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx, batches, in_list, insert_ignore, lock_row
 from . import gcmarks, records
 from .commit import check_blobs, commit_in_tx, sorted_entries, validate_request, with_gc_retries
 

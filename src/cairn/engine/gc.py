@@ -36,11 +36,12 @@ from ..core.errors import StoreError
 from ..core.versions import COMMITTED
 from ..storage.base import BlobStore
 from ..storage.blobs.local import STALE_TMP_AGE
-from ..storage.meta.sql import MetaStore, Tx, batches, in_list
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx, batches, in_list
 from . import gcmarks, retention, versions
 from .gc_report import GcReport
-from .gcscratch import Scratch
 from .gcmarks import BLOB, CHUNK, DELETED, DELETING, MARKED
+from .gcscratch import Scratch
 
 log = logging.getLogger("cairn.gc")
 

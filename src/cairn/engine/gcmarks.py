@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 
 from ..core.errors import BlobNotFoundError, StoreError
 from ..storage.base import BlobStore, Recipes
-from ..storage.meta.sql import MetaStore, Tx, batches, in_list
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx, batches, in_list
 
 log = logging.getLogger("cairn.gc")
 

@@ -14,7 +14,8 @@ from typing import Any
 from ..core.errors import LockedError, RunNotFoundError, UsageError
 from ..core.limits import MAX_JSON_DEPTH, MAX_RUN_TEXT, check_label, check_text, json_depth_ok
 from ..core.versions import RunState
-from ..storage.meta.sql import MetaStore, Tx
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx
 from .run_docs import MAX_NOTES, check_tags, config_json, dumps, summary_json
 
 MAX_STEP = 2**62  # far beyond any real run; keeps steps inside a signed 64-bit column

@@ -14,7 +14,8 @@ from __future__ import annotations
 from ..core.errors import ArtifactNotFoundError, UsageError
 from ..core.names import LATEST, check_alias, check_name
 from ..core.versions import COMMITTED, DELETED, LINKS, VersionInfo
-from ..storage.meta.sql import MetaStore, Tx, batches, in_list, insert, lock_row
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx, batches, in_list, insert, lock_row
 from . import records
 from .aliases import drop_alias, move_alias
 

@@ -9,7 +9,7 @@ from ..core.errors import ArtifactNotFoundError, ConflictError, RunNotFoundError
 from ..core.limits import check_int
 from ..core.names import check_run_id
 from ..core.versions import COMMITTED, LINKS, LOGGED, CollectionInfo, RunInfo, VersionInfo
-from ..storage.meta.sql import Tx, as_utc, batches, in_list, insert_ignore
+from ..storage.meta.tx import Tx, as_utc, batches, in_list, insert_ignore
 
 
 @overload

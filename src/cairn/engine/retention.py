@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 from ..core.errors import ArtifactNotFoundError, UsageError
 from ..core.names import LATEST
 from ..core.versions import COMMITTED
-from ..storage.meta.sql import MetaStore, Tx, as_utc
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx, as_utc
 from . import records
 
 log = logging.getLogger("cairn.retention")

@@ -9,7 +9,8 @@ from ..core.errors import ConflictError, RunNotFoundError, UsageError
 from ..core.limits import MAX_RUN_TEXT, check_label, check_text
 from ..core.names import check_name, check_run_id
 from ..core.versions import RunInfo, RunState, VersionInfo
-from ..storage.meta.sql import MetaStore, insert, insert_ignore
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import insert, insert_ignore
 from . import records
 from .run_docs import MAX_NOTES, check_tags, config_json, dumps, summary_json
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from ..core.errors import UsageError
 from ..core.versions import COMMITTED, VersionInfo
-from ..storage.meta.sql import MetaStore, in_list
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import in_list
 from . import records
 
 MAX_QUERY = 200

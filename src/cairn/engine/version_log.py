@@ -7,7 +7,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..storage.meta.sql import MetaStore, Tx, as_utc, insert
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx, as_utc, insert
 
 EDIT, DELETE = "edit", "delete"
 MAX_ROWS = 500  # the newest rows a page shows

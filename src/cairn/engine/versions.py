@@ -15,7 +15,8 @@ from ..core.versions import (
     VersionInfo,
     check_metadata,
 )
-from ..storage.meta.sql import MetaStore, insert_ignore, lock_row
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import insert_ignore, lock_row
 from . import links, records, version_log
 from .aliases import alias_history, drop_alias, move_alias, set_version_aliases
 

@@ -30,7 +30,8 @@ from ..core.errors import (
     UsageError,
 )
 from ..core.names import check_name
-from ..storage.meta.sql import MetaStore, Tx, as_utc, insert, insert_ignore
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx, as_utc, insert, insert_ignore
 
 ROLES = {"read": 1, "write": 2, "admin": 3}
 KEY_PREFIX = "cairn_"

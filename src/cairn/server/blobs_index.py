@@ -43,7 +43,8 @@ from ..core.digest import digest_of, hasher
 from ..core.errors import BlobNotFoundError, IntegrityError, StoreError
 from ..engine import gcmarks, records
 from ..storage.base import BlobStore
-from ..storage.meta.sql import MetaStore, Tx, batches, in_list, insert_ignore
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import Tx, batches, in_list, insert_ignore
 
 REWRITES = 3  # a stale direct URL may race a rewrite; each round is checked again
 COLLECTING_WAITS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)  # for gc to finish removing a blob being sent again
@@ -332,9 +333,8 @@ def index_versions(meta: MetaStore) -> int:
     project its own blobs and no others. Leaves shared by several versions are read once."""
     import logging
 
-    from ..core.manifest import Manifest
-
     from ..core.errors import StoreError
+    from ..core.manifest import Manifest
     from ..core.versions import COMMITTED
 
     with meta.read() as tx:

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from fastapi import Request
 
 from ..core.errors import ForbiddenError
-from ..storage.meta.sql import MetaStore, insert_ignore
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import insert_ignore
 
 HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

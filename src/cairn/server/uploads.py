@@ -25,7 +25,7 @@ def _missing(entity: str, project: str, upload_id: str) -> NotFoundError:
 
 
 def _record(c: ServerContext, entity: str, project: str, key: str, digest: str, size: int) -> None:
-    from ..storage.meta.sql import insert
+    from ..storage.meta.tx import insert
 
     with c.meta.write() as tx:
         pid = records.project_id(tx, entity, project, create=True)
@@ -145,7 +145,7 @@ def direct_start(c: ServerContext, entity: str, project: str, digests: list[str]
     blobs_index.grant_direct(c.meta, c.blobs, entity, project, wanted)  # claims what is free
     presign = c.blobs.presign_put_staging  # type: ignore[attr-defined]
     ups = {d: presign(1) for d in wanted}
-    from ..storage.meta.sql import insert_ignore
+    from ..storage.meta.tx import insert_ignore
 
     with c.meta.write() as tx:
         pid = records.project_id(tx, entity, project, create=True)
@@ -200,7 +200,7 @@ def direct_done(c: ServerContext, entity: str, project: str, digests: list[str])
 def _take_many(c: ServerContext, pid: int, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
     """Remove these (key, digest) records of the project; returns the keys removed by this
     call, by digest (a concurrent call takes the others)."""
-    from ..storage.meta.sql import batches, in_list
+    from ..storage.meta.tx import batches, in_list
 
     wanted = dict(pairs)
     out: dict[str, list[str]] = {}
@@ -216,7 +216,7 @@ def _take_many(c: ServerContext, pid: int, pairs: list[tuple[str, str]]) -> dict
 
 def _staged(c: ServerContext, entity: str, project: str, digests: list[str]) -> dict[str, list[str]]:
     """This project's staged upload keys of each of ``digests`` that has any."""
-    from ..storage.meta.sql import batches, in_list
+    from ..storage.meta.tx import batches, in_list
 
     out: dict[str, list[str]] = {}
     with c.meta.read() as tx:

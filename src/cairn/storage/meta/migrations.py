@@ -14,13 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
 
 from ...core.errors import StoreError
 from . import schema
-
-if TYPE_CHECKING:  # sql.py opens the store through migrate(): a runtime import would be a circle
-    from .sql import Tx
+from .tx import Tx
 
 
 def current_version(tx: Tx) -> int:
