@@ -282,7 +282,7 @@ def main() -> None:
     from servers import cairn_server
     from services import create_database, postgres_server, seaweed_s3
 
-    from cairn.server import auth
+    from cairn.engine import accounts as auth
     from cairn.storage.registry import open_meta
 
     load_start = os.getloadavg()

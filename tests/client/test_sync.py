@@ -21,7 +21,7 @@ from cairn.client.settings import Settings
 from cairn.client.sync import sync
 from cairn.core import progress
 from cairn.core.errors import CairnError
-from cairn.server import auth
+from cairn.engine import accounts as auth
 from cairn.storage.meta.sql import MetaStore
 
 

@@ -30,7 +30,7 @@ def fuzz_server(server_stack, tmp_path_factory):
     serve open access) on the session's PostgreSQL and SeaweedFS."""
     from services import create_database
 
-    from cairn.server import auth
+    from cairn.engine import accounts as auth
     from cairn.storage.registry import open_meta
 
     meta_url = "postgresql://" + create_database(server_stack.meta_url, "fuzz").partition("://")[2]

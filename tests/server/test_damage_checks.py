@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from cairn.server.blobs_index import INTACT, MISSING
+from cairn.engine.blobs_index import INTACT, MISSING
 from cairn.server.damage import DamageChecks
 
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from servers import cairn_server
 
-from cairn.server import auth
+from cairn.engine import accounts as auth
 from cairn.storage.meta.sql import MetaStore
 
 PREFIX = "leaks"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cairn.cli.main import main
-from cairn.server import auth
+from cairn.engine import accounts as auth
 from cairn.storage.meta.sql import MetaStore
 
 

@@ -13,7 +13,7 @@ from servers import cairn_server
 
 import cairn
 from cairn.client import reset_clients
-from cairn.server import auth
+from cairn.engine import accounts as auth
 from cairn.storage.meta.sql import MetaStore
 
 

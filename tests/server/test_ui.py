@@ -63,7 +63,7 @@ def build_store(home: Path) -> dict:
 def build_store_with_users(home: Path) -> dict:
     from cairn.cli.demo import make_demo
     from cairn.engine import Engine
-    from cairn.server import auth
+    from cairn.engine import accounts as auth
     from cairn.storage.meta.sql import MetaStore
 
     list(make_demo())

@@ -15,7 +15,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 def build_store_with_users(home: Path) -> dict:
-    from cairn.server import auth
+    from cairn.engine import accounts as auth
     from cairn.storage.meta.sql import MetaStore
 
     work = home / "work"

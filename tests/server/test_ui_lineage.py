@@ -18,7 +18,7 @@ EVALS = 15  # more than the fan-out limit (12)
 
 
 def build_store_with_users(home: Path) -> dict:
-    from cairn.server import auth
+    from cairn.engine import accounts as auth
     from cairn.storage.meta.sql import MetaStore
 
     work = home / "work"

@@ -104,7 +104,7 @@ def build_store(home: Path) -> dict:
 
 
 def build_store_with_users(home: Path) -> dict:
-    from cairn.server import auth
+    from cairn.engine import accounts as auth
     from cairn.storage.meta.sql import MetaStore
 
     _add_files(home / "work")

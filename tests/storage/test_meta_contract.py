@@ -389,7 +389,7 @@ def test_a_version_8_store_is_brought_to_version_9(meta_url, engines, blobs, mon
     """A store made before ids were kept from reuse (SQLite tables of plain INTEGER PRIMARY
     KEY) keeps every row, column, key and index through the table rebuilds, and from then on
     never hands out a dropped newest id again."""
-    from cairn.server import auth
+    from cairn.engine import accounts as auth
 
     with monkeypatch.context() as old:  # the code of schema version 8
         old.setattr(schema, "SCHEMA_VERSION", 8)
@@ -624,7 +624,7 @@ def test_deleting_a_project_deletes_its_runs_history(engine):
 def test_a_version_6_store_is_brought_to_version_7(meta_url, engines):
     """A store made before key expiry and server admins keeps its users and keys: none
     expires, none is a server admin."""
-    from cairn.server import auth
+    from cairn.engine import accounts as auth
 
     meta = engines().meta
     key = auth.create_user(meta, "old")

@@ -40,7 +40,7 @@ def _meta(meta: str | None):  # noqa: ANN202
 
 
 def _duration(expires: str | None):  # noqa: ANN202
-    from ..server import auth
+    from ..engine import accounts as auth
 
     return auth.parse_duration(expires) if expires is not None else None
 
@@ -61,7 +61,7 @@ def create_user(name: str, expires: str | None, server_admin: bool, meta: str | 
     Example:
       cairn admin create-user alice --expires 90d --meta postgresql://cairn:pw@db/cairn
     """
-    from ..server import auth
+    from ..engine import accounts as auth
 
     key = auth.create_user(_meta(meta), name, expires=_duration(expires), server_admin=server_admin)
     output.line(key)
@@ -78,7 +78,7 @@ def create_key(name: str, expires: str | None, meta: str | None) -> None:
     Example:
       cairn admin create-key alice --expires 30d
     """
-    from ..server import auth
+    from ..engine import accounts as auth
 
     output.line(auth.create_key(_meta(meta), name, expires=_duration(expires)))
 
@@ -93,7 +93,7 @@ def list_keys(user: str, meta: str | None) -> None:
     Example:
       cairn admin list-keys alice
     """
-    from ..server import auth
+    from ..engine import accounts as auth
 
     keys = auth.list_keys(_meta(meta), user)
     if not keys:
@@ -118,7 +118,7 @@ def revoke_key(key: str, meta: str | None) -> None:
     Example:
       cairn admin revoke-key cairn_AbCd
     """
-    from ..server import auth
+    from ..engine import accounts as auth
 
     user, info = auth.revoke_key(_meta(meta), key)
     if info.revoked_at is not None:
@@ -139,7 +139,7 @@ def add_member(entity: str, user: str, role: str, meta: str | None) -> None:
     Example:
       cairn admin add-member vision alice --role write
     """
-    from ..server import auth
+    from ..engine import accounts as auth
 
     auth.add_member(_meta(meta), entity, user, role)
     output.line(f"{user} is now {role} on {entity}")
@@ -157,7 +157,7 @@ def set_role(entity: str, user: str, role: str, meta: str | None) -> None:
     Example:
       cairn admin set-role vision alice read
     """
-    from ..server import auth
+    from ..engine import accounts as auth
 
     old = auth.set_role(_meta(meta), entity, user, role)
     output.line(f"{user} is now {role} on {entity} (was {old})")
@@ -174,7 +174,7 @@ def remove_member(entity: str, user: str, meta: str | None) -> None:
     Example:
       cairn admin remove-member vision alice
     """
-    from ..server import auth
+    from ..engine import accounts as auth
 
     old = auth.remove_member(_meta(meta), entity, user)
     output.line(f"{user} is no longer a member of {entity} (was {old})")
@@ -191,7 +191,7 @@ def server_admin(user: str, revoke: bool, meta: str | None) -> None:
     Example:
       cairn admin server-admin alice --revoke
     """
-    from ..server import auth
+    from ..engine import accounts as auth
 
     auth.set_server_admin(_meta(meta), user, not revoke)
     output.line(f"{user} is {'no longer' if revoke else 'now'} a server admin")

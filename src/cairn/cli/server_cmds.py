@@ -74,7 +74,7 @@ def server(
     """
     import uvicorn
 
-    from ..server import auth
+    from ..engine import accounts as auth
     from ..server.app import create_app
     from ..storage.registry import open_blobs, open_meta
     from .logs import setup_server_logging

@@ -27,7 +27,7 @@ def _scope(name: str | None, meta, default_entity: str, default_project: str) ->
 
 def _run(meta_url: str, blobs_url: str, name: str | None, entity: str, project: str, set_aside: bool) -> None:
     from ..engine.verify import Problem, verify
-    from ..server import blobs_index
+    from ..engine import blobs_index
     from ..storage.registry import open_blobs, open_meta
 
     meta, blobs = open_meta(meta_url), open_blobs(blobs_url)

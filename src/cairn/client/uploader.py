@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Blobs under DIRECT_MIN are PUT straight to the object store with create-only presigned
 # URLs, granted 5,000 per call, and the server does not read them back (see
-# server/blobs_index.py for why that is safe across projects). 1,000 x 1 MiB to SeaweedFS,
+# engine/blobs_index.py for why that is safe across projects). 1,000 x 1 MiB to SeaweedFS,
 # same run: 6.7-7.3 s, 88-98% of raw boto3 puts; through the server in 8 MiB batches (each
 # byte over HTTP twice, hashed twice) it was 10.2-10.8 s, 56-65%; and staged with a read-back
 # per blob, 20.7 s. Larger blobs go in parts straight to their own key (send_large); the

@@ -18,7 +18,9 @@ from starlette.convertors import Convertor, register_url_convertor
 from ..core import wire
 from ..core.errors import UsageError
 from ..core.names import parse_ref
-from . import auth, authz, blobs_index, bodies, models, uploads
+from ..engine import accounts as auth
+from ..engine import blobs_index
+from . import authz, bodies, models, uploads
 from .authz import READ, WRITE
 from .context import ServerContext
 from .errors import PayloadTooLarge

@@ -44,8 +44,10 @@ from fastapi import Depends, Header, Request
 from ..core.errors import ArtifactNotFoundError, ForbiddenError, NotFoundError, RunNotFoundError, UsageError
 from ..core.names import ArtifactRef
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
+from ..engine import accounts as auth
+from ..engine import blobs_index
 from ..engine.versions import no_such_version
-from . import auth, blobs_index, csrf
+from . import csrf
 from .access import note_user
 
 if TYPE_CHECKING:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..engine import Engine
+from ..engine import accounts as auth
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
-from . import auth
 from .authz import TreeKeys
 from .damage import DamageChecks
 from .limits import HeavyGate, Limits
@@ -62,7 +62,7 @@ class ProjectBlobs:
         self._entity, self._project = entity, project
 
     def has(self, digests):  # noqa: ANN001, ANN201
-        from .blobs_index import project_has
+        from ..engine.blobs_index import project_has
 
         return project_has(self._meta, self._entity, self._project, list(digests))
 

@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from .blobs_index import INTACT
+from ..engine.blobs_index import INTACT
 
 
 class DamageChecks:

@@ -11,14 +11,14 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
-from markupsafe import Markup
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 from pygments.formatters import HtmlFormatter
 
 from ..core.sizes import human_size
 from ..core.versions import VersionInfo
-from . import auth
+from ..engine import accounts as auth
 from .browse import clip
 
 _HERE = Path(__file__).parent

@@ -14,8 +14,8 @@ from fastapi import Request
 
 from ..core.digest import Digest, digest_of, hasher
 from ..core.errors import IntegrityError, UsageError
+from ..engine import blobs_index
 from ..storage.blobs.local import UPLOAD_TEMP_PREFIX as PREFIX  # gc removes those a killed server left
-from . import blobs_index
 from .context import ServerContext
 
 PIECE = 1 << 20  # bytes handed to a worker thread at a time

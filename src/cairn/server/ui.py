@@ -30,13 +30,13 @@ from ..core.errors import (
 )
 from ..core.names import check_name, parse_ref
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
-from . import auth, authz, browse, diff_view, folder_view, run_charts, ui_edit
+from ..engine import accounts as auth
+from . import authz, browse, diff_view, folder_view, previews, run_charts, ui_edit
 from .access import note_user
 from .api import attachment
 from .blob_reads import byte_range, read_at
 from .context import ServerContext
 from .errors import status_for
-from . import previews
 from .previews import sniff
 from .render import STATIC, href, raw_href, render, static_bytes, version_href
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.versions import VersionInfo
-from . import auth, csrf
+from ..engine import accounts as auth
+from . import csrf
 from .context import ServerContext
 
 HISTORY_ROWS = 200

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
+from ..engine import accounts as auth
 from ..engine import search as finder
-from . import auth, authz, browse, diff_view
+from . import authz, browse, diff_view
 from .render import href, render
 from .blob_reads import read_at
 from .ui import _cache, _ctx, _names, _not_api, _page, _readable_version, _who

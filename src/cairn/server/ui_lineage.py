@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from ..core.versions import RunInfo, VersionInfo
+from ..engine import accounts as auth
 from ..engine import lineage
-from . import auth, authz
+from . import authz
 from .context import ServerContext
 from .lineage_layout import layout
 from .render import href, render, version_href

@@ -14,40 +14,13 @@ like any other, so its answer never tells whether someone else has that content.
 from __future__ import annotations
 
 from ..core.errors import IntegrityError, NotFoundError, UsageError
-from ..engine import records
-from . import blobs_index
+from ..engine import blobs_index, staged_uploads
 from .context import ServerContext
 from .errors import TooLarge
 
 
 def _missing(entity: str, project: str, upload_id: str) -> NotFoundError:
     return NotFoundError(f"project {entity}/{project} has no staged upload {upload_id[:300]!r}; start one again")
-
-
-def _record(c: ServerContext, entity: str, project: str, key: str, digest: str, size: int) -> None:
-    from ..storage.meta.tx import insert
-
-    with c.meta.write() as tx:
-        pid = records.project_id(tx, entity, project, create=True)
-        insert(
-            tx,
-            "staged_uploads",
-            {"key": key, "project_id": pid, "digest": digest, "size": size, "created_at": tx.now()},
-        )
-
-
-def _take(c: ServerContext, entity: str, project: str, key: str, digest: str) -> int | None:
-    """Remove the record of ``key`` if it is this project's upload of ``digest``; returns
-    the size it announced, or None when there is no such record."""
-    with c.meta.write() as tx:
-        pid = records.project_id(tx, entity, project)
-        if pid is None:
-            return None
-        sizes = tx.scalars(
-            "DELETE FROM staged_uploads WHERE key = :k AND project_id = :p AND digest = :d RETURNING size",
-            {"k": key, "p": pid, "d": digest},
-        )
-        return int(sizes[0]) if sizes else None
 
 
 PARTS = "parts/"  # upload ids of multipart uploads to a blob's own key (the rest are staging keys)
@@ -78,7 +51,7 @@ def start(c: ServerContext, entity: str, project: str, digest: str, size: int, c
         up = presign(size)
         upload_id = up.key
         checked = True
-    _record(c, entity, project, upload_id, digest, size)
+    staged_uploads.record(c.meta, entity, project, upload_id, digest, size)
     return {
         "direct": True,
         "checked": checked,
@@ -102,15 +75,13 @@ def complete(
     holds or is writing it: ``blobs_index``), and recorded if the claim still stands then.
     Without the claim the upload is aborted and False returned: those bytes must be
     checked. A staging upload is hashed by the server and stored only if it matches."""
-    size = _take(c, entity, project, upload_id, digest)
+    size = staged_uploads.take(c.meta, entity, project, upload_id, digest)
     if size is None:
         raise _missing(entity, project, upload_id)
     if upload_id.startswith(PARTS):
 
         def claimed() -> bool:
-            with c.meta.read() as tx:
-                pid = records.project_id(tx, entity, project)
-                return blobs_index.claims_of(tx, [digest]).get(digest) == pid
+            return staged_uploads.split_by_claim(c.meta, entity, project, [digest])[0] == [digest]
 
         there = c.blobs.complete_parts(digest, upload_id[len(PARTS) :], size, parts, claimed)  # type: ignore[attr-defined]
         return there and not blobs_index.record_direct(c.meta, entity, project, [digest], c.blobs)
@@ -138,23 +109,14 @@ def direct_start(c: ServerContext, entity: str, project: str, digests: list[str]
     wanted = list(dict.fromkeys(digests))
     # bytes staged by an earlier attempt that failed before reporting them are taken now,
     # not sent again (the project's own uploads: this tells nothing about other projects)
-    resumed = _staged(c, entity, project, wanted)
+    resumed = staged_uploads.keys_of(c.meta, entity, project, wanted)
     if resumed:
         left = set(direct_done(c, entity, project, list(resumed)))
         wanted = [d for d in wanted if d not in resumed or d in left]
     blobs_index.grant_direct(c.meta, c.blobs, entity, project, wanted)  # claims what is free
     presign = c.blobs.presign_put_staging  # type: ignore[attr-defined]
     ups = {d: presign(1) for d in wanted}
-    from ..storage.meta.tx import insert_ignore
-
-    with c.meta.write() as tx:
-        pid = records.project_id(tx, entity, project, create=True)
-        now = tx.now()
-        insert_ignore(
-            tx,
-            "staged_uploads",
-            [{"key": up.key, "project_id": pid, "digest": d, "size": 0, "created_at": now} for d, up in ups.items()],
-        )
+    staged_uploads.record_many(c.meta, entity, project, {d: up.key for d, up in ups.items()})
     return {d: up.urls[0] for d, up in ups.items()}
 
 
@@ -169,17 +131,11 @@ def direct_done(c: ServerContext, entity: str, project: str, digests: list[str])
     from concurrent.futures import ThreadPoolExecutor
 
     wanted = list(dict.fromkeys(digests))
-    staged = _staged(c, entity, project, wanted)
-    with c.meta.read() as tx:
-        pid = records.project_id(tx, entity, project)
-        claims = blobs_index.claims_of(tx, list(staged))
-    if pid is None:  # no such project: nothing of it is staged
-        return wanted
+    staged = staged_uploads.keys_of(c.meta, entity, project, wanted)
     left = [d for d in wanted if d not in staged]
-    ours = [d for d in staged if claims.get(d) == pid]
-    others = [d for d in staged if claims.get(d) != pid]
-
-    taken = _take_many(c, pid, [(k, d) for d in ours for k in staged[d]])  # one transaction, not one per blob
+    ours, others = staged_uploads.split_by_claim(c.meta, entity, project, list(staged))
+    # one transaction, not one per blob
+    taken = staged_uploads.take_many(c.meta, entity, project, [(k, d) for d in ours for k in staged[d]])
 
     def promote(d: str) -> str | None:
         arrived = False
@@ -197,45 +153,10 @@ def direct_done(c: ServerContext, entity: str, project: str, digests: list[str])
     return left
 
 
-def _take_many(c: ServerContext, pid: int, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """Remove these (key, digest) records of the project; returns the keys removed by this
-    call, by digest (a concurrent call takes the others)."""
-    from ..storage.meta.tx import batches, in_list
-
-    wanted = dict(pairs)
-    out: dict[str, list[str]] = {}
-    with c.meta.write() as tx:
-        for part in batches(list(wanted)):
-            ph, params = in_list(part)
-            for key in tx.scalars(
-                f"DELETE FROM staged_uploads WHERE project_id = :p AND key IN {ph} RETURNING key", {**params, "p": pid}
-            ):
-                out.setdefault(wanted[key], []).append(key)
-    return out
-
-
-def _staged(c: ServerContext, entity: str, project: str, digests: list[str]) -> dict[str, list[str]]:
-    """This project's staged upload keys of each of ``digests`` that has any."""
-    from ..storage.meta.tx import batches, in_list
-
-    out: dict[str, list[str]] = {}
-    with c.meta.read() as tx:
-        pid = records.project_id(tx, entity, project)
-        if pid is None:
-            return out
-        for part in batches(digests):
-            ph, params = in_list(part)
-            for key, d in tx.tuples(
-                f"SELECT key, digest FROM staged_uploads WHERE project_id = :p AND digest IN {ph}", {**params, "p": pid}
-            ):
-                out.setdefault(d, []).append(key)
-    return out
-
-
 def _complete_checked(c: ServerContext, entity: str, project: str, digest: str, keys: list[str]) -> bool:
     """Hash the staged bytes and store them for the project if they match ``digest``."""
     for key in keys:
-        if _take(c, entity, project, key, digest) is None:
+        if staged_uploads.take(c.meta, entity, project, key, digest) is None:
             continue  # completed by a concurrent call
 
         def write(digests: list[str], key: str = key) -> None:

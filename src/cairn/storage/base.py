@@ -137,7 +137,7 @@ class Presigner(Protocol):
     """Optional power of a BlobStore: direct client <-> store transfers with presigned URLs.
 
     Two ways up: ``presign_put`` lets a client create a blob's object itself, unchecked (the
-    server decides who may: ``server/blobs_index``); ``presign_put_staging`` takes bytes to a
+    server decides who may: ``engine/blobs_index``); ``presign_put_staging`` takes bytes to a
     staging key, which ``complete_staging`` moves into place only after hashing them, or
     ``promote_staging`` without (create-only, for a project trusted with that object)."""
 

@@ -22,14 +22,14 @@ How bytes reach ``blobs/``:
   key*, and ``complete_parts`` completes it (create-only) once the store's own part list is
   the announced size, cut as handed out, and the client's part list: the bytes are never
   read here (the server grants this only where a wrong object would harm no other project,
-  ``server/blobs_index``; downloads verify). A 2 GiB upload staged and then hashed and
+  ``engine/blobs_index``; downloads verify). A 2 GiB upload staged and then hashed and
   copied here cost about three times boto3's ``upload_file`` (bench/RESULTS.md);
 * presigned staging uploads go to ``staging/``; ``complete_staging`` reads the staged object
   back, hashes it, and copies it into place with ``CopySourceIf-Match`` on the ETag it
   hashed, so bytes swapped in after the check are refused;
 * ``presign_put`` hands a client a URL that can create one blob's object, never replace it
   (``If-None-Match: *`` is signed). Those bytes are not hashed here: the server grants such
-  URLs only where a wrong object would harm no other project (``server/blobs_index``).
+  URLs only where a wrong object would harm no other project (``engine/blobs_index``).
 
 Errors are ``StoreError``s that name the endpoint and bucket and say what to do. boto3
 reads the endpoint and credentials from the usual ``AWS_*`` variables; connect/read
@@ -632,7 +632,7 @@ class S3BlobStore:
         """A multipart upload of ``size`` bytes *to the blob's own key* and a presigned URL
         per part (``key`` is the store's UploadId). Nothing appears under the key until
         ``complete_parts``; the bytes are never read here (the caller decides whether a
-        client may write that object unchecked: ``server/blobs_index``)."""
+        client may write that object unchecked: ``engine/blobs_index``)."""
         key = self._key(digest)
         if key is None:
             raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")

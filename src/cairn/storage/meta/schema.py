@@ -165,7 +165,7 @@ CREATE TABLE project_blobs (
 """
 
 # Version 2: direct uploads. A claim marks an object that a project's client may have written
-# without the server hashing it (server/blobs_index.py); the index answers "does any project
+# without the server hashing it (engine/blobs_index.py); the index answers "does any project
 # hold this blob" when deciding whether a direct upload may be granted.
 _V2 = """
 CREATE TABLE blob_claims (
@@ -176,7 +176,7 @@ CREATE TABLE blob_claims (
 CREATE INDEX ix_project_blobs_digest ON project_blobs (digest);
 """
 
-# Version 3: blobs found damaged or missing in the object store by a reader (server/blobs_index.py).
+# Version 3: blobs found damaged or missing in the object store by a reader (engine/blobs_index.py).
 # A project does not "hold" a digest listed here, so its clients send the bytes again, and the
 # server's verified write of them clears the row.
 _V3 = """

@@ -41,10 +41,10 @@ from collections.abc import Callable
 
 from ..core.digest import digest_of, hasher
 from ..core.errors import BlobNotFoundError, IntegrityError, StoreError
-from ..engine import gcmarks, records
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import Tx, batches, in_list, insert_ignore
+from . import gcmarks, records
 
 REWRITES = 3  # a stale direct URL may race a rewrite; each round is checked again
 COLLECTING_WAITS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)  # for gc to finish removing a blob being sent again

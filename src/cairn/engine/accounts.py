@@ -6,7 +6,8 @@ project only through a role on that entity. A *server admin* is distinct from th
 admins: it has the admin role on every entity (it sees and may change every project).
 A store with no users at all serves everyone as admin (the single-user, local case) — the
 server says so when it starts. What a caller may do with a given request is decided in
-``authz``; this module only stores and reads the facts.
+``server/authz``; this module only stores and reads the facts, each in one transaction (the
+server's routes and ``cairn admin`` call it; neither writes SQL of its own).
 
 Keys may expire (``expires_at``); an expired or revoked key is refused with a 401 that
 says so. Key management (list, revoke, members, roles) is for whoever runs ``cairn admin``

@@ -1,0 +1,92 @@
+"""The records of staged uploads (``staged_uploads``): which project, for which digest, was
+handed each staging key. Only a request of that project for that digest may complete a key,
+and completing it removes the record; ``server/uploads`` holds the upload flow around them."""
+
+from __future__ import annotations
+
+from ..storage.meta.sql import MetaStore
+from ..storage.meta.tx import batches, in_list, insert, insert_ignore
+from . import blobs_index, records
+
+
+def record(meta: MetaStore, entity: str, project: str, key: str, digest: str, size: int) -> None:
+    """Remember that ``key`` stages ``size`` bytes of ``digest`` for the project (created if new)."""
+    with meta.write() as tx:
+        pid = records.project_id(tx, entity, project, create=True)
+        insert(
+            tx,
+            "staged_uploads",
+            {"key": key, "project_id": pid, "digest": digest, "size": size, "created_at": tx.now()},
+        )
+
+
+def record_many(meta: MetaStore, entity: str, project: str, keys: dict[str, str]) -> None:
+    """Remember ``{digest: staging key}`` of the project's direct uploads, in one transaction."""
+    with meta.write() as tx:
+        pid = records.project_id(tx, entity, project, create=True)
+        now = tx.now()
+        insert_ignore(
+            tx,
+            "staged_uploads",
+            [{"key": k, "project_id": pid, "digest": d, "size": 0, "created_at": now} for d, k in keys.items()],
+        )
+
+
+def take(meta: MetaStore, entity: str, project: str, key: str, digest: str) -> int | None:
+    """Remove the record of ``key`` if it is this project's upload of ``digest``; returns the
+    size it announced, or None when there is no such record (another project's, another
+    digest's, never handed out, or taken already)."""
+    with meta.write() as tx:
+        pid = records.project_id(tx, entity, project)
+        if pid is None:
+            return None
+        sizes = tx.scalars(
+            "DELETE FROM staged_uploads WHERE key = :k AND project_id = :p AND digest = :d RETURNING size",
+            {"k": key, "p": pid, "d": digest},
+        )
+        return int(sizes[0]) if sizes else None
+
+
+def take_many(meta: MetaStore, entity: str, project: str, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Remove these (key, digest) records of the project in one transaction; returns the keys
+    removed by this call, by digest (a concurrent call takes the others)."""
+    wanted = dict(pairs)
+    out: dict[str, list[str]] = {}
+    with meta.write() as tx:
+        pid = records.project_id(tx, entity, project)
+        if pid is None:
+            return out
+        for part in batches(list(wanted)):
+            ph, params = in_list(part)
+            for key in tx.scalars(
+                f"DELETE FROM staged_uploads WHERE project_id = :p AND key IN {ph} RETURNING key", {**params, "p": pid}
+            ):
+                out.setdefault(wanted[key], []).append(key)
+    return out
+
+
+def keys_of(meta: MetaStore, entity: str, project: str, digests: list[str]) -> dict[str, list[str]]:
+    """This project's staged upload keys of each of ``digests`` that has any."""
+    out: dict[str, list[str]] = {}
+    with meta.read() as tx:
+        pid = records.project_id(tx, entity, project)
+        if pid is None:
+            return out
+        for part in batches(digests):
+            ph, params = in_list(part)
+            for key, d in tx.tuples(
+                f"SELECT key, digest FROM staged_uploads WHERE project_id = :p AND digest IN {ph}", {**params, "p": pid}
+            ):
+                out.setdefault(d, []).append(key)
+    return out
+
+
+def split_by_claim(meta: MetaStore, entity: str, project: str, digests: list[str]) -> tuple[list[str], list[str]]:
+    """(those of ``digests`` this project claims, the others): what its direct uploads may
+    move into place unread, and what must be hashed first (``blobs_index``)."""
+    with meta.read() as tx:
+        pid = records.project_id(tx, entity, project)
+        claims = blobs_index.claims_of(tx, digests)
+    ours = [d for d in digests if pid is not None and claims.get(d) == pid]
+    mine = set(ours)
+    return ours, [d for d in digests if d not in mine]
