@@ -23,14 +23,17 @@ def level_from(verbose: int, env: str | None) -> int:
     return logging.WARNING
 
 
+class _CliHandler(logging.StreamHandler):
+    """A handler the CLI added (to stderr): found again by its type, never added twice."""
+
+
 def setup_logging(verbose: int = 0) -> None:
     """Send the ``cairn`` logger's records at the chosen level to stderr (once per process)."""
     log = logging.getLogger("cairn")
     log.setLevel(level_from(verbose, os.environ.get("CAIRN_LOG_LEVEL")))
-    if not any(getattr(h, "_cairn_cli", False) for h in log.handlers):
-        handler = logging.StreamHandler()  # stderr, looked up at each record
+    if not any(isinstance(h, _CliHandler) for h in log.handlers):
+        handler = _CliHandler()  # stderr, looked up at each record
         handler.setFormatter(logging.Formatter(_FORMAT))
-        handler._cairn_cli = True  # type: ignore[attr-defined]
         log.addHandler(handler)
         log.propagate = False
 
@@ -63,18 +66,17 @@ def setup_server_logging(as_json: bool | None = None) -> None:
 
     if as_json is None:
         as_json = os.environ.get("CAIRN_LOG_JSON", "").lower() in ("1", "true", "yes")
-    handler = logging.StreamHandler()
+    handler = _CliHandler()
     if as_json:
         formatter: logging.Formatter = JsonFormatter()
     else:
         formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ")
-    formatter.converter = time.gmtime  # type: ignore[assignment]
+    formatter.converter = time.gmtime
     handler.setFormatter(formatter)
-    handler._cairn_cli = True  # type: ignore[attr-defined]
     level = level_from(0, os.environ.get("CAIRN_LOG_LEVEL"))
     for name in ("cairn", "uvicorn"):
         log = logging.getLogger(name)
-        for h in [h for h in log.handlers if getattr(h, "_cairn_cli", False)]:
+        for h in [h for h in log.handlers if isinstance(h, _CliHandler)]:
             log.removeHandler(h)
         log.addHandler(handler)
         log.setLevel(level)

@@ -97,11 +97,12 @@ def windows(items: Iterable[T], key: Callable[[T], str], size: int | None = None
     lo = ""
     while True:
         nxt = list(itertools.islice(it, size))
-        hi = key(nxt[0]) if nxt else None
-        yield (lo, hi), cur
         if not nxt:
+            yield (lo, None), cur
             return
-        cur, lo = nxt, hi  # type: ignore[assignment]
+        hi = key(nxt[0])
+        yield (lo, hi), cur
+        cur, lo = nxt, hi
 
 
 def stat_all(paths: list[str], taken: dict[str, tuple[int, int, int]] | None = None) -> dict[str, tuple[int, int, int]]:

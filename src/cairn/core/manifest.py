@@ -505,7 +505,11 @@ def apply_edits(
             last = seq[0]
             if isinstance(last, Child) and last.key in written:
                 return _root(last)  # built here from two or more items: a real root
-            sub = last if isinstance(last, _Subtree) else _Subtree(last, stage - 1)  # type: ignore[arg-type]
+            if isinstance(last, _Subtree):
+                sub = last
+            else:
+                assert isinstance(last, Child), "past stage 0 every item is a chunk"
+                sub = _Subtree(last, stage - 1)
             return _root(_unwrap(manifest, sub))
         out: list[Entry | Child | _Subtree] = []
         cur: list = []
@@ -533,7 +537,7 @@ def diff(old: Manifest | None, new: Manifest) -> Iterator[tuple[str, Entry | Non
     old_leaves = old.leaves() if old is not None else []
     new_leaves = new.leaves()
     same = {c.key for c in old_leaves} & {c.key for c in new_leaves}
-    a = {e.path: e for c in old_leaves if c.key not in same for e in old.leaf_entries(c.key)}  # type: ignore[union-attr]
+    a = {e.path: e for c in old_leaves if c.key not in same for e in old.leaf_entries(c.key)} if old is not None else {}
     b = {e.path: e for c in new_leaves if c.key not in same for e in new.leaf_entries(c.key)}
     for p in sorted(set(a) | set(b)):
         ea, eb = a.get(p), b.get(p)

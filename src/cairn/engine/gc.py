@@ -413,8 +413,10 @@ class _Run:
             except FileNotFoundError:
                 continue
             self.report.removed_temp.add(1, size)
+        remove_aside = getattr(self.blobs, "remove_set_aside", None)  # with set_aside (_set_aside_items)
         for handle, size in list(self._set_aside_items()):
-            self.blobs.remove_set_aside(handle)  # type: ignore[attr-defined]
+            assert remove_aside is not None, handle
+            remove_aside(handle)
             self.report.removed_quarantine.add(1, size)
 
     def _set_aside_items(self) -> Iterator[tuple[object, int]]:

@@ -701,8 +701,8 @@ class Artifact(LinkMembers):
         """A new, editable artifact that starts with this version's files (nothing is copied).
         A link's draft is one of its source collection, as in W&B."""
         v = self._require_committed("new_draft")
-        if v.is_link:
-            v = self._client.get_version(v.link_of)  # type: ignore[arg-type]
+        if v.link_of is not None:  # a link
+            v = self._client.get_version(v.link_of)
         return Artifact._draft_of(v, self._client, self)
 
     def logged_by(self) -> "PublicRun | None":

@@ -9,6 +9,7 @@ from here by ``cairn.__getattr__``, so nothing writes into the ``cairn`` package
 from __future__ import annotations
 
 import atexit
+import functools
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -67,12 +68,12 @@ def _exit_hook(original: Any) -> Any:
     """``sys.exit`` noting the status it exits with (W&B hooks it the same way), so that a
     script ending with ``sys.exit(1)`` leaves a failed run (and resume="auto" resumes it)."""
 
+    @functools.wraps(original)
     def exit(status: Any = None) -> None:  # noqa: A001
         global _exit_status
         _exit_status = 0 if status is None else status if isinstance(status, int) else 1
         original(status)
 
-    exit.__wrapped__ = original  # type: ignore[attr-defined]
     return exit
 
 

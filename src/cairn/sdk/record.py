@@ -115,7 +115,7 @@ class Config:
             return other._items == self._items
         return isinstance(other, dict) and other == self._items
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # mutable, so unhashable like dict (mypy wants a method here)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._items.get(key, default)
@@ -169,7 +169,7 @@ class _SummaryDict(dict):
     def __setitem__(self, key: str, value: Any) -> None:
         self._set({key: value})
 
-    def update(self, d: Any = None, **kw: Any) -> None:  # type: ignore[override]
+    def update(self, d: Any = None, **kw: Any) -> None:  # type: ignore[override]  # W&B's signature, not MutableMapping's
         """Set each key of ``d`` (a dict value replaces the key's whole value, as W&B's)."""
         if d is not None and not isinstance(d, dict):
             raise UsageError(f"summary.update takes a dict, not {type(d).__name__}")

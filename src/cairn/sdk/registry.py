@@ -14,6 +14,7 @@ from ..core.errors import ModelUsageError, NotAModelError, NotFoundError, UsageE
 from . import artifact as artifacts, current
 
 if TYPE_CHECKING:
+    from ..client import Client
     from .artifact import Artifact
 
 MODEL_REGISTRY = "model-registry"
@@ -27,6 +28,29 @@ class RegistryCalls:
     """Mixed into ``Run`` (needs its ``log_artifact``, ``use_artifact``, ``entity``,
     ``project``, ``id`` and ``_check_open``)."""
 
+    if TYPE_CHECKING:  # Run's (declared here for the type checker only: at run time Run's own)
+        entity: str
+        project: str
+        id: str
+        _client: Client
+
+        def _check_open(self, what: str) -> None: ...
+        def log_artifact(
+            self,
+            artifact_or_path: Any,
+            name: str | None = None,
+            type: str | None = None,  # noqa: A002
+            aliases: list[str] | None = None,
+            tags: list[str] | None = None,
+        ) -> Artifact: ...
+        def use_artifact(
+            self,
+            artifact_or_name: Any,
+            type: str | None = None,  # noqa: A002
+            aliases: list[str] | None = None,
+            use_as: str | None = None,
+        ) -> Artifact: ...
+
     def link_artifact(self, artifact: "Artifact", target_path: str, aliases: list[str] | None = None) -> "Artifact":
         """Link ``artifact`` (logged first by this run if it is not logged yet) into the
         collection ``target_path`` (``collection``, ``project/collection`` or
@@ -34,15 +58,15 @@ class RegistryCalls:
         a pointer: no file is copied. Returns the link."""
         from .links import parse_target
 
-        self._check_open("link an artifact")  # type: ignore[attr-defined]
+        self._check_open("link an artifact")
         if artifact.is_draft():
-            self.log_artifact(artifact)  # type: ignore[attr-defined]
+            self.log_artifact(artifact)
         v = artifacts.stored_version(artifact, "link")
-        entity, project, name = parse_target(target_path, self.entity, self.project)  # type: ignore[attr-defined]
+        entity, project, name = parse_target(target_path, self.entity, self.project)
         if isinstance(aliases, str):
             raise UsageError("aliases must be a list of strings, not one string")
         client = artifacts.client_of(artifact)
-        info = client.link_version(v.id, entity, project, name, list(aliases or []), self.id)  # type: ignore[attr-defined]
+        info = client.link_version(v.id, entity, project, name, list(aliases or []), self.id)
         return artifacts.from_version(info, client)
 
     def log_model(
@@ -50,14 +74,14 @@ class RegistryCalls:
     ) -> "Artifact":
         """Log the file or folder ``path`` as an artifact of type "model" (named
         ``run-<run id>-<basename>`` unless ``name`` is given)."""
-        return self.log_artifact(path, name=name, type="model", aliases=aliases)  # type: ignore[attr-defined]
+        return self.log_artifact(path, name=name, type="model", aliases=aliases)
 
     def use_model(self, name: str) -> str:
         """Use the model artifact ``name`` (``name:alias``, ``project/name:vN``, …) as this
         run's input and download it; returns the path of its only file or folder when the
         download holds one, else the download folder. A type without "model" is an error."""
-        self._check_open("use a model")  # type: ignore[attr-defined]
-        artifact = self.use_artifact(name)  # type: ignore[attr-defined]
+        self._check_open("use a model")
+        artifact = self.use_artifact(name)
         if not _is_model(artifact.type):
             raise NotAModelError(artifact.qualified_name, artifact.type)
         root = artifact.download()
@@ -77,20 +101,20 @@ class RegistryCalls:
         ``aliases`` go on the link only."""
         from .links import parse_target
 
-        self._check_open("link a model")  # type: ignore[attr-defined]
+        self._check_open("link a model")
         if "/" in registered_model_name:
             raise ModelUsageError(
                 f"registered_model_name {registered_model_name!r} must be a name only, without entity or "
-                f"project: registered models live in {self.entity}/{MODEL_REGISTRY}"  # type: ignore[attr-defined]
+                f"project: registered models live in {self.entity}/{MODEL_REGISTRY}"
             )
-        parse_target(registered_model_name, self.entity, MODEL_REGISTRY)  # type: ignore[attr-defined]
+        parse_target(registered_model_name, self.entity, MODEL_REGISTRY)
         type_ = "model"
         if name is not None:
             try:
-                existing = self._client.resolve(  # type: ignore[attr-defined]  # a mixin: Run's attributes
+                existing = self._client.resolve(
                     _ref(f"{name}:latest"),
-                    self.entity,  # type: ignore[attr-defined]
-                    self.project,  # type: ignore[attr-defined]
+                    self.entity,
+                    self.project,
                 )
             except NotFoundError:
                 existing = None
@@ -98,8 +122,8 @@ class RegistryCalls:
                 if not _is_model(existing.type):
                     raise NotAModelError(existing.qualified_name, existing.type)
                 type_ = existing.type
-        logged = self.log_artifact(path, name=name, type=type_)  # type: ignore[attr-defined]
-        return self.link_artifact(logged, f"{self.entity}/{MODEL_REGISTRY}/{registered_model_name}", aliases)  # type: ignore[attr-defined]
+        logged = self.log_artifact(path, name=name, type=type_)
+        return self.link_artifact(logged, f"{self.entity}/{MODEL_REGISTRY}/{registered_model_name}", aliases)
 
 
 def _ref(text: str) -> Any:

@@ -15,12 +15,19 @@ from __future__ import annotations
 
 from ..core.errors import IntegrityError, NotFoundError, UsageError
 from ..engine import blobs_index, staged_uploads
+from ..storage.base import Presigner
 from .context import ServerContext
 from .errors import TooLarge
 
 
 def _missing(entity: str, project: str, upload_id: str) -> NotFoundError:
     return NotFoundError(f"project {entity}/{project} has no staged upload {upload_id[:300]!r}; start one again")
+
+
+def _presigner(c: ServerContext) -> Presigner:
+    if not isinstance(c.blobs, Presigner):
+        raise UsageError("this server's blob store takes uploads through the server, not direct ones")
+    return c.blobs
 
 
 PARTS = "parts/"  # upload ids of multipart uploads to a blob's own key (the rest are staging keys)
@@ -83,7 +90,7 @@ def complete(
         def claimed() -> bool:
             return staged_uploads.split_by_claim(c.meta, entity, project, [digest])[0] == [digest]
 
-        there = c.blobs.complete_parts(digest, upload_id[len(PARTS) :], size, parts, claimed)  # type: ignore[attr-defined]
+        there = _presigner(c).complete_parts(digest, upload_id[len(PARTS) :], size, parts, claimed)
         return there and not blobs_index.record_direct(c.meta, entity, project, [digest], c.blobs)
     if parts is not None:
         raise UsageError("a staged upload is completed without a part list (the server reads and checks its bytes)")
@@ -114,8 +121,8 @@ def direct_start(c: ServerContext, entity: str, project: str, digests: list[str]
         left = set(direct_done(c, entity, project, list(resumed)))
         wanted = [d for d in wanted if d not in resumed or d in left]
     blobs_index.grant_direct(c.meta, c.blobs, entity, project, wanted)  # claims what is free
-    presign = c.blobs.presign_put_staging  # type: ignore[attr-defined]
-    ups = {d: presign(1) for d in wanted}
+    presigner = _presigner(c)
+    ups = {d: presigner.presign_put_staging(1) for d in wanted}
     staged_uploads.record_many(c.meta, entity, project, {d: up.key for d, up in ups.items()})
     return {d: up.urls[0] for d, up in ups.items()}
 
@@ -140,7 +147,7 @@ def direct_done(c: ServerContext, entity: str, project: str, digests: list[str])
     def promote(d: str) -> str | None:
         arrived = False
         for key in taken.get(d, []):
-            arrived = c.blobs.promote_staging(key, d) or arrived  # type: ignore[attr-defined]
+            arrived = _presigner(c).promote_staging(key, d) or arrived
         return d if arrived else None
 
     with ThreadPoolExecutor(16) as pool:
@@ -160,7 +167,7 @@ def _complete_checked(c: ServerContext, entity: str, project: str, digest: str, 
             continue  # completed by a concurrent call
 
         def write(digests: list[str], key: str = key) -> None:
-            if not c.blobs.complete_staging(key, digest):  # type: ignore[attr-defined]
+            if not _presigner(c).complete_staging(key, digest):
                 raise IntegrityError(f"the uploaded bytes do not match {digest}", digest=digest)
 
         try:

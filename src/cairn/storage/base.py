@@ -133,6 +133,7 @@ class StagingUpload:
     part_size: int
 
 
+@runtime_checkable
 class Presigner(Protocol):
     """Optional power of a BlobStore: direct client <-> store transfers with presigned URLs.
 
