@@ -3,8 +3,8 @@
 # needs, then runs it.
 #   ./dev.sh demo [--port N]   the server with the web UI on http://127.0.0.1:8080 and a demo project
 #                              (installs cairn-artifacts[server] only)
-#   ./dev.sh test [pytest args]   `ruff check`, `ruff format --check` and `lint-imports`, then the whole
-#                              test suite (installs the [test] extra and Debian's chromium for the UI tests)
+#   ./dev.sh test [pytest args]   `ruff check`, `ruff format --check`, `mypy` and `lint-imports`, then the
+#                              whole test suite (installs the [test] extra and Debian's chromium for the UI tests)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -47,6 +47,7 @@ case "$cmd" in
     setup_browser
     .venv/bin/python -m ruff check src tests bench
     .venv/bin/python -m ruff format --check src tests bench
+    .venv/bin/python -m mypy  # the types of src/cairn ([tool.mypy])
     .venv/bin/lint-imports --no-cache  # the layers and no import circles ([tool.importlinter])
     exec .venv/bin/python -m pytest -q "$@"
     ;;
