@@ -190,6 +190,7 @@ def test_a_cookie_request_without_the_csrf_token_is_refused(ui_server_with_users
 
 
 def test_a_reader_sees_no_controls_and_the_api_refuses(ui_server_with_users, page, sdk) -> None:  # noqa: ANN001
+    from cairn.engine.accounts import store_secret
     from cairn.server import csrf
     from cairn.storage.meta.sql import MetaStore
 
@@ -202,7 +203,9 @@ def test_a_reader_sees_no_controls_and_the_api_refuses(ui_server_with_users, pag
     vid = sdk.artifact("local/edit/net:v1").id
     meta = MetaStore.sqlite(ui_server_with_users.home / "meta.sqlite")
     try:
-        token = csrf.token(csrf.secret(meta), keys["reader"])  # even with a valid token, the role decides
+        token = csrf.token(
+            store_secret(meta, csrf.SETTING), keys["reader"]
+        )  # even with a valid token, the role decides
     finally:
         meta.dispose()
     api = url + f"/api/v1/versions/{vid}"

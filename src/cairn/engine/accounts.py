@@ -296,3 +296,12 @@ def require(meta: MetaStore, who: Principal, entity: str, need: str) -> None:
 
 def default_entity(who: Principal) -> str:
     return who.name
+
+
+def store_secret(meta: MetaStore, name: str) -> bytes:
+    """The store's random 32-byte secret called ``name`` (``store_settings``), made on first
+    use: replicas sharing one store share it; when several make it at once, the first insert
+    wins and all read that one."""
+    with meta.write() as tx:
+        insert_ignore(tx, "store_settings", {"key": name, "value": secrets.token_hex(32)})
+        return bytes.fromhex(tx.scalar("SELECT value FROM store_settings WHERE key = :k", {"k": name}))

@@ -42,9 +42,9 @@ class ServerContext:
     def csrf_secret(self) -> bytes:
         """The store's CSRF secret, read once (it never changes)."""
         if self._csrf_secret is None:
-            from .csrf import secret
+            from .csrf import SETTING
 
-            self._csrf_secret = secret(self.meta)
+            self._csrf_secret = auth.store_secret(self.meta, SETTING)
         return self._csrf_secret
 
 

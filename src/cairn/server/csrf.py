@@ -19,26 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections.abc import Callable
 
 from fastapi import Request
 
 from ..core.errors import ForbiddenError
-from ..storage.meta.sql import MetaStore
-from ..storage.meta.tx import insert_ignore
 
 HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_SETTING = "csrf_secret"
-
-
-def secret(meta: MetaStore) -> bytes:
-    """The store's CSRF secret, made on first use (replicas sharing one store share it; when
-    several make it at once, the first insert wins and all read that one)."""
-    with meta.write() as tx:
-        insert_ignore(tx, "store_settings", {"key": _SETTING, "value": secrets.token_hex(32)})
-        return bytes.fromhex(tx.scalar("SELECT value FROM store_settings WHERE key = :k", {"k": _SETTING}))
+SETTING = "csrf_secret"  # the name of the store's secret (accounts.store_secret) tokens are made with
 
 
 def token(key_secret: bytes, key: str | None) -> str:
