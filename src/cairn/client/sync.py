@@ -297,25 +297,30 @@ class _Sync:
         add_tags, drop_tags = set(now["tags"]) - set(was["tags"]), set(was["tags"]) - set(now["tags"])
         if aliases_only:
             fields, add_tags, drop_tags = {}, set(), set()
-        if fields or add_aliases or drop_aliases or add_tags or drop_tags:
-            # as the destination's version is now: an earlier edit of this sync may have
-            # moved an alias off it
-            fresh = self.dst.get_version(have.id) if not self.dry else have
-            there = snapshot(fresh)
-            changes: dict = {k: val for k, val in fields.items() if there[k] != val}
+
+        def changes_to(there: dict) -> dict:
+            out: dict = {k: val for k, val in fields.items() if there[k] != val}
             aliases = (set(there["aliases"]) - drop_aliases) | add_aliases
             if aliases != set(there["aliases"]):
-                changes["aliases"] = sorted(aliases)
+                out["aliases"] = sorted(aliases)
             tags = (set(there["tags"]) - drop_tags) | add_tags
             if tags != set(there["tags"]):
-                changes["tags"] = sorted(tags)
-            if changes:
-                self.report.versions_updated.append(
-                    f"{v.qualified_name} -> {self.entity}/{fresh.project}/{fresh.name}:v{fresh.index} "
-                    f"({', '.join(sorted(changes))})"
-                )
-                if not self.dry:
-                    self.dst.update_version(have.id, **changes)
+                out["tags"] = sorted(tags)
+            return out
+
+        # Against the listing first (no request when nothing is to change); then against the
+        # version as it is now, since an earlier edit of this sync may have moved an alias off it.
+        changes, fresh = changes_to(snapshot(have)), have
+        if changes and not self.dry:
+            fresh = self.dst.get_version(have.id)
+            changes = changes_to(snapshot(fresh))
+        if changes:
+            self.report.versions_updated.append(
+                f"{v.qualified_name} -> {self.entity}/{fresh.project}/{fresh.name}:v{fresh.index} "
+                f"({', '.join(sorted(changes))})"
+            )
+            if not self.dry:
+                self.dst.update_version(have.id, **changes)
         if not self.dry:
             self.base.put(v.id, have.id, v)
 
