@@ -586,3 +586,35 @@ def test_an_unreadable_sync_base_is_a_first_sync_not_a_failure(tmp_path, caplog)
     assert third.get(got.id, 7)["aliases"] == [] and third.get(got.id, 8) is None
     assert third.synced_in("local/uncategorized/data") == [got.id]
     assert SyncBase.for_peer(tmp_path, "from http://x into local").path != third.path  # one file per direction
+
+
+def test_an_alias_taken_off_a_link_on_the_source_goes_off_it_on_the_server(server, tmp_path):
+    """Links (the registry) carry their own aliases: one the source moves from a link to
+    another moves on the server with the next sync, and a third sync changes nothing."""
+    from cairn.client.sync_base import SyncBase
+
+    url, keys = server
+    local, dst = get_client(), remote(url, keys["alice"])
+    with cairn.init(project="p") as run:
+        for i in range(2):
+            m = cairn.Artifact("net", "model")
+            m.add_file(str(write(f"w{i}.pt", f"weights {i}")), name="w.pt")
+            run.log_artifact(m)
+            m.wait()
+            run.link_artifact(m, "p/registry", aliases=["prod"] if i == 0 else [])
+
+    def base() -> SyncBase:
+        return SyncBase.for_peer(tmp_path / "base", f"to {url} into vision")
+
+    first = sync(local, dst, base=base())
+    assert len(first.links_sent) == 2
+    links = {v.index: v for v in dst.list_versions("vision", "p", "registry")}
+    assert "prod" in links[0].aliases and "prod" not in links[1].aliases
+
+    src_links = {v.index: v for v in local.list_versions("local", "p", "registry")}
+    local.update_version(src_links[1].id, aliases=["prod"])  # the source promotes the second model
+    second = sync(local, dst, base=base())
+    assert not second.skipped and second.versions_updated
+    links = {v.index: v for v in dst.list_versions("vision", "p", "registry")}
+    assert "prod" in links[1].aliases and "prod" not in links[0].aliases
+    assert not sync(local, dst, base=base()).versions_updated

@@ -414,6 +414,7 @@ class _Sync:
     def _links(self, entity: str, project: str, c: CollectionInfo) -> None:
         listed = sorted(self.src.list_versions(entity, project, c.name), key=lambda v: v.index)
         held = {a for v in listed for a in v.aliases}
+        present = {x.link_of: x for x in self._links_there(project, c.name) if x.link_of is not None}
         for v in listed:
             self.versions_task.advance(files=1)
             if v.state != COMMITTED or v.link_of is None:
@@ -425,17 +426,20 @@ class _Sync:
                     f"{v.source_name}:v{v.source_index} was not synced (sync its project too)"
                 )
                 continue
-            if self.dry:
-                self.report.links_sent.append(f"{v.qualified_name} (if not there)")
+            there = present.get(target)
+            if there is not None:  # linked already: only its aliases may have changed (latest stays put)
+                self.mapped[v.id] = there.id
+                self._changes(v, there, held, aliases_only=True)
                 continue
-            before = {x.id for x in self._links_there(project, c.name)}
+            if self.dry:
+                self.report.links_sent.append(f"{v.qualified_name} (new link)")
+                continue
             got = self.dst.link_version(
                 target, self.entity, project, c.name, aliases=[a for a in v.aliases if a != _LATEST]
             )
-            self.mapped[v.id] = got.id
-            if got.id not in before:
-                self.report.links_sent.append(f"{v.qualified_name} -> {self.entity}/{project}/{c.name}:v{got.index}")
-            self._changes(v, got, held, aliases_only=True)  # an alias the source took off the link
+            self.mapped[v.id], present[target] = got.id, got
+            self.report.links_sent.append(f"{v.qualified_name} -> {self.entity}/{project}/{c.name}:v{got.index}")
+            self._changes(v, got, held, aliases_only=True)  # records its base
         self._deleted(f"{entity}/{project}/{c.name}", {v.id for v in listed if v.state == COMMITTED})
         if not self.dry:
             self.base.save()
