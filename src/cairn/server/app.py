@@ -155,9 +155,3 @@ def body_limit(c: ServerContext, method: str, path: str) -> int:
     if path.startswith("/api/v1/runs/") and (method == "PATCH" or path.endswith("/history")):
         return c.max_json_bytes  # run history batches and summaries (read by their routes, off the loop)
     return c.limits.json_bytes
-
-
-def app_from_urls(meta_url: str, blobs_url: str, **kw) -> FastAPI:  # noqa: ANN003
-    from ..storage.registry import open_blobs, open_meta
-
-    return create_app(open_meta(meta_url), open_blobs(blobs_url), **kw)
