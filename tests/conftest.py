@@ -85,7 +85,16 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, cai
 # Tests that start PostgreSQL / SeaweedFS / server replicas are marked ``services``, tests that
 # drive Chromium ``browser``, from the fixtures they use, so that a new test is marked by what it
 # needs rather than by someone remembering to.
-_SERVICE_FIXTURES = {"server_stack", "on_stack", "seaweed", "s3_env", "bucket", "postgres", "pg_database"}
+_SERVICE_FIXTURES = {
+    "server_stack",
+    "on_stack",
+    "seaweed",
+    "s3_env",
+    "bucket",
+    "postgres",
+    "pg_database",
+    "secured",  # test_server_auth's server process, reused by test_server_runs
+}
 # Parametrized fixtures that fetch a service fixture with request.getfixturevalue for one of
 # their params (the contract suites' S3 store and PostgreSQL database, the backend fixture's server).
 _SERVICE_PARAMS = {("backend", "server"), ("store", "s3"), ("meta_url", "postgresql"), ("api", "postgresql")}

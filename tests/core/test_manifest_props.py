@@ -14,10 +14,12 @@ children a node) on which small generated sets already make trees five or six le
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import random
 from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -394,3 +396,21 @@ def test_edit_reads_only_the_nodes_on_its_path():
     prefix = p.rsplit("/", 1)[0] + "/"
     got = list(mf.Manifest(root.key, load).prefix(prefix))
     assert got == [entries[q] for q in sorted(entries) if q.startswith(prefix)]
+
+
+@pytest.mark.timeout(120)  # the bug was an endless loop
+def test_a_tree_that_reaches_the_end_of_the_path_hash_still_gets_a_root():
+    """Two chunks whose first last-path hash has a zero bit at every level's position stay two
+    chunks level after level; past level 15 the shift leaves no bits, and every child used to
+    end a node of its own for ever (hypothesis found such a set under fine chunking)."""
+    store = DictStore()
+    with fine_chunking():
+        first = next(
+            p
+            for p in (f"p{i:08d}" for i in itertools.count())
+            if all(not (mf._path_hash(p) >> (16 * level)) & 1 for level in range(1, 16))
+        )
+        kids = [mf.Child(last, format(i, "064x"), digest_of(i), 1, 1) for i, last in enumerate([first, "zz-last"])]
+        top = mf._build_levels(kids, store.sink)
+    node = json.loads(store.chunks[top.key])
+    assert top.count == 2 and node["level"] == 16 and [c[0] for c in node["children"]] == [first, "zz-last"]

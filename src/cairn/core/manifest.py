@@ -119,8 +119,15 @@ def _leaf_boundary(path: str | bytes) -> bool:
     return int.from_bytes(blake3.blake3(p).digest(4), "little") & _LEAF_MASK == 0
 
 
+_HASH_BITS = 256  # the path hash is BLAKE3's 32 bytes
+
+
 def _node_boundary(path_hash: int, level: int) -> bool:
-    return (path_hash >> (16 * level)) & _NODE_MASK == 0
+    # Past the hash's bits (level 16) no child ends a node, so the level closes into one root:
+    # shifted to zero, every child would end its own node and the build would never finish.
+    # No tree that finished before reaches that level with two chunks, so no digest changes.
+    shift = 16 * level
+    return shift < _HASH_BITS and (path_hash >> shift) & _NODE_MASK == 0
 
 
 def _encode(obj: Any) -> tuple[str, bytes]:
