@@ -1,7 +1,12 @@
 """One large file (a model checkpoint): cairn log vs `cp` + `sync`, download vs `cp`, and a
 1 MiB in-place edit re-logged, interleaved in one run (issue 15).
 
-    python bench/large_file.py [--size-mib 2048] [--runs 3] [--work DIR] [--cairn-src SRC]
+    python bench/large_file.py [--size-mib 2048] [--runs 3] [--work DIR] [--cairn-src SRC] [--in-place]
+
+Each cairn step's peak RSS (the child's own, from ``wait4``) is reported too. ``--in-place``
+(for 10 GiB on a shared disk) holds one copy of the file instead of three: the source is
+moved aside while the download is made and replaced by it (after a ``cmp``), and the 1 MiB
+edit is made to it in place, re-logged under the same path, and undone.
 
 Every timed step is a whole process (start-up and imports included) started after an untimed
 `sync`; a step's own flush is counted: `cp` is followed by a timed `sync`, cairn's log is
@@ -42,11 +47,23 @@ cairn.Api().artifact("p/ckpt:latest").download(sys.argv[1])
 """
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+PEAK_RSS: dict[str, list[int]] = {}  # MiB, per step label
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None, label: str | None = None) -> float:
+    """Wall time of ``cmd`` after an untimed ``sync``; with ``label``, its peak RSS is kept
+    (``wait4``'s rusage of that one child) in PEAK_RSS."""
     subprocess.run(["sync"], check=True)
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env)
-    return time.perf_counter() - t
+    proc = subprocess.Popen(cmd, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    if label:
+        PEAK_RSS.setdefault(label, []).append(usage.ru_maxrss >> 10)
+    return took
 
 
 def flush() -> float:
@@ -65,11 +82,22 @@ def make(path: Path, size: int) -> None:
     subprocess.run(["sync"], check=True)
 
 
-def edit(path: Path) -> None:
+def edit(path: Path) -> tuple[int, bytes]:
+    """Overwrite 1 MiB at a seeded offset; returns (offset, the bytes that were there)."""
     rnd = random.Random(1)
     with open(path, "r+b") as f:
-        f.seek(rnd.randrange(0, path.stat().st_size - (1 << 20)))
+        at = rnd.randrange(0, path.stat().st_size - (1 << 20))
+        f.seek(at)
+        old = f.read(1 << 20)
+        f.seek(at)
         f.write(rnd.randbytes(1 << 20))
+    return at, old
+
+
+def undo(path: Path, saved: tuple[int, bytes]) -> None:
+    with open(path, "r+b") as f:
+        f.seek(saved[0])
+        f.write(saved[1])
 
 
 START_LOAD = os.getloadavg()[0]
@@ -81,6 +109,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default="/tmp/cairn-bench-large")
     ap.add_argument("--cairn-src", action="append", default=[], help="label=path/to/src (repeatable)")
+    ap.add_argument(
+        "--in-place",
+        action="store_true",
+        help="hold one copy of the file, not three (for 10 GiB): the source is moved aside during the download "
+        "and replaced by it, and the 1 MiB edit is made to it in place (then undone)",
+    )
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -113,20 +147,42 @@ def measure(args, src, runs, variants, add) -> None:  # noqa: ANN001
         for label, path in variants:
             env = dict(os.environ, PYTHONPATH=path, CAIRN_DIR=str(runs / f"{label}{r}"), PYTHONDONTWRITEBYTECODE="1")
             env.pop("WANDB_DIR", None)
-            t = timed([sys.executable, "-c", LOG, str(src)], env)
+            t = timed([sys.executable, "-c", LOG, str(src)], env, f"{label}: log")
             add(f"{label}: log", t)
             add(f"{label}: log + sync", t + flush())
-            t = timed([sys.executable, "-c", GET, str(runs / f"{label}{r}-get")], env)
+            get = runs / f"{label}{r}-get"
+            if args.in_place:  # the source goes away while the download is made, and is that download after
+                moved = src.with_name(src.name + ".away")
+                src.rename(moved)
+            t = timed([sys.executable, "-c", GET, str(get)], env, f"{label}: download")
             add(f"{label}: download (empty folder)", t)
             add(f"{label}: download + sync", t + flush())
-            shutil.rmtree(runs / f"{label}{r}-get")
-            edited = runs / f"{label}{r}-edited.bin"
-            shutil.copyfile(src, edited)
-            edit(edited)
-            t = timed([sys.executable, "-c", LOG, str(edited)], env)
-            add(f"{label}: re-log after a 1 MiB edit (another path)", t)
-            edited.unlink()
+            if args.in_place:
+                assert same_bytes(get / src.name, moved), "the download differs from the source"
+                moved.unlink()
+                (get / src.name).rename(src)
+                edited, saved = src, edit(src)
+            else:
+                edited = runs / f"{label}{r}-edited.bin"
+                shutil.copyfile(src, edited)
+                edit(edited)
+            shutil.rmtree(get)
+            t = timed([sys.executable, "-c", LOG, str(edited)], env, f"{label}: edit re-log")
+            add(f"{label}: {edit_label(args)}", t)
+            if args.in_place:
+                undo(src, saved)
+            else:
+                edited.unlink()
             shutil.rmtree(runs / f"{label}{r}")
+
+
+def edit_label(args) -> str:  # noqa: ANN001
+    return "re-log after a 1 MiB edit " + ("(in place)" if args.in_place else "(another path)")
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    """``cmp`` of two files (the download's own check is what is timed; this is the bench's)."""
+    return subprocess.run(["cmp", "-s", str(a), str(b)]).returncode == 0
 
 
 def report(args, rows, variants) -> None:  # noqa: ANN001
@@ -137,12 +193,14 @@ def report(args, rows, variants) -> None:  # noqa: ANN001
     )
     for k, v in rows.items():
         print(f"  {k:45s} {statistics.median(v):6.2f} s  ({min(v):.2f}-{max(v):.2f})")
+    for k, v in PEAK_RSS.items():
+        print(f"  peak RSS, {k:34s} {max(v):6d} MiB")
     base = statistics.median(rows["cp + sync"])
     for label, _ in variants:
         print(
             f"  {label}: log + sync / (cp + sync) = {statistics.median(rows[f'{label}: log + sync']) / base:.2f}x; "
             f"download / cp = {statistics.median(rows[f'{label}: download (empty folder)']) / statistics.median(rows['cp']):.2f}x; "
-            f"edit re-log / log = {statistics.median(rows[f'{label}: re-log after a 1 MiB edit (another path)']) / statistics.median(rows[f'{label}: log']):.2f}x"
+            f"edit re-log / log = {statistics.median(rows[f'{label}: {edit_label(args)}']) / statistics.median(rows[f'{label}: log']):.2f}x"
         )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -136,17 +137,25 @@ def main() -> None:
                 servers[label] = (url, key, server_pid(int(url.rsplit(":", 1)[1])))
             base_env = {**os.environ, **s3.env(), "PYTHONDONTWRITEBYTECODE": "1", "CAIRN_SILENT": "1"}
 
+            weed = s3.process.proc.pid
+
             def step(name: str, code: str, argv: list[str], env: dict[str, str], pid: int | None) -> None:
                 subprocess.run(["sync"], check=True)
                 before = cpu_seconds(pid) if pid else None
+                store_before = cpu_seconds(weed)
+                own_before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t = time.perf_counter()
                 subprocess.run([sys.executable, "-c", code, *argv], check=True, env=env)
                 wall = time.perf_counter() - t
+                own = resource.getrusage(resource.RUSAGE_CHILDREN)
+                client = own.ru_utime + own.ru_stime - own_before.ru_utime - own_before.ru_stime
                 cpu = cpu_seconds(pid) - before if pid else None
-                rows.setdefault(name, []).append((wall, cpu, os.getloadavg()[0]))
+                store = cpu_seconds(weed) - store_before
+                load = os.getloadavg()[0]
+                rows.setdefault(name, []).append((wall, cpu, load))
                 print(
-                    f"  {name:32s} {wall:6.2f} s  server cpu {'' if cpu is None else f'{cpu:.2f} s'}  "
-                    f"load {os.getloadavg()[0]:.1f}",
+                    f"  {name:24s} {wall:6.2f} s  client cpu {client:5.2f} s  SeaweedFS cpu {store:5.2f} s  "
+                    f"server cpu {'-' if cpu is None else f'{cpu:.2f} s'}  load {load:.1f}",
                     flush=True,
                 )
 
