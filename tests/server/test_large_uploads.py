@@ -208,3 +208,45 @@ def test_sizes_are_bounded_before_anything_is_opened(on_stack):
     r = httpx.post(f"{api(on_stack, 'huge')}/blobs/uploads", json={"digest": digest, "size": -1})
     assert r.status_code == 400
     assert s3.list_multipart_uploads(Bucket="cairn", Prefix=f"{PREFIX}/").get("Uploads", []) == before
+
+
+@pytest.fixture
+def ranged(monkeypatch):  # noqa: ANN001, ANN201
+    """Blobs of 1 MiB and more come in ranges of 256 KiB (the real thresholds are 64/8 MiB)."""
+    monkeypatch.setattr("cairn.client.downloader.RANGED_MIN", MiB)
+    monkeypatch.setattr("cairn.client.downloader.RANGE", 256 << 10)
+
+
+def log_one(tmp_path, project: str, data: bytes) -> str:  # noqa: ANN001
+    (tmp_path / "w.bin").write_bytes(data)
+    with cairn.init(project=project) as run:
+        a = cairn.Artifact("w", "model")
+        a.add_file(str(tmp_path / "w.bin"))
+        run.log_artifact(a)
+    return a.get_entry("w.bin").digest
+
+
+@pytest.mark.parametrize("size", [MiB, 3 * MiB + 12345])
+def test_a_large_blob_downloads_in_ranges_verified(tmp_path, on_stack, ranged, size):
+    data = os.urandom(size)
+    log_one(tmp_path, "ranges", data)
+    reset_clients()
+    out = cairn.Api().artifact("ranges/w:v0").download(tmp_path / "dl")
+    assert open(os.path.join(out, "w.bin"), "rb").read() == data
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate", "longer", "remove"])
+def test_a_damaged_large_blob_is_caught_in_ranges_too(tmp_path, on_stack, ranged, how):
+    data = os.urandom(2 * MiB + 7)
+    digest = log_one(tmp_path, "damaged", data)
+    s3 = on_stack.seaweed.client()
+    if how == "remove":
+        s3.delete_object(Bucket="cairn", Key=blob_key(digest))
+    else:
+        bad = {"flip": data[:-1] + bytes([data[-1] ^ 1]), "truncate": data[: MiB + 3], "longer": data + b"x"}[how]
+        s3.put_object(Bucket="cairn", Key=blob_key(digest), Body=bad)
+    reset_clients()
+    with pytest.raises(cairn.IntegrityError) as e:
+        cairn.Api().artifact("damaged/w:v0").download(tmp_path / "dl")
+    assert e.value.digest == digest and ("missing" if how == "remove" else "set aside") in str(e.value)
+    assert not (tmp_path / "dl" / "w.bin").exists()
