@@ -221,6 +221,39 @@ def test_archive_prefetch_reads_small_blobs_in_batches(tmp_path, monkeypatch) ->
         s.close()
 
 
+def test_archive_prefetch_without_read_small_reads_small_blobs_concurrently(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """A store without ``read_small`` (S3): a batch's small blobs are read on several threads at
+    once (synchronised on a barrier every reader must reach), the archive's bytes unchanged."""
+    import threading
+
+    from cairn.server import ui_archive
+    from cairn.storage.blobs.local import LocalBlobStore
+
+    monkeypatch.setattr(ui_archive, "BATCH_FILES", 8)
+    monkeypatch.setattr(ui_archive, "FETCHERS", 4)
+    s = LocalBlobStore(tmp_path / "blobs")
+    try:
+        items = [(f"f{i:03d}", bytes([i]) * (i + 1)) for i in range(16)]
+        entries = [Entry(p, s.put_bytes(d)[0], len(d)) for p, d in items]
+        s.flush()
+        barrier = threading.Barrier(4, timeout=20)  # four reads in flight together, or it breaks
+        threads: set[str] = set()
+
+        class NoReadSmall:  # what the S3 store offers: open, no read_small
+            def open(self, digest: str):  # noqa: ANN202
+                threads.add(threading.current_thread().name)
+                barrier.wait()
+                return s.open(digest)
+
+        walk, open_blob = ui_archive.prefetched(iter(entries), NoReadSmall())  # type: ignore[arg-type]
+        data = b"".join(archive.tar_stream(walk, "", "r", open_blob, mtime=0))
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            assert {m.name: tar.extractfile(m).read() for m in tar.getmembers()} == {f"r/{p}": d for p, d in items}
+        assert len(threads) >= 4 and not barrier.broken  # 4 at a time (a pool per batch)
+    finally:
+        s.close()
+
+
 # -- tables a page at a time, read from the store with bounded memory ---------------------
 
 
