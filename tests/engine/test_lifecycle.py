@@ -166,9 +166,12 @@ def test_deleting_a_project_also_drops_rows_of_tables_that_point_at_it(cairn_hom
         run.log_artifact(a)
     c = _client()
     with c.meta.write() as tx:
-        tx.execute("CREATE TABLE run_notes (run_id VARCHAR(64) NOT NULL REFERENCES runs (id), note TEXT)")
+        tx.execute(
+            "CREATE TABLE run_notes (run_project BIGINT NOT NULL, run_id VARCHAR(64) NOT NULL, note TEXT, "
+            "FOREIGN KEY (run_project, run_id) REFERENCES runs (project_id, id))"
+        )
         tx.execute("CREATE TABLE version_links (version_id BIGINT NOT NULL REFERENCES versions (id))")
-        tx.execute("INSERT INTO run_notes VALUES (:r, 'hello')", {"r": run.id})
+        tx.execute("INSERT INTO run_notes SELECT project_id, id, 'hello' FROM runs WHERE id = :r", {"r": run.id})
         tx.execute("INSERT INTO version_links SELECT id FROM versions")
     cairn.Api().delete_project("grown")
     with c.meta.read() as tx:

@@ -231,8 +231,14 @@ def test_run_id_resume_and_config():
     with cairn.init(id="fixedid") as again:
         assert again.id == "fixedid"
     assert cairn.Api().run("fixedid").config == {"lr": 0.1, "batch": 32}
-    with pytest.raises(cairn.UsageError, match="fixedid"):
-        cairn.init(project="other", id="fixedid")
+    # a run id is unique within its project (W&B's rule): another project may use it too
+    with cairn.init(project="other", id="fixedid", resume="never", config={"lr": 1}) as other:
+        other.log({"x": 1})
+    assert cairn.Api().run("fixedid").project == run.project  # a bare id: the default project's
+    entity = other.entity
+    assert cairn.Api().run(f"{entity}/other/fixedid").config == {"lr": 1}
+    assert cairn.Api().run(f"{entity}/{run.project}/fixedid").config == {"lr": 0.1, "batch": 32}
+    assert [r["x"] for r in cairn.Api().run(f"{entity}/other/fixedid").scan_history()] == [1]
 
 
 def test_cairn_run_is_read_from_the_current_run_module_not_assigned():

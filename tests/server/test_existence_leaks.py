@@ -12,6 +12,7 @@ Real server (PostgreSQL + SeaweedFS, with its web UI), three users:
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -376,3 +377,86 @@ def test_the_sdk_says_missing_alike(world: World, monkeypatch) -> None:
         assert SOURCE not in errors[0][1] and "lab" not in errors[0][1]
     finally:
         reset_clients()
+
+
+def _same_shape(a: object, b: object) -> object:
+    """A JSON answer with what differs between two equal requests on different days (times,
+    new ids) left out: its keys and the types of its values."""
+    if isinstance(a, dict):
+        return {k: _same_shape(v, None) for k, v in sorted(a.items())}
+    if isinstance(a, list):
+        return [_same_shape(v, None) for v in a]
+    return type(a).__name__
+
+
+def test_a_run_id_of_another_entity_is_free_to_a_stranger(world: World) -> None:
+    """Run ids are unique within a project: mallory making and using, in her own project, a
+    run whose id lab uses gets exactly the answers of an id nobody uses, on every route that
+    takes a run id, and nothing of lab's run; lab's run is untouched."""
+    w = world
+    lab = "/api/v1/projects/lab/train"
+    _ok(w.call("alice", "POST", f"{lab}/runs", json={"id": "taken", "name": "secret-run"}))
+    _ok(w.call("alice", "POST", "/api/v1/runs/taken/history", json={"rows": [{"_step": 0, "secret": 1}]}))
+    _ok(
+        w.call(
+            "alice", "POST", f"{lab}/artifacts/made/versions", json={"type": "model", "entries": [], "run_id": "taken"}
+        )
+    )
+    _ok(w.call("alice", "POST", "/api/v1/runs/taken/uses", json={"version_id": w.victim.version}))
+    link = {"entity": "reg", "project": "models", "name": "by-taken", "run_id": "taken"}
+    _ok(w.call("alice", "POST", f"/api/v1/versions/{w.victim.version}/links", json=link))
+
+    def session(rid: str) -> list[tuple[int, object]]:
+        own = f"{OWN}/runs"
+        steps = [
+            ("POST", own, {"json": {"id": rid, "resume": "must"}}),  # not hers yet: missing
+            ("GET", f"/api/v1/runs/{rid}", {}),
+            ("GET", f"/api/v1/runs/{rid}", {"params": {"entity": "lab", "project": "train"}}),
+            ("POST", own, {"json": {"id": rid, "resume": "never"}}),  # a free id to her
+            ("POST", own, {"json": {"id": rid}}),  # resumed
+            ("POST", f"/api/v1/runs/{rid}/history", {"json": {"rows": [{"_step": 0, "mine": 2}]}}),
+            ("GET", f"/api/v1/runs/{rid}/history", {}),
+            ("GET", f"/api/v1/runs/{rid}", {}),
+            ("GET", f"/api/v1/runs/{rid}", {"params": {"entity": "mallory", "project": "own"}}),
+            ("POST", f"/api/v1/runs/{rid}/uses", {"json": {"version_id": w.mine_version}}),
+            ("POST", f"{OWN}/artifacts/by-{rid}/versions", {"json": _commit(run_id=rid)}),
+            ("POST", f"{OWN}/artifacts/by-{rid}/drafts/d-{rid}/upsert", {"json": _commit(run_id=rid)}),
+            ("GET", f"/api/v1/runs/{rid}/inputs", {}),
+            ("GET", f"/api/v1/runs/{rid}/outputs", {}),
+            ("PATCH", f"/api/v1/runs/{rid}", {"json": {"notes": "mine"}}),
+            ("POST", f"/api/v1/runs/{rid}/finish", {"json": {}}),
+            ("GET", f"/runs/{rid}", {}),
+            ("GET", f"/runs/{rid}/lineage", {}),
+            ("GET", "/mallory/own", {}),
+        ]
+        out = []
+        for method, path, kw in steps:
+            r = w.call("mallory", method, path, **kw)
+            sent = kw.get("params", {}).get("entity") == "lab"  # an answer may name what she sent
+            for secret in ("secret", '"made"') if sent else ("secret", "lab/", "train", '"made"'):
+                assert secret not in r.text, (path, secret, r.text[:300])
+            if r.headers.get("content-type", "").startswith("application/json"):
+                body = r.json()
+                shown = body if path.endswith("/history") else _same_shape(body, None)
+            else:
+                shown = None  # a page: its secrets were checked above
+            out.append((r.status_code, mask(json.dumps(shown), rid) if shown is not None else None))
+        return out
+
+    taken, free = session("taken"), session("unused")
+    assert taken == free
+    # reg's alias history names runs by id alone: lab's "taken", which moved an alias there,
+    # is not revealed to mallory by her own run of that id
+    history = w.call("mallory", "GET", "/api/v1/projects/reg/models/artifacts/by-taken/alias-history")
+    assert history.status_code == 200 and "taken" not in history.text.replace("by-taken", "")
+    assert [s for s, _ in taken][:4] == [404, 404, 404, 200]
+    # lab's run is as alice left it
+    run = _ok(w.call("alice", "GET", "/api/v1/runs/taken"))
+    assert (run["entity"], run["project"], run["name"], run["state"]) == ("lab", "train", "secret-run", "running")
+    assert [r["secret"] for r in _ok(w.call("alice", "GET", "/api/v1/runs/taken/history"))["rows"]] == [1]
+    inputs = _ok(w.call("alice", "GET", "/api/v1/runs/taken/inputs"))["versions"]
+    assert [v["id"] for v in inputs] == [w.victim.version]
+    outputs = _ok(w.call("alice", "GET", "/api/v1/runs/taken/outputs"))["versions"]
+    assert [v["name"] for v in outputs] == ["made"]
+    users = _ok(w.call("alice", "GET", f"/api/v1/versions/{w.victim.version}/users"))["runs"]
+    assert {(u["entity"], u["id"]) for u in users} >= {("lab", "taken")}

@@ -7,6 +7,7 @@ as separate processes or server replicas would be."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -395,12 +396,20 @@ def test_a_version_8_store_is_brought_to_version_9(meta_url, engines, blobs, mon
         old.setattr(schema, "SCHEMA_VERSION", 8)
         old.setitem(schema._TYPES["sqlite"], "id", "INTEGER PRIMARY KEY")
         eng = engines()
-        run = eng.create_run("ent", "proj", run_id="r8", config={"a": 1}).id
-        v0 = eng.commit(request(blobs, {"a": b"0"}, aliases=["best"], tags=["t"], run_id=run))
+        v0 = eng.commit(request(blobs, {"a": b"0"}, aliases=["best"], tags=["t"]))
+        # a run as version 8 stored it, named by no version or draft: the engine of today
+        # reads and writes runs by version 10's keys (that migration has its own test)
+        with eng.meta.write() as tx:
+            pid = tx.scalar("SELECT id FROM projects WHERE entity = 'ent' AND name = 'proj'")
+            tx.execute(
+                "INSERT INTO runs (id, project_id, name, config, state, created_at) "
+                "VALUES ('r8', :pid, 'r8', '{\"a\": 1}', 'running', :t)",
+                {"pid": pid, "t": tx.now()},
+            )
         v1 = eng.commit(request(blobs, {"a": b"1"}, description="one", metadata={"k": 1}))
         eng.update_version(v0.id, description="edited", by="ann")
         eng.link_version(v1.id, "ent", "reg", "linked", aliases=["prod"])
-        eng.upsert_draft(request(blobs, {"d": b"d"}, name="shards", run_id=run), "dist-1")
+        eng.upsert_draft(request(blobs, {"d": b"d"}, name="shards"), "dist-1")
         auth.create_user(eng.meta, "ann")
         gone = eng.commit(request(blobs, {"g": b"g"}, name="gone"))
         eng.delete_collection("ent", "proj", "gone")  # the newest rows go
@@ -409,18 +418,30 @@ def test_a_version_8_store_is_brought_to_version_9(meta_url, engines, blobs, mon
             assert _id_columns(tx)["versions"] in ("rowid (reuses a dropped newest id)", "BY DEFAULT")
             assert tx.scalar("SELECT value FROM schema_info WHERE key = 'version'") == "8"
         eng.meta.dispose()
-    store = open_meta(meta_url)
-    assert store.open() == 8
-    with store.read() as tx:
-        after = _layout_and_rows(tx)
-        assert _id_columns(tx)["versions"] in ("AUTOINCREMENT", "BY DEFAULT")
+    with monkeypatch.context() as v9:  # version 9 alone
+        v9.setattr(schema, "SCHEMA_VERSION", 9)
+        store = open_meta(meta_url)
+        assert store.open() == 8
+        with store.read() as tx:
+            after = _layout_and_rows(tx)
+            assert _id_columns(tx)["versions"] in ("AUTOINCREMENT", "BY DEFAULT")
+        # a newest version dropped at version 9: version 10 rebuilds ``versions`` on SQLite
+        # and must keep the highest id handed out
+        dropped = Engine(store, blobs).commit(request(blobs, {"z": b"z"}, name="dropped"))
+        Engine(store, blobs).delete_collection("ent", "proj", "dropped")
+        store.dispose()
     assert after == before
+    store = open_meta(meta_url)
+    assert store.open() == 9  # and on to version 10
+    with store.read() as tx:
+        assert _id_columns(tx)["versions"] in ("AUTOINCREMENT", "BY DEFAULT")  # kept by version 10's rebuild
     again = Engine(store, blobs)
     assert again.resolve(parse_ref("data:best"), "ent", "proj").id == v0.id
     assert again.get_version(v0.id).description == "edited" and again.version_history(v0.id)[0]["by"] == "ann"
     assert again.resolve(parse_ref("linked:prod"), "ent", "reg").link_of == v1.id
     # ids dropped before the upgrade are unknown to it; from here on none comes back
     newest = again.commit(request(blobs, {"n": b"n"}, name="newest"))
+    assert newest.id > dropped.id
     again.delete_collection("ent", "proj", "newest")
     after_drop = again.commit(request(blobs, {"n": b"n2"}, name="newest"))
     assert after_drop.id > newest.id >= gone.id
@@ -538,10 +559,104 @@ def _undo_version_6(tx) -> None:  # noqa: ANN001
     tx.execute("UPDATE schema_info SET value = '5'")
 
 
+_V10_TABLES = ("runs", "versions", "usages", "outputs", "outputs_pending", "run_history")
+_V10_PKEYS = {
+    "usages": "run_id, version_id",
+    "outputs": "run_id, version_id",
+    "outputs_pending": "draft_id, run_id",
+    "run_history": "run_id, step",
+}
+
+
+def _undo_version_10(meta_url: str) -> None:
+    """Back to the version 9 schema, whose run ids are unique server-wide (the data kept)."""
+    if meta_url.startswith("sqlite"):
+        import sqlite3
+
+        old = sqlite3.connect(":memory:")  # the version 9 schema, to copy its tables' DDL
+        for v in range(1, 10):
+            for statement in schema.statements(v, "sqlite"):
+                old.execute(statement)
+        ddl = dict(old.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        ph = ", ".join(f"'{t}'" for t in _V10_TABLES)
+        indexes = [
+            sql
+            for (sql,) in old.execute(
+                f"SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({ph})"
+            )
+        ]
+        conn = sqlite3.connect(meta_url.removeprefix("sqlite:///"), isolation_level=None)  # foreign keys off
+        conn.execute("BEGIN IMMEDIATE")
+        for t in _V10_TABLES:
+            cols = ", ".join(r[1] for r in old.execute(f"PRAGMA table_info({t})"))
+            create = re.sub(rf'^CREATE TABLE "?{t}"? \(', f"CREATE TABLE {t}_v9 (", ddl[t], count=1)
+            conn.execute(create)
+            conn.execute(f"INSERT INTO {t}_v9 ({cols}) SELECT {cols} FROM {t}")
+            conn.execute(f"DROP TABLE {t}")
+            conn.execute(f"ALTER TABLE {t}_v9 RENAME TO {t}")
+        for sql in indexes:
+            conn.execute(sql)
+        conn.execute("UPDATE schema_info SET value = '9'")
+        conn.execute("COMMIT")
+        conn.close()
+        old.close()
+        return
+    store = open_meta(meta_url)
+    with store.write() as tx:
+        tx.execute("ALTER TABLE runs DROP CONSTRAINT runs_pkey CASCADE")
+        for t, pkey in _V10_PKEYS.items():
+            tx.execute(f"ALTER TABLE {t} DROP CONSTRAINT {t}_pkey")
+            tx.execute(f"ALTER TABLE {t} DROP COLUMN run_project")
+            tx.execute(f"ALTER TABLE {t} ADD PRIMARY KEY ({pkey})")
+        tx.execute("DROP INDEX IF EXISTS ix_usages_version")
+        tx.execute("DROP INDEX IF EXISTS ix_outputs_version")
+        tx.execute("DROP INDEX IF EXISTS ix_runs_id")
+        tx.execute("ALTER TABLE runs ADD PRIMARY KEY (id)")
+        for t in ("versions", *_V10_PKEYS):
+            tx.execute(f"ALTER TABLE {t} ADD FOREIGN KEY (run_id) REFERENCES runs (id)")
+        tx.execute("UPDATE schema_info SET value = '9'")
+    store.dispose()
+
+
+def test_a_version_9_store_is_brought_to_version_10(meta_url, engines):
+    """A store whose run ids were unique server-wide keeps its runs, their history, inputs
+    and outputs; from then on the same run id can be made in another project (its owner
+    learns nothing of the first), and a bare id that two projects hold must be named by
+    its path."""
+    eng = engines()
+    run = eng.create_run("ent", "proj", run_id="shared")
+    used = eng.commit(request(eng.blobs, {"a": b"input"}, "inp"))
+    eng.use_version("shared", used.id)
+    made = eng.commit(request(eng.blobs, {"b": b"output"}, "out", run_id="shared"))
+    eng.log_history("shared", [{"x": 1, "_step": 0}])
+    _undo_version_10(meta_url)
+    store = open_meta(meta_url)
+    assert store.open() == 9
+    from cairn.engine import Engine
+
+    again = Engine(store, eng.blobs)
+    assert again.get_run("shared").id == run.id and again.get_run("shared").last_step == 0
+    assert [v.id for v in again.run_inputs("shared")] == [used.id]
+    assert [v.id for v in again.run_outputs("shared")] == [made.id]
+    assert again.run_history("shared") == ['{"x":1,"_step":0}']
+    other = again.create_run("stranger", "own", run_id="shared", resume="never")  # a free id to her
+    assert (other.entity, other.project, other.id) == ("stranger", "own", "shared")
+    again.log_history("stranger/own/shared", [{"y": 2, "_step": 0}])
+    assert again.run_history("ent/proj/shared") == ['{"x":1,"_step":0}']
+    assert again.run_history("stranger/own/shared") == ['{"y":2,"_step":0}']
+    assert again.run_inputs("stranger/own/shared") == [] and again.run_outputs("stranger/own/shared") == []
+    with pytest.raises(UsageError, match="entity/project/shared"):
+        again.get_run("shared")
+    assert again.get_run("shared", "ent", "proj").project == "proj"
+    assert {r.entity for r in again.version_users(used.id)} == {"ent"}
+    store.dispose()
+
+
 def test_a_version_5_store_is_brought_to_version_6(meta_url, engines):
     """A store made before runs kept a record gains history, summary, tags and notes; its runs stay."""
     eng = engines()
     eng.create_run("e", "kept", run_id="oldrun", config={"a": 1})
+    _undo_version_10(meta_url)
     with eng.meta.write() as tx:
         _undo_version_8(tx)
         _undo_version_7(tx)
@@ -628,6 +743,7 @@ def test_a_version_6_store_is_brought_to_version_7(meta_url, engines):
 
     meta = engines().meta
     key = auth.create_user(meta, "old")
+    _undo_version_10(meta_url)
     with meta.write() as tx:
         _undo_version_8(tx)
         _undo_version_7(tx)
@@ -646,6 +762,7 @@ def test_a_version_7_store_is_brought_to_version_8(meta_url, engines):
     are recorded, its versions stay."""
     eng = engines()
     v = eng.commit(request(eng.blobs, {"a": b"kept"}))
+    _undo_version_10(meta_url)
     with eng.meta.write() as tx:
         _undo_version_8(tx)
     store = open_meta(meta_url)
@@ -663,7 +780,10 @@ def test_a_version_7_store_is_brought_to_version_8(meta_url, engines):
 def test_a_version_1_store_is_brought_to_version_2(meta_url, engines):
     """A store made before direct uploads gains their claims table (and the later tables), and
     keeps its data."""
-    with engines().meta.write() as tx:
+    meta = engines().meta
+    meta.open()
+    _undo_version_10(meta_url)
+    with meta.write() as tx:
         _undo_version_8(tx)
         _undo_version_7(tx)
         _undo_version_6(tx)
@@ -760,15 +880,15 @@ def test_lineage_walks_every_writer_and_stops_at_what_is_hidden(engine):
     engine.use_version("spy", shards.id)
     everyone = lambda n: True  # noqa: E731
     g = lineage.walk(engine.meta, shards, 2, everyone)
-    assert {k for k, n in g.nodes.items() if n.layer == -1} == {"r:w0", "r:w1", "r:w2"}
+    assert {k for k, n in g.nodes.items() if n.layer == -1} == {"r:ent/proj/w0", "r:ent/proj/w1", "r:ent/proj/w2"}
     assert {k for k, n in g.nodes.items() if n.layer == -2} == {f"v:{raw.id}"}
-    assert set(g.nodes) >= {"r:spy"} and (f"v:{shards.id}", "r:spy") in g.edges
+    assert set(g.nodes) >= {"r:other/x/spy"} and (f"v:{shards.id}", "r:other/x/spy") in g.edges
     mine = lambda n: (n.version or n.run).entity == "ent"  # noqa: E731
-    assert "r:spy" not in lineage.walk(engine.meta, shards, 2, mine).nodes
+    assert "r:other/x/spy" not in lineage.walk(engine.meta, shards, 2, mine).nodes
     g = lineage.walk(engine.meta, shards, 1, everyone, fanout=2)
-    assert g.nodes[f"g:v:{shards.id}:up"].count == 3 and "r:w0" not in g.nodes
+    assert g.nodes[f"g:v:{shards.id}:up"].count == 3 and "r:ent/proj/w0" not in g.nodes
     g = lineage.walk(engine.meta, shards, 1, everyone, frozenset({f"g:v:{shards.id}:up"}), fanout=2)
-    assert {"r:w0", "r:w1", "r:w2"} <= set(g.nodes)
+    assert {"r:ent/proj/w0", "r:ent/proj/w1", "r:ent/proj/w2"} <= set(g.nodes)
 
 
 def test_a_version_keeps_a_history_of_its_edits(engine):

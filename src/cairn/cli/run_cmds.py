@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..core.names import run_path
 from ..core.versions import COMMITTED
 from . import lookup, output, views
 
@@ -60,8 +61,8 @@ def run_show(run: str, as_json: bool) -> None:
     r = lookup.run(run)
     c = lookup.client()
     # deleted versions are gone from every listing
-    inputs = [v for v in c.run_inputs(r.id) if v.state == COMMITTED]
-    outputs = [v for v in c.run_outputs(r.id) if v.state == COMMITTED]
+    inputs = [v for v in c.run_inputs(run_path(r.entity, r.project, r.id)) if v.state == COMMITTED]
+    outputs = [v for v in c.run_outputs(run_path(r.entity, r.project, r.id)) if v.state == COMMITTED]
     if as_json:
         output.json(
             {

@@ -14,11 +14,12 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from ..core import wire
 from ..core.errors import StoreError
 from ..core.manifest import Entry, Manifest, SortedEntries
-from ..core.names import ArtifactRef, check_distributed_id
+from ..core.names import ArtifactRef, check_distributed_id, split_run_ref
 from ..core.sizes import parse_size
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo, check_commit
 from ..storage.base import BlobReader
@@ -215,7 +216,10 @@ class HttpClient:
         aliases: list[str] | None = None,
         run_id: str | None = None,
     ) -> VersionInfo:
-        body = {"entity": entity, "project": project, "name": name, "aliases": list(aliases or []), "run_id": run_id}
+        body: dict[str, Any] = {"entity": entity, "project": project, "name": name, "aliases": list(aliases or [])}
+        if run_id is not None:
+            run_entity, run_project, body["run_id"] = split_run_ref(run_id)
+            body.update({k: v for k, v in (("run_entity", run_entity), ("run_project", run_project)) if v})
         return wire.version_in(self.rpc.json("POST", api_path("versions", version_id, "links"), json_body=body))
 
     def unlink_version(self, version_id: int, run_id: str | None = None) -> None:
@@ -247,15 +251,13 @@ class HttpClient:
     def finish_run(
         self, run_id: str, exit_code: int = 0, config: dict | None = None, summary: dict | None = None
     ) -> None:
-        self.rpc.post_json(
-            api_path("runs", run_id, "finish"), {"exit_code": exit_code, "config": config, "summary": summary}
-        )
+        self.rpc.post_json(_run_url(run_id, "finish"), {"exit_code": exit_code, "config": config, "summary": summary})
 
     def log_history(
         self, run_id: str, rows: list[dict], summary: dict | None = None, config: dict | None = None
     ) -> None:
         """One post per batch the SDK's writer hands over (``sdk/history.py``)."""
-        self.rpc.post_json(api_path("runs", run_id, "history"), {"rows": rows, "summary": summary, "config": config})
+        self.rpc.post_json(_run_url(run_id, "history"), {"rows": rows, "summary": summary, "config": config})
 
     def run_history(
         self,
@@ -283,27 +285,31 @@ class HttpClient:
             params["min_step"] = json.loads(page[-1])["_step"] + 1
 
     def _history_page(self, run_id: str, params: dict) -> list[str]:
-        rows = self.rpc.json("GET", api_path("runs", run_id, "history"), params=params)["rows"]
+        path, scope = _run_scope(run_id, "history")
+        rows = self.rpc.json("GET", path, params={**params, **scope})["rows"]
         return [json.dumps(r, separators=(",", ":"), allow_nan=True) for r in rows]
 
     def update_run(self, run_id: str, **changes: Any) -> None:
-        self.rpc.post_json(api_path("runs", run_id), changes, method="PATCH")
+        self.rpc.post_json(_run_url(run_id), changes, method="PATCH")
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:
-        params = {k: v for k, v in (("entity", entity), ("project", project)) if v}
-        return wire.run_in(self.rpc.json("GET", api_path("runs", run_id), params=params))
+        path, scope = _run_scope(run_id)
+        scope.update({k: v for k, v in (("entity", entity), ("project", project)) if v})
+        return wire.run_in(self.rpc.json("GET", path, params=scope))
 
     def list_runs(self, entity: str, project: str) -> list[RunInfo]:
         return [wire.run_in(r) for r in self.rpc.json("GET", project_path(entity, project, "runs"))["runs"]]
 
     def use_version(self, run_id: str, version_id: int) -> None:
-        self.rpc.json("POST", api_path("runs", run_id, "uses"), json_body={"version_id": version_id})
+        self.rpc.json("POST", _run_url(run_id, "uses"), json_body={"version_id": version_id})
 
     def run_outputs(self, run_id: str) -> list[VersionInfo]:
-        return [self._version_in(v) for v in self.rpc.json("GET", api_path("runs", run_id, "outputs"))["versions"]]
+        path, scope = _run_scope(run_id, "outputs")
+        return [self._version_in(v) for v in self.rpc.json("GET", path, params=scope)["versions"]]
 
     def run_inputs(self, run_id: str) -> list[VersionInfo]:
-        return [self._version_in(v) for v in self.rpc.json("GET", api_path("runs", run_id, "inputs"))["versions"]]
+        path, scope = _run_scope(run_id, "inputs")
+        return [self._version_in(v) for v in self.rpc.json("GET", path, params=scope)["versions"]]
 
     def version_users(self, version_id: int) -> list[RunInfo]:
         return [wire.run_in(r) for r in self.rpc.json("GET", api_path("versions", version_id, "users"))["runs"]]
@@ -314,3 +320,16 @@ class HttpClient:
 
 # mypy checks here that HttpClient has every method of Client, typed alike
 _conforms: type[Client] = HttpClient
+
+
+def _run_scope(run_ref: str, *tail: str) -> tuple[str, dict[str, str]]:
+    """``/runs/{id}/…`` and its ``entity``/``project`` query of a run named by its path
+    (``entity/project/id``: a run id is unique within its project only), or by its id alone."""
+    entity, project, run_id = split_run_ref(run_ref)
+    scope = {"entity": entity, "project": project} if entity and project else {}
+    return api_path("runs", run_id, *tail), scope
+
+
+def _run_url(run_ref: str, *tail: str) -> str:
+    path, scope = _run_scope(run_ref, *tail)
+    return path + ("?" + urlencode(scope) if scope else "")

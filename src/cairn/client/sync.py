@@ -55,6 +55,7 @@ from ..core import progress
 from ..core.digest import digest_of, hasher
 from ..core.errors import ArtifactNotFoundError, RunNotFoundError, StoreError, UsageError
 from ..core.manifest import Entry
+from ..core.names import run_path
 from ..core.sizes import human_size
 from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from .base import Client
@@ -160,7 +161,9 @@ class _Sync:
         self.dry = dry_run
         self.base, self.delete = base, delete
         self.mapped: dict[int, int] = {}  # source version id -> destination version id
-        self.runs: set[str] = set()  # ids of the source's runs, all synced before any version
+        # (project, id) of the source's runs, all synced before any version (a run id is
+        # unique within its project only)
+        self.runs: set[tuple[str, str]] = set()
         reporter = progress.current()
         self.versions_task = reporter.task("syncing versions")
         self.runs_task = reporter.task("syncing runs")
@@ -202,7 +205,7 @@ class _Sync:
         self.runs_task.add_total(files=len(runs))
         for r in runs:
             self._run(r, project)
-            self.runs.add(r.id)
+            self.runs.add((project, r.id))
             self.runs_task.advance(files=1)
 
     def _run(self, r: RunInfo, project: str) -> None:
@@ -212,7 +215,8 @@ class _Sync:
             have = None
         last = -1 if have is None or have.last_step is None else have.last_step
         src_last = -1 if r.last_step is None else r.last_step
-        rows = self.src.run_history(r.id, min_step=last + 1) if src_last > last else []
+        src_ref, dst_ref = run_path(r.entity, r.project, r.id), run_path(self.entity, project, r.id)
+        rows = self.src.run_history(src_ref, min_step=last + 1) if src_last > last else []
         same = (
             have is not None
             and not rows
@@ -241,10 +245,10 @@ class _Sync:
                 resume="never",
             )
         for i in range(0, len(rows), 1000):
-            self.dst.log_history(r.id, [json.loads(t) for t in rows[i : i + 1000]])
-        self.dst.update_run(r.id, name=r.name, tags=list(r.tags), notes=r.notes, config=r.config, summary=r.summary)
+            self.dst.log_history(dst_ref, [json.loads(t) for t in rows[i : i + 1000]])
+        self.dst.update_run(dst_ref, name=r.name, tags=list(r.tags), notes=r.notes, config=r.config, summary=r.summary)
         if r.state != "RUNNING" and (have is None or have.state != r.state):
-            self.dst.finish_run(r.id, exit_code=1 if r.state == "FAILED" else 0)
+            self.dst.finish_run(dst_ref, exit_code=1 if r.state == "FAILED" else 0)
 
     # -- logged collections -----------------------------------------------------------
     def _collection(self, entity: str, project: str, c: CollectionInfo) -> None:
@@ -382,7 +386,7 @@ class _Sync:
                 aliases=[a for a in v.aliases if a != _LATEST],
                 tags=list(v.tags),
                 ttl_seconds=v.ttl_seconds,
-                run_id=v.run_id if v.run_id in self.runs else None,
+                run_id=v.run_id if (project, v.run_id) in self.runs else None,
             )
         )
         self.report.versions_sent.append(f"{v.qualified_name} -> {number}:v{got.index}")
@@ -453,13 +457,14 @@ class _Sync:
     # -- lineage ---------------------------------------------------------------------------
     def _lineage(self, entity: str, project: str) -> None:
         for r in self.src.list_runs(entity, project):
-            used = [self.mapped[v.id] for v in self.src.run_inputs(r.id) if v.id in self.mapped]
+            src_ref, dst_ref = run_path(r.entity, r.project, r.id), run_path(self.entity, project, r.id)
+            used = [self.mapped[v.id] for v in self.src.run_inputs(src_ref) if v.id in self.mapped]
             if not used or self.dry:
                 continue
-            have = {v.id for v in self.dst.run_inputs(r.id)}
+            have = {v.id for v in self.dst.run_inputs(dst_ref)}
             for vid in used:
                 if vid not in have:
-                    self.dst.use_version(r.id, vid)
+                    self.dst.use_version(dst_ref, vid)
 
 
 def _size(n: int) -> str:

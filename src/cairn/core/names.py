@@ -37,6 +37,20 @@ def check_run_id(run_id: str) -> str:
     return check_name(run_id, "run id", MAX_RUN_ID)
 
 
+def run_path(entity: str, project: str, run_id: str) -> str:
+    """A run's path, ``entity/project/id`` (W&B's): its id is unique within its project only."""
+    return f"{entity}/{project}/{run_id}"
+
+
+def split_run_ref(ref: str) -> tuple[str | None, str | None, str]:
+    """(entity, project, id) of a run named by its path ``entity/project/id``, or (None,
+    None, id) of one named by its id alone."""
+    if isinstance(ref, str) and ref.count("/") == 2:
+        entity, project, run_id = ref.split("/")
+        return check_name(entity, "entity name"), check_name(project, "project name"), check_run_id(run_id)
+    return None, None, check_run_id(ref)
+
+
 def check_distributed_id(distributed_id: str) -> str:
     """A distributed id names a draft in a URL path segment (W&B's default is the run's
     group, so spaces are fine): at most 256 characters, not blank, without '/', control or

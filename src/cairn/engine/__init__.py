@@ -129,6 +129,10 @@ class Engine:
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:
         return runs.get(self.meta, run_id, entity, project)
 
+    def runs_with_id(self, run_id: str) -> list[RunInfo]:
+        """Every run of that id, of any project (a run id is unique within its project only)."""
+        return runs.with_id(self.meta, run_id)
+
     def list_runs(self, entity: str, project: str) -> list[RunInfo]:
         return runs.list_runs(self.meta, entity, project)
 

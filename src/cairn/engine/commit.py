@@ -248,6 +248,8 @@ def commit_in_tx(tx: Tx, art, root: mf.Root, req: CommitRequest) -> int:  # noqa
         {"art": art.id, "d": root.digest},
     )
     t = tx.now()
+    if req.run_id:  # the producing run is one of this project's (a run id is unique per project)
+        records.project_run(tx, art.project_id, req.run_id)
     if existing is not None:
         version_id = existing
     else:
@@ -277,5 +279,6 @@ def commit_in_tx(tx: Tx, art, root: mf.Root, req: CommitRequest) -> int:  # noqa
         move_alias(tx, art.id, alias, version_id, req.run_id)
     insert_ignore(tx, "tags", [{"version_id": version_id, "tag": tag} for tag in req.tags])
     if req.run_id:
-        insert_ignore(tx, "outputs", {"run_id": req.run_id, "version_id": version_id, "at": t})
+        row = {"run_project": art.project_id, "run_id": req.run_id, "version_id": version_id, "at": t}
+        insert_ignore(tx, "outputs", row)
     return version_id

@@ -57,6 +57,7 @@ _KNOWN = {
     "retention",
     "artifacts",
     "runs",
+    "run_history",
     "project_blobs",
     "blob_claims",
     "projects",
@@ -79,6 +80,27 @@ def _referencing(tx: Tx, parent: str) -> list[tuple[str, str]]:
         rows = []
         for (table,) in tx.tuples("SELECT name FROM sqlite_master WHERE type = 'table'"):
             rows += [(table, fk[3]) for fk in tx.tuples(f"PRAGMA foreign_key_list('{table}')") if fk[2] == parent]
+    return sorted({(t, c) for t, c in rows if t not in _KNOWN})
+
+
+def _run_referencing(tx: Tx) -> list[tuple[str, str]]:
+    """(table, column) pairs outside ``_KNOWN`` whose foreign key points at a run: the column
+    that holds the run's project (a run is its project and id)."""
+    if tx.dialect == "postgresql":
+        rows = tx.tuples(
+            "SELECT cl.relname, a.attname FROM pg_constraint c "
+            "JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid "
+            "CROSS JOIN LATERAL unnest(c.conkey, c.confkey) AS k(child, parent) "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.child "
+            "JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.parent "
+            "WHERE c.contype = 'f' AND p.relname = 'runs' AND pa.attname = 'project_id' "
+            "AND cl.relnamespace = current_schema()::regnamespace"
+        )
+    else:
+        rows = []
+        for (table,) in tx.tuples("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            fks = tx.tuples(f"PRAGMA foreign_key_list('{table}')")
+            rows += [(table, fk[3]) for fk in fks if fk[2] == "runs" and fk[4] == "project_id"]
     return sorted({(t, c) for t, c in rows if t not in _KNOWN})
 
 
@@ -139,8 +161,8 @@ def delete_collection(ms: MetaStore, entity: str, project: str, name: str, delet
 def delete_project(ms: MetaStore, entity: str, project: str, delete_aliases: bool = False) -> int:
     """Delete the project with its collections, versions, drafts and runs; returns how many
     versions it had. Refused while a version carries an alias other than ``latest``, unless
-    ``delete_aliases``. Versions of other projects that named one of its runs as producer
-    keep their content and lose that link."""
+    ``delete_aliases``. Versions of other projects that its runs used or linked keep their
+    content and lose those lineage edges."""
     with ms.write() as tx:
         gcmarks.guard(tx)
         pid = records.project_id(tx, entity, project)
@@ -156,19 +178,17 @@ def delete_project(ms: MetaStore, entity: str, project: str, delete_aliases: boo
                 "(--delete-aliases) to delete it with its aliases"
             )
         n = _drop_artifacts(tx, artifact_ids)
-        run_ids = tx.scalars("SELECT id FROM runs WHERE project_id = :pid", {"pid": pid})
+        # its runs, and what points at them (by project and id: another project may have
+        # runs of the same ids); a version names a producing run of its own project only
+        n_runs = tx.scalar("SELECT count(*) FROM runs WHERE project_id = :pid", {"pid": pid})
         for table in ("usages", "outputs", "outputs_pending", "run_history"):
-            _where_in(tx, f"DELETE FROM {table} WHERE run_id IN {{ph}}", run_ids)
-        _where_in(tx, "UPDATE versions SET run_id = NULL WHERE run_id IN {ph}", run_ids)
-        _drop_run_rows(tx, run_ids)
+            tx.execute(f"DELETE FROM {table} WHERE run_project = :pid", {"pid": pid})
+        for table, column in _run_referencing(tx):
+            tx.execute(f"DELETE FROM {table} WHERE {column} = :pid", {"pid": pid})
+        tx.execute("DELETE FROM runs WHERE project_id = :pid", {"pid": pid})
         for table in ("retention", "project_blobs", "blob_claims"):
             tx.execute(f"DELETE FROM {table} WHERE project_id = :pid", {"pid": pid})
         _drop_referencing(tx, "projects", [pid])
         tx.execute("DELETE FROM projects WHERE id = :pid", {"pid": pid})
-    log.info("deleted project %s/%s (%d versions, %d runs); gc reclaims its bytes", entity, project, n, len(run_ids))
+    log.info("deleted project %s/%s (%d versions, %d runs); gc reclaims its bytes", entity, project, n, n_runs)
     return n
-
-
-def _drop_run_rows(tx: Tx, run_ids: list[str]) -> None:
-    _drop_referencing(tx, "runs", run_ids)
-    _where_in(tx, "DELETE FROM runs WHERE id IN {ph}", run_ids)

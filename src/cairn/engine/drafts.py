@@ -130,9 +130,12 @@ def upsert(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: 
 
 
 def _upsert_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> None:
-    with _contribution(ms, blobs, req, distributed_id) as (tx, _art, draft):
+    with _contribution(ms, blobs, req, distributed_id) as (tx, art, draft):
         if req.run_id:
-            insert_ignore(tx, "outputs_pending", {"draft_id": draft.id, "run_id": req.run_id})
+            run_id = records.project_run(tx, art.project_id, req.run_id)
+            insert_ignore(
+                tx, "outputs_pending", {"draft_id": draft.id, "run_project": art.project_id, "run_id": run_id}
+            )
 
 
 def finish(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distributed_id: str) -> VersionInfo:
@@ -153,9 +156,13 @@ def _finish_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distribute
         gcmarks.settle(tx, blobs, (), list(chunks))
         version_id = commit_in_tx(tx, art, root, req)
         draft_key = {"draft": draft.id}
-        contributors = tx.scalars("SELECT run_id FROM outputs_pending WHERE draft_id = :draft", draft_key)
+        contributors = tx.tuples("SELECT run_project, run_id FROM outputs_pending WHERE draft_id = :draft", draft_key)
         t = tx.now()
-        insert_ignore(tx, "outputs", [{"run_id": r, "version_id": version_id, "at": t} for r in contributors])
+        insert_ignore(
+            tx,
+            "outputs",
+            [{"run_project": p, "run_id": r, "version_id": version_id, "at": t} for p, r in contributors],
+        )
         tx.execute("DELETE FROM draft_entries WHERE draft_id = :draft", draft_key)
         tx.execute("DELETE FROM outputs_pending WHERE draft_id = :draft", draft_key)
         tx.execute(

@@ -17,6 +17,7 @@ from ..core.versions import RunState
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import Tx
 from .run_docs import MAX_NOTES, check_tags, config_json, dumps, summary_json
+from . import records
 
 MAX_STEP = 2**62  # far beyond any real run; keeps steps inside a signed 64-bit column
 MAX_SAMPLES = 100_000
@@ -55,15 +56,19 @@ def append(
     checked = check_rows(rows)
     sets, params = _doc_sets(summary, config)
     with ms.write() as tx:
-        _require_running(tx, run_id)
+        pid, rid = records.run_key(tx, run_id)
+        _require_running(tx, pid, rid)
         if checked:
             tx.execute_many(
-                "INSERT INTO run_history (run_id, step, data) VALUES (:rid, :step, :data) "
-                "ON CONFLICT (run_id, step) DO UPDATE SET data = excluded.data",
-                [{"rid": run_id, "step": s, "data": d} for s, d in checked],
+                "INSERT INTO run_history (run_project, run_id, step, data) VALUES (:pid, :rid, :step, :data) "
+                "ON CONFLICT (run_project, run_id, step) DO UPDATE SET data = excluded.data",
+                [{"pid": pid, "rid": rid, "step": s, "data": d} for s, d in checked],
             )
         if sets:
-            tx.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = :rid", {**params, "rid": run_id})
+            tx.execute(
+                f"UPDATE runs SET {', '.join(sets)} WHERE project_id = :pid AND id = :rid",
+                {**params, "pid": pid, "rid": rid},
+            )
 
 
 def _doc_sets(summary: dict | None, config: dict | None) -> tuple[list[str], dict]:
@@ -77,8 +82,8 @@ def _doc_sets(summary: dict | None, config: dict | None) -> tuple[list[str], dic
     return sets, params
 
 
-def _require_running(tx: Tx, run_id: str) -> None:
-    state = tx.scalar("SELECT state FROM runs WHERE id = :rid", {"rid": run_id})
+def _require_running(tx: Tx, pid: int, run_id: str) -> None:
+    state = tx.scalar("SELECT state FROM runs WHERE project_id = :pid AND id = :rid", {"pid": pid, "rid": run_id})
     if state is None:
         raise RunNotFoundError(run_id)
     if state != RunState.RUNNING:
@@ -107,8 +112,8 @@ def rows(
     at most that many spread evenly over the matching rows (first and last included)."""
     if samples is not None and not 1 <= samples <= MAX_SAMPLES:
         raise UsageError(f"samples must be between 1 and {MAX_SAMPLES}, not {samples}")
-    where = ["run_id = :rid"]
-    params: dict[str, Any] = {"rid": run_id}
+    where = ["run_project = :pid AND run_id = :rid"]
+    params: dict[str, Any] = {}
     if min_step is not None:
         where.append("step >= :lo")
         params["lo"] = int(min_step)
@@ -121,8 +126,7 @@ def rows(
         params[f"k{i}"] = _like(key)
     cond = " AND ".join(where)
     with ms.read() as tx:
-        if tx.scalar("SELECT 1 FROM runs WHERE id = :rid", {"rid": run_id}) is None:
-            raise RunNotFoundError(run_id)
+        params["pid"], params["rid"] = records.run_key(tx, run_id)
         if samples is None:
             q = f"SELECT data FROM run_history WHERE {cond} ORDER BY step"
             if limit is not None:
@@ -164,5 +168,8 @@ def update(
     if not sets:
         return
     with ms.write() as tx:
-        if tx.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = :rid", {**params, "rid": run_id}) == 0:
-            raise RunNotFoundError(run_id)
+        pid, rid = records.run_key(tx, run_id)
+        tx.execute(
+            f"UPDATE runs SET {', '.join(sets)} WHERE project_id = :pid AND id = :rid",
+            {**params, "pid": pid, "rid": rid},
+        )

@@ -14,16 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..core.names import run_path
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
 from ..storage.meta.sql import MetaStore
-from . import records
+from . import records, runs
 
 UP, DOWN = -1, 1
 
 
 @dataclass(frozen=True)
 class Node:
-    key: str  # "v:<version id>", "r:<run id>" or "g:<parent key>:<up|down>"
+    key: str  # "v:<version id>", "r:<run path>" or "g:<parent key>:<up|down>"
     kind: str  # version | run | group
     layer: int  # hops from the focus: negative upstream, positive downstream
     version: VersionInfo | None = None
@@ -52,7 +53,12 @@ def _runs(ms: MetaStore, where: str, params: dict) -> list[RunInfo]:
 
 def producers(ms: MetaStore, version_id: int) -> list[RunInfo]:
     """Every run that wrote the version (each writer of a distributed version)."""
-    return _runs(ms, "r.id IN (SELECT run_id FROM outputs WHERE version_id = :v)", {"v": version_id})
+    return _runs(ms, runs.WROTE, {"v": version_id})
+
+
+def run_key(r: RunInfo) -> str:
+    """A run's node key: its path (a run id is unique within its project only)."""
+    return "r:" + run_path(r.entity, r.project, r.id)
 
 
 def _neighbours(ms: MetaStore, node: Node, direction: int) -> list[Node]:
@@ -60,15 +66,14 @@ def _neighbours(ms: MetaStore, node: Node, direction: int) -> list[Node]:
     if node.kind == "version":
         assert node.version is not None
         vid = node.version.link_of or node.version.id  # a link's lineage is its source's
-        runs = (
-            producers(ms, vid)
-            if direction == UP
-            else _runs(ms, "r.id IN (SELECT run_id FROM usages WHERE version_id = :v)", {"v": node.version.id})
-        )
-        return [Node(f"r:{r.id}", "run", layer, run=r) for r in runs]
+        found_runs = producers(ms, vid) if direction == UP else _runs(ms, runs.USED, {"v": node.version.id})
+        return [Node(run_key(r), "run", layer, run=r) for r in found_runs]
     assert node.run is not None
     table = "usages" if direction == UP else "outputs"
-    found = _versions(ms, f"v.id IN (SELECT version_id FROM {table} WHERE run_id = :r)", {"r": node.run.id})
+    r = node.run
+    with ms.read() as tx:
+        pid = records.project_id(tx, r.entity, r.project)
+    found = _versions(ms, runs.OF_RUN.format(table=table), {"pid": pid, "rid": r.id})
     return [Node(f"v:{v.id}", "version", layer, version=v) for v in found]
 
 
@@ -93,7 +98,7 @@ def walk(
     if isinstance(focus, VersionInfo):
         start = Node(f"v:{focus.id}", "version", 0, version=focus)
     else:
-        start = Node(f"r:{focus.id}", "run", 0, run=focus)
+        start = Node(run_key(focus), "run", 0, run=focus)
     g = Graph(start.key, {start.key: start})
     edges: set[tuple[str, str]] = set()
     for direction in (UP, DOWN):

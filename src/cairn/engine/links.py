@@ -36,6 +36,8 @@ def link(
     check_name(entity, "entity name")
     wanted = list(dict.fromkeys(check_alias(a) for a in aliases or [] if a != LATEST))
     with ms.write() as tx:
+        if run_id is not None:  # the linking run, by its path (or an id only one project has)
+            _, run_id = records.run_key(tx, run_id)
         src = records.version_by_id(tx, source_id)
         if src.link_of is not None:
             src = records.version_by_id(tx, src.link_of)

@@ -7,7 +7,7 @@ from typing import Literal, overload
 
 from ..core.errors import ArtifactNotFoundError, ConflictError, RunNotFoundError, UsageError
 from ..core.limits import check_int
-from ..core.names import check_run_id
+from ..core.names import split_run_ref
 from ..core.versions import COMMITTED, LINKS, LOGGED, CollectionInfo, RunInfo, VersionInfo
 from ..storage.meta.tx import Tx, as_utc, batches, in_list, insert_ignore
 
@@ -210,16 +210,47 @@ def runs_where(tx: Tx, where: str, params: dict) -> list[RunInfo]:
     """Runs matching ``where``, a condition on ``r`` (runs) and ``p`` (projects)."""
     q = (
         "SELECT r.*, p.entity AS p_entity, p.name AS p_name, "
-        "(SELECT max(h.step) FROM run_history h WHERE h.run_id = r.id) AS last_step "
-        "FROM runs r JOIN projects p ON r.project_id = p.id "
+        "(SELECT max(h.step) FROM run_history h WHERE h.run_project = r.project_id AND h.run_id = r.id) "
+        "AS last_step FROM runs r JOIN projects p ON r.project_id = p.id "
         f"WHERE {where} ORDER BY r.created_at, r.id"
     )
     return [run_info(r) for r in tx.rows(q, params)]
 
 
-def run_by_id(tx: Tx, run_id: str) -> RunInfo:
-    check_run_id(run_id)
-    found = runs_where(tx, "r.id = :rid", {"rid": run_id})
+def run_key(tx: Tx, ref: str) -> tuple[int, str]:
+    """(project id, run id) of the run ``ref`` names: a run path, or a bare id that only one
+    project has (a run id is unique within its project only)."""
+    entity, project, run_id = split_run_ref(ref)
+    if entity is None:
+        pids = tx.scalars("SELECT project_id FROM runs WHERE id = :rid", {"rid": run_id})
+        if len(pids) > 1:
+            raise UsageError(
+                f"run id {run_id!r} names runs of {len(pids)} projects; name the run by its path entity/project/{run_id}"
+            )
+    else:
+        pids = tx.scalars(
+            "SELECT r.project_id FROM runs r JOIN projects p ON r.project_id = p.id "
+            "WHERE r.id = :rid AND p.entity = :e AND p.name = :p",
+            {"rid": run_id, "e": entity, "p": project},
+        )
+    if not pids:
+        raise RunNotFoundError(ref)
+    return pids[0], run_id
+
+
+def project_run(tx: Tx, project_id: int, run_id: str) -> str:
+    """``run_id``, checked to name a run of that project (a version's producing run, a
+    draft's contributor): RunNotFoundError otherwise, whatever other projects hold."""
+    if (
+        tx.scalar("SELECT 1 FROM runs WHERE project_id = :pid AND id = :rid", {"pid": project_id, "rid": run_id})
+        is None
+    ):
+        raise RunNotFoundError(run_id)
+    return run_id
+
+
+def run_by_key(tx: Tx, project_id: int, run_id: str) -> RunInfo:
+    found = runs_where(tx, "r.project_id = :pid AND r.id = :rid", {"pid": project_id, "rid": run_id})
     if not found:
         raise RunNotFoundError(run_id)
     return found[0]

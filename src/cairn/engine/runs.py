@@ -39,7 +39,9 @@ def create(
 ) -> RunInfo:
     """A new run, or the existing one with ``run_id`` in that project, resumed (running
     again, its record kept). ``resume`` as W&B's: None or "allow" resume an existing id,
-    "must" requires one (RunNotFoundError), "never" refuses one (ConflictError)."""
+    "must" requires one (RunNotFoundError), "never" refuses one (ConflictError). A run id is
+    unique within its project only: runs of other projects are never looked at, so an id
+    that another project (of any entity) uses answers exactly as a free one."""
     check_name(project, "project name")
     check_name(entity, "entity name")
     if resume not in RESUME_MODES:
@@ -56,19 +58,18 @@ def create(
     with ms.write() as tx:
         pid = records.project_id(tx, entity, project, create=True)
         if run_id is not None:
-            owner = tx.first("SELECT project_id FROM runs WHERE id = :rid", {"rid": run_id})
-            if owner is not None:
-                if owner.project_id != pid:
-                    raise UsageError(f"run id {run_id!r} already belongs to another project; pick another id")
+            key = {"pid": pid, "rid": run_id}
+            if tx.scalar("SELECT 1 FROM runs WHERE project_id = :pid AND id = :rid", key) is not None:
                 if resume == "never":
                     raise ConflictError(
                         f"run {entity}/{project}/{run_id} already exists and resume='never'; "
                         "pick another id or resume it with resume='allow'"
                     )
                 tx.execute(
-                    "UPDATE runs SET state = :s, finished_at = NULL WHERE id = :rid", {"s": RUNNING, "rid": run_id}
+                    "UPDATE runs SET state = :s, finished_at = NULL WHERE project_id = :pid AND id = :rid",
+                    {"s": RUNNING, **key},
                 )
-                return records.run_by_id(tx, run_id)
+                return records.run_by_key(tx, pid, run_id)
             if resume == "must":
                 raise RunNotFoundError(f"{entity}/{project}/{run_id}")
         rid = run_id or new_run_id()
@@ -88,23 +89,26 @@ def create(
                 "created_at": tx.now(),
             },
         )
-        return records.run_by_id(tx, rid)
+        return records.run_by_key(tx, pid, rid)
 
 
 def finish(
     ms: MetaStore, run_id: str, exit_code: int = 0, config: dict | None = None, summary: dict | None = None
 ) -> None:
-    """Mark the run finished (failed for a non-zero exit code), storing its last config and summary."""
-    check_run_id(run_id)
+    """Mark the run finished (failed for a non-zero exit code), storing its last config and
+    summary. ``run_id``: its path ``entity/project/id``, or an id only one project has."""
+    records.split_run_ref(run_id)
     if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not -(2**31) <= exit_code < 2**31:
         raise UsageError(f"exit_code must be a 32-bit integer, not {exit_code!r}")
     config_text = config_json(config) if config is not None else None
     summary_text = summary_json(summary) if summary is not None else None
     with ms.write() as tx:
+        pid, rid = records.run_key(tx, run_id)
         values = {
             "state": FINISHED if not exit_code else FAILED,
             "finished_at": tx.now(),
-            "rid": run_id,
+            "pid": pid,
+            "rid": rid,
             "code": exit_code,
         }
         sets = "state = :state, finished_at = :finished_at, exit_code = :code"
@@ -114,26 +118,39 @@ def finish(
         if summary_text is not None:
             values["summary"] = summary_text
             sets += ", summary = :summary"
-        if tx.execute(f"UPDATE runs SET {sets} WHERE id = :rid", values) == 0:
-            raise RunNotFoundError(run_id)
+        tx.execute(f"UPDATE runs SET {sets} WHERE project_id = :pid AND id = :rid", values)
 
 
 def get(ms: MetaStore, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:
-    check_run_id(run_id)
-    where, params = "r.id = :rid", {"rid": run_id}
+    """The run ``run_id`` names (its path, or an id only one project has), or the run of that
+    id in ``entity``/``project`` when given."""
+    e, p, rid = records.split_run_ref(run_id)
+    entity, project = entity or e, project or p
     if entity:
         check_name(entity, "entity name")
     if project:
         check_name(project, "project name")
+    where, params = "r.id = :rid", {"rid": rid}
     if entity:
         where, params["e"] = where + " AND p.entity = :e", entity
     if project:
         where, params["p"] = where + " AND p.name = :p", project
     with ms.read() as tx:
         found = records.runs_where(tx, where, params)
+    if len(found) > 1:
+        raise UsageError(
+            f"run id {rid!r} names runs of {len(found)} projects; name the run by its path entity/project/{rid}"
+        )
     if not found:
-        raise RunNotFoundError("/".join(p for p in (entity, project, run_id) if p))
+        raise RunNotFoundError("/".join(x for x in (entity, project, rid) if x))
     return found[0]
+
+
+def with_id(ms: MetaStore, run_id: str) -> list[RunInfo]:
+    """Every run of that id, in any project (a run id is unique within its project only)."""
+    check_run_id(run_id)
+    with ms.read() as tx:
+        return records.runs_where(tx, "r.id = :rid", {"rid": run_id})
 
 
 def list_runs(ms: MetaStore, entity: str, project: str) -> list[RunInfo]:
@@ -144,23 +161,32 @@ def list_runs(ms: MetaStore, entity: str, project: str) -> list[RunInfo]:
 
 
 def use(ms: MetaStore, run_id: str, version_id: int) -> None:
-    check_run_id(run_id)
+    records.split_run_ref(run_id)
     with ms.write() as tx:
-        insert_ignore(tx, "usages", {"run_id": run_id, "version_id": version_id, "at": tx.now()})
+        pid, rid = records.run_key(tx, run_id)
+        records.version_by_id(tx, version_id)
+        insert_ignore(tx, "usages", {"run_project": pid, "run_id": rid, "version_id": version_id, "at": tx.now()})
+
+
+OF_RUN = "v.id IN (SELECT version_id FROM {table} WHERE run_project = :pid AND run_id = :rid)"
 
 
 def outputs(ms: MetaStore, run_id: str) -> list[VersionInfo]:
     with ms.read() as tx:
-        where = "v.id IN (SELECT version_id FROM outputs WHERE run_id = :rid)"
-        return records.versions_where(tx, where, {"rid": run_id}, order="v.id")
+        pid, rid = records.run_key(tx, run_id)
+        return records.versions_where(tx, OF_RUN.format(table="outputs"), {"pid": pid, "rid": rid}, order="v.id")
 
 
 def inputs(ms: MetaStore, run_id: str) -> list[VersionInfo]:
     with ms.read() as tx:
-        where = "v.id IN (SELECT version_id FROM usages WHERE run_id = :rid)"
-        return records.versions_where(tx, where, {"rid": run_id}, order="v.id")
+        pid, rid = records.run_key(tx, run_id)
+        return records.versions_where(tx, OF_RUN.format(table="usages"), {"pid": pid, "rid": rid}, order="v.id")
+
+
+USED = "EXISTS (SELECT 1 FROM usages u WHERE u.version_id = :v AND u.run_project = r.project_id AND u.run_id = r.id)"
+WROTE = "EXISTS (SELECT 1 FROM outputs o WHERE o.version_id = :v AND o.run_project = r.project_id AND o.run_id = r.id)"
 
 
 def users(ms: MetaStore, version_id: int) -> list[RunInfo]:
     with ms.read() as tx:
-        return records.runs_where(tx, "r.id IN (SELECT run_id FROM usages WHERE version_id = :v)", {"v": version_id})
+        return records.runs_where(tx, USED, {"v": version_id})

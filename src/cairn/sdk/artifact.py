@@ -712,7 +712,9 @@ class Artifact(LinkMembers):
         v = self._require_committed("logged_by")
         if v.run_id is None:
             return None
-        return PublicRun(self._client.get_run(v.run_id), self._client)
+        # a run id is unique within its project: the producer is of the version's (a link's: its source's)
+        entity, project = (v.source_entity, v.source_project) if v.is_link else (v.entity, v.project)
+        return PublicRun(self._client.get_run(v.run_id, entity, project), self._client)
 
     def used_by(self) -> list["PublicRun"]:
         """The runs that used this version as an input."""

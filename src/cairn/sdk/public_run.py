@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
+from ..core.names import run_path
 from ..core.versions import COMMITTED
 from .artifact import Artifact, from_version
 from .options import not_acted_on
@@ -33,7 +34,7 @@ class PublicRun:
         self._info = info
         self._client = client
 
-    id = property(lambda self: self._info.id, doc="The run's id (unique in the store).")
+    id = property(lambda self: self._info.id, doc="The run's id (unique within its project).")
     entity = property(lambda self: self._info.entity, doc="The entity (user or team) the run belongs to.")
     project = property(lambda self: self._info.project, doc="The project the run is in.")
     group = property(lambda self: self._info.group, doc="The run's group (distributed runs share one), or None.")
@@ -44,6 +45,8 @@ class PublicRun:
         lambda self: [self._info.entity, self._info.project, self._info.id],
         doc="``[entity, project, id]``, as W&B's public run has it.",
     )
+    # how the client names this run: a run id is unique within its project only
+    _ref = property(lambda self: run_path(self._info.entity, self._info.project, self._info.id))
     lastHistoryStep = property(
         lambda self: -1 if self._info.last_step is None else self._info.last_step,
         doc="The last step logged to the history; -1 when nothing was logged.",
@@ -84,7 +87,7 @@ class PublicRun:
         return self.__dict__["_summary"]
 
     def _store_summary(self) -> None:
-        self._client.update_run(self.id, summary=self.summary.as_dict())
+        self._client.update_run(self._ref, summary=self.summary.as_dict())
 
     def update(self) -> None:
         """Store the changes made to name, tags, notes and config (and the summary)."""
@@ -92,7 +95,7 @@ class PublicRun:
         if not isinstance(e["config"], dict):
             raise UsageError("run.config must be a dict")
         self._client.update_run(
-            self.id,
+            self._ref,
             name=e["name"],
             tags=list(e["tags"]),
             notes=e["notes"],
@@ -126,7 +129,7 @@ class PublicRun:
             rows: list[dict] = []
         else:
             keys = _keys(keys, x_axis)
-            texts = self._client.run_history(self.id, keys=keys, samples=int(samples))
+            texts = self._client.run_history(self._ref, keys=keys, samples=int(samples))
             rows = _select((json.loads(t) for t in texts), keys, x_axis)
         if pandas:
             try:
@@ -150,7 +153,7 @@ class PublicRun:
         keys = _keys(keys, "_step")
         lo = min_step
         while True:
-            texts = self._client.run_history(self.id, keys=keys, min_step=lo, max_step=max_step, limit=page_size)
+            texts = self._client.run_history(self._ref, keys=keys, min_step=lo, max_step=max_step, limit=page_size)
             page = [json.loads(t) for t in texts]
             yield from _select(page, keys, "_step")
             if len(page) < page_size:
@@ -160,11 +163,11 @@ class PublicRun:
     # lineage
     def logged_artifacts(self) -> list[Artifact]:
         """The versions this run made that still exist (deleted ones are gone from every listing)."""
-        return [from_version(v, self._client) for v in self._client.run_outputs(self.id) if v.state == COMMITTED]
+        return [from_version(v, self._client) for v in self._client.run_outputs(self._ref) if v.state == COMMITTED]
 
     def used_artifacts(self) -> list[Artifact]:
         """The versions this run used that still exist."""
-        return [from_version(v, self._client) for v in self._client.run_inputs(self.id) if v.state == COMMITTED]
+        return [from_version(v, self._client) for v in self._client.run_inputs(self._ref) if v.state == COMMITTED]
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, PublicRun) and other.id == self.id

@@ -26,12 +26,13 @@ def _is_model(type_: str) -> bool:
 
 class RegistryCalls:
     """Mixed into ``Run`` (needs its ``log_artifact``, ``use_artifact``, ``entity``,
-    ``project``, ``id`` and ``_check_open``)."""
+    ``project``, ``id``, ``_ref`` and ``_check_open``)."""
 
     if TYPE_CHECKING:  # Run's (declared here for the type checker only: at run time Run's own)
         entity: str
         project: str
         id: str
+        _ref: str  # the run's path entity/project/id (a run id is unique within its project)
         _client: Client
 
         def _check_open(self, what: str) -> None: ...
@@ -66,7 +67,7 @@ class RegistryCalls:
         if isinstance(aliases, str):
             raise UsageError("aliases must be a list of strings, not one string")
         client = artifacts.client_of(artifact)
-        info = client.link_version(v.id, entity, project, name, list(aliases or []), self.id)
+        info = client.link_version(v.id, entity, project, name, list(aliases or []), self._ref)
         return artifacts.from_version(info, client)
 
     def log_model(

@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
-from ..core.names import DEFAULT_PROJECT, parse_ref
+from ..core.names import DEFAULT_PROJECT, parse_ref, run_path
 from . import artifact as artifacts, current as current_mod, options
 from .artifact import Artifact, artifact_from_path
 from .history import History
@@ -42,7 +42,7 @@ class Run(RegistryCalls, PublicRun):
         self.config = Config(info.config, on_change=self._config_changed, allow_val_change=allow_val_change)
         self.summary = Summary(info.summary, on_change=self._summary_changed)
         start = 0 if info.last_step is None else info.last_step + 1
-        self._history = History(client, info.id, start, self.summary, self.config)
+        self._history = History(client, run_path(info.entity, info.project, info.id), start, self.summary, self.config)
         self._finished = False
 
     path = property(
@@ -90,7 +90,7 @@ class Run(RegistryCalls, PublicRun):
 
     def _set_record(self, what: str, **changes: Any) -> None:
         self._check_open(f"change its {what}")
-        self._client.update_run(self.id, **changes)
+        self._client.update_run(self._ref, **changes)
         self._info = dataclasses.replace(self._info, **changes)
 
     name = property(
@@ -201,7 +201,7 @@ class Run(RegistryCalls, PublicRun):
             a = artifacts.from_version(info, self._client)
         if type is not None and a.type != type:
             raise UsageError(f"artifact {a.qualified_name} has type {a.type!r}, not {type!r}")
-        self._client.use_version(self.id, artifacts.logged_version(a, "use_artifact").id)
+        self._client.use_version(self._ref, artifacts.logged_version(a, "use_artifact").id)
         return a
 
     def _distributed_id(self, distributed_id: str | None, verb: str) -> str:
@@ -263,7 +263,7 @@ class Run(RegistryCalls, PublicRun):
         try:
             self._history.close()
         finally:
-            self._client.finish_run(self.id, exit_code or 0, self.config.as_dict(), self.summary.as_dict())
+            self._client.finish_run(self._ref, exit_code or 0, self.config.as_dict(), self.summary.as_dict())
             if not exit_code:
                 self._resume.forget()  # resume="auto" resumes only a run that did not finish cleanly
             current_mod.forget(self)

@@ -18,6 +18,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from ..core import wire
 from ..core.errors import UsageError
 from ..core.names import parse_ref
+from ..core.names import run_path
 from ..engine import accounts as auth
 from ..engine import blobs_index
 from . import authz, bodies, models, uploads
@@ -72,6 +73,16 @@ register_url_convertor("digest", _DigestSegment())
 
 Who = authz.Who
 Ctx = Annotated[ServerContext, Depends(authz.ctx)]
+
+
+def _run_scope(request: Request, entity: EntityQuery = None, project: EntityQuery = None) -> str:
+    """``/runs/{run_id}`` routes: ``entity`` and ``project`` name the run when its id is in
+    several projects the caller can read (a run id is unique within its project); ``gate``
+    resolved it already. The run's path, for the engine."""
+    return authz.gated_run(request)
+
+
+TheRun = Annotated[str, Depends(_run_scope)]
 
 
 async def raw_body(request: Request, limit: int) -> bytes:
@@ -528,9 +539,11 @@ def version_link(version_id: VersionIdPath, body: LinkRequest, c: Ctx, who: Who)
     copied). Needs read on the version (and its source: ``authz.gate``) and write on the
     target entity (without any role there, it answers as a missing project)."""
     authz.project(c, who, body.entity, body.project, WRITE)
+    run_ref = None
     if body.run_id is not None:  # the linking run, of any project the caller may write to
-        authz.run(c, who, body.run_id, WRITE)
-    v = c.engine.link_version(version_id, body.entity, body.project, body.name, body.aliases, body.run_id)
+        r = authz.run(c, who, body.run_id, WRITE, body.run_entity, body.run_project)
+        run_ref = run_path(r.entity, r.project, r.id)
+    v = c.engine.link_version(version_id, body.entity, body.project, body.name, body.aliases, run_ref)
     return wire.version_out(v)
 
 
@@ -584,13 +597,13 @@ def run_list(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who) -> dict
 
 
 @router.get("/runs/{run_id}")
-def run_get(run_id: RunIdPath, c: Ctx, who: Who, entity: EntityQuery = None, project: EntityQuery = None) -> dict:
-    return wire.run_out(authz.run(c, who, run_id, READ, entity, project))
+def run_get(run_id: RunIdPath, ref: TheRun, c: Ctx, who: Who) -> dict:
+    return wire.run_out(c.engine.get_run(ref))
 
 
 @router.post("/runs/{run_id}/finish")
-def run_finish(run_id: RunIdPath, body: RunFinish, c: Ctx, who: Who) -> dict:
-    c.engine.finish_run(run_id, body.exit_code, body.config, body.summary)
+def run_finish(run_id: RunIdPath, ref: TheRun, body: RunFinish, c: Ctx, who: Who) -> dict:
+    c.engine.finish_run(ref, body.exit_code, body.config, body.summary)
     return {"ok": True}
 
 
@@ -611,18 +624,19 @@ _PATCH_BODY = {
 
 
 @router.post("/runs/{run_id}/history", openapi_extra=_HISTORY_BODY)
-async def run_log(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> dict:
+async def run_log(run_id: RunIdPath, ref: TheRun, request: Request, c: Ctx, who: Who) -> dict:
     """Append a batch of history rows (a step already stored is replaced) and store the
     summary and config if given, in one transaction."""
     data = await raw_body(request, c.max_json_bytes)
     body = await run_in_threadpool(models.parse_json_body, models.HistoryBody, data)
-    await run_in_threadpool(c.engine.log_history, run_id, body.rows, body.summary, body.config)
+    await run_in_threadpool(c.engine.log_history, ref, body.rows, body.summary, body.config)
     return {"ok": True}
 
 
 @router.get("/runs/{run_id}/history")
 def run_history(
     run_id: RunIdPath,
+    ref: TheRun,
     c: Ctx,
     who: Who,
     keys: Annotated[list[Annotated[str, StringConstraints(max_length=1000)]] | None, Query(max_length=100)] = None,
@@ -633,34 +647,34 @@ def run_history(
 ) -> Response:
     """History rows in step order: ``min_step <= _step < max_step``, holding every key of
     ``keys``; at most ``limit`` (page with ``min_step``), or ``samples`` spread evenly."""
-    texts = c.engine.run_history(run_id, keys or None, min_step, max_step, None if samples else limit, samples)
+    texts = c.engine.run_history(ref, keys or None, min_step, max_step, None if samples else limit, samples)
     # the stored JSON texts as they are (NaN included), not parsed and encoded again
     return Response('{"rows":[' + ",".join(texts) + "]}", media_type="application/json")
 
 
 @router.patch("/runs/{run_id}", openapi_extra=_PATCH_BODY)
-async def run_update(run_id: RunIdPath, request: Request, c: Ctx, who: Who) -> dict:
+async def run_update(run_id: RunIdPath, ref: TheRun, request: Request, c: Ctx, who: Who) -> dict:
     """Replace a run's summary, config, tags, notes or name (finished runs too)."""
     data = await raw_body(request, c.max_json_bytes)
     body = await run_in_threadpool(models.parse_json_body, models.RunPatch, data)
     changes = {k: getattr(body, k) for k in body.model_fields_set}
-    await run_in_threadpool(lambda: c.engine.update_run(run_id, **changes))
+    await run_in_threadpool(lambda: c.engine.update_run(ref, **changes))
     return {"ok": True}
 
 
 @router.post("/runs/{run_id}/uses")
-def run_use(run_id: RunIdPath, body: Use, c: Ctx, who: Who) -> dict:
+def run_use(run_id: RunIdPath, ref: TheRun, body: Use, c: Ctx, who: Who) -> dict:
     authz.version(c, who, body.version_id, READ)  # a link: read on its source too
-    c.engine.use_version(run_id, body.version_id)
+    c.engine.use_version(ref, body.version_id)
     return {"ok": True}
 
 
 @router.get("/runs/{run_id}/outputs")
-def run_outputs(run_id: RunIdPath, c: Ctx, who: Who) -> dict:
-    return {"versions": [wire.version_out(v) for v in authz.readable_versions(c, who, c.engine.run_outputs(run_id))]}
+def run_outputs(run_id: RunIdPath, ref: TheRun, c: Ctx, who: Who) -> dict:
+    return {"versions": [wire.version_out(v) for v in authz.readable_versions(c, who, c.engine.run_outputs(ref))]}
 
 
 @router.get("/runs/{run_id}/inputs")
-def run_inputs(run_id: RunIdPath, c: Ctx, who: Who) -> dict:
+def run_inputs(run_id: RunIdPath, ref: TheRun, c: Ctx, who: Who) -> dict:
     """The versions this run used, those the caller can read."""
-    return {"versions": [wire.version_out(v) for v in authz.readable_versions(c, who, c.engine.run_inputs(run_id))]}
+    return {"versions": [wire.version_out(v) for v in authz.readable_versions(c, who, c.engine.run_inputs(ref))]}

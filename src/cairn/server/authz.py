@@ -44,6 +44,7 @@ from fastapi import Depends, Header, Request
 from ..core.errors import ArtifactNotFoundError, ForbiddenError, NotFoundError, RunNotFoundError, UsageError
 from ..core.names import ArtifactRef
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
+from ..core.names import run_path
 from ..engine import accounts as auth
 from ..engine import blobs_index
 from ..engine.versions import no_such_version
@@ -174,16 +175,16 @@ def visible_collections(
 
 
 def readable_runs(c: "ServerContext", who: auth.Principal, run_ids: list[str | None]) -> set[str]:
-    """Those of ``run_ids`` whose run ``who`` may read (for rows that name runs of other
-    entities, such as a registry's alias history: the others are shown as no run)."""
+    """Those of ``run_ids`` that ``who`` may be shown (for rows that name runs of other
+    entities, such as a registry's alias history: the others are shown as no run). A row
+    names a run by its id alone, and a run id is unique within its project only: an id is
+    shown when every run of that id is one ``who`` may read, so that making a run of a
+    guessed id in one's own project never reveals another entity's run of that id."""
     seen: dict[str, bool] = {}
     out = set()
     for rid in dict.fromkeys(r for r in run_ids if r):
-        try:
-            r = c.engine.get_run(rid)
-        except RunNotFoundError:
-            continue
-        if can_read(c, who, r.entity, seen):
+        found = c.engine.runs_with_id(rid)
+        if found and all(can_read(c, who, r.entity, seen) for r in found):
             out.add(rid)
     return out
 
@@ -196,15 +197,27 @@ def run(
     entity: str | None = None,
     project_name: str | None = None,
 ) -> RunInfo:
-    """The run, if ``who`` may ``need`` it (and it is in ``entity``/``project_name`` when
-    given); another entity's answers like a missing id."""
+    """The run of that id that ``who`` may ``need`` (in ``entity``/``project_name`` when
+    given). A run id is unique within its project only: runs of entities ``who`` has no role
+    on are not candidates at all, so another entity's id answers exactly like a missing one;
+    an id of several runs ``who`` can read must be named with its entity and project."""
     missing = RunNotFoundError("/".join(p for p in (entity, project_name, run_id) if p))
-    try:
-        r = c.engine.get_run(run_id)
-    except RunNotFoundError:
-        raise missing from None
-    if (entity and r.entity != entity) or (project_name and r.project != project_name):
+    seen: dict[str, bool] = {}
+    found = [
+        r
+        for r in c.engine.runs_with_id(run_id)
+        if (not entity or r.entity == entity)
+        and (not project_name or r.project == project_name)
+        and can_read(c, who, r.entity, seen)
+    ]
+    if not found:
         raise missing
+    if len(found) > 1:
+        raise UsageError(
+            f"run id {run_id!r} names runs of {len(found)} projects you can read; "
+            "name its entity and project (?entity=…&project=…)"
+        )
+    r = found[0]
     role = auth.role_on(c.meta, who, r.entity)
     if role is None:
         raise missing
@@ -213,18 +226,22 @@ def run(
     return r
 
 
+def gated_run(request: Request) -> str:
+    """The path (``entity/project/id``) of the run that ``gate`` resolved for this request's
+    ``/runs/{run_id}``: the handler passes it on, so the engine acts on that very run."""
+    r: RunInfo = request.state.cairn_run
+    return run_path(r.entity, r.project, r.id)
+
+
 def commit_run(c: "ServerContext", run_id: str | None, entity: str, project_name: str) -> None:
     """A run named in a commit, draft or alias move must be a run of that very project (the
     caller's role there was checked already). Anything else answers like a missing run."""
     if run_id is None:
         return
-    missing = RunNotFoundError(f"{entity}/{project_name}/{run_id}")
     try:
-        r = c.engine.get_run(run_id)
+        c.engine.get_run(run_id, entity, project_name)
     except RunNotFoundError:
-        raise missing from None
-    if (r.entity, r.project) != (entity, project_name):
-        raise missing
+        raise RunNotFoundError(f"{entity}/{project_name}/{run_id}") from None
 
 
 def base_version(c: "ServerContext", who: auth.Principal, req: CommitRequest) -> None:
@@ -355,7 +372,10 @@ def gate(request: Request, who: Who) -> None:
         if vid is not None and 1 <= vid <= MAX_INT:  # else the route's own validation answers 400
             version(c, who, vid, need, through_source=(request.method, path) not in REMOVALS)
     if "run_id" in params:
-        run(c, who, check_name(params["run_id"], "run_id", MAX_RUN_ID), need)
+        # a run id is unique within its project: ?entity=&project= name which one
+        scope = [request.query_params.get(k) for k in ("entity", "project")]
+        scope = [check_name(x, k) if x is not None else None for x, k in zip(scope, ("entity", "project"))]
+        request.state.cairn_run = run(c, who, check_name(params["run_id"], "run_id", MAX_RUN_ID), need, *scope)
 
 
 def check_routes(app: "FastAPI") -> None:

@@ -251,6 +251,9 @@ class LinkRequest(Body):
     name: Name
     aliases: list[AliasText] = Field(default_factory=list, max_length=1000)
     run_id: RunId | None = None
+    # the linking run's project, when its id is in several projects the caller can read
+    run_entity: Name | None = None
+    run_project: Name | None = None
 
 
 class RunCreate(Body):

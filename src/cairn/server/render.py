@@ -17,7 +17,7 @@ from markupsafe import Markup
 from pygments.formatters import HtmlFormatter
 
 from ..core.sizes import human_size
-from ..core.versions import VersionInfo
+from ..core.versions import RunInfo, VersionInfo
 from ..engine import accounts as auth
 from .browse import clip
 
@@ -84,6 +84,11 @@ def version_href(v: VersionInfo, **query: Any) -> str:
     return href(v.entity, v.project, v.name, v.version, **query)
 
 
+def run_href(r: RunInfo, *more: str) -> str:
+    """A run's page: its id and, as a run id is unique within its project only, its project."""
+    return href("runs", r.id, *more, entity=r.entity, project=r.project)
+
+
 def blob_href(entity: str, project: str, digest: str, path: str) -> str:
     return href("api", "v1", "projects", entity, project, "blobs", digest, filename=path.rsplit("/", 1)[-1])
 
@@ -117,6 +122,7 @@ _env.globals.update(
     href=href,
     page_href=page_href,
     version_href=version_href,
+    run_href=run_href,
     blob_href=blob_href,
     raw_href=raw_href,
     static_url=static_url,

@@ -42,7 +42,7 @@ def series(engine: Engine, run: RunInfo) -> tuple[list[dict], int]:
     out = []
     for key in keys[:MAX_CHARTS]:
         steps, values = [], []
-        for text in engine.run_history(run.id, keys=[key], samples=POINTS):
+        for text in engine.run_history(f"{run.entity}/{run.project}/{run.id}", keys=[key], samples=POINTS):
             row = json.loads(text)
             v = row.get(key)
             if not _number(v) or "_step" not in row:

@@ -29,6 +29,7 @@ from ..core.errors import (
     UsageError,
 )
 from ..core.names import check_name, parse_ref
+from ..core.names import run_path
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
 from ..engine import accounts as auth
 from . import authz, browse, diff_view, folder_view, previews, run_charts, ui_edit
@@ -38,7 +39,7 @@ from .blob_reads import byte_range, read_at
 from .context import ServerContext
 from .errors import status_for
 from .previews import sniff
-from .render import STATIC, href, raw_href, render, static_bytes, version_href
+from .render import STATIC, raw_href, render, run_href, static_bytes, version_href
 
 
 def _not_api(request: Request) -> None:
@@ -283,11 +284,12 @@ def index(request: Request) -> HTMLResponse:
 @router.get("/runs/{run_id}")
 def run_page(run_id: str, request: Request) -> HTMLResponse:
     c, who = _ctx(request), _who(request)
-    run = authz.run(c, who, run_id, authz.READ)
+    run = authz.run(c, who, run_id, authz.READ, *_run_scope(request))
+    ref = run_path(run.entity, run.project, run.id)
     # a run's inputs and outputs (the links it made) may be in entities the viewer cannot
     # read: those are left out, and not counted either
-    outputs = authz.readable_versions(c, who, c.engine.run_outputs(run.id))
-    shown_inputs = authz.readable_versions(c, who, c.engine.run_inputs(run.id))
+    outputs = authz.readable_versions(c, who, c.engine.run_outputs(ref))
+    shown_inputs = authz.readable_versions(c, who, c.engine.run_inputs(ref))
     graph = browse.layout(
         [_version_node(v) for v in shown_inputs],
         browse.Node(run.name, _run_sub(run), None, "run", current=True),
@@ -457,7 +459,7 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
     listing = None if entry else tree.listing(folder, request.query_params.get("after") or None)
 
     roles = {entity: True}
-    producer = _run_or_none(c, v.run_id)
+    producer = _run_or_none(c, v)
     # runs of entities the viewer cannot read are left out, and not counted either
     consumers = [r for r in c.engine.version_users(v.id) if _readable(c, who, r.entity, roles)]
     graph = browse.layout(
@@ -601,13 +603,20 @@ def raw_file(entity: str, project: str, name: str, alias: str, request: Request)
     return StreamingResponse(stream(), media_type=kind, headers=headers)
 
 
-def _run_or_none(c: ServerContext, run_id: str | None) -> RunInfo | None:
-    if not run_id:
+def _run_or_none(c: ServerContext, v: VersionInfo) -> RunInfo | None:
+    """The run that wrote ``v`` (a link's: its source's), a run of the version's own project."""
+    if not v.run_id:
         return None
+    entity, project = (v.source_entity, v.source_project) if v.is_link else (v.entity, v.project)
     try:
-        return c.engine.get_run(run_id)
+        return c.engine.get_run(v.run_id, entity, project)
     except NotFoundError:
         return None
+
+
+def _run_scope(request: Request) -> tuple[str | None, str | None]:
+    """A run page's ``?entity=&project=``: a run id is unique within its project only."""
+    return request.query_params.get("entity") or None, request.query_params.get("project") or None
 
 
 def _run_sub(r: RunInfo) -> str:
@@ -615,7 +624,7 @@ def _run_sub(r: RunInfo) -> str:
 
 
 def _run_node(r: RunInfo) -> browse.Node:
-    return browse.Node(f"run {r.name}", _run_sub(r), href("runs", r.id), "run")
+    return browse.Node(f"run {r.name}", _run_sub(r), run_href(r), "run")
 
 
 def _version_node(v: VersionInfo) -> browse.Node:

@@ -17,7 +17,7 @@ from ..engine import lineage
 from . import authz
 from .context import ServerContext
 from .lineage_layout import layout
-from .render import href, render, version_href
+from .render import run_href, render, version_href
 from .ui import _ctx, _names, _not_api, _readable_version, _who
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
@@ -65,7 +65,7 @@ def _label(n: lineage.Node, here: str, expand: list[str], depth: int) -> dict:
     if n.run is not None:
         r = n.run
         sub = " · ".join(x for x in (r.job_type, r.state.lower(), f"{r.entity}/{r.project}") if x)
-        return {"label": f"run {r.name}", "sub": sub, "href": href("runs", r.id), "kind": "run"}
+        return {"label": f"run {r.name}", "sub": sub, "href": run_href(r), "kind": "run"}
     opened = ",".join([*expand, n.key])
     url = quote(here) + "?" + urlencode({"depth": depth, "expand": opened})
     return {
@@ -112,8 +112,9 @@ def _page(
 @router.get("/runs/{run_id}/lineage")
 def run_lineage(run_id: str, request: Request) -> HTMLResponse:
     c, who = _ctx(request), _who(request)
-    run = authz.run(c, who, run_id, authz.READ)
-    return _page(request, c, who, run, f"run {run.name}", href("runs", run.id))
+    scope = request.query_params.get("entity") or None, request.query_params.get("project") or None
+    run = authz.run(c, who, run_id, authz.READ, *scope)
+    return _page(request, c, who, run, f"run {run.name}", run_href(run))
 
 
 @router.get("/{entity}/{project}/{name}/{alias}/lineage")

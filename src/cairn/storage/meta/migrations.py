@@ -5,7 +5,8 @@ list of blobs found damaged; version 4 the lifecycle tables (gc marks, retention
 store settings); version 5 links and collection tags; version 6 a run's history, summary,
 tags and notes; version 7 key expiry, server admins and the bindings of staged uploads;
 version 8 the history of a version's edits; version 9 makes SQLite's ids never reused
-(AUTOINCREMENT, by rebuilding the tables: PostgreSQL's identities already are). A
+(AUTOINCREMENT, by rebuilding the tables: PostgreSQL's identities already are); version 10
+run ids unique per project (SQLite rebuilds the run tables and ``versions`` for it). A
 store written by a newer cairn (higher version) is refused with a clear error instead of
 being misread.
 """

@@ -7,7 +7,7 @@ PostgreSQL) and ``{blob}``. Everything else is the same SQL.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 _TYPES = {
     # INTEGER PRIMARY KEY is SQLite's rowid, numbered automatically like an identity column;
@@ -394,10 +394,159 @@ def _v9(dialect: str) -> list[str]:
     return out + _AUTOINCREMENT_INDEXES
 
 
+# Version 10: a run id is unique within its project, not server-wide (W&B's rule), so that a
+# run id of another project can be created again and answers exactly like a free one: no
+# one learns that another entity has a run of that id (issue 11). A run is (project_id, id);
+# the tables that point at a run say its project too (``run_project``). ``versions.run_id``
+# is the producing run of the version's own project (engine/commit.py) and loses its foreign
+# key (the version's project is the run's, through its artifact). ``ix_runs_id``: a server
+# finds a run named by its id alone (``/runs/{id}``) among the projects a caller can read.
+# PostgreSQL alters the
+# keys in place; SQLite rebuilds the tables (with foreign keys off, checked before commit:
+# ``MetaStore._migration_tx``), ``versions`` keeping the highest id it ever handed out.
+_V10_PG = """
+ALTER TABLE runs DROP CONSTRAINT runs_pkey CASCADE;
+ALTER TABLE runs ADD PRIMARY KEY (project_id, id);
+CREATE INDEX ix_runs_id ON runs (id);
+ALTER TABLE usages ADD COLUMN run_project BIGINT;
+UPDATE usages SET run_project = (SELECT project_id FROM runs WHERE runs.id = usages.run_id);
+ALTER TABLE usages ALTER COLUMN run_project SET NOT NULL;
+ALTER TABLE usages DROP CONSTRAINT usages_pkey;
+ALTER TABLE usages ADD PRIMARY KEY (run_project, run_id, version_id);
+ALTER TABLE usages ADD FOREIGN KEY (run_project, run_id) REFERENCES runs (project_id, id);
+CREATE INDEX ix_usages_version ON usages (version_id);
+ALTER TABLE outputs ADD COLUMN run_project BIGINT;
+UPDATE outputs SET run_project = (SELECT project_id FROM runs WHERE runs.id = outputs.run_id);
+ALTER TABLE outputs ALTER COLUMN run_project SET NOT NULL;
+ALTER TABLE outputs DROP CONSTRAINT outputs_pkey;
+ALTER TABLE outputs ADD PRIMARY KEY (run_project, run_id, version_id);
+ALTER TABLE outputs ADD FOREIGN KEY (run_project, run_id) REFERENCES runs (project_id, id);
+CREATE INDEX ix_outputs_version ON outputs (version_id);
+ALTER TABLE outputs_pending ADD COLUMN run_project BIGINT;
+UPDATE outputs_pending SET run_project = (SELECT project_id FROM runs WHERE runs.id = outputs_pending.run_id);
+ALTER TABLE outputs_pending ALTER COLUMN run_project SET NOT NULL;
+ALTER TABLE outputs_pending DROP CONSTRAINT outputs_pending_pkey;
+ALTER TABLE outputs_pending ADD PRIMARY KEY (draft_id, run_project, run_id);
+ALTER TABLE outputs_pending ADD FOREIGN KEY (run_project, run_id) REFERENCES runs (project_id, id);
+ALTER TABLE run_history ADD COLUMN run_project BIGINT;
+UPDATE run_history SET run_project = (SELECT project_id FROM runs WHERE runs.id = run_history.run_id);
+ALTER TABLE run_history ALTER COLUMN run_project SET NOT NULL;
+ALTER TABLE run_history DROP CONSTRAINT run_history_pkey;
+ALTER TABLE run_history ADD PRIMARY KEY (run_project, run_id, step);
+ALTER TABLE run_history ADD FOREIGN KEY (run_project, run_id) REFERENCES runs (project_id, id);
+"""
+
+_V10_SQLITE = """
+CREATE TABLE runs_v10 (
+    id VARCHAR(64) NOT NULL,
+    project_id BIGINT NOT NULL REFERENCES projects (id),
+    name VARCHAR(256) NOT NULL,
+    group_name VARCHAR(256),
+    job_type VARCHAR(256),
+    config TEXT NOT NULL DEFAULT '{{}}',
+    state VARCHAR(16) NOT NULL,
+    created_at {ts} NOT NULL,
+    finished_at {ts},
+    summary TEXT NOT NULL DEFAULT '{{}}',
+    tags TEXT NOT NULL DEFAULT '[]',
+    notes TEXT,
+    exit_code INTEGER,
+    PRIMARY KEY (project_id, id)
+);
+INSERT INTO runs_v10 (id, project_id, name, group_name, job_type, config, state, created_at, finished_at,
+    summary, tags, notes, exit_code)
+    SELECT id, project_id, name, group_name, job_type, config, state, created_at, finished_at,
+    summary, tags, notes, exit_code FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v10 RENAME TO runs;
+CREATE INDEX ix_runs_id ON runs (id);
+CREATE TABLE versions_v10 (
+    id {id},
+    artifact_id BIGINT NOT NULL REFERENCES artifacts (id),
+    idx INTEGER NOT NULL,
+    digest VARCHAR(80) NOT NULL,
+    manifest_key VARCHAR(80) NOT NULL,
+    file_count BIGINT NOT NULL,
+    size BIGINT NOT NULL,
+    description TEXT,
+    metadata TEXT NOT NULL DEFAULT '{{}}',
+    state VARCHAR(16) NOT NULL,
+    ttl_seconds BIGINT,
+    created_at {ts} NOT NULL,
+    updated_at {ts} NOT NULL,
+    run_id VARCHAR(64),
+    link_of BIGINT REFERENCES versions (id),
+    UNIQUE (artifact_id, idx)
+);
+INSERT INTO versions_v10 (id, artifact_id, idx, digest, manifest_key, file_count, size, description, metadata,
+    state, ttl_seconds, created_at, updated_at, run_id, link_of)
+    SELECT id, artifact_id, idx, digest, manifest_key, file_count, size, description, metadata,
+    state, ttl_seconds, created_at, updated_at, run_id, link_of FROM versions;
+DELETE FROM sqlite_sequence WHERE name = 'versions_v10';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'versions_v10', seq FROM sqlite_sequence WHERE name = 'versions';
+DROP TABLE versions;
+ALTER TABLE versions_v10 RENAME TO versions;
+CREATE INDEX ix_versions_digest ON versions (artifact_id, digest);
+CREATE INDEX ix_versions_link_of ON versions (link_of);
+CREATE TABLE usages_v10 (
+    run_project BIGINT NOT NULL,
+    run_id VARCHAR(64) NOT NULL,
+    version_id BIGINT NOT NULL REFERENCES versions (id),
+    at {ts} NOT NULL,
+    PRIMARY KEY (run_project, run_id, version_id),
+    FOREIGN KEY (run_project, run_id) REFERENCES runs (project_id, id)
+);
+INSERT INTO usages_v10 (run_project, run_id, version_id, at)
+    SELECT r.project_id, u.run_id, u.version_id, u.at FROM usages u JOIN runs r ON r.id = u.run_id;
+DROP TABLE usages;
+ALTER TABLE usages_v10 RENAME TO usages;
+CREATE INDEX ix_usages_version ON usages (version_id);
+CREATE TABLE outputs_v10 (
+    run_project BIGINT NOT NULL,
+    run_id VARCHAR(64) NOT NULL,
+    version_id BIGINT NOT NULL REFERENCES versions (id),
+    at {ts} NOT NULL,
+    PRIMARY KEY (run_project, run_id, version_id),
+    FOREIGN KEY (run_project, run_id) REFERENCES runs (project_id, id)
+);
+INSERT INTO outputs_v10 (run_project, run_id, version_id, at)
+    SELECT r.project_id, o.run_id, o.version_id, o.at FROM outputs o JOIN runs r ON r.id = o.run_id;
+DROP TABLE outputs;
+ALTER TABLE outputs_v10 RENAME TO outputs;
+CREATE INDEX ix_outputs_version ON outputs (version_id);
+CREATE TABLE outputs_pending_v10 (
+    draft_id BIGINT NOT NULL REFERENCES drafts (id),
+    run_project BIGINT NOT NULL,
+    run_id VARCHAR(64) NOT NULL,
+    PRIMARY KEY (draft_id, run_project, run_id),
+    FOREIGN KEY (run_project, run_id) REFERENCES runs (project_id, id)
+);
+INSERT INTO outputs_pending_v10 (draft_id, run_project, run_id)
+    SELECT o.draft_id, r.project_id, o.run_id FROM outputs_pending o JOIN runs r ON r.id = o.run_id;
+DROP TABLE outputs_pending;
+ALTER TABLE outputs_pending_v10 RENAME TO outputs_pending;
+CREATE TABLE run_history_v10 (
+    run_project BIGINT NOT NULL,
+    run_id VARCHAR(64) NOT NULL,
+    step BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_project, run_id, step),
+    FOREIGN KEY (run_project, run_id) REFERENCES runs (project_id, id)
+);
+INSERT INTO run_history_v10 (run_project, run_id, step, data)
+    SELECT r.project_id, h.run_id, h.step, h.data FROM run_history h JOIN runs r ON r.id = h.run_id;
+DROP TABLE run_history;
+ALTER TABLE run_history_v10 RENAME TO run_history
+"""
+
+_V10 = {"postgresql": _V10_PG, "sqlite": _V10_SQLITE}
+
+
 def statements(version: int, dialect: str) -> list[str]:
     """The DDL statements that bring the schema from ``version - 1`` to ``version``."""
     if version == 9:
         return _v9(dialect)
-    text = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8}[version].format(**_TYPES[dialect])
+    ddl = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8, 10: _V10[dialect]}[version]
+    text = ddl.format(**_TYPES[dialect])
     lines = [line.split("--", 1)[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
