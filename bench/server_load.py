@@ -56,6 +56,9 @@ _SEGMENTS = [
     (re.compile(r"^/api/v1/projects/[^/]+/[^/]+/runs$"), "{m} runs"),
     (re.compile(r"^/api/v1/runs/[^/]+/([a-z]+)$"), "POST runs/{1}"),
     (re.compile(r"^/api/v1/versions/\d+$"), "{m} version"),
+    # presigned object-store URLs (the bytes go straight to SeaweedFS)
+    (re.compile(r"^/[^/]+/[^/]+/(staging)/[^/]+$"), "{m} S3 {1}"),
+    (re.compile(r"^/[^/]+/[^/]+/(blobs)/.+$"), "{m} S3 {1}"),
 ]
 
 
