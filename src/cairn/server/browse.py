@@ -14,6 +14,7 @@ of files; bench/ui_pages.py measures the first and later pages of a 1M-entry ver
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -44,6 +45,9 @@ class ManifestCache:
         self._folders: OrderedDict[tuple[str, str], list[str] | None] = OrderedDict()
         self._folder_names = 0
         self._max_trees, self._max_leaves = max_trees, max_leaves
+        # pages run on a thread pool: the caches are shared, so their bookkeeping is locked
+        # (what fills them runs outside the lock; two threads may both fill one key, harmlessly)
+        self._lock = threading.Lock()
 
     def leaves(self, m: Manifest) -> list[Child]:
         return self._get(self._trees, self._max_trees, m.root_key, m.leaves)
@@ -54,24 +58,30 @@ class ManifestCache:
     def folders(self, m: Manifest, path: str, find: Callable[[], list[str] | None]) -> list[str] | None:
         """The sub-folder names of folder ``path`` of ``m`` (None: more than ``FOLDER_NAMES_MAX``)."""
         key = (m.root_key, path)
-        if key in self._folders:
-            self._folders.move_to_end(key)
-            return self._folders[key]
-        names = self._folders[key] = find()
-        self._folder_names += len(names or ())
-        while self._folder_names > FOLDER_NAMES_CACHED and len(self._folders) > 1:
-            _, dropped = self._folders.popitem(last=False)
-            self._folder_names -= len(dropped or ())
+        with self._lock:
+            if key in self._folders:
+                self._folders.move_to_end(key)
+                return self._folders[key]
+        names = find()
+        with self._lock:
+            if key not in self._folders:
+                self._folders[key] = names
+                self._folder_names += len(names or ())
+            while self._folder_names > FOLDER_NAMES_CACHED and len(self._folders) > 1:
+                _, dropped = self._folders.popitem(last=False)
+                self._folder_names -= len(dropped or ())
         return names
 
-    @staticmethod
-    def _get(store: OrderedDict, cap: int, key: str, make: Callable):  # noqa: ANN205
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
-        value = store[key] = make()
-        while len(store) > cap:
-            store.popitem(last=False)
+    def _get(self, store: OrderedDict, cap: int, key: str, make: Callable):  # noqa: ANN202
+        with self._lock:
+            if key in store:
+                store.move_to_end(key)
+                return store[key]
+        value = make()
+        with self._lock:
+            store[key] = value
+            while len(store) > cap:
+                store.popitem(last=False)
         return value
 
 
