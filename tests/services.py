@@ -441,6 +441,12 @@ class SeaweedProcess:
             "-admin.ui=false",
             "-master.telemetry=false",
             "-volume.preStopSeconds=0",
+            # weed mini sizes volumes and their count from the disk's free space; every test
+            # bucket is a collection with volumes of its own, so on a fuller disk a shared
+            # server ran out of slots ("no free volumes") mid-suite. Fixed figures instead:
+            # volumes are not preallocated, so a slot costs nothing until it is written.
+            "-master.volumeSizeLimitMB=256",
+            "-volume.max=1000",
             # A resumed master rejects the volume server's first heartbeat
             # ("not current leader") and the retry comes 5 s later; a fresh
             # master learns the volumes from that first heartbeat instead.
