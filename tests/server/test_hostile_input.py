@@ -318,3 +318,29 @@ def test_a_streamed_commit_nested_100000_levels_is_a_400(embedded_server, deep_r
     assert r.status_code == 400, r.text
     assert f"entries.{n}" in r.text and "levels deep" in r.text, r.text
     assert stored(url, entity) == before
+
+
+def test_a_bad_row_deep_in_a_streamed_commit_is_a_400_naming_that_row(embedded_server):
+    """A streamed commit's rows are validated a piece at a time (bodies.VALIDATE rows per
+    call, so that no call holds the GIL for long): a bad row past the first pieces of a
+    window is still named by its index in the whole body, and nothing is stored."""
+    from cairn.server.bodies import STREAM_FROM, VALIDATE, WINDOW
+
+    url, entity = embedded_server, f"t{uuid.uuid4().hex[:12]}"
+    row = b'["f%07d", "%s", 1]'
+    n = STREAM_FROM // len(row % (0, Z.encode())) + 1000
+    bad = WINDOW * 2 + VALIDATE * 3 + 17  # in the third window, its fourth piece
+    assert bad < n
+    rows = [row % (i, Z.encode()) if i != bad else b'["f%07d", "%s", "one"]' % (i, Z.encode()) for i in range(n)]
+    body = b'{"type": "t", "entries": [' + b", ".join(rows) + b"]}"
+    assert len(body) > STREAM_FROM
+    before = stored(url, entity)
+    r = httpx.post(
+        f"{url}/api/v1/projects/{entity}/p/artifacts/ds/versions",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=120,
+    )
+    assert r.status_code == 400, r.text
+    assert f"body.entries[{bad}][2]" in r.json()["error"]["message"], r.text
+    assert stored(url, entity) == before

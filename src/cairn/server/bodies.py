@@ -27,6 +27,7 @@ from .errors import PayloadTooLarge
 
 SPOOL_IN_MEMORY = 1 << 20  # bodies up to this size never touch the disk
 WINDOW = 8192  # entries held as objects at a time
+VALIDATE = 1024  # rows validated per call (each call holds the GIL throughout)
 STREAM_FROM = 8 << 20  # commit bodies larger than this are parsed as a stream (smaller: at once)
 
 
@@ -164,7 +165,15 @@ def _entries(rows: list, first: int) -> list[Entry]:
             raise E.UsageError(
                 f"body.entries.{first + i}: the entry is nested more than {_MAX_DEPTH} levels deep; flatten it"
             )
-    return models.entries_of(_validate(_rows_schema(), rows, ("entries", first)))
+    # validated VALIDATE rows at a time: json.dumps and pydantic-core hold the GIL for a whole
+    # call, and 8,192 rows at once held it for tens of ms, which /api/health waited out (a
+    # py-spy --gil sample of a 1,000,000-entry commit: _validate was the top holder after
+    # the spill's inserts; bench/health_latency.py, RESULTS.md)
+    out: list[Entry] = []
+    for at in range(0, len(rows), VALIDATE):
+        part = rows[at : at + VALIDATE]
+        out += models.entries_of(_validate(_rows_schema(), part, ("entries", first + at)))
+    return out
 
 
 _SKIPPED = object()
