@@ -618,3 +618,125 @@ def test_an_alias_taken_off_a_link_on_the_source_goes_off_it_on_the_server(serve
     links = {v.index: v for v in dst.list_versions("vision", "p", "registry")}
     assert "prod" in links[1].aliases and "prod" not in links[0].aliases
     assert not sync(local, dst, base=base()).versions_updated
+
+
+def _settings_of(client, entity: str, project: str, name: str) -> tuple:  # noqa: ANN001
+    c = next(c for c in client.list_collections(entity, project) if c.name == name)
+    return c.description, set(c.tags), client.get_retention(entity, project, name)
+
+
+def _log(project: str, name: str, text: str) -> None:
+    a = cairn.Artifact(name, "dataset")
+    a.add_file(str(write(f"{name}.txt", text)), name="f.txt")
+    a.save()
+    a.wait()
+
+
+def test_a_collections_description_tags_and_retention_go_by_the_same_rule(server, tmp_path):
+    """A collection's own description, tags and retention policy: a first sync sets them
+    where the server's collection has none and adds the tags it lacks (the server's own
+    description and policy stay); later, what the source changed since the base wins, what
+    only the server changed stays (a cleared policy is cleared there too); a further sync
+    changes nothing. A dry run says what would change and changes nothing."""
+    from cairn.client.sync_base import SyncBase
+    from cairn.core.manifest import Entry
+    from cairn.core.versions import CommitRequest
+    from cairn.engine import Retention
+
+    url, keys = server
+    local, dst = get_client(), remote(url, keys["alice"])
+    digest, size = dst.ingest_bytes(b"the server's own version")
+    dst.commit(
+        CommitRequest(
+            entity="vision", project="p", name="other", type="dataset", entries=[Entry("s.txt", digest, size)]
+        )
+    )
+    dst.update_collection("vision", "p", "other", description="the server's", tags=["srv"])
+    dst.set_retention("vision", "p", "other", Retention(keep_last=2))
+    with cairn.init(project="p"):
+        _log("p", "data", "data")
+        _log("p", "other", "other")
+    local.update_collection("local", "p", "data", description="laptop data", tags=["a", "b"])
+    local.set_retention("local", "p", "data", Retention(keep_last=5, max_age_seconds=86400))
+    local.update_collection("local", "p", "other", description="laptop other", tags=["a"])
+    local.set_retention("local", "p", "other", Retention(keep_last=9))
+
+    def base() -> SyncBase:
+        return SyncBase.for_peer(tmp_path / "base", f"to {url} into vision")
+
+    dry = sync(local, dst, base=base(), dry_run=True)
+    assert sorted(dry.collections_updated) == [
+        "local/p/data -> vision/p/data (description, retention, tags)",
+        "local/p/other -> vision/p/other (tags)",
+    ]
+    assert "data" not in {c.name for c in dst.list_collections("vision", "p")}  # nothing was made
+    assert _settings_of(dst, "vision", "p", "other") == ("the server's", {"srv"}, Retention(keep_last=2))
+
+    first = sync(local, dst, base=base())
+    assert len(first.collections_updated) == 2 and not first.skipped
+    assert _settings_of(dst, "vision", "p", "data") == ("laptop data", {"a", "b"}, Retention(5, 86400))
+    assert _settings_of(dst, "vision", "p", "other") == ("the server's", {"srv", "a"}, Retention(keep_last=2))
+
+    # the source's changes; the server's own, one of them on a field the source changed too
+    local.update_collection("local", "p", "data", description="laptop, edited", tags=["b", "c"])
+    local.set_retention("local", "p", "data", None)
+    local.update_collection("local", "p", "other", description="laptop other, edited")
+    dst.update_collection("vision", "p", "data", description="server edit", tags=["a", "b", "srv2"])
+    dst.update_collection("vision", "p", "other", tags=["srv", "a", "srv3"])
+
+    second = sync(local, dst, base=base())
+    assert sorted(second.collections_updated) == [
+        "local/p/data -> vision/p/data (description, retention, tags)",
+        "local/p/other -> vision/p/other (description)",
+    ]
+    assert _settings_of(dst, "vision", "p", "data") == ("laptop, edited", {"b", "c", "srv2"}, None)
+    assert _settings_of(dst, "vision", "p", "other") == (
+        "laptop other, edited",
+        {"srv", "a", "srv3"},
+        Retention(keep_last=2),  # the source never changed its policy since the base
+    )
+
+    third = sync(local, dst, base=base())
+    assert not third.changed and not third.collections_updated
+
+
+def test_cairn_sync_from_a_server_brings_a_collections_settings_and_changes_nothing_twice(server, cairn_home, tmp_path):
+    """`cairn sync --from` copies a collection's description, tags and policy into an
+    embedded store; a change made on the server later arrives with the next run, one made
+    only in the embedded store stays, and a run after that changes nothing."""
+    from cairn.engine import Retention
+
+    url, keys = server
+    with cairn.init(project="p"):
+        _log("p", "data", "data")
+    env = _cli_env(cairn_home, keys["alice"])
+    assert len(_cli_sync(env, url)["versions_sent"]) == 1
+    dst = remote(url, keys["alice"])
+    dst.update_collection("vision", "p", "data", description="on the server", tags=["srv"])
+    dst.set_retention("vision", "p", "data", Retention(keep_last=3))
+
+    copy = tmp_path / "copy"
+    back_env = {**env, "CAIRN_DIR": str(copy), "CAIRN_ENTITY": "local"}
+
+    def sync_from() -> dict:
+        done = subprocess.run(
+            [sys.executable, "-m", "cairn.cli", "sync", "--from", url, "p", "--json"],
+            env=back_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert sync_from()["collections_updated"] == ["vision/p/data -> local/p/data (description, retention, tags)"]
+    fresh = get_client(dataclasses.replace(Settings.from_env(), dir=copy, entity="local"))
+    assert _settings_of(fresh, "local", "p", "data") == ("on the server", {"srv"}, Retention(keep_last=3))
+
+    dst.update_collection("vision", "p", "data", tags=["srv", "new"])
+    dst.set_retention("vision", "p", "data", Retention(max_age_seconds=3600))
+    fresh.update_collection("local", "p", "data", description="my copy's own")
+    assert sync_from()["collections_updated"] == ["vision/p/data -> local/p/data (retention, tags)"]
+    assert _settings_of(fresh, "local", "p", "data") == ("my copy's own", {"srv", "new"}, Retention(None, 3600))
+    again = sync_from()
+    assert (again["collections_updated"], again["versions_updated"], again["versions_sent"]) == ([], [], [])

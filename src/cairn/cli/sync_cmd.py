@@ -39,15 +39,17 @@ def sync_cmd(
     as_json: bool,
 ) -> None:
     """Copy PROJECTS (all when none is named) of the embedded store to a server: versions
-    with their aliases, tags, metadata and ttl, links, runs with their history, config and
-    summary, and lineage. Only blobs the server lacks travel; running it again sends
+    with their aliases, tags, metadata and ttl, links, each collection's description, tags
+    and retention policy, runs with their history, config and summary, and lineage. Only blobs the server lacks travel; running it again sends
     nothing new, and an interrupted sync resumes. Versions are appended after what the
     server's collection holds (numbers are kept when it was empty). Runs logged with
     mode="offline" go up this way, as with `wandb sync`.
 
     Versions both sides hold: the source wins for what it changed since the last sync
     (description, metadata, ttl; an alias moved or taken off; a tag added or removed), and
-    the destination keeps what only it changed. Nothing on the destination is deleted:
+    the destination keeps what only it changed; a collection's description, tags and
+    retention policy likewise (on a first sync the destination gets the source's
+    description and policy where it has none, and the tags it lacks). Nothing on the destination is deleted:
     versions deleted on the source stay there (reported) unless --delete. Open drafts are
     not copied. The last sync's view is kept in CAIRN_DIR/sync/. Details: docs/sync.md.
 

@@ -14,7 +14,9 @@ goes, per project (selected, or all of the source's):
    metadata, ttl, aliases, tags and producing run. Only blobs the destination lacks travel,
    found by digest; each blob read from the source is checked against its digest;
 3. links (the registry), once the versions they point at are mapped;
-4. lineage: the versions each run used.
+4. each collection's own settings: its description, tags and retention policy (by the same
+   rule as a version's, below);
+5. lineage: the versions each run used.
 
 Conflicts, as a ``git push`` or ``wandb sync`` user expects: nothing on the destination is
 deleted, and only what the source changed is rewritten. Synced versions are appended after
@@ -30,7 +32,10 @@ metadata or ttl the source changed is set on the destination; an alias the sourc
 a version moves there on the destination, one it took off (or moved away) is taken off the
 destination's version if that version still holds it; tags likewise. A version never
 synced to this peer before (found there by digest) gets the source's aliases and tags it
-lacks, and nothing is taken off. Links get their aliases the same way.
+lacks, and nothing is taken off. Links get their aliases the same way. A collection's
+description, tags and retention policy too: on a first sync the destination gets the
+source's description and policy where it has none and the tags it lacks; later, what the
+source changed since the base.
 
 Deleted versions: a version deleted on the source after it was synced stays on the
 destination (reported as kept) unless ``delete`` (``--delete``) is given; then it is
@@ -50,6 +55,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..core import progress
 from ..core.digest import digest_of, hasher
@@ -59,7 +65,10 @@ from ..core.names import run_path
 from ..core.sizes import human_size
 from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from .base import Client
-from .sync_base import SyncBase, snapshot
+from .sync_base import SyncBase, collection_snapshot, snapshot
+
+if TYPE_CHECKING:
+    from ..engine.retention import Retention
 
 log = logging.getLogger("cairn.sync")
 
@@ -75,6 +84,7 @@ class SyncReport:
     versions_present: int = 0  # already on the destination (mapped by digest)
     versions_updated: list[str] = field(default_factory=list)  # "src-name:vN -> dst-name:vM (what)"
     versions_deleted: list[str] = field(default_factory=list)  # deleted on the source, then here
+    collections_updated: list[str] = field(default_factory=list)  # "src-coll -> dst-coll (what)"
     deletions_kept: list[str] = field(default_factory=list)  # deleted on the source, kept here
     links_sent: list[str] = field(default_factory=list)
     runs_created: list[str] = field(default_factory=list)
@@ -90,6 +100,7 @@ class SyncReport:
             self.versions_sent
             or self.versions_updated
             or self.versions_deleted
+            or self.collections_updated
             or self.links_sent
             or self.runs_created
             or self.runs_updated
@@ -110,6 +121,9 @@ class SyncReport:
         out += [f"  {v}" for v in self.versions_sent]
         out += [f"  {v}" for v in self.versions_updated]
         out += [f"  deleted {v}" for v in self.versions_deleted]
+        if self.collections_updated:
+            out.append(f"{'would update' if self.dry_run else 'updated'} {len(self.collections_updated)} collections")
+            out += [f"  {c}" for c in self.collections_updated]
         if self.deletions_kept:
             out.append(
                 f"kept {len(self.deletions_kept)} versions deleted on the source since they were synced "
@@ -126,6 +140,7 @@ class SyncReport:
             "versions_updated": self.versions_updated,
             "versions_deleted": self.versions_deleted,
             "deletions_kept": self.deletions_kept,
+            "collections_updated": self.collections_updated,
             "links_sent": self.links_sent,
             "runs_created": self.runs_created,
             "runs_updated": self.runs_updated,
@@ -164,6 +179,10 @@ class _Sync:
         # (project, id) of the source's runs, all synced before any version (a run id is
         # unique within its project only)
         self.runs: set[tuple[str, str]] = set()
+        # (project, name) of the collections that got (or in a dry run would get) a version
+        # there, and of those skipped for their type
+        self.arrived: set[tuple[str, str]] = set()
+        self.conflicts: set[tuple[str, str]] = set()
         reporter = progress.current()
         self.versions_task = reporter.task("syncing versions")
         self.runs_task = reporter.task("syncing runs")
@@ -189,6 +208,8 @@ class _Sync:
                 for c in cs:
                     if c.kind == "links":
                         self._links(e, p, c)
+            for (e, p), cs in colls.items():
+                self._settings(e, p, cs)
             for e, p in pairs:
                 self._lineage(e, p)
         finally:
@@ -263,6 +284,7 @@ class _Sync:
                 f"{self.entity}/{project}/{c.name}: the destination's collection has type "
                 f"{there[0].type!r}, the source's {c.type!r}; rename one and sync again"
             )
+            self.conflicts.add((project, c.name))
             self.versions_task.advance(files=len(versions))
             return
         by_digest: dict[str, VersionInfo] = {}
@@ -270,6 +292,7 @@ class _Sync:
             by_digest.setdefault(v.digest, v)
         held = {a for v in versions for a in v.aliases}  # an alias moved here is not "taken off" there
         for v in versions:
+            self.arrived.add((project, c.name))
             have = by_digest.get(v.digest)
             if have is not None:
                 self.mapped[v.id] = have.id
@@ -424,6 +447,8 @@ class _Sync:
             if v.state != COMMITTED or v.link_of is None:
                 continue
             target = self.mapped.get(v.link_of)
+            if target is not None:
+                self.arrived.add((project, c.name))
             if target is None:
                 self.report.skipped.append(
                     f"link {v.qualified_name}: its source {v.source_entity}/{v.source_project}/"
@@ -454,6 +479,54 @@ class _Sync:
         except ArtifactNotFoundError:
             return []
 
+    # -- collections' own settings ----------------------------------------------------------
+    def _settings(self, entity: str, project: str, colls: list[CollectionInfo]) -> None:
+        """Bring each collection's description, tags and retention policy over, by the rule
+        of ``_changes``: the source wins for what it changed since the base; with no base the
+        destination gets the description and policy where it has none and the tags it lacks."""
+        from ..engine.retention import Retention  # the engine only when a sync runs (as the HTTP client)
+
+        try:
+            there = {c.name: c for c in self.dst.list_collections(self.entity, project)}
+        except ArtifactNotFoundError:  # no such project there (nothing arrived)
+            there = {}
+        for c in colls:
+            if (project, c.name) in self.conflicts:
+                continue
+            have = there.get(c.name)
+            if have is None and not (self.dry and (project, c.name) in self.arrived):
+                continue  # nothing of it is there (every version deleted on the source, or skipped)
+            src_key, dst_key = f"{entity}/{project}/{c.name}", f"{self.entity}/{project}/{c.name}"
+            now = collection_snapshot(c, _policy(self.src.get_retention(entity, project, c.name)))
+            cur: dict[str, Any]
+            if have is None:  # a dry run: the collection would be made by this sync
+                cur = {"description": None, "tags": [], "retention": None}
+            else:
+                cur = collection_snapshot(have, _policy(self.dst.get_retention(self.entity, project, c.name)))
+            was = self.base.collection(src_key, dst_key)
+            if was is None:  # first sync: fill what the destination lacks, overwrite nothing
+                fields = {k: now[k] for k in ("description", "retention") if not cur[k] and now[k]}
+                add_tags, drop_tags = set(now["tags"]), set[str]()
+            else:
+                fields = {k: now[k] for k in ("description", "retention") if now[k] != was[k] and cur[k] != now[k]}
+                add_tags, drop_tags = set(now["tags"]) - set(was["tags"]), set(was["tags"]) - set(now["tags"])
+            tags = (set(cur["tags"]) - drop_tags) | add_tags
+            if tags != set(cur["tags"]):
+                fields["tags"] = sorted(tags)
+            if fields:
+                self.report.collections_updated.append(f"{src_key} -> {dst_key} ({', '.join(sorted(fields))})")
+            if self.dry:
+                continue
+            edits = {k: fields[k] for k in ("description", "tags") if k in fields}
+            if edits:
+                self.dst.update_collection(self.entity, project, c.name, **edits)
+            if "retention" in fields:
+                got = fields["retention"]
+                self.dst.set_retention(self.entity, project, c.name, None if got is None else Retention(**got))
+            self.base.put_collection(src_key, dst_key, now)
+        if not self.dry:
+            self.base.save()
+
     # -- lineage ---------------------------------------------------------------------------
     def _lineage(self, entity: str, project: str) -> None:
         for r in self.src.list_runs(entity, project):
@@ -465,6 +538,10 @@ class _Sync:
             for vid in used:
                 if vid not in have:
                     self.dst.use_version(dst_ref, vid)
+
+
+def _policy(p: Retention | None) -> dict | None:
+    return None if p is None else p.as_dict()
 
 
 def _size(n: int) -> str:

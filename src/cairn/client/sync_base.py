@@ -1,5 +1,6 @@
 """The merge base of ``cairn sync``: how each version synced to one peer looked on the source
-at the end of the last sync. The next sync compares the source with it to tell what the
+at the end of the last sync, and each collection's own settings (description, tags,
+retention policy) likewise. The next sync compares the source with it to tell what the
 source changed since (and brings only that over) from what the destination changed
 meanwhile (which it keeps), as git compares both sides with their merge base.
 
@@ -16,9 +17,10 @@ import hashlib
 import json
 import logging
 import os
+from typing import Any
 from pathlib import Path
 
-from ..core.versions import VersionInfo
+from ..core.versions import CollectionInfo, VersionInfo
 
 log = logging.getLogger("cairn.sync")
 
@@ -37,16 +39,26 @@ def snapshot(v: VersionInfo) -> dict:
     }
 
 
+def collection_snapshot(c: CollectionInfo, retention: dict | None) -> dict[str, Any]:
+    """What sync carries of a collection's own settings: its description, tags and retention
+    policy (``Retention.as_dict()``, None when the collection has none of its own)."""
+    return {"description": c.description, "tags": sorted(c.tags), "retention": retention}
+
+
 class SyncBase:
-    """Source version id -> (destination version id, the source's snapshot at the last sync)."""
+    """Source version id -> (destination version id, the source's snapshot at the last sync);
+    and source collection -> (destination collection, its settings' snapshot likewise)."""
 
     def __init__(self, path: Path | None = None, peer: str = "") -> None:
         self.path, self.peer = path, peer
         self._versions: dict[str, dict] = {}
+        self._collections: dict[str, dict] = {}  # "entity/project/name" of the source's
         self._dirty = False
         if path is not None and path.exists():
             try:
-                self._versions = json.loads(path.read_text())["versions"]
+                kept = json.loads(path.read_text())
+                self._versions = kept["versions"]
+                self._collections = kept.get("collections", {})  # absent in a base of an older cairn
             except (OSError, ValueError, KeyError, TypeError) as e:  # never fatal: the next sync rebuilds it
                 log.warning("the sync base %s cannot be read (%s); syncing as if for the first time", path, e)
 
@@ -76,6 +88,18 @@ class SyncBase:
             self._versions[str(src_id)] = entry
             self._dirty = True
 
+    def collection(self, src: str, dst: str) -> dict | None:
+        """The settings of the source's collection ``src`` at the last sync, if it was synced
+        to ``dst`` (both ``entity/project/name``)."""
+        got = self._collections.get(src)
+        return got["was"] if got is not None and got["dst"] == dst else None
+
+    def put_collection(self, src: str, dst: str, was: dict) -> None:
+        entry = {"dst": dst, "was": was}
+        if self._collections.get(src) != entry:
+            self._collections[src] = entry
+            self._dirty = True
+
     def forget(self, src_id: int) -> None:
         if self._versions.pop(str(src_id), None) is not None:
             self._dirty = True
@@ -85,6 +109,10 @@ class SyncBase:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"peer": self.peer, "versions": self._versions}, sort_keys=True))
+        tmp.write_text(
+            json.dumps(
+                {"peer": self.peer, "versions": self._versions, "collections": self._collections}, sort_keys=True
+            )
+        )
         os.replace(tmp, self.path)
         self._dirty = False
