@@ -30,9 +30,6 @@ from .statcache import StatCache
 log = logging.getLogger(__name__)
 
 URL_BATCH = 5_000  # presigned GET URLs asked for per call
-RANGED_MIN = 64 << 20  # blobs this large come in ranges, several at once
-RANGE = 8 << 20
-RANGES_IN_FLIGHT = 4  # memory: one more range than this, per large blob
 
 Chunks = tuple[int, Iterator[bytes]]  # an answer's status and its body as it arrives
 
@@ -133,7 +130,7 @@ class Downloader:
             except IntegrityError:
                 log.info("download cache: blob %s no longer matches its digest; fetching it again", e.digest)
                 self.cache.evict(e.digest)
-        self.download_blob(e.digest, version, dest, task, e.size)
+        self.download_blob(e.digest, version, dest, task)
         self.cache.adopt(Path(dest), e.digest)
         return True
 
@@ -145,16 +142,11 @@ class Downloader:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def download_blob(
-        self, digest: str, version: VersionInfo, dest: str | Path, task: Task = NULL_TASK, size: int | None = None
-    ) -> None:
-        """Write the blob's verified bytes to ``dest`` (presigned URL when one was handed out;
-        a blob of RANGED_MIN bytes or more in ranges on several connections)."""
+    def download_blob(self, digest: str, version: VersionInfo, dest: str | Path, task: Task = NULL_TASK) -> None:
+        """Write the blob's verified bytes to ``dest`` (presigned URL when one was handed out)."""
         presigned = self._urls.pop(digest, None)
         if presigned is not None:
             try:
-                if size is not None and size >= RANGED_MIN:
-                    return self._ranged_to(digest, presigned, size, dest, task)
                 return self._stream_to(digest, self.get_direct(presigned), dest, task)
             except Refused:  # expired or revoked: ask the server again
                 log.info("presigned URL for blob %s refused (expired?); fetching it through the server", digest)
@@ -167,69 +159,6 @@ class Downloader:
                 f"the object store refused to send blob {digest} from a fresh URL; "
                 "check the server's object-store credentials and clock"
             ) from None
-
-    def _ranged_to(self, digest: str, url: str, size: int, dest: str | Path, task: Task = NULL_TASK) -> None:
-        """Fetch ``size`` bytes in RANGE-sized ranged GETs, RANGES_IN_FLIGHT at a time, and
-        write and hash them in order on this thread (memory: that many ranges, whatever the
-        size); then check the whole digest. One stream of a 2 GiB blob from a local
-        SeaweedFS ran at 70-99% of boto3's ``download_file`` (which fetches ranges on 10
-        threads; bench/RESULTS.md)."""
-        from collections import deque
-        from concurrent.futures import ThreadPoolExecutor
-
-        def fetch(lo: int) -> bytes:
-            hi = min(size, lo + RANGE) - 1
-            try:
-                with self.presigned.get(url, {"Range": f"bytes={lo}-{hi}"}) as r:
-                    if r.status == 404:
-                        raise BlobNotFoundError(digest, "in the server's object store")
-                    if r.status == 416:  # the object ends before the range: not the blob's bytes
-                        raise IntegrityError(
-                            f"blob {digest} arrived corrupt (shorter than its {size} bytes)", digest=digest
-                        )
-                    if r.status != 206:
-                        raise StoreError(f"downloading blob {digest} failed with HTTP {r.status} for a range")
-                    total = (r.headers.get("content-range") or "").rpartition("/")[2]
-                    if total != str(size):  # its object is another size: not the blob's bytes
-                        raise IntegrityError(
-                            f"blob {digest} arrived corrupt (its stored object holds {total or '?'} bytes, not {size})",
-                            digest=digest,
-                        )
-                    data = r.read()
-            except HTTPError as e:
-                raise StoreError(
-                    f"downloading blob {digest} was cut off ({type(e).__name__}: {e}); try again"
-                ) from None
-            if len(data) != hi - lo + 1:  # the object ends early (a cut-off read raises above)
-                raise IntegrityError(f"blob {digest} arrived corrupt (shorter than its {size} bytes)", digest=digest)
-            return data
-
-        h = hasher()
-        written = 0
-        starts = iter(range(0, size, RANGE))
-        with ThreadPoolExecutor(RANGES_IN_FLIGHT) as pool, open(dest, "wb") as out:
-            ahead: deque = deque()
-            try:
-                for lo in starts:
-                    ahead.append(pool.submit(fetch, lo))
-                    if len(ahead) > RANGES_IN_FLIGHT:
-                        written += self._take_range(ahead.popleft().result(), h, out, task)
-                while ahead:
-                    written += self._take_range(ahead.popleft().result(), h, out, task)
-            except BaseException:
-                for f in ahead:
-                    f.cancel()
-                task.advance(nbytes=-written)
-                raise
-        if digest_of(h) != digest:
-            raise IntegrityError(f"blob {digest} arrived corrupt (hash mismatch); try again", digest=digest)
-
-    @staticmethod
-    def _take_range(data: bytes, h, out, task: Task) -> int:  # noqa: ANN001
-        h.update(data)
-        out.write(data)
-        task.advance(nbytes=len(data))
-        return len(data)
 
     @contextlib.contextmanager
     def get_direct(self, url: str) -> Iterator[Chunks]:

@@ -201,9 +201,9 @@ class Presigned:
         return retry.POLICY.call(attempt, "direct upload")
 
     @contextlib.contextmanager
-    def get(self, url: str, headers: dict[str, str] | None = None) -> Iterator[BaseHTTPResponse]:
+    def get(self, url: str) -> Iterator[BaseHTTPResponse]:
         """A GET read as it arrives; a 400 or 403 (expired or revoked) raises ``Refused``."""
-        r = self.pool.request("GET", url, headers=headers, retries=False, timeout=STORE_TIMEOUT, preload_content=False)
+        r = self.pool.request("GET", url, retries=False, timeout=STORE_TIMEOUT, preload_content=False)
         try:
             if r.status in (400, 403):
                 raise Refused(url)
