@@ -6,7 +6,8 @@
 Each cairn step's peak RSS (the child's own, from ``wait4``) is reported too. ``--in-place``
 (for 10 GiB on a shared disk) holds one copy of the file instead of three: the source is
 moved aside while the download is made and replaced by it (after a ``cmp``), and the 1 MiB
-edit is made to it in place, re-logged under the same path, and undone.
+edit is made to it in place, re-logged under the same path (read once untimed first, as
+the source is before the first log), and undone.
 
 Every timed step is a whole process (start-up and imports included) started after an untimed
 `sync`; a step's own flush is counted: `cp` is followed by a timed `sync`, cairn's log is
@@ -162,6 +163,8 @@ def measure(args, src, runs, variants, add) -> None:  # noqa: ANN001
                 moved.unlink()
                 (get / src.name).rename(src)
                 edited, saved = src, edit(src)
+                # warm, as for the first log (the download and cmp above pushed it out of the page cache)
+                subprocess.run(["cat", str(src)], stdout=subprocess.DEVNULL, check=True)
             else:
                 edited = runs / f"{label}{r}-edited.bin"
                 shutil.copyfile(src, edited)
