@@ -258,8 +258,8 @@ def test_every_page_kind_fits_390px(browser, ui_server, tmp_path, path) -> None:
         page.on("pageerror", lambda e: errors.append(str(e)))
         if path.startswith("run"):
             page.goto(ui_server.url + "/local/demo/images/v1")
-            run = page.locator("main a[href^='/runs/']").first.get_attribute("href")
-            path = run + path[3:]
+            run, _, query = page.locator("main a[href^='/runs/']").first.get_attribute("href").partition("?")
+            path = run + path[3:] + ("?" + query if query else "")  # /runs/ID[/lineage]?entity=…&project=…
         response = page.goto(ui_server.url + path)
         assert response.status == (404 if "nothing-here" in path else 200), path
         if "/v1" in path and "lineage" not in path and "path=" not in path:
