@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -99,7 +99,7 @@ class CountingTask:
     """A task that keeps its ``Tally`` (thread-safe) and calls ``on_close`` once when closed.
     Renderers build on it; tests read what the code reported."""
 
-    def __init__(self, label: str, on_close=None) -> None:  # noqa: ANN001
+    def __init__(self, label: str, on_close: Callable[[Tally], None] | None = None) -> None:
         self.tally = Tally(label)
         self._lock = threading.Lock()
         self._on_close = on_close

@@ -903,7 +903,7 @@ class _Chained(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # noqa: ANN001
+    def readinto(self, b: Any) -> int:  # any writable buffer, as RawIOBase.readinto takes
         while True:
             if self._cur is None:
                 nxt = next(self._chunks, None)

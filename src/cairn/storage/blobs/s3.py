@@ -190,7 +190,7 @@ class S3BlobStore:
                     return None
                 raise
 
-    def _object_digest(self, client, key: str) -> tuple[str, dict] | None:  # noqa: ANN001
+    def _object_digest(self, client: Any, key: str) -> tuple[str, dict] | None:  # client: boto3's, untyped
         """The BLAKE3 digest of the object under ``key`` (one full read) with its GET answer
         (its body consumed), or None when there is no such object."""
         from botocore.exceptions import ClientError

@@ -13,7 +13,11 @@ from collections import namedtuple
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, CursorResult
+    from sqlalchemy.sql.elements import TextClause
 
 _IN_BATCH = 500  # keys per IN (...) list: far below both databases' parameter limits
 
@@ -58,7 +62,7 @@ class SqliteTx:
         make = _row_type(tuple(d[0] for d in cur.description))._make
         return [make(r) for r in cur.fetchall()]
 
-    def first(self, sql: str, params: dict | None = None):  # noqa: ANN201
+    def first(self, sql: str, params: dict | None = None) -> Any:  # a row, or None
         cur = self._conn.execute(sql, params or {})
         row = cur.fetchone()
         return None if row is None else _row_type(tuple(d[0] for d in cur.description))._make(row)
@@ -79,14 +83,14 @@ class PostgresTx:
 
     dialect = "postgresql"
 
-    def __init__(self, conn) -> None:  # noqa: ANN001
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     @staticmethod
     def now() -> datetime:
         return datetime.now(UTC)
 
-    def _run(self, sql: str, params):  # noqa: ANN001, ANN202
+    def _run(self, sql: str, params: dict | list[dict] | None) -> CursorResult[Any]:
         return self._conn.execute(pg_text(sql), params or {})
 
     def execute(self, sql: str, params: dict | None = None) -> int:
@@ -97,16 +101,16 @@ class PostgresTx:
             self._run(sql, rows)
 
     def rows(self, sql: str, params: dict | None = None) -> list:
-        return self._run(sql, params).all()
+        return list(self._run(sql, params).all())  # a list already: typed as a Sequence
 
-    def first(self, sql: str, params: dict | None = None):  # noqa: ANN201
+    def first(self, sql: str, params: dict | None = None) -> Any:  # a row, or None
         return self._run(sql, params).first()
 
     def scalar(self, sql: str, params: dict | None = None) -> Any:
         return self._run(sql, params).scalar()
 
     def scalars(self, sql: str, params: dict | None = None) -> list:
-        return self._run(sql, params).scalars().all()
+        return list(self._run(sql, params).scalars().all())
 
     def tuples(self, sql: str, params: dict | None = None) -> list[tuple]:
         return [tuple(r) for r in self._run(sql, params)]
@@ -116,7 +120,7 @@ Tx = SqliteTx | PostgresTx
 
 
 @lru_cache(maxsize=512)
-def pg_text(sql: str):  # noqa: ANN202
+def pg_text(sql: str) -> TextClause:
     from sqlalchemy import text
 
     return text(sql)
