@@ -396,9 +396,11 @@ def test_a_flat_folder_of_any_size_lists_folders_first_reading_its_leaves_once()
     chunks: dict[str, bytes] = {}
     root = build(sorted(Entry(p, "blake3:00", 1) for p in paths), chunks.__setitem__)
     loads: list[str] = []
+    calls: list[int] = []
 
     def load(keys: list[str]) -> dict[str, bytes]:
         loads.extend(keys)
+        calls.append(len(keys))
         return {k: chunks[k] for k in keys}
 
     cache = browse.ManifestCache(max_leaves=64)  # far fewer than the folder's leaves: memory stays bounded
@@ -406,11 +408,13 @@ def test_a_flat_folder_of_any_size_lists_folders_first_reading_its_leaves_once()
     leaves = len(tree.leaves)
     assert leaves > 200
     loads.clear()
+    calls.clear()
     first = tree.listing("data/", None, 50)
     assert first.folders_first and [r.name for r in first.rows[:3]] == ["f012345x/", "f030000z/", "f059999q/"]
     assert [r.path for r in first.rows[3:6]] == ["data/f000000.bin", "data/f000001.bin", "data/f000002.bin"]
     assert (first.files, first.rows[1].files) == (60_003, 1)
     assert len(loads) <= leaves + 10  # one pass over the folder's leaves (plus the folder rows' stats)
+    assert len(calls) <= leaves // browse.PREFETCH + 12  # loaded 64 leaves a call (one query each), not one by one
     assert len(cache._leaves) <= 64
     for _ in range(3):  # the next pages: a handful of leaves each, never the whole folder again
         loads.clear()

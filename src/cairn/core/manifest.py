@@ -327,6 +327,11 @@ class Manifest:
     def leaf_entries(self, key: str) -> list[Entry]:
         return [Entry.from_row(r) for r in self._get(key)["leaf"]]
 
+    def leaf_entries_many(self, keys: list[str]) -> dict[str, list[Entry]]:
+        """The entries of several leaves, loaded in one call to the chunk loader."""
+        loaded = self._load(keys)
+        return {k: [Entry.from_row(r) for r in _decode(k, _need(loaded, k))["leaf"]] for k in keys}
+
     def __iter__(self) -> Iterator[Entry]:
         leaves = self.leaves()
         for i in range(0, len(leaves), 64):

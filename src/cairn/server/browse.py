@@ -25,6 +25,7 @@ from ..core.manifest import Child, Entry, Manifest, diff
 
 PAGE_SIZE = 200
 FOLDER_NAMES_MAX = 200_000  # sub-folders of one folder kept to list them first; more: path order
+PREFETCH = 64  # leaves loaded per call while a folder's own files are scanned for its sub-folders
 FOLDER_NAMES_CACHED = 1_000_000  # sub-folder names kept in all (~100 MB at worst), least recently used dropped
 _AFTER_SLASH = chr(ord("/") + 1)  # "a0" sorts right after every "a/…" path
 
@@ -71,6 +72,23 @@ class ManifestCache:
                 _, dropped = self._folders.popitem(last=False)
                 self._folder_names -= len(dropped or ())
         return names
+
+    def holds(self, key: str) -> bool:
+        with self._lock:
+            return key in self._leaves
+
+    def prefetch(self, m: Manifest, keys: list[str]) -> None:
+        """Load those of the leaves ``keys`` not held yet in one call (at most the cache's cap)."""
+        with self._lock:
+            missing = [k for k in dict.fromkeys(keys) if k not in self._leaves][: self._max_leaves]
+        if not missing:
+            return
+        loaded = m.leaf_entries_many(missing)
+        with self._lock:
+            for k in missing:
+                self._leaves[k] = loaded[k]
+            while len(self._leaves) > self._max_leaves:
+                self._leaves.popitem(last=False)
 
     def _get(self, store: OrderedDict, cap: int, key: str, make: Callable):  # noqa: ANN202
         with self._lock:
@@ -152,9 +170,11 @@ class Tree:
         j = bisect_left([e.path for e in entries], prefix)
         return j < len(entries) and entries[j].path.startswith(prefix)
 
-    def _children(self, path: str, pos: str) -> Iterator[str | Entry]:
+    def _children(self, path: str, pos: str, ahead: int = 0) -> Iterator[str | Entry]:
         """The children of folder ``path`` from ``pos`` on, in path order: a sub-folder as its
-        name ("sub/", skipped past in one bisect), a file as its entry."""
+        name ("sub/", skipped past in one bisect), a file as its entry. ``ahead``: when the
+        walk steps from a leaf to the next (a run of the folder's own files), load that many
+        leaves in one call (one query, not one each: the folder-names scan of a flat folder)."""
         hi = prefix_end(path)
         i = bisect_left(self.lasts, pos)
         while i < len(self.leaves):
@@ -183,6 +203,8 @@ class Tree:
                 i += 1
                 if i < len(self.leaves):
                     pos = max(pos, self.lasts[i - 1] + "\0")
+                    if ahead and not self.cache.holds(self.leaves[i].key):  # the next batch
+                        self.cache.prefetch(self.m, [c.key for c in self.leaves[i : i + ahead]])
 
     def folder_names(self, path: str) -> list[str] | None:
         """The names ("sub/") of the sub-folders of folder ``path``, in order, found once per
@@ -191,7 +213,7 @@ class Tree:
 
         def find() -> list[str] | None:
             names: list[str] = []
-            for x in self._children(path, path):
+            for x in self._children(path, path, ahead=PREFETCH):
                 if isinstance(x, str):
                     names.append(x)
                     if len(names) > FOLDER_NAMES_MAX:
