@@ -740,3 +740,23 @@ def test_cairn_sync_from_a_server_brings_a_collections_settings_and_changes_noth
     assert _settings_of(fresh, "local", "p", "data") == ("my copy's own", {"srv", "new"}, Retention(None, 3600))
     again = sync_from()
     assert (again["collections_updated"], again["versions_updated"], again["versions_sent"]) == ([], [], [])
+
+
+def test_a_sync_base_without_collections_reads_and_keeps_its_versions(tmp_path):
+    """A base written before collections were synced (no "collections" key) still gives its
+    versions; its collections count as never synced (first-sync rule), and the next save
+    writes both."""
+    from cairn.client.sync_base import SyncBase
+
+    base = SyncBase.for_peer(tmp_path, "to http://x into vision")
+    base.path.parent.mkdir(parents=True)
+    was = {"description": None, "metadata": {}, "ttl_seconds": None, "aliases": ["best"], "tags": []}
+    base.path.write_text(json.dumps({"peer": "p", "versions": {"3": {"dst": 9, "in": "local/p/d", "was": was}}}))
+    old = SyncBase.for_peer(tmp_path, "to http://x into vision")
+    assert old.get(3, 9) == was and old.collection("local/p/d", "vision/p/d") is None
+    old.put_collection("local/p/d", "vision/p/d", {"description": "x", "tags": ["t"], "retention": None})
+    old.save()
+    again = SyncBase.for_peer(tmp_path, "to http://x into vision")
+    assert again.get(3, 9) == was
+    assert again.collection("local/p/d", "vision/p/d") == {"description": "x", "tags": ["t"], "retention": None}
+    assert again.collection("local/p/d", "vision/p/other") is None  # synced elsewhere: no base here
