@@ -258,6 +258,8 @@ def test_the_registry_shows_no_trace_of_an_unreadable_source(world: World) -> No
     w = world
     base = "/api/v1/projects/reg/models/artifacts/best"
     assert _ok(w.call("mallory", "GET", f"{base}/versions")) == {"versions": []}
+    # nor the alias moves of links she cannot read: their ids, number and times
+    assert _ok(w.call("mallory", "GET", f"{base}/alias-history")) == {"history": []}
     for path in (
         f"{base}/alias-history",
         "/api/v1/projects/reg/models/artifacts",
@@ -273,6 +275,7 @@ def test_the_registry_shows_no_trace_of_an_unreadable_source(world: World) -> No
     assert [v["id"] for v in _ok(w.call("alice", "GET", f"{base}/versions"))["versions"]] == [w.victim.link]
     history = _ok(w.call("alice", "GET", f"{base}/alias-history"))["history"]
     assert {row["run_id"] for row in history} == {w.source_run}
+    assert w.victim.link in {row["new_version_id"] for row in history}
     assert w.call("alice", "GET", "/reg/models/best/prod").status_code == 200
 
 

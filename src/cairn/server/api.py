@@ -478,9 +478,7 @@ def versions(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, w
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/alias-history")
 def alias_history(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who) -> dict:
-    rows = c.engine.alias_history(entity, project, name)
-    runs = authz.readable_runs(c, who, [r.get("run_id") for r in rows])  # a link's run may be another entity's
-    rows = [{**r, "run_id": r["run_id"] if r["run_id"] in runs else None} if "run_id" in r else r for r in rows]
+    rows = authz.readable_alias_history(c, who, entity, project, name)
     return {"history": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]}
 
 

@@ -189,6 +189,27 @@ def readable_runs(c: "ServerContext", who: auth.Principal, run_ids: list[str | N
     return out
 
 
+def readable_alias_history(c: "ServerContext", who: auth.Principal, entity: str, project: str, name: str) -> list[dict]:
+    """The alias history of a collection as ``who`` may see it. In a collection of links a
+    row's versions are links, read through their sources: a side ``who`` may not read (or a
+    link since removed, whose source is no longer known) is shown as no version, and a row
+    with no side left is not shown at all, so that neither the links, their number nor the
+    times their aliases moved are told. The run a row names is shown under ``readable_runs``."""
+    rows = c.engine.alias_history(entity, project, name)
+    kind = next((col.kind for col in c.engine.list_collections(entity, project) if col.name == name), "logged")
+    if kind == "links":
+        shown = {v.id for v in readable_versions(c, who, c.engine.list_versions(entity, project, name))}
+        out = []
+        for row in rows:
+            sides = {k: row[k] if row[k] in shown else None for k in ("old_version_id", "new_version_id")}
+            if not any(sides.values()):
+                continue
+            out.append({**row, **sides})
+        rows = out
+    runs = readable_runs(c, who, [r.get("run_id") for r in rows])  # a link's run may be another entity's
+    return [{**r, "run_id": r["run_id"] if r["run_id"] in runs else None} if "run_id" in r else r for r in rows]
+
+
 def run(
     c: "ServerContext",
     who: auth.Principal,

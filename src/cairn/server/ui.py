@@ -347,13 +347,12 @@ def artifact_page(entity: str, project: str, name: str, request: Request) -> HTM
         raise ArtifactNotFoundError(f"{entity}/{project}/{name}", "it has no committed versions")
     by_id = {v.id: v.version for v in versions}
     history = []
-    rows = c.engine.alias_history(entity, project, name)[-HISTORY_ROWS:]
-    runs = authz.readable_runs(c, who, [row.get("run_id") for row in rows])  # a link's run may be another entity's
+    rows = authz.readable_alias_history(c, who, entity, project, name)[-HISTORY_ROWS:]
     for row in reversed(rows):
         history.append(
             {
                 "alias": row["alias"],
-                "run_id": row.get("run_id") if row.get("run_id") in runs else None,
+                "run_id": row.get("run_id"),
                 "at": row["at"],
                 "old": by_id.get(row["old_version_id"], f"#{row['old_version_id']}") if row["old_version_id"] else None,
                 "new": by_id.get(row["new_version_id"], f"#{row['new_version_id']}") if row["new_version_id"] else None,
