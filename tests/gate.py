@@ -6,6 +6,12 @@ request that ``matches(method, path)``: that one is forwarded too (the server do
 its answer is withheld, and so is every request after it. ``held`` is set at that moment:
 the server has done exactly that request and the client waits for an answer that never
 comes. Closing the gate answers what it holds with a 503.
+
+``Gate(upstream, matches, nth, before=fn)`` interleaves instead: when the ``nth`` matching
+request arrives, ``fn()`` runs (in a thread; it may call the server directly) before that
+request is forwarded (``interleaved`` is set then), and everything goes through. The client has done all it did
+before that request and nothing after it: another user's change made by ``fn`` lands
+exactly between the two.
 """
 
 from __future__ import annotations
@@ -26,10 +32,13 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host
 
 
 class Gate:
-    def __init__(self, upstream: str, matches: Callable[[str, str], bool], nth: int) -> None:
-        self.upstream, self.matches, self.nth = upstream.rstrip("/"), matches, nth
+    def __init__(
+        self, upstream: str, matches: Callable[[str, str], bool], nth: int, before: Callable[[], None] | None = None
+    ) -> None:
+        self.upstream, self.matches, self.nth, self.before = upstream.rstrip("/"), matches, nth, before
         self.seen = 0  # matching requests so far
         self.held = threading.Event()
+        self.interleaved = threading.Event()  # ``before`` ran (the ``before`` mode)
         self._release: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         port = free_ports(1)[0]
@@ -49,6 +58,9 @@ class Gate:
         path = request.url.path
         if self.matches(request.method, path):
             self.seen += 1
+            if self.before is not None and self.seen == self.nth:
+                await asyncio.to_thread(self.before)
+                self.interleaved.set()  # observable: the change was made between the two
         async with httpx.AsyncClient(timeout=120) as client:
             answer = await client.request(
                 request.method,
@@ -58,7 +70,12 @@ class Gate:
                 headers=[(k, v) for k, v in request.headers.items() if k.lower() not in _HOP],
             )
             raw = answer.content if answer.headers.get("content-encoding") is None else answer.read()
-        if self.seen == self.nth and not self.held.is_set() and self.matches(request.method, path):
+        if (
+            self.before is None
+            and self.seen == self.nth
+            and not self.held.is_set()
+            and self.matches(request.method, path)
+        ):
             self.held.set()  # the server did it; the client never hears so
             await self._release.wait()
             return Response(b"the gate is closed", status_code=503)

@@ -760,3 +760,166 @@ def test_a_sync_base_without_collections_reads_and_keeps_its_versions(tmp_path):
     assert again.get(3, 9) == was
     assert again.collection("local/p/d", "vision/p/d") == {"description": "x", "tags": ["t"], "retention": None}
     assert again.collection("local/p/d", "vision/p/other") is None  # synced elsewhere: no base here
+
+
+def _base_at(tmp_path, url: str):  # noqa: ANN001, ANN202
+    from cairn.client.sync_base import SyncBase
+
+    return SyncBase.for_peer(tmp_path / "base", f"to {url} into vision")
+
+
+def test_delete_spares_a_teammates_version_the_sync_mapped_by_digest(server, tmp_path):
+    """A teammate logs content X on the server; the laptop logs the same X, and the sync maps
+    the laptop's version to the teammate's (it makes nothing). The laptop then deletes its
+    own version: `sync --delete` must not delete the teammate's; it reports it as kept, with
+    why. A version the sync did make is still deleted by the same run."""
+    url, keys = server
+    local, dst = get_client(), remote(url, keys["alice"])
+    with cairn.init(project="p"):
+        _log("p", "data", "X, logged by both")
+        _log("p", "data", "only the laptop's")
+    s0, s1 = _one(local, "local", "p", "data", 0), _one(local, "local", "p", "data", 1)
+    # the teammate's own version of X: the same file, committed on the server first
+    from cairn.core.versions import CommitRequest
+
+    dst.ingest_bytes(b"X, logged by both")
+    entries = list(local.manifest(s0.manifest_key))
+    theirs = dst.commit(CommitRequest(entity="vision", project="p", name="data", type="dataset", entries=entries))
+    assert theirs.digest == s0.digest
+
+    first = sync(local, dst, base=_base_at(tmp_path, url))
+    assert first.versions_present == 1 and len(first.versions_sent) == 1
+    mine = _one(dst, "vision", "p", "data", 1)
+    assert mine.digest == s1.digest
+
+    local.delete_version(s0.id)
+    local.delete_version(s1.id)
+    report = sync(local, dst, base=_base_at(tmp_path, url), delete=True)
+    assert report.versions_deleted == [f"{s1.qualified_name} -> vision/p/data:v1"]
+    assert len(report.deletions_kept) == 1 and "not made by this sync" in report.deletions_kept[0]
+    assert dst.get_version(theirs.id).state == "COMMITTED"  # the teammate's stays
+    assert dst.get_version(mine.id).state == "DELETED"
+    again = sync(local, dst, base=_base_at(tmp_path, url), delete=True)
+    assert not again.versions_deleted and dst.get_version(theirs.id).state == "COMMITTED"
+
+
+def test_delete_trusts_no_id_from_a_tampered_base_file(server, tmp_path):
+    """The base file is untrusted input: an entry edited to point at another project's
+    version (its id, and a forged record of what the sync made) deletes nothing there, nor
+    do malformed entries stop the sync."""
+    from cairn.core.manifest import Entry
+    from cairn.core.versions import CommitRequest
+
+    url, keys = server
+    local, dst = get_client(), remote(url, keys["alice"])
+    digest, size = dst.ingest_bytes(b"the secret model")
+    secret = dst.commit(
+        CommitRequest(entity="vision", project="secret", name="model", type="model", entries=[Entry("m", digest, size)])
+    )
+    with cairn.init(project="p"):
+        _log("p", "data", "mine")
+    s0 = _one(local, "local", "p", "data", 0)
+    assert len(sync(local, dst, base=_base_at(tmp_path, url)).versions_sent) == 1
+    mine = _one(dst, "vision", "p", "data", 0)
+
+    path = _base_at(tmp_path, url).path
+    kept = json.loads(path.read_text())
+    entry = kept["versions"][str(s0.id)]
+    assert entry["dst"] == mine.id and entry["made"]["digest"] == s0.digest
+    entry["dst"] = secret.id
+    entry["made"] = {"entity": "vision", "project": "secret", "name": "model", "index": 0, "digest": secret.digest}
+    kept["versions"]["not-an-id"] = {"dst": "1 OR 1=1"}
+    kept["versions"]["999999"] = {"dst": True, "in": "local/p/data", "was": {}}
+    path.write_text(json.dumps(kept))
+
+    local.delete_version(s0.id)
+    report = sync(local, dst, base=_base_at(tmp_path, url), delete=True)
+    assert not report.versions_deleted and not report.skipped
+    assert "stale or was edited" in report.deletions_kept[0]
+    assert dst.get_version(secret.id).state == "COMMITTED"
+    assert dst.get_version(mine.id).state == "COMMITTED"  # the base no longer says it is ours
+    again = sync(local, dst, base=_base_at(tmp_path, url), delete=True)
+    assert not again.versions_deleted and not again.deletions_kept
+    assert dst.get_version(secret.id).state == "COMMITTED"
+
+
+def test_delete_with_a_stale_base_deletes_nothing_on_a_new_server_at_the_same_url(server, tmp_path):
+    """A base kept for a server that was replaced (a new server, a restored database, at the
+    same URL): the recorded destination id now names another version of the same
+    collection, with other content. `sync --delete` deletes nothing there."""
+    from cairn.core.manifest import Entry
+    from cairn.core.versions import CommitRequest
+
+    url, keys = server
+    local = get_client()
+    with cairn.init(project="p"):
+        _log("p", "data", "mine")
+    s0 = _one(local, "local", "p", "data", 0)
+    base = _base_at(tmp_path, url)  # kept under the first server's URL; used against the new one
+    assert len(sync(local, remote(url, keys["alice"]), base=base).versions_sent) == 1
+    target = _base_at(tmp_path, url).synced_to(s0.id)
+    assert target is not None
+
+    home = tmp_path / "new-home"
+    meta = MetaStore.sqlite(home / "meta.sqlite")
+    key = auth.create_user(meta, "alice")
+    auth.add_member(meta, "vision", "alice", "write")
+    meta.dispose()
+    with cairn_server(tmp_path / "srv2", {"CAIRN_DIR": str(home)}, "--no-ui") as url2:
+        new = remote(url2, key)
+        made = []
+        while not any(v.id == target for v in made):  # someone's versions, until one has the old id
+            digest, size = new.ingest_bytes(f"their data {len(made)}".encode())
+            made.append(
+                new.commit(
+                    CommitRequest(
+                        entity="vision", project="p", name="data", type="dataset", entries=[Entry("t", digest, size)]
+                    )
+                )
+            )
+            assert len(made) < 50
+        theirs = next(v for v in made if v.id == target)
+        assert theirs.digest != s0.digest
+
+        local.delete_version(s0.id)
+        report = sync(local, new, base=_base_at(tmp_path, url), delete=True)
+        assert not report.versions_deleted and not report.skipped
+        assert "stale or was edited" in report.deletions_kept[0]
+        assert all(new.get_version(v.id).state == "COMMITTED" for v in made)
+
+
+def test_an_alias_added_on_the_server_while_a_sync_updates_the_version_survives(server, tmp_path):
+    """The sync reads the server's version, then updates its aliases; a teammate adds an
+    alias to it in between (tests/gate.py runs their change when the sync's update reaches
+    the proxy, before it is forwarded). The sync sends only what it changes (alias deltas),
+    so the teammate's alias survives next to the one the sync brought."""
+    from gate import Gate
+
+    url, keys = server
+    local, dst = get_client(), remote(url, keys["alice"])
+    with cairn.init(project="p"):
+        _log("p", "data", "d0")
+        _log("p", "data", "d1")
+    s0 = _one(local, "local", "p", "data", 0)
+    local.update_version(s0.id, aliases=["old"])
+    assert len(sync(local, dst, base=_base_at(tmp_path, url)).versions_sent) == 2
+    d0 = _one(dst, "vision", "p", "data", 0)
+    local.update_version(s0.id, aliases=["best"])  # the source adds one and takes one off
+
+    def teammate() -> None:
+        remote(url, keys["alice"]).update_version(d0.id, add_aliases=["teammates"])
+
+    patch = f"/versions/{d0.id}"
+    with Gate(url, lambda method, path: method == "PATCH" and path.endswith(patch), nth=1, before=teammate) as gate:
+        report = sync(local, remote(gate.url, keys["alice"]), base=_base_at(tmp_path, url))
+        assert gate.interleaved.is_set()
+    assert report.versions_updated == [f"{s0.qualified_name} -> vision/p/data:v0 (aliases)"]
+    assert set(dst.get_version(d0.id).aliases) == {"best", "teammates"}
+    assert not sync(local, dst, base=_base_at(tmp_path, url)).changed
+    # add_aliases moves an alias from the version holding it; a bad one is a clear 4xx
+    d1 = _one(dst, "vision", "p", "data", 1)
+    assert set(dst.update_version(d1.id, add_aliases=["teammates"]).aliases) == {"teammates", "latest"}
+    assert set(dst.get_version(d0.id).aliases) == {"best"}
+    with pytest.raises(CairnError) as err:
+        dst.update_version(d1.id, add_aliases=["no spaces or / here"])
+    assert "alias" in str(err.value)

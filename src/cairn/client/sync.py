@@ -32,15 +32,20 @@ metadata or ttl the source changed is set on the destination; an alias the sourc
 a version moves there on the destination, one it took off (or moved away) is taken off the
 destination's version if that version still holds it; tags likewise. A version never
 synced to this peer before (found there by digest) gets the source's aliases and tags it
-lacks, and nothing is taken off. Links get their aliases the same way. A collection's
+lacks, and nothing is taken off. Links get their aliases the same way. Aliases go as deltas
+(``add_aliases``/``remove_aliases``), never as a whole list: an alias someone adds on the
+destination while the sync runs survives it. A collection's
 description, tags and retention policy too: on a first sync the destination gets the
 source's description and policy where it has none and the tags it lacks; later, what the
 source changed since the base.
 
 Deleted versions: a version deleted on the source after it was synced stays on the
 destination (reported as kept) unless ``delete`` (``--delete``) is given; then it is
-deleted there too, refused and reported while the destination's version carries an alias
-other than ``latest``. A deleted version never synced is not copied; nor are open drafts of
+deleted there too if this sync made it there (committed or linked it: the base records the
+made version's collection, number and digest) and the destination's version with that id
+is still that one; refused and reported while it carries an alias other than ``latest``.
+A version that was there already (mapped by digest: maybe a teammate's), or whose id now
+names something else (a stale or edited base), is kept and reported with why. A deleted version never synced is not copied; nor are open drafts of
 distributed artifacts (a finished one goes as the version it made).
 
 Running it twice sends nothing (every version is mapped, every run equal); an interrupted
@@ -65,7 +70,7 @@ from ..core.names import run_path
 from ..core.sizes import human_size
 from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from .base import Client
-from .sync_base import SyncBase, collection_snapshot, snapshot
+from .sync_base import SyncBase, collection_snapshot, made_record, snapshot
 
 if TYPE_CHECKING:
     from ..engine.retention import Retention
@@ -303,9 +308,9 @@ class _Sync:
                 if got is not None:
                     self.mapped[v.id] = got.id
                     by_digest[v.digest] = got
-                    self.base.put(v.id, got.id, v)
+                    self.base.put(v.id, got.id, v, made=got)  # --delete may delete what this sync made
             self.versions_task.advance(files=1)
-        self._deleted(f"{entity}/{project}/{c.name}", {v.id for v in versions})
+        self._deleted(f"{entity}/{project}/{c.name}", f"{self.entity}/{project}/{c.name}", {v.id for v in versions})
         if not self.dry:
             self.base.save()  # a sync killed later keeps the base of what it did so far
 
@@ -326,10 +331,13 @@ class _Sync:
             fields, add_tags, drop_tags = {}, set(), set()
 
         def changes_to(there: dict) -> dict:
+            # Aliases go as deltas, never as the whole list: one someone adds on the
+            # destination between this read and the update must survive it.
             out: dict = {k: val for k, val in fields.items() if there[k] != val}
-            aliases = (set(there["aliases"]) - drop_aliases) | add_aliases
-            if aliases != set(there["aliases"]):
-                out["aliases"] = sorted(aliases)
+            if add_aliases - set(there["aliases"]):
+                out["add_aliases"] = sorted(add_aliases - set(there["aliases"]))
+            if drop_aliases & set(there["aliases"]):
+                out["remove_aliases"] = sorted(drop_aliases & set(there["aliases"]))
             tags = (set(there["tags"]) - drop_tags) | add_tags
             if tags != set(there["tags"]):
                 out["tags"] = sorted(tags)
@@ -342,18 +350,25 @@ class _Sync:
             fresh = self.dst.get_version(have.id)
             changes = changes_to(snapshot(fresh))
         if changes:
+            what = sorted({"aliases" if k.endswith("_aliases") else k for k in changes})
             self.report.versions_updated.append(
-                f"{v.qualified_name} -> {self.entity}/{fresh.project}/{fresh.name}:v{fresh.index} "
-                f"({', '.join(sorted(changes))})"
+                f"{v.qualified_name} -> {self.entity}/{fresh.project}/{fresh.name}:v{fresh.index} ({', '.join(what)})"
             )
             if not self.dry:
                 self.dst.update_version(have.id, **changes)
         if not self.dry:
             self.base.put(v.id, have.id, v)
 
-    def _deleted(self, collection: str, committed: set[int]) -> None:
-        """Versions of ``collection`` deleted on the source since they were synced: deleted
-        on the destination with ``delete``, else reported as kept there."""
+    def _deleted(self, collection: str, dst_collection: str, committed: set[int]) -> None:
+        """Versions of ``collection`` (the source's ``entity/project/name``) deleted on the
+        source since they were synced to ``dst_collection``: with ``delete``, deleted on the
+        destination when this sync made the version there and the destination's version
+        with the recorded id is still that one (same collection, number and digest);
+        reported as kept otherwise, with why.
+
+        Every id here comes from the base file, which is untrusted input (a hand edit, a
+        base older than a restored or replaced server): nothing is acted on until what it
+        names has been checked on both sides."""
         for src_id in self.base.synced_in(collection):
             target = self.base.synced_to(src_id)
             if src_id in committed or target is None or target in self.mapped.values():  # its content lives on
@@ -362,23 +377,48 @@ class _Sync:
                 v = self.src.get_version(src_id)
             except ArtifactNotFoundError:  # gone with its collection: what it was is not known here
                 continue
+            if f"{v.entity}/{v.project}/{v.name}" != collection:  # the base names another collection's version
+                if not self.dry:
+                    self.base.forget(src_id)
+                continue
             if v.state == COMMITTED:
                 continue
             try:
-                there = self.dst.get_version(target)
+                there: VersionInfo | None = self.dst.get_version(target)
             except ArtifactNotFoundError:
                 there = None
             if there is None or there.state != COMMITTED:
                 if not self.dry:
                     self.base.forget(v.id)
                 continue
-            name = f"{v.qualified_name} -> {self.entity}/{there.project}/{there.name}:v{there.index}"
+            if f"{there.entity}/{there.project}/{there.name}" != dst_collection or there.digest != v.digest:
+                # the id names another version now (a stale or edited base): nothing of it is ours
+                self.report.deletions_kept.append(
+                    f"{v.qualified_name} (the destination's version id {target} no longer holds what was synced; "
+                    "the sync base is stale or was edited: nothing deleted)"
+                )
+                if not self.dry:
+                    self.base.forget(v.id)
+                continue
+            name = f"{v.qualified_name} -> {dst_collection}:v{there.index}"
             if not self.delete:
                 self.report.deletions_kept.append(name)
                 continue
+            made = self.base.made(v.id)
+            if made is None:
+                self.report.deletions_kept.append(
+                    f"{name} (not made by this sync: it was on the destination already, found by digest "
+                    "or linked, so it may be someone else's; delete it there by hand if it is yours)"
+                )
+                continue
+            if made != made_record(there) or made["digest"] != v.digest:
+                self.report.deletions_kept.append(
+                    f"{name} (the destination's version no longer matches what this sync made: nothing deleted)"
+                )
+                continue
             if not self.dry:
                 try:
-                    self.dst.delete_version(target)
+                    self.dst.delete_version(there.id)
                 except UsageError as e:  # an alias there: someone relies on it
                     self.report.skipped.append(f"deleting {name}: {e}")
                     continue
@@ -468,8 +508,13 @@ class _Sync:
             )
             self.mapped[v.id], present[target] = got.id, got
             self.report.links_sent.append(f"{v.qualified_name} -> {self.entity}/{project}/{c.name}:v{got.index}")
-            self._changes(v, got, held, aliases_only=True)  # records its base
-        self._deleted(f"{entity}/{project}/{c.name}", {v.id for v in listed if v.state == COMMITTED})
+            self._changes(v, got, held, aliases_only=True)
+            self.base.put(v.id, got.id, v, made=got)  # its base, and that this sync made it
+        self._deleted(
+            f"{entity}/{project}/{c.name}",
+            f"{self.entity}/{project}/{c.name}",
+            {v.id for v in listed if v.state == COMMITTED},
+        )
         if not self.dry:
             self.base.save()
 

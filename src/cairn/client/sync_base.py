@@ -9,6 +9,12 @@ One JSON file per peer and direction under the embedded store's folder
 A sync killed before it saved loses only the base of what it did since the last save: those
 versions are then treated as never synced (their aliases and tags are joined, nothing is
 taken off), and the next sync records them.
+
+Each version entry also records, when the sync created the destination's version (commit
+or link), what it made (``made``: its entity/project/name, number and digest); ``--delete``
+deletes only such versions, after checking the destination still holds exactly that. The
+file is untrusted input (hand edits, a base older than a restored or replaced server):
+malformed entries are dropped on reading, and no id from it is acted on unchecked.
 """
 
 from __future__ import annotations
@@ -45,6 +51,52 @@ def collection_snapshot(c: CollectionInfo, retention: dict | None) -> dict[str, 
     return {"description": c.description, "tags": sorted(c.tags), "retention": retention}
 
 
+def made_record(there: VersionInfo) -> dict[str, Any]:
+    """What the base keeps of a destination version a sync created: enough to tell, before
+    deleting by id, that the id still names that version (its collection, number, digest)."""
+    return {
+        "entity": there.entity,
+        "project": there.project,
+        "name": there.name,
+        "index": there.index,
+        "digest": there.digest,
+    }
+
+
+_SNAPSHOT = {"description", "metadata", "ttl_seconds", "aliases", "tags"}
+_MADE = {"entity": str, "project": str, "name": str, "index": int, "digest": str}
+
+
+def _valid_entry(k: object, e: object) -> bool:
+    """One version entry of a base file as ``put`` writes it (a file is untrusted input: a
+    hand edit or another tool's may hold anything)."""
+    if not (isinstance(k, str) and k.isascii() and k.isdigit() and isinstance(e, dict)):
+        return False
+    dst, was, made = e.get("dst"), e.get("was"), e.get("made")
+    if type(dst) is not int or dst <= 0 or not isinstance(e.get("in"), str) or not isinstance(was, dict):
+        return False
+    if set(was) != _SNAPSHOT or not all(
+        isinstance(was[f], list) and all(isinstance(x, str) for x in was[f]) for f in ("aliases", "tags")
+    ):
+        return False
+    return made is None or (
+        isinstance(made, dict) and set(made) == set(_MADE) and all(type(made[f]) is t for f, t in _MADE.items())
+    )
+
+
+def _valid_versions(got: object, path: Path) -> dict[str, dict]:
+    if not isinstance(got, dict):
+        raise TypeError("its versions are not a mapping")
+    kept = {k: e for k, e in got.items() if _valid_entry(k, e)}
+    if len(kept) != len(got):
+        log.warning(
+            "the sync base %s has %d malformed version entries; those versions are synced as never synced before",
+            path,
+            len(got) - len(kept),
+        )
+    return kept
+
+
 class SyncBase:
     """Source version id -> (destination version id, the source's snapshot at the last sync);
     and source collection -> (destination collection, its settings' snapshot likewise)."""
@@ -57,9 +109,9 @@ class SyncBase:
         if path is not None and path.exists():
             try:
                 kept = json.loads(path.read_text())
-                self._versions = kept["versions"]
+                self._versions = _valid_versions(kept["versions"], path)
                 self._collections = kept.get("collections", {})  # absent in a base of an older cairn
-            except (OSError, ValueError, KeyError, TypeError) as e:  # never fatal: the next sync rebuilds it
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # never fatal: rebuilt
                 log.warning("the sync base %s cannot be read (%s); syncing as if for the first time", path, e)
 
     @classmethod
@@ -82,9 +134,25 @@ class SyncBase:
         """Ids of the source's versions of ``collection`` (``entity/project/name``) synced before."""
         return [int(k) for k, e in self._versions.items() if e.get("in") == collection]
 
-    def put(self, src_id: int, dst_id: int, v: VersionInfo) -> None:
-        entry = {"dst": dst_id, "in": f"{v.entity}/{v.project}/{v.name}", "was": snapshot(v)}
-        if self._versions.get(str(src_id)) != entry:
+    def made(self, src_id: int) -> dict | None:
+        """What this sync made on the destination for ``src_id`` (``made_record``), None when
+        the destination's version was there before (found by digest, linked already) or the
+        base predates the record. Read from a file: the caller checks it against the
+        destination before acting on it."""
+        got = self._versions.get(str(src_id))
+        return None if got is None else got.get("made")
+
+    def put(self, src_id: int, dst_id: int, v: VersionInfo, made: VersionInfo | None = None) -> None:
+        """Record ``src_id`` as synced to ``dst_id``, the source's ``v`` as its base. ``made``:
+        the destination's version when this sync created it (a commit or a link); an entry
+        for the same ``dst_id`` keeps the record it had."""
+        old = self._versions.get(str(src_id))
+        entry: dict[str, Any] = {"dst": dst_id, "in": f"{v.entity}/{v.project}/{v.name}", "was": snapshot(v)}
+        if made is not None:
+            entry["made"] = made_record(made)
+        elif old is not None and old["dst"] == dst_id and "made" in old:
+            entry["made"] = old["made"]
+        if old != entry:
             self._versions[str(src_id)] = entry
             self._dirty = True
 

@@ -142,12 +142,17 @@ def update(
     tags: list[str] | None = None,
     run_id: str | None = None,
     remove_aliases: list[str] | None = None,
+    add_aliases: list[str] | None = None,
     by: str | None = None,
 ) -> VersionInfo:
     """Change what may change after commit, without making a version. ``aliases``: the
-    version's aliases become exactly these (``latest`` stays unless named); then those of
-    ``remove_aliases`` that it still holds (``latest`` included) are taken off it. What
-    changed is recorded in the version's history (``version_log``), as done by user ``by``."""
+    version's aliases become exactly these (``latest`` stays unless named); then each of
+    ``add_aliases`` moves to it (from the version of its collection that held it), and those
+    of ``remove_aliases`` that it still holds (``latest`` included) are taken off it. The
+    deltas (``add_aliases``/``remove_aliases``) leave every other alias as it is when the
+    change is applied, so an alias someone else set meanwhile survives (``cairn sync`` sends
+    only these). What changed is recorded in the version's history (``version_log``), as
+    done by user ``by``."""
     values: dict = {}  # column -> new value
     if description is not _UNSET:
         values["description"] = check_text(description, "description", optional=True)
@@ -161,6 +166,10 @@ def update(
         raise UsageError("aliases and tags must be lists of strings, not one string")
     if aliases is not None:
         aliases = list(dict.fromkeys(a if a == LATEST else check_alias(a) for a in aliases))
+    if isinstance(add_aliases, str) or isinstance(remove_aliases, str):
+        raise UsageError("add_aliases and remove_aliases must be lists of strings, not one string")
+    if add_aliases is not None:
+        add_aliases = list(dict.fromkeys(a if a == LATEST else check_alias(a) for a in add_aliases))
     if tags is not None:
         tags = list(dict.fromkeys(check_tag(t) for t in tags))
     with ms.write() as tx:
@@ -180,6 +189,8 @@ def update(
             tx.execute(f"UPDATE versions SET {sets} WHERE id = :_id", {**values, "_id": version_id})
         if aliases is not None:
             set_version_aliases(tx, art_id, version_id, aliases, run_id)
+        for alias in add_aliases or []:
+            move_alias(tx, art_id, alias, version_id, run_id)
         for alias in remove_aliases or []:  # only where this version still holds it
             held = tx.scalar(
                 "SELECT version_id FROM aliases WHERE artifact_id = :art AND alias = :a", {"art": art_id, "a": alias}

@@ -238,6 +238,7 @@ class VersionPatch(Body):
     tags: list[AliasText] | None = Field(None, max_length=1000)
     run_id: RunId | None = None
     remove_aliases: list[AliasText] | None = Field(None, max_length=1000)
+    add_aliases: list[AliasText] | None = Field(None, max_length=1000)  # moved here; others untouched
 
 
 class CollectionPatch(Body):
