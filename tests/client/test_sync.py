@@ -889,10 +889,10 @@ def test_delete_with_a_stale_base_deletes_nothing_on_a_new_server_at_the_same_ur
 
 
 def test_an_alias_added_on_the_server_while_a_sync_updates_the_version_survives(server, tmp_path):
-    """The sync reads the server's version, then updates its aliases; a teammate adds an
-    alias to it in between (tests/gate.py runs their change when the sync's update reaches
-    the proxy, before it is forwarded). The sync sends only what it changes (alias deltas),
-    so the teammate's alias survives next to the one the sync brought."""
+    """The sync reads the server's version, then updates its aliases and tags; a teammate
+    adds an alias and a tag to it in between (tests/gate.py runs their change when the sync's update reaches
+    the proxy, before it is forwarded). The sync sends only what it changes (alias
+    and tag deltas), so the teammate's alias and tag survive next to those the sync brought."""
     from gate import Gate
 
     url, keys = server
@@ -901,20 +901,21 @@ def test_an_alias_added_on_the_server_while_a_sync_updates_the_version_survives(
         _log("p", "data", "d0")
         _log("p", "data", "d1")
     s0 = _one(local, "local", "p", "data", 0)
-    local.update_version(s0.id, aliases=["old"])
+    local.update_version(s0.id, aliases=["old"], tags=["old-tag"])
     assert len(sync(local, dst, base=_base_at(tmp_path, url)).versions_sent) == 2
     d0 = _one(dst, "vision", "p", "data", 0)
-    local.update_version(s0.id, aliases=["best"])  # the source adds one and takes one off
+    local.update_version(s0.id, aliases=["best"], tags=["new-tag"])  # the source adds one and takes one off
 
     def teammate() -> None:
-        remote(url, keys["alice"]).update_version(d0.id, add_aliases=["teammates"])
+        remote(url, keys["alice"]).update_version(d0.id, add_aliases=["teammates"], add_tags=["their-tag"])
 
     patch = f"/versions/{d0.id}"
     with Gate(url, lambda method, path: method == "PATCH" and path.endswith(patch), nth=1, before=teammate) as gate:
         report = sync(local, remote(gate.url, keys["alice"]), base=_base_at(tmp_path, url))
         assert gate.interleaved.is_set()
-    assert report.versions_updated == [f"{s0.qualified_name} -> vision/p/data:v0 (aliases)"]
+    assert report.versions_updated == [f"{s0.qualified_name} -> vision/p/data:v0 (aliases, tags)"]
     assert set(dst.get_version(d0.id).aliases) == {"best", "teammates"}
+    assert set(dst.get_version(d0.id).tags) == {"new-tag", "their-tag"}
     assert not sync(local, dst, base=_base_at(tmp_path, url)).changed
     # add_aliases moves an alias from the version holding it; a bad one is a clear 4xx
     d1 = _one(dst, "vision", "p", "data", 1)
@@ -923,3 +924,8 @@ def test_an_alias_added_on_the_server_while_a_sync_updates_the_version_survives(
     with pytest.raises(CairnError) as err:
         dst.update_version(d1.id, add_aliases=["no spaces or / here"])
     assert "alias" in str(err.value)
+    assert set(dst.update_version(d1.id, add_tags=["x"], remove_tags=["their-tag", "never"]).tags) == {"x"}
+    with pytest.raises(CairnError) as err:
+        dst.update_version(d1.id, add_tags=["a/b"])
+    assert "tag" in str(err.value)
+    assert set(dst.get_version(d1.id).tags) == {"x"}

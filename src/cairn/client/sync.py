@@ -32,9 +32,9 @@ metadata or ttl the source changed is set on the destination; an alias the sourc
 a version moves there on the destination, one it took off (or moved away) is taken off the
 destination's version if that version still holds it; tags likewise. A version never
 synced to this peer before (found there by digest) gets the source's aliases and tags it
-lacks, and nothing is taken off. Links get their aliases the same way. Aliases go as deltas
-(``add_aliases``/``remove_aliases``), never as a whole list: an alias someone adds on the
-destination while the sync runs survives it. A collection's
+lacks, and nothing is taken off. Links get their aliases the same way. Aliases and tags go
+as deltas (``add_aliases``/``remove_aliases``, ``add_tags``/``remove_tags``), never as a
+whole list: one someone adds on the destination while the sync runs survives it. A collection's
 description, tags and retention policy too: on a first sync the destination gets the
 source's description and policy where it has none and the tags it lacks; later, what the
 source changed since the base.
@@ -338,9 +338,10 @@ class _Sync:
                 out["add_aliases"] = sorted(add_aliases - set(there["aliases"]))
             if drop_aliases & set(there["aliases"]):
                 out["remove_aliases"] = sorted(drop_aliases & set(there["aliases"]))
-            tags = (set(there["tags"]) - drop_tags) | add_tags
-            if tags != set(there["tags"]):
-                out["tags"] = sorted(tags)
+            if add_tags - set(there["tags"]):
+                out["add_tags"] = sorted(add_tags - set(there["tags"]))
+            if drop_tags & set(there["tags"]):
+                out["remove_tags"] = sorted(drop_tags & set(there["tags"]))
             return out
 
         # Against the listing first (no request when nothing is to change); then against the
@@ -350,7 +351,7 @@ class _Sync:
             fresh = self.dst.get_version(have.id)
             changes = changes_to(snapshot(fresh))
         if changes:
-            what = sorted({"aliases" if k.endswith("_aliases") else k for k in changes})
+            what = sorted({k.split("_", 1)[1] if k.endswith(("_aliases", "_tags")) else k for k in changes})
             self.report.versions_updated.append(
                 f"{v.qualified_name} -> {self.entity}/{fresh.project}/{fresh.name}:v{fresh.index} ({', '.join(what)})"
             )

@@ -143,6 +143,8 @@ def update(
     run_id: str | None = None,
     remove_aliases: list[str] | None = None,
     add_aliases: list[str] | None = None,
+    add_tags: list[str] | None = None,
+    remove_tags: list[str] | None = None,
     by: str | None = None,
 ) -> VersionInfo:
     """Change what may change after commit, without making a version. ``aliases``: the
@@ -151,7 +153,8 @@ def update(
     of ``remove_aliases`` that it still holds (``latest`` included) are taken off it. The
     deltas (``add_aliases``/``remove_aliases``) leave every other alias as it is when the
     change is applied, so an alias someone else set meanwhile survives (``cairn sync`` sends
-    only these). What changed is recorded in the version's history (``version_log``), as
+    only these). ``tags``: the version's tags become exactly these; then ``add_tags`` are
+    added and ``remove_tags`` taken off, the others left as they are. What changed is recorded in the version's history (``version_log``), as
     done by user ``by``."""
     values: dict = {}  # column -> new value
     if description is not _UNSET:
@@ -172,11 +175,16 @@ def update(
         add_aliases = list(dict.fromkeys(a if a == LATEST else check_alias(a) for a in add_aliases))
     if tags is not None:
         tags = list(dict.fromkeys(check_tag(t) for t in tags))
+    if isinstance(add_tags, str) or isinstance(remove_tags, str):
+        raise UsageError("add_tags and remove_tags must be lists of strings, not one string")
+    if add_tags is not None:
+        add_tags = list(dict.fromkeys(check_tag(t) for t in add_tags))
+    tag_delta = bool(add_tags or remove_tags)
     with ms.write() as tx:
         v = records.version_by_id(tx, version_id)
         if v.state != COMMITTED:
             raise LockedError(f"{v.qualified_name} is {v.state.lower()}; it cannot be edited")
-        if v.link_of is not None and (values or tags is not None):
+        if v.link_of is not None and (values or tags is not None or tag_delta):
             raise UsageError(
                 f"{v.qualified_name} is a link to {v.source_qualified_name}: its description, metadata, ttl and "
                 "tags are the source's; edit them on the source version (a link's own are its aliases)"
@@ -200,8 +208,14 @@ def update(
         if tags is not None:
             tx.execute("DELETE FROM tags WHERE version_id = :v", {"v": version_id})
             insert_ignore(tx, "tags", [{"version_id": version_id, "tag": t} for t in tags])
+        if add_tags:
+            insert_ignore(tx, "tags", [{"version_id": version_id, "tag": t} for t in add_tags])
+        for t in remove_tags or []:
+            tx.execute("DELETE FROM tags WHERE version_id = :v AND tag = :t", {"v": version_id, "t": t})
         after = records.version_by_id(tx, version_id)
-        detail = version_log.edit_detail(v, values, v.aliases, after.aliases, v.tags, tags)
+        detail = version_log.edit_detail(
+            v, values, v.aliases, after.aliases, v.tags, after.tags if tags is not None or tag_delta else None
+        )
         version_log.record(tx, version_id, version_log.EDIT, detail, by, run_id)
         return after
 

@@ -239,6 +239,8 @@ class VersionPatch(Body):
     run_id: RunId | None = None
     remove_aliases: list[AliasText] | None = Field(None, max_length=1000)
     add_aliases: list[AliasText] | None = Field(None, max_length=1000)  # moved here; others untouched
+    add_tags: list[AliasText] | None = Field(None, max_length=1000)  # added; others untouched
+    remove_tags: list[AliasText] | None = Field(None, max_length=1000)
 
 
 class CollectionPatch(Body):
