@@ -25,7 +25,9 @@ from . import output
     "--delete",
     is_flag=True,
     help="Also delete on the destination the versions deleted on the source since they were synced "
-    "(default: keep them there and say so). Refused for a version that carries an alias there.",
+    "(default: keep them there and say so). Only versions a sync from here made there are deleted "
+    "(one found there by digest may be someone else's: kept and reported); refused for a version "
+    "that carries an alias there.",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would be sent; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

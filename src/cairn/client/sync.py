@@ -132,7 +132,7 @@ class SyncReport:
         if self.deletions_kept:
             out.append(
                 f"kept {len(self.deletions_kept)} versions deleted on the source since they were synced "
-                "(--delete deletes them here too): " + ", ".join(self.deletions_kept[:5])
+                "(--delete deletes those a sync from here made): " + ", ".join(self.deletions_kept[:5])
             )
         out += [f"skipped {s}" for s in self.skipped]
         return out

@@ -63,7 +63,7 @@ def made_record(there: VersionInfo) -> dict[str, Any]:
     }
 
 
-_SNAPSHOT = {"description", "metadata", "ttl_seconds", "aliases", "tags"}
+_SNAPSHOT = {"description", "metadata", "ttl_seconds", "aliases", "tags"}  # what ``_changes`` reads of it
 _MADE = {"entity": str, "project": str, "name": str, "index": int, "digest": str}
 
 
@@ -75,7 +75,7 @@ def _valid_entry(k: object, e: object) -> bool:
     dst, was, made = e.get("dst"), e.get("was"), e.get("made")
     if type(dst) is not int or dst <= 0 or not isinstance(e.get("in"), str) or not isinstance(was, dict):
         return False
-    if set(was) != _SNAPSHOT or not all(
+    if not _SNAPSHOT <= set(was) or not all(
         isinstance(was[f], list) and all(isinstance(x, str) for x in was[f]) for f in ("aliases", "tags")
     ):
         return False
