@@ -1,5 +1,6 @@
-"""Small blobs go straight from the client to the object store (presigned PUTs the server
-does not read), and that never lets one project spoil or read another project's content."""
+"""Small blobs go from the client to the object store with presigned PUTs to staging keys,
+which the server reads back and hashes before they count: that never lets one project
+spoil or read another project's content, nor learn whether another project has it."""
 
 from __future__ import annotations
 
@@ -82,26 +83,45 @@ def test_a_direct_upload_creates_but_never_replaces(on_stack):
     digest = digest_of(data)
     put_direct(on_stack, entity, "p", digest, data)
     assert stored_object(on_stack, digest) == data
-    put_direct(on_stack, entity, "p2", digest, b"other bytes", through=True)  # p2 has no claim: hashed
+    put_direct(on_stack, entity, "p2", digest, b"other bytes", through=True)  # hashed: refused
     assert stored_object(on_stack, digest) == data
     url = httpx.post(f"{api(on_stack, entity, 'p3')}/blobs/direct", json={"digests": [digest]}).json()["urls"][digest]
     assert "/blobs/" not in url.split("?")[0]  # never the blob's own key
 
 
 def test_a_bad_direct_upload_cannot_spoil_another_project(tmp_path, on_stack):
-    """Project "x" writes garbage under the digest of a file project "y" will log; y's log
-    sends its bytes through the server, which finds the object wrong and rewrites it."""
+    """Project "x" sends garbage under the digest of a file project "y" will log: refused
+    after the server hashed it, nothing at the blob's key; y's log then stores the file."""
     entity = os.environ["CAIRN_ENTITY"]
     good = b"the real weights of y" * 1000
     digest = digest_of(good)
-    put_direct(on_stack, entity, "x", digest, b"garbage")
-    assert stored_object(on_stack, digest) == b"garbage"
+    put_direct(on_stack, entity, "x", digest, b"garbage", through=True)
+    with pytest.raises(Exception, match="NoSuchKey"):
+        stored_object(on_stack, digest)
 
     log_file(tmp_path, "w.bin", good, project="y")
     assert stored_object(on_stack, digest) == good
     reset_clients()
     out = cairn.Api().artifact("y/w-bin:v0").download(tmp_path / "dl")
     assert open(os.path.join(out, "w.bin"), "rb").read() == good
+
+
+def test_garbage_is_answered_alike_whoever_holds_the_digest(tmp_path, on_stack):
+    """The same answers for a digest another project holds and for one nobody has."""
+    entity = os.environ["CAIRN_ENTITY"]
+    held = os.urandom(4000)
+    log_file(tmp_path, "held.bin", held, project="holder")
+    free = digest_of(os.urandom(4000))
+    answers = []
+    for d in (digest_of(held), free):
+        grant = httpx.post(f"{api(on_stack, entity, 'probe')}/blobs/direct", json={"digests": [d]}).json()
+        assert httpx.put(grant["urls"][d], content=b"x").status_code == 200
+        done = httpx.post(f"{api(on_stack, entity, 'probe')}/blobs/direct/done", json={"digests": [d]})
+        answers.append((done.status_code, done.text.replace(d, "D")))
+    assert answers[0] == answers[1] == (201, '{"through_server":["D"]}')
+    assert stored_object(on_stack, digest_of(held)) == held
+    with pytest.raises(Exception, match="NoSuchKey"):
+        stored_object(on_stack, free)
 
 
 def test_knowing_a_digest_does_not_get_another_projects_blob(tmp_path, on_stack):
@@ -129,9 +149,8 @@ def test_knowing_a_digest_does_not_get_another_projects_blob(tmp_path, on_stack)
 
 
 def test_a_blob_another_project_is_writing_comes_through_the_server(tmp_path, on_stack):
-    """While project "c" holds the claim on a digest (its upload not reported yet), "d"'s
-    bytes are hashed by the server; "c" then finds its claim cleared, and its bytes are
-    hashed too before they count."""
+    """While project "c" has staged a digest (its upload not reported yet), "d" logs the same
+    bytes through the server; "c"'s staged bytes are then hashed and count as well."""
     entity = os.environ["CAIRN_ENTITY"]
     data = os.urandom(3000)
     digest = digest_of(data)
@@ -141,7 +160,7 @@ def test_a_blob_another_project_is_writing_comes_through_the_server(tmp_path, on
     log_file(tmp_path, "shared.bin", data, project="d")  # through the server: checks c's object
 
     done = httpx.post(f"{api(on_stack, entity, 'c')}/blobs/direct/done", json={"digests": [digest]}).json()
-    assert done["through_server"] == []  # c's claim was cleared: its staged bytes were hashed instead
+    assert done["through_server"] == []  # c's staged bytes were hashed: they match
     log_file(tmp_path, "shared.bin", data, project="c")
     for project in ("c", "d"):
         reset_clients()

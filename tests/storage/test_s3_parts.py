@@ -1,5 +1,6 @@
-"""S3BlobStore's multipart uploads to a blob's own key (``presign_put_parts`` /
-``complete_parts``), on a real SeaweedFS: create-only, and completed only as announced."""
+"""S3BlobStore's checked staging uploads in parts (``presign_put_staging`` /
+``complete_staging`` with the announced size), on a real SeaweedFS: completed only as
+announced, always read back and hashed, and never replacing a right object."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from cairn.core.errors import UsageError
+from cairn.storage.base import StagingUpload
 from cairn.storage.blobs.s3 import MiB, S3BlobStore
 
 PART = 5 * MiB
@@ -19,14 +21,13 @@ def digest_of(data: bytes) -> str:
     return "blake3:" + blake3.blake3(data).hexdigest()
 
 
-def send(store: S3BlobStore, digest: str, data: bytes) -> tuple[str, list[tuple[int, str]]]:
-    up = store.presign_put_parts(digest, len(data))
+def send(up: StagingUpload, data: bytes) -> list[tuple[int, str]]:
     etags = []
     for i, url in enumerate(up.urls):
         r = httpx.put(url, content=data[i * up.part_size : (i + 1) * up.part_size], timeout=60)
         assert r.status_code == 200, r.text
         etags.append((i + 1, r.headers["etag"]))
-    return up.key, etags
+    return etags
 
 
 def read(store: S3BlobStore, digest: str) -> bytes:
@@ -34,57 +35,89 @@ def read(store: S3BlobStore, digest: str) -> bytes:
         return f.read()
 
 
-def test_parts_complete_in_place_unread(bucket):
+def leftovers(s3_env, bucket: str) -> tuple[list, list]:  # noqa: ANN001
+    s3 = s3_env.client()
+    staged = s3.list_objects_v2(Bucket=bucket, Prefix="p/staging/").get("Contents", [])
+    return staged, s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
+
+def test_parts_are_read_back_and_copied_into_place(bucket, s3_env):
     store = S3BlobStore(bucket, "p", part_size=PART)
     data = os.urandom(2 * PART + 123)
     digest = digest_of(data)
-    upload_id, etags = send(store, digest, data)
-    assert len(etags) == 3 and store.has([digest]) == set()  # nothing shows before completion
-    assert store.complete_parts(digest, upload_id, len(data), etags) is True
+    up = store.presign_put_staging(len(data))
+    assert len(up.urls) == 3 and "/staging/" in up.urls[0]
+    etags = send(up, data)
+    assert store.has([digest]) == set()  # nothing at the blob's key before the check
+    assert store.complete_staging(up.key, digest, len(data), etags) is True
     assert read(store, digest) == data
+    assert leftovers(s3_env, bucket) == ([], [])
+    one = store.presign_put_staging(PART)  # a part's worth or less: one PUT
+    assert len(one.urls) == 1
 
 
-def test_an_existing_object_is_never_replaced(bucket, s3_env):
-    """Create-only: bytes of the right size already there are kept (a direct upload only ever
-    creates); an object of another size is damaged and replaced."""
+def test_wrong_bytes_are_deleted_and_never_reach_the_key(bucket, s3_env):
+    store = S3BlobStore(bucket, "p", part_size=PART)
+    data = os.urandom(PART + 10)
+    digest = digest_of(data)
+    up = store.presign_put_staging(len(data))
+    etags = send(up, os.urandom(len(data)))
+    assert store.complete_staging(up.key, digest, len(data), etags) is False
+    assert store.has([digest]) == set()
+    assert leftovers(s3_env, bucket) == ([], [])
+
+
+def test_a_right_object_is_never_replaced_and_a_damaged_one_only_by_checked_bytes(bucket, s3_env):
     store = S3BlobStore(bucket, "p", part_size=PART)
     data = os.urandom(PART + 10)
     digest = digest_of(data)
     key = f"p/blobs/{digest[7:9]}/{digest[7:]}"
-    there = os.urandom(len(data))
-    s3_env.client().put_object(Bucket=bucket, Key=key, Body=there)
-    upload_id, etags = send(store, digest, data)
-    assert store.complete_parts(digest, upload_id, len(data), etags) is True
-    assert read(store, digest) == there  # kept; a reader's check of the digest heals it (blobs_index)
-    assert s3_env.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-
-    s3_env.client().put_object(Bucket=bucket, Key=key, Body=b"short")
-    upload_id, etags = send(store, digest, data)
-    assert store.complete_parts(digest, upload_id, len(data), etags) is True
+    store.put_bytes(data)
+    for garbage in (os.urandom(len(data)), b"x"):  # same size, or another
+        up = store.presign_put_staging(len(garbage))
+        assert store.complete_staging(up.key, digest, len(garbage), send(up, garbage)) is False
+        assert read(store, digest) == data
+    s3_env.client().put_object(Bucket=bucket, Key=key, Body=b"short")  # damaged: another size
+    up = store.presign_put_staging(len(data))
+    assert store.complete_staging(up.key, digest, len(data), send(up, data)) is True
     assert read(store, digest) == data
+    assert leftovers(s3_env, bucket) == ([], [])
 
 
-def test_keep_false_aborts(bucket, s3_env):
+@pytest.mark.parametrize("how", ["short part", "part missing", "other etags", "size"])
+def test_parts_other_than_announced_are_refused_unread(bucket, s3_env, how):
     store = S3BlobStore(bucket, "p", part_size=PART)
     data = os.urandom(PART + 1)
     digest = digest_of(data)
-    upload_id, etags = send(store, digest, data)
-    assert store.complete_parts(digest, upload_id, len(data), etags, keep=lambda: False) is False
+    up = store.presign_put_staging(len(data))
+    if how == "short part":
+        etags = [
+            (i + 1, httpx.put(u, content=b, timeout=60).headers["etag"])
+            for i, (u, b) in enumerate(zip(up.urls, [data[: PART - 1], data[PART:]], strict=True))
+        ]
+        why = "holds 5242879 bytes where 5242880 were due"
+    elif how == "part missing":
+        etags = send(StagingUpload(up.key, up.urls[:1], up.part_size), data)
+        why = "part 2 of 2 of the upload of .* never arrived"
+    elif how == "other etags":
+        etags = [(1, send(up, data)[0][1]), (2, '"' + "0" * 32 + '"')]
+        why = "does not match the parts"
+    else:
+        etags = send(up, data)
+        why = "holds 1 bytes where 2 were due"
+    with pytest.raises(UsageError, match=why):
+        store.complete_staging(up.key, digest, len(data) + (how == "size"), etags)
     assert store.has([digest]) == set()
-    assert s3_env.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-    with pytest.raises(UsageError, match="is gone"):
-        store.complete_parts(digest, upload_id, len(data), etags)
+    assert leftovers(s3_env, bucket) == ([], [])
 
 
-def test_a_size_other_than_announced_is_refused(bucket):
+def test_a_single_put_of_another_size_is_refused(bucket, s3_env):
     store = S3BlobStore(bucket, "p", part_size=PART)
-    data = os.urandom(PART + 1)
-    digest = digest_of(data)
-    upload_id, etags = send(store, digest, data)
-    with pytest.raises(UsageError, match="holds 1 bytes where 2 were due"):
-        store.complete_parts(digest, upload_id, len(data) + 1, etags)
-    assert store.has([digest]) == set()
-    with pytest.raises(UsageError, match="at least one byte"):
-        store.presign_put_parts(digest, 0)
-    with pytest.raises(UsageError, match="blake3"):
-        store.presign_put_parts("sha256:" + "0" * 64, 10)
+    data = os.urandom(1000)
+    up = store.presign_put_staging(len(data))
+    assert httpx.put(up.urls[0], content=data + b"more", timeout=60).status_code == 200
+    with pytest.raises(UsageError, match="holds 1004 bytes where 1000 were announced"):
+        store.complete_staging(up.key, digest_of(data), len(data), None)
+    assert leftovers(s3_env, bucket) == ([], [])
+    with pytest.raises(UsageError, match="not a staging key"):
+        store.complete_staging("p/blobs/aa/" + "a" * 64, digest_of(data), len(data), None)

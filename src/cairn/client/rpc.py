@@ -88,10 +88,13 @@ class Rpc:
         json_body: Any = None,
         content: Body = None,
         headers: dict[str, str] | None = None,
+        read_timeout: float | None = None,
     ) -> BaseHTTPResponse:
         """One API call, its answer read whole. Connection failures and 429/502/503/504 are
         retried (a failed server is left for the next of CAIRN_BASE_URL's); any other error
-        answer is raised as the cairn error it carries."""
+        answer is raised as the cairn error it carries. ``read_timeout`` (seconds) replaces
+        the usual 60 for a call whose answer takes long (the server reading a large blob)."""
+        timeout = API_TIMEOUT if read_timeout is None else urllib3.Timeout(connect=10.0, read=read_timeout)
         url = path + ("?" + urlencode(params, doseq=True) if params else "")
         hdrs = {**self.headers, **(headers or {})}
         if json_body is not None:
@@ -104,7 +107,7 @@ class Rpc:
             started = time.monotonic()
             try:
                 r = self.pool.request(
-                    method, base + url, body=body, headers=hdrs, redirect=False, retries=False, timeout=API_TIMEOUT
+                    method, base + url, body=body, headers=hdrs, redirect=False, retries=False, timeout=timeout
                 )
             except urllib3.exceptions.HTTPError as e:
                 other = self.servers.failed(base)

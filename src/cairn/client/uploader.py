@@ -27,16 +27,17 @@ from .statcache import WHOLE, Span, StatCache
 
 log = logging.getLogger(__name__)
 
-# Blobs under DIRECT_MIN are PUT straight to the object store with create-only presigned
-# URLs, granted 5,000 per call, and the server does not read them back (see
-# engine/blobs_index.py for why that is safe across projects). 1,000 x 1 MiB to SeaweedFS,
-# same run: 6.7-7.3 s, 88-98% of raw boto3 puts; through the server in 8 MiB batches (each
-# byte over HTTP twice, hashed twice) it was 10.2-10.8 s, 56-65%; and staged with a read-back
-# per blob, 20.7 s. Larger blobs go in parts straight to their own key (send_large); the
-# server completes them unread where no other project holds them. Batches through the
-# server remain for stores that cannot presign and for objects another project holds or
-# is writing.
+# Blobs under DIRECT_MIN are PUT with presigned URLs to staging keys, granted 5,000 per
+# call, which the server reads back and hashes before they count (server/uploads.py: no
+# unread bytes ever reach a blob's key, and the answer is the same whoever holds a blob).
+# Earlier figures, 1,000 x 1 MiB to SeaweedFS, same run: unread direct PUTs 6.7-7.3 s, 88-98%
+# of raw boto3 puts; through the server in 8 MiB batches (each byte over HTTP twice, hashed
+# twice) 10.2-10.8 s, 56-65%; staged with a read-back per blob (one at a time), 20.7 s.
+# Larger blobs go in parts to a staging key the server checks the same way (send_large).
+# Batches through the server remain for stores that cannot presign and for staged bytes
+# that did not match.
 DIRECT_MIN = 8 << 20
+COMPLETE_RATE = 16 << 20  # bytes/s a server is given to read back and copy a large upload (SeaweedFS: ~80 MiB/s)
 BATCH_BYTES = 8 << 20
 HOLD_MAX = 16 << 20  # files up to this size are kept in memory between hashing and sending
 HOLD_BUDGET = 256 << 20
@@ -179,14 +180,9 @@ class Uploader:
     def send_direct(
         self, entity: str, project: str, small: list[Pending], pool: ThreadPoolExecutor, task: Task = NULL_TASK
     ) -> list[Pending]:
-        """PUT small blobs straight to the object store where the server grants it; returns
-        those that must go through the server instead (no presigning store, or another
-        project holds or is writing that object).
-
-        A PUT answered 412 found the object there already. Under this project's claim that is
-        its own earlier upload (one that failed before the server heard of it), so it is
-        reported like a created one, and the server records it only if the claim is still
-        this project's."""
+        """PUT small blobs to staging keys of the object store, which the server hashes when
+        told they are done; returns those that must go through the server instead (no
+        presigning store, or staged bytes that did not match)."""
         if not small:
             return []
         src = dict(small)
@@ -233,37 +229,35 @@ class Uploader:
         task.advance(len(batch), len(body) - 4 * len(batch))
 
     def send_large(self, entity: str, project: str, digest: str, src: BlobSource, task: Task = NULL_TASK) -> None:
-        """One large blob: in parts to presigned URLs of the blob's own key (the server never
-        reads those bytes; the parts' ETags are sent back so that it completes exactly the
-        parts sent). Where another project holds or is writing that blob the server refuses
-        them unread (``stored`` false) and they go again, to a staging key it checks. Streamed
-        through the server when its store cannot presign."""
-        checked = False
-        for _ in range(2):  # a second start, checked, when the server refused the bytes unread
-            start = self.rpc.json(
-                "POST",
-                project_path(entity, project, "blobs", "uploads"),
-                json_body={"digest": digest, "size": src.size, **({"checked": True} if checked else {})},
+        """One large blob: in parts to presigned URLs of a staging key unique to this upload,
+        with the parts' ETags sent back so that the server completes exactly the parts sent;
+        the server then reads the bytes back and hashes them before the blob counts (422 when
+        they are not ``digest``). Streamed through the server when its store cannot presign."""
+        start = self.rpc.json(
+            "POST", project_path(entity, project, "blobs", "uploads"), json_body={"digest": digest, "size": src.size}
+        )
+        if not start.get("direct"):
+            self.rpc.call(
+                "PUT",
+                project_path(entity, project, "blobs", digest),
+                content=lambda: src.chunks(digest, task),
+                headers={"Content-Length": str(src.size)},
             )
-            if not start.get("direct"):
-                self.rpc.call(
-                    "PUT",
-                    project_path(entity, project, "blobs", digest),
-                    content=lambda: src.chunks(digest, task),
-                    headers={"Content-Length": str(src.size)},
-                )
-                break
-            etags = self._put_parts(start["urls"], start["part_size"], digest, src, task)
-            body: dict = {"upload_id": start["upload_id"], "digest": digest}
-            if start.get("checked") is False:
-                body["parts"] = [{"number": i, "etag": etag} for i, etag in enumerate(etags, 1)]
-            done = self.rpc.json("POST", project_path(entity, project, "blobs", "uploads", "complete"), json_body=body)
-            if done.get("stored", True):
-                break
-            task.advance(nbytes=-src.size)
-            checked = True
         else:
-            raise StoreError(f"blob {digest} could not be stored: the server asked for it twice; log it again")
+            etags = self._put_parts(start["urls"], start["part_size"], digest, src, task)
+            body = {
+                "upload_id": start["upload_id"],
+                "digest": digest,
+                "parts": [{"number": i, "etag": etag} for i, etag in enumerate(etags, 1)],
+            }
+            done = self.rpc.json(
+                "POST",
+                project_path(entity, project, "blobs", "uploads", "complete"),
+                json_body=body,
+                read_timeout=60 + src.size / COMPLETE_RATE,  # the server reads the bytes back and copies them
+            )
+            if not done.get("stored", True):  # a server from before every upload was checked
+                raise StoreError(f"blob {digest} was not stored by the server; log it again")
         task.advance(1)
 
     def _put_parts(self, urls: list[str], part_size: int, digest: str, src: BlobSource, task: Task) -> list[str]:

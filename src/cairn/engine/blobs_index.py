@@ -1,37 +1,27 @@
-"""Which project holds which blob, and who may have written an object unchecked.
+"""Which project holds which blob, and which objects are being written or may be unchecked.
 
 Dedup is per project, never across: a project holds a blob only once its bytes came from
 one of its own clients (knowing a digest is not having the file).
 
-Bytes reach the object store two ways:
+Bytes reach the object store only through the server's hands: batches and single PUTs
+it hashes as they arrive, and presigned uploads (``server/uploads``) that go to a staging
+key unique to the upload and that it reads back and hashes before copying them into
+place. No client ever writes a blob's own key, so an object found there proves nothing
+about the caller: a project holds a blob only through its own verified upload.
 
-* **through the server** (batches, single PUTs, verified staging): the server hashes them,
-  so the object it writes is known right;
-* **direct** (small blobs on a presigning store): the client PUTs straight to the store,
-  and the server never reads those bytes. A project trusts its own writers, as it trusts
-  them with its versions, and every download is verified against its digest; what direct
-  uploads must never do is spoil another project's content.
-
-A row in ``blob_claims`` guards that. It says "the object under this digest may hold bytes
-that project's client wrote, unchecked", and it is taken *before* anything is written:
-
-* a presigned PUT URL is handed out only for a digest that no project holds and no one has
-  claimed, to the project whose claim it then inserts, and it carries ``If-None-Match: *``
-  in its signature, so it can create the object but never replace one;
-* the server-side paths claim too while they write, so a direct URL is never handed out
-  for an object that is being written through the server;
-* when a server-side write finds the object already there and a claim existed before it
-  began, it reads the object back and hashes it; other bytes are deleted and written again
-  from the verified copy. Only then is the claim cleared: a digest that some project holds
-  and that has no claim is an object known right.
+A row in ``blob_claims`` marks a digest being written through the server, or (from older
+versions, which let clients write a blob's key directly) an object that may hold unchecked
+bytes. ``store_checked`` takes a claim while it writes; when it finds a claim that existed
+before it began, it reads the object back and hashes it: other bytes are deleted (and the
+claim dropped with them) and written again from the verified copy. Only then is the claim
+cleared: a digest that some project holds and that has no claim is an object known right.
 
 Healing. An object can still go bad or go missing later (a disk, an operator, a bucket
 rule). A client whose download of a blob fails to verify reports it (``report_damaged``):
 the server reads the object itself, sets a damaged one aside (``quarantine``), and lists
 the digest in ``damaged_blobs``. No project "holds" a listed digest, so the next client
-that logs the same bytes, in any project, sends them; they come through the server (the
-digest is still held somewhere, so no direct URL is granted), whose verified write clears
-the row. Nothing on the hot path reads an object: only a reader that saw wrong bytes does.
+that logs the same bytes, in any project, sends them; the server's verified write clears
+the row. Besides the upload being checked, only a reader that saw wrong bytes reads an object.
 """
 
 from __future__ import annotations
@@ -79,11 +69,6 @@ def project_has(meta: MetaStore, entity: str, project: str, digests: list[str]) 
     return found
 
 
-def claims_of(tx: Tx, digests: list[str]) -> dict[str, int]:
-    """The project id that claims each claimed digest among ``digests``."""
-    return _claims(tx, digests)
-
-
 def _claims(tx: Tx, digests: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for part in batches(digests):
@@ -102,54 +87,6 @@ def _held_anywhere(tx: Tx, digests: list[str]) -> set[str]:
 
 def _record(tx: Tx, pid: int, digests: list[str]) -> None:
     insert_ignore(tx, "project_blobs", [{"project_id": pid, "digest": d} for d in dict.fromkeys(digests)])
-
-
-# -- direct uploads ------------------------------------------------------------------
-
-
-def grant_direct(
-    meta: MetaStore, blobs: BlobStore, entity: str, project: str, digests: list[str]
-) -> tuple[list[str], list[str]]:
-    """Claim for this project the digests nobody holds or claims: ``(granted, through_server)``.
-
-    Granted digests may be PUT straight to the store; the others must come through the
-    server, which hashes them (another project holds or is writing that object). A digest
-    this project had claimed already (an upload that failed before it was recorded) is
-    looked up first: if its object arrived, it is recorded now and not sent again."""
-    wanted = list(dict.fromkeys(digests))
-    with meta.write() as tx:
-        gcmarks.guard(tx)
-        pid = records.project_id(tx, entity, project, create=True)
-        claims = _claims(tx, wanted)
-        held = _held_anywhere(tx, [d for d in wanted if d not in claims])
-        busy = {d for d, s in gcmarks.blob_states(tx, wanted).items() if s == gcmarks.DELETING}
-        free = [d for d in wanted if d not in claims and d not in held and d not in busy]
-        now = tx.now()
-        insert_ignore(tx, "blob_claims", [{"digest": d, "project_id": pid, "created_at": now} for d in free])
-        claims_now = _claims(tx, wanted)
-    ours_before = [d for d in wanted if claims.get(d) == pid]
-    present = list(blobs.has(ours_before)) if ours_before else []
-    arrived = set(present) - set(record_direct(meta, entity, project, present, blobs) if present else [])
-    granted = [d for d in wanted if claims_now.get(d) == pid and d not in arrived]
-    return granted, [d for d in wanted if claims_now.get(d) != pid]
-
-
-def record_direct(
-    meta: MetaStore, entity: str, project: str, digests: list[str], blobs: BlobStore | None = None
-) -> list[str]:
-    """Record the digests this project's client PUT with its direct URLs (created, or found
-    there: a 412). Returns those it may not record because the claim is no longer this
-    project's (a server-side write checked that object meanwhile); the client must then send
-    them through the server."""
-    wanted = list(dict.fromkeys(digests))
-    with meta.write() as tx:
-        gcmarks.guard(tx)
-        pid = records.project_id(tx, entity, project, create=True)
-        claims = _claims(tx, wanted)
-        mine = [d for d in wanted if claims.get(d) == pid]
-        mine = _not_collected(tx, blobs, mine)
-        _record(tx, pid, mine)
-    return [d for d in wanted if d not in set(mine)]
 
 
 def _not_collected(tx: Tx, blobs: BlobStore | None, digests: list[str]) -> list[str]:
@@ -200,8 +137,8 @@ def store_checked(
     try:
         write(wanted)
     except BaseException:
-        # nothing unchecked was written under the claims taken here: left in place, they
-        # would later pass for this project's own direct uploads (grant_direct)
+        # nothing was written under the claims taken here: left in place, they would make
+        # later writes of these digests read the object back for nothing
         _drop_claims(meta, pid, [d for d in wanted if d not in before])
         raise
     for d in before:  # rare: an object that a client may have written unchecked
@@ -210,6 +147,7 @@ def store_checked(
                 break
             blobs.delete(d)
             if not rewritable:
+                _drop_claims_of_anyone(meta, [d])  # the object it vouched for is gone
                 raise IntegrityError(
                     f"the object store held other bytes under {d}, written unchecked by a direct upload; "
                     "they were removed: send the file again",
@@ -236,6 +174,13 @@ def _drop_claims(meta: MetaStore, pid: int, digests: list[str]) -> None:
         for part in batches(digests):
             ph, params = in_list(part)
             tx.execute(f"DELETE FROM blob_claims WHERE project_id = :pid AND digest IN {ph}", {**params, "pid": pid})
+
+
+def _drop_claims_of_anyone(meta: MetaStore, digests: list[str]) -> None:
+    with meta.write() as tx:
+        for part in batches(digests):
+            ph, params = in_list(part)
+            tx.execute(f"DELETE FROM blob_claims WHERE digest IN {ph}", params)
 
 
 def object_matches(blobs: BlobStore, digest: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import batches, in_list, insert, insert_ignore
-from . import blobs_index, records
+from . import records
 
 
 def record(meta: MetaStore, entity: str, project: str, key: str, digest: str, size: int) -> None:
@@ -81,12 +81,12 @@ def keys_of(meta: MetaStore, entity: str, project: str, digests: list[str]) -> d
     return out
 
 
-def split_by_claim(meta: MetaStore, entity: str, project: str, digests: list[str]) -> tuple[list[str], list[str]]:
-    """(those of ``digests`` this project claims, the others): what its direct uploads may
-    move into place unread, and what must be hashed first (``blobs_index``)."""
+def completing(meta: MetaStore, entity: str, project: str, digest: str) -> bool:
+    """Whether a server-side write of ``digest`` for this project is under way (its claim)."""
     with meta.read() as tx:
         pid = records.project_id(tx, entity, project)
-        claims = blobs_index.claims_of(tx, digests)
-    ours = [d for d in digests if pid is not None and claims.get(d) == pid]
-    mine = set(ours)
-    return ours, [d for d in digests if d not in mine]
+        if pid is None:
+            return False
+        return bool(
+            tx.scalar("SELECT 1 FROM blob_claims WHERE digest = :d AND project_id = :p", {"d": digest, "p": pid})
+        )

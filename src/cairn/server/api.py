@@ -236,10 +236,10 @@ def _store_batch(c: ServerContext, entity: str, project: str, data: bytearray) -
 
 @router.post("/projects/{entity}/{project}/blobs/direct")
 def direct_start(entity: EntityPath, project: ProjectPath, body: DirectRequest, c: Ctx, who: Who) -> dict:
-    """Presigned PUT URLs for blobs this project lacks, for its client to upload straight to
-    the object store: each to a staging key bound to this project (``server/uploads``), the
-    same kind of URL for every digest, so the answer never tells whether another project
-    holds one. ``direct`` is false when the store cannot presign; the client then sends
+    """Presigned PUT URLs for blobs this project lacks, for its client to upload to the
+    object store: each to a staging key bound to this project (``server/uploads``), which
+    the server hashes on ``direct/done``; the same kind of URL for every digest, so the
+    answer never tells whether another project holds one. ``direct`` is false when the store cannot presign; the client then sends
     everything through the server (``through_server``). Each PUT must carry ``headers``."""
     presign = getattr(c.blobs, "presign_put_staging", None)
     if presign is None:
@@ -254,10 +254,10 @@ def direct_start(entity: EntityPath, project: ProjectPath, body: DirectRequest, 
 async def direct_done(
     entity: EntityPath, project: ProjectPath, body: Digests, request: Request, c: Ctx, who: Who
 ) -> dict:
-    """The digests this project's client PUT with its direct URLs. Those that cannot be
-    taken (nothing staged, staged bytes that do not match where they are checked, or a claim
-    that is no longer this project's) come back in ``through_server``: send them that way.
-    Checking staged bytes reads them: heavy work, within the caller's share."""
+    """The digests this project's client PUT with its direct URLs: each staged object is
+    read back and hashed. Those that cannot be taken (nothing staged, or staged bytes that
+    do not match) come back in ``through_server``: send them that way. Checking staged
+    bytes reads them: heavy work, within the caller's share."""
     for d in body.digests:
         blobs_index.check_content_digest(d)
     return {
@@ -270,11 +270,11 @@ async def direct_done(
 @router.post("/projects/{entity}/{project}/blobs/uploads")
 def upload_start(entity: EntityPath, project: ProjectPath, body: UploadStart, c: Ctx, who: Who) -> dict:
     """Direct upload of a large blob to the object store, bound to this project and digest:
-    presigned part URLs to the blob's own key (``checked`` false: the server never reads
-    those bytes; the same answer whoever else holds the blob), or, when ``checked`` is
-    asked for, to a staging key the server hashes on completion. Without a presigning
-    store, the answer says to PUT through the server instead. A size above the server's
-    largest blob is refused (413) before anything is opened."""
+    presigned part URLs to a staging key unique to this upload, which the server reads back
+    and hashes on completion (``checked`` is always true; the same answer whoever else holds
+    the blob). Without a presigning store, the answer says to PUT through the server
+    instead. A size above the server's largest blob is refused (413) before anything is
+    opened."""
     return uploads.start(c, entity, project, body.digest, body.size, body.checked)
 
 
@@ -282,13 +282,13 @@ def upload_start(entity: EntityPath, project: ProjectPath, body: UploadStart, c:
 async def upload_complete(
     entity: EntityPath, project: ProjectPath, body: UploadDone, request: Request, c: Ctx, who: Who
 ) -> dict:
-    """Finish an upload this project started for this digest (404 for any other). An upload
-    to the blob's own key is completed by the object store once its parts are the announced
-    size and, when ``parts`` is sent, exactly those parts (400 otherwise; the upload is
-    aborted); its bytes are not read, and it counts only where no other project holds or is
-    writing that blob: otherwise ``stored`` is false and the client starts again with
-    ``checked``. A staged upload is read and hashed by the server and stored only if it
-    matches. Heavy work, within the caller's share."""
+    """Finish an upload this project started for this digest (404 for any other, unless the
+    project holds the digest already: a retry whose first answer was lost gets ``stored``
+    true again). A multipart upload is completed once its parts are the announced size, cut
+    as handed out, and, when ``parts`` is sent, exactly those parts (400 otherwise; the
+    staged bytes are deleted). The bytes are then read back and hashed, always: ``stored``
+    true when they are the digest, 422 naming the mismatch otherwise, the same whoever else
+    holds it. Heavy work (a full read), within the caller's share."""
     parts = None if body.parts is None else [(p.number, p.etag) for p in body.parts]
     stored = await heavy(
         request, c, who, run_in_threadpool, uploads.complete, c, entity, project, body.upload_id, body.digest, parts

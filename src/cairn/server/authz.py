@@ -286,9 +286,8 @@ def held_digests(
     c: "ServerContext", who: auth.Principal, entity: str, project_name: str, digests: list[str]
 ) -> set[str]:
     """Those of ``digests`` that the project holds: the only ones it may read. A project
-    holds a blob once its own writers supplied the bytes (the server hashed them, or they
-    were PUT under the project's own claim), or when it was indexed from the project's
-    versions (``blobs_index``). A store without users has one tenant, who reads everything
+    holds a blob once its own writers supplied the bytes (the server hashed them, as it
+    does every upload), or when it was indexed from the project's versions (``blobs_index``). A store without users has one tenant, who reads everything
     (its versions may have been written in-process, which indexes nothing)."""
     if who.open_access:
         return set(digests)

@@ -210,7 +210,7 @@ class UrlRequest(Body):
 class UploadStart(Body):
     digest: BlobDigest
     size: Size
-    checked: bool = False  # to a staging key the server hashes (asked after a refused direct upload)
+    checked: bool = True  # accepted from older clients; every upload is now staged and hashed
 
 
 class UploadPart(Body):
@@ -221,7 +221,7 @@ class UploadPart(Body):
 class UploadDone(Body):
     upload_id: Annotated[str, StringConstraints(min_length=1, max_length=L.MAX_KEY, pattern=NO_CONTROL_PATTERN)]
     digest: BlobDigest
-    # the parts the client sent (an upload to the blob's own key): the store must hold exactly these
+    # the parts the client sent (a multipart upload): the store must hold exactly these
     parts: list[UploadPart] | None = Field(default=None, max_length=10_000)
 
 

@@ -3,7 +3,7 @@ the contract suites in ``tests/storage``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -137,10 +137,9 @@ class StagingUpload:
 class Presigner(Protocol):
     """Optional power of a BlobStore: direct client <-> store transfers with presigned URLs.
 
-    Two ways up: ``presign_put`` lets a client create a blob's object itself, unchecked (the
-    server decides who may: ``engine/blobs_index``); ``presign_put_staging`` takes bytes to a
-    staging key, which ``complete_staging`` moves into place only after hashing them, or
-    ``promote_staging`` without (create-only, for a project trusted with that object)."""
+    Up: ``presign_put_staging`` takes bytes to a staging key, which ``complete_staging``
+    moves into place only after reading them back and hashing them. (``presign_put``,
+    create-only to a blob's own key, is not handed to clients by the server.)"""
 
     def presign_get(self, digest: str, expires: int = 3600, disposition: str | None = None) -> str:
         """A URL that GETs the blob's bytes for ``expires`` seconds, answered with the given
@@ -153,32 +152,13 @@ class Presigner(Protocol):
     def presign_put_staging(self, size: int, expires: int = 3600) -> StagingUpload:
         """A fresh staging key and the URL(s) to upload ``size`` bytes to it. StoreError if unreachable."""
 
-    def complete_staging(self, staging_key: str, digest: str) -> bool:
-        """Read the staged bytes, hash them, and store them as ``digest`` if they match (kept once
-        if already stored); delete the staged object either way. False when they do not match or
-        nothing was staged; UsageError for a key this store did not hand out."""
-
-    def promote_staging(self, staging_key: str, digest: str) -> bool:
-        """Move the staged bytes to ``digest``'s object without reading them, only if that
-        object does not exist (never replacing one); delete the staged object. True when the
-        object exists afterwards, False when nothing was staged."""
-
-    def presign_put_parts(self, digest: str, size: int, expires: int = 3600) -> StagingUpload:
-        """A multipart upload of ``size`` bytes to ``digest``'s own object (``key`` is its
-        upload id) and a URL per part. Nothing appears until ``complete_parts``."""
-
-    def complete_parts(
-        self,
-        digest: str,
-        upload_id: str,
-        size: int,
-        parts: list[tuple[int, str]] | None,
-        keep: Callable[[], bool] = ...,
+    def complete_staging(
+        self, staging_key: str, digest: str, size: int | None = None, parts: list[tuple[int, str]] | None = None
     ) -> bool:
-        """Complete it, create-only and unread, once the store's parts are exactly as
-        announced (``size``, cut as handed out, and ``parts`` (number, ETag) when given;
-        UsageError otherwise, the upload aborted) and ``keep()`` agrees (else aborted,
-        False). True: the object is there."""
+        """Read the staged bytes, hash them, and store them as ``digest`` if they match (kept once
+        if already stored); delete the staged object either way, except on a StoreError (then it
+        may be tried again). False when they do not match or nothing was staged; UsageError for
+        a key this store did not hand out, or (with ``size``) bytes other than announced."""
 
 
 class ChunkStore(Protocol):

@@ -18,18 +18,15 @@ How bytes reach ``blobs/``:
   page cache costs 0.08 s, the server-side copy 1.2 s on top of a 2.6 s upload, and the
   staging design uploads a blob that is already stored again because its digest is only
   known at the end. Two local reads are the cheaper price.
-* ``presign_put_parts`` hands a client part URLs of a multipart upload *to the blob's own
-  key*, and ``complete_parts`` completes it (create-only) once the store's own part list is
-  the announced size, cut as handed out, and the client's part list: the bytes are never
-  read here (the server grants this only where a wrong object would harm no other project,
-  ``engine/blobs_index``; downloads verify). A 2 GiB upload staged and then hashed and
-  copied here cost about three times boto3's ``upload_file`` (bench/RESULTS.md);
-* presigned staging uploads go to ``staging/``; ``complete_staging`` reads the staged object
-  back, hashes it, and copies it into place with ``CopySourceIf-Match`` on the ETag it
-  hashed, so bytes swapped in after the check are refused;
-* ``presign_put`` hands a client a URL that can create one blob's object, never replace it
-  (``If-None-Match: *`` is signed). Those bytes are not hashed here: the server grants such
-  URLs only where a wrong object would harm no other project (``engine/blobs_index``).
+* presigned uploads (small in one PUT, large in parts) go to ``staging/``, a key unique to
+  the upload; ``complete_staging`` completes a multipart one only as announced (size, cut
+  as handed out, the client's part list), reads the staged object back, hashes it, and
+  copies it into place with ``CopySourceIf-Match`` on the ETag it hashed, so bytes swapped
+  in after the check are refused. The server reads every uploaded byte once: a 2 GiB
+  upload costs more than boto3's ``upload_file`` (bench/RESULTS.md), the price of never
+  letting unread bytes sit at a blob's key;
+* ``presign_put`` can hand a URL that creates one blob's object, never replacing it
+  (``If-None-Match: *`` is signed); the server does not hand it to clients.
 
 Errors are ``StoreError``s that name the endpoint and bucket and say what to do. boto3
 reads the endpoint and credentials from the usual ``AWS_*`` variables; connect/read
@@ -615,7 +612,7 @@ class S3BlobStore:
         client = self._ready()
         params = {"Bucket": self.bucket, "Key": key}
         with self._errors("presign an upload", key):
-            if size < self.multipart_threshold:
+            if not self._staged_in_parts(size):
                 url = client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires)
                 return StagingUpload(key, (url,), max(size, 1))
             part = self.part_size_for(size)
@@ -628,69 +625,110 @@ class S3BlobStore:
             )
             return StagingUpload(key, urls, part)
 
-    def presign_put_parts(self, digest: str, size: int, expires: int = 3600) -> StagingUpload:
-        """A multipart upload of ``size`` bytes *to the blob's own key* and a presigned URL
-        per part (``key`` is the store's UploadId). Nothing appears under the key until
-        ``complete_parts``; the bytes are never read here (the caller decides whether a
-        client may write that object unchecked: ``engine/blobs_index``)."""
-        key = self._key(digest)
-        if key is None:
-            raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
-        if size < 1:
-            raise UsageError(f"a multipart upload needs at least one byte, got a size of {size}")
-        part = self.part_size_for(size)
-        client = self._ready()
-        params = {"Bucket": self.bucket, "Key": key}
-        with self._errors("start a multipart upload", key):
-            upload_id = client.create_multipart_upload(**params)["UploadId"]
-            urls = tuple(
-                client.generate_presigned_url(
-                    "upload_part", Params={**params, "UploadId": upload_id, "PartNumber": n}, ExpiresIn=expires
-                )
-                for n in range(1, math.ceil(size / part) + 1)
-            )
-        return StagingUpload(upload_id, urls, part)
+    def _abort(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(Exception):  # gc aborts what is left (stale_uploads)
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
-    def complete_parts(
-        self,
-        digest: str,
-        upload_id: str,
-        size: int,
-        parts: list[tuple[int, str]] | None,
-        keep: Callable[[], bool] = lambda: True,
+    def complete_staging(
+        self, staging_key: str, digest: str, size: int | None = None, parts: list[tuple[int, str]] | None = None
     ) -> bool:
-        """Complete ``presign_put_parts``' upload of ``digest`` once the store's own list of
-        its parts is exactly the ``size`` bytes announced, cut as they were handed out (parts
-        1..n, each ``part_size_for(size)`` bytes but the last), and, when the client sends
-        ``parts`` (number, ETag), exactly those. Anything else aborts the upload and raises
-        UsageError: nothing appears under the key. Then ``keep()`` decides: False aborts the
-        upload (returns False). Create-only (``If-None-Match: *``): an object already there
-        of the right size is kept and the upload aborted; one of another size is damaged and
-        replaced. Returns True: the object is there. The bytes are not read."""
+        """Hash the staged bytes (one full read by this process: ~0.45 s per 256 MiB from a
+        local SeaweedFS), copy them into place if they match and the blob is new (server-side,
+        ~1.2 s per 256 MiB there), and delete the staged object either way. Returns whether
+        the blob's object now holds them. Never replaces a right object: one of another size
+        under the blob's key is damaged (a size is part of what a digest names) and only the
+        verified copy replaces it.
+
+        With ``size`` (the size announced when the upload was handed out), a multipart upload
+        is completed only when the store's own list of its parts is exactly those bytes, cut
+        as handed out (``part_size_for(size)``), and, when ``parts`` (number, ETag) is sent,
+        exactly those parts; a single PUT must be ``size`` bytes. Anything else: UsageError,
+        the staged bytes deleted unread. A failure to reach the store (StoreError) leaves
+        the staged upload in place, so that the same completion can be tried again."""
         from botocore.exceptions import ClientError
 
-        key = self._key(digest)
-        if key is None:
-            raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
+        if not re.fullmatch(re.escape(self._base) + r"staging/[0-9a-f]{32}", staging_key):
+            raise UsageError(f"{staging_key!r} is not a staging key of {self!r}")
         client = self._ready()
+        key = self._key(digest)
+        try:
+            with self._errors("verify a staged upload", staging_key):
+                if size is not None and self._staged_in_parts(size):
+                    self._complete_announced(staging_key, digest, size, parts)
+                else:
+                    self._complete_multipart(staging_key)
+                if size is not None:
+                    there = self._size_of(staging_key)
+                    if there is not None and there != size:
+                        raise UsageError(
+                            f"the upload of {digest} holds {there} bytes where {size} were announced; "
+                            "start the upload again"
+                        )
+                got = self._object_digest(client, staging_key)
+                if got is None or key is None or got[0] != digest:
+                    self._drop_staged(staging_key)
+                    return False
+                obj = got[1]
+                if self._clear_wrong_size(key, obj["ContentLength"]):
+                    self._drop_staged(staging_key)
+                    return True
+                source = {"Bucket": self.bucket, "Key": staging_key}
+                try:  # If-Match: the bytes we hashed, not whatever a still-valid URL put there since
+                    if obj["ContentLength"] <= MAX_COPY:
+                        client.copy_object(
+                            Bucket=self.bucket, Key=key, CopySource=source, CopySourceIfMatch=obj["ETag"]
+                        )
+                    else:
+                        client.copy(source, self.bucket, key, ExtraArgs={"CopySourceIfMatch": obj["ETag"]})
+                except ClientError as e:
+                    if error_code(e) in TAKEN:
+                        self._drop_staged(staging_key)
+                        return False
+                    raise
+                self._drop_staged(staging_key)
+                return True
+        except UsageError:
+            self._drop_staged(staging_key)
+            raise
+
+    def _staged_in_parts(self, size: int) -> bool:
+        """Whether ``presign_put_staging(size)`` hands out a multipart upload (more than one
+        part's worth) rather than one PUT: a client holds at most a part per request."""
+        return size > self.part_size_for(size)
+
+    def _drop_staged(self, staging_key: str) -> None:
+        with contextlib.suppress(CairnError):
+            with self._errors("delete a staged upload", staging_key):
+                self._client.delete_object(Bucket=self.bucket, Key=staging_key)
+        for up in self._open_uploads(staging_key):
+            self._abort(staging_key, up)
+
+    def _open_uploads(self, key: str) -> list[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            got = self._client.list_multipart_uploads(Bucket=self.bucket, Prefix=key).get("Uploads", [])
+        except (BotoCoreError, ClientError):
+            return []  # gc aborts what is left (stale_uploads)
+        return [u["UploadId"] for u in got if u["Key"] == key]
+
+    def _complete_announced(self, key: str, digest: str, size: int, parts: list[tuple[int, str]] | None) -> None:
+        """Complete the client's multipart upload to the staging ``key`` once the store's own
+        list of its parts is exactly the ``size`` bytes announced, cut as they were handed
+        out (parts 1..n, each ``part_size_for(size)`` bytes but the last), and, when the
+        client sends ``parts``, exactly those; UsageError otherwise. No upload open: the
+        bytes may be complete already (an earlier completion that lost its answer)."""
+        from botocore.exceptions import ClientError
+
+        client = self._client
         part = self.part_size_for(size)
         n = math.ceil(size / part)
-        with self._errors("list the parts of an upload", key):
-            try:
-                held = {
-                    p["PartNumber"]: (p["ETag"], p["Size"])
-                    for page in client.get_paginator("list_parts").paginate(
-                        Bucket=self.bucket, Key=key, UploadId=upload_id
-                    )
-                    for p in page.get("Parts", [])
-                }
-            except ClientError as e:
-                if error_code(e) not in {"NoSuchUpload"} | MISSING:
-                    raise
-                raise UsageError(
-                    f"upload {upload_id[:100]!r} of {digest} is gone (aborted or completed); start it again"
-                ) from None
-        try:
+        for upload_id in self._open_uploads(key):
+            held = {
+                p["PartNumber"]: (p["ETag"], p["Size"])
+                for page in client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
+                for p in page.get("Parts", [])
+            }
             for i in range(1, n + 1):
                 want = part if i < n else size - (n - 1) * part
                 if i not in held:
@@ -712,107 +750,12 @@ class S3BlobStore:
                         f"the part list sent for the upload of {digest} does not match the parts the object store "
                         "holds (other bytes, or parts missing); start the upload again"
                     )
-        except UsageError:
-            self._abort(key, upload_id)
-            raise
-        if not keep():
-            self._abort(key, upload_id)
-            return False
-        done = {"Parts": [{"PartNumber": i, "ETag": held[i][0]} for i in range(1, n + 1)]}
-        for _ in range(2):
-            with self._errors("complete a multipart upload", key):
-                try:
-                    client.complete_multipart_upload(
-                        Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload=done, IfNoneMatch="*"
-                    )
-                    return True
-                except ClientError as e:
-                    if error_code(e) not in TAKEN:
-                        raise
-            if self._clear_wrong_size(key, size):  # there already (an earlier upload of the same bytes)
-                self._abort(key, upload_id)
-                return True
-        raise StoreError(f"s3://{self.bucket}/{key} kept being written by someone else while an upload completed")
-
-    def abort_parts(self, digest: str, upload_id: str) -> None:
-        """Abort ``presign_put_parts``' upload (its parts are deleted); one already gone is fine."""
-        key = self._key(digest)
-        if key is not None:
-            self._abort(key, upload_id)
-
-    def _abort(self, key: str, upload_id: str) -> None:
-        with contextlib.suppress(Exception):  # gc aborts what is left (stale_uploads)
-            self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-
-    def complete_staging(self, staging_key: str, digest: str) -> bool:
-        """Hash the staged bytes (one full read by this process: ~0.45 s per 256 MiB from a
-        local SeaweedFS), copy them into place if they match and the blob is new (server-side,
-        ~1.2 s per 256 MiB there), and delete the staged object either way."""
-        from botocore.exceptions import ClientError
-
-        if not re.fullmatch(re.escape(self._base) + r"staging/[0-9a-f]{32}", staging_key):
-            raise UsageError(f"{staging_key!r} is not a staging key of {self!r}")
-        client = self._ready()
-        key = self._key(digest)
-        try:
-            with self._errors("verify a staged upload", staging_key):
-                self._complete_multipart(staging_key)
-                got = self._object_digest(client, staging_key)
-                if got is None or key is None or got[0] != digest:
-                    return False
-                obj = got[1]
-                if self._clear_wrong_size(key, obj["ContentLength"]):
-                    return True
-                source = {"Bucket": self.bucket, "Key": staging_key}
-                try:  # If-Match: the bytes we hashed, not whatever a still-valid URL put there since
-                    if obj["ContentLength"] <= MAX_COPY:
-                        client.copy_object(
-                            Bucket=self.bucket, Key=key, CopySource=source, CopySourceIfMatch=obj["ETag"]
-                        )
-                    else:
-                        client.copy(source, self.bucket, key, ExtraArgs={"CopySourceIfMatch": obj["ETag"]})
-                except ClientError as e:
-                    if error_code(e) in TAKEN:
-                        return False
+            done = {"Parts": [{"PartNumber": i, "ETag": held[i][0]} for i in range(1, n + 1)]}
+            try:
+                client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload=done)
+            except ClientError as e:
+                if error_code(e) not in {"NoSuchUpload"} | MISSING:
                     raise
-                return True
-        finally:
-            with contextlib.suppress(CairnError):
-                with self._errors("delete a staged upload", staging_key):
-                    client.delete_object(Bucket=self.bucket, Key=staging_key)
-
-    def promote_staging(self, staging_key: str, digest: str) -> bool:
-        """Copy the staged object to the blob's key *only if no object is there* (a
-        server-side copy with ``If-None-Match: *``, the bytes not read), and delete the staged
-        object. True when the blob's object now exists (created, or there already); False
-        when nothing was staged. The caller decides whether unread bytes may be trusted."""
-        from botocore.exceptions import ClientError
-
-        if not re.fullmatch(re.escape(self._base) + r"staging/[0-9a-f]{32}", staging_key):
-            raise UsageError(f"{staging_key!r} is not a staging key of {self!r}")
-        key = self._key(digest)
-        if key is None:
-            raise UsageError(f"blobs are addressed by blake3 digests, got {digest!r}")
-        client = self._ready()
-        try:
-            with self._errors("move a staged upload into place", staging_key):
-                try:
-                    client.copy_object(
-                        Bucket=self.bucket,
-                        Key=key,
-                        IfNoneMatch="*",
-                        CopySource={"Bucket": self.bucket, "Key": staging_key},
-                    )
-                except ClientError as e:
-                    if error_code(e) in MISSING:
-                        return False
-                    if error_code(e) not in TAKEN:
-                        raise
-                return True
-        finally:
-            with contextlib.suppress(CairnError):
-                with self._errors("delete a staged upload", staging_key):
-                    client.delete_object(Bucket=self.bucket, Key=staging_key)
 
     def _complete_multipart(self, key: str) -> None:
         """Complete the client's multipart upload to ``key``, if it made one, from the parts S3 holds."""
