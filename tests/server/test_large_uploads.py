@@ -315,3 +315,30 @@ def test_a_claim_whose_object_is_found_wrong_is_dropped(on_stack):
         assert stored(on_stack, digest) == data
     finally:
         meta.dispose()
+
+
+def test_a_completion_that_fails_midway_keeps_the_upload_for_its_retry(on_stack):
+    """A completion that fails for a passing reason (here: gc is removing that digest, a
+    503) leaves the staged upload in place; the retry, once the reason is gone, stores it."""
+    from cairn.engine import gcmarks
+    from cairn.storage.meta.tx import insert
+    from cairn.storage.registry import open_meta
+
+    data = os.urandom(PART + MiB)
+    digest = digest_of(data)
+    up = start(on_stack, "flaky", data)
+    parts = put_parts(up, data)
+    meta = open_meta(on_stack.meta_url)
+    try:
+        with meta.write() as tx:
+            insert(tx, "gc_marks", {"kind": gcmarks.BLOB, "digest": digest, "state": gcmarks.DELETING, "at": tx.now()})
+        r = complete(on_stack, "flaky", up, digest, parts)
+        assert r.status_code == 503 and "garbage collection" in r.json()["error"]["message"]
+        assert up["upload_id"] in {u["Key"] for u in staged_uploads_left(on_stack)}  # still there
+        with meta.write() as tx:
+            tx.execute("DELETE FROM gc_marks WHERE digest = :d", {"d": digest})
+    finally:
+        meta.dispose()
+    r = complete(on_stack, "flaky", up, digest, parts)
+    assert r.status_code == 201 and r.json()["stored"] is True
+    assert stored(on_stack, digest) == data
