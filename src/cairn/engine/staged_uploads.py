@@ -47,24 +47,6 @@ def take(meta: MetaStore, entity: str, project: str, key: str, digest: str) -> i
         return int(sizes[0]) if sizes else None
 
 
-def take_many(meta: MetaStore, entity: str, project: str, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """Remove these (key, digest) records of the project in one transaction; returns the keys
-    removed by this call, by digest (a concurrent call takes the others)."""
-    wanted = dict(pairs)
-    out: dict[str, list[str]] = {}
-    with meta.write() as tx:
-        pid = records.project_id(tx, entity, project)
-        if pid is None:
-            return out
-        for part in batches(list(wanted)):
-            ph, params = in_list(part)
-            for key in tx.scalars(
-                f"DELETE FROM staged_uploads WHERE project_id = :p AND key IN {ph} RETURNING key", {**params, "p": pid}
-            ):
-                out.setdefault(wanted[key], []).append(key)
-    return out
-
-
 def keys_of(meta: MetaStore, entity: str, project: str, digests: list[str]) -> dict[str, list[str]]:
     """This project's staged upload keys of each of ``digests`` that has any."""
     out: dict[str, list[str]] = {}
