@@ -155,8 +155,8 @@ class Presigner(Protocol):
     def complete_staging(
         self, staging_key: str, digest: str, size: int | None = None, parts: list[tuple[int, str]] | None = None
     ) -> bool:
-        """Read the staged bytes, hash them, and store them as ``digest`` if they match (kept once
-        if already stored); delete the staged object either way, except on a StoreError (then it
+        """Read the staged bytes, hash them, and store them as ``digest`` if they match (written
+        over an existing object too, so that the time taken tells nothing); delete the staged object either way, except on a StoreError (then it
         may be tried again). False when they do not match or nothing was staged; UsageError for
         a key this store did not hand out, or (with ``size``) bytes other than announced."""
 

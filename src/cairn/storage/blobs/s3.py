@@ -633,11 +633,11 @@ class S3BlobStore:
         self, staging_key: str, digest: str, size: int | None = None, parts: list[tuple[int, str]] | None = None
     ) -> bool:
         """Hash the staged bytes (one full read by this process: ~0.45 s per 256 MiB from a
-        local SeaweedFS), copy them into place if they match and the blob is new (server-side,
-        ~1.2 s per 256 MiB there), and delete the staged object either way. Returns whether
-        the blob's object now holds them. Never replaces a right object: one of another size
-        under the blob's key is damaged (a size is part of what a digest names) and only the
-        verified copy replaces it.
+        local SeaweedFS), copy them into place if they match (server-side, ~1.2 s per 256 MiB
+        there), and delete the staged object either way. Returns whether the blob's object now
+        holds them. The copy is made even where the object exists (it then writes the same
+        verified bytes over it, or heals a damaged one), so that how long a completion takes
+        never tells whether someone else holds the blob; only verified bytes reach the key.
 
         With ``size`` (the size announced when the upload was handed out), a multipart upload
         is completed only when the store's own list of its parts is exactly those bytes, cut
@@ -669,9 +669,8 @@ class S3BlobStore:
                     self._drop_staged(staging_key)
                     return False
                 obj = got[1]
-                if self._clear_wrong_size(key, obj["ContentLength"]):
-                    self._drop_staged(staging_key)
-                    return True
+                # copied whether or not the blob's object exists (then with the same bytes): the
+                # time a completion takes must not tell whether another project holds the blob
                 source = {"Bucket": self.bucket, "Key": staging_key}
                 try:  # If-Match: the bytes we hashed, not whatever a still-valid URL put there since
                     if obj["ContentLength"] <= MAX_COPY:
