@@ -65,18 +65,6 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def server_pid(port: int) -> int:
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
-            except OSError:
-                continue
-            if b"server" in args and b"--port" in args and args[args.index(b"--port") + 1] == str(port).encode():
-                return int(d)
-    raise RuntimeError(f"no cairn server process listens on {port}")
-
-
 def stamp(path: Path, n: int) -> None:
     with open(path, "r+b") as f:
         f.write(n.to_bytes(8, "big"))
@@ -104,7 +92,7 @@ def main() -> None:
     from contextlib import ExitStack
 
     from servers import cairn_server
-    from services import create_database, postgres_server, seaweed_s3
+    from services import create_database, postgres_server, seaweed_s3, server_pid
 
     from cairn.engine import accounts as auth
     from cairn.storage.registry import open_meta

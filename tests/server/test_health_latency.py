@@ -29,6 +29,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from servers import cairn_server
+from services import server_pid
 
 from cairn.core.digest import hasher
 
@@ -74,19 +75,6 @@ def big_blob() -> Iterator[bytes]:
     for i in range(UPLOAD >> 20):
         block[:8] = i.to_bytes(8, "little")
         yield bytes(block)
-
-
-def server_pid(port: int) -> int:
-    """The process of the ``cairn server`` listening on ``port`` (by its command line)."""
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
-            except OSError:
-                continue
-            if b"server" in args and b"--port" in args and args[args.index(b"--port") + 1] == str(port).encode():
-                return int(d)
-    raise AssertionError(f"no cairn server process listens on {port}")
 
 
 def raise_priority(*pids: int) -> None:

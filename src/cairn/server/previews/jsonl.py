@@ -48,11 +48,7 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     except stream.OverBudget:
         exact = False
         if count <= first:
-            return tabular.error(
-                f"row {first + 1:,} is past the first {tabular.SCAN_BUDGET >> 20} MiB, "
-                "which is as far as the preview reads; download the file",
-                raw_url,
-            )
+            return tabular.past_budget(first, raw_url)
     if exact and count and first >= count:
         return tabular.past_end(first, count, raw_url)
     keys: dict[str, None] = {}

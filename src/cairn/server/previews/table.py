@@ -60,11 +60,7 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     except stream.OverBudget:
         exact = False
         if count <= first:
-            return tabular.error(
-                f"row {first + 1:,} is past the first {tabular.SCAN_BUDGET >> 20} MiB, "
-                "which is as far as the preview reads; download the file",
-                raw_url,
-            )
+            return tabular.past_budget(first, raw_url)
     except (csv.Error, UnicodeDecodeError) as e:
         if page_end is None:  # the page itself cannot be read
             why = "it is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else str(e)

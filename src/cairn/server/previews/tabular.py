@@ -54,6 +54,15 @@ def past_end(first: int, count: int, raw_url: str) -> dict:
     return error(f"there is no row {first + 1:,}: the table has {count:,} rows", raw_url)
 
 
+def past_budget(first: int, raw_url: str) -> dict:
+    """The page of row ``first`` starts past what a preview reads of a file (``SCAN_BUDGET``)."""
+    return error(
+        f"row {first + 1:,} is past the first {SCAN_BUDGET >> 20} MiB, which is as far as the preview reads; "
+        "download the file",
+        raw_url,
+    )
+
+
 def error(message: str, raw_url: str) -> dict:
     return {"error": message, "raw": raw_url}
 

@@ -104,11 +104,7 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     except stream.OverBudget:
         exact = False
         if count <= first:
-            return tabular.error(
-                f"row {first + 1:,} is past the first {tabular.SCAN_BUDGET >> 20} MiB, "
-                "which is as far as the preview reads; download the file",
-                raw_url,
-            )
+            return tabular.past_budget(first, raw_url)
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as e:
         return tabular.error(f"not valid JSON ({e})", raw_url)
     if top.get("_type") not in ("table", "partitioned-table", "joined-table", "table-file"):
