@@ -74,15 +74,19 @@ def _run(meta_url: str, blobs_url: str, name: str | None, entity: str, project: 
     output.fail(f"{summary}: {report.problems} problem(s) in {len(report.broken_versions)} version(s); {advice}")
 
 
-@click.command("verify")
-@click.argument("name", required=False)
-@click.option(
+# the same flag on `cairn verify` and `cairn admin verify`
+SET_ASIDE = click.option(
     "--set-aside",
     "set_aside",
     is_flag=True,
     help="Also set damaged and missing blobs aside, so that logging the same files again heals "
     "the versions (the one change verify can make, and only with this flag).",
 )
+
+
+@click.command("verify")
+@click.argument("name", required=False)
+@SET_ASIDE
 def verify_cmd(name: str | None, set_aside: bool) -> None:
     """Re-hash the embedded store (CAIRN_DIR) and check every committed version.
 
@@ -124,13 +128,7 @@ def verify_cmd(name: str | None, set_aside: bool) -> None:
 @click.option(
     "--entity", default=None, help="Entity of NAME when NAME does not say (default: CAIRN_ENTITY or 'local')."
 )
-@click.option(
-    "--set-aside",
-    "set_aside",
-    is_flag=True,
-    help="Also set damaged and missing blobs aside, so that logging the same files again heals "
-    "the versions (the one change verify can make, and only with this flag).",
-)
+@SET_ASIDE
 def admin_verify(name: str | None, meta: str | None, blobs: str | None, entity: str | None, set_aside: bool) -> None:
     """Re-hash a server's stores and check every committed version (read-only).
 
