@@ -12,6 +12,7 @@ import logging
 import os
 import posixpath
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, unquote, urlparse
 
 from ..core.errors import IntegrityError, NotFoundError, UsageError
@@ -19,6 +20,9 @@ from ..core.manifest import Entry
 from ..core.names import join_name, normalize_path
 from ..storage.base import BlobReader
 from .hashing import hash_file
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client  # boto3-stubs[s3], in the test extra
 
 log = logging.getLogger("cairn.references")
 
@@ -81,7 +85,16 @@ def _file_entries(uri: str, name: str | None, checksum: bool, limit: int) -> lis
     return out
 
 
-def _s3_client():  # noqa: ANN202
+class _S3Object(NamedTuple):
+    """An object a reference names: one ``head_object`` or a ``list_objects_v2`` row."""
+
+    key: str
+    etag: str
+    size: int
+    version_id: str | None
+
+
+def _s3_client() -> S3Client:
     try:
         import boto3
     except ImportError:
@@ -97,7 +110,7 @@ def _s3_entries(uri: str, name: str | None, checksum: bool, limit: int) -> list[
     u = urlparse(uri)
     bucket, key = u.netloc, u.path.lstrip("/")
     s3 = _s3_client()
-    objects: list[dict] = []
+    objects: list[_S3Object] = []
     try:
         head = s3.head_object(Bucket=bucket, Key=key) if key and not key.endswith("/") else None
     except ClientError as e:
@@ -105,9 +118,7 @@ def _s3_entries(uri: str, name: str | None, checksum: bool, limit: int) -> list[
             raise
         head = None
     if head is not None:
-        objects = [
-            {"Key": key, "ETag": head["ETag"], "Size": head["ContentLength"], "VersionId": head.get("VersionId")}
-        ]
+        objects = [_S3Object(key, head["ETag"], head["ContentLength"], head.get("VersionId"))]
         base = posixpath.dirname(key)
         default_names = {key: name or posixpath.basename(key)}
     else:
@@ -117,27 +128,25 @@ def _s3_entries(uri: str, name: str | None, checksum: bool, limit: int) -> list[
             for obj in page.get("Contents", []):
                 if obj["Key"].endswith("/"):
                     continue
-                objects.append(obj)
+                objects.append(_S3Object(obj["Key"], obj["ETag"], obj["Size"], None))
                 if len(objects) > limit:
                     raise _too_many(uri, limit)
         if not objects:
             raise FileNotFoundError(f"reference {uri!r}: no object or prefix s3://{bucket}/{key} exists")
         base = prefix.rstrip("/")
-        default_names = {o["Key"]: join_name(name, o["Key"][len(prefix) :]) for o in objects}
+        default_names = {o.key: join_name(name, o.key[len(prefix) :]) for o in objects}
     del base
     out = []
     for o in objects:
-        ref = f"s3://{bucket}/{o['Key']}"
-        etag = o["ETag"].strip('"')
+        ref = f"s3://{bucket}/{o.key}"
+        etag = o.etag.strip('"')
         extra = {"etag": etag}
-        if o.get("VersionId") and o["VersionId"] != "null":
-            extra["versionID"] = o["VersionId"]
+        if o.version_id and o.version_id != "null":
+            extra["versionID"] = o.version_id
         digest = (
             (f"version:{extra['versionID']}" if "versionID" in extra else f"etag:{etag}") if checksum else f"uri:{ref}"
         )
-        out.append(
-            Entry(normalize_path(default_names[o["Key"]]), digest, int(o["Size"]), ref, extra if checksum else {})
-        )
+        out.append(Entry(normalize_path(default_names[o.key]), digest, int(o.size), ref, extra if checksum else {}))
     return out
 
 
@@ -173,7 +182,9 @@ def open_reference(e: Entry) -> BlobReader:
         elif e.digest.startswith("etag:"):
             kw["IfMatch"] = '"' + e.digest.partition(":")[2] + '"'
         try:
-            return _s3_client().get_object(**kw)["Body"]
+            # botocore-stubs type StreamingBody.readinto's argument as IO[bytes]; botocore hands
+            # it to urllib3's readinto, which takes a writable buffer as BlobReader's does
+            return _s3_client().get_object(**kw)["Body"]  # type: ignore[return-value]
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code")
             if code in ("PreconditionFailed", "412"):

@@ -26,7 +26,9 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
 
     f = RangedFile(source, BUDGET, strict=True)
     try:
-        pf = pq.ParquetFile(f, pre_buffer=False)  # pre-buffering would fetch every row group
+        # pyarrow wraps a Python file-like in a PythonFile itself; done here so that the stubs
+        # (which know only IO and NativeFile arguments) see a NativeFile
+        pf = pq.ParquetFile(pa.PythonFile(f, mode="r"), pre_buffer=False)  # pre-buffering would fetch every row group
         schema = pf.schema_arrow
         count = pf.metadata.num_rows
     except OverBudget:
