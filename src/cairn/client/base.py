@@ -6,6 +6,10 @@ store; a server client speaks HTTP to ``cairn server`` with the same methods and
 
 from __future__ import annotations
 
+from typing import Unpack
+
+from ..core.changes import CollectionChanges, RunChanges, RunOptions, VersionChanges
+
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -69,8 +73,10 @@ class Client(Protocol):
     ) -> list[VersionInfo]: ...
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]: ...
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]: ...
-    def update_collection(self, entity: str, project: str, name: str, **changes) -> CollectionInfo: ...  # noqa: ANN003
-    def update_version(self, version_id: int, **changes) -> VersionInfo: ...  # noqa: ANN003
+    def update_collection(
+        self, entity: str, project: str, name: str, **changes: Unpack[CollectionChanges]
+    ) -> CollectionInfo: ...
+    def update_version(self, version_id: int, **changes: Unpack[VersionChanges]) -> VersionInfo: ...
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None: ...
     def delete_collection(self, entity: str, project: str, name: str, delete_aliases: bool = False) -> int: ...
     def delete_project(self, entity: str, project: str, delete_aliases: bool = False) -> int: ...
@@ -97,7 +103,7 @@ class Client(Protocol):
         """The links to a version (that the caller may read)."""
 
     # runs and lineage
-    def create_run(self, entity: str, project: str, **kw) -> RunInfo: ...  # noqa: ANN003
+    def create_run(self, entity: str, project: str, **kw: Unpack[RunOptions]) -> RunInfo: ...
     def finish_run(
         self, run_id: str, exit_code: int = 0, config: dict | None = None, summary: dict | None = None
     ) -> None: ...
@@ -118,7 +124,7 @@ class Client(Protocol):
     ) -> list[str]:
         """History rows as JSON texts in step order (see ``engine.history.rows``)."""
 
-    def update_run(self, run_id: str, **changes) -> None:  # noqa: ANN003
+    def update_run(self, run_id: str, **changes: Unpack[RunChanges]) -> None:
         """Replace a run's summary, config, tags, notes or name."""
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo: ...

@@ -8,6 +8,10 @@ HTTP library (urllib3) and the one retry policy are ``rpc.py`` and ``retry.py``'
 
 from __future__ import annotations
 
+from typing import Unpack
+
+from ..core.changes import CollectionChanges, RunChanges, RunOptions, VersionChanges
+
 import base64
 import json
 import os
@@ -163,7 +167,9 @@ class HttpClient:
         got = self.rpc.json("GET", project_path(entity, project, "artifacts"), params=params)
         return [wire.collection_in(c) for c in got["collections"]]
 
-    def update_collection(self, entity: str, project: str, name: str, **changes: Any) -> CollectionInfo:
+    def update_collection(
+        self, entity: str, project: str, name: str, **changes: Unpack[CollectionChanges]
+    ) -> CollectionInfo:
         return wire.collection_in(
             self.rpc.json("PATCH", project_path(entity, project, "artifacts", name), json_body=changes)
         )
@@ -172,7 +178,7 @@ class HttpClient:
         got = self.rpc.json("GET", api_path("projects"), params={"entity": entity} if entity else {})
         return [(p["entity"], p["project"]) for p in got["projects"]]
 
-    def update_version(self, version_id: int, **changes: Any) -> VersionInfo:
+    def update_version(self, version_id: int, **changes: Unpack[VersionChanges]) -> VersionInfo:
         return self._version_in(self.rpc.json("PATCH", api_path("versions", version_id), json_body=changes))
 
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
@@ -232,7 +238,7 @@ class HttpClient:
         return self.rpc.json("GET", project_path(entity, project, "artifacts", name, "alias-history"))["history"]
 
     # -- runs ------------------------------------------------------------------------
-    def create_run(self, entity: str, project: str, **kw: Any) -> RunInfo:
+    def create_run(self, entity: str, project: str, **kw: Unpack[RunOptions]) -> RunInfo:
         from ..engine.runs import new_run_id
 
         # the id is made here, not by the server, so that a retried create finds the same run
@@ -289,7 +295,7 @@ class HttpClient:
         rows = self.rpc.json("GET", path, params={**params, **scope})["rows"]
         return [json.dumps(r, separators=(",", ":"), allow_nan=True) for r in rows]
 
-    def update_run(self, run_id: str, **changes: Any) -> None:
+    def update_run(self, run_id: str, **changes: Unpack[RunChanges]) -> None:
         self.rpc.post_json(_run_url(run_id), changes, method="PATCH")
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:

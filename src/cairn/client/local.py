@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
+from ..core.changes import CollectionChanges, RunChanges, RunOptions, VersionChanges
+
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 from ..core.errors import IntegrityError
 from ..core.manifest import Entry, Manifest
@@ -92,10 +95,12 @@ class LocalClient:
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
         return self.engine.list_projects(entity)
 
-    def update_collection(self, entity: str, project: str, name: str, **changes: Any) -> CollectionInfo:
+    def update_collection(
+        self, entity: str, project: str, name: str, **changes: Unpack[CollectionChanges]
+    ) -> CollectionInfo:
         return self.engine.update_collection(entity, project, name, **changes)
 
-    def update_version(self, version_id: int, **changes: Any) -> VersionInfo:
+    def update_version(self, version_id: int, **changes: Unpack[VersionChanges]) -> VersionInfo:
         return self.engine.update_version(version_id, **changes)
 
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
@@ -133,7 +138,7 @@ class LocalClient:
     def version_links(self, version_id: int) -> list[VersionInfo]:
         return self.engine.version_links(version_id)
 
-    def create_run(self, entity: str, project: str, **kw: Any) -> RunInfo:
+    def create_run(self, entity: str, project: str, **kw: Unpack[RunOptions]) -> RunInfo:
         return self.engine.create_run(entity, project, **kw)
 
     def finish_run(
@@ -157,7 +162,7 @@ class LocalClient:
     ) -> list[str]:
         return self.engine.run_history(run_id, keys, min_step, max_step, limit, samples)
 
-    def update_run(self, run_id: str, **changes: Any) -> None:
+    def update_run(self, run_id: str, **changes: Unpack[RunChanges]) -> None:
         self.engine.update_run(run_id, **changes)
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:

@@ -10,10 +10,14 @@ process as well.
 
 from __future__ import annotations
 
+from typing import Unpack
+
+from ..core.changes import CollectionChanges, RunChanges, RunOptions, VersionChanges
+
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..core.digest import digest_of, hasher
 from ..core.errors import ArtifactNotFoundError, RunNotFoundError, UsageError
@@ -199,10 +203,12 @@ class NullClient:
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
         return []
 
-    def update_collection(self, entity: str, project: str, name: str, **changes: Any) -> CollectionInfo:
+    def update_collection(
+        self, entity: str, project: str, name: str, **changes: Unpack[CollectionChanges]
+    ) -> CollectionInfo:
         raise UsageError(_NOTHING)
 
-    def update_version(self, version_id: int, **changes: Any) -> VersionInfo:
+    def update_version(self, version_id: int, **changes: Unpack[VersionChanges]) -> VersionInfo:
         raise UsageError(_NOTHING)
 
     def delete_version(self, version_id: int, delete_aliases: bool = False, run_id: str | None = None) -> None:
@@ -224,7 +230,7 @@ class NullClient:
         return []
 
     # runs and lineage
-    def create_run(self, entity: str, project: str, **kw: Any) -> RunInfo:
+    def create_run(self, entity: str, project: str, **kw: Unpack[RunOptions]) -> RunInfo:
         from ..engine.runs import new_run_id
 
         rid = kw.get("run_id") or new_run_id()
@@ -264,7 +270,7 @@ class NullClient:
     ) -> list[str]:
         return []
 
-    def update_run(self, run_id: str, **changes: Any) -> None:
+    def update_run(self, run_id: str, **changes: Unpack[RunChanges]) -> None:
         pass
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:

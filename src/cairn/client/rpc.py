@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -143,7 +143,7 @@ class Rpc:
         """``call``, its answer decoded as JSON."""
         return json.loads(self.call(method, path, **kw).data)
 
-    def post_json(self, path: str, body: dict, method: str = "POST") -> Any:
+    def post_json(self, path: str, body: Mapping[str, object], method: str = "POST") -> Any:
         """``json`` with a body that may hold NaN and infinities (a run's values may), which
         strict JSON encoding refuses."""
         content = json.dumps(body, separators=(",", ":"), allow_nan=True, default=str).encode()

@@ -21,7 +21,9 @@ import sqlite3
 import threading
 import time
 from array import array
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVarTuple
 
 from ..storage.wal import enable_wal
 
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 RACY_S = 1.0
 Sig = tuple[int, int, int]
+Ts = TypeVarTuple("Ts")
 # [lo, hi) of the paths of a folder, as str order has them: lo "" is the first path,
 # hi None runs past the last
 Span = tuple[str, "str | None"]
@@ -172,7 +175,7 @@ class StatCache:
                 [(_b(p), *sig, d) for p, sig, d in keep],
             )
 
-    def _write(self, fn, *args) -> None:  # noqa: ANN001
+    def _write(self, fn: Callable[[sqlite3.Connection, *Ts], object], *args: *Ts) -> None:
         db = self._db()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -277,5 +280,5 @@ def _by_path(paths: list[str], sigs: array, digests: list[str]) -> dict[str, tup
     return dict(zip(paths, zip(zip(it, it, it), digests)))
 
 
-def _flat(sigs) -> array:  # noqa: ANN001
+def _flat(sigs: Iterable[Sig]) -> array[int]:
     return array("q", [x for sig in sigs for x in sig])

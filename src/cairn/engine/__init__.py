@@ -3,6 +3,10 @@ shared by the in-process client and the server."""
 
 from __future__ import annotations
 
+from typing import Unpack
+
+from ..core.changes import CollectionChanges, RunChanges, RunOptions, VersionChanges
+
 from ..core.manifest import Manifest
 from ..core.names import ArtifactRef
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
@@ -41,14 +45,16 @@ class Engine:
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
         return versions.list_collections(self.meta, entity, project, type_)
 
-    def update_collection(self, entity: str, project: str, name: str, **changes) -> CollectionInfo:  # noqa: ANN003
+    def update_collection(
+        self, entity: str, project: str, name: str, **changes: Unpack[CollectionChanges]
+    ) -> CollectionInfo:
         return versions.update_collection(self.meta, entity, project, name, **changes)
 
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
         return versions.list_projects(self.meta, entity)
 
-    def update_version(self, version_id: int, **changes) -> VersionInfo:  # noqa: ANN003
-        return versions.update(self.meta, version_id, **changes)
+    def update_version(self, version_id: int, by: str | None = None, **changes: Unpack[VersionChanges]) -> VersionInfo:
+        return versions.update(self.meta, version_id, by=by, **changes)
 
     def delete_version(
         self, version_id: int, delete_aliases: bool = False, run_id: str | None = None, by: str | None = None
@@ -99,7 +105,7 @@ class Engine:
         return Manifest(key, self.meta.get_chunks)
 
     # runs and lineage
-    def create_run(self, entity: str, project: str, **kw) -> RunInfo:  # noqa: ANN003
+    def create_run(self, entity: str, project: str, **kw: Unpack[RunOptions]) -> RunInfo:
         return runs.create(self.meta, entity, project, **kw)
 
     def finish_run(
@@ -123,7 +129,7 @@ class Engine:
     ) -> list[str]:
         return history.rows(self.meta, run_id, keys, min_step, max_step, limit, samples)
 
-    def update_run(self, run_id: str, **changes) -> None:  # noqa: ANN003
+    def update_run(self, run_id: str, **changes: Unpack[RunChanges]) -> None:
         history.update(self.meta, run_id, **changes)
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:

@@ -93,7 +93,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{unit: int(m.group(1))})
 
 
-def _stored_time(tx: Tx, at: datetime):  # noqa: ANN202
+def _stored_time(tx: Tx, at: datetime) -> datetime | str:
     """``at`` in the form ``tx.now()`` stores (text on SQLite, an aware datetime on PostgreSQL)."""
     at = at.astimezone(UTC)
     if tx.dialect == "sqlite":

@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 from ..core.digest import digest_of, hasher
 from ..core.errors import BlobNotFoundError, IntegrityError, StoreError
+from ..core.manifest import Manifest
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import Tx, batches, in_list, insert_ignore
@@ -250,7 +251,7 @@ def set_aside(meta: MetaStore, blobs: BlobStore, digest: str) -> str:
 # -- indexing versions -----------------------------------------------------------------
 
 
-def adopt_manifest(meta: MetaStore, entity: str, project: str, manifest) -> int:  # noqa: ANN001
+def adopt_manifest(meta: MetaStore, entity: str, project: str, manifest: Manifest) -> int:
     """Record that the project holds every stored blob ``manifest`` references (reading
     each of its leaves once); returns how many entries were looked at."""
     with meta.write() as tx:
@@ -258,7 +259,7 @@ def adopt_manifest(meta: MetaStore, entity: str, project: str, manifest) -> int:
     return _adopt(meta, pid, manifest, set())
 
 
-def _adopt(meta: MetaStore, pid: int, manifest, seen_leaves: set[str]) -> int:  # noqa: ANN001
+def _adopt(meta: MetaStore, pid: int, manifest: Manifest, seen_leaves: set[str]) -> int:
     leaves = [c.key for c in manifest.leaves() if c.key not in seen_leaves]
     seen_leaves.update(leaves)
     n = 0

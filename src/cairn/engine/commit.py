@@ -7,7 +7,8 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from ..core import manifest as mf
 from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, StoreError, UsageError
@@ -18,6 +19,9 @@ from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import Tx, insert, insert_ignore, lock_row
 from . import gcmarks, records
 from .aliases import move_alias
+from .rows import ArtifactRow
+
+T = TypeVar("T")
 
 log = logging.getLogger("cairn.commit")
 
@@ -133,7 +137,7 @@ def _pin_base(req: CommitRequest, base_key: str) -> None:
         req.base_manifest_key = base_key
 
 
-def with_gc_retries(attempt):  # noqa: ANN001, ANN201
+def with_gc_retries(attempt: Callable[[bool], T]) -> T:
     """Run ``attempt(reuse)`` again while it loses a race with gc (gcmarks.Retry): each
     time from its presence checks, waiting a little while gc is removing a blob it names."""
     reuse, why = True, ""
@@ -153,7 +157,13 @@ def with_gc_retries(attempt):  # noqa: ANN001, ANN201
     )
 
 
-def _commit_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, entries, reuse: bool) -> VersionInfo:  # noqa: ANN001
+def _commit_once(
+    ms: MetaStore,
+    blobs: BlobStore,
+    req: CommitRequest,
+    entries: list[mf.Entry] | mf.SortedEntries | None,
+    reuse: bool,
+) -> VersionInfo:
     checked = gcmarks.begin_checks(ms, blobs)
     root = existing_root(ms, req, entries) if entries is not None and reuse else None
     reused = root is not None
@@ -240,7 +250,7 @@ class _ChunkWriter:
             self.flush()
 
 
-def commit_in_tx(tx: Tx, art, root: mf.Root, req: CommitRequest) -> int:  # noqa: ANN001
+def commit_in_tx(tx: Tx, art: ArtifactRow, root: mf.Root, req: CommitRequest) -> int:
     """Create the version (or find the identical one) and apply aliases and tags; returns its id."""
     lock_row(tx, "artifacts", art.id)
     existing = tx.scalar(

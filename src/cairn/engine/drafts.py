@@ -20,6 +20,7 @@ from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import Tx, batches, in_list, insert_ignore, lock_row
 from . import gcmarks, records
+from .rows import ArtifactRow, DraftRow
 from .commit import check_blobs, commit_in_tx, sorted_entries, validate_request, with_gc_retries
 
 OPEN, FINISHED = DraftState.OPEN, DraftState.FINISHED
@@ -38,7 +39,7 @@ def check_draft_entries(entries: Iterable[mf.Entry]) -> None:
             check_text(e.ref, f"entry {e.path!r}: reference")
 
 
-def _draft(tx: Tx, art, distributed_id: str):  # noqa: ANN001, ANN202
+def _draft(tx: Tx, art: ArtifactRow, distributed_id: str) -> DraftRow:
     q = "SELECT * FROM drafts WHERE artifact_id = :art AND distributed_id = :d"
     key = {"art": art.id, "d": distributed_id}
     row = tx.first(q, key)

@@ -29,6 +29,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from ..core import progress
@@ -253,7 +254,7 @@ class _Run:
             r.removed_quarantine.add(1, size)
 
     # -- 4. condemn --------------------------------------------------------------------
-    def _iter_marks(self, cut) -> Iterator[tuple[str, str, str, bool]]:  # noqa: ANN001
+    def _iter_marks(self, cut: datetime) -> Iterator[tuple[str, str, str, bool]]:
         """Every gc_marks row as (kind, digest, state, marked before ``cut``), a page at a time
         (each page its own read: the condemning transactions check again what they act on)."""
         after = ("", "")
@@ -315,7 +316,7 @@ class _Run:
             for d in claimed:
                 self.report.in_flight.add(1, doomed_sizes.get(d, 0))
 
-    def now_tx(self, tx: Tx) -> object:
+    def now_tx(self, tx: Tx) -> datetime | str:
         return gcmarks.ts(tx, gcmarks.store_now(tx))
 
     def _finish_deleting(self) -> None:
@@ -461,7 +462,7 @@ def _each_part(tx: Tx, sql: str, digests: list[str], extra: dict | None = None) 
     return out
 
 
-def _still_marked(tx: Tx, kind: str, digests: list[str], cut) -> list[str]:  # noqa: ANN001
+def _still_marked(tx: Tx, kind: str, digests: list[str], cut: datetime) -> list[str]:
     return _each_part(
         tx,
         f"SELECT digest FROM gc_marks WHERE kind = :kind AND state = '{MARKED}' AND at < :c AND digest IN {{ph}}",
@@ -470,7 +471,7 @@ def _still_marked(tx: Tx, kind: str, digests: list[str], cut) -> list[str]:  # n
     )
 
 
-def _claimed(tx: Tx, digests: list[str], cut) -> set[str]:  # noqa: ANN001
+def _claimed(tx: Tx, digests: list[str], cut: datetime) -> set[str]:
     """Digests an upload in flight claims (server); claims older than the grace period are
     abandoned uploads and dropped."""
     if not digests:
@@ -487,7 +488,7 @@ def _forget_holders(tx: Tx, digests: list[str]) -> None:
     _each_part(tx, "DELETE FROM blob_claims WHERE digest IN {ph}", digests)
 
 
-def _set_state(tx: Tx, kind: str, digests: list[str], state: str, at, only: str | None = None) -> None:  # noqa: ANN001
+def _set_state(tx: Tx, kind: str, digests: list[str], state: str, at: datetime | str, only: str | None = None) -> None:
     cond = f" AND state = '{only}'" if only else ""
     _each_part(
         tx,

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
+from ..core.manifest import Entry
 from ..core.errors import BlobNotFoundError, StoreError
 from ..storage.base import BlobStore, Recipes
 from ..storage.meta.sql import MetaStore
@@ -106,7 +107,9 @@ def begin_checks(ms: MetaStore, blobs: BlobStore) -> Checked:
     return checked
 
 
-def check_fresh(tx: Tx, checked: Checked, blobs: BlobStore, entries: Iterable, chunk_keys: Iterable[str]) -> None:  # noqa: ANN001
+def check_fresh(
+    tx: Tx, checked: Checked, blobs: BlobStore, entries: Iterable[Entry], chunk_keys: Iterable[str]
+) -> None:
     """Make sure the commit's presence checks can be relied on: a blob removed after them
     must still have its tombstone. Their age is the time since they began plus what a
     remembered answer may add (a fifth of the grace); past 0.8 x grace (a margin for clocks)
@@ -129,7 +132,7 @@ def check_fresh(tx: Tx, checked: Checked, blobs: BlobStore, entries: Iterable, c
             raise Retry("a manifest chunk this commit found stored was removed by gc", reuse=False)
 
 
-def settle(tx: Tx, blobs: BlobStore, entries: Iterable, chunk_keys: Iterable[str]) -> None:  # noqa: ANN001
+def settle(tx: Tx, blobs: BlobStore, entries: Iterable[Entry], chunk_keys: Iterable[str]) -> None:
     """In the transaction that makes something reference the blobs of ``entries`` and the
     manifest chunks ``chunk_keys``: clear their gc marks; for a blob gc is removing raise
     Collecting; for one it removed, go on only if its bytes are back (BlobNotFoundError
@@ -163,7 +166,7 @@ def settle(tx: Tx, blobs: BlobStore, entries: Iterable, chunk_keys: Iterable[str
         _drop(tx, kind, cleared + gone)
 
 
-def _relied_on(blobs: BlobStore, entries: Iterable) -> Iterator[str]:  # noqa: ANN001
+def _relied_on(blobs: BlobStore, entries: Iterable[Entry]) -> Iterator[str]:
     """The blobs that entries rely on: their digests, and the chunks of chunked blobs."""
     chunked = blobs if isinstance(blobs, Recipes) else None  # only a store that chunks huge files
     big: list[str] = []

@@ -10,6 +10,7 @@ from ..core.limits import check_int
 from ..core.names import split_run_ref
 from ..core.versions import COMMITTED, LINKS, LOGGED, CollectionInfo, RunInfo, VersionInfo
 from ..storage.meta.tx import Tx, as_utc, batches, in_list, insert_ignore
+from .rows import ArtifactRow, RunRow, VersionRow
 
 
 @overload
@@ -26,14 +27,14 @@ def project_id(tx: Tx, entity: str, project: str, create: bool = False) -> int |
     return pid
 
 
-def artifact_row(tx: Tx, entity: str, project: str, name: str):  # noqa: ANN201
+def artifact_row(tx: Tx, entity: str, project: str, name: str) -> ArtifactRow | None:
     pid = project_id(tx, entity, project)
     if pid is None:
         return None
     return tx.first("SELECT * FROM artifacts WHERE project_id = :pid AND name = :n", {"pid": pid, "n": name})
 
 
-def ensure_artifact(tx: Tx, entity: str, project: str, name: str, type_: str, kind: str = LOGGED):  # noqa: ANN201
+def ensure_artifact(tx: Tx, entity: str, project: str, name: str, type_: str, kind: str = LOGGED) -> ArtifactRow:
     """The artifact row, created if new; a ConflictError when the name has another type, a
     UsageError when it holds the other ``kind`` (logged versions vs links)."""
     pid = project_id(tx, entity, project, create=True)
@@ -100,7 +101,7 @@ def versions_where(
     return [_version_info(r, al.get(r.id, []), tg.get(r.link_of or r.id, [])) for r in rows]
 
 
-def _version_info(r, aliases: list[str], tags: list[str]) -> VersionInfo:  # noqa: ANN001
+def _version_info(r: VersionRow, aliases: list[str], tags: list[str]) -> VersionInfo:
     link = r.link_of is not None
     return VersionInfo(
         id=r.id,
@@ -187,7 +188,7 @@ def _link_sources(tx: Tx, artifact_ids: list[int]) -> dict[int, dict[str, int]]:
     return out
 
 
-def run_info(row) -> RunInfo:  # noqa: ANN001
+def run_info(row: RunRow) -> RunInfo:
     return RunInfo(
         id=row.id,
         entity=row.p_entity,

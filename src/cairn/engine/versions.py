@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
+from typing import Any, Final
 
 from ..core.digest import is_content_digest
 from ..core.errors import ArtifactNotFoundError, LockedError, UsageError
@@ -20,7 +22,14 @@ from ..storage.meta.tx import insert_ignore, lock_row
 from . import links, records, version_log
 from .aliases import alias_history, drop_alias, move_alias, set_version_aliases
 
-_UNSET = object()
+
+class _Unset(Enum):
+    """The default of an edit's field that is left as it is (None is a value: "no description")."""
+
+    UNSET = "unset"
+
+
+_UNSET: Final = _Unset.UNSET
 
 
 def check_collection(entity: str, project: str, name: str | None = None) -> None:
@@ -100,8 +109,8 @@ def update_collection(
     project: str,
     name: str,
     *,
-    description=_UNSET,
-    tags: list[str] | None = None,  # noqa: ANN001
+    description: str | None | _Unset = _UNSET,
+    tags: list[str] | None = None,
 ) -> CollectionInfo:
     """Edit a collection's description and tags (its versions are untouched)."""
     if description is not _UNSET:
@@ -135,9 +144,9 @@ def update(
     ms: MetaStore,
     version_id: int,
     *,
-    description=_UNSET,  # noqa: ANN001
-    metadata=_UNSET,  # noqa: ANN001
-    ttl_seconds=_UNSET,  # noqa: ANN001
+    description: str | None | _Unset = _UNSET,
+    metadata: dict[str, Any] | None | _Unset = _UNSET,
+    ttl_seconds: int | None | _Unset = _UNSET,
     aliases: list[str] | None = None,
     tags: list[str] | None = None,
     run_id: str | None = None,
