@@ -100,6 +100,8 @@ class Rpc:
         if json_body is not None:
             content = json.dumps(json_body, separators=(",", ":"), allow_nan=False).encode()  # strict JSON
             hdrs["Content-Type"] = "application/json"
+        elif content is not None:
+            hdrs.setdefault("Content-Type", "application/octet-stream")  # as the routes declare raw bytes
 
         def attempt(n: int) -> BaseHTTPResponse:
             base = self.servers.current
