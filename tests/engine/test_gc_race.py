@@ -137,7 +137,7 @@ def test_an_edit_whose_base_was_dropped_is_refused_and_the_id_not_reused(cairn_h
 
 def _tree_keys(ms, root_key: str) -> set[str]:
     """Every chunk key of a manifest tree; fails if one is missing."""
-    from cairn.engine.gc import _decode
+    from cairn.core.manifest import decode_chunk
 
     keys, frontier = {root_key}, [root_key]
     while frontier:
@@ -146,7 +146,7 @@ def _tree_keys(ms, root_key: str) -> set[str]:
         assert not missing, f"manifest chunks missing: {sorted(missing)[:3]}"
         nxt = []
         for k in frontier:
-            node = _decode(k, loaded[k])
+            node = decode_chunk(k, loaded[k])
             for child in node.get("children", []):
                 if child[2] not in keys:
                     keys.add(child[2])

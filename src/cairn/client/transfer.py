@@ -260,7 +260,7 @@ class Ingest:
 
         def put_large(p: str) -> tuple[str, str, int]:
             digest, size = blobs.put_file(Path(p), sigs[p][0], task)  # reports its bytes as it reads
-            _check_same(p, sigs[p])
+            check_unchanged(p, sigs[p])
             task.advance(1)
             return p, digest, size
 
@@ -318,7 +318,8 @@ def _put_missing(blobs: BlobStore, batch: list[tuple[str, bytes]]) -> None:
         blobs.put_blobs(list(dict(batch).items()))  # the store skips what it holds, its own cheapest way
 
 
-def _check_same(path: str, sig: tuple[int, int, int]) -> None:
+def check_unchanged(path: str, sig: tuple[int, int, int]) -> None:
+    """``FileChangedError`` if the file at ``path`` no longer has the stat signature ``sig``."""
     if signature(os.stat(path)) != sig:
         raise FileChangedError(path, os.path.basename(path))
 

@@ -100,7 +100,7 @@ class Uploader:
 
         with ThreadPoolExecutor(transfer.WORKERS) as pool:
             for p, digest, data in pool.map(one, paths):
-                transfer._check_same(p, sigs[p])
+                transfer.check_unchanged(p, sigs[p])
                 out[p] = (digest, sigs[p][0])
                 self._add(digest, LocalFile(p, sigs[p]) if data is None else HeldFile(p, data))
                 if p not in known:

@@ -160,7 +160,8 @@ def _node_child(children: list[Child], level: int, sink: ChunkSink) -> Child:
     return Child(children[-1].last, h.hexdigest(), key, sum(c.count for c in children), sum(c.size for c in children))
 
 
-def _decode(key: str, data: bytes) -> dict:
+def decode_chunk(key: str, data: bytes) -> dict:
+    """A manifest chunk's JSON; ``StoreError`` for a chunk of another format."""
     obj = json.loads(data)
     if obj.get("format") != FORMAT:
         from .errors import StoreError
@@ -284,7 +285,7 @@ class Manifest:
         self._load = checked(load)
 
     def _get(self, key: str) -> dict:
-        return _decode(key, _need(self._load([key]), key))
+        return decode_chunk(key, _need(self._load([key]), key))
 
     def leaves(self) -> list[Child]:
         """Descriptors of every leaf, in path order (reads internal nodes only)."""
@@ -297,7 +298,7 @@ class Manifest:
             loaded = self._load([c.key for c in frontier])
             nxt: list[Child] = []
             for c in frontier:
-                nxt.extend(Child(*x) for x in _decode(c.key, loaded[c.key])["children"])
+                nxt.extend(Child(*x) for x in decode_chunk(c.key, loaded[c.key])["children"])
             frontier = nxt
             level -= 1
         return frontier
@@ -318,7 +319,7 @@ class Manifest:
                 batch = frontier[i : i + 64]
                 loaded = self._load(batch)
                 for k in batch:
-                    nxt.extend(c[2] for c in _decode(k, _need(loaded, k))["children"])
+                    nxt.extend(c[2] for c in decode_chunk(k, _need(loaded, k))["children"])
             keys.update(nxt)
             frontier = nxt
             level -= 1
@@ -330,7 +331,7 @@ class Manifest:
     def leaf_entries_many(self, keys: list[str]) -> dict[str, list[Entry]]:
         """The entries of several leaves, loaded in one call to the chunk loader."""
         loaded = self._load(keys)
-        return {k: [Entry.from_row(r) for r in _decode(k, _need(loaded, k))["leaf"]] for k in keys}
+        return {k: [Entry.from_row(r) for r in decode_chunk(k, _need(loaded, k))["leaf"]] for k in keys}
 
     def __iter__(self) -> Iterator[Entry]:
         leaves = self.leaves()
@@ -338,7 +339,7 @@ class Manifest:
             keys = [c.key for c in leaves[i : i + 64]]
             loaded = self._load(keys)
             for k in keys:
-                for r in _decode(k, loaded[k])["leaf"]:
+                for r in decode_chunk(k, loaded[k])["leaf"]:
                     yield Entry.from_row(r)
 
     def range(self, lo: str, hi: str | None) -> Iterator[Entry]:
@@ -367,7 +368,7 @@ class Manifest:
             batch = wanted[i : i + 64]
             loaded = self._load(batch)
             for k in batch:
-                yield from self._range(k, _decode(k, _need(loaded, k)), lo, hi)
+                yield from self._range(k, decode_chunk(k, _need(loaded, k)), lo, hi)
 
     def prefix(self, prefix: str) -> Iterator[Entry]:
         return self.range(prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None)
@@ -408,7 +409,7 @@ def _need(loaded: Mapping[str, bytes], key: str) -> bytes:
 def _root_child(manifest: Manifest) -> tuple[Child, int]:
     """The root's own descriptor (its identity is computed from its content) and level."""
     key = manifest.root_key
-    node = _decode(key, _need(manifest._load([key]), key))
+    node = decode_chunk(key, _need(manifest._load([key]), key))
     if "leaf" in node:
         return _leaf_child([Entry.from_row(r) for r in node["leaf"]], lambda k, d: None), 0
     level = node["level"]
@@ -417,7 +418,7 @@ def _root_child(manifest: Manifest) -> tuple[Child, int]:
 
 def _open(manifest: Manifest, sub: _Subtree, stage: int) -> list:
     """The items of an unchanged subtree one level down, as stage ``stage`` sees them."""
-    node = _decode(sub.child.key, _need(manifest._load([sub.child.key]), sub.child.key))
+    node = decode_chunk(sub.child.key, _need(manifest._load([sub.child.key]), sub.child.key))
     if sub.level == 0:
         return [Entry.from_row(r) for r in node["leaf"]]
     kids = [Child(*x) for x in node["children"]]
@@ -428,7 +429,7 @@ def _unwrap(manifest: Manifest, sub: _Subtree) -> Child:
     """The root a fresh build makes of an unchanged subtree alone: a node with a single child
     is not a root (``_build_levels`` stops at the level where one chunk is left)."""
     while sub.level > 0:
-        node = _decode(sub.child.key, _need(manifest._load([sub.child.key]), sub.child.key))
+        node = decode_chunk(sub.child.key, _need(manifest._load([sub.child.key]), sub.child.key))
         if len(node["children"]) != 1:
             break
         sub = _Subtree(Child(*node["children"][0]), sub.level - 1)
@@ -465,7 +466,7 @@ def apply_edits(
         loaded = manifest._load([c.key for c, _, _ in frontier])
         nxt = []
         for c, level, paths in frontier:
-            node = _decode(c.key, _need(loaded, c.key))
+            node = decode_chunk(c.key, _need(loaded, c.key))
             if level == 0:
                 merged = {r[0]: r for r in node["leaf"]}
                 for p in paths:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..core import progress
 from ..core.errors import StoreError
+from ..core.manifest import decode_chunk
 from ..core.versions import COMMITTED
 from ..storage.base import BlobStore
 from ..storage.blobs.local import STALE_TMP_AGE
@@ -195,7 +196,7 @@ class _Run:
                             f"manifest chunk {k} that a committed version needs is missing; gc removed nothing. "
                             "Run `cairn verify` to find the damaged versions"
                         )
-                    node = _decode(k, data)
+                    node = decode_chunk(k, data)
                     if "leaf" in node:
                         held.extend(r[1] for r in node["leaf"] if len(r) < 4 or r[3] is None)
                     else:
@@ -425,12 +426,6 @@ class _Run:
         items = getattr(self.blobs, "set_aside", None)  # stores that set damaged blobs aside
         if items is not None:
             yield from items(self.opts.quarantine_ttl_seconds)
-
-
-def _decode(key: str, data: bytes) -> dict:
-    from ..core.manifest import _decode as decode
-
-    return decode(key, data)
 
 
 def _iter_stored(blobs: BlobStore) -> Iterator[tuple[str, int]]:

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from ..core import manifest as mf
 from ..core import progress
-from ..core.digest import content_digest, digest_of, hasher, is_content_digest
+from ..core.digest import digest_of, hasher, is_content_digest
 from ..core.errors import ArtifactNotFoundError, BlobNotFoundError, CairnError
 from ..core.versions import COMMITTED, VersionInfo
 from ..storage.base import BlobStore
@@ -190,7 +190,7 @@ def _check_versions(
                     task.advance(files=len(batch))
                     batch.clear()
 
-        digest = _identity(entries())
+        digest = mf.identity(entries())
         _check_entries(batch, checker, label, problem)
         task.advance(files=len(batch))
         report.versions += 1
@@ -205,14 +205,6 @@ def _check_versions(
                 )
             )
         log.info("verified %s (%d files)", label, count)
-
-
-def _identity(entries: Iterator[mf.Entry]) -> str:
-    """The artifact digest of a stream of entries, holding one descriptor per leaf only."""
-    leaves = mf._chunk_leaves(entries, None)
-    if not leaves:
-        return mf.empty_root().digest
-    return content_digest(mf._build_levels(leaves, lambda k, d: None).ident)
 
 
 def _walk(load: mf.ChunkLoader, root_key: str, on_chunk: Callable[[str], None]) -> Iterator[list[mf.Entry]]:
@@ -232,7 +224,7 @@ def _walk(load: mf.ChunkLoader, root_key: str, on_chunk: Callable[[str], None]) 
                 out.append(None)
             else:
                 try:
-                    out.append(mf._decode(key, data))
+                    out.append(mf.decode_chunk(key, data))
                 except (ValueError, CairnError) as e:
                     on_chunk(f"manifest chunk {key} cannot be read: {e}")
                     out.append(None)

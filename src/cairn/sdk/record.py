@@ -15,7 +15,7 @@ class ConfigError(UsageError):
     """A config value changed without ``allow_val_change=True`` (W&B's ``ConfigError``)."""
 
 
-def _as_dict(obj: Any) -> dict:
+def config_dict(obj: Any) -> dict:
     """A config given as a dict, an ``argparse.Namespace`` or any object with attributes."""
     if obj is None:
         return {}
@@ -65,13 +65,13 @@ class Config:
             self._on_change()
 
     def update(self, d: Any = None, allow_val_change: bool = False, **kw: Any) -> None:
-        for k, v in {**_as_dict(d), **kw}.items():
+        for k, v in {**config_dict(d), **kw}.items():
             self._set(k, v, allow_val_change)
         self._changed()
 
     def setdefaults(self, d: Any) -> None:
         """Set the keys of ``d`` that are not set yet."""
-        for k, v in _as_dict(d).items():
+        for k, v in config_dict(d).items():
             if k not in self._items:
                 self._set(k, v, False)
         self._changed()

@@ -12,7 +12,7 @@ from . import artifact as artifacts, current as current_mod, options
 from .artifact import Artifact, artifact_from_path
 from .history import History
 from .public_run import PublicRun
-from .record import Config, Summary, _as_dict
+from .record import Config, Summary, config_dict
 from .registry import RegistryCalls
 
 if TYPE_CHECKING:
@@ -359,7 +359,7 @@ def init(
             "fork_from": fork_from,
         }
     )
-    config = options.filter_config(_as_dict(config), config_include_keys, config_exclude_keys)
+    config = options.filter_config(config_dict(config), config_include_keys, config_exclude_keys)
     config = Config(config).as_dict()  # values made JSON-friendly as they are set later
     tags = _tags(tags)
     if run_mode == "disabled":

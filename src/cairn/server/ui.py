@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,39 +28,33 @@ from ..core.errors import (
     StoreError,
     UsageError,
 )
-from ..core.names import check_name, parse_ref
 from ..core.names import run_path
 from ..core.versions import COMMITTED, RunInfo, VersionInfo
 from ..engine import accounts as auth
 from . import authz, browse, diff_view, folder_view, previews, run_charts, ui_edit
-from .access import note_user
 from .api import attachment
 from .blob_reads import byte_range, read_at
 from .context import ServerContext
 from .errors import status_for
 from .previews import sniff
 from .render import STATIC, raw_href, render, run_href, static_bytes, version_href
-
-
-def _not_api(request: Request) -> None:
-    # "/api/v1/chunks" would otherwise match "/{entity}/{project}/{name}" for a wrong method.
-    if request.url.path == "/api" or request.url.path.startswith("/api/"):
-        raise StarletteHTTPException(404)
-
-
-def _names(request: Request) -> None:
-    """Entity, project and artifact names in a page's path are checked before any query
-    (PostgreSQL refuses NUL in text; a malformed name is a 400 page, not a 500)."""
-    for key, what in (("entity", "entity name"), ("project", "project name"), ("name", "artifact name")):
-        if key in request.path_params:
-            check_name(request.path_params[key], what)
+from .ui_request import (
+    COOKIE,
+    caller,
+    login_key,
+    manifest_cache,
+    page_number,
+    page_router,
+    readable_version,
+    resolve_version,
+    server_context,
+)
 
 
 log = logging.getLogger("cairn.server.ui")
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
+router = page_router()
 
-COOKIE = "cairn_key"
 COOKIE_AGE = 30 * 24 * 3600
 VERSIONS_PAGE = 50
 RUNS_PAGE = 50
@@ -71,52 +65,8 @@ HISTORY_ROWS = 100
 # -- callers ----------------------------------------------------------------------
 
 
-def _ctx(request: Request) -> ServerContext:
-    return request.app.state.cairn
-
-
-def _key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return request.cookies.get(COOKIE) or None
-
-
-def _who(request: Request) -> auth.Principal:
-    """The caller; ``AuthError`` (shown as the login form) without a valid key."""
-    who = _ctx(request).principal(_key(request))
-    note_user(request, who.name)
-    return who
-
-
-def _cache(request: Request) -> browse.ManifestCache:
-    state = request.app.state
-    if getattr(state, "ui_manifests", None) is None:
-        state.ui_manifests = browse.ManifestCache()
-    return state.ui_manifests
-
-
 def _readable(c: ServerContext, who: auth.Principal, entity: str, roles: dict[str, bool]) -> bool:
     return authz.can_read(c, who, entity, roles)
-
-
-def _page(request: Request, name: str = "page") -> int:
-    """The page number asked for; 1 for anything but a plain number. ``str.isdigit`` alone
-    accepts '²' and other scripts' digits, which ``int`` refuses: ASCII digits only, and few
-    enough of them (int() refuses more than 4,300 digits)."""
-    raw = request.query_params.get(name, "1")
-    return max(int(raw), 1) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 1
-
-
-def _resolve(c: ServerContext, who: auth.Principal, entity: str, project: str, name: str, alias: str) -> VersionInfo:
-    """The version ``alias`` names (a link whose source ``who`` cannot read is missing)."""
-    try:
-        ref = parse_ref(f"{entity}/{project}/{name}:{alias}")
-    except UsageError:
-        raise ArtifactNotFoundError(
-            f"{entity}/{project}/{name}:{alias}", "that is not a valid version or alias"
-        ) from None
-    return authz.resolve(c, who, ref, entity, project)
 
 
 def _safe_next(target: str | None) -> str:
@@ -145,7 +95,7 @@ def _same_origin(request: Request) -> bool:
 
 def _who_or_none(request: Request) -> auth.Principal | None:
     try:
-        return _who(request)
+        return caller(request)
     except CairnError:
         return None
 
@@ -169,7 +119,7 @@ def error_page(request: Request, exc: Exception) -> HTMLResponse:
             "login.html",
             401,
             next=_here(request),
-            error="Your saved API key is no longer valid; enter a new one." if _key(request) else None,
+            error="Your saved API key is no longer valid; enter a new one." if login_key(request) else None,
         )
         if request.cookies.get(COOKIE):
             response.delete_cookie(COOKIE, path="/")
@@ -227,7 +177,7 @@ def static(name: str) -> Response:
 @router.get("/-/login")
 def login_form(request: Request) -> Response:
     target = _safe_next(request.query_params.get("next"))
-    if not auth.users_exist(_ctx(request).meta):  # open access: nothing to log in to
+    if not auth.users_exist(server_context(request).meta):  # open access: nothing to log in to
         return RedirectResponse(target, status_code=303)
     return render(request, "login.html", next=target, error=None)
 
@@ -240,7 +190,7 @@ async def login(request: Request) -> Response:
     form = parse_qs(body[:16384].decode("utf-8", "replace"))
     key = (form.get("key") or [""])[0].strip()
     target = _safe_next((form.get("next") or ["/"])[0])
-    c = _ctx(request)
+    c = server_context(request)
     try:
         who = await run_in_threadpool(c.principal, key or None)
     except AuthError:
@@ -272,7 +222,7 @@ def logout(request: Request) -> Response:
 
 @router.get("/")
 def index(request: Request) -> HTMLResponse:
-    c, who = _ctx(request), _who(request)
+    c, who = server_context(request), caller(request)
     roles: dict[str, bool] = {}
     projects = [(e, p) for e, p in c.engine.list_projects() if _readable(c, who, e, roles)]
     by_entity: dict[str, list[str]] = {}
@@ -283,7 +233,7 @@ def index(request: Request) -> HTMLResponse:
 
 @router.get("/runs/{run_id}")
 def run_page(run_id: str, request: Request) -> HTMLResponse:
-    c, who = _ctx(request), _who(request)
+    c, who = server_context(request), caller(request)
     run = authz.run(c, who, run_id, authz.READ, *_run_scope(request))
     ref = run_path(run.entity, run.project, run.id)
     # a run's inputs and outputs (the links it made) may be in entities the viewer cannot
@@ -315,13 +265,13 @@ def run_page(run_id: str, request: Request) -> HTMLResponse:
 
 @router.get("/{entity}/{project}")
 def project_page(entity: str, project: str, request: Request) -> HTMLResponse:
-    c, who = _ctx(request), _who(request)
+    c, who = server_context(request), caller(request)
     authz.project(c, who, entity, project, authz.READ)
     if (entity, project) not in set(c.engine.list_projects(entity)):
         raise NotFoundError(f"project {entity}/{project} not found")
     collections = authz.visible_collections(c, who, c.engine.list_collections(entity, project))
     runs = sorted(c.engine.list_runs(entity, project), key=lambda r: r.created_at, reverse=True)
-    page = _page(request, "runs_page")
+    page = page_number(request, "runs_page")
     return render(
         request,
         "project.html",
@@ -338,7 +288,7 @@ def project_page(entity: str, project: str, request: Request) -> HTMLResponse:
 
 @router.get("/{entity}/{project}/{name}")
 def artifact_page(entity: str, project: str, name: str, request: Request) -> HTMLResponse:
-    c, who = _ctx(request), _who(request)
+    c, who = server_context(request), caller(request)
     authz.project(c, who, entity, project, authz.READ)
     versions = sorted(c.engine.list_versions(entity, project, name), key=lambda v: v.index, reverse=True)
     # links whose source the viewer cannot read are not shown (a link is read through its source)
@@ -358,7 +308,7 @@ def artifact_page(entity: str, project: str, name: str, request: Request) -> HTM
                 "new": by_id.get(row["new_version_id"], f"#{row['new_version_id']}") if row["new_version_id"] else None,
             }
         )
-    page = _page(request)
+    page = page_number(request)
     pages = max((len(versions) + VERSIONS_PAGE - 1) // VERSIONS_PAGE, 1)
     return render(
         request,
@@ -391,14 +341,14 @@ def _links(c: ServerContext, who: auth.Principal, versions: list[VersionInfo]) -
 
 @router.get("/{entity}/{project}/{name}/diff")
 def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLResponse:
-    c, who = _ctx(request), _who(request)
+    c, who = server_context(request), caller(request)
     authz.project(c, who, entity, project, authz.READ)
     a_name = request.query_params.get("a") or ""
     b_name = request.query_params.get("b") or "latest"
     if not a_name:
         raise UsageError("choose the two versions to compare: ?a=v0&b=v1")
-    a = _resolve(c, who, entity, project, name, a_name)
-    b = _resolve(c, who, entity, project, name, b_name)
+    a = resolve_version(c, who, entity, project, name, a_name)
+    b = resolve_version(c, who, entity, project, name, b_name)
     found = (
         []
         if a.manifest_key == b.manifest_key
@@ -409,13 +359,13 @@ def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLRes
     shown = [x for x in found if x.kind == kind] if kind in counts else found
     rows: Sequence[browse.Change | diff_view.FolderChange] = shown
     if shown and a.manifest_key != b.manifest_key:  # a folder added or removed whole: one row
-        cache = _cache(request)
+        cache = manifest_cache(request)
         rows = diff_view.fold(
             shown,
             browse.Tree(c.engine.manifest(a.manifest_key), cache),
             browse.Tree(c.engine.manifest(b.manifest_key), cache),
         )
-    page = _page(request)
+    page = page_number(request)
     pages = max((len(rows) + DIFF_PAGE - 1) // DIFF_PAGE, 1)
     return render(
         request,
@@ -440,8 +390,8 @@ def diff_page(entity: str, project: str, name: str, request: Request) -> HTMLRes
 
 @router.get("/{entity}/{project}/{name}/{alias}")
 def version_page(entity: str, project: str, name: str, alias: str, request: Request) -> Response:
-    c, who, v = _readable_version(request, entity, project, name, alias)
-    tree = browse.Tree(c.engine.manifest(v.manifest_key), _cache(request))
+    c, who, v = readable_version(request, entity, project, name, alias)
+    tree = browse.Tree(c.engine.manifest(v.manifest_key), manifest_cache(request))
     path = request.query_params.get("path", "").lstrip("/")
     entry = None
     if path and not path.endswith("/"):  # one file
@@ -475,7 +425,9 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
         acc += part + "/"
         crumbs.append((part, acc))
     links = _links(c, who, [v])
-    preview = _preview(c, v, entry, _page(request, "row") if "row" in request.query_params else 0) if entry else None
+    preview = (
+        _preview(c, v, entry, page_number(request, "row") if "row" in request.query_params else 0) if entry else None
+    )
 
     readme = folder_view.readme(c, v, listing) if listing else None
     thumbs = folder_view.thumbs(v, listing) if listing else []
@@ -500,15 +452,6 @@ def version_page(entity: str, project: str, name: str, alias: str, request: Requ
         is_folder=lambda r: isinstance(r, browse.Folder),
         after=request.query_params.get("after"),
     )
-
-
-def _readable_version(
-    request: Request, entity: str, project: str, name: str, alias: str
-) -> tuple[ServerContext, auth.Principal, VersionInfo]:
-    """The version, after the caller's read role on it (and on a link's source) is checked."""
-    c, who = _ctx(request), _who(request)
-    authz.project(c, who, entity, project, authz.READ)  # no role: 404, as for a missing project
-    return c, who, _resolve(c, who, entity, project, name, alias)  # a link: read through its source
 
 
 def _read_head(c: ServerContext, digest: str, limit: int) -> bytes:
@@ -547,9 +490,9 @@ def raw_file(entity: str, project: str, name: str, alias: str, request: Request)
     attachment (an ``<img>`` still shows it; a browser never opens it as a page here),
     anything else as an octet-stream attachment. Every answer is sandboxed and ``nosniff``.
     One ``Range: bytes=`` range is served as a 206 (players seek with it); others get the whole file."""
-    c, _, v = _readable_version(request, entity, project, name, alias)
+    c, _, v = readable_version(request, entity, project, name, alias)
     path = request.query_params.get("path", "").lstrip("/")
-    entry = browse.Tree(c.engine.manifest(v.manifest_key), _cache(request)).get(path) if path else None
+    entry = browse.Tree(c.engine.manifest(v.manifest_key), manifest_cache(request)).get(path) if path else None
     if entry is None:
         raise NotFoundError(f"{v.qualified_name} has no file {path!r}")
     if entry.ref:

@@ -1,6 +1,6 @@
 """The web UI's archive download: a version, or one folder of it, as one streamed tar.
 
-Role-checked exactly as the version's page and raw files are (``ui._readable_version``):
+Role-checked exactly as the version's page and raw files are (``ui.readable_version``):
 a caller without the read role gets the same 404 as for a missing project.
 """
 
@@ -10,7 +10,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from ..core.errors import NotFoundError
@@ -18,9 +18,9 @@ from ..core.manifest import Entry
 from ..storage.base import BlobReader, BlobStore
 from . import archive, browse
 from .api import attachment
-from .ui import _cache, _names, _not_api, _readable_version
+from .ui_request import manifest_cache, page_router, readable_version
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
+router = page_router()
 
 
 SMALL = 64 * 1024  # what the local store packs into its SQLite file (storage/blobs/local.PACK_LIMIT)
@@ -86,12 +86,12 @@ def archive_name(name: str, version: str, folder: str) -> str:
 def version_archive(entity: str, project: str, name: str, alias: str, request: Request) -> Response:
     """Every stored file of the version (or of the folder ``?path=sub/``) as an uncompressed tar,
     streamed from the store as it is sent. Paths inside start with ``<name>-<version>/``."""
-    c, _, v = _readable_version(request, entity, project, name, alias)
+    c, _, v = readable_version(request, entity, project, name, alias)
     manifest = c.engine.manifest(v.manifest_key)
     folder = request.query_params.get("path", "").lstrip("/")
     if folder and not folder.endswith("/"):
         folder += "/"
-    if folder and not browse.Tree(manifest, _cache(request)).is_folder(folder):
+    if folder and not browse.Tree(manifest, manifest_cache(request)).is_folder(folder):
         raise NotFoundError(f"{v.qualified_name} has no folder {folder!r}")
     root = archive_name(v.name, v.version, folder)
     entries, open_blob = prefetched(manifest.prefix(folder), c.blobs)

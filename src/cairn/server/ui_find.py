@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
@@ -21,9 +21,9 @@ from ..engine import search as finder
 from . import authz, browse, diff_view
 from .render import href, render
 from .blob_reads import read_at
-from .ui import _cache, _ctx, _names, _not_api, _page, _readable_version, _who
+from .ui_request import caller, manifest_cache, page_number, page_router, readable_version, server_context
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
+router = page_router()
 
 MAX_COMPARED = 1000  # newest versions whose metadata keys are offered as columns
 COMPARE_PAGE = 50  # rows of the versions table on one page
@@ -36,7 +36,7 @@ CHART_W, CHART_H, PAD = 720, 220, 40
 
 @router.get("/-/search")
 def search_page(request: Request) -> HTMLResponse:
-    c, who = _ctx(request), _who(request)
+    c, who = server_context(request), caller(request)
     q = request.query_params.get("q", "")
     type_ = request.query_params.get("type", "").strip() or None
     hits: list[finder.Hit] = []
@@ -113,7 +113,7 @@ def chart(points: list[tuple[int, float, str]]) -> dict | None:
 
 @router.get("/-/compare/{entity}/{project}/{name}")
 def compare_page(entity: str, project: str, name: str, request: Request) -> HTMLResponse:
-    c, who = _ctx(request), _who(request)
+    c, who = server_context(request), caller(request)
     authz.project(c, who, entity, project, authz.READ)
     seen: dict[str, bool] = {}
     versions = [
@@ -144,7 +144,7 @@ def compare_page(entity: str, project: str, name: str, request: Request) -> HTML
         sort = "version"
         rows = sorted(versions, key=lambda v: v.index, reverse=desc)
     pages = max((len(rows) + COMPARE_PAGE - 1) // COMPARE_PAGE, 1)
-    page = min(_page(request), pages)
+    page = min(page_number(request), pages)
     asked_charts = [k for k in request.query_params.getlist("chart") if k in numeric]
     chart_keys = list(dict.fromkeys(asked_charts))[:MAX_CHARTS] or [k for k in keys if k in numeric][:1]
     charts = []
@@ -203,10 +203,10 @@ def _q(text: str) -> str:
 def file_diff_page(entity: str, project: str, name: str, request: Request) -> HTMLResponse:
     """One file of two versions compared: a line diff of text, a row diff of a CSV/TSV
     table, each read only up to ``diff_view.MAX_BYTES``."""
-    c, who, a = _readable_version(request, entity, project, name, request.query_params.get("a") or "")
-    _, _, b = _readable_version(request, entity, project, name, request.query_params.get("b") or "latest")
+    c, who, a = readable_version(request, entity, project, name, request.query_params.get("a") or "")
+    _, _, b = readable_version(request, entity, project, name, request.query_params.get("b") or "latest")
     path = request.query_params.get("path", "").lstrip("/")
-    cache = _cache(request)
+    cache = manifest_cache(request)
     old = browse.Tree(c.engine.manifest(a.manifest_key), cache).get(path) if path else None
     new = browse.Tree(c.engine.manifest(b.manifest_key), cache).get(path) if path else None
     if old is None or new is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from ..core.errors import NotFoundError
@@ -12,11 +12,11 @@ from . import browse, previews
 from .blob_reads import read_at
 from .folder_view import PLACEHOLDER, THUMB_MAX_BYTES, ThumbCache, make_thumb
 from .previews import sniff
-from .ui import _cache, _names, _not_api, _readable_version
+from .ui_request import manifest_cache, page_router, readable_version
 
 log = logging.getLogger("cairn.server.ui")
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
+router = page_router()
 
 
 def _thumb_cache(request: Request) -> ThumbCache:
@@ -31,9 +31,9 @@ def thumbnail(entity: str, project: str, name: str, alias: str, request: Request
     """A small image of a PNG, JPEG, GIF or WebP file of the version; a grey "no preview"
     tile for any other file, an image larger than ``THUMB_MAX_BYTES`` or one Pillow cannot
     read. 404 for a path the version does not hold."""
-    c, _, v = _readable_version(request, entity, project, name, alias)
+    c, _, v = readable_version(request, entity, project, name, alias)
     path = request.query_params.get("path", "").lstrip("/")
-    entry = browse.Tree(c.engine.manifest(v.manifest_key), _cache(request)).get(path) if path else None
+    entry = browse.Tree(c.engine.manifest(v.manifest_key), manifest_cache(request)).get(path) if path else None
     if entry is None or entry.ref:
         raise NotFoundError(f"{v.qualified_name} has no stored file {path!r}")
     cache = _thumb_cache(request)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from ..core.versions import RunInfo, VersionInfo
@@ -18,9 +18,9 @@ from . import authz
 from .context import ServerContext
 from .lineage_layout import layout
 from .render import run_href, render, version_href
-from .ui import _ctx, _names, _not_api, _readable_version, _who
+from .ui_request import caller, page_router, readable_version, server_context
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(_not_api), Depends(_names)])
+router = page_router()
 
 DEPTHS = (1, 2, 3, 4, 6, 8)
 DEFAULT_DEPTH = 3
@@ -77,7 +77,7 @@ def _label(n: lineage.Node, here: str, expand: list[str], depth: int) -> dict:
     }
 
 
-def _page(
+def page_number(
     request: Request, c: ServerContext, who: auth.Principal, focus: VersionInfo | RunInfo, title: str, back: str
 ) -> HTMLResponse:
     depth, expand = _depth(request), _expand(request)
@@ -111,13 +111,13 @@ def _page(
 
 @router.get("/runs/{run_id}/lineage")
 def run_lineage(run_id: str, request: Request) -> HTMLResponse:
-    c, who = _ctx(request), _who(request)
+    c, who = server_context(request), caller(request)
     scope = request.query_params.get("entity") or None, request.query_params.get("project") or None
     run = authz.run(c, who, run_id, authz.READ, *scope)
-    return _page(request, c, who, run, f"run {run.name}", run_href(run))
+    return page_number(request, c, who, run, f"run {run.name}", run_href(run))
 
 
 @router.get("/{entity}/{project}/{name}/{alias}/lineage")
 def version_lineage(entity: str, project: str, name: str, alias: str, request: Request) -> HTMLResponse:
-    c, who, v = _readable_version(request, entity, project, name, alias)
-    return _page(request, c, who, v, f"{v.name}:{v.version}", version_href(v))
+    c, who, v = readable_version(request, entity, project, name, alias)
+    return page_number(request, c, who, v, f"{v.name}:{v.version}", version_href(v))
