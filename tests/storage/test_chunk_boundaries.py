@@ -103,11 +103,11 @@ def test_a_failed_chunk_write_fails_the_put_and_leaves_no_temp_file(tmp_path, mo
     real_install = store._install
     calls = []
 
-    def install(tmp, digest, size):
+    def install(tmp, digest, size, rewrite=False):
         calls.append(digest)
         if len(calls) == 5:
             raise OSError(28, "No space left on device")
-        return real_install(tmp, digest, size)
+        return real_install(tmp, digest, size, rewrite)
 
     monkeypatch.setattr(store, "_install", install)
     with pytest.raises(OSError, match="No space left"):

@@ -42,7 +42,9 @@ class HashOnlyBlobs:
     def has(self, digests: Iterable[str]) -> set[str]:
         return set()
 
-    def put_file(self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK) -> tuple[str, int]:
+    def put_file(
+        self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK, rewrite: bool = False
+    ) -> tuple[str, int]:
         h, size = hasher(), 0
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
@@ -56,7 +58,7 @@ class HashOnlyBlobs:
         h.update(data)
         return digest_of(h), len(data)
 
-    def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False) -> None:
+    def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False, rewrite: bool = False) -> None:
         pass
 
     def flush(self) -> None:

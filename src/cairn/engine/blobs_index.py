@@ -4,7 +4,8 @@ Dedup is per project, never across: a project holds a blob only once its bytes c
 one of its own clients (knowing a digest is not having the file).
 
 Bytes reach the object store only through the server's hands: batches and single PUTs
-it hashes as they arrive, and presigned uploads (``server/uploads``) that go to a staging
+it hashes as they arrive (and writes even where the store holds them: ``rewrite``, so that
+an upload's time never tells whether another project holds the blob), and presigned uploads (``server/uploads``) that go to a staging
 key unique to the upload and that it reads back and hashes before copying them into
 place. No client ever writes a blob's own key, so an object found there proves nothing
 about the caller: a project holds a blob only through its own verified upload.

@@ -227,7 +227,9 @@ def _store_batch(c: ServerContext, entity: str, project: str, data: bytearray) -
     by_digest = dict(items)
 
     def write(digests: list[str]) -> None:
-        c.blobs.put_blobs([(d, by_digest[d]) for d in digests], hashed=True)  # hashed just above
+        # hashed just above; written even where the store holds them (rewrite), so that the
+        # time taken never tells whether another project holds one of these blobs
+        c.blobs.put_blobs([(d, by_digest[d]) for d in digests], hashed=True, rewrite=True)
         c.blobs.flush()
 
     blobs_index.store_checked(c.meta, c.blobs, entity, project, list(by_digest), write)

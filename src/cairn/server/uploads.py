@@ -8,7 +8,7 @@ refused before any multipart upload is opened.
 
 Every upload, small or large, goes to a staging key unique to it, and every completion
 reads the staged bytes back and hashes them, whoever else holds or is writing that blob:
-right bytes are copied into place (if absent) and granted to the project, wrong ones are
+right bytes are copied into place (over an existing object too) and granted to the project, wrong ones are
 deleted and refused. So the answer never depends on what other projects hold (a client
 never learns whether anyone else has a file), no unread bytes ever sit at a blob's own
 key, and an object already at that key grants nothing without this project's verified
@@ -58,7 +58,7 @@ def complete(
     c: ServerContext, entity: str, project: str, upload_id: str, digest: str, parts: list[tuple[int, str]] | None = None
 ) -> bool:
     """Finish this project's upload of ``digest``: the staged bytes are read back and
-    hashed, always; if they are ``digest`` they are copied into place (if absent) and the
+    hashed, always; if they are ``digest`` they are copied into place (always) and the
     project holds the blob (True). Otherwise they are deleted and an IntegrityError (422)
     says so, the same whoever holds ``digest``. A multipart upload is completed only as
     announced (its size, cut as handed out, and ``parts`` (number, ETag) when sent;

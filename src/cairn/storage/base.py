@@ -38,22 +38,28 @@ class BlobStore(Protocol):
     def has(self, digests: Iterable[str]) -> set[str]:
         """The subset of ``digests`` that is stored. Never fails for unknown digests."""
 
-    def put_file(self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK) -> tuple[str, int]:
+    def put_file(
+        self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK, rewrite: bool = False
+    ) -> tuple[str, int]:
         """Read ``path`` once, hashing and storing it in the same pass; return (digest, size).
         Reports the bytes read to ``task`` as it goes (a bar moves during one large file);
         the caller counts the file.
 
         A blob already stored is not written again, unless the store can see for the price
         of its existence check that the copy is damaged (an object of the wrong size): that
-        one is replaced. Raises FileNotFoundError/IsADirectoryError for a bad path; OSError (a full
-        disk) leaves no temp file behind. Durable only after ``flush``."""
+        one is replaced. With ``rewrite``, it is written again all the same (the same bytes
+        over it): the same work whether or not the store held the blob, for a server storing
+        one project's upload, whose time must not tell whether another project holds it.
+        Raises FileNotFoundError/IsADirectoryError for a bad path; OSError (a full disk)
+        leaves no temp file behind. Durable only after ``flush``."""
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store ``data``; return (digest, size). Durable only after ``flush``."""
 
-    def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False) -> None:
+    def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False, rewrite: bool = False) -> None:
         """Store blobs already hashed by the caller as (digest, data), in as few round trips
-        as the store allows, skipping those already stored. Durable only after ``flush``.
+        as the store allows, skipping those already stored (``rewrite``: writing those too,
+        the same work as for new ones; see ``put_file``). Durable only after ``flush``.
         A store shared between writers may hash them again unless ``hashed`` says the
         digests were computed from these very bytes by this process."""
 

@@ -29,6 +29,10 @@ be sure of it would make re-logging cost a full read of the store. So:
   ``quarantine/`` and forgets it: the store no longer ``has`` it, so the next ingest of
   the same bytes (any file, any artifact) stores it again and every version naming it
   reads right. ``cairn verify`` only reports; it never sets anything aside.
+
+A server storing bytes sent through it for one project asks for ``rewrite``: present blobs
+are written again (a new file renamed over the old, a packed row replaced, a recipe
+replaced), so that the time taken never tells whether another project holds the blob.
 """
 
 from __future__ import annotations
@@ -81,6 +85,10 @@ log = logging.getLogger("cairn.storage.blobs")
 # damaged row is set aside by ``quarantine`` when a reader finds it; a missing one is
 # inserted again by any ingest.
 _INSERT_SMALL = "INSERT OR IGNORE INTO blobs (digest, data) VALUES (?, ?)"
+# what a server writes for one project: the same row write whether or not the blob is present
+# (the time taken must not tell whether another project holds it)
+_REPLACE_SMALL = "INSERT OR REPLACE INTO blobs (digest, data) VALUES (?, ?)"
+_REPLACE_RECIPES = "INSERT OR REPLACE INTO recipes (digest, size, chunks) VALUES (?, ?, ?)"  # see _REPLACE_SMALL
 _UPSERT_RECIPES = (
     "INSERT INTO recipes (digest, size, chunks) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE "
     "SET size = excluded.size, chunks = excluded.chunks "
@@ -171,6 +179,7 @@ class LocalBlobStore:
         self._dirty = False
         self._ready = False
         self._recipes: dict[str, tuple[int, str]] = {}  # written at flush, once their chunks are durable
+        self._rewrite_recipes: set[str] = set()  # of those, the ones written again even if the same
         self._recipes_lock = threading.Lock()
         self._seen: set[str] = set()  # digests this process knows are stored (SEEN_MAX at most)
         self._seen_since = time.monotonic()
@@ -524,27 +533,32 @@ class LocalBlobStore:
                 after = page[-1]
 
     # -- writes --------------------------------------------------------------
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
+    def put_bytes(self, data: bytes, rewrite: bool = False) -> tuple[str, int]:
         h = hasher()
         h.update(data)
         digest = digest_of(h)
-        self._store_small(digest, data) if len(data) < PACK_LIMIT else self._store_large(digest, data)
+        if len(data) < PACK_LIMIT:
+            self._store_small(digest, data, rewrite)
+        else:
+            self._store_large(digest, data, rewrite)
         return digest, len(data)
 
-    def put_file(self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK) -> tuple[str, int]:
+    def put_file(
+        self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK, rewrite: bool = False
+    ) -> tuple[str, int]:
         with open(path, "rb") as f:
             size = size_hint if size_hint is not None else os.fstat(f.fileno()).st_size
             if size < PACK_LIMIT:
                 data = f.read(PACK_LIMIT)
                 if len(data) < PACK_LIMIT:
                     task.advance(nbytes=len(data))
-                    return self.put_bytes(data)
+                    return self.put_bytes(data, rewrite)
                 f.seek(0)  # grew past the limit since its size was taken
             if size >= CHUNKED_MIN:
-                return self._put_chunked(f, task)
-            return self._put_stream(f, task)
+                return self._put_chunked(f, task, rewrite)
+            return self._put_stream(f, task, rewrite)
 
-    def _put_chunked(self, f: BlobReader, task: Task = NULL_TASK) -> tuple[str, int]:
+    def _put_chunked(self, f: BlobReader, task: Task = NULL_TASK, rewrite: bool = False) -> tuple[str, int]:
         """Cut the stream into content-defined chunks and store each as a blob, in one read:
         an edit rewrites only the chunks around it.
 
@@ -573,7 +587,7 @@ class LocalBlobStore:
 
         def write(view: memoryview, chunks: list[tuple[str, int, int]]) -> None:
             for d, start, end in chunks:
-                self._store_large(d, view[start:end])
+                self._store_large(d, view[start:end], rewrite)
 
         with ThreadPoolExecutor(1, "cairn-chunks") as writing:
             try:
@@ -606,7 +620,7 @@ class LocalBlobStore:
                         d = digest_of(h)
                         parts.append((d, c.length))
                         if c.length < PACK_LIMIT:
-                            self._store_small(d, bytes(data))  # only a last chunk can be this small
+                            self._store_small(d, bytes(data), rewrite)  # only a last chunk can be this small
                         else:
                             large.append((d, start, end))
                     busy[k] = writing.submit(write, view, large)
@@ -624,10 +638,12 @@ class LocalBlobStore:
         size = sum(n for _, n in parts)
         with self._recipes_lock:
             self._recipes[digest] = (size, json.dumps(parts))
+            if rewrite:
+                self._rewrite_recipes.add(digest)
         self._dirty = True
         return digest, size
 
-    def _put_stream(self, f: BlobReader, task: Task = NULL_TASK) -> tuple[str, int]:
+    def _put_stream(self, f: BlobReader, task: Task = NULL_TASK, rewrite: bool = False) -> tuple[str, int]:
         self._setup()
         h = hasher()
         tmp = self.root / "tmp" / os.urandom(16).hex()
@@ -650,19 +666,19 @@ class LocalBlobStore:
             if size < PACK_LIMIT:  # file shrank under us; pack what we read
                 data = tmp.read_bytes()
                 tmp.unlink()
-                self._store_small(digest, data)
+                self._store_small(digest, data, rewrite)
             else:
-                self._install(tmp, digest, size)
+                self._install(tmp, digest, size, rewrite)
         except BaseException:
             tmp.unlink(missing_ok=True)  # a full disk must not stay full of our partial copy
             raise
         return digest, size
 
-    def _store_large(self, digest: str, data: bytes | memoryview) -> None:
+    def _store_large(self, digest: str, data: bytes | memoryview, rewrite: bool = False) -> None:
         dest = self._spath(digest)
         if dest is None:
             raise UsageError(f"{digest!r} is not a content digest (blake3:<64 hex>); nothing was stored")
-        if _size_is(dest, len(data)):
+        if not rewrite and _size_is(dest, len(data)):
             return
         self._setup()
         tmp = f"{self.root}/tmp/{os.urandom(16).hex()}"
@@ -675,50 +691,51 @@ class LocalBlobStore:
                 _start_writeback(fd)
             finally:
                 os.close(fd)
-            self._install(Path(tmp), digest, len(data))
+            self._install(Path(tmp), digest, len(data), rewrite)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
 
-    def _install(self, tmp: Path, digest: str, size: int) -> None:
-        """Move a whole temp file into place, unless a copy of the right size is there (the
-        caller removes ``tmp`` if this fails). A copy of another size is damaged: replaced."""
+    def _install(self, tmp: Path, digest: str, size: int, rewrite: bool = False) -> None:
+        """Move a whole temp file into place, unless a copy of the right size is there and
+        not ``rewrite`` (the caller removes ``tmp`` if this fails). A copy of another size
+        is damaged: replaced."""
         dest = self._spath(digest)
         assert dest is not None
         try:
             there = os.stat(dest).st_size
         except FileNotFoundError:
             there = None
-        if there == size:
+        if there == size and not rewrite:
             tmp.unlink()
             return
-        if there is not None:
+        if there is not None and there != size:
             log.warning("blob %s was stored with %d bytes instead of %d: replacing it", digest, there, size)
         os.chmod(tmp, 0o444)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.replace(tmp, dest)
         self._dirty = True
 
-    def _store_small(self, digest: str, data: bytes) -> None:
-        self._db().execute(_INSERT_SMALL, (digest, data))
+    def _store_small(self, digest: str, data: bytes, rewrite: bool = False) -> None:
+        self._db().execute(_REPLACE_SMALL if rewrite else _INSERT_SMALL, (digest, data))
 
-    def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False) -> None:
+    def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False, rewrite: bool = False) -> None:
         """Store already-hashed blobs, small ones in one transaction (what batch uploads use).
         This store trusts the digests it is given, ``hashed`` or not: its writers are the
-        processes of one machine."""
+        processes of one machine. ``rewrite``: present ones are written again too."""
         # in digest order: the primary-key index then grows at its end instead of splitting
         # random pages (50,000 x 1 KiB: insert + durable commit 0.48 s instead of 0.69 s)
         small = sorted((d, b) for d, b in items if len(b) < PACK_LIMIT)
         for d, b in items:
             if len(b) >= PACK_LIMIT:
-                self._store_large(d, b)
+                self._store_large(d, b, rewrite)
         if not small:
             return
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(_INSERT_SMALL, small)
+            db.executemany(_REPLACE_SMALL if rewrite else _INSERT_SMALL, small)
             db.execute("COMMIT")
         except BaseException:
             db.rollback()
@@ -732,11 +749,13 @@ class LocalBlobStore:
             self._dirty = False
         with self._recipes_lock:
             pending, self._recipes = self._recipes, {}
+            rewrite, self._rewrite_recipes = self._rewrite_recipes, set()
         if pending:
             db = self._db()
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(_UPSERT_RECIPES, [(d, n, c) for d, (n, c) in pending.items()])
+                db.executemany(_UPSERT_RECIPES, [(d, n, c) for d, (n, c) in pending.items() if d not in rewrite])
+                db.executemany(_REPLACE_RECIPES, [(d, n, c) for d, (n, c) in pending.items() if d in rewrite])
                 db.execute("COMMIT")
             except BaseException:
                 db.rollback()

@@ -26,7 +26,11 @@ How bytes reach ``blobs/``:
   upload costs more than boto3's ``upload_file`` (bench/RESULTS.md), the price of never
   letting unread bytes sit at a blob's key;
 * ``presign_put`` can hand a URL that creates one blob's object, never replacing it
-  (``If-None-Match: *`` is signed); the server does not hand it to clients.
+  (``If-None-Match: *`` is signed); the server does not hand it to clients;
+* ``rewrite`` (``put_file``/``put_blobs``: what the server uses for bytes sent through it)
+  drops the existence check: the PUT or multipart upload is sent, unconditional, whether or
+  not the object exists, so the time a server-side write takes tells nothing about who else
+  holds the blob (the bytes were hashed by the server, so the same bytes are rewritten).
 
 Errors are ``StoreError``s that name the endpoint and bucket and say what to do. boto3
 reads the endpoint and credentials from the usual ``AWS_*`` variables; connect/read
@@ -378,18 +382,21 @@ class S3BlobStore:
                     raise
 
     # -- writes ----------------------------------------------------------------
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
+    def put_bytes(self, data: bytes, rewrite: bool = False) -> tuple[str, int]:
         digest = _digest(data)
         key = self._own_key(digest)
         self._ready()
-        if not self._clear_wrong_size(key, len(data)):
+        if rewrite:
+            self._put_object(key, data, rewrite=True)
+        elif not self._clear_wrong_size(key, len(data)):
             self._put_object(key, data)
         return digest, len(data)
 
-    def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False) -> None:
-        """Parallel conditional PUTs; each blob is hashed again first (IntegrityError on a
-        mismatch: the caller's digest never names other bytes) unless ``hashed`` says the
-        caller computed the digests from these very bytes. Callers check ``has`` first."""
+    def put_blobs(self, items: list[tuple[str, bytes]], hashed: bool = False, rewrite: bool = False) -> None:
+        """Parallel conditional PUTs (``rewrite``: unconditional, the same PUT whether or not
+        the object exists); each blob is hashed again first (IntegrityError on a mismatch:
+        the caller's digest never names other bytes) unless ``hashed`` says the caller
+        computed the digests from these very bytes. Callers check ``has`` first."""
         todo = list(dict(items).items())
         if not todo:
             return
@@ -402,11 +409,13 @@ class S3BlobStore:
                 raise IntegrityError(
                     f"blob listed as {digest} hashes to {_digest(data)}; nothing was stored", digest=digest
                 )
-            self._put_object(key, data)
+            self._put_object(key, data, rewrite)
 
         self._parallel(one, todo, self.workers)
 
-    def put_file(self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK) -> tuple[str, int]:
+    def put_file(
+        self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK, rewrite: bool = False
+    ) -> tuple[str, int]:
         with open(path, "rb") as f:
             size = size_hint if size_hint is not None else os.fstat(f.fileno()).st_size
             if size < self.multipart_threshold:
@@ -415,20 +424,24 @@ class S3BlobStore:
                     data = f.read(self.multipart_threshold)
                     if len(data) < self.multipart_threshold:
                         task.advance(nbytes=len(data))
-                        return self.put_bytes(data)
+                        return self.put_bytes(data, rewrite)
                 finally:
                     self._budget.release(held)
                 f.seek(0)  # it grew past the threshold under us
-            return self._put_large(f, Path(path), task)
+            return self._put_large(f, Path(path), task, rewrite)
 
-    def _put_object(self, key: str, data: bytes) -> None:
-        """PUT unless the key exists; ``If-None-Match`` makes the check atomic with the write."""
+    def _put_object(self, key: str, data: bytes, rewrite: bool = False) -> None:
+        """PUT unless the key exists; ``If-None-Match`` makes the check atomic with the write.
+        ``rewrite``: PUT whether or not it exists (the caller hashed ``data`` as the key's blob)."""
         from botocore.exceptions import ClientError
 
         for attempt in range(5):
             with self._errors("store", key):
                 try:
-                    self._client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+                    if rewrite:
+                        self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
+                    else:
+                        self._client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
                     return
                 except ClientError as e:
                     if error_code(e) in TAKEN:  # already stored: identical bytes, unless damaged
@@ -443,7 +456,7 @@ class S3BlobStore:
             "replaced five times; another writer is damaging it: check who writes to the bucket"
         )
 
-    def _put_large(self, f: BlobReader, path: Path, task: Task = NULL_TASK) -> tuple[str, int]:
+    def _put_large(self, f: BlobReader, path: Path, task: Task = NULL_TASK, rewrite: bool = False) -> tuple[str, int]:
         h = hasher()
         size = 0
         buf = bytearray(READ_SIZE)
@@ -454,17 +467,18 @@ class S3BlobStore:
         digest = digest_of(h)
         key = self._own_key(digest)
         self._ready()
-        if not self._clear_wrong_size(key, size):
+        if rewrite or not self._clear_wrong_size(key, size):
             f.seek(0)
-            self._upload_parts(f, key, digest, size, path)
+            self._upload_parts(f, key, digest, size, path, rewrite)
         return digest, size
 
     def part_size_for(self, size: int) -> int:
         """``part_size``, grown in whole MiB when ``size`` would need more than 10 000 parts."""
         return max(self.part_size, math.ceil(size / MAX_PARTS / MiB) * MiB)
 
-    def _upload_parts(self, f: BlobReader, key: str, digest: str, size: int, path: Path) -> None:
-        """Multipart upload to ``key``, completed only if the bytes sent hash to ``digest``."""
+    def _upload_parts(self, f: BlobReader, key: str, digest: str, size: int, path: Path, rewrite: bool = False) -> None:
+        """Multipart upload to ``key``, completed only if the bytes sent hash to ``digest``
+        (``rewrite``: over an object already there as well)."""
         from botocore.exceptions import ClientError
 
         client = self._client
@@ -527,7 +541,7 @@ class S3BlobStore:
                         Key=key,
                         UploadId=upload_id,
                         MultipartUpload={"Parts": parts},
-                        IfNoneMatch="*",
+                        **({} if rewrite else {"IfNoneMatch": "*"}),
                     )
                     done = True
                 except ClientError as e:

@@ -1,0 +1,163 @@
+"""Bytes sent through the server (a single PUT, or a batch) cost the same store work whether
+or not another project holds the blob: otherwise the time an upload takes (a 2 GiB part
+upload skipped, a file rename and a disk sync skipped) tells a caller that someone else
+has the same file. Checked on the work itself, not on timings: the S3 operations the server
+sends (SeaweedFS, counted by botocore's event hook) and the writes a local store makes (a
+new inode for an object file, a change of the packs database) are the same for a digest
+held by another project as for a new one."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import blake3
+import pytest
+from fastapi.testclient import TestClient
+from services import seaweed_s3
+
+from cairn.server.app import create_app
+from cairn.storage.blobs.local import PACK_LIMIT, LocalBlobStore
+from cairn.storage.blobs.s3 import MiB, S3BlobStore, s3_client_factory
+from cairn.storage.meta.sql import MetaStore
+
+THRESHOLD, PART = 8 * MiB, 5 * MiB
+SIZES = {"small": 1000, "file": PACK_LIMIT + 10, "multipart": 2 * PART + 7}
+
+
+def digest_of(data: bytes) -> str:
+    return "blake3:" + blake3.blake3(data).hexdigest()
+
+
+def batch(*blobs: bytes) -> bytes:
+    return b"".join(len(b).to_bytes(4, "big") + b for b in blobs)
+
+
+def put(client: TestClient, project: str, data: bytes) -> None:
+    r = client.put(f"/api/v1/projects/e/{project}/blobs/{digest_of(data)}", content=data)
+    assert r.status_code == 201, r.text
+
+
+def put_batch(client: TestClient, project: str, *blobs: bytes) -> None:
+    r = client.post(f"/api/v1/projects/e/{project}/blobs/batch", content=batch(*blobs))
+    assert r.status_code == 201, r.text
+    assert r.json()["digests"] == [digest_of(b) for b in blobs]
+
+
+def held(client: TestClient, project: str, data: bytes) -> bool:
+    r = client.post(f"/api/v1/projects/e/{project}/blobs/missing", json={"digests": [digest_of(data)]})
+    assert r.status_code == 200, r.text
+    return r.json()["missing"] == []
+
+
+# -- S3 (SeaweedFS) ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    with seaweed_s3(tmp_path_factory.mktemp("seaweed")) as s3:
+        yield s3
+        s3.process.stop(timeout=2)
+
+
+@pytest.fixture
+def s3_app(seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Counter]]:
+    """The API on a fresh bucket, every S3 operation the store sends counted by name."""
+    for k, v in seaweed.env().items():
+        monkeypatch.setenv(k, v)
+    bucket = f"t-{uuid.uuid4().hex[:16]}"
+    seaweed.client().create_bucket(Bucket=bucket)
+    calls: Counter = Counter()
+
+    def make():  # noqa: ANN202
+        client = s3_client_factory()()
+        client.meta.events.register("before-call.s3", lambda model, **_: calls.update([model.name]))
+        return client
+
+    blobs = S3BlobStore(bucket, "srv", make, multipart_threshold=THRESHOLD, part_size=PART)
+    with TestClient(create_app(MetaStore.sqlite(tmp_path / "meta.sqlite"), blobs, ui=False)) as client:
+        yield client, calls
+
+
+def s3_work(client: TestClient, calls: Counter, send: Callable[[], None]) -> Counter:
+    calls.clear()
+    send()
+    return Counter(calls)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_a_put_sends_the_store_the_same_work_whoever_holds_the_blob(s3_app, size: str) -> None:
+    client, calls = s3_app
+    theirs, new = os.urandom(SIZES[size]), os.urandom(SIZES[size])
+    put(client, "theirs", theirs)
+    over_theirs = s3_work(client, calls, lambda: put(client, "mine", theirs))
+    fresh = s3_work(client, calls, lambda: put(client, "mine", new))
+    assert over_theirs == fresh
+    assert fresh["UploadPart" if size == "multipart" else "PutObject"] >= 1  # the bytes were sent both times
+    assert held(client, "mine", theirs) and held(client, "mine", new)
+
+
+def test_a_batch_sends_the_store_the_same_work_whoever_holds_its_blobs(s3_app) -> None:
+    client, calls = s3_app
+    theirs = [os.urandom(100), os.urandom(PACK_LIMIT + 1)]
+    new = [os.urandom(100), os.urandom(PACK_LIMIT + 1)]
+    put_batch(client, "theirs", *theirs)
+    over_theirs = s3_work(client, calls, lambda: put_batch(client, "mine", *theirs))
+    fresh = s3_work(client, calls, lambda: put_batch(client, "mine", *new))
+    assert over_theirs == fresh
+    assert fresh["PutObject"] == 2
+    assert all(held(client, "mine", b) for b in theirs + new)
+
+
+# -- local store ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local_app(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    with TestClient(create_app(MetaStore.sqlite(tmp_path / "meta.sqlite"), blobs, ui=False)) as client:
+        yield client, tmp_path / "blobs"
+    blobs.close()
+
+
+def local_writes(root: Path, data: bytes, send: Callable[[], None]) -> tuple[bool, bool]:
+    """(whether the blob's object file is a new one, whether the packs database changed)
+    across ``send()``; a database changed by another connection has a new data_version."""
+    hexd = digest_of(data)[7:]
+    path = root / "objects" / hexd[:2] / hexd[2:]
+    inode = path.stat().st_ino if path.exists() else None
+    watcher = sqlite3.connect(root / "packs.sqlite")
+    try:
+        version = watcher.execute("PRAGMA data_version").fetchone()[0]
+        send()
+        changed = watcher.execute("PRAGMA data_version").fetchone()[0] != version
+    finally:
+        watcher.close()
+    return (path.exists() and path.stat().st_ino != inode), changed
+
+
+@pytest.mark.parametrize("size", ["small", "file"])
+def test_a_put_writes_the_local_store_alike_whoever_holds_the_blob(local_app, size: str) -> None:
+    client, root = local_app
+    theirs, new = os.urandom(SIZES[size]), os.urandom(SIZES[size])
+    put(client, "theirs", theirs)
+    over_theirs = local_writes(root, theirs, lambda: put(client, "mine", theirs))
+    fresh = local_writes(root, new, lambda: put(client, "mine", new))
+    assert over_theirs == fresh
+    assert fresh == ((False, True) if size == "small" else (True, False))  # a packed row / an object file
+    assert held(client, "mine", theirs) and held(client, "mine", new)
+
+
+def test_a_batch_writes_the_local_store_alike_whoever_holds_its_blobs(local_app) -> None:
+    client, root = local_app
+    theirs = [os.urandom(100), os.urandom(PACK_LIMIT + 1)]
+    new = [os.urandom(100), os.urandom(PACK_LIMIT + 1)]
+    put_batch(client, "theirs", *theirs)
+    over_theirs = local_writes(root, theirs[1], lambda: put_batch(client, "mine", *theirs))
+    fresh = local_writes(root, new[1], lambda: put_batch(client, "mine", *new))
+    assert over_theirs == fresh == (True, True)
+    assert all(held(client, "mine", b) for b in theirs + new)
