@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
-from server_load import PROBE, memory, million_body, pct, server_pid  # noqa: E402
+from server_load import PROBE, memory, million_body, pct  # noqa: E402
 
 UPLOAD = 2 << 30
 
@@ -76,7 +76,7 @@ def main() -> None:
     args = ap.parse_args()
     import httpx
     from servers import cairn_server
-    from services import create_database, postgres_server, seaweed_s3
+    from services import create_database, postgres_server, seaweed_s3, server_pid
 
     from cairn.core.digest import Digest, hasher
 
@@ -87,97 +87,99 @@ def main() -> None:
     small = b"one small file"
     small_digest = str(Digest.of_bytes(small))
     load_start = os.getloadavg()
-    work = Path(tempfile.mkdtemp(prefix="cairn-health-"))
-    result: dict = {}
-    with postgres_server(work / "pg") as pg, seaweed_s3(work / "s3") as s3:
-        s3.client().create_bucket(Bucket="cairn")
-        meta_url = "postgresql://" + create_database(pg, "registry").partition("://")[2]
-        env = {**s3.env(), "CAIRN_DIR": str(work / "unused-home")}
-        srv = ("--meta", meta_url, "--blobs", "s3://cairn/health", "--no-ui")
-        with cairn_server(work / "a", env, *srv) as url:
-            pid = server_pid(int(url.rsplit(":", 1)[1]))
-            base = f"{url}/api/v1/projects/heavy/load"
-            assert httpx.put(f"{base}/blobs/{small_digest}", content=small, timeout=60).status_code == 201
-            host, port = url.removeprefix("http://").split(":")
-            probe = subprocess.Popen(
-                [sys.executable, "-c", PROBE, host, port], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-            )
-            assert probe.stdout.readline().strip() == "ready"
-            if args.nice:
-                renice(pid, probe.pid)
+    # removed at the end: the 2 GiB object and the database never stay on a shared disk
+    with tempfile.TemporaryDirectory(prefix="cairn-health-") as tmp:
+        work = Path(tmp)
+        result: dict = {}
+        with postgres_server(work / "pg") as pg, seaweed_s3(work / "s3") as s3:
+            s3.client().create_bucket(Bucket="cairn")
+            meta_url = "postgresql://" + create_database(pg, "registry").partition("://")[2]
+            env = {**s3.env(), "CAIRN_DIR": str(work / "unused-home")}
+            srv = ("--meta", meta_url, "--blobs", "s3://cairn/health", "--no-ui")
+            with cairn_server(work / "a", env, *srv) as url:
+                pid = server_pid(int(url.rsplit(":", 1)[1]))
+                base = f"{url}/api/v1/projects/heavy/load"
+                assert httpx.put(f"{base}/blobs/{small_digest}", content=small, timeout=60).status_code == 201
+                host, port = url.removeprefix("http://").split(":")
+                probe = subprocess.Popen(
+                    [sys.executable, "-c", PROBE, host, port], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                )
+                assert probe.stdout.readline().strip() == "ready"
+                if args.nice:
+                    renice(pid, probe.pid)
 
-            def timed(name: str, fn) -> None:  # noqa: ANN001
-                t = time.perf_counter()
-                try:
-                    r = fn()
-                    result[name] = {"status": r.status_code, "seconds": round(time.perf_counter() - t, 1)}
-                except Exception as e:  # reported, not raised: the probe figures still count
-                    result[name] = {"status": f"{type(e).__name__}: {e}", "seconds": time.perf_counter() - t}
+                def timed(name: str, fn) -> None:  # noqa: ANN001
+                    t = time.perf_counter()
+                    try:
+                        r = fn()
+                        result[name] = {"status": r.status_code, "seconds": round(time.perf_counter() - t, 1)}
+                    except Exception as e:  # reported, not raised: the probe figures still count
+                        result[name] = {"status": f"{type(e).__name__}: {e}", "seconds": time.perf_counter() - t}
 
-            jobs = []
-            if args.commit:
-                jobs.append(
-                    lambda: httpx.post(
-                        f"{base}/artifacts/million/versions",
-                        content=million_body(small_digest, len(small)),
-                        headers={"content-type": "application/json"},
-                        timeout=3600,
+                jobs = []
+                if args.commit:
+                    jobs.append(
+                        lambda: httpx.post(
+                            f"{base}/artifacts/million/versions",
+                            content=million_body(small_digest, len(small)),
+                            headers={"content-type": "application/json"},
+                            timeout=3600,
+                        )
                     )
-                )
-            if args.upload:
-                jobs.append(
-                    lambda: httpx.put(
-                        f"{base}/blobs/{big}",
-                        content=big_blob(),
-                        headers={"content-length": str(UPLOAD)},
-                        timeout=3600,
+                if args.upload:
+                    jobs.append(
+                        lambda: httpx.put(
+                            f"{base}/blobs/{big}",
+                            content=big_blob(),
+                            headers={"content-length": str(UPLOAD)},
+                            timeout=3600,
+                        )
                     )
-                )
-            names = (["commit"] if args.commit else []) + (["upload"] if args.upload else [])
-            threads = [threading.Thread(target=timed, args=(n, j)) for n, j in zip(names, jobs)]
-            spy = None
-            raw = work / "pyspy.txt"
-            if args.py_spy:
-                exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-                spy = subprocess.Popen(
-                    [exe, "record", "--gil", "-f", "raw", "-r", "50", "-d", str(int(args.py_spy))]
-                    + ["-o", str(raw), "-p", str(pid)],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            for t in threads:
-                t.start()
-            while any(t.is_alive() for t in threads):
-                probe.stdin.write("probe\n")
+                names = (["commit"] if args.commit else []) + (["upload"] if args.upload else [])
+                threads = [threading.Thread(target=timed, args=(n, j)) for n, j in zip(names, jobs)]
+                spy = None
+                raw = work / "pyspy.txt"
+                if args.py_spy:
+                    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+                    spy = subprocess.Popen(
+                        [exe, "record", "--gil", "-f", "raw", "-r", "50", "-d", str(int(args.py_spy))]
+                        + ["-o", str(raw), "-p", str(pid)],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                for t in threads:
+                    t.start()
+                while any(t.is_alive() for t in threads):
+                    probe.stdin.write("probe\n")
+                    probe.stdin.flush()
+                    assert probe.stdout.readline().strip() == "ok"
+                    time.sleep(0.01)
+                probe.stdin.write("stop\n")
                 probe.stdin.flush()
-                assert probe.stdout.readline().strip() == "ok"
-                time.sleep(0.01)
-            probe.stdin.write("stop\n")
-            probe.stdin.flush()
-            took = json.loads(probe.stdout.readline())
-            probe.wait()
-            mem = memory(pid)
-            if spy is not None:
-                spy.wait()
-    figures = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "work": result,
-        "health_count": len(took),
-        "health_p50_ms": round(pct(took, 0.5) * 1000, 1),
-        "health_p99_ms": round(pct(took, 0.99) * 1000, 1),
-        "health_max_ms": round(max(took) * 1000, 1),
-        "health_over_100ms": sum(1 for x in took if x > 0.1),
-        "replica_memory": mem,
-        "loadavg": {"start": load_start, "end": os.getloadavg()},
-        "nice": args.nice,
-    }
-    print(json.dumps(figures, indent=1))
-    if spy is not None and raw.exists():
-        print("GIL holders, by innermost cairn function (samples):")
-        for frame, n in top_frames(raw):
-            print(f"{n:7}  {frame}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=1) + "\n")
+                took = json.loads(probe.stdout.readline())
+                probe.wait()
+                mem = memory(pid)
+                if spy is not None:
+                    spy.wait()
+        figures = {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "work": result,
+            "health_count": len(took),
+            "health_p50_ms": round(pct(took, 0.5) * 1000, 1),
+            "health_p99_ms": round(pct(took, 0.99) * 1000, 1),
+            "health_max_ms": round(max(took) * 1000, 1),
+            "health_over_100ms": sum(1 for x in took if x > 0.1),
+            "replica_memory": mem,
+            "loadavg": {"start": load_start, "end": os.getloadavg()},
+            "nice": args.nice,
+        }
+        print(json.dumps(figures, indent=1))
+        if spy is not None and raw.exists():
+            print("GIL holders, by innermost cairn function (samples):")
+            for frame, n in top_frames(raw):
+                print(f"{n:7}  {frame}")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 if __name__ == "__main__":

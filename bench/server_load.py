@@ -31,6 +31,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -80,7 +81,8 @@ def pct(values: list[float], p: float) -> float:
 
 def worker(proc: int, threads: int, urls: list[str], key: str, seconds: float, out: mp.Queue) -> None:
     os.environ["CAIRN_SILENT"] = "1"
-    os.environ["CAIRN_CACHE_DIR"] = tempfile.mkdtemp(prefix=f"load-cache-{proc}-")
+    scratch = Path(tempfile.mkdtemp(prefix=f"load-{proc}-"))  # removed at the end: a shared disk
+    os.environ["CAIRN_CACHE_DIR"] = str(scratch / "cache")
     os.environ["CAIRN_BASE_URL"] = ",".join(urls if proc % 2 == 0 else reversed(urls))  # half on each replica
     os.environ["CAIRN_API_KEY"] = key
     os.environ["CAIRN_ENTITY"] = ENTITY
@@ -93,7 +95,8 @@ def worker(proc: int, threads: int, urls: list[str], key: str, seconds: float, o
     lock = threading.Lock()
 
     def client_loop(n: int) -> None:
-        work = Path(tempfile.mkdtemp(prefix=f"load-{proc}-{n}-"))
+        work = scratch / f"client-{n}"
+        work.mkdir()
         end = time.monotonic() + seconds
         i = 0
         name = f"p{proc}c{n}"
@@ -106,7 +109,7 @@ def worker(proc: int, threads: int, urls: list[str], key: str, seconds: float, o
                 a.add_dir(str(work))
                 a.save(project="load")
                 got = cairn.Api().artifact(f"load/{name}:latest")
-                got.download(str(work.parent / f"dl-{proc}-{n}"))
+                got.download(str(scratch / f"dl-{n}"))
                 cairn.Api().artifact_collections("load")
                 cairn.Api().artifacts("dataset", f"load/{name}")
                 with lock:
@@ -139,6 +142,7 @@ def worker(proc: int, threads: int, urls: list[str], key: str, seconds: float, o
         t.start()
     for t in ts:
         t.join()
+    shutil.rmtree(scratch, ignore_errors=True)
     out.put({"lat": dict(lat), "errors": errors, "counts": dict(counts)})
 
 
@@ -315,6 +319,7 @@ def main() -> None:
             mem = {u: memory(pid) for u, pid in pids.items()}
             million = million_phase(a, keys[0], pids[a]) if args.million else None
             load_after = os.getloadavg()
+    shutil.rmtree(work, ignore_errors=True)
 
     lat: dict[str, list[float]] = defaultdict(list)
     errors, counts = [], defaultdict(int)
