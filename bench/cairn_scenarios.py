@@ -78,6 +78,23 @@ def _put_edit(ctx: Context, data: Path, fresh: Path) -> Step:
     return Step(cmd, env=_env(fresh), setup=[["cp", "-r", str(data), str(copy)], cmd, edit])
 
 
+# the SDK path a user writes, in a fresh process (W&B's wandb.init / add_dir / log_artifact)
+SDK_LOG = """
+import sys
+import cairn as wandb
+run = wandb.init(project="bench", job_type="log")
+art = wandb.Artifact(sys.argv[2], type="dataset")
+art.add_dir(sys.argv[1])
+run.log_artifact(art)
+run.finish()
+"""
+
+
+def _sdk(ctx: Context, data: Path, fresh: Path) -> Step:
+    python = ctx.cairn.parent / "python"
+    return Step([str(python), "-c", SDK_LOG, str(data), data.name], env=_env(fresh))
+
+
 def _get(ctx: Context, data: Path, fresh: Path) -> Step:
     return Step(
         get_cmd(ctx.cairn, data.name, fresh / "out"), env=_env(fresh), setup=[put_cmd(ctx.cairn, data, data.name)]
@@ -91,6 +108,7 @@ def _get_again(ctx: Context, data: Path, fresh: Path) -> Step:
 
 SCENARIOS = [
     Scenario("cairn-put", "cairn: artifact put", "cairn", _put),
+    Scenario("cairn-sdk", "cairn: SDK add_dir + log_artifact", "cairn", _sdk),
     Scenario("cairn-again", "cairn: artifact put again, unchanged", "cairn", _put_again),
     Scenario("cairn-edit", "cairn: artifact put after 1 MiB edit", "cairn", _put_edit, datasets=("large",)),
     Scenario("cairn-get", "cairn: artifact get (fresh root)", "cairn", _get),

@@ -53,15 +53,17 @@ FULL = {
     "big": Spec("big", 1_000, 10, MIB, seed=1),
     "small": Spec("small", 50_000, 100, KIB, seed=2),
     "wide": Spec("wide", 1_000_000, 1_000, 16, seed=3),
+    "million": Spec("million", 1_000_000, 1_000, KIB, seed=5),
     "large": Spec("large", 1, 1, GIB, seed=4),
 }
 QUICK = {
     "big": Spec("big", 100, 10, MIB, seed=1),
     "small": Spec("small", 5_000, 100, KIB, seed=2),
     "wide": Spec("wide", 100_000, 1_000, 16, seed=3),
+    "million": Spec("million", 100_000, 1_000, KIB, seed=5),
     "large": Spec("large", 1, 1, 64 * MIB, seed=4),
 }
-DEFAULT_DATASETS = ("big", "small")  # "wide" and "large" only on request
+DEFAULT_DATASETS = ("big", "small")  # "wide", "million" and "large" only on request
 
 
 def human(n: float) -> str:

@@ -49,9 +49,13 @@ def cpu_busy() -> float:
     return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
 
 
-def run_timed(argv, env, cwd, out) -> tuple[float, int, int, float]:
+def run_timed(argv, env, cwd, out) -> tuple[float, int, int, float, float, int]:
     """Run argv to completion; return (seconds, exit code, peak RSS in KiB,
-    cores busy with *other* work meanwhile: other processes, kernel threads)."""
+    cores busy with *other* work meanwhile: other processes, kernel threads,
+    CPU seconds (user + sys) of the tree, bytes it wrote). Bytes written are the
+    tree's ru_oublock (the kernel's write_bytes of /proc/<pid>/io / 512): counted when a
+    page is dirtied, so what the flush after the run writes is in, and so is a temporary
+    file deleted before it reached the disk."""
     busy0 = cpu_busy()
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
@@ -59,7 +63,8 @@ def run_timed(argv, env, cwd, out) -> tuple[float, int, int, float]:
     seconds = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
     other = cpu_busy() - busy0 - usage.ru_utime - usage.ru_stime
-    return seconds, p.returncode, usage.ru_maxrss, max(0.0, other) / seconds
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, p.returncode, usage.ru_maxrss, max(0.0, other) / seconds, cpu, usage.ru_oublock * 512
 
 
 def wait_quiet(limit: float, cores: float = 0.2) -> None:
@@ -96,6 +101,8 @@ def run_scenario(scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, r
         "flush": [],
         "rss_kib": [],
         "other_cpu": [],
+        "cpu": [],
+        "written": [],
         "phases": [],
     }
     logs.mkdir(parents=True, exist_ok=True)
@@ -122,7 +129,7 @@ def run_scenario(scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, r
             out.write(f"$ {' '.join(step.argv)}\n".encode())
             out.flush()
             try:
-                seconds, rc, rss, other = run_timed(step.argv, env, step.cwd, out)
+                seconds, rc, rss, other, cpu, written = run_timed(step.argv, env, step.cwd, out)
             except OSError as e:
                 return _failed(row, str(e), log_path)
         if rc:
@@ -131,13 +138,15 @@ def run_scenario(scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, r
         what = "warm-up" if i == 0 else f"run {i}/{runs}"
         log(
             f"  {scn.key:14} {what:9} {seconds:8.3f}s  +sync {flush:6.3f}s  "
-            f"{rss / 1024:7.1f} MiB  other CPU {other:4.2f}"
+            f"{rss / 1024:7.1f} MiB  other CPU {other:4.2f}  cpu {cpu:6.2f}s  wrote {written / 2**20:7.1f} MiB"
         )
         if i:
             row["seconds"].append(seconds)
             row["flush"].append(flush)
             row["rss_kib"].append(rss)
             row["other_cpu"].append(other)
+            row["cpu"].append(cpu)
+            row["written"].append(written)
             row["phases"].append(peers.load_phases(step.phases))
     return row
 
@@ -187,12 +196,12 @@ def fmt_s(x: float) -> str:
 
 def table(rows: list[dict]) -> list[str]:
     lines = [
-        "| scenario | median s | min–max s | flush (sync) s | peak RSS MiB | other CPU | notes |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| scenario | median s | min–max s | flush (sync) s | CPU s | written MiB | peak RSS MiB | other CPU | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         if r["status"] != "ok":
-            lines.append(f"| {r['label']} | – | – | – | – | – | {r['note']} |")
+            lines.append(f"| {r['label']} | – | – | – | – | – | – | – | {r['note']} |")
             continue
         s, f = r["seconds"], r["flush"]
         phases = {
@@ -202,6 +211,7 @@ def table(rows: list[dict]) -> list[str]:
         lines.append(
             f"| {r['label']} | {fmt_s(statistics.median(s))} | "
             f"{fmt_s(min(s))}–{fmt_s(max(s))} | {fmt_s(statistics.median(f))} | "
+            f"{fmt_s(statistics.median(r.get('cpu') or [0]))} | {statistics.median(r.get('written') or [0]) / 2**20:.1f} | "
             f"{max(r['rss_kib']) / 1024:.0f} | "
             f"{statistics.median(r['other_cpu']):.2f} | {note} |"
         )
@@ -245,7 +255,9 @@ def render(result: dict) -> str:
         f"Warm page cache (the dataset is read once before every run). Per scenario: 1 warm-up, then {result['runs']} runs, each in "
         "a fresh folder (deleted only at the end). Times are whole processes "
         "(start-up + imports included); 'flush' is a `sync` timed right after; "
-        "peak RSS is the largest process of the tree (wait4). 'other CPU' is the "
+        "peak RSS is the largest process of the tree (wait4); 'CPU s' its user + sys time; "
+        "'written MiB' what the tree wrote (ru_oublock = /proc/<pid>/io write_bytes, counted "
+        "as pages are dirtied: a WAL and temporary files count). 'other CPU' is the "
         "median number of cores busy with anything else during the timed run (other "
         "processes and kernel threads, incl. writeback): well above 0 means a noisy "
         "machine. Notes give the median in-process phase times the peer scripts "
