@@ -2,8 +2,9 @@
 chunk encoding, identity records or digests fails here loudly, instead of silently breaking
 dedup against stores that exist; and stores written by earlier schema versions
 (tests/storage/data/store-v6 and store-v8, made by data/make_store_v6.py at commit b0dabe3^
-and data/make_store_v8.py at 8a8aa21, the previous version) are opened, migrated and read
-back whole by this one, and from then on never hand out an id twice."""
+and data/make_store_v8.py at 8a8aa21) are opened, migrated and read back whole by this one,
+and from then on never hand out an id twice; store-v10 (data/make_store_v10.py at d213ad0,
+the previous version) gets the project of every run its history rows name."""
 
 from __future__ import annotations
 
@@ -174,3 +175,53 @@ def test_a_store_of_an_earlier_schema_is_migrated_and_reads_back_whole(tmp_path,
         and api.artifact("e/old/scratch:latest").files()[0].name == "d.txt"
     )
     reset_clients()
+
+
+def test_a_schema_10_store_gets_the_project_of_every_run_its_history_names(tmp_path) -> None:
+    """store-v10 (data/make_store_v10.py): two projects have a run ``samerun``. A row of the
+    alias log, the edit log, a draft and a version is given the run of its own project when
+    that project has one; the registry's moves, made by the run of another project, name
+    no run (which one it was cannot be told any more)."""
+    from cairn.engine import Engine
+    from cairn.storage.blobs.local import LocalBlobStore
+    from cairn.storage.meta import schema
+    from cairn.storage.meta.sql import MetaStore
+
+    store = tmp_path / "store"
+    shutil.copytree(DATA / "store-v10", store)
+    meta, blobs = MetaStore.sqlite(store / "meta.sqlite"), LocalBlobStore(store / "blobs")
+    try:
+        assert meta.open() == 10
+        eng = Engine(meta, blobs)
+        own = {"run_id": "samerun", "run_entity": "e", "run_project": "old"}
+        none = {"run_id": None, "run_entity": None, "run_project": None}
+        runs = lambda rows: [{k: r[k] for k in own} for r in rows]  # noqa: E731
+        assert runs(eng.alias_history("e", "old", "data")) == [own] * 3
+        assert runs(eng.alias_history("e", "model-registry", "reg")) == [none] * 2
+        data = eng.list_versions("e", "old", "data")[0]
+        assert runs(eng.version_history(data.id)) == [own]
+        with meta.read() as tx:
+            old = tx.scalar("SELECT id FROM projects WHERE entity = 'e' AND name = 'old'")
+            assert tx.tuples("SELECT finished_by, finished_by_project FROM drafts ORDER BY id") == [
+                ("samerun", old),
+                (None, None),
+            ]
+            assert tx.tuples("SELECT run_id, run_project FROM draft_entries") == [("samerun", old)]
+            assert tx.tuples("SELECT run_id, run_project, link_of IS NULL FROM versions ORDER BY id") == [
+                ("samerun", old, 1),
+                ("samerun", old, 1),
+                ("samerun", None, 0),  # the link, made by f/other's run
+            ]
+            assert tx.scalar("SELECT value FROM schema_info WHERE key = 'version'") == str(schema.SCHEMA_VERSION)
+        # and a new move by that run of the other project names it
+        link = eng.list_versions("e", "model-registry", "reg")[0]
+        eng.update_version(link.id, add_aliases=["staging"], run_id="f/other/samerun")
+        assert runs(eng.alias_history("e", "model-registry", "reg"))[-1] == {
+            "run_id": "samerun",
+            "run_entity": "f",
+            "run_project": "other",
+        }
+        assert runs(eng.version_history(link.id)) == [{"run_id": "samerun", "run_entity": "f", "run_project": "other"}]
+    finally:
+        meta.dispose()
+        blobs.close()

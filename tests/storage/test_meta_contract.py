@@ -568,9 +568,29 @@ _V10_PKEYS = {
 }
 
 
+_V11_COLUMNS = {
+    "alias_log": "run_project",
+    "version_log": "run_project",
+    "versions": "run_project",
+    "drafts": "finished_by_project",
+    "draft_entries": "run_project",
+}
+
+
+def _undo_version_11(tx) -> None:  # noqa: ANN001
+    """Back to the version 10 schema, whose history rows name a run by its id alone."""
+    for t, column in _V11_COLUMNS.items():
+        tx.execute(f"ALTER TABLE {t} DROP COLUMN {column}")
+    tx.execute("UPDATE schema_info SET value = '10'")
+
+
 def _undo_version_10(meta_url: str) -> None:
     """Back to the version 9 schema, whose run ids are unique server-wide (the data kept)."""
     if meta_url.startswith("sqlite"):
+        store = open_meta(meta_url)
+        with store.write() as tx:
+            _undo_version_11(tx)
+        store.dispose()
         import sqlite3
 
         old = sqlite3.connect(":memory:")  # the version 9 schema, to copy its tables' DDL
@@ -603,6 +623,7 @@ def _undo_version_10(meta_url: str) -> None:
         return
     store = open_meta(meta_url)
     with store.write() as tx:
+        _undo_version_11(tx)
         tx.execute("ALTER TABLE runs DROP CONSTRAINT runs_pkey CASCADE")
         for t, pkey in _V10_PKEYS.items():
             tx.execute(f"ALTER TABLE {t} DROP CONSTRAINT {t}_pkey")
@@ -649,6 +670,42 @@ def test_a_version_9_store_is_brought_to_version_10(meta_url, engines):
         again.get_run("shared")
     assert again.get_run("shared", "ent", "proj").project == "proj"
     assert {r.entity for r in again.version_users(used.id)} == {"ent"}
+    store.dispose()
+
+
+def test_a_version_10_store_is_brought_to_version_11(meta_url, engines):
+    """History rows written when they named a run by its id alone get the run of their own
+    project when it has one, and no run otherwise (a move made by another project's run:
+    which run of that id it was is not known); new rows name the run's project."""
+    eng = engines()
+    eng.create_run("ent", "proj", run_id="shared")
+    eng.create_run("other", "elsewhere", run_id="shared")
+    v = eng.commit(request(eng.blobs, {"a": b"a"}, aliases=["best"], run_id="shared"))
+    eng.update_version(v.id, description="edited", run_id="shared")
+    link = eng.link_version(v.id, "ent", "reg", "linked", ["prod"], run_id="other/elsewhere/shared")
+    eng.upsert_draft(request(eng.blobs, {"d": b"d"}, name="shards", run_id="shared"), "dist-1")
+    store = open_meta(meta_url)
+    with store.write() as tx:
+        _undo_version_11(tx)
+    store.dispose()
+    store = open_meta(meta_url)
+    assert store.open() == 10
+    again = Engine(store, eng.blobs)
+    own = {"run_id": "shared", "run_entity": "ent", "run_project": "proj"}
+    none = dict.fromkeys(own)
+    runs = lambda rows: [{k: r[k] for k in own} for r in rows]  # noqa: E731
+    assert runs(again.alias_history("ent", "proj", "data")) == [own, own]
+    assert runs(again.version_history(v.id)) == [own]
+    assert runs(again.alias_history("ent", "reg", "linked")) == [none, none]
+    with store.read() as tx:
+        pid = tx.scalar("SELECT id FROM projects WHERE entity = 'ent' AND name = 'proj'")
+        assert tx.tuples("SELECT run_project FROM versions ORDER BY id") == [(pid,), (None,)]
+        assert tx.tuples("SELECT run_project FROM draft_entries") == [(pid,)]
+    again.update_version(link.id, add_aliases=["staging"], run_id="other/elsewhere/shared")
+    moved = runs(again.alias_history("ent", "reg", "linked"))[-1]
+    assert moved == {"run_id": "shared", "run_entity": "other", "run_project": "elsewhere"}
+    with pytest.raises(RunNotFoundError):  # a run that does not exist is refused, not recorded
+        again.update_version(link.id, add_aliases=["x"], run_id="nosuchrun")
     store.dispose()
 
 

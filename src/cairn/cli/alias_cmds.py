@@ -92,6 +92,8 @@ def alias_history(artifact: str, name: str | None, as_json: bool) -> None:
             "from": vname(r["old_version_id"]),
             "to": vname(r["new_version_id"]),
             "run": r.get("run_id"),
+            # a run id is unique within its project only: the run's own project, named
+            "run_project": f"{r['run_entity']}/{r['run_project']}" if r.get("run_entity") else None,
             "at": r["at"],
         }
         for r in rows
@@ -105,6 +107,18 @@ def alias_history(artifact: str, name: str | None, as_json: bool) -> None:
         return
     at = lambda t: t.isoformat(timespec="seconds") if hasattr(t, "isoformat") else str(t)  # noqa: E731
     output.table(
-        [[at(m["at"]), m["alias"], m["from"] or "-", m["to"] or "(removed)", m["run"] or "-"] for m in moves],
+        [
+            [at(m["at"]), m["alias"], m["from"] or "-", m["to"] or "(removed)", _run_cell(m, entity, project)]
+            for m in moves
+        ],
         ["when", "alias", "from", "to", "run"],
     )
+
+
+def _run_cell(move: dict, entity: str, project: str) -> str:
+    """A move's run: its id, with its project when that is not the collection's own."""
+    if not move["run"]:
+        return "-"
+    if move["run_project"] in (None, f"{entity}/{project}"):
+        return move["run"]
+    return f"{move['run_project']}/{move['run']}"

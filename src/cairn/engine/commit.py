@@ -258,8 +258,9 @@ def commit_in_tx(tx: Tx, art: ArtifactRow, root: mf.Root, req: CommitRequest) ->
         {"art": art.id, "d": root.digest},
     )
     t = tx.now()
+    run = None
     if req.run_id:  # the producing run is one of this project's (a run id is unique per project)
-        records.project_run(tx, art.project_id, req.run_id)
+        run = (art.project_id, records.project_run(tx, art.project_id, req.run_id))
     if existing is not None:
         version_id = existing
     else:
@@ -281,12 +282,12 @@ def commit_in_tx(tx: Tx, art: ArtifactRow, root: mf.Root, req: CommitRequest) ->
                 "ttl_seconds": req.ttl_seconds,
                 "created_at": t,
                 "updated_at": t,
-                "run_id": req.run_id,
+                **records.run_columns(run),
             },
             returning="id",
         )
     for alias in [LATEST, *req.aliases]:
-        move_alias(tx, art.id, alias, version_id, req.run_id)
+        move_alias(tx, art.id, alias, version_id, run)
     insert_ignore(tx, "tags", [{"version_id": version_id, "tag": tag} for tag in req.tags])
     if req.run_id:
         row = {"run_project": art.project_id, "run_id": req.run_id, "version_id": version_id, "at": t}

@@ -59,7 +59,7 @@ def _draft(tx: Tx, art: ArtifactRow, distributed_id: str) -> DraftRow:
     return row
 
 
-def _merge(tx: Tx, draft_id: int, entries: Iterable[mf.Entry], run_id: str | None, name: str) -> None:
+def _merge(tx: Tx, draft_id: int, entries: Iterable[mf.Entry], run_id: str | None, run_project: int, name: str) -> None:
     by_path = {e.path: e for e in entries}
     known: dict[str, tuple[str, str | None]] = {}
     for part in batches(list(by_path)):
@@ -92,7 +92,7 @@ def _merge(tx: Tx, draft_id: int, entries: Iterable[mf.Entry], run_id: str | Non
             "size": e.size,
             "ref": e.ref,
             "extra": json.dumps(dict(e.extra)) if e.extra else None,
-            "run_id": run_id,
+            **records.run_columns((run_project, run_id) if run_id else None),
         }
         for e in fresh + replaced
     ]
@@ -121,7 +121,7 @@ def _contribution(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distribut
         lock_row(tx, "artifacts", art.id)
         draft = _draft(tx, art, distributed_id)
         gcmarks.settle(tx, blobs, entries, ())
-        _merge(tx, draft.id, entries, req.run_id, req.name)
+        _merge(tx, draft.id, entries, req.run_id, art.project_id, req.name)
         yield tx, art, draft
 
 
@@ -167,8 +167,15 @@ def _finish_once(ms: MetaStore, blobs: BlobStore, req: CommitRequest, distribute
         tx.execute("DELETE FROM draft_entries WHERE draft_id = :draft", draft_key)
         tx.execute("DELETE FROM outputs_pending WHERE draft_id = :draft", draft_key)
         tx.execute(
-            "UPDATE drafts SET state = :s, version_id = :v, finished_by = :by WHERE id = :draft",
-            {**draft_key, "s": FINISHED, "v": version_id, "by": req.run_id},
+            "UPDATE drafts SET state = :s, version_id = :v, finished_by = :by, finished_by_project = :byp "
+            "WHERE id = :draft",
+            {
+                **draft_key,
+                "s": FINISHED,
+                "v": version_id,
+                "by": req.run_id,
+                "byp": art.project_id if req.run_id else None,
+            },
         )
         return records.version_by_id(tx, version_id)
 

@@ -36,8 +36,8 @@ def link(
     check_name(entity, "entity name")
     wanted = list(dict.fromkeys(check_alias(a) for a in aliases or [] if a != LATEST))
     with ms.write() as tx:
-        if run_id is not None:  # the linking run, by its path (or an id only one project has)
-            _, run_id = records.run_key(tx, run_id)
+        # the linking run, by its path (or an id only one project has): any project's
+        run = records.run_key(tx, run_id) if run_id is not None else None
         src = records.version_by_id(tx, source_id)
         if src.link_of is not None:
             src = records.version_by_id(tx, src.link_of)
@@ -69,13 +69,13 @@ def link(
                     "ttl_seconds": None,
                     "created_at": t,
                     "updated_at": t,
-                    "run_id": run_id,
+                    **records.run_columns(run),
                     "link_of": src.id,
                 },
                 returning="id",
             )
         for alias in [LATEST, *wanted]:
-            move_alias(tx, art.id, alias, version_id, run_id)
+            move_alias(tx, art.id, alias, version_id, run)
         return records.version_by_id(tx, version_id)
 
 
@@ -91,15 +91,15 @@ def unlink(ms: MetaStore, version_id: int, run_id: str | None = None) -> None:
             )
         if v.state == DELETED:
             return
-        remove(tx, v, run_id)
+        remove(tx, v, records.row_run(tx, run_id, records.project_id(tx, v.entity, v.project)))
 
 
-def remove(tx: Tx, v: VersionInfo, run_id: str | None) -> None:
+def remove(tx: Tx, v: VersionInfo, run: records.RunKey | None) -> None:
     """Mark the link ``v`` deleted inside the caller's transaction."""
     art_id = tx.scalar("SELECT artifact_id FROM versions WHERE id = :v", {"v": v.id})
     lock_row(tx, "artifacts", art_id)
     for alias in v.aliases:
-        drop_alias(tx, art_id, alias, run_id)
+        drop_alias(tx, art_id, alias, run)
     tx.execute(
         "UPDATE versions SET state = :s, updated_at = :t WHERE id = :v", {"s": DELETED, "t": tx.now(), "v": v.id}
     )
@@ -108,15 +108,15 @@ def remove(tx: Tx, v: VersionInfo, run_id: str | None) -> None:
             f"SELECT v.id FROM versions v WHERE {records.COMMITTED_OF} ORDER BY v.idx DESC LIMIT 1", {"art": art_id}
         )
         if newest is not None:
-            move_alias(tx, art_id, LATEST, newest, run_id)
+            move_alias(tx, art_id, LATEST, newest, run)
 
 
-def remove_links_of(tx: Tx, source_id: int, run_id: str | None) -> None:
+def remove_links_of(tx: Tx, source_id: int, run: records.RunKey | None) -> None:
     """Remove every link to ``source_id`` (its source is being deleted: a link never points
     at nothing)."""
     ids = tx.scalars("SELECT id FROM versions WHERE link_of = :v AND state = :s", {"v": source_id, "s": COMMITTED})
     for vid in ids:
-        remove(tx, records.version_by_id(tx, vid), run_id)
+        remove(tx, records.version_by_id(tx, vid), run)
 
 
 def links_to_drop(tx: Tx, version_ids: list[int], artifact_ids: list[int]) -> list[int]:

@@ -239,6 +239,33 @@ def run_key(tx: Tx, ref: str) -> tuple[int, str]:
     return pids[0], run_id
 
 
+# A run as a row records it: (its project's id, its id). A run id is unique within its
+# project only (schema 10), so every row that names a run names its project too (schema 11).
+RunKey = tuple[int, str]
+
+
+def run_columns(run: RunKey | None) -> dict[str, object]:
+    """The columns a row that names ``run`` is written with: ``run_project`` and ``run_id``,
+    or none at all for no run (both stay NULL; a test that drives this code over a store of
+    an older schema, without ``run_project``, can still write such rows)."""
+    return {"run_project": run[0], "run_id": run[1]} if run else {}
+
+
+def row_run(tx: Tx, ref: str | None, project_id: int) -> RunKey | None:
+    """The run a history row of ``project_id`` (an alias move, an edit) records for ``ref``:
+    a run path names its run; a bare id names the run of that id in ``project_id`` when it
+    has one, else the one run of that id in the store. RunNotFoundError for no run, a
+    UsageError for a bare id of several other projects' runs."""
+    if ref is None:
+        return None
+    entity, _, run_id = split_run_ref(ref)
+    if entity is None and tx.scalar(
+        "SELECT 1 FROM runs WHERE project_id = :pid AND id = :rid", {"pid": project_id, "rid": run_id}
+    ):
+        return project_id, run_id
+    return run_key(tx, ref)
+
+
 def project_run(tx: Tx, project_id: int, run_id: str) -> str:
     """``run_id``, checked to name a run of that project (a version's producing run, a
     draft's contributor): RunNotFoundError otherwise, whatever other projects hold."""

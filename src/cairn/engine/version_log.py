@@ -9,13 +9,16 @@ from typing import Any
 
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import Tx, as_utc, insert
+from .aliases import RUN_JOIN, RUN_OF_ROW
+from .records import RunKey, run_columns
 
 EDIT, DELETE = "edit", "delete"
 MAX_ROWS = 500  # the newest rows a page shows
 
 
-def record(tx: Tx, version_id: int, action: str, detail: dict[str, Any], by: str | None, run_id: str | None) -> None:
-    """Log one change of ``version_id``; an edit that changed nothing is not logged."""
+def record(tx: Tx, version_id: int, action: str, detail: dict[str, Any], by: str | None, run: RunKey | None) -> None:
+    """Log one change of ``version_id`` (by user ``by``, run ``run``); an edit that changed
+    nothing is not logged."""
     if action == EDIT and not detail:
         return
     insert(
@@ -25,7 +28,7 @@ def record(tx: Tx, version_id: int, action: str, detail: dict[str, Any], by: str
             "version_id": version_id,
             "action": action,
             "by_user": by,
-            "run_id": run_id,
+            **run_columns(run),
             "detail": json.dumps(detail, sort_keys=True),
             "at": tx.now(),
         },
@@ -75,12 +78,24 @@ def _delta(before: Sequence[str], after: Sequence[str]) -> tuple[list[str], list
 
 
 def history(ms: MetaStore, version_id: int, limit: int = MAX_ROWS) -> list[dict[str, Any]]:
-    """The newest ``limit`` changes of a version, newest first."""
+    """The newest ``limit`` changes of a version, newest first: ``action``, ``by`` (a user),
+    the run (``run_id``, ``run_entity``, ``run_project``: None when no run is known),
+    ``detail`` and ``at``."""
     with ms.read() as tx:
         rows = tx.rows(
-            "SELECT * FROM version_log WHERE version_id = :v ORDER BY id DESC LIMIT :n", {"v": version_id, "n": limit}
+            f"SELECT l.action, l.by_user, {RUN_OF_ROW}, l.detail, l.at FROM version_log l {RUN_JOIN} "
+            "WHERE l.version_id = :v ORDER BY l.id DESC LIMIT :n",
+            {"v": version_id, "n": limit},
         )
     return [
-        {"action": r.action, "by": r.by_user, "run_id": r.run_id, "detail": json.loads(r.detail), "at": as_utc(r.at)}
+        {
+            "action": r.action,
+            "by": r.by_user,
+            "run_id": r.run_id,
+            "run_entity": r.run_entity,
+            "run_project": r.run_project,
+            "detail": json.loads(r.detail),
+            "at": as_utc(r.at),
+        }
         for r in rows
     ]

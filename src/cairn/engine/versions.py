@@ -9,7 +9,7 @@ from typing import Any, Final
 from ..core.digest import is_content_digest
 from ..core.errors import ArtifactNotFoundError, LockedError, UsageError
 from ..core.limits import MAX_NAME, check_text, check_ttl
-from ..core.names import LATEST, ArtifactRef, check_alias, check_name, check_run_id, check_tag
+from ..core.names import LATEST, ArtifactRef, check_alias, check_name, check_tag, split_run_ref
 from ..core.versions import (
     COMMITTED,
     DELETED,
@@ -172,8 +172,8 @@ def update(
         values["metadata"] = json.dumps(check_metadata(metadata))
     if ttl_seconds is not _UNSET:
         values["ttl_seconds"] = check_ttl(ttl_seconds)
-    if run_id is not None:
-        check_run_id(run_id)
+    if run_id is not None:  # the run that made the change: its path, or a bare id (records.row_run)
+        split_run_ref(run_id)
     if isinstance(aliases, str) or isinstance(tags, str):
         raise UsageError("aliases and tags must be lists of strings, not one string")
     if aliases is not None:
@@ -200,20 +200,21 @@ def update(
             )
         art_id = tx.scalar("SELECT artifact_id FROM versions WHERE id = :v", {"v": version_id})
         lock_row(tx, "artifacts", art_id)
+        run = records.row_run(tx, run_id, records.project_id(tx, v.entity, v.project))
         if values:
             values["updated_at"] = tx.now()
             sets = ", ".join(f"{col} = :{col}" for col in values)
             tx.execute(f"UPDATE versions SET {sets} WHERE id = :_id", {**values, "_id": version_id})
         if aliases is not None:
-            set_version_aliases(tx, art_id, version_id, aliases, run_id)
+            set_version_aliases(tx, art_id, version_id, aliases, run)
         for alias in add_aliases or []:
-            move_alias(tx, art_id, alias, version_id, run_id)
+            move_alias(tx, art_id, alias, version_id, run)
         for alias in remove_aliases or []:  # only where this version still holds it
             held = tx.scalar(
                 "SELECT version_id FROM aliases WHERE artifact_id = :art AND alias = :a", {"art": art_id, "a": alias}
             )
             if held == version_id:
-                drop_alias(tx, art_id, alias, run_id)
+                drop_alias(tx, art_id, alias, run)
         if tags is not None:
             tx.execute("DELETE FROM tags WHERE version_id = :v", {"v": version_id})
             insert_ignore(tx, "tags", [{"version_id": version_id, "tag": t} for t in tags])
@@ -225,7 +226,7 @@ def update(
         detail = version_log.edit_detail(
             v, values, v.aliases, after.aliases, v.tags, after.tags if tags is not None or tag_delta else None
         )
-        version_log.record(tx, version_id, version_log.EDIT, detail, by, run_id)
+        version_log.record(tx, version_id, version_log.EDIT, detail, by, run)
         return after
 
 
@@ -238,6 +239,7 @@ def delete(
         v = records.version_by_id(tx, version_id)
         if v.state == DELETED:
             return
+        run = records.row_run(tx, run_id, records.project_id(tx, v.entity, v.project))
         if v.link_of is not None:  # deleting a link removes the link only, as W&B's does
             version_log.record(
                 tx,
@@ -245,9 +247,9 @@ def delete(
                 version_log.DELETE,
                 {"aliases_removed": sorted(v.aliases)} if v.aliases else {},
                 by,
-                run_id,
+                run,
             )
-            links.remove(tx, v, run_id)
+            links.remove(tx, v, run)
             return
         art_id = tx.scalar("SELECT artifact_id FROM versions WHERE id = :v", {"v": version_id})
         lock_row(tx, "artifacts", art_id)
@@ -257,21 +259,21 @@ def delete(
                 f"{v.qualified_name} has aliases {named}; pass delete_aliases=True (--delete-aliases) to delete it with its aliases"
             )
         for alias in v.aliases:
-            drop_alias(tx, art_id, alias, run_id)
+            drop_alias(tx, art_id, alias, run)
         version_log.record(
-            tx, version_id, version_log.DELETE, {"aliases_removed": sorted(v.aliases)} if v.aliases else {}, by, run_id
+            tx, version_id, version_log.DELETE, {"aliases_removed": sorted(v.aliases)} if v.aliases else {}, by, run
         )
         tx.execute(
             "UPDATE versions SET state = :s, updated_at = :t WHERE id = :v",
             {"s": DELETED, "t": tx.now(), "v": version_id},
         )
-        links.remove_links_of(tx, version_id, run_id)
+        links.remove_links_of(tx, version_id, run)
         if LATEST in v.aliases:
             newest = tx.scalar(
                 f"SELECT v.id FROM versions v WHERE {records.COMMITTED_OF} ORDER BY v.idx DESC LIMIT 1", {"art": art_id}
             )
             if newest is not None:
-                move_alias(tx, art_id, LATEST, newest, run_id)
+                move_alias(tx, art_id, LATEST, newest, run)
 
 
 def aliases_log(ms: MetaStore, entity: str, project: str, name: str) -> list[dict]:

@@ -529,7 +529,7 @@ def version_history(version_id: VersionIdPath, c: Ctx, who: Who) -> dict:
     """The version's recorded edits, newest first: who, when, and what changed (the names of
     changed fields and metadata keys, aliases and tags added or removed)."""
     authz.version(c, who, version_id, READ)
-    rows = c.engine.version_history(version_id)
+    rows = authz.readable_run_rows(c, who, c.engine.version_history(version_id))
     return {"history": [{**r, "at": r["at"].isoformat()} for r in rows]}
 
 

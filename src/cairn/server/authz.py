@@ -174,18 +174,21 @@ def visible_collections(
     return out
 
 
-def readable_runs(c: "ServerContext", who: auth.Principal, run_ids: list[str | None]) -> set[str]:
-    """Those of ``run_ids`` that ``who`` may be shown (for rows that name runs of other
-    entities, such as a registry's alias history: the others are shown as no run). A row
-    names a run by its id alone, and a run id is unique within its project only: an id is
-    shown when every run of that id is one ``who`` may read, so that making a run of a
-    guessed id in one's own project never reveals another entity's run of that id."""
+RUN_FIELDS = ("run_id", "run_entity", "run_project")
+
+
+def readable_run_rows(c: "ServerContext", who: auth.Principal, rows: list[dict]) -> list[dict]:
+    """History rows (alias moves, edits) as ``who`` may see them: each names its run by
+    entity, project and id (a run id is unique within its project only), and a run of an
+    entity ``who`` has no role on is shown as no run at all (``run_id``, ``run_entity`` and
+    ``run_project`` None), exactly as a row that names no run, such as a registry's move
+    made by another entity's run."""
     seen: dict[str, bool] = {}
-    out = set()
-    for rid in dict.fromkeys(r for r in run_ids if r):
-        found = c.engine.runs_with_id(rid)
-        if found and all(can_read(c, who, r.entity, seen) for r in found):
-            out.add(rid)
+    out = []
+    for r in rows:
+        if r.get("run_id") and not (r.get("run_entity") and can_read(c, who, r["run_entity"], seen)):
+            r = {**r, **dict.fromkeys(RUN_FIELDS)}
+        out.append(r)
     return out
 
 
@@ -194,7 +197,7 @@ def readable_alias_history(c: "ServerContext", who: auth.Principal, entity: str,
     row's versions are links, read through their sources: a side ``who`` may not read (or a
     link since removed, whose source is no longer known) is shown as no version, and a row
     with no side left is not shown at all, so that neither the links, their number nor the
-    times their aliases moved are told. The run a row names is shown under ``readable_runs``."""
+    times their aliases moved are told. The run a row names is shown under ``readable_run_rows``."""
     rows = c.engine.alias_history(entity, project, name)
     kind = next((col.kind for col in c.engine.list_collections(entity, project) if col.name == name), "logged")
     if kind == "links":
@@ -206,8 +209,7 @@ def readable_alias_history(c: "ServerContext", who: auth.Principal, entity: str,
                 continue
             out.append({**row, **sides})
         rows = out
-    runs = readable_runs(c, who, [r.get("run_id") for r in rows])  # a link's run may be another entity's
-    return [{**r, "run_id": r["run_id"] if r["run_id"] in runs else None} if "run_id" in r else r for r in rows]
+    return readable_run_rows(c, who, rows)  # a link's run may be another entity's
 
 
 def run(

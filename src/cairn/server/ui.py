@@ -302,7 +302,7 @@ def artifact_page(entity: str, project: str, name: str, request: Request) -> HTM
         history.append(
             {
                 "alias": row["alias"],
-                "run_id": row.get("run_id"),
+                **{k: row.get(k) for k in authz.RUN_FIELDS},
                 "at": row["at"],
                 "old": by_id.get(row["old_version_id"], f"#{row['old_version_id']}") if row["old_version_id"] else None,
                 "new": by_id.get(row["new_version_id"], f"#{row['new_version_id']}") if row["new_version_id"] else None,

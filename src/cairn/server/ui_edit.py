@@ -13,7 +13,7 @@ from typing import Any
 
 from ..core.versions import VersionInfo
 from ..engine import accounts as auth
-from . import csrf
+from . import authz, csrf
 from .context import ServerContext
 
 HISTORY_ROWS = 200
@@ -30,19 +30,17 @@ def page_context(c: ServerContext, who: auth.Principal, v: VersionInfo, cookie_k
     return {
         "can_write": writer,
         "csrf_token": csrf.token(c.csrf_secret(), cookie_key) if writer else "",
-        "history": history(c, v),
+        "history": history(c, who, v),
     }
 
 
-def history(c: ServerContext, v: VersionInfo) -> list[dict[str, Any]]:
+def history(c: ServerContext, who: auth.Principal, v: VersionInfo) -> list[dict[str, Any]]:
     """The version's recorded edits and the alias moves that reached or left it otherwise
     (a commit moving ``latest``, a link, a run's ``log_artifact(aliases=…)``), newest first.
     An edit's own alias changes are also in the alias log, a few microseconds apart: those
-    are shown once, as the edit."""
+    are shown once, as the edit. A run is shown to ``who`` when ``who`` can read it."""
     edits = c.engine.version_history(v.id)
-    rows = [
-        {"at": r["at"], "by": r["by"], "run_id": r["run_id"], "what": describe(r["action"], r["detail"])} for r in edits
-    ]
+    rows = [{**_run(r), "at": r["at"], "by": r["by"], "what": describe(r["action"], r["detail"])} for r in edits]
     logged: dict[tuple[str, bool], list] = {}  # (alias, added here?) -> times of edits that did it
     for r in edits:
         for key, added in (("aliases_added", True), ("aliases_removed", False)):
@@ -58,9 +56,13 @@ def history(c: ServerContext, v: VersionInfo) -> list[dict[str, Any]]:
             what = f"alias {m['alias']} " + ("moved here" if m["old_version_id"] else "added")
         else:
             what = f"alias {m['alias']} " + ("moved to another version" if m["new_version_id"] else "removed")
-        rows.append({"at": m["at"], "by": None, "run_id": m.get("run_id"), "what": what})
+        rows.append({**_run(m), "at": m["at"], "by": None, "what": what})
     rows.sort(key=lambda r: r["at"], reverse=True)
-    return rows[:HISTORY_ROWS]
+    return authz.readable_run_rows(c, who, rows[:HISTORY_ROWS])
+
+
+def _run(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row.get(k) for k in authz.RUN_FIELDS}
 
 
 def describe(action: str, detail: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ PostgreSQL) and ``{blob}``. Everything else is the same SQL.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 _TYPES = {
     # INTEGER PRIMARY KEY is SQLite's rowid, numbered automatically like an identity column;
@@ -541,12 +541,54 @@ ALTER TABLE run_history_v10 RENAME TO run_history
 
 _V10 = {"postgresql": _V10_PG, "sqlite": _V10_SQLITE}
 
+# Version 11: every other row that names a run says its project too, since a run id is
+# unique within its project only (version 10): ``alias_log``, ``version_log``,
+# ``draft_entries`` and ``versions`` get ``run_project``, ``drafts`` gets
+# ``finished_by_project``. A reader links such a row to the run of that very project (and
+# shows no run to a caller who cannot read it), never to "the run of that id". No foreign
+# key: a run's project may be deleted while a registry's log still names it (its row then
+# names no run). Rows written before are filled in with the run of that id in the row's
+# own project (the artifact's) when that project has one, since a commit, an edit and a
+# draft contribution take only a run of the version's own project; otherwise NULL (no run
+# shown): such a row was written by a run of another project (a registry link), and
+# another project's run of that id may have been made after the row, by someone else, so
+# no run is guessed for it.
+_V11_OWN_RUN = (
+    "(SELECT r.project_id FROM artifacts a JOIN runs r ON r.project_id = a.project_id "
+    "WHERE a.id = {artifact} AND r.id = {run})"
+)
+_V11 = f"""
+ALTER TABLE alias_log ADD COLUMN run_project BIGINT;
+UPDATE alias_log SET run_project = {_V11_OWN_RUN.format(artifact="alias_log.artifact_id", run="alias_log.run_id")}
+    WHERE run_id IS NOT NULL;
+ALTER TABLE version_log ADD COLUMN run_project BIGINT;
+UPDATE version_log SET run_project = {
+    _V11_OWN_RUN.format(
+        artifact="(SELECT v.artifact_id FROM versions v WHERE v.id = version_log.version_id)", run="version_log.run_id"
+    )
+}
+    WHERE run_id IS NOT NULL;
+ALTER TABLE versions ADD COLUMN run_project BIGINT;
+UPDATE versions SET run_project = {_V11_OWN_RUN.format(artifact="versions.artifact_id", run="versions.run_id")}
+    WHERE run_id IS NOT NULL;
+ALTER TABLE drafts ADD COLUMN finished_by_project BIGINT;
+UPDATE drafts SET finished_by_project = {_V11_OWN_RUN.format(artifact="drafts.artifact_id", run="drafts.finished_by")}
+    WHERE finished_by IS NOT NULL;
+ALTER TABLE draft_entries ADD COLUMN run_project BIGINT;
+UPDATE draft_entries SET run_project = {
+    _V11_OWN_RUN.format(
+        artifact="(SELECT d.artifact_id FROM drafts d WHERE d.id = draft_entries.draft_id)", run="draft_entries.run_id"
+    )
+}
+    WHERE run_id IS NOT NULL
+"""
+
 
 def statements(version: int, dialect: str) -> list[str]:
     """The DDL statements that bring the schema from ``version - 1`` to ``version``."""
     if version == 9:
         return _v9(dialect)
-    ddl = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8, 10: _V10[dialect]}[version]
+    ddl = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8, 10: _V10[dialect], 11: _V11}[version]
     text = ddl.format(**_TYPES[dialect])
     lines = [line.split("--", 1)[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
