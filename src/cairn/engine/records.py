@@ -251,7 +251,7 @@ def run_columns(run: RunKey | None) -> dict[str, object]:
     return {"run_project": run[0], "run_id": run[1]} if run else {}
 
 
-def row_run(tx: Tx, ref: str | None, project_id: int) -> RunKey | None:
+def row_run(tx: Tx, ref: str | None, project_id: int | None) -> RunKey | None:
     """The run a history row of ``project_id`` (an alias move, an edit) records for ``ref``:
     a run path names its run; a bare id names the run of that id in ``project_id`` when it
     has one, else the one run of that id in the store. RunNotFoundError for no run, a
@@ -259,8 +259,10 @@ def row_run(tx: Tx, ref: str | None, project_id: int) -> RunKey | None:
     if ref is None:
         return None
     entity, _, run_id = split_run_ref(ref)
-    if entity is None and tx.scalar(
-        "SELECT 1 FROM runs WHERE project_id = :pid AND id = :rid", {"pid": project_id, "rid": run_id}
+    if (
+        entity is None
+        and project_id is not None
+        and tx.scalar("SELECT 1 FROM runs WHERE project_id = :pid AND id = :rid", {"pid": project_id, "rid": run_id})
     ):
         return project_id, run_id
     return run_key(tx, ref)
