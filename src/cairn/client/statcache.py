@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVarTuple
 
-from ..storage.wal import enable_wal
+from ..storage.wal import rollback_journal
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,8 @@ class StatCache:
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            enable_wal(conn)
+            # a span is appended as one row: written once with a rollback journal, twice in WAL
+            conn = rollback_journal(conn, self.path)
             conn.execute("PRAGMA synchronous=NORMAL")  # a cache: losing the tail is harmless
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"

@@ -4,7 +4,8 @@ huge ones as content-defined chunks.
 Layout under ``root``::
 
     objects/ab/cdef…   one file per blob >= PACK_LIMIT bytes, mode 0444
-    packs.sqlite       small blobs (< PACK_LIMIT) as rows, one transaction per batch;
+    packs.sqlite       small blobs (< PACK_LIMIT) as rows, one transaction per batch, in
+                       rollback-journal mode (see ``storage.wal.rollback_journal``);
                        recipes: a huge blob's digest -> its chunks' digests and sizes
     tmp/               temp files being written: removed on every failure, and those a
                        crashed writer left are removed at start-up once STALE_TMP_AGE old
@@ -56,9 +57,13 @@ from ...core.digest import content_digest, digest_of, hasher
 from ...core.errors import BlobNotFoundError, IntegrityError, StoreError, UsageError
 from ...core.progress import NULL_TASK, Task
 from ..base import BlobReader
-from ..wal import enable_wal
+from ..wal import rollback_journal
 
 PACK_LIMIT = 64 * 1024
+# page size of a new packs.sqlite: 1 KiB blobs filled 4 KiB pages to ~77% (3 rows a page),
+# 8 KiB ones to ~94% (7 rows); larger pages fill no better and make every index page a
+# transaction rewrites dearer (digests are random: a batch touches index pages everywhere)
+PACK_PAGE = 8192
 READ_SIZE = 1 << 20
 CHUNKED_MIN = 64 << 20  # far above the 1 MiB files of "big": chunking never slows those
 CDC_AVG, CDC_MIN, CDC_MAX = 1 << 20, 256 << 10, 4 << 20
@@ -219,11 +224,12 @@ class LocalBlobStore:
             with _pack_errors(path):
                 raw = sqlite3.connect(path, timeout=60, isolation_level=None)
                 # a new pack file gives freed pages back to the disk when gc asks
-                # (reclaim_space): set before WAL mode, which fixes the file's header; on a
-                # file that has tables already it takes effect at its next VACUUM
+                # (reclaim_space), and takes PACK_PAGE pages; on a file that has tables
+                # already both take effect at its next VACUUM
                 if raw.execute("PRAGMA page_count").fetchone()[0] == 0:  # only a new file: no lock taken
+                    raw.execute(f"PRAGMA page_size={PACK_PAGE}")  # first: auto_vacuum fixes it
                     raw.execute("PRAGMA auto_vacuum=INCREMENTAL")
-                enable_wal(raw)
+                raw = rollback_journal(raw, path)
             conn = _Packs(raw, path)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL)")
@@ -311,7 +317,9 @@ class LocalBlobStore:
 
     def iter_recipes(self) -> Iterator[tuple[str, list[str]]]:
         """Every chunked blob and its chunks' digests (garbage collection only)."""
-        for d, chunks in self._db().execute("SELECT digest, chunks FROM recipes"):
+        # fetched before yielding: an open cursor would hold the pack's read lock, and a
+        # rollback journal makes writers wait for readers
+        for d, chunks in self._db().execute("SELECT digest, chunks FROM recipes").fetchall():
             yield d, [c for c, _ in json.loads(chunks)]
 
     def iter_stored(self) -> Iterator[tuple[str, int]]:
