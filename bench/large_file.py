@@ -2,8 +2,14 @@
 1 MiB in-place edit re-logged, interleaved in one run (issue 15).
 
     python bench/large_file.py [--size-mib 2048] [--runs 3] [--work DIR] [--cairn-src SRC] [--in-place]
+                               [--peers VENVS]
 
-Each cairn step's peak RSS (the child's own, from ``wait4``) is reported too. ``--in-place``
+Each cairn step's peak RSS and CPU time (user + system; the child's own, from ``wait4``) are
+reported too: on a shared machine wall times are waits, CPU time is what a step costs.
+``--peers VENVS`` adds MLflow (``mlflow.log_artifact`` into a file store) and W&B offline
+(``Artifact.add_file`` + ``log_artifact`` + ``finish``) to every run, each followed by a
+timed ``sync`` as cairn is, with their virtualenvs created under VENVS by
+``bench/peers.py`` (from PyPI, once). ``--in-place``
 (for 10 GiB on a shared disk) holds one copy of the file instead of three: the source is
 moved aside while the download is made and replaced by it (after a ``cmp``), and the 1 MiB
 edit is made to it in place, re-logged under the same path (read once untimed first, as
@@ -48,7 +54,22 @@ cairn.Api().artifact("p/ckpt:latest").download(sys.argv[1])
 """
 
 
+MLFLOW_LOG = """
+import sys, mlflow
+with mlflow.start_run():
+    mlflow.log_artifact(sys.argv[1])
+"""
+WANDB_LOG = """
+import sys, wandb
+run = wandb.init(project="cairn-bench", dir=sys.argv[2])
+a = wandb.Artifact("ckpt", "model")
+a.add_file(sys.argv[1])
+run.log_artifact(a)
+run.finish()
+"""
+
 PEAK_RSS: dict[str, list[int]] = {}  # MiB, per step label
+CPU: dict[str, list[float]] = {}  # user + system seconds, per step label
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None, label: str | None = None) -> float:
@@ -64,6 +85,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, label: str | None =
         raise subprocess.CalledProcessError(proc.returncode, cmd)
     if label:
         PEAK_RSS.setdefault(label, []).append(usage.ru_maxrss >> 10)
+        CPU.setdefault(label, []).append(usage.ru_utime + usage.ru_stime)
     return took
 
 
@@ -116,6 +138,7 @@ def main() -> None:
         help="hold one copy of the file, not three (for 10 GiB): the source is moved aside during the download "
         "and replaced by it, and the 1 MiB edit is made to it in place (then undone)",
     )
+    ap.add_argument("--peers", help="folder of the MLflow and W&B virtualenvs (made by bench/peers.py if absent)")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -123,6 +146,12 @@ def main() -> None:
     make(src, args.size_mib << 20)
     here = str(Path(__file__).resolve().parents[1] / "src")
     variants = [("this", here)] + [tuple(v.split("=", 1)) for v in args.cairn_src]
+    if args.peers:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import peers
+
+        args.venvs = {k: peers.ensure_venv(Path(args.peers), k) for k in ("mlflow", "wandb")}
+        args.peer_versions = {k: peers.peer_version(v, k) for k, v in args.venvs.items()}
     rows: dict[str, list[float]] = {}
 
     def add(key: str, v: float) -> None:
@@ -145,6 +174,8 @@ def measure(args, src, runs, variants, add) -> None:  # noqa: ANN001
         add("cp", t)
         add("cp + sync", t + flush())
         shutil.rmtree(d)
+        if args.peers:
+            measure_peers(args, src, runs / f"peers{r}", add)
         for label, path in variants:
             env = dict(os.environ, PYTHONPATH=path, CAIRN_DIR=str(runs / f"{label}{r}"), PYTHONDONTWRITEBYTECODE="1")
             env.pop("WANDB_DIR", None)
@@ -179,6 +210,27 @@ def measure(args, src, runs, variants, add) -> None:  # noqa: ANN001
             shutil.rmtree(runs / f"{label}{r}")
 
 
+def measure_peers(args, src, d, add) -> None:  # noqa: ANN001
+    """MLflow's and W&B's log of the same file, each into a fresh folder, then a timed sync."""
+    import peers
+
+    d.mkdir(parents=True)
+    env = dict(os.environ, MLFLOW_ALLOW_FILE_STORE="true", MLFLOW_TRACKING_URI=(d / "mlruns").as_uri())
+    py = peers.venv_bin(args.venvs["mlflow"], "python")
+    t = timed([py, "-c", MLFLOW_LOG, str(src)], env, "MLflow: log_artifact")
+    add("MLflow: log_artifact", t)
+    add("MLflow: log_artifact + sync", t + flush())
+    shutil.rmtree(d / "mlruns")
+    w = d / "wandb"
+    w.mkdir()
+    env = dict(os.environ, **peers._wandb_env(w))
+    py = peers.venv_bin(args.venvs["wandb"], "python")
+    t = timed([py, "-c", WANDB_LOG, str(src), str(w)], env, "W&B offline: log_artifact")
+    add("W&B offline: log_artifact", t)
+    add("W&B offline: log_artifact + sync", t + flush())
+    shutil.rmtree(d)
+
+
 def edit_label(args) -> str:  # noqa: ANN001
     return "re-log after a 1 MiB edit " + ("(in place)" if args.in_place else "(another path)")
 
@@ -196,8 +248,16 @@ def report(args, rows, variants) -> None:  # noqa: ANN001
     )
     for k, v in rows.items():
         print(f"  {k:45s} {statistics.median(v):6.2f} s  ({min(v):.2f}-{max(v):.2f})")
+    for k, v in CPU.items():
+        print(f"  CPU (user + sys), {k:34s} {statistics.median(v):6.2f} s  ({min(v):.2f}-{max(v):.2f})")
     for k, v in PEAK_RSS.items():
         print(f"  peak RSS, {k:34s} {max(v):6d} MiB")
+    if args.peers:
+        print(f"  peers: {args.peer_versions}")
+        for label, _ in variants:
+            mine = statistics.median(rows[f"{label}: log + sync"])
+            for peer in ("MLflow: log_artifact + sync", "W&B offline: log_artifact + sync"):
+                print(f"  {peer} / {label}: log + sync = {statistics.median(rows[peer]) / mine:.2f}x")
     base = statistics.median(rows["cp + sync"])
     for label, _ in variants:
         print(

@@ -5,6 +5,7 @@ depend on it)."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import random
 
@@ -114,3 +115,109 @@ def test_a_failed_chunk_write_fails_the_put_and_leaves_no_temp_file(tmp_path, mo
         store.put_file(f)
     assert not list((tmp_path / "store" / "tmp").iterdir())
     assert not store._recipes  # nothing names chunks that may be missing
+
+
+def single_cutter(data: bytes, params: tuple[int, int, int]) -> tuple[str, list[list]]:
+    """The whole digest and the recipe one thread computes: FastCDC over the whole stream,
+    BLAKE3 of the file and of each chunk."""
+    avg, mn, mx = params
+    chunks = [
+        ["blake3:" + blake3.blake3(bytes(c.data)).hexdigest(), c.length]
+        for c in FastCDC(avg, min_size=mn, max_size=mx).cut_buf(data)
+    ]
+    return "blake3:" + blake3.blake3(data).hexdigest(), chunks
+
+
+REGION = 1 << 20  # with SMALL: CDC_MAX 256 KiB, head room 256 KiB
+
+
+def edge_cases() -> dict[str, bytes]:
+    rnd = random.Random(5)
+    mn = SMALL[1]
+    return {
+        "empty": b"",
+        "one byte": b"\x07",
+        "under one region": rnd.randbytes(REGION // 3),
+        "exactly one region": rnd.randbytes(REGION),
+        "a multiple of the region": rnd.randbytes(4 * REGION),
+        # zeros are cut every CDC_MAX bytes, and REGION is a multiple of it: a cut at the
+        # first region's end, with nothing carried into the second
+        "a cut exactly at a region's end": bytes(REGION) + rnd.randbytes(2 * REGION + 99),
+        "zeros (every cut forced at CDC_MAX)": bytes(3 * REGION + 4321),
+        "zeros then random": bytes(REGION + 5) + rnd.randbytes(2 * REGION),
+        "many small chunks at the end": rnd.randbytes(2 * REGION) + b"\x01" * (mn // 2),
+    }
+
+
+@pytest.mark.parametrize("case", list(edge_cases()))
+@pytest.mark.parametrize("buffers", [3, 4, 6])
+def test_pipeline_gives_the_single_cutters_chunks_and_digests(tmp_path, monkeypatch, case, buffers):
+    """The pipelined _put_chunked (read ahead, whole-file hash, cut, chunk hashes and writes
+    on their own threads) stores what one thread cutting and hashing the whole stream would,
+    at the edges of its regions too; every chunk reads back as its digest says."""
+    data = edge_cases()[case]
+    monkeypatch.setattr(local, "CHUNK_REGION", REGION)
+    monkeypatch.setattr(local, "CHUNK_BUFFERS", buffers)
+    monkeypatch.setattr(local, "CDC_AVG", SMALL[0])
+    monkeypatch.setattr(local, "CDC_MIN", SMALL[1])
+    monkeypatch.setattr(local, "CDC_MAX", SMALL[2])
+    store = LocalBlobStore(tmp_path / "store")
+    digest, size = store._put_chunked(io.BytesIO(data))
+    want_digest, want_chunks = single_cutter(data, SMALL)
+    assert (digest, size) == (want_digest, len(data))
+    assert json.loads(recipe(store, digest)) == want_chunks
+    store.flush()
+    for d, n in want_chunks:
+        with store.open(d) as r:
+            got = r.read()
+        assert (len(got), "blake3:" + blake3.blake3(got).hexdigest()) == (n, d)
+    with LocalBlobStore(tmp_path / "store").open(digest) as r:
+        assert r.read() == data
+
+
+def test_the_edge_case_does_cut_at_a_region_end():
+    """The case above is what it says: a FastCDC cut at exactly REGION bytes."""
+    data = edge_cases()["a cut exactly at a region's end"]
+    cuts = [c.offset + c.length for c in FastCDC(SMALL[0], min_size=SMALL[1], max_size=SMALL[2]).cut_buf(data)]
+    assert REGION in cuts
+
+
+def test_pipeline_matches_on_a_real_sized_file_across_region_sizes(tmp_path, monkeypatch):
+    """Real chunk sizes (1 MiB average, 4 MiB max), 40 MiB of mixed data read in 8 MiB
+    regions (the smallest allowed: 2 x CDC_MAX) and in the default 16 MiB."""
+    rnd = random.Random(40)
+    data = rnd.randbytes(17 << 20) + bytes(9 << 20) + rnd.randbytes((14 << 20) + 999)
+    want = single_cutter(data, REAL)
+    for region in (8 << 20, 16 << 20):
+        monkeypatch.setattr(local, "CHUNK_REGION", region)
+        store = LocalBlobStore(tmp_path / f"store{region}")
+        digest, size = store._put_chunked(io.BytesIO(data))
+        assert (digest, json.loads(recipe(store, digest))) == want
+
+
+class FailingReader(io.BytesIO):
+    """Reads like a file until ``fail_at`` bytes, then raises as a failing disk would."""
+
+    def __init__(self, data: bytes, fail_at: int) -> None:
+        super().__init__(data)
+        self.fail_at = fail_at
+
+    def readinto(self, b):  # noqa: ANN001
+        if self.tell() >= self.fail_at:
+            raise OSError(5, "Input/output error")
+        return super().readinto(b)
+
+
+@pytest.mark.parametrize("fail_at", [0, REGION, 3 * REGION])
+def test_a_read_error_ahead_fails_the_put_and_names_no_chunks(tmp_path, monkeypatch, fail_at):
+    """The read-ahead thread's error reaches the caller (first region or a later one, while
+    earlier regions are being hashed and written); nothing is recorded, no temp file stays."""
+    monkeypatch.setattr(local, "CHUNK_REGION", REGION)
+    monkeypatch.setattr(local, "CDC_AVG", SMALL[0])
+    monkeypatch.setattr(local, "CDC_MIN", SMALL[1])
+    monkeypatch.setattr(local, "CDC_MAX", SMALL[2])
+    store = LocalBlobStore(tmp_path / "store")
+    with pytest.raises(OSError, match="Input/output error"):
+        store._put_chunked(FailingReader(random.Random(3).randbytes(6 * REGION), fail_at))
+    assert not store._recipes
+    assert not list((tmp_path / "store" / "tmp").iterdir())

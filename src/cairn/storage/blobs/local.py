@@ -67,9 +67,10 @@ PACK_PAGE = 8192
 READ_SIZE = 1 << 20
 CHUNKED_MIN = 64 << 20  # far above the 1 MiB files of "big": chunking never slows those
 CDC_AVG, CDC_MIN, CDC_MAX = 1 << 20, 256 << 10, 4 << 20
-# A chunked file is read and cut CHUNK_REGION bytes at a time, CHUNK_BUFFERS regions held
-# (one being read and cut, the others being hashed and written): 48 MiB per chunked file,
-# flat in its size; an ingest stores up to WORKERS large files at once.
+# A chunked file is read and cut CHUNK_REGION bytes at a time into CHUNK_BUFFERS buffers
+# (read ahead, being cut, being hashed and written), each with CDC_MAX of head room for the
+# tail carried from the region before: 60 MiB per chunked file, flat in its size; an ingest
+# stores up to WORKERS large files at once.
 CHUNK_REGION, CHUNK_BUFFERS = 16 << 20, 3
 # Threads that read, verify and write a chunked blob's chunks on a download (``copy_chunked``).
 FETCH_WORKERS = 2
@@ -563,6 +564,8 @@ class LocalBlobStore:
                     return self.put_bytes(data, rewrite)
                 f.seek(0)  # grew past the limit since its size was taken
             if size >= CHUNKED_MIN:
+                if hasattr(os, "posix_fadvise"):  # a larger kernel read-ahead (Linux: twice)
+                    os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
                 return self._put_chunked(f, task, rewrite)
             return self._put_stream(f, task, rewrite)
 
@@ -570,78 +573,112 @@ class LocalBlobStore:
         """Cut the stream into content-defined chunks and store each as a blob, in one read:
         an edit rewrites only the chunks around it.
 
-        Two threads over CHUNK_REGION-byte regions: this one reads a region into a buffer of
-        its own, cuts it and hashes it (the whole file and each chunk, back to back while
-        the chunk is in the CPU's cache), and one thread writes the region's new chunks,
-        the dearest step (creating ~1 MiB files: ~1.2 s of CPU per GiB here; FastCDC, BLAKE3
-        and ``os.write`` all release the GIL). Chunks are hashed and written from the same
-        private buffer, so a chunk's bytes are always those of its digest, even when the
-        file changes under us (the caller then sees its stat change and refuses the file).
-        Handing the hashing to more threads was tried and cost more CPU than it saved on
-        this shared 2-core machine (bench/RESULTS.md). The cuts are FastCDC's over the whole
+        A pipeline over CHUNK_REGION-byte regions, each read into a buffer of its own
+        (CHUNK_BUFFERS of them), one job per region on each of these threads, which all
+        release the GIL in their C work (``readinto``, FastCDC, BLAKE3, ``os.write``):
+
+        * one thread reads regions ahead, in order, into free buffers;
+        * this thread cuts each region (FastCDC is sequential: a cut depends on where its
+          chunk starts; ~0.27 s of CPU per GiB here);
+        * one thread hashes the region's chunks in order, each into the whole file's hash
+          and then into its own while it is in the CPU's cache (~0.5 s per GiB: hashing
+          the whole file and the chunks as separate passes over a region, or on more
+          threads, cost more CPU, bench/RESULTS.md);
+        * one thread writes the region's new chunk files (two writing at once cost more
+          system CPU than they saved).
+
+        So a re-log, where every chunk is present and nothing is written, reads (~0.25 s
+        per GiB), cuts and hashes on both cores instead of back to back on one. Chunks are
+        hashed and written from the same private buffer, so a chunk's bytes are always
+        those of its digest, even when the file changes under us (the caller then sees
+        its stat change and refuses the file). The cuts are FastCDC's over the whole
         stream: a cut looks at most CDC_MAX bytes ahead, so a region's last chunk is taken
-        only once CDC_MAX bytes follow its start (or the file ends there); the rest is
-        carried into the next region (pinned by tests/storage/test_chunk_boundaries.py)."""
+        only once CDC_MAX bytes follow its start (or the file ends there); the rest (under
+        CDC_MAX bytes) is copied into the head room in front of the next region's bytes
+        (pinned by tests/storage/test_chunk_boundaries.py, against one thread cutting and
+        hashing the whole stream)."""
         from pyfastcdc import FastCDC
 
         self._setup()
         cut_max = CDC_MAX
         cdc = FastCDC(CDC_AVG, min_size=CDC_MIN, max_size=cut_max)
         region = max(CHUNK_REGION, 2 * cut_max)
+        head = cut_max  # room for the carried tail of the region before
         whole = hasher()
-        bufs = [bytearray(region) for _ in range(CHUNK_BUFFERS)]
-        busy: list[Future | None] = [None] * len(bufs)  # the write still reading each buffer
-        parts: list[tuple[str, int]] = []
+        bufs = [memoryview(bytearray(head + region)) for _ in range(max(CHUNK_BUFFERS, 3))]
+        busy: list[list[Future]] = [[] for _ in bufs]  # the jobs still using each buffer
+        small: list[tuple[str, bytes]] = []  # chunks under PACK_LIMIT: packed at the end
+        batches: list[tuple[Future, list[int]]] = []  # (a region's digests, its chunks' sizes), in order
 
-        def write(view: memoryview, chunks: list[tuple[str, int, int]]) -> None:
-            for d, start, end in chunks:
-                self._store_large(d, view[start:end], rewrite)
+        def fill(view: memoryview, deps: list[Future]) -> int:
+            for job in deps:  # the buffer's previous region: hashed and written
+                job.result()
+            n = 0
+            while n < region and (got := f.readinto(view[head + n :])):
+                n += got
+            return n
 
-        with ThreadPoolExecutor(1, "cairn-chunks") as writing:
-            try:
-                carry = memoryview(b"")
-                eof = False
-                i = 0
-                while not eof or len(carry):
-                    k = i % len(bufs)
-                    i += 1
-                    if (job := busy[k]) is not None:
-                        job.result()
-                    view = memoryview(bufs[k])
-                    n = len(carry)
-                    view[:n] = carry
-                    while n < region and not eof:
-                        got = f.readinto(view[n:])
-                        if not got:
-                            eof = True
-                        n += got or 0
-                    large: list[tuple[str, int, int]] = []
-                    end = 0
-                    for c in cdc.cut_buf(view[:n]):
-                        if not eof and n - c.offset < cut_max:
-                            break  # this cut could depend on bytes not read yet
-                        start, end = c.offset, c.offset + c.length
-                        data = view[start:end]
-                        whole.update(data)
-                        h = hasher()
-                        h.update(data)
-                        d = digest_of(h)
-                        parts.append((d, c.length))
-                        if c.length < PACK_LIMIT:
-                            self._store_small(d, bytes(data), rewrite)  # only a last chunk can be this small
-                        else:
-                            large.append((d, start, end))
-                    busy[k] = writing.submit(write, view, large)
-                    task.advance(nbytes=end)
-                    carry = view[end:n]
-                for job in busy:
-                    if job is not None:
-                        job.result()
-            except BaseException:
-                for job in busy:
-                    if job is not None:
-                        job.cancel()
-                raise
+        def digests(view: memoryview, cuts: list[tuple[int, int]]) -> list[str]:
+            out = []
+            for start, end in cuts:
+                whole.update(view[start:end])  # then the chunk again, from the CPU's cache
+                h = hasher()
+                h.update(view[start:end])
+                out.append(digest_of(h))
+                if end - start < PACK_LIMIT:
+                    small.append((out[-1], bytes(view[start:end])))
+            return out
+
+        def write(view: memoryview, hashed: Future, cuts: list[tuple[int, int]]) -> None:
+            for d, (start, end) in zip(hashed.result(), cuts, strict=True):
+                if end - start >= PACK_LIMIT:
+                    self._store_large(d, view[start:end], rewrite)
+
+        reading = ThreadPoolExecutor(1, "cairn-read")
+        hashing = ThreadPoolExecutor(1, "cairn-hash")
+        writing = ThreadPoolExecutor(1, "cairn-chunks")
+        reads: dict[int, Future] = {}
+        try:
+            for i in range(len(bufs)):
+                reads[i] = reading.submit(fill, bufs[i], [])
+            carry = memoryview(b"")  # the region before's tail, not cut yet (in its buffer)
+            eof = False
+            i = 0
+            while not eof or len(carry):
+                k = i % len(bufs)
+                view = bufs[k]
+                n = reads.pop(i).result()
+                eof = n < region
+                base = head - len(carry)
+                view[base:head] = carry
+                if i:  # the buffer before is free once its jobs are done: read ahead into it
+                    j = (i - 1) % len(bufs)
+                    reads[i - 1 + len(bufs)] = reading.submit(fill, bufs[j], busy[j])
+                cuts: list[tuple[int, int]] = []
+                for c in cdc.cut_buf(view[base : head + n]):
+                    if not eof and head + n - (base + c.offset) < cut_max:
+                        break  # this cut could depend on bytes not read yet
+                    cuts.append((base + c.offset, base + c.offset + c.length))
+                end = cuts[-1][1] if cuts else base
+                hashed = hashing.submit(digests, view, cuts)
+                batches.append((hashed, [e - s for s, e in cuts]))
+                busy[k] = [hashed, writing.submit(write, view, hashed, cuts)]
+                task.advance(nbytes=end - base)
+                carry = view[end : head + n]
+                i += 1
+            for jobs in busy:
+                for job in jobs:
+                    job.result()
+        except BaseException:
+            for job in [*reads.values(), *(job for jobs in busy for job in jobs)]:
+                job.cancel()
+            raise
+        finally:
+            for pool in (reading, hashing, writing):
+                pool.shutdown(wait=True, cancel_futures=True)
+        for d, data in small:
+            self._store_small(d, data, rewrite)
+        parts = [(d, size) for job, sizes in batches for d, size in zip(job.result(), sizes, strict=True)]
         digest = digest_of(whole)
         size = sum(n for _, n in parts)
         with self._recipes_lock:
