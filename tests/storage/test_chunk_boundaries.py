@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 
 import blake3
@@ -221,3 +222,30 @@ def test_a_read_error_ahead_fails_the_put_and_names_no_chunks(tmp_path, monkeypa
         store._put_chunked(FailingReader(random.Random(3).randbytes(6 * REGION), fail_at))
     assert not store._recipes
     assert not list((tmp_path / "store" / "tmp").iterdir())
+
+
+def test_rewrite_writes_every_chunk_again_through_the_pipeline(tmp_path, monkeypatch):
+    """``rewrite`` (what a server asks for) replaces present chunk files and the packed
+    small chunk; without it, present chunks are left as they are."""
+    monkeypatch.setattr(local, "CHUNK_REGION", REGION)
+    monkeypatch.setattr(local, "CDC_AVG", SMALL[0])
+    monkeypatch.setattr(local, "CDC_MIN", SMALL[1])
+    monkeypatch.setattr(local, "CDC_MAX", SMALL[2])
+    data = edge_cases()["many small chunks at the end"]
+    store = LocalBlobStore(tmp_path / "store")
+    digest, _ = store._put_chunked(io.BytesIO(data))
+    store.flush()
+    large = [d for d, n in single_cutter(data, SMALL)[1] if n >= local.PACK_LIMIT]
+
+    def inodes() -> list[int]:
+        return [os.stat(store._spath(d)).st_ino for d in large]
+
+    before = inodes()
+    store._put_chunked(io.BytesIO(data))
+    assert inodes() == before
+    store._put_chunked(io.BytesIO(data), rewrite=True)
+    after = inodes()
+    assert all(a != b for a, b in zip(after, before, strict=True))
+    store.flush()
+    with LocalBlobStore(tmp_path / "store").open(digest) as r:
+        assert r.read() == data
