@@ -143,6 +143,9 @@ def run_every_operation(c: Recorder, work: Path) -> None:
     c.get_version(v1.id)
     c.list_versions(e, p, "data")
     c.list_collections(e, p)
+    first = c.versions_page(e, p, "data", None, None, 1)
+    assert [v.index for v in c.versions_page(e, p, "data", None, first.next, 5).items] == [1, 2]
+    assert [x.name for x in c.collections_page(e, p, None, None, 1).items] == ["data"]
     c.list_projects()
     c.update_collection(e, p, "data", description="the data", tags=["raw"])
     c.update_version(v2.id, description="second", add_aliases=["next"], add_tags=["t"], metadata={"k": 1})

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..core.manifest import Entry, Manifest
 from ..core.names import ArtifactRef
+from ..core.paging import Page
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from ..storage.base import BlobReader
 
@@ -72,6 +73,17 @@ class Client(Protocol):
         self, entity: str, project: str, name: str, tags: list[str] | None = None
     ) -> list[VersionInfo]: ...
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]: ...
+    def versions_page(
+        self, entity: str, project: str, name: str, tags: list[str] | None, after: str | None, limit: int
+    ) -> Page[VersionInfo]:
+        """``list_versions`` a page at a time: up to ``limit`` versions after the cursor
+        ``after`` (None: the first page), and the cursor of the next page (core/paging.py)."""
+
+    def collections_page(
+        self, entity: str, project: str, type_: str | None, after: str | None, limit: int
+    ) -> Page[CollectionInfo]:
+        """``list_collections`` a page at a time (as ``versions_page``)."""
+
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]: ...
     def update_collection(
         self, entity: str, project: str, name: str, **changes: Unpack[CollectionChanges]

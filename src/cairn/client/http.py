@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from ..core import wire
 from ..core.errors import StoreError
 from ..core.manifest import Entry, Manifest, SortedEntries
+from ..core.paging import Page
 from ..core.names import ArtifactRef, check_distributed_id, split_run_ref
 from ..core.sizes import parse_size
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo, check_commit
@@ -162,10 +163,26 @@ class HttpClient:
         )
         return [self._version_in(v) for v in got["versions"]]
 
+    def versions_page(
+        self, entity: str, project: str, name: str, tags: list[str] | None, after: str | None, limit: int
+    ) -> Page[VersionInfo]:
+        params = {"tag": tags or [], "limit": limit, **({"after": after} if after is not None else {})}
+        got = self.rpc.json("GET", project_path(entity, project, "artifacts", name, "versions"), params=params)
+        # a server from before paging answers the whole listing, without "next"
+        return Page([self._version_in(v) for v in got["versions"]], got.get("next"))
+
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
         params = {"type": type_} if type_ else {}
         got = self.rpc.json("GET", project_path(entity, project, "artifacts"), params=params)
         return [wire.collection_in(c) for c in got["collections"]]
+
+    def collections_page(
+        self, entity: str, project: str, type_: str | None, after: str | None, limit: int
+    ) -> Page[CollectionInfo]:
+        params: dict[str, str | int] = {"limit": limit}
+        params.update({k: v for k, v in (("type", type_), ("after", after)) if v is not None})
+        got = self.rpc.json("GET", project_path(entity, project, "artifacts"), params=params)
+        return Page([wire.collection_in(c) for c in got["collections"]], got.get("next"))
 
     def update_collection(
         self, entity: str, project: str, name: str, **changes: Unpack[CollectionChanges]

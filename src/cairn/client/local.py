@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..core.errors import IntegrityError
 from ..core.manifest import Entry, Manifest
+from ..core.paging import Page
 from ..core.names import ArtifactRef
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from ..engine import Engine
@@ -91,6 +92,16 @@ class LocalClient:
 
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
         return self.engine.list_collections(entity, project, type_)
+
+    def versions_page(
+        self, entity: str, project: str, name: str, tags: list[str] | None, after: str | None, limit: int
+    ) -> Page[VersionInfo]:
+        return self.engine.versions_page(entity, project, name, tags, after, limit)
+
+    def collections_page(
+        self, entity: str, project: str, type_: str | None, after: str | None, limit: int
+    ) -> Page[CollectionInfo]:
+        return self.engine.collections_page(entity, project, type_, after, limit)
 
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
         return self.engine.list_projects(entity)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ..core.digest import digest_of, hasher
 from ..core.errors import ArtifactNotFoundError, RunNotFoundError, UsageError
 from ..core.manifest import Entry, Manifest
+from ..core.paging import Page
 from ..core.names import ArtifactRef
 from ..core.progress import NULL_TASK, Task
 from ..core.versions import COMMITTED, CollectionInfo, CommitRequest, RunInfo, RunState, VersionInfo
@@ -201,6 +202,16 @@ class NullClient:
 
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
         return []
+
+    def versions_page(
+        self, entity: str, project: str, name: str, tags: list[str] | None, after: str | None, limit: int
+    ) -> Page[VersionInfo]:
+        return Page([], None)
+
+    def collections_page(
+        self, entity: str, project: str, type_: str | None, after: str | None, limit: int
+    ) -> Page[CollectionInfo]:
+        return Page([], None)
 
     def list_projects(self, entity: str | None = None) -> list[tuple[str, str]]:
         return []

@@ -9,6 +9,7 @@ from ..core.changes import CollectionChanges, RunChanges, RunOptions, VersionCha
 
 from ..core.manifest import Manifest
 from ..core.names import ArtifactRef
+from ..core.paging import Page
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
@@ -44,6 +45,16 @@ class Engine:
 
     def list_collections(self, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
         return versions.list_collections(self.meta, entity, project, type_)
+
+    def versions_page(
+        self, entity: str, project: str, name: str, tags: list[str] | None, after: str | None, limit: int
+    ) -> Page[VersionInfo]:
+        return versions.versions_page(self.meta, entity, project, name, tags, after, limit)
+
+    def collections_page(
+        self, entity: str, project: str, type_: str | None, after: str | None, limit: int
+    ) -> Page[CollectionInfo]:
+        return versions.collections_page(self.meta, entity, project, type_, after, limit)
 
     def update_collection(
         self, entity: str, project: str, name: str, **changes: Unpack[CollectionChanges]

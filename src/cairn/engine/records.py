@@ -139,14 +139,15 @@ def version_by_id(tx: Tx, version_id: int) -> VersionInfo:
     return found[0]
 
 
-def collection_info(tx: Tx, where: str, params: dict) -> list[CollectionInfo]:
-    """Artifacts matching ``where`` (a condition on ``a`` and ``p``) with their committed counts."""
+def collection_info(tx: Tx, where: str, params: dict, limit: int | None = None) -> list[CollectionInfo]:
+    """Artifacts matching ``where`` (a condition on ``a`` and ``p``) with their committed
+    counts, by name (the first ``limit``, when given)."""
     q = (
         "SELECT a.*, p.entity AS p_entity, p.name AS p_name, c.n AS n "
         "FROM artifacts a JOIN projects p ON a.project_id = p.id "
         "LEFT OUTER JOIN (SELECT artifact_id, count(*) AS n FROM versions "
         f"WHERE state = '{COMMITTED}' GROUP BY artifact_id) c ON c.artifact_id = a.id "
-        f"WHERE {where} ORDER BY a.name"
+        f"WHERE {where} ORDER BY a.name" + (f" LIMIT {int(limit)}" if limit else "")
     )
     rows = tx.rows(q, params)
     tags: dict[int, list[str]] = {}

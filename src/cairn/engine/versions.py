@@ -17,6 +17,7 @@ from ..core.versions import (
     VersionInfo,
     check_metadata,
 )
+from ..core.paging import Page, check_limit, index_cursor
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import insert_ignore, lock_row
 from . import links, records, version_log
@@ -93,14 +94,48 @@ def list_versions(
     return found
 
 
+def versions_page(
+    ms: MetaStore, entity: str, project: str, name: str, tags: list[str] | None, after: str | None, limit: int
+) -> Page[VersionInfo]:
+    """Up to ``limit`` committed versions after the cursor ``after``, oldest first (those
+    carrying every tag of ``tags``, when given; a page may then hold fewer)."""
+    check_collection(entity, project, name)
+    check_limit(limit, "a page's limit")
+    start = index_cursor(after)
+    with ms.read() as tx:
+        art = records.artifact_row(tx, entity, project, name)
+        if art is None:
+            raise ArtifactNotFoundError(f"{entity}/{project}/{name}")
+        where = records.COMMITTED_OF + " AND v.idx > :after"
+        found = records.versions_where(tx, where, {"art": art.id, "after": start}, limit=limit)
+    nxt = str(found[-1].index) if len(found) == limit else None
+    if tags:
+        found = [v for v in found if set(tags) <= set(v.tags)]
+    return Page(found, nxt)
+
+
 def list_collections(ms: MetaStore, entity: str, project: str, type_: str | None = None) -> list[CollectionInfo]:
+    return collections_page(ms, entity, project, type_, None, None).items
+
+
+def collections_page(
+    ms: MetaStore, entity: str, project: str, type_: str | None, after: str | None, limit: int | None
+) -> Page[CollectionInfo]:
+    """Up to ``limit`` (None: every) collections of the project whose names sort after the
+    cursor ``after``, by name; of type ``type_`` when given."""
     check_collection(entity, project)
     check_text(type_, "artifact type", MAX_NAME, optional=True)
+    check_text(after, "a page cursor", MAX_NAME, optional=True)
+    if limit is not None:
+        check_limit(limit, "a page's limit")
     where, params = "p.entity = :e AND p.name = :p", {"e": entity, "p": project}
     if type_ is not None:
         where, params["t"] = where + " AND a.type = :t", type_
+    if after is not None:
+        where, params["after"] = where + " AND a.name > :after", after
     with ms.read() as tx:
-        return records.collection_info(tx, where, params)
+        found = records.collection_info(tx, where, params, limit)
+    return Page(found, found[-1].name if limit is not None and len(found) == limit else None)
 
 
 def update_collection(

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 from ..client.settings import env
 from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..core.names import DEFAULT_PROJECT, check_name, parse_ref
+from ..core.paging import Page, check_limit
 from ..core.versions import LINKS
 from .artifact import Artifact, from_version
 from .options import not_acted_on
+from .paging import Paginator
 from .public_run import PublicRun
 
 if TYPE_CHECKING:
@@ -70,9 +72,10 @@ class ArtifactCollection:
         )
         self._description, self._tags = self._info.description, list(self._info.tags)
 
-    def artifacts(self, per_page: int = 50) -> list[Artifact]:
-        """Every version of the collection, oldest first (``versions`` is the same call)."""
-        return [from_version(v, self._client) for v in self._client.list_versions(self.entity, self.project, self.name)]
+    def artifacts(self, per_page: int = 50) -> Paginator[Artifact]:
+        """Every version of the collection, oldest first, read ``per_page`` at a time as it is
+        iterated (``versions`` is the same call)."""
+        return _versions(self._client, self.entity, self.project, self.name, None, None, per_page)
 
     versions = artifacts
 
@@ -121,11 +124,9 @@ class ArtifactType:
         self.project = project
         self._client = client
 
-    def collections(self, per_page: int = 50) -> list[ArtifactCollection]:
-        return [
-            ArtifactCollection(c, self._client)
-            for c in self._client.list_collections(self.entity, self.project, self.name)
-        ]
+    def collections(self, per_page: int = 50) -> Paginator[ArtifactCollection]:
+        """The collections of this type, by name, read ``per_page`` at a time as iterated."""
+        return _collections(self._client, self.entity, self.project, self.name, per_page)
 
     def collection(self, name: str) -> ArtifactCollection:
         for c in self.collections():
@@ -193,28 +194,26 @@ class Api:
 
     def artifacts(
         self, type_name: str, name: str, per_page: int = 50, tags: list[str] | str | None = None
-    ) -> list[Artifact]:
-        """Every version of the collection ``name`` (``[entity/][project/]name``), oldest first; only those carrying every tag of ``tags`` when given. ArtifactNotFoundError when its type is not ``type_name``."""
+    ) -> Paginator[Artifact]:
+        """Every version of the collection ``name`` (``[entity/][project/]name``), oldest first,
+        read ``per_page`` at a time as it is iterated; only those carrying every tag of ``tags``
+        when given. ArtifactNotFoundError when its type is not ``type_name``."""
         entity, project, rest = self._split(name)
         if rest is None:
             raise UsageError("Api.artifacts needs an artifact name")
         coll = rest.partition(":")[0]
         tags = [tags] if isinstance(tags, str) else tags
-        versions = self._client.list_versions(entity, project, coll, tags)
-        if versions and versions[0].type != type_name:
-            raise ArtifactNotFoundError(
-                f"{entity}/{project}/{coll}", f"it has type {versions[0].type!r}, not {type_name!r}"
-            )
-        return [from_version(v, self._client) for v in versions]
+        return _versions(self._client, entity, project, coll, tags, type_name, per_page)
 
     artifact_versions = artifacts
 
     def artifact_collections(
         self, project_name: str | None = None, type_name: str | None = None, per_page: int = 50
-    ) -> list[ArtifactCollection]:
-        """The collections of the project ``[entity/]project`` (default: the settings'), of type ``type_name`` when given."""
+    ) -> Paginator[ArtifactCollection]:
+        """The collections of the project ``[entity/]project`` (default: the settings'), of
+        type ``type_name`` when given, by name, read ``per_page`` at a time as iterated."""
         entity, project, _ = self._split(project_name + "/x" if project_name else None)
-        return [ArtifactCollection(c, self._client) for c in self._client.list_collections(entity, project, type_name)]
+        return _collections(self._client, entity, project, type_name, per_page)
 
     def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
         """The collection ``[entity/][project/]name`` of type ``type_name``; ArtifactNotFoundError when there is none."""
@@ -258,6 +257,7 @@ class Api:
     ) -> list[PublicRun]:
         """The project's runs, oldest first; ``filters`` on group, job_type, state or name;
         ``order`` as W&B's: ``"+created_at"`` / ``"-created_at"``, or ``"±name"`` / ``"±state"``."""
+        check_limit(per_page, "per_page")  # the runs are read whole: filters and order apply here
         entity, project, _ = self._split((path + "/x") if path else None)
         check_name(project, "project name")
         out = [PublicRun(r, self._client) for r in self._client.list_runs(entity, project)]
@@ -318,3 +318,32 @@ def _ordered(runs: list[PublicRun], order: str) -> list[PublicRun]:
     return sorted(
         runs, key=lambda r: (getattr(r, field) is None, getattr(r, field) or ""), reverse=order.startswith("-")
     )
+
+
+def _versions(
+    client: "Client",
+    entity: str,
+    project: str,
+    name: str,
+    tags: list[str] | None,
+    type_name: str | None,
+    per_page: int,
+) -> Paginator[Artifact]:
+    def fetch(after: str | None, n: int) -> Page[Artifact]:
+        page = client.versions_page(entity, project, name, tags, after, n)
+        wrong = next((v for v in page.items if type_name is not None and v.type != type_name), None)
+        if wrong is not None:
+            raise ArtifactNotFoundError(f"{entity}/{project}/{name}", f"it has type {wrong.type!r}, not {type_name!r}")
+        return Page([from_version(v, client) for v in page.items], page.next)
+
+    return Paginator(fetch, per_page)
+
+
+def _collections(
+    client: "Client", entity: str, project: str, type_name: str | None, per_page: int
+) -> Paginator[ArtifactCollection]:
+    def fetch(after: str | None, n: int) -> Page[ArtifactCollection]:
+        page = client.collections_page(entity, project, type_name, after, n)
+        return Page([ArtifactCollection(c, client) for c in page.items], page.next)
+
+    return Paginator(fetch, per_page)

@@ -18,6 +18,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from ..core import wire
 from ..core.errors import UsageError
 from ..core.names import parse_ref
+from ..core.paging import MAX_PAGE, Page
 from ..core.names import run_path
 from ..engine import accounts as auth
 from ..engine import blobs_index
@@ -42,6 +43,8 @@ from .models import (
     RunCreate,
     RunFinish,
     RunIdPath,
+    AfterQuery,
+    LimitQuery,
     TagsQuery,
     TypeQuery,
     UploadDone,
@@ -473,9 +476,23 @@ def resolve(entity: EntityPath, project: ProjectPath, name: NamePath, alias: Ali
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/versions")
-def versions(entity: EntityPath, project: ProjectPath, name: NamePath, c: Ctx, who: Who, tag: TagsQuery = None) -> dict:
-    found = authz.readable_versions(c, who, c.engine.list_versions(entity, project, name, tag))
-    return {"versions": [wire.version_out(v) for v in found]}
+def versions(
+    entity: EntityPath,
+    project: ProjectPath,
+    name: NamePath,
+    c: Ctx,
+    who: Who,
+    tag: TagsQuery = None,
+    limit: LimitQuery = None,
+    after: AfterQuery = None,
+) -> dict:
+    """The committed versions, oldest first: every one, or a page (``limit``, from ``after``)."""
+    if limit is None and after is None:
+        page = Page(c.engine.list_versions(entity, project, name, tag), None)
+    else:
+        page = c.engine.versions_page(entity, project, name, tag, after, limit or MAX_PAGE)
+    found = authz.readable_versions(c, who, page.items)  # a page may hold fewer: "next" says whether more follow
+    return {"versions": [wire.version_out(v) for v in found], "next": page.next}
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/alias-history")
@@ -485,9 +502,22 @@ def alias_history(entity: EntityPath, project: ProjectPath, name: NamePath, c: C
 
 
 @router.get("/projects/{entity}/{project}/artifacts")
-def collections(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who, type: TypeQuery = None) -> dict:  # noqa: A002
-    found = authz.visible_collections(c, who, c.engine.list_collections(entity, project, type))
-    return {"collections": [wire.collection_out(x) for x in found]}
+def collections(
+    entity: EntityPath,
+    project: ProjectPath,
+    c: Ctx,
+    who: Who,
+    type: TypeQuery = None,  # noqa: A002
+    limit: LimitQuery = None,
+    after: AfterQuery = None,
+) -> dict:
+    """The project's collections by name: every one, or a page (``limit``, from ``after``)."""
+    if limit is None and after is None:
+        page = Page(c.engine.list_collections(entity, project, type), None)
+    else:
+        page = c.engine.collections_page(entity, project, type, after, limit or MAX_PAGE)
+    found = authz.visible_collections(c, who, page.items)
+    return {"collections": [wire.collection_out(x) for x in found], "next": page.next}
 
 
 @router.patch("/projects/{entity}/{project}/artifacts/{name}")

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError
 
+from ..core.paging import MAX_PAGE
 from ..core.digest import is_content_digest
 from ..core import limits as L
 from ..core.manifest import Entry
@@ -61,6 +62,13 @@ DigestPath = Annotated[str, Path(max_length=L.MAX_DIGEST, pattern=BLOB_DIGEST_PA
 VersionIdPath = Annotated[int, Path(ge=1, le=L.MAX_INT)]
 EntityQuery = Annotated[str | None, Query(min_length=1, max_length=L.MAX_NAME, pattern=NAME_PATTERN)]
 TypeQuery = Annotated[str | None, Query(min_length=1, max_length=L.MAX_NAME, pattern=NAME_PATTERN)]
+LimitQuery = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_PAGE, description="a page of at most this many; the answer's 'next' is the next page's cursor"),
+]
+AfterQuery = Annotated[
+    str | None, Query(min_length=1, max_length=L.MAX_NAME, description="the cursor a page's 'next' handed out")
+]
 TagsQuery = Annotated[
     list[Annotated[str, StringConstraints(max_length=L.MAX_NAME)]] | None,
     Query(max_length=100, description="only versions with every one of these tags"),
