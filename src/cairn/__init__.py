@@ -7,6 +7,8 @@ SDK at a ``cairn server`` instead.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import errors
 from .core.errors import (
     ArtifactFinalizedError,
@@ -49,12 +51,15 @@ from .sdk.run import (
 )
 from .sdk.table import Table
 
+if TYPE_CHECKING:
+    from .sdk.record import Config, Summary
+
 Error = CairnError  # W&B's wandb.Error
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):  # noqa: ANN202
+def __getattr__(name: str) -> Run | Config | Summary | None:
     """``cairn.run`` is the active run (None before ``init()`` and after ``finish()``, as in
     W&B); ``cairn.config`` and ``cairn.summary`` are that run's. They are read from
     ``sdk/current.py`` on each access, so nothing assigns into this module."""

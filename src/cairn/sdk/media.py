@@ -8,6 +8,7 @@ themselves as an artifact to keep them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -65,7 +66,7 @@ class CustomChart(Media):
 class _Plot:
     """``wandb.plot``: each chart function returns a CustomChart."""
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str) -> Callable[..., CustomChart]:
         if name.startswith("_"):
             raise AttributeError(name)
 

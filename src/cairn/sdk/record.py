@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, ItemsView, Iterator, KeysView, ValuesView
 from typing import Any
 
 from ..core.errors import UsageError
@@ -120,13 +120,13 @@ class Config:
     def get(self, key: str, default: Any = None) -> Any:
         return self._items.get(key, default)
 
-    def keys(self):  # noqa: ANN201
+    def keys(self) -> KeysView[str]:
         return self._items.keys()
 
-    def values(self):  # noqa: ANN201
+    def values(self) -> ValuesView[Any]:
         return self._items.values()
 
-    def items(self):  # noqa: ANN201
+    def items(self) -> ItemsView[str, Any]:
         return self._items.items()
 
     def as_dict(self) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
@@ -271,7 +272,9 @@ class Run(RegistryCalls, PublicRun):
     def __enter__(self) -> "Run":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.finish(exit_code=1 if exc_type is not None else 0)
 
     def __repr__(self) -> str:

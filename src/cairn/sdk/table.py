@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .options import not_acted_on
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Table:
@@ -72,7 +75,7 @@ class Table:
             return np.array(col)
         return col
 
-    def get_dataframe(self):  # noqa: ANN201
+    def get_dataframe(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(self.data, columns=self.columns)

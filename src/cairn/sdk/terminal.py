@@ -120,10 +120,11 @@ def _make_bars(stream: IO[str], delay: float) -> Any:
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.table import Table
     from rich.text import Text
 
     class Bars(Progress):
-        def get_renderables(self):  # noqa: ANN202
+        def get_renderables(self) -> Iterator[Table]:
             shown = [t for t in self.tasks if t.elapsed is not None and t.elapsed >= delay]
             if shown:
                 yield self.make_tasks_table(shown)
