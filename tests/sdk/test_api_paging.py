@@ -137,3 +137,27 @@ def test_the_client_refuses_a_bad_page_request():
     assert [v.index for v in page.items] == [0] and page.next is not None
     last = client.versions_page(entity, "pg", "cursor", None, page.next, 5)
     assert [v.index for v in last.items] == [1] and last.next is None
+
+
+def test_runs_are_read_a_page_at_a_time_filtered_and_ordered_by_the_store(monkeypatch: pytest.MonkeyPatch):
+    for i, (group, name) in enumerate([("a", "r-c"), ("b", "r-a"), ("a", "r-e"), (None, "r-b"), ("a", "r-d")]):
+        with cairn.init(project="runs", group=group, name=name, job_type="train" if i % 2 else None):
+            pass
+    api = cairn.Api()
+    asked: list[int] = []
+    real = api._client.runs_page
+    monkeypatch.setattr(api._client, "runs_page", lambda *a: asked.append(a[-1]) or real(*a))
+    runs = api.runs("runs", per_page=2)
+    assert len(asked) == 1
+    assert [r.name for r in runs] == ["r-c", "r-a", "r-e", "r-b", "r-d"] and asked == [2, 2, 2]
+    assert [r.name for r in api.runs("runs", {"group": "a"}, per_page=1)] == ["r-c", "r-e", "r-d"]
+    assert [r.name for r in api.runs("runs", {"group": None}, per_page=3)] == ["r-b"]
+    assert [r.name for r in api.runs("runs", {"jobType": "train"}, per_page=3, order="-name")] == ["r-b", "r-a"]
+    assert [r.name for r in api.runs("runs", per_page=2, order="+name")] == ["r-a", "r-b", "r-c", "r-d", "r-e"]
+    assert [r.name for r in api.runs("runs", per_page=4, order="-created_at")] == ["r-d", "r-b", "r-e", "r-a", "r-c"]
+    assert api.runs("runs", {"state": "running"}, per_page=5) == []
+    for bad, match in (({"colour": "red"}, "unsupported run filter 'colour'"), ({"group": 3}, "takes a string")):
+        with pytest.raises(UsageError, match=match):
+            api.runs("runs", bad, per_page=2)
+    with pytest.raises(UsageError, match="unsupported run order '-speed'"):
+        api.runs("runs", order="-speed")

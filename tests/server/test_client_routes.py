@@ -172,6 +172,7 @@ def run_every_operation(c: Recorder, work: Path) -> None:
     c.use_version(user.id, v1.id)
     c.get_run(run.id)
     c.list_runs(e, p)
+    assert [r.id for r in c.runs_page(e, p, {"name": "user"}, "-created_at", None, 1).items] == [user.id]
     c.run_outputs(run.id)
     c.run_inputs(user.id)
     c.version_users(v1.id)

@@ -141,6 +141,18 @@ class Client(Protocol):
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo: ...
     def list_runs(self, entity: str, project: str) -> list[RunInfo]: ...
+    def runs_page(
+        self,
+        entity: str,
+        project: str,
+        filters: dict[str, str | None] | None,
+        order: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[RunInfo]:
+        """``list_runs`` a page at a time (as ``versions_page``): runs whose fields equal
+        ``filters``, by W&B's ``order`` (see ``engine.runs.runs_page``)."""
+
     def use_version(self, run_id: str, version_id: int) -> None: ...
     def run_outputs(self, run_id: str) -> list[VersionInfo]: ...
     def run_inputs(self, run_id: str) -> list[VersionInfo]: ...

@@ -323,6 +323,22 @@ class HttpClient:
     def list_runs(self, entity: str, project: str) -> list[RunInfo]:
         return [wire.run_in(r) for r in self.rpc.json("GET", project_path(entity, project, "runs"))["runs"]]
 
+    def runs_page(
+        self,
+        entity: str,
+        project: str,
+        filters: dict[str, str | None] | None,
+        order: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[RunInfo]:
+        params: dict[str, str | int] = {"limit": limit}
+        if filters is not None:
+            params["filters"] = json.dumps(filters)
+        params.update({k: v for k, v in (("order", order), ("after", after)) if v is not None})
+        got = self.rpc.json("GET", project_path(entity, project, "runs"), params=params)
+        return Page([wire.run_in(r) for r in got["runs"]], got.get("next"))
+
     def use_version(self, run_id: str, version_id: int) -> None:
         self.rpc.json("POST", _run_url(run_id, "uses"), json_body={"version_id": version_id})
 

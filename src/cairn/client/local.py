@@ -182,6 +182,17 @@ class LocalClient:
     def list_runs(self, entity: str, project: str) -> list[RunInfo]:
         return self.engine.list_runs(entity, project)
 
+    def runs_page(
+        self,
+        entity: str,
+        project: str,
+        filters: dict[str, str | None] | None,
+        order: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[RunInfo]:
+        return self.engine.runs_page(entity, project, filters, order, after, limit)
+
     def use_version(self, run_id: str, version_id: int) -> None:
         self.engine.use_version(run_id, version_id)
 

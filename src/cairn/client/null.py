@@ -292,6 +292,17 @@ class NullClient:
     def list_runs(self, entity: str, project: str) -> list[RunInfo]:
         return []
 
+    def runs_page(
+        self,
+        entity: str,
+        project: str,
+        filters: dict[str, str | None] | None,
+        order: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[RunInfo]:
+        return Page([], None)
+
     def use_version(self, run_id: str, version_id: int) -> None:
         pass
 

@@ -39,3 +39,12 @@ def index_cursor(after: str | None) -> int:
     if not (isinstance(after, str) and after.isdigit() and len(after) <= 12):
         raise UsageError(f"page cursor {after!r} is not one a listing of versions handed out; start from None")
     return int(after)
+
+
+def offset_cursor(after: str | None) -> int:
+    """The position a cursor names (0: from the first)."""
+    if after is None:
+        return 0
+    if not (isinstance(after, str) and after.isdigit() and len(after) <= 12):
+        raise UsageError(f"page cursor {after!r} is not one a listing of runs handed out; start from None")
+    return int(after)

@@ -153,6 +153,17 @@ class Engine:
     def list_runs(self, entity: str, project: str) -> list[RunInfo]:
         return runs.list_runs(self.meta, entity, project)
 
+    def runs_page(
+        self,
+        entity: str,
+        project: str,
+        filters: dict[str, str | None] | None,
+        order: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[RunInfo]:
+        return runs.runs_page(self.meta, entity, project, filters, order, after, limit)
+
     def use_version(self, run_id: str, version_id: int) -> None:
         runs.use(self.meta, run_id, version_id)
 

@@ -208,14 +208,19 @@ def run_info(row: RunRow) -> RunInfo:
     )
 
 
-def runs_where(tx: Tx, where: str, params: dict) -> list[RunInfo]:
-    """Runs matching ``where``, a condition on ``r`` (runs) and ``p`` (projects)."""
+def runs_where(
+    tx: Tx, where: str, params: dict, order: str = "", limit: int | None = None, offset: int = 0
+) -> list[RunInfo]:
+    """Runs matching ``where``, a condition on ``r`` (runs) and ``p`` (projects), by
+    ``order`` (SQL terms) and then oldest first; ``limit`` of them from ``offset``, if given."""
     q = (
         "SELECT r.*, p.entity AS p_entity, p.name AS p_name, "
         "(SELECT max(h.step) FROM run_history h WHERE h.run_project = r.project_id AND h.run_id = r.id) "
         "AS last_step FROM runs r JOIN projects p ON r.project_id = p.id "
-        f"WHERE {where} ORDER BY r.created_at, r.id"
+        f"WHERE {where} ORDER BY {order + ', ' if order else ''}r.created_at, r.id"
     )
+    if limit is not None:
+        q += f" LIMIT {int(limit)} OFFSET {int(offset)}"
     return [run_info(r) for r in tx.rows(q, params)]
 
 

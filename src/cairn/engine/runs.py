@@ -8,6 +8,7 @@ import string
 from ..core.errors import ConflictError, RunNotFoundError, UsageError
 from ..core.limits import MAX_RUN_TEXT, check_label, check_text
 from ..core.names import check_name, check_run_id
+from ..core.paging import Page, check_limit, offset_cursor
 from ..core.versions import RunInfo, RunState, VersionInfo
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import insert, insert_ignore
@@ -158,6 +159,58 @@ def list_runs(ms: MetaStore, entity: str, project: str) -> list[RunInfo]:
     check_name(project, "project name")
     with ms.read() as tx:
         return records.runs_where(tx, "p.entity = :e AND p.name = :p", {"e": entity, "p": project})
+
+
+# W&B's run filters and orders that cairn answers: the field, and its column
+RUN_FILTERS = {
+    "group": "r.group_name",
+    "jobType": "r.job_type",
+    "job_type": "r.job_type",
+    "state": "r.state",
+    "name": "r.name",
+}
+RUN_ORDERS = {"created_at": "r.created_at", "name": "r.name", "state": "r.state"}
+
+
+def runs_page(
+    ms: MetaStore,
+    entity: str,
+    project: str,
+    filters: dict[str, str | None] | None,
+    order: str | None,
+    after: str | None,
+    limit: int,
+) -> Page[RunInfo]:
+    """Up to ``limit`` of the project's runs from the cursor ``after``: those whose fields
+    equal ``filters`` (None: no value), by W&B's ``order`` (``[+|-]created_at``, ``name`` or
+    ``state``; ties and the default oldest first). The cursor is a position: a run created
+    while paging by another order than the default may shift the pages by one."""
+    check_name(entity, "entity name")
+    check_name(project, "project name")
+    check_limit(limit, "a page's limit")
+    offset = offset_cursor(after)
+    where, params = "p.entity = :e AND p.name = :p", {"e": entity, "p": project}
+    if filters is not None and not isinstance(filters, dict):
+        raise UsageError(f"run filters must be a dict of field to value, got {filters!r}")
+    for i, (key, value) in enumerate((filters or {}).items()):
+        column = RUN_FILTERS.get(key)
+        if column is None:
+            raise UsageError(f"unsupported run filter {key!r}; supported: group, job_type, state, name")
+        if value is None:
+            where += f" AND {column} IS NULL"
+        elif isinstance(value, str):
+            where, params[f"f{i}"] = where + f" AND {column} = :f{i}", value
+        else:
+            raise UsageError(f"run filter {key!r} takes a string or None, got {value!r}")
+    field = (order or "created_at").lstrip("+-")
+    if field not in RUN_ORDERS or (order or "").count("-") + (order or "").count("+") > 1:
+        raise UsageError(f"unsupported run order {order!r}; supported: [+|-]created_at, [+|-]name, [+|-]state")
+    with ms.read() as tx:
+        # text sorts by code point on both databases (PostgreSQL's default collation may not)
+        column = RUN_ORDERS[field] + (' COLLATE "C"' if tx.dialect == "postgresql" and field != "created_at" else "")
+        direction = " DESC" if (order or "").startswith("-") else ""
+        found = records.runs_where(tx, where, params, column + direction, limit, offset)
+    return Page(found, str(offset + len(found)) if len(found) == limit else None)
 
 
 def use(ms: MetaStore, run_id: str, version_id: int) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..client.settings import env
 from ..core.errors import ArtifactNotFoundError, NotFoundError, UsageError
 from ..core.names import DEFAULT_PROJECT, check_name, parse_ref
-from ..core.paging import Page, check_limit
+from ..core.paging import Page
 from ..core.versions import LINKS
 from .artifact import Artifact, from_version
 from .options import not_acted_on
@@ -254,27 +254,19 @@ class Api:
 
     def runs(
         self, path: str | None = None, filters: dict | None = None, per_page: int = 50, order: str | None = None
-    ) -> list[PublicRun]:
-        """The project's runs, oldest first; ``filters`` on group, job_type, state or name;
-        ``order`` as W&B's: ``"+created_at"`` / ``"-created_at"``, or ``"±name"`` / ``"±state"``."""
-        check_limit(per_page, "per_page")  # the runs are read whole: filters and order apply here
+    ) -> Paginator[PublicRun]:
+        """The project's runs, oldest first, read ``per_page`` at a time as iterated;
+        ``filters`` on group, job_type, state or name (a value, or None for none); ``order``
+        as W&B's: ``"+created_at"`` / ``"-created_at"``, or ``"±name"`` / ``"±state"``."""
         entity, project, _ = self._split((path + "/x") if path else None)
         check_name(project, "project name")
-        out = [PublicRun(r, self._client) for r in self._client.list_runs(entity, project)]
-        for key, value in (filters or {}).items():
-            field = {
-                "group": "group",
-                "jobType": "job_type",
-                "job_type": "job_type",
-                "state": "state",
-                "name": "name",
-            }.get(key)
-            if field is None:
-                raise UsageError(f"unsupported run filter {key!r}; supported: group, job_type, state, name")
-            out = [r for r in out if getattr(r, field) == value]
-        if order is not None:
-            out = _ordered(out, order)
-        return out
+        client = self._client
+
+        def fetch(after: str | None, n: int) -> Page[PublicRun]:
+            page = client.runs_page(entity, project, filters, order, after, n)
+            return Page([PublicRun(r, client) for r in page.items], page.next)
+
+        return Paginator(fetch, per_page)
 
     def projects(self, entity: str | None = None) -> list[str]:
         """The names of the entity's projects (default: the settings' entity)."""
@@ -308,16 +300,6 @@ class Api:
         aliased one; ``cairn gc`` deletes the rest. With neither given, it is removed."""
         entity, project = self._project_path(path)
         self._client.set_retention(entity, project, None, retention_policy(keep_last, max_age))
-
-
-def _ordered(runs: list[PublicRun], order: str) -> list[PublicRun]:
-    """``runs`` sorted by W&B's ``order`` string (a field with an optional + or - in front)."""
-    field = order.lstrip("+-")
-    if field not in ("created_at", "name", "state") or order.count("-") + order.count("+") > 1:
-        raise UsageError(f"unsupported run order {order!r}; supported: [+|-]created_at, [+|-]name, [+|-]state")
-    return sorted(
-        runs, key=lambda r: (getattr(r, field) is None, getattr(r, field) or ""), reverse=order.startswith("-")
-    )
 
 
 def _versions(

@@ -6,6 +6,7 @@ not even whether a project, version or run exists there (see ``authz``)."""
 from __future__ import annotations
 
 import base64
+import json
 import struct
 from typing import Annotated
 
@@ -45,6 +46,8 @@ from .models import (
     RunIdPath,
     AfterQuery,
     LimitQuery,
+    RunFiltersQuery,
+    RunOrderQuery,
     TagsQuery,
     TypeQuery,
     UploadDone,
@@ -622,8 +625,26 @@ def run_create(entity: EntityPath, project: ProjectPath, body: RunCreate, c: Ctx
 
 
 @router.get("/projects/{entity}/{project}/runs")
-def run_list(entity: EntityPath, project: ProjectPath, c: Ctx, who: Who) -> dict:
-    return {"runs": [wire.run_out(r) for r in c.engine.list_runs(entity, project)]}
+def run_list(
+    entity: EntityPath,
+    project: ProjectPath,
+    c: Ctx,
+    who: Who,
+    limit: LimitQuery = None,
+    after: AfterQuery = None,
+    filters: RunFiltersQuery = None,
+    order: RunOrderQuery = None,
+) -> dict:
+    """The project's runs, oldest first: every one, or a page (``limit``, from ``after``)
+    of those matching ``filters`` by ``order``."""
+    if limit is None and after is None and filters is None and order is None:
+        return {"runs": [wire.run_out(r) for r in c.engine.list_runs(entity, project)], "next": None}
+    try:
+        wanted = json.loads(filters) if filters is not None else None
+    except ValueError:
+        raise UsageError(f"filters must be a JSON object of field to value, got {filters!r}") from None
+    page = c.engine.runs_page(entity, project, wanted, order, after, limit or MAX_PAGE)
+    return {"runs": [wire.run_out(r) for r in page.items], "next": page.next}
 
 
 @router.get("/runs/{run_id}")

@@ -69,6 +69,10 @@ LimitQuery = Annotated[
 AfterQuery = Annotated[
     str | None, Query(min_length=1, max_length=L.MAX_NAME, description="the cursor a page's 'next' handed out")
 ]
+RunFiltersQuery = Annotated[
+    str | None, Query(max_length=4096, description='W&B\'s run filters as a JSON object, e.g. {"group": "g"}')
+]
+RunOrderQuery = Annotated[str | None, Query(max_length=32, description="[+|-]created_at, [+|-]name or [+|-]state")]
 TagsQuery = Annotated[
     list[Annotated[str, StringConstraints(max_length=L.MAX_NAME)]] | None,
     Query(max_length=100, description="only versions with every one of these tags"),
