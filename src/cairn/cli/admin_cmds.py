@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
 import click
 
 from . import output
 from .stores import store_urls
+
+if TYPE_CHECKING:
+    from ..storage.meta.sql import MetaStore
 
 
 @click.group()
@@ -33,13 +39,13 @@ _EXPIRES = click.option(
 )
 
 
-def _meta(meta: str | None):  # noqa: ANN202
+def _meta(meta: str | None) -> MetaStore:
     from ..storage.registry import open_meta
 
     return open_meta(store_urls(meta, None)[0])
 
 
-def _duration(expires: str | None):  # noqa: ANN202
+def _duration(expires: str | None) -> timedelta | None:
     from ..engine import accounts as auth
 
     return auth.parse_duration(expires) if expires is not None else None
@@ -100,7 +106,7 @@ def list_keys(user: str, meta: str | None) -> None:
         output.line(f"{user} has no API keys")
         return
 
-    def when(t) -> str:  # noqa: ANN001
+    def when(t: datetime | None) -> str:
         return f"{t:%Y-%m-%d %H:%M}" if t else "never"
 
     output.line(f"{'id':>6}  {'prefix':<12} {'state':<8} {'created':<17} expires")

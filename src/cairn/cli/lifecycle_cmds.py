@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import json
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import click
 
 from . import output
 from .stores import store_urls
+
+if TYPE_CHECKING:
+    from ..engine.retention import Retention
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.command("rm")
@@ -81,7 +89,7 @@ def retention() -> None:
     """Retention policies: which versions `cairn gc` keeps."""
 
 
-def _policy_text(policy) -> str:  # noqa: ANN001
+def _policy_text(policy: Retention | None) -> str:
     if policy is None:
         return "no policy"
     parts = []
@@ -171,7 +179,7 @@ def retention_clear(project_name: str, collection: str | None) -> None:
     output.line(f"{entity}/{proj}{'/' + collection if collection else ''}: no policy")
 
 
-def _gc_options(f):  # noqa: ANN001, ANN202
+def _gc_options(f: F) -> F:
     f = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")(f)
     f = click.option("--draft-ttl", default="7d", show_default=True, help="Remove drafts left open longer than this.")(
         f

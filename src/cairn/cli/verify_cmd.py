@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 import click
 
 from . import output
 from .stores import store_urls
 
+if TYPE_CHECKING:
+    from ..storage.meta.sql import MetaStore
 
-def _scope(name: str | None, meta, default_entity: str, default_project: str) -> dict:  # noqa: ANN001
+
+class Scope(TypedDict, total=False):
+    """What ``engine.verify.verify`` checks: the whole store (empty), an artifact or one version."""
+
+    entity: str
+    project: str
+    name: str
+    index: int
+
+
+def _scope(name: str | None, meta: MetaStore, default_entity: str, default_project: str) -> Scope:
     """verify()'s keyword arguments for NAME (None: the whole store)."""
     if name is None:
         return {}
