@@ -3,6 +3,7 @@
     python bench/run.py [--quick] [--runs N] [--only SCENARIO ...]
                         [--peers wandb,dvc,mlflow] [--datasets big small ...]
                         [--work /tmp/cairn-bench] [--out bench/RESULTS.md]
+                        [--baseline LABEL=path/to/other/cairn ...]
 
 Each scenario: one warm-up run, then N timed runs, each in a fresh folder
 (nothing is deleted until everything is done: mass deletes on ext4 slow the
@@ -90,10 +91,10 @@ def timed_sync() -> float:
     return time.perf_counter() - t0
 
 
-def run_scenario(scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, runs: int, quiet: float = 0) -> dict:
-    row = {
+def _new_row(scn, label: str | None = None) -> dict:
+    return {
         "key": scn.key,
-        "label": scn.label,
+        "label": label or scn.label,
         "group": scn.group,
         "status": "ok",
         "note": "",
@@ -105,50 +106,83 @@ def run_scenario(scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, r
         "written": [],
         "phases": [],
     }
+
+
+def run_once(
+    row: dict, scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, i: int, runs: int, quiet: float
+) -> bool:
+    """Run ``i`` (0 = the warm-up) of one scenario into ``row``; False when it failed."""
+    ctx.run_index = i
+    fresh = fresh_root / scn.key / str(i)
+    fresh.mkdir(parents=True)
     logs.mkdir(parents=True, exist_ok=True)
-    for i in range(runs + 1):  # run 0 is the warm-up
-        ctx.run_index = i
-        fresh = fresh_root / scn.key / str(i)
-        fresh.mkdir(parents=True)
-        step = scn.build(ctx, dataset, fresh)
-        env = {**os.environ, **step.env}
-        if step.cwd:
-            step.cwd.mkdir(parents=True, exist_ok=True)
-        log_path = logs / f"{scn.key}-{i}.log"
-        with open(log_path, "wb") as out:
-            for cmd in step.setup:
-                try:
-                    rc = subprocess.run(cmd, env=env, cwd=step.cwd, stdout=out, stderr=subprocess.STDOUT).returncode
-                except OSError as e:
-                    rc = str(e)
-                if rc:
-                    return _failed(row, f"setup `{' '.join(cmd[:2])}`: {rc}", log_path)
-            os.sync()
-            prewarm(dataset)
-            wait_quiet(quiet)
-            out.write(f"$ {' '.join(step.argv)}\n".encode())
-            out.flush()
+    step = scn.build(ctx, dataset, fresh)
+    env = {**os.environ, **step.env}
+    if step.cwd:
+        step.cwd.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{scn.key}-{i}.log"
+    with open(log_path, "wb") as out:
+        for cmd in step.setup:
             try:
-                seconds, rc, rss, other, cpu, written = run_timed(step.argv, env, step.cwd, out)
+                rc = subprocess.run(cmd, env=env, cwd=step.cwd, stdout=out, stderr=subprocess.STDOUT).returncode
             except OSError as e:
-                return _failed(row, str(e), log_path)
-        if rc:
-            return _failed(row, f"exit {rc}", log_path)
-        flush = timed_sync()
-        what = "warm-up" if i == 0 else f"run {i}/{runs}"
-        log(
-            f"  {scn.key:14} {what:9} {seconds:8.3f}s  +sync {flush:6.3f}s  "
-            f"{rss / 1024:7.1f} MiB  other CPU {other:4.2f}  cpu {cpu:6.2f}s  wrote {written / 2**20:7.1f} MiB"
-        )
-        if i:
-            row["seconds"].append(seconds)
-            row["flush"].append(flush)
-            row["rss_kib"].append(rss)
-            row["other_cpu"].append(other)
-            row["cpu"].append(cpu)
-            row["written"].append(written)
-            row["phases"].append(peers.load_phases(step.phases))
+                rc = str(e)
+            if rc:
+                _failed(row, f"setup `{' '.join(cmd[:2])}`: {rc}", log_path)
+                return False
+        os.sync()
+        prewarm(dataset)
+        wait_quiet(quiet)
+        out.write(f"$ {' '.join(step.argv)}\n".encode())
+        out.flush()
+        try:
+            seconds, rc, rss, other, cpu, written = run_timed(step.argv, env, step.cwd, out)
+        except OSError as e:
+            _failed(row, str(e), log_path)
+            return False
+    if rc:
+        _failed(row, f"exit {rc}", log_path)
+        return False
+    flush = timed_sync()
+    what = "warm-up" if i == 0 else f"run {i}/{runs}"
+    log(
+        f"  {row['label'][:40]:40} {what:9} {seconds:8.3f}s  +sync {flush:6.3f}s  {rss / 1024:7.1f} MiB  other CPU {other:4.2f}"
+        f"  cpu {cpu:6.2f}s  wrote {written / 2**20:7.1f} MiB"
+    )
+    if i:
+        row["seconds"].append(seconds)
+        row["flush"].append(flush)
+        row["rss_kib"].append(rss)
+        row["other_cpu"].append(other)
+        row["cpu"].append(cpu)
+        row["written"].append(written)
+        row["phases"].append(peers.load_phases(step.phases))
+    return True
+
+
+def run_scenario(scn, ctx, dataset: Path | None, fresh_root: Path, logs: Path, runs: int, quiet: float = 0) -> dict:
+    row = _new_row(scn)
+    for i in range(runs + 1):  # run 0 is the warm-up
+        if not run_once(row, scn, ctx, dataset, fresh_root, logs, i, runs, quiet):
+            break
     return row
+
+
+def run_compared(
+    scn, variants: list[tuple[str, object]], dataset: Path | None, fresh_root: Path, logs: Path, runs: int, quiet: float
+) -> list[dict]:
+    """One cairn scenario for several cairn builds (label, Context), their runs interleaved
+    (warm-up of each, then run 1 of each, ...) so that a machine whose load drifts weighs on
+    every build alike."""
+    rows = [_new_row(scn, f"{scn.label} [{label}]") for label, _ in variants]
+    alive = [True] * len(variants)
+    for i in range(runs + 1):
+        for k, (label, ctx) in enumerate(variants):
+            if alive[k]:
+                alive[k] = run_once(rows[k], scn, ctx, dataset, fresh_root / label, logs / label, i, runs, quiet)
+    for row, (label, _) in zip(rows, variants, strict=True):
+        row["build"] = label
+    return rows
 
 
 def _failed(row: dict, why: str, log_path: Path) -> dict:
@@ -236,6 +270,41 @@ def ratios(rows: list[dict]) -> list[str]:
     return ["Ratios, time + flush (medians); below 1, cairn took less:", "", *lines, ""]
 
 
+def comparison(rows: list[dict]) -> list[str]:
+    """Each cairn scenario run by several builds (``--baseline``): every build's time + flush
+    and peak RSS divided by the first build's (this checkout). Below 1, the baseline took less."""
+    builds: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        if r.get("build") and r["status"] == "ok":
+            builds.setdefault(r["key"], {})[r["build"]] = r
+    if not builds:
+        return []
+    names = list(next(iter(builds.values())))
+    this, others = names[0], names[1:]
+    if not others:
+        return []
+
+    def total(r: dict) -> float:
+        return statistics.median(r["seconds"]) + statistics.median(r["flush"])
+
+    head = " | ".join(f"{b} ÷ {this} (time) | {b} ÷ {this} (RSS)" for b in others)
+    lines = [f"| scenario | {head} |", "|---|" + "---:|" * (2 * len(others))]
+    for key, by in builds.items():
+        if this not in by:
+            continue
+        cells = []
+        for b in others:
+            if b in by:
+                cells += [
+                    f"{total(by[b]) / total(by[this]):.2f}",
+                    f"{max(by[b]['rss_kib']) / max(by[this]['rss_kib']):.2f}",
+                ]
+            else:
+                cells += ["–", "–"]
+        lines.append(f"| {by[this]['label'].rsplit(' [', 1)[0]} | " + " | ".join(cells) + " |")
+    return [f"Builds compared (medians, time + flush; above 1, {this} is faster or smaller):", "", *lines, ""]
+
+
 def render(result: dict) -> str:
     m = result["machine"]
     out = [
@@ -267,7 +336,7 @@ def render(result: dict) -> str:
     ]
     for name, rows in result["tables"].items():
         title = STARTUP if name == STARTUP else result["datasets"][name]
-        out += [f"## {title}", "", *table(rows), "", *ratios(rows)]
+        out += [f"## {title}", "", *table(rows), "", *ratios(rows), *comparison(rows)]
     if result["notes"]:
         out += ["## Notes", "", *[f"- {n}" for n in result["notes"]], ""]
     return "\n".join(out)
@@ -290,6 +359,14 @@ def main() -> int:
     p.add_argument("--datasets", nargs="+", default=list(data.DEFAULT_DATASETS), choices=sorted(data.FULL))
     p.add_argument("--no-cairn", action="store_true", help="skip the cairn rows")
     p.add_argument("--cairn", help="path of the cairn CLI (default: repo .venv)")
+    p.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="LABEL=CLI",
+        help="also run every cairn scenario with another build's CLI (e.g. an older commit's "
+        "venv), runs interleaved with this one's; repeatable",
+    )
     p.add_argument(
         "--work", type=Path, default=data.DEFAULT_WORK, help="data, venvs and scratch runs (default %(default)s)"
     )
@@ -325,9 +402,17 @@ def main() -> int:
     venv_root = (a.venvs or work / "venvs").resolve()
     venvs = {k: peers.ensure_venv(venv_root, k, log) for k in chosen if any(s.group == k for s in scenarios)}
     versions = {peers.PEERS[k]: peers.peer_version(v, k) for k, v in venvs.items()}
-    if cairn_cli:
-        versions["cairn"] = str(cairn_cli)
-        compiled = cairn_scenarios.compile_bytecode(cairn_cli)
+    baselines: list[tuple[str, Path]] = []
+    for spec in a.baseline:
+        label, sep, cli = spec.partition("=")
+        if not sep or not label or not Path(cli).is_file():
+            p.error(f"--baseline {spec!r}: give LABEL=PATH of an existing cairn CLI")
+        baselines.append((label, Path(cli)))
+    if baselines and cairn_cli is None:
+        p.error("--baseline needs this checkout's cairn CLI too (see --cairn)")
+    for label, cli in [("cairn", cairn_cli), *baselines] if cairn_cli else []:
+        versions[label] = str(cli)
+        compiled = cairn_scenarios.compile_bytecode(cli)
         if compiled:
             notes.append(compiled)
 
@@ -337,6 +422,7 @@ def main() -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_root, log_root = work / "runs" / stamp, work / "logs" / stamp
     ctx = peers.Context(work, venvs, cairn_cli, 0)
+    variants = [("this", ctx)] + [(label, peers.Context(work, venvs, cli, 0)) for label, cli in baselines]
 
     tables: dict[str, list[dict]] = {}
     for name in [STARTUP, *datasets]:
@@ -359,7 +445,10 @@ def main() -> int:
                 continue
             log(f"[{name}] {scn.label}")
             dataset = datasets.get(name)  # None for the start-up rows
-            rows.append(run_scenario(scn, ctx, dataset, run_root / name, log_root / name, a.runs, a.wait_quiet))
+            if scn.group == "cairn" and baselines:
+                rows += run_compared(scn, variants, dataset, run_root / name, log_root / name, a.runs, a.wait_quiet)
+            else:
+                rows.append(run_scenario(scn, ctx, dataset, run_root / name, log_root / name, a.runs, a.wait_quiet))
         if rows:
             tables[name] = rows
 
