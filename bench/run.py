@@ -380,6 +380,13 @@ def main() -> int:
         help="before each run wait up to S s for the CPUs to go idle",
     )
     p.add_argument("--keep", action="store_true", help="keep the run folders")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete each scenario's run folders as soon as it is done (needs far less disk; the "
+        "deletes slow the file creation that follows, so absolute times suffer, but builds "
+        "compared with --baseline run interleaved and suffer alike)",
+    )
     a = p.parse_args()
 
     work = a.work.resolve()
@@ -449,6 +456,10 @@ def main() -> int:
                 rows += run_compared(scn, variants, dataset, run_root / name, log_root / name, a.runs, a.wait_quiet)
             else:
                 rows.append(run_scenario(scn, ctx, dataset, run_root / name, log_root / name, a.runs, a.wait_quiet))
+            if a.prune:
+                # this scenario's folders: <name>/<key> alone, <name>/<build>/<key> compared
+                for folder in [run_root / name / scn.key, *(run_root / name).glob(f"*/{scn.key}")]:
+                    shutil.rmtree(folder, ignore_errors=True)
         if rows:
             tables[name] = rows
 
