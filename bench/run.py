@@ -287,22 +287,32 @@ def comparison(rows: list[dict]) -> list[str]:
     def total(r: dict) -> float:
         return statistics.median(r["seconds"]) + statistics.median(r["flush"])
 
-    head = " | ".join(f"{b} ÷ {this} (time) | {b} ÷ {this} (RSS)" for b in others)
-    lines = [f"| scenario | {head} |", "|---|" + "---:|" * (2 * len(others))]
-    for key, by in builds.items():
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b else "–"
+
+    measures = {
+        "time": total,
+        "CPU": lambda r: statistics.median(r["cpu"]),
+        "written": lambda r: statistics.median(r["written"]),
+        "RSS": lambda r: max(r["rss_kib"]),
+    }
+    head = " | ".join(f"{b} ÷ {this} ({m})" for b in others for m in measures)
+    lines = [f"| scenario | {head} |", "|---|" + "---:|" * (len(measures) * len(others))]
+    for by in builds.values():
         if this not in by:
             continue
         cells = []
         for b in others:
-            if b in by:
-                cells += [
-                    f"{total(by[b]) / total(by[this]):.2f}",
-                    f"{max(by[b]['rss_kib']) / max(by[this]['rss_kib']):.2f}",
-                ]
-            else:
-                cells += ["–", "–"]
+            for measure in measures.values():
+                cells.append(ratio(measure(by[b]), measure(by[this])) if b in by else "–")
         lines.append(f"| {by[this]['label'].rsplit(' [', 1)[0]} | " + " | ".join(cells) + " |")
-    return [f"Builds compared (medians, time + flush; above 1, {this} is faster or smaller):", "", *lines, ""]
+    return [
+        f"Builds compared (medians; time is time + flush, CPU is user + sys, written is the bytes the "
+        f"tree wrote; above 1, {this} took less):",
+        "",
+        *lines,
+        "",
+    ]
 
 
 def render(result: dict) -> str:
