@@ -577,8 +577,16 @@ _V11_COLUMNS = {
 }
 
 
+def _undo_version_12(tx) -> None:  # noqa: ANN001
+    """Back to the version 11 schema, whose staged uploads have no completion lease."""
+    tx.execute("DROP INDEX ix_staged_uploads_created")
+    tx.execute("ALTER TABLE staged_uploads DROP COLUMN completing_at")
+    tx.execute("UPDATE schema_info SET value = '11'")
+
+
 def _undo_version_11(tx) -> None:  # noqa: ANN001
     """Back to the version 10 schema, whose history rows name a run by its id alone."""
+    _undo_version_12(tx)
     for t, column in _V11_COLUMNS.items():
         tx.execute(f"ALTER TABLE {t} DROP COLUMN {column}")
     tx.execute("UPDATE schema_info SET value = '10'")

@@ -13,6 +13,11 @@ deleted and refused. So the answer never depends on what other projects hold (a 
 never learns whether anyone else has a file), no unread bytes ever sit at a blob's own
 key, and an object already at that key grants nothing without this project's verified
 upload. The cost: the server reads each uploaded byte once.
+
+A completion leases its upload while it runs (engine/staged_uploads.py): a retry of it
+(the first answer lost) waits for it and answers as it did; a retry after the completing
+server died takes the upload over once the lease lapses, from the bytes still staged. An
+upload never completed is removed by garbage collection past its upload ttl.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .errors import TooLarge
 
 
 RETRY_WAITS = (0.1, 0.2, 0.5) + (1.0,) * 300  # a retried completion waits for the first (a 10 GiB read: ~2 min)
+_sleep = time.sleep  # between a retry's looks at the first completion (a test watches it wait)
 
 
 def _missing(entity: str, project: str, upload_id: str) -> NotFoundError:
@@ -64,21 +70,38 @@ def complete(
     announced (its size, cut as handed out, and ``parts`` (number, ETag) when sent;
     UsageError otherwise). 404 for an upload id this project did not start for that
     digest, unless the project holds ``digest`` already: a retried completion (its answer
-    lost) answers True again. A failure to reach the store leaves the upload to be tried
-    again."""
-    size = staged_uploads.take(c.meta, entity, project, upload_id, digest)
-    if size is None:
+    lost) answers True again. A retry that finds the first completion still running waits
+    for it; one whose server died (its lease not refreshed: engine/staged_uploads.py) is
+    done again from the staged bytes. A failure to reach the store leaves the upload to be
+    tried again."""
+    for wait in (*RETRY_WAITS, None):
+        size = staged_uploads.take(c.meta, entity, project, upload_id, digest)
+        if size is not None:
+            return _complete_leased(c, entity, project, upload_id, digest, size, parts)
         # a retry (its first answer lost): this project's own completion may still be reading
-        # the bytes; its own claims and holdings tell nothing of other projects
-        for wait in (*RETRY_WAITS, None):
-            if blobs_index.project_has(c.meta, entity, project, [digest]):
-                return True
-            if wait is None or not staged_uploads.completing(c.meta, entity, project, digest):
-                break
-            time.sleep(wait)
-        raise _missing(entity, project, upload_id)
+        # the bytes; its own uploads and holdings tell nothing of other projects
+        if blobs_index.project_has(c.meta, entity, project, [digest]):
+            return True
+        if wait is None or not staged_uploads.being_completed(c.meta, entity, project, upload_id, digest):
+            break
+        _sleep(wait)
+    raise _missing(entity, project, upload_id)
+
+
+def _complete_leased(
+    c: ServerContext,
+    entity: str,
+    project: str,
+    upload_id: str,
+    digest: str,
+    size: int | None,
+    parts: list[tuple[int, str]] | None,
+) -> bool:
+    """Complete the upload ``upload_id``, whose lease this call holds: True once stored,
+    IntegrityError if its bytes are not ``digest`` (they are gone, and so is its record)."""
     complete_staging = getattr(c.blobs, "complete_staging", None)
     if complete_staging is None:
+        staged_uploads.release(c.meta, upload_id)
         raise UsageError("this server's blob store takes uploads through the server, not direct ones")
 
     def write(digests: list[str]) -> None:
@@ -86,13 +109,16 @@ def complete(
             raise IntegrityError(f"the uploaded bytes do not match {digest}; nothing was stored", digest=digest)
 
     try:
-        blobs_index.store_checked(c.meta, c.blobs, entity, project, [digest], write, rewritable=False)
+        with staged_uploads.holding(c.meta, upload_id):
+            blobs_index.store_checked(c.meta, c.blobs, entity, project, [digest], write, rewritable=False)
     except (IntegrityError, UsageError):
-        raise  # the staged bytes are gone: a new upload is needed
+        staged_uploads.finish(c.meta, upload_id)  # the staged bytes are gone: a new upload is needed
+        raise
     except BaseException:
         # the store or the database failed midway: the staged upload stays, so a retry completes it
-        staged_uploads.record(c.meta, entity, project, upload_id, digest, size)
+        staged_uploads.release(c.meta, upload_id)
         raise
+    staged_uploads.finish(c.meta, upload_id)
     return True
 
 
@@ -130,15 +156,10 @@ def _complete_checked(c: ServerContext, entity: str, project: str, digest: str, 
     """Hash the staged bytes and store them for the project if they match ``digest``."""
     for key in keys:
         if staged_uploads.take(c.meta, entity, project, key, digest) is None:
-            continue  # completed by a concurrent call
-
-        def write(digests: list[str], key: str = key) -> None:
-            if not _presigner(c).complete_staging(key, digest):
-                raise IntegrityError(f"the uploaded bytes do not match {digest}", digest=digest)
-
+            continue  # being completed by a concurrent call
         try:
-            blobs_index.store_checked(c.meta, c.blobs, entity, project, [digest], write, rewritable=False)
-            return True
+            if _complete_leased(c, entity, project, key, digest, None, None):
+                return True
         except IntegrityError:
             continue
     return False

@@ -7,7 +7,7 @@ PostgreSQL) and ``{blob}``. Everything else is the same SQL.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 _TYPES = {
     # INTEGER PRIMARY KEY is SQLite's rowid, numbered automatically like an identity column;
@@ -583,12 +583,24 @@ UPDATE draft_entries SET run_project = {
     WHERE run_id IS NOT NULL
 """
 
+# Version 12: a staged upload being completed keeps its row, marked with the time its
+# completion last said it is alive (``completing_at``, refreshed while it reads the bytes:
+# engine/staged_uploads.py). A retry waits for a live completion; one whose server died
+# stops refreshing, and the retry takes the upload over from the still-staged bytes. And
+# garbage collection removes uploads never completed (engine/gc.py) by ``created_at``.
+_V12 = """
+ALTER TABLE staged_uploads ADD COLUMN completing_at {ts};
+CREATE INDEX ix_staged_uploads_created ON staged_uploads (created_at)
+"""
+
 
 def statements(version: int, dialect: str) -> list[str]:
     """The DDL statements that bring the schema from ``version - 1`` to ``version``."""
     if version == 9:
         return _v9(dialect)
-    ddl = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8, 10: _V10[dialect], 11: _V11}[version]
+    ddl = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8, 10: _V10[dialect], 11: _V11, 12: _V12}[
+        version
+    ]
     text = ddl.format(**_TYPES[dialect])
     lines = [line.split("--", 1)[0] for line in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
