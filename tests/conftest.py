@@ -116,3 +116,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.services)
         if names & _BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
+
+
+# Test modules whose collection itself is costly and whose every test is a ``services`` one:
+# test_api_fuzz.py builds its tests from the app's OpenAPI document when it is collected
+# (schemathesis: ~4 s of CPU, in every xdist worker). A run whose -m leaves ``services`` out
+# does not collect them at all. A test added there that needs no service belongs elsewhere.
+_SERVICES_ONLY_MODULES = {"test_api_fuzz.py"}
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path.name in _SERVICES_ONLY_MODULES and not _selects(config, "services"):
+        return True
+    return None
+
+
+def _selects(config: pytest.Config, marker: str) -> bool:
+    """Whether the run's ``-m`` expression selects a test marked ``marker`` alone."""
+    from _pytest.mark.expression import Expression  # pytest's own -m parser: the same answer as -m
+
+    expr = config.getoption("markexpr") or ""
+    return not expr or Expression.compile(expr).evaluate(lambda name, **_: name == marker)
