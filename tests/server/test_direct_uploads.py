@@ -1,6 +1,7 @@
 """Small blobs go from the client to the object store with presigned PUTs to staging keys,
 which the server reads back and hashes before they count: that never lets one project
-spoil or read another project's content, nor learn whether another project has it."""
+spoil or read another project's content, nor learn whether another project has it. Blobs
+under 64 KiB go through the server in batches instead (fewer requests)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,43 @@ def test_small_blobs_go_straight_to_the_store(tmp_path, on_stack, monkeypatch):
         assert stored_object(on_stack, digest_of(data)) == data
     reset_clients()
     out = cairn.Api().artifact("direct/five:v0").download(tmp_path / "dl")
+    assert {n: open(os.path.join(out, n), "rb").read() for n in files} == files
+
+
+def test_tiny_blobs_go_through_the_server_in_batches(tmp_path, on_stack, monkeypatch):
+    """Below BATCH_BELOW (64 KiB) a direct PUT costs the server a read-back, a copy and a
+    delete per blob: such blobs travel in batches instead; larger ones still go direct."""
+    from cairn.client import uploader
+
+    client = get_client()
+    kind = type(client.uploader)
+    batched: list[str] = []
+    direct: list[str] = []
+    send_batch, put = kind.send_batch, kind.put_create_only
+    monkeypatch.setattr(
+        kind,
+        "send_batch",
+        lambda self, e, p, batch, *task: (batched.extend(d for d, _ in batch), send_batch(self, e, p, batch, *task)),
+    )
+    monkeypatch.setattr(
+        kind, "put_create_only", lambda self, url, data, headers: (direct.append(url), put(self, url, data, headers))
+    )
+    tiny = {f"t{i}.bin": os.urandom(1024 + i) for i in range(20)}
+    edge = {"edge.bin": os.urandom(uploader.BATCH_BELOW - 1), "big.bin": os.urandom(uploader.BATCH_BELOW)}
+    files = {**tiny, **edge}
+    (tmp_path / "d").mkdir()
+    for name, data in files.items():
+        (tmp_path / "d" / name).write_bytes(data)
+    with cairn.init(project="tiny") as run:
+        a = cairn.Artifact("many", "dataset")
+        a.add_dir(str(tmp_path / "d"))
+        run.log_artifact(a)
+    assert sorted(batched) == sorted(digest_of(files[n]) for n in [*tiny, "edge.bin"])
+    assert len(direct) == 1  # big.bin, at the limit
+    for data in files.values():
+        assert stored_object(on_stack, digest_of(data)) == data
+    reset_clients()
+    out = cairn.Api().artifact("tiny/many:v0").download(tmp_path / "dl")
     assert {n: open(os.path.join(out, n), "rb").read() for n in files} == files
 
 

@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 # Batches through the server remain for stores that cannot presign and for staged bytes
 # that did not match.
 DIRECT_MIN = 8 << 20
+# Blobs under BATCH_BELOW skip the direct PUT and go through the server in batches: for them
+# the cost is in requests, not bytes. Direct, each is a client PUT, then on direct/done a GET
+# (read back and hashed), a copy and a delete by the server; in a batch, one store PUT by the
+# server. 2,000 x 1 KiB to SeaweedFS on a loaded machine: direct/done alone took 58 s.
+BATCH_BELOW = 64 << 10
 COMPLETE_RATE = 16 << 20  # bytes/s a server is given to read back and copy a large upload (SeaweedFS: ~80 MiB/s)
 BATCH_BYTES = 8 << 20
 HOLD_MAX = 16 << 20  # files up to this size are kept in memory between hashing and sending
@@ -160,6 +165,7 @@ class Uploader:
         missing = sorted(self.missing(entity, project, digests))
         if not missing:
             return
+        tiny: list[Pending] = []
         small: list[Pending] = []
         large: list[Pending] = []
         for d in missing:
@@ -168,11 +174,11 @@ class Uploader:
                 raise StoreError(
                     f"blob {d} is not on the server and this process does not have its file; add the file again"
                 )
-            (small if src.size < DIRECT_MIN else large).append((d, src))
+            (tiny if src.size < BATCH_BELOW else small if src.size < DIRECT_MIN else large).append((d, src))
         with ThreadPoolExecutor(rpc_mod.SEND_WORKERS) as pool, current().task("uploading") as task:
-            task.add_total(len(missing), sum(src.size for _, src in small + large))
+            task.add_total(len(missing), sum(src.size for _, src in tiny + small + large))
             jobs = [pool.submit(self.send_large, entity, project, d, src, task) for d, src in large]
-            through = self.send_direct(entity, project, small, pool, task)
+            through = tiny + self.send_direct(entity, project, small, pool, task)
             jobs += [pool.submit(self.send_batch, entity, project, b, task) for b in _batches(through)]
             for j in jobs:
                 j.result()
