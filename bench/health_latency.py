@@ -10,8 +10,8 @@ A probe process on one kept-alive connection asks /api/health back to back (~100
 before the work starts until it has finished. Reported: p50/p99/max, how many probes took
 over 100 ms, the time of each piece of work, the replica's peak memory, and the host's load
 average at the start and the end (the figures mean little on a loaded host: say so beside
-them). ``--nice`` runs the replica and the probe at nice -10 (root only), so that the other
-processes of a shared host weigh less. ``--py-spy N`` records N seconds of the replica's
+them). ``--nice`` runs the replica and the probe 10 nice levels up (-10; root only), so
+that the other processes of a shared host weigh less. ``--py-spy N`` records N seconds of the replica's
 threads that hold the GIL (``py-spy record --gil``, installed with pip) while the work runs
 and prints the functions seen most often: what keeps the event loop from answering.
 """
@@ -49,10 +49,12 @@ def big_blob():  # noqa: ANN201
 
 
 def renice(*pids: int) -> None:
+    """Every thread 10 nice levels up (from 0: -10), each from where it is: a replica's
+    worker threads stay below its event loop (server/priority.py), as they would unreniced."""
     for pid in pids:
         for tid in os.listdir(f"/proc/{pid}/task"):
             with contextlib.suppress(PermissionError, ProcessLookupError):
-                os.setpriority(os.PRIO_PROCESS, int(tid), -10)
+                os.setpriority(os.PRIO_PROCESS, int(tid), max(-20, os.getpriority(os.PRIO_PROCESS, int(tid)) - 10))
 
 
 def top_frames(raw: Path, n: int = 15) -> list[tuple[str, int]]:
@@ -70,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--commit", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--upload", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--nice", action="store_true", help="replica and probe at nice -10 (root only)")
+    ap.add_argument("--nice", action="store_true", help="replica and probe 10 nice levels up (root only)")
     ap.add_argument("--py-spy", type=float, default=0, metavar="SECONDS", help="record GIL holders this long")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()

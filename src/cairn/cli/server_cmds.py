@@ -59,8 +59,25 @@ def _listen(host: str, port: int) -> socket.socket:
     default=None,
     help="Write logs and the access log as JSON lines (also CAIRN_LOG_JSON=1).",
 )
+@click.option(
+    "--worker-nice",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    envvar="CAIRN_WORKER_NICE",
+    help="Run worker threads (heavy requests) this many nice levels below the event loop, so that "
+    "/api/health and new requests are answered first on a busy host; 0 leaves them equal. Linux only "
+    "(also CAIRN_WORKER_NICE).",
+)
 def server(
-    host: str, port: int, meta: str | None, blobs: str | None, demo: bool, no_ui: bool, log_json: bool | None
+    host: str,
+    port: int,
+    meta: str | None,
+    blobs: str | None,
+    demo: bool,
+    no_ui: bool,
+    log_json: bool | None,
+    worker_nice: int,
 ) -> None:
     """Serve the registry over HTTP (API, OpenAPI docs at /api/docs, and the web UI at /).
 
@@ -76,6 +93,7 @@ def server(
 
     from ..engine import accounts as auth
     from ..server.app import create_app
+    from ..server.priority import lower_worker_threads
     from ..storage.registry import open_blobs, open_meta
     from .logs import setup_server_logging
 
@@ -83,6 +101,8 @@ def server(
         raise click.UsageError("--demo builds the demo in the embedded store; do not combine it with --meta/--blobs")
     sock = _listen(host, port)
     setup_server_logging(log_json)
+    # before any store opens a pool: every thread but this one (the event loop's) is lowered
+    lower_worker_threads(worker_nice)
     meta_url, blobs_url = store_urls(meta, blobs)
     meta_store, blob_store = open_meta(meta_url), open_blobs(blobs_url)
     if demo:
