@@ -4,8 +4,10 @@ A replica's event loop answers ``/api/health`` and hands every request to the re
 requests (a 1,000,000-entry commit, a 2 GiB upload) run in worker threads, which spend
 most of their time in C code that releases the GIL (hashing, checksums, socket sends,
 SQLite). On a host with fewer cores than runnable threads, the loop then waits for a core
-behind the replica's own workers: measured with ``bench/health_latency.py``, lowering the
-workers by 5 nice steps halved the probes over 100 ms and the worst probe (bench/RESULTS.md).
+behind the replica's own workers: measured with ``bench/health_latency.py`` in concurrent
+pairs, lowering the workers by 5 nice steps left a third to a half fewer probes over 100 ms
+and a lower p99 in every pair (the very worst probe is the host's; bench/RESULTS.md).
+Requests declared ``def`` run in the same worker threads, so they too yield to the loop.
 
 Linux only: there ``setpriority`` applies to one thread; elsewhere it would lower the whole
 process, event loop included, so nothing is changed. Each thread started after
