@@ -8,7 +8,8 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterator
+from typing import IO, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
@@ -20,6 +21,7 @@ from ..core import wire
 from ..core.errors import UsageError
 from ..core.names import parse_ref
 from ..core.paging import MAX_PAGE, Page
+from ..core.versions import CommitRequest
 from ..core.names import run_path
 from ..engine import accounts as auth
 from ..engine import blobs_index
@@ -59,6 +61,7 @@ from .models import (
 )
 
 router = APIRouter(prefix="/api/v1", responses=models.ERROR_RESPONSES, dependencies=[Depends(authz.gate)])
+T = TypeVar("T")
 HISTORY_LIMIT = 100_000  # history rows per response
 
 
@@ -107,7 +110,9 @@ def caller(request: Request, who: auth.Principal) -> str:
     return who.name
 
 
-async def heavy(request: Request, c: ServerContext, who: auth.Principal, work, *args):  # noqa: ANN001, ANN201
+async def heavy(
+    request: Request, c: ServerContext, who: auth.Principal, work: Callable[..., Awaitable[T]], *args: Any
+) -> T:
     """Run ``work(*args)`` within the caller's share of heavy operations (the caller's role
     on the path's entity was checked already, by ``authz.gate``)."""
     async with c.gate.slot(caller(request, who)):
@@ -369,7 +374,7 @@ def blob_get(
         )
     f = c.blobs.open(digest)
 
-    def stream():  # noqa: ANN202
+    def stream() -> Iterator[bytes]:
         with f:
             while chunk := f.read(1 << 20):
                 yield chunk
@@ -402,7 +407,7 @@ def chunks(body: ChunkKeys, c: Ctx, who: Who) -> dict:
 
 @router.post("/projects/{entity}/{project}/artifacts/{name}/versions", openapi_extra=_COMMIT_BODY)
 async def commit(entity: EntityPath, project: ProjectPath, name: NamePath, request: Request, c: Ctx, who: Who) -> dict:
-    def run(req):  # noqa: ANN001, ANN202
+    def run(req: CommitRequest) -> dict:
         return wire.version_out(c.project_engine(entity, project).commit(req))
 
     return await heavy(request, c, who, _commit_like, request, c, who, entity, project, name, run)
@@ -418,7 +423,7 @@ async def draft_upsert(
     c: Ctx,
     who: Who,
 ) -> dict:
-    def run(req):  # noqa: ANN001, ANN202
+    def run(req: CommitRequest) -> dict:
         c.project_engine(entity, project).upsert_draft(req, distributed_id)
         return {"ok": True}
 
@@ -435,19 +440,25 @@ async def draft_finish(
     c: Ctx,
     who: Who,
 ) -> dict:
-    def run(req):  # noqa: ANN001, ANN202
+    def run(req: CommitRequest) -> dict:
         return wire.version_out(c.project_engine(entity, project).finish_draft(req, distributed_id))
 
     return await heavy(request, c, who, _commit_like, request, c, who, entity, project, name, run)
 
 
 async def _commit_like(
-    request: Request, c: ServerContext, who: auth.Principal, entity: str, project: str, name: str, run
-) -> dict:  # noqa: ANN001
+    request: Request,
+    c: ServerContext,
+    who: auth.Principal,
+    entity: str,
+    project: str,
+    name: str,
+    run: Callable[[CommitRequest], dict],
+) -> dict:
     """Spool the body (streamed, at most ``max_json_bytes``), then parse it and ``run`` the
     request in a worker thread; the entries live on disk meanwhile (see bodies.py)."""
 
-    def parse_and_run(f) -> dict:  # noqa: ANN001
+    def parse_and_run(f: IO[bytes]) -> dict:
         with f:  # closed here: freeing a large spooled file takes time, never on the event loop
             size = f.seek(0, 2)
             f.seek(0)
@@ -467,7 +478,7 @@ async def _commit_like(
     return await run_in_threadpool(parse_and_run, await bodies.spool(request, c.max_json_bytes))
 
 
-def _check_ids(c: ServerContext, who: auth.Principal, req) -> None:  # noqa: ANN001
+def _check_ids(c: ServerContext, who: auth.Principal, req: CommitRequest) -> None:
     authz.commit_run(c, req.run_id, req.entity, req.project)
     authz.base_version(c, who, req)
 

@@ -14,9 +14,11 @@ import functools
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from types import ModuleType
+from typing import IO, Any, TypeVar, overload
 
 from fastapi import Request
+from pydantic import BaseModel, TypeAdapter
 
 from ..core import errors as E
 from ..core.limits import MAX_JSON_DEPTH, json_depth_ok
@@ -24,6 +26,9 @@ from ..core.manifest import Entry, SortedEntries
 from ..core.versions import CommitRequest
 from . import models
 from .errors import PayloadTooLarge
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 SPOOL_IN_MEMORY = 1 << 20  # bodies up to this size never touch the disk
 WINDOW = 8192  # entries held as objects at a time
@@ -83,7 +88,7 @@ def commit_request(entity: str, project: str, name: str, f: IO[bytes]) -> Commit
         raise E.UsageError(_NOT_UNICODE) from None
 
 
-def _commit_request(parser, entity: str, project: str, name: str, f: IO[bytes]) -> CommitRequest:  # noqa: ANN001
+def _commit_request(parser: ModuleType, entity: str, project: str, name: str, f: IO[bytes]) -> CommitRequest:
     empty = not f.read(1)
     f.seek(0)
     fields: dict[str, Any] = {}
@@ -122,7 +127,11 @@ _NOT_UNICODE = (
 )
 
 
-def _validate(model, data: Any, where: tuple = ()):  # noqa: ANN001, ANN202
+@overload
+def _validate(model: type[M], data: Any, where: tuple[str, int] | tuple[()] = ()) -> M: ...
+@overload
+def _validate(model: TypeAdapter[T], data: Any, where: tuple[str, int] | tuple[()] = ()) -> T: ...
+def _validate(model: type[BaseModel] | TypeAdapter[Any], data: Any, where: tuple[str, int] | tuple[()] = ()) -> Any:
     """``model`` (a pydantic model or TypeAdapter) validating ``data``; a failure is the API's
     one 400 shape (RequestValidationError), located in the body."""
     from fastapi.exceptions import RequestValidationError
@@ -132,7 +141,7 @@ def _validate(model, data: Any, where: tuple = ()):  # noqa: ANN001, ANN202
         import json
 
         # JSON mode, as the schema is meant (no lax coercion such as "1" or 1.0 for a size)
-        if hasattr(model, "model_validate_json"):
+        if isinstance(model, type):
             return model.model_validate_json(json.dumps(data))
         return model.validate_json(json.dumps(data))
     except ValidationError as e:
@@ -146,9 +155,7 @@ def _validate(model, data: Any, where: tuple = ()):  # noqa: ANN001, ANN202
 
 
 @functools.cache
-def _rows_schema():  # noqa: ANN202
-    from pydantic import TypeAdapter
-
+def _rows_schema() -> TypeAdapter[list[models.EntryRow]]:
     return TypeAdapter(list[models.EntryRow])
 
 

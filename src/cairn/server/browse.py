@@ -20,8 +20,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import TypeVar
 
 from ..core.manifest import Child, Entry, Manifest, diff
+
+V = TypeVar("V")
 
 PAGE_SIZE = 200
 FOLDER_NAMES_MAX = 200_000  # sub-folders of one folder kept to list them first; more: path order
@@ -90,7 +93,7 @@ class ManifestCache:
             while len(self._leaves) > self._max_leaves:
                 self._leaves.popitem(last=False)
 
-    def _get(self, store: OrderedDict, cap: int, key: str, make: Callable):  # noqa: ANN202
+    def _get(self, store: OrderedDict[str, V], cap: int, key: str, make: Callable[[], V]) -> V:
         with self._lock:
             if key in store:
                 store.move_to_end(key)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..engine import Engine
 from ..engine import accounts as auth
@@ -61,12 +63,12 @@ class ProjectBlobs:
         self._meta = meta
         self._entity, self._project = entity, project
 
-    def has(self, digests):  # noqa: ANN001, ANN201
+    def has(self, digests: Iterable[str]) -> set[str]:
         from ..engine.blobs_index import project_has
 
         return project_has(self._meta, self._entity, self._project, list(digests))
 
-    def has_stored(self, digests):  # noqa: ANN001, ANN201
+    def has_stored(self, digests: Iterable[str]) -> set[str]:
         """Held by this project, and its object is in the store now (asked of the store)."""
         held = self.has(digests)
         return set(self._blobs.has(list(held))) if held else set()
@@ -74,5 +76,5 @@ class ProjectBlobs:
     def flush(self) -> None:
         self._blobs.flush()
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str) -> Any:  # every other BlobStore operation is the store's own
         return getattr(self._blobs, name)

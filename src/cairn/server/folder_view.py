@@ -9,13 +9,18 @@ import io
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core.errors import NotFoundError, StoreError
 from ..core.manifest import Entry
+from ..core.versions import VersionInfo
 from . import browse, previews
 from .blob_reads import read_at
 from .previews import markdown
 from .render import href, raw_href
+
+if TYPE_CHECKING:
+    from .context import ServerContext
 
 log = logging.getLogger("cairn.server.ui")
 
@@ -39,7 +44,7 @@ class Thumb:
     src: str  # the thumbnail (an SVG: the file itself, shown as an <img>)
 
 
-def readme(c, v, listing: browse.Listing) -> previews.Preview | None:  # noqa: ANN001
+def readme(c: ServerContext, v: VersionInfo, listing: browse.Listing) -> previews.Preview | None:
     """The folder's README.md (a file of this listing page) rendered, or None."""
     entry = next(
         (
@@ -61,7 +66,7 @@ def readme(c, v, listing: browse.Listing) -> previews.Preview | None:  # noqa: A
     return previews.Preview(markdown.KIND, ctx, truncated, len(data))
 
 
-def thumbs(v, listing: browse.Listing) -> list[Thumb]:  # noqa: ANN001
+def thumbs(v: VersionInfo, listing: browse.Listing) -> list[Thumb]:
     """A tile per image file of this listing page, when the page is mostly images (two or
     more, or every file). Chosen by name: the listing reads no file."""
     files = [r for r in listing.rows if isinstance(r, Entry) and not r.ref]

@@ -14,10 +14,11 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import BusyError
 from .errors import PayloadTooLarge
@@ -101,11 +102,11 @@ class BodyLimit:
     """ASGI middleware: refuse a request body over its route's limit with 413, whether it
     declares a Content-Length or comes chunked (counted as it is received)."""
 
-    def __init__(self, app, limit_for) -> None:  # noqa: ANN001
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int]) -> None:
         self.app = app
         self.limit_for = limit_for  # (method, path) -> bytes
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = self.limit_for(scope["method"], scope["path"])
@@ -114,7 +115,7 @@ class BodyLimit:
                 return await _too_large(scope, send, limit, int(value))
         seen = 0
 
-        async def counted():  # noqa: ANN202
+        async def counted() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
@@ -126,7 +127,7 @@ class BodyLimit:
         return await self.app(scope, counted, send)
 
 
-async def _too_large(scope, send, limit: int, length: int) -> None:  # noqa: ANN001
+async def _too_large(scope: Scope, send: Send, limit: int, length: int) -> None:
     from fastapi.responses import JSONResponse
 
     from ..core import wire
@@ -134,7 +135,7 @@ async def _too_large(scope, send, limit: int, length: int) -> None:  # noqa: ANN
 
     err = UsageError(f"the request body ({length} bytes) is larger than this server accepts ({limit} bytes)")
 
-    async def no_body():  # noqa: ANN202
+    async def no_body() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
     await JSONResponse(wire.error_out(err), status_code=413)(scope, no_body, send)

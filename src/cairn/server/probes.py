@@ -51,7 +51,7 @@ def _check_blobs(c: ServerContext) -> None:
         ping()
 
 
-async def _probe(name: str, check, c: ServerContext) -> str:  # noqa: ANN001
+async def _probe(name: str, check: Callable[[ServerContext], None], c: ServerContext) -> str:
     try:
         with anyio.fail_after(READY_TIMEOUT):
             await anyio.to_thread.run_sync(check, c, abandon_on_cancel=True)

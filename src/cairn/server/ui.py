@@ -10,7 +10,7 @@ Jinja autoescapes everything; pages send a strict Content-Security-Policy (no in
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -525,7 +525,7 @@ def raw_file(entity: str, project: str, name: str, alias: str, request: Request)
         start, end = wanted
         headers.update({"Content-Range": f"bytes {start}-{end}/{entry.size}", "Content-Length": str(end - start + 1)})
 
-        def part():  # noqa: ANN202
+        def part() -> Iterator[bytes]:
             at = start
             while at <= end:
                 chunk = read_at(c.blobs, entry.digest, at, min(1 << 20, end + 1 - at))
@@ -537,7 +537,7 @@ def raw_file(entity: str, project: str, name: str, alias: str, request: Request)
         return StreamingResponse(part(), status_code=206, media_type=kind, headers=headers)
     f = c.blobs.open(entry.digest)
 
-    def stream():  # noqa: ANN202
+    def stream() -> Iterator[bytes]:
         with f:
             while chunk := f.read(1 << 20):
                 yield chunk

@@ -6,6 +6,7 @@ through or counted (``engine.lineage``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
@@ -39,7 +40,7 @@ def _expand(request: Request) -> list[str]:
     return [k for k in dict.fromkeys(raw.split(",")) if k.startswith("g:") and len(k) < 200][:MAX_EXPAND]
 
 
-def _visible(c: ServerContext, who: auth.Principal):  # noqa: ANN202
+def _visible(c: ServerContext, who: auth.Principal) -> Callable[[lineage.Node], bool]:
     seen: dict[str, bool] = {}
 
     def ok(n: lineage.Node) -> bool:

@@ -4,10 +4,15 @@ are the keys of the objects in the order first seen (a line that is not an objec
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 
 from . import stream, tabular
 from .sniff import decode_text
+
+if TYPE_CHECKING:
+    from . import Source
 
 KIND = "table"
 LIMIT = 0  # read as a stream (build_source)
@@ -18,7 +23,7 @@ def accepts(path: str, head: bytes) -> bool:
     return path.lower().endswith((".jsonl", ".ndjson")) and decode_text(head, truncated=True) is not None
 
 
-def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
+def build_source(source: Source, raw_url: str) -> dict:
     """The page of records from ``source.first_row``, streamed line by line from the file's
     start (a line longer than ``MAX_LINE`` is refused; lines off the page are counted, not
     parsed), counted on for ``COUNT_BUDGET`` bytes past the page."""

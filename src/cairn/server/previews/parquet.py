@@ -4,10 +4,17 @@ bytes. A page whose row group is larger than that shows its schema and row count
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 
 from . import tabular
 from .stream import OverBudget, RangedFile
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
+
+    from . import Source
 
 KIND = "table"
 LIMIT = 0
@@ -20,7 +27,7 @@ def accepts(path: str, head: bytes) -> bool:
     return head[:4] == b"PAR1"
 
 
-def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
+def build_source(source: Source, raw_url: str) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -63,7 +70,7 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     return tabular.ctx(columns, rows, count, True, raw_url, note=note, first=first, page=source.page_size)
 
 
-def _groups_from(meta, first: int, page: int) -> tuple[list[int], int]:  # noqa: ANN001
+def _groups_from(meta: pq.FileMetaData, first: int, page: int) -> tuple[list[int], int]:
     """The row groups that hold the page from row ``first`` (the footer's row counts say which,
     so no other group is read) and the rows to skip in the first of them."""
     start = 0

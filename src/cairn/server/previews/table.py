@@ -3,11 +3,16 @@ values) and a row count (exact when the file was read to its end, else "at least
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import csv
 import io
 
 from . import stream, tabular
 from .sniff import decode_text
+
+if TYPE_CHECKING:
+    from . import Source
 
 KIND = "table"
 LIMIT = 0  # read as a stream (build_source)
@@ -34,7 +39,7 @@ def _type(values: list[str]) -> str:
     return "string"
 
 
-def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
+def build_source(source: Source, raw_url: str) -> dict:
     """The page of rows from ``source.first_row``, streamed from the file's start (memory: one
     row; time: at most ``SCAN_BUDGET`` bytes), counted on for ``COUNT_BUDGET`` bytes more."""
     tsv = source.path.lower().endswith(".tsv")

@@ -6,10 +6,15 @@ table of any size shows any page (within ``tabular.SCAN_BUDGET`` bytes of its st
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import io
 
 from . import stream, tabular
 from .sniff import decode_text
+
+if TYPE_CHECKING:
+    from . import Source
 
 KIND = "table"
 LIMIT = 0  # read as a stream of JSON events (build_source)
@@ -41,7 +46,7 @@ _SCALARS = ("null", "boolean", "integer", "double", "number", "string")
 _WANTED = ("_type", "columns", "column_types")
 
 
-def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
+def build_source(source: Source, raw_url: str) -> dict:
     """The page of rows from ``source.first_row``, from one streamed pass of ijson events over
     the document (memory: one row and the column list; time: at most ``SCAN_BUDGET`` bytes).
     Rows off the page are counted, never built; the count is exact when the document's end
@@ -126,7 +131,7 @@ def build_source(source, raw_url: str) -> dict:  # noqa: ANN001
     )
 
 
-def _done(prefix: str, value, top: dict, rows: list) -> None:  # noqa: ANN001
+def _done(prefix: str, value: object, top: dict, rows: list) -> None:
     if prefix == "data.item":
         rows.append(value)
     else:
