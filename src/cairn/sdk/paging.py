@@ -23,7 +23,6 @@ class Paginator(Generic[T]):
         self._items: list[T] = []
         self._next: str | None = None
         self._done = False
-        self.pages_read = 0
         self._more()
 
     def _more(self) -> bool:
@@ -31,7 +30,6 @@ class Paginator(Generic[T]):
         if self._done:
             return False
         page = self._fetch(self._next, self.per_page)
-        self.pages_read += 1
         self._items.extend(page.items)
         self._next, self._done = page.next, page.next is None
         return True
