@@ -45,12 +45,11 @@ NOT_THE_CLIENTS: dict[tuple[str, str], str] = {
 # The blob transfers the client uses only when the server's blob store hands out presigned
 # URLs (S3), and those it uses only when it does not (the bytes go through the server).
 WITH_PRESIGNED: dict[tuple[str, str], str] = {
-    ("POST", f"{PROJECT}/blobs/direct/done"): "small blobs PUT to staging keys, then checked in",
+    ("POST", f"{PROJECT}/blobs/direct/done"): "blobs of 64 KiB to 8 MiB PUT to staging keys, then checked in",
     ("POST", f"{PROJECT}/blobs/uploads/complete"): "a large blob's multipart upload, completed",
 }
 WITHOUT_PRESIGNED: dict[tuple[str, str], str] = {
     ("PUT", f"{PROJECT}/blobs/{{digest}}"): "a large blob streamed through the server",
-    ("POST", f"{PROJECT}/blobs/batch"): "small blobs sent through the server, many to a request",
 }
 
 # Operations that need no request of their own (they hand work to the ones that do).
@@ -126,15 +125,17 @@ def run_every_operation(c: Recorder, work: Path) -> None:
     (work / "d").mkdir(parents=True)
     (work / "d" / "small.txt").write_bytes(b"small file")
     (work / "big.bin").write_bytes(bytes(range(256)) * (9 * MiB // 256))  # past the direct-upload size
-    stored = c.ingest([str(work / "big.bin")])
+    (work / "mid.bin").write_bytes(bytes(range(256)) * (256 * 1024 // 256))  # direct, not batched
+    stored = c.ingest([str(work / "big.bin"), str(work / "mid.bin")])
     windows = c.ingest_dir(str(work / "d"))
     d_small, n_small = c.ingest_bytes(b"some bytes")
     assert windows and stored
     big = Entry("big.bin", *stored[str(work / "big.bin")])
+    mid = Entry("mid.bin", *stored[str(work / "mid.bin")])
     small = Entry("b.txt", d_small, n_small)
     c.missing_blobs(e, p, [small.digest, big.digest])
     run = c.create_run(e, p, name="maker")
-    v1 = c.commit(CommitRequest(e, p, "data", "dataset", [big, small], aliases=["best"], run_id=run.id))
+    v1 = c.commit(CommitRequest(e, p, "data", "dataset", [big, mid, small], aliases=["best"], run_id=run.id))
     c.upsert_draft(CommitRequest(e, p, "data", "dataset", [small], run_id=run.id), "shard")
     v2 = c.finish_draft(CommitRequest(e, p, "data", "dataset", [], run_id=run.id), "shard")
     edit = Edits(upserts={"c.txt": Entry("c.txt", d_small, n_small)})
@@ -156,7 +157,7 @@ def run_every_operation(c: Recorder, work: Path) -> None:
     assert (work / "out" / "big.bin").stat().st_size == big.size
     c.report_damaged(small.digest, v1)
     tree = c.manifest(v1.manifest_key)  # read as it is walked
-    assert [x.path for x in c.during("manifest", lambda: list(tree))] == ["b.txt", "big.bin"]
+    assert [x.path for x in c.during("manifest", lambda: list(tree))] == ["b.txt", "big.bin", "mid.bin"]
     c.set_retention(e, p, "data", Retention(keep_last=5))
     c.get_retention(e, p, "data")
     c.set_retention(e, p, None, Retention(keep_last=9))
