@@ -113,6 +113,28 @@ def test_a_batch_sends_the_store_the_same_work_whoever_holds_its_blobs(s3_app) -
     assert all(held(client, "mine", b) for b in theirs + new)
 
 
+def test_a_put_while_another_project_writes_the_blob_does_the_same_work(s3_app, tmp_path: Path) -> None:
+    """Another project's upload of the digest in flight (its claim) does not make this one
+    read the object back: the time taken does not tell that someone is writing it now."""
+    from cairn.engine import records
+    from cairn.storage.meta.tx import insert
+
+    client, calls = s3_app
+    theirs, new = os.urandom(SIZES["file"]), os.urandom(SIZES["file"])
+    put(client, "other", os.urandom(10))  # the store's first call also looks at its bucket
+    meta = MetaStore.sqlite(tmp_path / "meta.sqlite")  # the app's database
+    try:
+        with meta.write() as tx:
+            pid = records.project_id(tx, "e", "theirs", create=True)
+            insert(tx, "blob_claims", {"digest": digest_of(theirs), "project_id": pid, "created_at": tx.now()})
+    finally:
+        meta.dispose()
+    while_theirs = s3_work(client, calls, lambda: put(client, "mine", theirs))
+    fresh = s3_work(client, calls, lambda: put(client, "mine", new))
+    assert while_theirs == fresh and fresh["GetObject"] == 0
+    assert held(client, "mine", theirs)
+
+
 # -- local store ----------------------------------------------------------------------------
 
 

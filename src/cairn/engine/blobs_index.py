@@ -12,10 +12,14 @@ about the caller: a project holds a blob only through its own verified upload.
 
 A row in ``blob_claims`` marks a digest being written through the server, or (from older
 versions, which let clients write a blob's key directly) an object that may hold unchecked
-bytes. ``store_checked`` takes a claim while it writes; when it finds a claim that existed
-before it began, it reads the object back and hashes it: other bytes are deleted (and the
-claim dropped with them) and written again from the verified copy. Only then is the claim
-cleared: a digest that some project holds and that has no claim is an object known right.
+bytes. ``store_checked`` takes a claim while it writes, and every write it runs puts the
+verified bytes at the blob's key whether or not an object is there (``rewrite``; staged
+uploads are copied over it too), so whatever a claim vouched for is replaced, and nothing
+else can replace it afterwards (presigned URLs of older servers only create absent
+objects). Its claims are then cleared: a digest that some project holds and that has no
+claim is an object known right. An object found under an earlier claim is not read back
+(it once was): that read made a write take longer exactly when another project was
+writing the same blob at that moment, telling the caller so.
 
 Healing. An object can still go bad or go missing later (a disk, an operator, a bucket
 rule). A client whose download of a blob fails to verify reports it (``report_damaged``):
@@ -31,14 +35,13 @@ import time
 from collections.abc import Callable
 
 from ..core.digest import digest_of, hasher
-from ..core.errors import BlobNotFoundError, IntegrityError, StoreError
+from ..core.errors import BlobNotFoundError, StoreError
 from ..core.manifest import Manifest
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import Tx, batches, in_list, insert_ignore
 from . import gcmarks, records
 
-REWRITES = 3  # a stale direct URL may race a rewrite; each round is checked again
 COLLECTING_WAITS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)  # for gc to finish removing a blob being sent again
 
 
@@ -110,14 +113,11 @@ def store_checked(
     project: str,
     digests: list[str],
     write: Callable[[list[str]], None],
-    rewritable: bool = True,
 ) -> None:
-    """Run ``write(digests)`` (which stores bytes the server hashed) so that no object a
-    client wrote unchecked is taken as right, then record the digests for the project.
-
-    ``rewritable`` says whether ``write`` can be called again for a digest whose existing
-    object turned out wrong; if not, that object is deleted and an IntegrityError asks the
-    client to send it again."""
+    """Run ``write(digests)``, which stores bytes the server hashed at the digests' keys
+    whether or not objects are there (so no object a client wrote unchecked is taken as
+    right), under claims that keep gc away, then record the digests for the project. The
+    same work whoever else holds or is writing them."""
     wanted = list(dict.fromkeys(digests))
     for wait in (*COLLECTING_WAITS, None):
         with meta.write() as tx:
@@ -139,25 +139,10 @@ def store_checked(
     try:
         write(wanted)
     except BaseException:
-        # nothing was written under the claims taken here: left in place, they would make
-        # later writes of these digests read the object back for nothing
+        # nothing was written under the claims taken here: left in place, they would keep
+        # gc from these digests for nothing
         _drop_claims(meta, pid, [d for d in wanted if d not in before])
         raise
-    for d in before:  # rare: an object that a client may have written unchecked
-        for _ in range(REWRITES):
-            if object_matches(blobs, d):
-                break
-            blobs.delete(d)
-            if not rewritable:
-                _drop_claims_of_anyone(meta, [d])  # the object it vouched for is gone
-                raise IntegrityError(
-                    f"the object store held other bytes under {d}, written unchecked by a direct upload; "
-                    "they were removed: send the file again",
-                    digest=d,
-                )
-            write([d])
-        else:
-            raise IntegrityError(f"the object under {d} kept changing while the server rewrote it; try again", digest=d)
     with meta.write() as tx:
         gcmarks.guard(tx)
         kept = _not_collected(tx, blobs, wanted)
@@ -176,13 +161,6 @@ def _drop_claims(meta: MetaStore, pid: int, digests: list[str]) -> None:
         for part in batches(digests):
             ph, params = in_list(part)
             tx.execute(f"DELETE FROM blob_claims WHERE project_id = :pid AND digest IN {ph}", {**params, "pid": pid})
-
-
-def _drop_claims_of_anyone(meta: MetaStore, digests: list[str]) -> None:
-    with meta.write() as tx:
-        for part in batches(digests):
-            ph, params = in_list(part)
-            tx.execute(f"DELETE FROM blob_claims WHERE digest IN {ph}", params)
 
 
 def object_matches(blobs: BlobStore, digest: str) -> bool:

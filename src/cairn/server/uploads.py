@@ -110,7 +110,7 @@ def _complete_leased(
 
     try:
         with staged_uploads.holding(c.meta, upload_id):
-            blobs_index.store_checked(c.meta, c.blobs, entity, project, [digest], write, rewritable=False)
+            blobs_index.store_checked(c.meta, c.blobs, entity, project, [digest], write)
     except (IntegrityError, UsageError):
         staged_uploads.finish(c.meta, upload_id)  # the staged bytes are gone: a new upload is needed
         raise
