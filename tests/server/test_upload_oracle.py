@@ -183,3 +183,42 @@ def test_a_batch_writes_the_local_store_alike_whoever_holds_its_blobs(local_app)
     fresh = local_writes(root, new[1], lambda: put_batch(client, "mine", *new))
     assert over_theirs == fresh == (True, True)
     assert all(held(client, "mine", b) for b in theirs + new)
+
+
+def chunk_files(root: Path, digest: str) -> dict[str, int | None]:
+    """{chunk digest: inode of its object file, None when packed or absent} of a chunked blob."""
+    import json
+
+    db = sqlite3.connect(root / "packs.sqlite")
+    try:
+        (chunks,) = db.execute("SELECT chunks FROM recipes WHERE digest = ?", (digest,)).fetchone()
+    finally:
+        db.close()
+    out: dict[str, int | None] = {}
+    for d, _size in json.loads(chunks):
+        path = root / "objects" / d[7:9] / d[9:]
+        out[d] = path.stat().st_ino if path.exists() else None
+    return out
+
+
+def test_a_chunked_put_writes_every_chunk_again_whoever_holds_the_blob(local_app, monkeypatch) -> None:
+    """A blob large enough to be kept as chunks: each chunk file is written again, and its
+    recipe, for a digest another project holds, as for a new one."""
+    from cairn.storage.blobs import local
+
+    monkeypatch.setattr(local, "CHUNKED_MIN", 1 << 20)  # small chunks: a 2 MiB blob makes ~30
+    monkeypatch.setattr(local, "CDC_AVG", 64 << 10)
+    monkeypatch.setattr(local, "CDC_MIN", 16 << 10)
+    monkeypatch.setattr(local, "CDC_MAX", 256 << 10)
+    client, root = local_app
+    theirs, new = os.urandom(2 << 20), os.urandom(2 << 20)
+    put(client, "theirs", theirs)
+    before = chunk_files(root, digest_of(theirs))
+    _, recipe_changed = local_writes(root, theirs, lambda: put(client, "mine", theirs))
+    after = chunk_files(root, digest_of(theirs))
+    rewritten = [d for d, ino in before.items() if ino is not None and after[d] != ino]
+    assert recipe_changed and rewritten and len(rewritten) == sum(ino is not None for ino in before.values())
+    _, fresh_changed = local_writes(root, new, lambda: put(client, "mine", new))
+    created = [d for d, ino in chunk_files(root, digest_of(new)).items() if ino is not None]
+    assert fresh_changed and len(created) > 0
+    assert held(client, "mine", theirs) and held(client, "mine", new)
