@@ -1,7 +1,8 @@
 """Staged uploads that go wrong: a completion retried while the first still runs (its
 answer lost, or slow), and retried after the server that ran the first died: the retry
 answers as the first does, the blob is stored once, and a dead completion does not hold
-the upload.
+the upload. And uploads never completed (the client died): `cairn admin gc` removes
+their records and bytes past the upload ttl, and keeps a fresh one, which still completes.
 
 The server runs in process (SQLite, and the session's SeaweedFS as its blob store) so that
 the test can hold a completion inside the blob store: ``complete_staging`` waits for the
@@ -9,6 +10,9 @@ test, which lets it go once the retry has been seen waiting (``uploads._sleep``)
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from datetime import timedelta
@@ -52,6 +56,8 @@ def served(server_stack, monkeypatch, tmp_path):  # noqa: ANN001, ANN201
     meta = MetaStore.sqlite(tmp_path / "meta.sqlite")
     blobs = GatedStore("cairn", f"staged-{uuid.uuid4().hex[:8]}")
     with TestClient(create_app(meta, blobs)) as client:
+        client.stores = (f"sqlite:///{tmp_path / 'meta.sqlite'}", f"s3://cairn/{blobs.prefix}")
+        client.s3 = server_stack.seaweed.client()
         yield client, meta, blobs
     meta.dispose()
     blobs.close()
@@ -166,3 +172,68 @@ def test_a_completion_that_fails_midway_gives_its_lease_back(served, monkeypatch
     r = client.post(f"{API}/blobs/uploads/complete", json=body)
     assert r.status_code == 201 and slept == []
     assert blobs.open(digest).read() == data and _rows(meta) == []
+
+
+def _gc(client, *args: str) -> str:  # noqa: ANN001
+    """`cairn admin gc` on the in-process server's stores, as its own process; its output."""
+    meta_url, blobs_url = client.stores
+    out = subprocess.run(
+        [sys.executable, "-m", "cairn.cli", "admin", "gc", "--meta", meta_url, "--blobs", blobs_url, *args],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def _staged(client, key: str) -> tuple[bool, list]:  # noqa: ANN001
+    """Whether an object is at the staging ``key``, and its open multipart uploads."""
+    s3 = client.s3
+    there = s3.list_objects_v2(Bucket="cairn", Prefix=key).get("KeyCount", 0) > 0
+    ups = [u for u in s3.list_multipart_uploads(Bucket="cairn", Prefix=key).get("Uploads", []) if u["Key"] == key]
+    return there, ups
+
+
+def test_uploads_never_completed_go_with_gc_past_the_upload_ttl(served) -> None:
+    client, meta, blobs = served
+    # abandoned a day ago: a single PUT, and a multipart upload with one of its parts sent
+    old_body, old_digest = _upload(client, b"abandoned " * 100)
+    big = os.urandom(1000)
+    big_digest = "blake3:" + blake3.blake3(big).hexdigest()
+    size = 40 << 20  # in parts
+    up = client.post(f"{API}/blobs/uploads", json={"digest": big_digest, "size": size}).json()
+    assert len(up["urls"]) > 1
+    assert httpx.put(up["urls"][0], content=big, timeout=60).status_code == 200
+    old_keys = [old_body["upload_id"], up["upload_id"]]
+    assert _staged(client, old_keys[0])[0] and _staged(client, old_keys[1])[1]
+    with meta.write() as tx:
+        day_ago = gcmarks.store_now(tx) - timedelta(hours=25)
+        for key in old_keys:
+            tx.execute(
+                "UPDATE staged_uploads SET created_at = :t WHERE key = :k", {"t": gcmarks.ts(tx, day_ago), "k": key}
+            )
+    # and a fresh one, its bytes sent, not completed yet
+    fresh_body, fresh_digest = _upload(client, b"fresh " * 100)
+
+    out = _gc(client, "--dry-run")
+    assert "would remove 2 (" in out and "staged uploads never completed" in out
+    assert _staged(client, old_keys[0])[0] and _staged(client, old_keys[1])[1]  # a dry run changes nothing
+    out = _gc(client)
+    assert "removed 2 (" in out and "staged uploads never completed" in out
+    with meta.read() as tx:
+        assert tx.scalars("SELECT key FROM staged_uploads") == [fresh_body["upload_id"]]
+    assert _staged(client, old_keys[0]) == (False, [])
+    assert _staged(client, old_keys[1]) == (False, [])  # its multipart upload aborted
+    assert _staged(client, fresh_body["upload_id"])[0]
+    # the abandoned one is gone for good; the fresh one completes
+    r = client.post(f"{API}/blobs/uploads/complete", json=old_body)
+    assert r.status_code == 404 and "start one again" in r.json()["error"]["message"]
+    r = client.post(f"{API}/blobs/uploads/complete", json=fresh_body)
+    assert r.status_code == 201 and r.json() == {"digest": fresh_digest, "stored": True}
+    assert blobs.open(fresh_digest).read() == b"fresh " * 100 and not _holds(client, old_digest)
+    # past the default ttl (24 h) only: a gc now keeps what is left
+    _upload(client, b"kept " * 100)
+    assert "staged uploads never completed" not in _gc(client)
+    with meta.read() as tx:
+        assert len(tx.scalars("SELECT key FROM staged_uploads")) == 1

@@ -191,6 +191,12 @@ def _gc_options(f: F) -> F:
         help="Remove damaged blobs set aside (quarantine/) longer ago than this.",
     )(f)
     f = click.option(
+        "--upload-ttl",
+        default="24h",
+        show_default=True,
+        help="Remove a server's staged uploads never completed this long after they began (their bytes too).",
+    )(f)
+    f = click.option(
         "--grace",
         default=None,
         help="Set the store's grace period (e.g. 1h; default 1h): unreferenced data goes only "
@@ -201,7 +207,14 @@ def _gc_options(f: F) -> F:
 
 
 def _run_gc(
-    meta_url: str, blobs_url: str, dry_run: bool, grace: str | None, draft_ttl: str, quarantine_ttl: str, as_json: bool
+    meta_url: str,
+    blobs_url: str,
+    dry_run: bool,
+    grace: str | None,
+    draft_ttl: str,
+    quarantine_ttl: str,
+    upload_ttl: str,
+    as_json: bool,
 ) -> None:
     from ..core.durations import parse_duration
     from ..engine import gc as gc_engine
@@ -225,6 +238,7 @@ def _run_gc(
             dry_run=dry_run,
             draft_ttl_seconds=parse_duration(draft_ttl),
             quarantine_ttl_seconds=parse_duration(quarantine_ttl),
+            upload_ttl_seconds=parse_duration(upload_ttl),
             upload_temp=(tempfile.gettempdir(), UPLOAD_TEMP_PREFIX),
         ),
     )
@@ -237,7 +251,7 @@ def _run_gc(
 
 @click.command()
 @_gc_options
-def gc(dry_run: bool, grace: str | None, draft_ttl: str, quarantine_ttl: str, as_json: bool) -> None:
+def gc(dry_run: bool, grace: str | None, draft_ttl: str, quarantine_ttl: str, upload_ttl: str, as_json: bool) -> None:
     """Reclaim what nothing references in the embedded store (CAIRN_DIR): blobs, manifest
     chunks, abandoned drafts and temporary files; delete versions past their ttl or
     retention. Safe while other processes log. A server's stores: `cairn admin gc`.
@@ -256,7 +270,14 @@ def gc(dry_run: bool, grace: str | None, draft_ttl: str, quarantine_ttl: str, as
             "machine use `cairn admin gc --meta URL --blobs URL`"
         )
     _run_gc(
-        f"sqlite:///{s.dir / 'meta.sqlite'}", str(s.dir / "blobs"), dry_run, grace, draft_ttl, quarantine_ttl, as_json
+        f"sqlite:///{s.dir / 'meta.sqlite'}",
+        str(s.dir / "blobs"),
+        dry_run,
+        grace,
+        draft_ttl,
+        quarantine_ttl,
+        upload_ttl,
+        as_json,
     )
 
 
@@ -271,14 +292,16 @@ def admin_gc(
     grace: str | None,
     draft_ttl: str,
     quarantine_ttl: str,
+    upload_ttl: str,
     as_json: bool,
 ) -> None:
     """Garbage-collect a server's stores (PostgreSQL + S3, or any pair): like `cairn gc`, and
-    also staged and incomplete multipart uploads. Safe while replicas serve writers.
+    also staged uploads never completed (after --upload-ttl) and stray staging objects and
+    incomplete multipart uploads (after the grace period). Safe while replicas serve writers.
 
     \b
     Example:
       cairn admin gc --meta postgresql://cairn:pw@db/cairn --blobs s3://bucket/cairn --dry-run
     """
     meta_url, blobs_url = store_urls(meta, blobs)
-    _run_gc(meta_url, blobs_url, dry_run, grace, draft_ttl, quarantine_ttl, as_json)
+    _run_gc(meta_url, blobs_url, dry_run, grace, draft_ttl, quarantine_ttl, upload_ttl, as_json)

@@ -12,9 +12,11 @@ One run (``collect``), holding the store's gc lock so that runs never overlap:
    still marked in the condemning transaction (a commit clears the marks it relies on);
    manifest chunks go in that transaction, blob bytes right after it;
 5. mark what is stored and unreferenced now, with the store's clock time;
-6. drop tombstones older than the grace period, and temporary files, staged uploads and
-   a server's upload temp files older than it; and damaged blobs set aside (quarantine/)
-   longer ago than the quarantine ttl (7 days unless told).
+6. drop tombstones older than the grace period; staged uploads never completed, handed out
+   longer ago than the upload ttl (24 hours unless told), their records and their bytes;
+   temporary files, unrecorded staging objects, incomplete multipart uploads and a
+   server's upload temp files older than the grace period; and damaged blobs set aside
+   (quarantine/) longer ago than the quarantine ttl (7 days unless told).
 
 So an unreferenced blob goes on the first run at least one grace period after the run that
 marked it. Why this never removes what a commit relies on: docs/gc.md and engine/gcmarks.py.
@@ -33,14 +35,14 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core import progress
-from ..core.errors import StoreError
+from ..core.errors import StoreError, UsageError
 from ..core.manifest import decode_chunk
 from ..core.versions import COMMITTED
 from ..storage.base import BlobStore
 from ..storage.blobs.local import STALE_TMP_AGE
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import Tx, batches, in_list
-from . import gcmarks, retention, versions
+from . import gcmarks, retention, staged_uploads, versions
 from .gc_report import GcReport
 from .gcmarks import BLOB, CHUNK, DELETED, DELETING, MARKED
 from .gcscratch import Scratch
@@ -50,6 +52,9 @@ log = logging.getLogger("cairn.gc")
 GC_RUN_LOCK = 727276
 DRAFT_TTL_S = 7 * 86400
 QUARANTINE_TTL_S = 7 * 86400
+# a staged upload not completed this long after it was handed out is abandoned (its client
+# died): well past its URLs' hour, and long enough for a client's retries after an outage
+UPLOAD_TTL_S = 86400
 # rows per condemning / removing transaction (each a durable commit): 500 made the sweep of
 # 100,000 packed blobs take 89 s. Statements still name 500 at a time: SQLite looks named
 # parameters up one by one, so a 5,000-key IN list cost ~0.4 s to prepare.
@@ -67,6 +72,8 @@ class GcOptions:
     draft_ttl_seconds: float = DRAFT_TTL_S
     # damaged blobs set aside (quarantine/) are kept this long for inspection, then go
     quarantine_ttl_seconds: float = QUARANTINE_TTL_S
+    # staged uploads (a server's direct uploads) never completed go this long after they began
+    upload_ttl_seconds: float = UPLOAD_TTL_S
     # (folder, file name prefix) of a server's upload temp files on this machine: those a
     # killed server left, untouched for the grace period and at least an hour, go (server/transfer.py)
     upload_temp: tuple[str, str] | None = None
@@ -118,6 +125,7 @@ class _Run:
         self.remove_task.close()
         self._mark(chunk_sizes, live_chunks)
         self._expire_tombstones()
+        self._abandoned_uploads()
         self._temp()
         reclaim = getattr(self.blobs, "reclaim_space", None)  # a store with a pack file
         if reclaim is not None and self.report.removed_blobs.count:
@@ -251,6 +259,8 @@ class _Run:
             (r.referenced_chunks if k in live_chunks else r.removed_chunks).add(1, size)
         for _, size in self._temp_items():
             r.removed_temp.add(1, size)
+        for _, size in staged_uploads.abandoned_now(self.ms, self.opts.upload_ttl_seconds):
+            r.removed_uploads.add(1, size)
         for _, size in self._set_aside_items():
             r.removed_quarantine.add(1, size)
 
@@ -379,8 +389,25 @@ class _Run:
             gcmarks.guard(tx, exclusive=True)
             tx.execute(f"DELETE FROM gc_marks WHERE state = '{DELETED}' AND at < :c", {"c": gcmarks.ts(tx, cut)})
 
+    def _abandoned_uploads(self) -> None:
+        """Staged uploads never completed, older than the upload ttl: their records, then
+        their bytes (a record gone first: a late completion answers 404, never half-read)."""
+        remove = getattr(self.blobs, "remove_staging", None)
+        while found := staged_uploads.abandoned(self.ms, self.opts.upload_ttl_seconds):
+            for key, size in found:
+                if remove is not None:  # else: another store's keys; stale_uploads sweeps them
+                    try:
+                        remove(key)
+                    except (StoreError, UsageError) as e:  # unrecorded now: stale_uploads takes it later
+                        log.warning("gc: could not remove abandoned upload %s: %s", key, e)
+                self.report.removed_uploads.add(1, size)
+        if self.report.removed_uploads.count:
+            log.info("gc: removed %d abandoned staged uploads", self.report.removed_uploads.count)
+
     def _temp_items(self) -> Iterator[tuple[object, int]]:
-        """Temporary files and staged uploads older than the grace period: (handle, bytes)."""
+        """Temporary files, and staged objects and multipart uploads that no recorded upload
+        names, older than the grace period: (handle, bytes). A recorded upload's bytes stay
+        while its record does (``_abandoned_uploads``)."""
         temp_files = getattr(self.blobs, "temp_files", None)  # local store: tmp/
         if temp_files is not None:
             for path, size, age in temp_files():
@@ -388,7 +415,8 @@ class _Run:
                     yield path, size
         stale = getattr(self.blobs, "stale_uploads", None)  # S3: staging keys, multipart uploads
         if stale is not None:
-            yield from stale(self.grace)
+            recorded = staged_uploads.recorded(self.ms)
+            yield from ((h, n) for h, n in stale(self.grace) if h[1] not in recorded)
         if self.opts.upload_temp is not None:  # a server's upload temp files on this machine
             folder, prefix = self.opts.upload_temp
             # at least the server's own rule (an hour untouched): the temp folder is shared by

@@ -28,6 +28,7 @@ class GcReport:
     removed_chunks: Tally = field(default_factory=Tally)
     removed_temp: Tally = field(default_factory=Tally)  # crash leftovers, staged and incomplete uploads
     removed_quarantine: Tally = field(default_factory=Tally)  # damaged blobs set aside past the quarantine ttl
+    removed_uploads: Tally = field(default_factory=Tally)  # staged uploads never completed, past the upload ttl
     versions_expired: list[str] = field(default_factory=list)  # deleted: their ttl passed
     versions_retention: list[str] = field(default_factory=list)  # deleted by a retention policy
     drafts_expired: list[str] = field(default_factory=list)
@@ -60,6 +61,8 @@ class GcReport:
             out.append(f"{verb} {len(self.versions_expired)} expired versions (ttl): {_few(self.versions_expired)}")
         if self.versions_retention:
             out.append(f"{verb} {len(self.versions_retention)} versions by retention: {_few(self.versions_retention)}")
+        if self.removed_uploads.count:
+            out.append(f"{verb} {t(self.removed_uploads)} staged uploads never completed (past the upload ttl)")
         if self.drafts_expired:
             out.append(f"{verb} {len(self.drafts_expired)} abandoned drafts: {_few(self.drafts_expired)}")
         out.append(f"kept: {t(self.referenced_blobs)} referenced blobs, {t(self.referenced_chunks)} referenced chunks")

@@ -166,6 +166,11 @@ class Presigner(Protocol):
         may be tried again). False when they do not match or nothing was staged; UsageError for
         a key this store did not hand out, or (with ``size``) bytes other than announced."""
 
+    def remove_staging(self, staging_key: str) -> None:
+        """Delete what an upload never completed left at ``staging_key`` (its object, and its
+        multipart uploads, aborted). Garbage collection only; what it cannot reach now goes
+        with ``stale_uploads`` later. UsageError for a key this store did not hand out."""
+
 
 class ChunkStore(Protocol):
     """Manifest chunks addressed by the digest of their encoding."""

@@ -704,6 +704,11 @@ class S3BlobStore:
             self._drop_staged(staging_key)
             raise
 
+    def remove_staging(self, staging_key: str) -> None:
+        if not re.fullmatch(re.escape(self._base) + r"staging/[0-9a-f]{32}", staging_key):
+            raise UsageError(f"{staging_key!r} is not a staging key of {self!r}")
+        self._drop_staged(staging_key)
+
     def _staged_in_parts(self, size: int) -> bool:
         """Whether ``presign_put_staging(size)`` hands out a multipart upload (more than one
         part's worth) rather than one PUT: a client holds at most a part per request."""
