@@ -3,6 +3,7 @@ that exit 1 with one line on stderr (no traceback)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,30 @@ def test_usage_errors_exit_2(cli):
     result = cli("artifact", "put", "d")  # no --name
     assert result.exit_code == 2
     assert "--name" in result.stderr
+
+
+def test_alias_history_names_a_run_of_another_project_by_its_path(cli):
+    """Two projects have a run ``same``: a move made by the collection's own project's run
+    shows its id, one made by the other project's run its path (a run id is unique within
+    its project only)."""
+    from cairn.client import get_client
+    from cairn.core.manifest import Entry
+    from cairn.core.versions import CommitRequest
+
+    eng = get_client().engine
+    eng.create_run("e", "p", run_id="same")
+    eng.create_run("f", "q", run_id="same")
+    digest, size = eng.blobs.put_bytes(b"x")
+    eng.blobs.flush()
+    v = eng.commit(CommitRequest("e", "p", "m", "model", entries=[Entry("x", digest, size)], run_id="same"))
+    eng.update_version(v.id, add_aliases=["best"], run_id="f/q/same")
+    rows = {
+        (m["alias"], m["run"], m["run_project"])
+        for m in json.loads(ok(cli("artifact", "alias", "history", "e/p/m", "--json")))
+    }
+    assert rows == {("latest", "same", "e/p"), ("best", "same", "f/q")}
+    table = ok(cli("artifact", "alias", "history", "e/p/m"))
+    best = next(line for line in table.splitlines() if " best " in f" {line} ")
+    assert "f/q/same" in best
+    latest = next(line for line in table.splitlines() if " latest " in f" {line} ")
+    assert "same" in latest and "e/p/same" not in latest
