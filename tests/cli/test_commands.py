@@ -162,7 +162,10 @@ def test_demo_can_be_made_again_and_again(tmp_path):
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()):  # noqa: ANN202
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the root group loads its commands on demand
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         yield (*prefix, name), cmd
         if isinstance(cmd, click.Group):
             yield from _commands(cmd, (*prefix, name))

@@ -1,9 +1,13 @@
 """``cairn``: the command line. Command groups live one per module and are registered here,
-explicitly, so that ``cairn --help`` and this file list the same commands."""
+explicitly (``COMMANDS``), so that ``cairn --help`` and this file list the same commands.
+
+A command's module is imported when that command runs, not at start-up: ``cairn artifact
+put`` does not load the server, demo or admin code (bench/startup.py measures it)."""
 
 from __future__ import annotations
 
 import gc
+import importlib
 
 import click
 
@@ -11,7 +15,56 @@ from . import output
 from .errors import Root
 
 
-@click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
+# Each top-level command: name -> "module:attribute" in this package; and the commands
+# that other modules add to a group, added when the group is loaded.
+COMMANDS: dict[str, str] = {
+    "admin": "admin_cmds:admin",
+    "artifact": "artifact_cmds:artifact",
+    "demo": "demo:demo",
+    "gc": "lifecycle_cmds:gc",
+    "login": "server_cmds:login",
+    "project": "lifecycle_cmds:project",
+    "retention": "lifecycle_cmds:retention",
+    "run": "run_cmds:run_group",
+    "server": "server_cmds:server",
+    "sync": "sync_cmd:sync_cmd",
+    "verify": "verify_cmd:verify_cmd",
+}
+SUBCOMMANDS: dict[str, tuple[str, ...]] = {
+    "admin": ("verify_cmd:admin_verify", "lifecycle_cmds:admin_gc"),
+    "artifact": ("alias_cmds:alias", "tag_cmds:tag", "cache_cmds:cache", "lifecycle_cmds:rm"),
+    "project": ("lifecycle_cmds:project_rm",),
+    "retention": ("lifecycle_cmds:retention_set", "lifecycle_cmds:retention_show", "lifecycle_cmds:retention_clear"),
+}
+
+
+def _load(target: str) -> click.Command:
+    module, _, attribute = target.partition(":")
+    command = getattr(importlib.import_module(f".{module}", __package__), attribute)
+    assert isinstance(command, click.Command), target
+    return command
+
+
+class Commands(Root):
+    """The root group, whose commands (``COMMANDS``) are imported on first use. Listing
+    them (``cairn --help``) loads them all, since their help texts live with them."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            command = _load(COMMANDS[cmd_name])
+            subcommands = SUBCOMMANDS.get(cmd_name, ())
+            if subcommands:
+                assert isinstance(command, click.Group), cmd_name
+                for target in subcommands:
+                    command.add_command(_load(target))
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cairn-artifacts", prog_name="cairn")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries (also CAIRN_SILENT=1).")
 @click.option(
@@ -43,46 +96,6 @@ def main(ctx: click.Context, quiet: bool, verbose: int, debug: bool) -> None:
     # Progress of long work goes to stderr: bars on a terminal, one line per phase otherwise.
     reporter = terminal_reporter(quiet=quiet or silent_from_env(), summary=output.later)
     ctx.with_resource(progress.reporting(reporter))
-
-
-def _register() -> None:
-    from . import (
-        admin_cmds,
-        alias_cmds,
-        artifact_cmds,
-        cache_cmds,
-        demo,
-        lifecycle_cmds,
-        run_cmds,
-        server_cmds,
-        sync_cmd,
-        tag_cmds,
-        verify_cmd,
-    )
-
-    main.add_command(artifact_cmds.artifact)
-    artifact_cmds.artifact.add_command(alias_cmds.alias)
-    artifact_cmds.artifact.add_command(tag_cmds.tag)
-    artifact_cmds.artifact.add_command(cache_cmds.cache)
-    main.add_command(run_cmds.run_group)
-    main.add_command(demo.demo)
-    main.add_command(server_cmds.server)
-    main.add_command(server_cmds.login)
-    main.add_command(admin_cmds.admin)
-    main.add_command(verify_cmd.verify_cmd)
-    main.add_command(sync_cmd.sync_cmd)
-    admin_cmds.admin.add_command(verify_cmd.admin_verify)
-    artifact_cmds.artifact.add_command(lifecycle_cmds.rm)
-    lifecycle_cmds.project.add_command(lifecycle_cmds.project_rm)
-    main.add_command(lifecycle_cmds.project)
-    for cmd in (lifecycle_cmds.retention_set, lifecycle_cmds.retention_show, lifecycle_cmds.retention_clear):
-        lifecycle_cmds.retention.add_command(cmd)
-    main.add_command(lifecycle_cmds.retention)
-    main.add_command(lifecycle_cmds.gc)
-    admin_cmds.admin.add_command(lifecycle_cmds.admin_gc)
-
-
-_register()
 
 
 def run() -> None:
