@@ -68,3 +68,9 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 def test_from_cairn_import_star_gives_every_public_name() -> None:
     loaded = _loaded_after("from cairn import *\nassert init and Table and Image and log_model and errors")
     assert "cairn.sdk.media" in loaded
+
+
+def test_the_in_process_client_leaves_the_rare_engine_operations_unloaded() -> None:
+    loaded = _loaded_after("import cairn.client.local")
+    for module in ("gc", "gc_report", "gcscratch", "deletion", "retention", "history", "staged_uploads"):
+        assert f"cairn.engine.{module}" not in loaded, module

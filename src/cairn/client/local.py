@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 from ..core.changes import CollectionChanges, RunChanges, RunOptions, VersionChanges
 
@@ -15,7 +15,6 @@ from ..core.paging import Page
 from ..core.names import ArtifactRef
 from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from ..engine import Engine
-from ..engine.retention import Retention
 from ..storage.base import BlobReader
 from ..storage.blobs.local import LocalBlobStore
 from ..storage.meta.sql import MetaStore
@@ -24,6 +23,9 @@ from .base import Client
 from .references import open_reference
 from .settings import Settings
 from .statcache import StatCache
+
+if TYPE_CHECKING:
+    from ..engine.retention import Retention
 
 DEFAULT_ENTITY = "local"
 

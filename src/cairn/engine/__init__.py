@@ -1,9 +1,13 @@
 """Use cases over core + storage, owning transactions. ``Engine`` is their one facade,
-shared by the in-process client and the server."""
+shared by the in-process client and the server.
+
+The modules of rarer operations (gc, deletion, retention, links, run history, the version
+log) are imported by the method that uses them, not here: every ``cairn`` command and SDK
+process builds an ``Engine``, and most never call them (bench/startup.py)."""
 
 from __future__ import annotations
 
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 from ..core.changes import CollectionChanges, RunChanges, RunOptions, VersionChanges
 
@@ -14,9 +18,12 @@ from ..core.versions import CollectionInfo, CommitRequest, RunInfo, VersionInfo
 from ..storage.base import BlobStore
 from ..storage.meta.sql import MetaStore
 from . import commit as _commit
-from . import deletion, drafts, gc, history, links, retention, runs, version_log, versions
-from .gc_report import GcReport
-from .retention import Retention
+from . import drafts, runs, versions
+
+if TYPE_CHECKING:
+    from .gc import GcOptions
+    from .gc_report import GcReport
+    from .retention import Retention
 
 
 class Engine:
@@ -74,22 +81,34 @@ class Engine:
 
     def version_history(self, version_id: int) -> list[dict]:
         """The recorded edits of a version (``version_log``), newest first."""
+        from . import version_log
+
         return version_log.history(self.meta, version_id)
 
     def delete_collection(self, entity: str, project: str, name: str, delete_aliases: bool = False) -> int:
+        from . import deletion
+
         return deletion.delete_collection(self.meta, entity, project, name, delete_aliases)
 
     def delete_project(self, entity: str, project: str, delete_aliases: bool = False) -> int:
+        from . import deletion
+
         return deletion.delete_project(self.meta, entity, project, delete_aliases)
 
     def set_retention(self, entity: str, project: str, name: str | None, policy: Retention | None) -> None:
+        from . import retention
+
         retention.set_policy(self.meta, entity, project, name, policy)
 
     def get_retention(self, entity: str, project: str, name: str | None) -> Retention | None:
+        from . import retention
+
         return retention.get_policy(self.meta, entity, project, name)
 
-    def gc(self, options: gc.GcOptions | None = None) -> GcReport:
-        return gc.collect(self.meta, self.blobs, options)
+    def gc(self, options: GcOptions | None = None) -> GcReport:
+        from .gc import collect
+
+        return collect(self.meta, self.blobs, options)
 
     def alias_history(self, entity: str, project: str, name: str) -> list[dict]:
         return versions.aliases_log(self.meta, entity, project, name)
@@ -104,12 +123,18 @@ class Engine:
         aliases: list[str] | None = None,
         run_id: str | None = None,
     ) -> VersionInfo:
+        from . import links
+
         return links.link(self.meta, version_id, entity, project, name, aliases, run_id)
 
     def unlink_version(self, version_id: int, run_id: str | None = None) -> None:
+        from . import links
+
         links.unlink(self.meta, version_id, run_id)
 
     def version_links(self, version_id: int) -> list[VersionInfo]:
+        from . import links
+
         return links.links_of(self.meta, version_id)
 
     def manifest(self, key: str) -> Manifest:
@@ -127,6 +152,8 @@ class Engine:
     def log_history(
         self, run_id: str, rows: list[dict], summary: dict | None = None, config: dict | None = None
     ) -> None:
+        from . import history
+
         history.append(self.meta, run_id, rows, summary, config)
 
     def run_history(
@@ -138,9 +165,13 @@ class Engine:
         limit: int | None = None,
         samples: int | None = None,
     ) -> list[str]:
+        from . import history
+
         return history.rows(self.meta, run_id, keys, min_step, max_step, limit, samples)
 
     def update_run(self, run_id: str, **changes: Unpack[RunChanges]) -> None:
+        from . import history
+
         history.update(self.meta, run_id, **changes)
 
     def get_run(self, run_id: str, entity: str | None = None, project: str | None = None) -> RunInfo:

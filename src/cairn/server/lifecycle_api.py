@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
-from ..engine import Retention
+from ..engine.retention import Retention
 from . import authz
 from .api import Ctx, Who
 from .models import ERROR_RESPONSES, Body, EntityPath, NamePath, ProjectPath
