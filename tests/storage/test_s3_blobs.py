@@ -227,3 +227,38 @@ def test_staging_keys_are_checked(s3_env, bucket):
     for bad in ("srv/blobs/ab/" + "a" * 64, "srv/staging/../blobs/x", "other/staging/" + "a" * 32):
         with pytest.raises(UsageError):
             store.complete_staging(bad, digest_of(b""))
+
+
+def test_a_large_file_with_its_digest_is_read_once(s3_env, bucket, tmp_path: Path, monkeypatch):
+    """What a server sends after hashing the upload itself: not hashed again before the parts go."""
+    from cairn.storage.blobs import s3 as s3_mod
+
+    made = []
+    real = s3_mod.hasher
+
+    def counting():  # noqa: ANN202
+        made.append(1)
+        return real()
+
+    monkeypatch.setattr(s3_mod, "hasher", counting)
+    store = S3BlobStore(bucket, "srv", multipart_threshold=THRESHOLD, part_size=PART)
+    data = os.urandom(2 * PART + 3)
+    (tmp_path / "a").write_bytes(data)
+    assert store.put_file(tmp_path / "a", rewrite=True, digest=digest_of(data)) == (digest_of(data), len(data))
+    assert len(made) == 1  # the parts' own check, no pass before it
+    made.clear()
+    assert store.put_file(tmp_path / "a", rewrite=True) == (digest_of(data), len(data))
+    assert len(made) == 2
+    with store.open(digest_of(data)) as f:
+        assert f.read() == data
+
+
+@pytest.mark.parametrize("rewrite", [True, False])
+def test_a_large_file_with_a_wrong_digest_stores_nothing(s3_env, bucket, tmp_path: Path, rewrite: bool):
+    store = S3BlobStore(bucket, "srv", multipart_threshold=THRESHOLD, part_size=PART)
+    data, other = os.urandom(2 * PART + 3), os.urandom(10)
+    (tmp_path / "a").write_bytes(data)
+    with pytest.raises((FileChangedError, IntegrityError)):
+        store.put_file(tmp_path / "a", rewrite=rewrite, digest=digest_of(other))
+    assert store.has([digest_of(data), digest_of(other)]) == set()
+    assert keys(s3_env, bucket) == []

@@ -44,7 +44,12 @@ class HashOnlyBlobs:
         return set()
 
     def put_file(
-        self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK, rewrite: bool = False
+        self,
+        path: Path,
+        size_hint: int | None = None,
+        task: Task = NULL_TASK,
+        rewrite: bool = False,
+        digest: str | None = None,  # hashed in the one pass that writes it anyway: not needed
     ) -> tuple[str, int]:
         h, size = hasher(), 0
         with open(path, "rb") as f:

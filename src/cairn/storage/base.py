@@ -39,7 +39,12 @@ class BlobStore(Protocol):
         """The subset of ``digests`` that is stored. Never fails for unknown digests."""
 
     def put_file(
-        self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK, rewrite: bool = False
+        self,
+        path: Path,
+        size_hint: int | None = None,
+        task: Task = NULL_TASK,
+        rewrite: bool = False,
+        digest: str | None = None,
     ) -> tuple[str, int]:
         """Read ``path`` once, hashing and storing it in the same pass; return (digest, size).
         Reports the bytes read to ``task`` as it goes (a bar moves during one large file);
@@ -50,8 +55,11 @@ class BlobStore(Protocol):
         one is replaced. With ``rewrite``, it is written again all the same (the same bytes
         over it): the same work whether or not the store held the blob, for a server storing
         one project's upload, whose time must not tell whether another project holds it.
-        Raises FileNotFoundError/IsADirectoryError for a bad path; OSError (a full disk)
-        leaves no temp file behind. Durable only after ``flush``."""
+        ``digest``: the caller's digest of this very file (a server's own temp file, hashed as
+        it arrived); a store that would read the file twice (hash, then send) may skip the
+        first read, still storing nothing unless the bytes it writes are ``digest``; others
+        ignore it. Raises FileNotFoundError/IsADirectoryError for a bad path; OSError (a full
+        disk) leaves no temp file behind. Durable only after ``flush``."""
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store ``data``; return (digest, size). Durable only after ``flush``."""

@@ -553,7 +553,12 @@ class LocalBlobStore:
         return digest, len(data)
 
     def put_file(
-        self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK, rewrite: bool = False
+        self,
+        path: Path,
+        size_hint: int | None = None,
+        task: Task = NULL_TASK,
+        rewrite: bool = False,
+        digest: str | None = None,  # hashed in the one pass that writes it anyway: not needed
     ) -> tuple[str, int]:
         with open(path, "rb") as f:
             size = size_hint if size_hint is not None else os.fstat(f.fileno()).st_size

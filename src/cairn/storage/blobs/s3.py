@@ -414,8 +414,16 @@ class S3BlobStore:
         self._parallel(one, todo, self.workers)
 
     def put_file(
-        self, path: Path, size_hint: int | None = None, task: Task = NULL_TASK, rewrite: bool = False
+        self,
+        path: Path,
+        size_hint: int | None = None,
+        task: Task = NULL_TASK,
+        rewrite: bool = False,
+        digest: str | None = None,
     ) -> tuple[str, int]:
+        """See ``BlobStore.put_file``. With ``digest`` (the caller hashed this very file) and
+        ``rewrite``, a large file is not hashed before it is sent: its parts are hashed as they
+        go, and the upload is completed only if they are ``digest`` (one read, not two)."""
         with open(path, "rb") as f:
             size = size_hint if size_hint is not None else os.fstat(f.fileno()).st_size
             if size < self.multipart_threshold:
@@ -428,7 +436,7 @@ class S3BlobStore:
                 finally:
                     self._budget.release(held)
                 f.seek(0)  # it grew past the threshold under us
-            return self._put_large(f, Path(path), task, rewrite)
+            return self._put_large(f, Path(path), task, rewrite, digest)
 
     def _put_object(self, key: str, data: bytes, rewrite: bool = False) -> None:
         """PUT unless the key exists; ``If-None-Match`` makes the check atomic with the write.
@@ -456,15 +464,25 @@ class S3BlobStore:
             "replaced five times; another writer is damaging it: check who writes to the bucket"
         )
 
-    def _put_large(self, f: BlobReader, path: Path, task: Task = NULL_TASK, rewrite: bool = False) -> tuple[str, int]:
-        h = hasher()
-        size = 0
-        buf = bytearray(READ_SIZE)
-        while n := f.readinto(buf):
-            h.update(memoryview(buf)[:n])
-            size += n
-            task.advance(nbytes=n)
-        digest = digest_of(h)
+    def _put_large(
+        self, f: BlobReader, path: Path, task: Task = NULL_TASK, rewrite: bool = False, known: str | None = None
+    ) -> tuple[str, int]:
+        if known is not None and rewrite:  # sent whatever is stored: _upload_parts checks the bytes
+            if self._key(known) is None:
+                raise UsageError(f"{known[:100]!r} is not a content digest (blake3:<64 hex>); nothing was stored")
+            digest, size = known, os.stat(path).st_size
+            task.advance(nbytes=size)
+        else:
+            h = hasher()
+            size = 0
+            buf = bytearray(READ_SIZE)
+            while n := f.readinto(buf):
+                h.update(memoryview(buf)[:n])
+                size += n
+                task.advance(nbytes=n)
+            digest = digest_of(h)
+            if known is not None and digest != known:
+                raise IntegrityError(f"{path.name} hashes to {digest}, not {known}; nothing was stored", digest=known)
         key = self._own_key(digest)
         self._ready()
         if rewrite or not self._clear_wrong_size(key, size):
