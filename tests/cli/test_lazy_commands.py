@@ -51,3 +51,10 @@ def test_each_name_is_its_commands_own_and_subcommands_are_attached() -> None:
             sub = getattr(__import__(f"cairn.cli.{target.partition(':')[0]}", fromlist=["_"]), target.partition(":")[2])
             assert loaded.commands[sub.name] is sub, target
     assert cli.main.get_command(ctx, "no-such-command") is None
+
+
+def test_listing_the_commands_leaves_the_demo_data_and_sockets_unloaded() -> None:
+    # ``cairn --help`` imports every command module; their heavy imports wait for the command.
+    loaded = _loaded_after("import cairn.cli.demo, cairn.cli.server_cmds")
+    for module in ("cairn.cli.demo_files", "wave", "socket", "cairn.sdk.run"):
+        assert module not in loaded, module

@@ -5,16 +5,12 @@ of every kind the web UI previews."""
 from __future__ import annotations
 
 import os
-import random
-import secrets
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from . import output
-from .demo_files import write_showcase
 
 PROJECT = "demo"
 
@@ -28,7 +24,14 @@ def _write(root: Path, rel: str, data: bytes) -> Path:
 
 def make_demo() -> Iterator[str]:
     """Build the demo in the current store; yields lines describing what was made."""
+    # Imported here, not at the top: ``cairn --help`` loads this module.
+    import random
+    import secrets
+    import tempfile
+
     import cairn
+
+    from .demo_files import write_showcase
 
     rnd = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="cairn-demo-") as tmp:

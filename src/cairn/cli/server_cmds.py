@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,10 +12,15 @@ from ..core.errors import UsageError
 from . import output
 from .stores import store_urls
 
+if TYPE_CHECKING:
+    import socket
+
 
 def _listen(host: str, port: int) -> socket.socket:
     """A listening socket on host:port, or a UsageError saying the port is taken (before
     the server says that it serves)."""
+    import socket
+
     try:
         family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as e:
