@@ -74,3 +74,11 @@ def test_the_in_process_client_leaves_the_rare_engine_operations_unloaded() -> N
     loaded = _loaded_after("import cairn.client.local")
     for module in ("gc", "gc_report", "gcscratch", "deletion", "retention", "history", "staged_uploads"):
         assert f"cairn.engine.{module}" not in loaded, module
+
+
+def test_the_command_line_start_loads_no_shared_libraries_it_may_not_need() -> None:
+    # ctypes (libc's syncfs / sync_file_range), secrets (run ids) and unicodedata (non-ASCII
+    # labels) are loaded by the code that uses them.
+    loaded = _loaded_after("import cairn.cli.main, cairn.client.local")
+    for module in ("ctypes", "secrets", "unicodedata"):
+        assert module not in loaded, module

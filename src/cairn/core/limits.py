@@ -9,7 +9,6 @@ OpenAPI document and translate them at the edge.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,6 +36,8 @@ def bad_char(text: str, *, allow_newlines: bool = False) -> str | None:
     controls (nearly every name) is answered by one scan."""
     if text.isascii() and text.isprintable():
         return None
+    import unicodedata  # here: nearly every name is ASCII, and the module is a shared library to load
+
     for ch in text:
         if allow_newlines and ch in "\n\r\t":
             continue
@@ -48,6 +49,8 @@ def bad_char(text: str, *, allow_newlines: bool = False) -> str | None:
 def describe_char(ch: str) -> str:
     """How a message names a character it refuses: ``the control character U+0009``,
     ``the invisible format character U+200B (ZERO WIDTH SPACE)``."""
+    import unicodedata
+
     cat = unicodedata.category(ch)
     kind = {"Cc": "the control character", "Cf": "the invisible format character"}.get(cat, "the character")
     name = unicodedata.name(ch, "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import string
 
 from ..core.errors import ConflictError, RunNotFoundError, UsageError
@@ -21,6 +20,8 @@ _ALPHABET = string.ascii_lowercase + string.digits
 
 
 def new_run_id() -> str:
+    import secrets  # here, not at the top: the commands that make no run need not load it
+
     return "".join(secrets.choice(_ALPHABET) for _ in range(8))
 
 

@@ -39,7 +39,7 @@ replaced), so that the time taken never tells whether another project holds the 
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import io
 import json
 import logging
@@ -102,18 +102,28 @@ _UPSERT_RECIPES = (
 )
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_SYNC_FILE_RANGE = getattr(_LIBC, "sync_file_range", None)  # Linux only
-if _SYNC_FILE_RANGE is not None:
-    _SYNC_FILE_RANGE.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
 _SYNC_FILE_RANGE_WRITE = 2
+
+
+@functools.cache
+def _libc() -> tuple[Any, Any]:
+    """libc and its ``sync_file_range`` (None where there is none: Linux only), loaded on
+    first use: ctypes costs milliseconds of start-up to processes that never write."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    sync_file_range = getattr(libc, "sync_file_range", None)
+    if sync_file_range is not None:
+        sync_file_range.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+    return libc, sync_file_range
 
 
 def _syncfs(path: Path) -> None:
     """Flush the filesystem holding ``path`` (one syscall instead of an fsync per file)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        if getattr(_LIBC, "syncfs", None) is None or _LIBC.syncfs(fd) != 0:
+        libc = _libc()[0]
+        if getattr(libc, "syncfs", None) is None or libc.syncfs(fd) != 0:
             os.sync()
     finally:
         os.close(fd)
@@ -126,8 +136,9 @@ def _start_writeback(fd: int) -> None:
     the copy: storing "big" (1,000 x 1 MiB) durably took ~1.70 s (copy 1.25 s + syncfs
     0.45 s) and takes ~1.20 s (copy 1.2 s + syncfs 0.005 s), 4 interleaved runs each.
     Not a durability step: syncfs still is."""
-    if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+    sync_file_range = _libc()[1]
+    if sync_file_range is not None:
+        sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
 @contextlib.contextmanager
