@@ -2,6 +2,7 @@
 
     python bench/startup.py                                          # this checkout
     python bench/startup.py --baseline /work/wt/base/.venv/bin/python --runs 15
+    python bench/startup.py --baseline A/bin/python --baseline B/bin/python   # several
 
 Each case is a fresh process; its CPU time (user + sys, from getrusage(RUSAGE_CHILDREN))
 and wall time are taken, and the medians reported. With --baseline the two builds run
@@ -62,13 +63,19 @@ def _one(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15, help="timed runs of each case per build (default 15)")
-    parser.add_argument("--baseline", help="the python of another build (its venv holds its `cairn`)")
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        help="the python of another build (its `cairn` is next to it); may be given more than once",
+    )
     parser.add_argument("--only", nargs="*", choices=list(CASES), help="run these cases only")
     args = parser.parse_args()
 
     builds = {"this": sys.executable}
-    if args.baseline:
-        builds["baseline"] = args.baseline
+    for i, python in enumerate(args.baseline, 1):
+        builds[f"baseline{i}"] = python
+        print(f"baseline{i}: {python}")
     for python in builds.values():
         _compile(python)
     cases = {name: CASES[name] for name in (args.only or CASES)}
