@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,10 @@ def test_the_command_line_start_loads_no_shared_libraries_it_may_not_need() -> N
     loaded = _loaded_after("import cairn.cli.main, cairn.client.local")
     for module in ("ctypes", "secrets", "unicodedata"):
         assert module not in loaded, module
+
+
+def test_a_run_on_a_named_store_loads_neither_tables_nor_platformdirs(tmp_path: Path) -> None:
+    code = f"import os\nos.environ['CAIRN_DIR'] = {str(tmp_path)!r}\nimport cairn\ncairn.init(project='p').finish()"
+    loaded = _loaded_after(code)
+    assert "cairn.sdk.run" in loaded
+    assert "cairn.sdk.table" not in loaded and "platformdirs" not in loaded

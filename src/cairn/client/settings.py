@@ -32,15 +32,25 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        import platformdirs
-
         d = os.environ.get("CAIRN_DIR")
         w = os.environ.get("WANDB_DIR")
         if not d and w:
             d = os.path.join(w, "cairn")
-        base = Path(d).expanduser() if d else Path(platformdirs.user_data_dir("cairn"))
+        if d:  # platformdirs (seven modules) is loaded only for the folders it names
+            base = Path(d).expanduser()
+        else:
+            import platformdirs
+
+            base = Path(platformdirs.user_data_dir("cairn"))
         c = os.environ.get("CAIRN_CACHE_DIR")
-        cache = Path(c).expanduser() if c else (base / "cache" if d else Path(platformdirs.user_cache_dir("cairn")))
+        if c:
+            cache = Path(c).expanduser()
+        elif d:
+            cache = base / "cache"
+        else:
+            import platformdirs
+
+            cache = Path(platformdirs.user_cache_dir("cairn"))
         return cls(
             dir=base,
             cache_dir=cache,

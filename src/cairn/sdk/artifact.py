@@ -42,7 +42,6 @@ from .files import ArtifactFile, ArtifactFiles
 from .links import LinkMembers
 from .options import not_acted_on
 from .states import Committed, Draft, New, State, Upserted
-from .table import Table, encode
 from .terminal import sdk_progress
 
 if TYPE_CHECKING:
@@ -404,6 +403,8 @@ class Artifact(LinkMembers):
 
     def add(self, obj: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
         """Add a ``Table`` (or pandas DataFrame) as ``<name>.table.json``."""
+        from .table import Table, encode
+
         self._require_editable("add to")
         if not isinstance(obj, Table):
             if type(obj).__name__ == "DataFrame" and hasattr(obj, "itertuples"):
@@ -455,6 +456,8 @@ class Artifact(LinkMembers):
 
     def get(self, name: str) -> Any:
         """The object stored under ``name`` (a Table for ``name.table.json``), or None."""
+        from .table import Table
+
         for candidate in (f"{name}.table.json", name):
             try:
                 path = normalize_path(candidate)
