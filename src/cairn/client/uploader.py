@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..core.digest import digest_of, hasher
 from ..core.errors import FileChangedError, IntegrityError, StoreError
+from ..core.limits import MAX_BATCH_BLOBS
 from ..core.manifest import Entry
 from ..core.progress import NULL_TASK, Task, current
 from . import rpc as rpc_mod
@@ -223,8 +224,9 @@ class Uploader:
         self.presigned.put(url, data, headers, ok=frozenset({412}))
 
     def send_batch(self, entity: str, project: str, batch: list[Pending], task: Task = NULL_TASK) -> None:
-        """Blobs through the server in one body: each as a 4-byte big-endian length and its
-        bytes; the server answers the digests it computed, in order."""
+        """Blobs through the server in one body (distinct, at most MAX_BATCH_BLOBS): each as a
+        4-byte big-endian length and its bytes; the server answers the digests it computed,
+        in order."""
         body = bytearray()
         for d, src in batch:
             data = src.read(d)
@@ -301,12 +303,15 @@ class Uploader:
 
 
 def _batches(items: list[Pending]) -> list[list[Pending]]:
-    """Consecutive runs of about BATCH_BYTES each."""
-    out, cur, cur_bytes = [], [], 0
+    """Consecutive runs of about BATCH_BYTES each and at most MAX_BATCH_BLOBS blobs (the
+    most a server takes in one batch: 50,000 files of a few bytes go in 25 batches, not one)."""
+    out: list[list[Pending]] = []
+    cur: list[Pending] = []
+    cur_bytes = 0
     for d, src in items:
         cur.append((d, src))
         cur_bytes += src.size
-        if cur_bytes >= BATCH_BYTES:
+        if cur_bytes >= BATCH_BYTES or len(cur) >= MAX_BATCH_BLOBS:
             out.append(cur)
             cur, cur_bytes = [], 0
     if cur:

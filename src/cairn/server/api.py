@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import struct
 from collections.abc import Awaitable, Callable, Iterator
 from typing import IO, Annotated, Any, TypeVar
 
@@ -19,6 +18,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from ..core import wire
 from ..core.errors import UsageError
+from ..core.limits import MAX_BATCH_BLOBS
 from ..core.names import parse_ref
 from ..core.paging import MAX_PAGE, Page
 from ..core.versions import CommitRequest
@@ -178,7 +178,7 @@ _BATCH_BODY = {
                 "schema": {
                     "type": "string",
                     "format": "binary",
-                    "description": "blobs, each a 4-byte big-endian length then its bytes",
+                    "description": f"blobs, each a 4-byte big-endian length then its bytes; at most {MAX_BATCH_BLOBS:,}",
                 }
             }
         },
@@ -206,45 +206,22 @@ async def blob_put(
 
 @router.post("/projects/{entity}/{project}/blobs/batch", status_code=201, openapi_extra=_BATCH_BODY)
 async def blob_batch(entity: EntityPath, project: ProjectPath, request: Request, c: Ctx, who: Who) -> dict:
-    """Many blobs in one body: each is a 4-byte big-endian length then its bytes.
-    The server hashes each one; returns their digests in order."""
+    """Many blobs in one body: each is a 4-byte big-endian length then its bytes, at most
+    ``batch_blobs`` of them (413 past that, before anything is stored). The server hashes
+    each distinct blob and stores it once; returns their digests in the order of first
+    appearance (``server/blob_batch.py``)."""
+    from . import blob_batch
 
     async def work() -> list[str]:
         f = await bodies.spool(request, c.limits.batch_bytes)
 
         def store() -> list[str]:  # hashing and storing block: off the event loop
             with f:
-                return _store_batch(c, entity, project, bytearray(f.read()))
+                return blob_batch.store(c, entity, project, f.read())
 
         return await run_in_threadpool(store)
 
     return {"digests": await heavy(request, c, who, work)}
-
-
-def _store_batch(c: ServerContext, entity: str, project: str, data: bytearray) -> list[str]:
-    from ..core.digest import Digest
-
-    items, pos = [], 0
-    view = memoryview(data)
-    while pos < len(data):
-        if pos + 4 > len(data):
-            raise UsageError("malformed blob batch: truncated length prefix")
-        (n,) = struct.unpack(">I", view[pos : pos + 4])
-        blob = bytes(view[pos + 4 : pos + 4 + n])
-        if len(blob) != n:
-            raise UsageError("malformed blob batch: truncated blob")
-        items.append((str(Digest.of_bytes(blob)), blob))
-        pos += 4 + n
-    by_digest = dict(items)
-
-    def write(digests: list[str]) -> None:
-        # hashed just above; written even where the store holds them (rewrite), so that the
-        # time taken never tells whether another project holds one of these blobs
-        c.blobs.put_blobs([(d, by_digest[d]) for d in digests], hashed=True, rewrite=True)
-        c.blobs.flush()
-
-    blobs_index.store_checked(c.meta, c.blobs, entity, project, list(by_digest), write)
-    return [d for d, _ in items]
 
 
 @router.post("/projects/{entity}/{project}/blobs/direct")

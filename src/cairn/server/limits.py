@@ -21,6 +21,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import BusyError
+from ..core.limits import MAX_BATCH_BLOBS
 from .errors import PayloadTooLarge
 
 
@@ -37,6 +38,7 @@ class Limits:
     retry_after: int = 2  # seconds a refused caller is told to wait
     json_bytes: int = 8 << 20  # an ordinary JSON body (a commit's body is streamed: see bodies.py)
     batch_bytes: int = 32 << 20  # a blob batch (the client sends ~8 MiB)
+    batch_blobs: int = MAX_BATCH_BLOBS  # blobs in one batch (zero-length entries are 4 bytes each)
 
     @classmethod
     def from_env(cls) -> "Limits":
