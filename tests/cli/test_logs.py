@@ -25,6 +25,7 @@ def test_levels():
     assert level_from(0, "debug") == logging.DEBUG
     assert level_from(0, "15") == 15
     assert level_from(0, "nonsense") == logging.WARNING
+    assert level_from(0, "²") == level_from(0, "١٥") == level_from(0, "9" * 40) == logging.WARNING  # not ASCII digits
 
 
 def _ls_unreachable(*flags: str, **env: str) -> subprocess.CompletedProcess:

@@ -192,3 +192,73 @@ def test_names_that_are_not_utf8_survive_the_spans(cache: StatCache):
     assert StatCache(cache.path).lookup(items, "/data") == {p: f"blake3:{len(p)}" for p in items}
     cache.record([(raw, sig(1), "blake3:one")])  # and as a single file
     assert StatCache(cache.path).lookup({raw: sig(1)}) == {raw: "blake3:one"}
+
+
+def _filled(path: Path, n: int = 3000) -> dict[str, tuple[int, int, int]]:
+    """A stat cache at ``path`` holding ``n`` single-file rows (many pages) and a folder."""
+    items = files(n)
+    cache = StatCache(path)
+    cache.record([(p, s, f"blake3:{p}") for p, s in items.items()])
+    cache.lookup(files(5), "/data")
+    cache.record([(p, s, "blake3:f") for p, s in files(5).items()], folder="/data")
+    assert cache.lookup(items) == {p: f"blake3:{p}" for p in items}
+    cache._close()
+    return items
+
+
+def _garbage_over(path: Path, at: int, size: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(os.urandom(size))
+
+
+@pytest.mark.parametrize("where", ["whole file", "header", "middle pages"])
+def test_a_damaged_stat_cache_is_discarded_and_rebuilt(tmp_path: Path, where: str, caplog: pytest.LogCaptureFixture):
+    path = tmp_path / "statcache.sqlite"
+    items = _filled(path)
+    if where == "whole file":
+        path.write_bytes(os.urandom(64 * 1024))
+    elif where == "header":
+        _garbage_over(path, 0, 100)
+    else:  # past the first pages: the schema reads, a lookup of the rows does not
+        _garbage_over(path, 8 * 4096, path.stat().st_size - 16 * 4096)
+    cache = StatCache(path)
+    with caplog.at_level("WARNING", logger="cairn.client.statcache"):
+        found = cache.lookup(items)
+        cache.record([(p, s, "blake3:new") for p, s in list(items.items())[:10]])
+    assert found == {} or set(found.values()) <= {f"blake3:{p}" for p in items}  # never a wrong digest
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warned and "discarded" in warned[0].getMessage() and str(path) in warned[0].getMessage()
+    again = StatCache(path)  # rebuilt: a sound file that answers what was recorded since
+    assert again.lookup(dict(list(items.items())[:10])) == {p: "blake3:new" for p in list(items)[:10]}
+    assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_stat_cache_that_cannot_be_opened_is_turned_off(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    path = tmp_path / "statcache.sqlite"
+    path.mkdir()  # a folder where the file should be: neither opened nor removed
+    cache = StatCache(path)
+    with caplog.at_level("WARNING", logger="cairn.client.statcache"):
+        assert cache.lookup(files(3)) == {}
+        cache.record([(p, s, "blake3:x") for p, s in files(3).items()])
+        assert cache.lookup(files(3), "/data") == {}
+    assert any("cannot be used" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert path.is_dir()
+
+
+def test_a_log_succeeds_over_a_garbage_stat_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    import cairn
+
+    cache_file = Path(os.environ["CAIRN_CACHE_DIR"]) / "statcache.sqlite"
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    cache_file.write_bytes(b"this is not a database" * 1000)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("hello")
+    with caplog.at_level("WARNING", logger="cairn"), cairn.init(project="p") as run:
+        art = cairn.Artifact("data", "dataset")
+        art.add_dir(str(tmp_path / "d"))
+        run.log_artifact(art)
+        art.wait()
+    assert cairn.Api().artifact("p/data:v0").manifest.entries["a.txt"].size == 5
+    assert any("stat cache" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert sqlite3.connect(cache_file).execute("PRAGMA integrity_check").fetchone() == ("ok",)

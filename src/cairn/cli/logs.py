@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 
+from ..core.limits import ascii_int
+
 _FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
@@ -18,8 +20,8 @@ def level_from(verbose: int, env: str | None) -> int:
         named = logging.getLevelName(env.strip().upper())
         if isinstance(named, int):
             return named
-        if env.strip().isdigit():
-            return int(env.strip())
+        if (level := ascii_int(env.strip(), 3)) is not None:
+            return level
     return logging.WARNING
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..core.errors import UsageError
+from ..core.limits import ascii_int
 
 log = logging.getLogger("cairn.client.retry")
 T = TypeVar("T")
@@ -79,11 +80,12 @@ def _from_env() -> RetryPolicy:
     raw = os.environ.get("CAIRN_HTTP_RETRIES", "").strip()
     if not raw:
         return RetryPolicy()
-    if not raw.isdigit() or int(raw) > 100:
+    retries = ascii_int(raw, 3)
+    if retries is None or retries > 100:
         raise UsageError(
             f"CAIRN_HTTP_RETRIES={raw!r} is not a number of retries from 0 to 100; unset it or give e.g. 5"
         )
-    return RetryPolicy(attempts=int(raw) + 1, unreachable_attempts=int(raw) + 1)
+    return RetryPolicy(attempts=retries + 1, unreachable_attempts=retries + 1)
 
 
 POLICY = _from_env()

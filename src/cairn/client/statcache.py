@@ -23,7 +23,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVarTuple
+from typing import TypeVar, TypeVarTuple
 
 from ..storage.wal import rollback_journal
 
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 RACY_S = 1.0
 Sig = tuple[int, int, int]
 Ts = TypeVarTuple("Ts")
+T = TypeVar("T")
 # [lo, hi) of the paths of a folder, as str order has them: lo "" is the first path,
 # hi None runs past the last
 Span = tuple[str, "str | None"]
@@ -69,34 +70,101 @@ class StatCache:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
+        # bumped each time a damaged file is discarded: a thread's connection to the old file
+        # is reopened rather than taken for damage of its own (which would discard the new one)
+        self._generation = 0
+        self._disabled = False  # a file that cannot be opened or removed: no cache this process
+        self._discard_lock = threading.Lock()
         # per (folder, span) looked up: the signatures asked about, the digests found, and
         # whether the stored span already says exactly that
         self._folders: dict[tuple[str, Span], tuple[dict[str, Sig], dict[str, str], bool]] = {}
 
     def _db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "generation", 0) != self._generation:
+            conn.close()  # another thread discarded the file this connection has open
+            conn = self._local.conn = None
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            generation = self._generation
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            # a span is appended as one row: written once with a rollback journal, twice in WAL
-            conn = rollback_journal(conn, self.path)
-            conn.execute("PRAGMA synchronous=NORMAL")  # a cache: losing the tail is harmless
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-                " ino INTEGER, digest TEXT)"
-            )
-            conn.execute("DROP TABLE IF EXISTS folders")  # whole-folder snapshots, before spans
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS spans (root BLOB, lo BLOB, hi BLOB, n INTEGER, paths BLOB,"
-                " sigs BLOB, digests TEXT, PRIMARY KEY (root, lo))"
-            )
-            self._local.conn = conn
+            try:
+                # a span is appended as one row: written once with a rollback journal, twice in WAL
+                conn = rollback_journal(conn, self.path)
+                # a cache: losing the tail is harmless, and a file damaged by a power loss
+                # (which NORMAL allows in rollback mode) is discarded (see _guarded)
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
+                    " ino INTEGER, digest TEXT)"
+                )
+                conn.execute("DROP TABLE IF EXISTS folders")  # whole-folder snapshots, before spans
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS spans (root BLOB, lo BLOB, hi BLOB, n INTEGER, paths BLOB,"
+                    " sigs BLOB, digests TEXT, PRIMARY KEY (root, lo))"
+                )
+            except BaseException:
+                conn.close()
+                raise
+            self._local.conn, self._local.generation = conn, generation
         return conn
+
+    def _guarded(self, fn: Callable[[], T], fallback: Callable[[], T]) -> T:
+        """``fn()``; when the file turns out damaged (not a database, a malformed page: a
+        power loss with ``synchronous=NORMAL`` can leave it so), it is discarded with a
+        warning and ``fn()`` runs again on a new, empty one. A file that cannot be opened or
+        removed at all turns the cache off for this process (``fallback()``): the cache only
+        saves re-hashing, it never fails a command."""
+        if self._disabled:
+            return fallback()
+        for attempt in range(2):
+            try:
+                return fn()
+            except sqlite3.DatabaseError as e:
+                if _damaged(e) and attempt == 0 and self._discard(e):
+                    continue
+                if _damaged(e) or _unusable(e):
+                    log.warning("stat cache %s cannot be used (%s): files will be hashed again", self.path, e)
+                    self._disabled = True
+                    self._close()
+                    return fallback()
+                raise
+        raise AssertionError("unreachable")
+
+    def _discard(self, error: sqlite3.DatabaseError) -> bool:
+        """Remove the damaged file (unless another thread already has); False if it cannot be."""
+        with self._discard_lock:
+            seen = getattr(self._local, "generation", self._generation)
+            self._close()
+            if seen != self._generation:
+                return True  # another thread has replaced it already
+            log.warning("stat cache %s is damaged (%s): discarded, it is rebuilt as files are hashed", self.path, error)
+            try:
+                for suffix in ("", "-journal", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            except OSError as e:
+                log.warning("stat cache %s could not be removed (%s)", self.path, e)
+                return False
+            self._generation += 1
+            self._folders.clear()
+            return True
+
+    def _close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     def lookup(self, items: dict[str, Sig], folder: str | None = None, span: Span = WHOLE) -> dict[str, str]:
         """Digests of the paths whose recorded signature equals the given one. With
         ``folder``, ``items`` are all the files of that folder within ``span`` (all of it
         by default), in path order; its snapshot is read first."""
+        return self._guarded(lambda: self._lookup(items, folder, span), dict)
+
+    def _lookup(self, items: dict[str, Sig], folder: str | None, span: Span) -> dict[str, str]:
         out: dict[str, str] = {}
         rest = items
         unchanged = False
@@ -177,13 +245,18 @@ class StatCache:
             )
 
     def _write(self, fn: Callable[[sqlite3.Connection, *Ts], object], *args: *Ts) -> None:
+        self._guarded(lambda: self._write_once(fn, *args), lambda: None)
+
+    def _write_once(self, fn: Callable[[sqlite3.Connection, *Ts], object], *args: *Ts) -> None:
         db = self._db()
         try:
             db.execute("BEGIN IMMEDIATE")
             fn(db, *args)
             db.execute("COMMIT")
         except sqlite3.OperationalError as e:
-            # the cache is an optimisation: a locked or broken cache never fails a log
+            if _unusable(e):
+                raise  # _guarded turns the cache off
+            # the cache is an optimisation: a locked cache never fails a log
             log.info("stat cache %s not updated (%s); files will be hashed again next time", self.path, e)
             try:
                 db.execute("ROLLBACK")
@@ -246,10 +319,30 @@ class StatCache:
         return out
 
     def _read_folder(self, folder: str) -> dict[str, tuple[Sig, str]]:
-        out: dict[str, tuple[Sig, str]] = {}
-        for s in self._snaps(folder, WHOLE):
-            out.update(_by_path(s.paths, s.sigs, s.digests))
-        return out
+        def read() -> dict[str, tuple[Sig, str]]:
+            out: dict[str, tuple[Sig, str]] = {}
+            for s in self._snaps(folder, WHOLE):
+                out.update(_by_path(s.paths, s.sigs, s.digests))
+            return out
+
+        return self._guarded(read, dict)
+
+
+def _damaged(e: sqlite3.DatabaseError) -> bool:
+    """The file is not a database, or one with a malformed page."""
+    code = getattr(e, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _unusable(e: sqlite3.DatabaseError) -> bool:
+    """The file cannot be opened, written or read at all (a folder in its place, no permission)."""
+    code = getattr(e, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_PERM,
+    )
 
 
 def _decode(row: tuple) -> _Snap | None:

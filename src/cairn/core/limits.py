@@ -17,6 +17,7 @@ from .errors import UsageError
 MAX_NAME = 128  # entity, project, artifact, type, alias, tag, user: VARCHAR(128)
 MAX_RUN_ID = 64  # runs.id VARCHAR(64)
 MAX_RUN_TEXT = 256  # runs.name, group_name, job_type: VARCHAR(256)
+MAX_RUN_STATE = 16  # runs.state VARCHAR(16)
 MAX_DISTRIBUTED_ID = 256  # drafts.distributed_id VARCHAR(256)
 MAX_DIGEST = 80  # a content digest or manifest key: versions.digest, project_blobs.digest, chunks.key
 MAX_ENTRY_DIGEST = 300  # an entry's digest (a reference's "uri:..." included): draft_entries.digest
@@ -38,6 +39,15 @@ MAX_BATCH_BLOBS = 2_000
 # newlines, zero-width joiners, bidi overrides), surrogates (not UTF-8, not storable),
 # private-use and unassigned code points, and line/paragraph separators.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def ascii_int(text: Any, max_digits: int = 18) -> int | None:
+    """The whole number ``text`` spells in ASCII digits (at most ``max_digits`` of them, so it
+    fits a BIGINT), or None. ``str.isdigit`` alone is not enough: it takes '²' and '١',
+    which ``int()`` then refuses or reads as another number."""
+    if isinstance(text, str) and 0 < len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 def bad_char(text: str, *, allow_newlines: bool = False) -> str | None:

@@ -30,6 +30,7 @@ from ..core.errors import (
     NotFoundError,
     UsageError,
 )
+from ..core.limits import MAX_KEY, ascii_int, check_text
 from ..core.names import check_name
 from ..storage.meta.sql import MetaStore
 from ..storage.meta.tx import Tx, as_utc, insert, insert_ignore
@@ -157,10 +158,11 @@ def revoke_key(meta: MetaStore, which: str) -> tuple[str, KeyInfo]:
     (``cairn_ab12``; a whole key works too). Returns (user name, the key as it was).
     NotFoundError for no such key; UsageError when a prefix matches several keys."""
     with meta.write() as tx:
-        if which.isdigit():
+        check_text(which, "an API key's id or prefix", MAX_KEY)  # no NUL: PostgreSQL refuses it in text
+        if (key_id := ascii_int(which)) is not None:
             rows = tx.rows(
                 "SELECT k.*, u.name AS user_name FROM api_keys k JOIN users u ON k.user_id = u.id WHERE k.id = :id",
-                {"id": int(which)},
+                {"id": key_id},
             )
         elif which.startswith(KEY_PREFIX) and len(which) >= PREFIX_LEN:
             rows = tx.rows(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 from ..core.errors import ConflictError, RunNotFoundError, UsageError
-from ..core.limits import MAX_RUN_TEXT, check_label, check_text
+from ..core.limits import MAX_RUN_STATE, MAX_RUN_TEXT, check_label, check_text
 from ..core.names import check_name, check_run_id
 from ..core.paging import Page, check_limit, offset_cursor
 from ..core.versions import RunInfo, RunState, VersionInfo
@@ -170,6 +170,8 @@ RUN_FILTERS = {
     "state": "r.state",
     "name": "r.name",
 }
+# the longest value each filtered column holds (a longer one is a caller's mistake, not "no match")
+RUN_FILTER_LENGTHS = {"state": MAX_RUN_STATE}
 RUN_ORDERS = {"created_at": "r.created_at", "name": "r.name", "state": "r.state"}
 
 
@@ -200,6 +202,7 @@ def runs_page(
         if value is None:
             where += f" AND {column} IS NULL"
         elif isinstance(value, str):
+            check_text(value, f"run filter {key!r}", RUN_FILTER_LENGTHS.get(key, MAX_RUN_TEXT))
             where, params[f"f{i}"] = where + f" AND {column} = :f{i}", value
         else:
             raise UsageError(f"run filter {key!r} takes a string or None, got {value!r}")

@@ -20,7 +20,7 @@ from ..core import wire
 from ..core.errors import UsageError
 from ..core.limits import MAX_BATCH_BLOBS
 from ..core.names import parse_ref
-from ..core.paging import MAX_PAGE, Page
+from ..core.paging import MAX_PAGE, Page, fill_page
 from ..core.versions import CommitRequest
 from ..core.names import run_path
 from ..engine import accounts as auth
@@ -479,11 +479,17 @@ def versions(
 ) -> dict:
     """The committed versions, oldest first: every one, or a page (``limit``, from ``after``)."""
     if limit is None and after is None:
-        page = Page(c.engine.list_versions(entity, project, name, tag), None)
-    else:
-        page = c.engine.versions_page(entity, project, name, tag, after, limit or MAX_PAGE)
-    found = authz.readable_versions(c, who, page.items)  # a page may hold fewer: "next" says whether more follow
-    return {"versions": [wire.version_out(v) for v in found], "next": page.next}
+        found = authz.readable_versions(c, who, c.engine.list_versions(entity, project, name, tag))
+        return {"versions": [wire.version_out(v) for v in found], "next": None}
+    # filled with readable versions only, so that neither "next" nor an empty page shows a hidden link exists
+    page = fill_page(
+        lambda at, n: c.engine.versions_page(entity, project, name, tag, at, n),
+        lambda rows: authz.readable_versions(c, who, rows),
+        lambda v: str(v.index),
+        after,
+        limit or MAX_PAGE,
+    )
+    return {"versions": [wire.version_out(v) for v in page.items], "next": page.next}
 
 
 @router.get("/projects/{entity}/{project}/artifacts/{name}/alias-history")
