@@ -257,7 +257,9 @@ def test_the_registry_shows_no_trace_of_an_unreadable_source(world: World) -> No
     that made it."""
     w = world
     base = "/api/v1/projects/reg/models/artifacts/best"
-    assert _ok(w.call("mallory", "GET", f"{base}/versions")) == {"versions": []}
+    assert _ok(w.call("mallory", "GET", f"{base}/versions")) == {"versions": [], "next": None}
+    page = _ok(w.call("mallory", "GET", f"{base}/versions?limit=1"))
+    assert page == {"versions": [], "next": None}  # a page neither holds nor counts the hidden link
     # nor the alias moves of links she cannot read: their ids, number and times
     assert _ok(w.call("mallory", "GET", f"{base}/alias-history")) == {"history": []}
     for path in (
