@@ -26,6 +26,7 @@ import os
 from typing import Any
 from pathlib import Path
 
+from ..core.limits import ascii_int
 from ..core.versions import CollectionInfo, VersionInfo
 
 log = logging.getLogger("cairn.sync")
@@ -70,7 +71,7 @@ _MADE = {"entity": str, "project": str, "name": str, "index": int, "digest": str
 def _valid_entry(k: object, e: object) -> bool:
     """One version entry of a base file as ``put`` writes it (a file is untrusted input: a
     hand edit or another tool's may hold anything)."""
-    if not (isinstance(k, str) and k.isascii() and k.isdigit() and isinstance(e, dict)):
+    if ascii_int(k) is None or not isinstance(e, dict):
         return False
     dst, was, made = e.get("dst"), e.get("was"), e.get("made")
     if type(dst) is not int or dst <= 0 or not isinstance(e.get("in"), str) or not isinstance(was, dict):

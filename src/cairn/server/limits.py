@@ -21,13 +21,15 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import BusyError
+from ..core.limits import MAX_INT, ascii_int
 from ..core.limits import MAX_BATCH_BLOBS
 from .errors import PayloadTooLarge
 
 
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    return int(raw) if raw and raw.strip().isascii() and raw.strip().isdigit() else default
+    value = ascii_int(raw.strip()) if raw else None
+    return default if value is None else value
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,10 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         limit = self.limit_for(scope["method"], scope["path"])
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                return await _too_large(scope, send, limit, int(value))
+            if name == b"content-length" and value.isdigit():  # bytes.isdigit: ASCII digits only
+                length = int(value) if len(value) <= 18 else MAX_INT  # int() refuses over 4,300 digits
+                if length > limit:
+                    return await _too_large(scope, send, limit, length)
         seen = 0
 
         async def counted() -> Message:
