@@ -641,7 +641,7 @@ def test_a_collections_description_tags_and_retention_go_by_the_same_rule(server
     from cairn.client.sync_base import SyncBase
     from cairn.core.manifest import Entry
     from cairn.core.versions import CommitRequest
-    from cairn.engine import Retention
+    from cairn.engine.retention import Retention
 
     url, keys = server
     local, dst = get_client(), remote(url, keys["alice"])
@@ -704,7 +704,7 @@ def test_cairn_sync_from_a_server_brings_a_collections_settings_and_changes_noth
     """`cairn sync --from` copies a collection's description, tags and policy into an
     embedded store; a change made on the server later arrives with the next run, one made
     only in the embedded store stays, and a run after that changes nothing."""
-    from cairn.engine import Retention
+    from cairn.engine.retention import Retention
 
     url, keys = server
     with cairn.init(project="p"):
