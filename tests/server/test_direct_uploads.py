@@ -32,7 +32,8 @@ def stored_object(stack, digest: str) -> bytes:  # noqa: ANN001
 def put_direct(stack, entity: str, project: str, digest: str, data: bytes, through: bool = False) -> dict:  # noqa: ANN001
     """What a client does: ask for URLs, PUT, report. Returns the server's first answer.
     ``through``: the server is expected to refuse the bytes (send them through it instead)."""
-    grant = httpx.post(f"{api(stack, entity, project)}/blobs/direct", json={"digests": [digest]}).json()
+    body = {"digests": [digest], "sizes": [len(data)]}
+    grant = httpx.post(f"{api(stack, entity, project)}/blobs/direct", json=body).json()
     if digest in grant["urls"]:
         r = httpx.put(grant["urls"][digest], content=data, headers=grant["headers"])
         assert r.status_code == 200, r.text
@@ -123,7 +124,8 @@ def test_a_direct_upload_creates_but_never_replaces(on_stack):
     assert stored_object(on_stack, digest) == data
     put_direct(on_stack, entity, "p2", digest, b"other bytes", through=True)  # hashed: refused
     assert stored_object(on_stack, digest) == data
-    url = httpx.post(f"{api(on_stack, entity, 'p3')}/blobs/direct", json={"digests": [digest]}).json()["urls"][digest]
+    body = {"digests": [digest], "sizes": [len(data)]}
+    url = httpx.post(f"{api(on_stack, entity, 'p3')}/blobs/direct", json=body).json()["urls"][digest]
     assert "/blobs/" not in url.split("?")[0]  # never the blob's own key
 
 
@@ -152,8 +154,9 @@ def test_garbage_is_answered_alike_whoever_holds_the_digest(tmp_path, on_stack):
     free = digest_of(os.urandom(4000))
     answers = []
     for d in (digest_of(held), free):
-        grant = httpx.post(f"{api(on_stack, entity, 'probe')}/blobs/direct", json={"digests": [d]}).json()
-        assert httpx.put(grant["urls"][d], content=b"x").status_code == 200
+        body = {"digests": [d], "sizes": [4000]}
+        grant = httpx.post(f"{api(on_stack, entity, 'probe')}/blobs/direct", json=body).json()
+        assert httpx.put(grant["urls"][d], content=b"x" * 4000).status_code == 200
         done = httpx.post(f"{api(on_stack, entity, 'probe')}/blobs/direct/done", json={"digests": [d]})
         answers.append((done.status_code, done.text.replace(d, "D")))
     assert answers[0] == answers[1] == (201, '{"through_server":["D"]}')
@@ -171,14 +174,15 @@ def test_knowing_a_digest_does_not_get_another_projects_blob(tmp_path, on_stack)
     log_file(tmp_path, "secret.bin", secret, project="a")
 
     nobody = digest_of(os.urandom(5000))
-    grant = httpx.post(f"{api(on_stack, entity, 'b')}/blobs/direct", json={"digests": [digest, nobody]}).json()
+    body = {"digests": [digest, nobody], "sizes": [5000, 5000]}
+    grant = httpx.post(f"{api(on_stack, entity, 'b')}/blobs/direct", json=body).json()
     # the same answer as for a digest no project has: a URL to a staging key of b's own
     assert set(grant["urls"]) == {digest, nobody} and grant["through_server"] == []
     shape = {d: urlsplit(u).path.rsplit("/", 1)[0] for d, u in grant["urls"].items()}
     assert shape[digest] == shape[nobody]
     done = httpx.post(f"{api(on_stack, entity, 'b')}/blobs/direct/done", json={"digests": [digest, nobody]}).json()
     assert sorted(done["through_server"]) == sorted([digest, nobody])  # nothing was PUT: nothing taken
-    assert httpx.put(grant["urls"][digest], content=b"not the secret").status_code == 200
+    assert httpx.put(grant["urls"][digest], content=b"not the secret".ljust(5000)).status_code == 200
     done = httpx.post(f"{api(on_stack, entity, 'b')}/blobs/direct/done", json={"digests": [digest]}).json()
     assert done["through_server"] == [digest]  # the staged bytes were hashed: they do not match
     body = {"type": "model", "entries": [["secret.bin", digest, len(secret)]]}
@@ -192,7 +196,8 @@ def test_a_blob_another_project_is_writing_comes_through_the_server(tmp_path, on
     entity = os.environ["CAIRN_ENTITY"]
     data = os.urandom(3000)
     digest = digest_of(data)
-    grant = httpx.post(f"{api(on_stack, entity, 'c')}/blobs/direct", json={"digests": [digest]}).json()
+    body = {"digests": [digest], "sizes": [len(data)]}
+    grant = httpx.post(f"{api(on_stack, entity, 'c')}/blobs/direct", json=body).json()
     assert httpx.put(grant["urls"][digest], content=data, headers=grant["headers"]).status_code == 200
 
     log_file(tmp_path, "shared.bin", data, project="d")  # through the server: checks c's object

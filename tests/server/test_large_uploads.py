@@ -198,7 +198,10 @@ def test_a_deleted_projects_blob_is_not_adopted_by_digest(tmp_path, on_stack):
         r = complete(on_stack, "adopter", up, digest, None)
         assert r.status_code == 400 and "never arrived" in r.json()["error"]["message"]
     # the small-blob path: direct URLs, done without a PUT
-    assert httpx.post(f"{api(on_stack, 'adopter')}/blobs/direct", json={"digests": [digest]}).status_code == 200
+    body = {"digests": [digest], "sizes": [len(data)]}
+    assert httpx.post(f"{api(on_stack, 'adopter')}/blobs/direct", json=body).status_code == 413  # not small
+    grant = httpx.post(f"{api(on_stack, 'adopter')}/blobs/direct", json={"digests": [digest], "sizes": [10]})
+    assert grant.status_code == 200 and digest in grant.json()["urls"]
     r = httpx.post(f"{api(on_stack, 'adopter')}/blobs/direct/done", json={"digests": [digest]})
     assert r.json()["through_server"] == [digest]
     r = httpx.post(f"{api(on_stack, 'adopter')}/blobs/missing", json={"digests": [digest]})

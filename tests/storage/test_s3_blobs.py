@@ -262,3 +262,39 @@ def test_a_large_file_with_a_wrong_digest_stores_nothing(s3_env, bucket, tmp_pat
         store.put_file(tmp_path / "a", rewrite=rewrite, digest=digest_of(other))
     assert store.has([digest_of(data), digest_of(other)]) == set()
     assert keys(s3_env, bucket) == []
+
+
+def test_a_staging_put_url_admits_only_its_size(s3_env, bucket):
+    """A single PUT's URL signs its Content-Length: SeaweedFS refuses any other size."""
+    store = S3BlobStore(bucket, "srv", multipart_threshold=THRESHOLD, part_size=PART)
+    data = os.urandom(1000)
+    up = store.presign_put_staging(len(data))
+    for other in (b"", data[:-1], data + b"!", os.urandom(4 << 20)):
+        assert httpx.put(up.urls[0], content=other, timeout=60).status_code == 403, len(other)
+    assert keys(s3_env, bucket) == []
+    assert httpx.put(up.urls[0], content=data, timeout=60).status_code == 200
+    assert store.complete_staging(up.key, digest_of(data), len(data)) is True
+
+
+def test_staged_bytes_of_another_size_are_refused_unread(s3_env, bucket, monkeypatch):
+    """With the announced size, an object of another size (put there past the URL) is
+    refused before it is read, and deleted; the check holds on the GET itself too."""
+    store = S3BlobStore(bucket, "srv", multipart_threshold=THRESHOLD, part_size=PART)
+    data = os.urandom(1000)
+    read: list[int] = []
+    real = S3BlobStore._object_digest
+
+    def counting(self, client, key, size=None):  # noqa: ANN001, ANN202
+        got = real(self, client, key, size)
+        read.append(got[1]["ContentLength"])
+        return got
+
+    monkeypatch.setattr(S3BlobStore, "_object_digest", counting)
+    for check_head in (True, False):
+        if not check_head:  # bytes swapped between the HEAD and the GET: the GET refuses them
+            monkeypatch.setattr(S3BlobStore, "_size_of", lambda self, key: len(data))
+        up = store.presign_put_staging(len(data))
+        s3_env.client().put_object(Bucket=bucket, Key=up.key, Body=os.urandom(3 << 20))
+        with pytest.raises(UsageError, match="where 1000 were announced"):
+            store.complete_staging(up.key, digest_of(data), len(data))
+        assert read == [] and keys(s3_env, bucket) == []

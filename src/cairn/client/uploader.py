@@ -187,20 +187,25 @@ class Uploader:
     def send_direct(
         self, entity: str, project: str, small: list[Pending], pool: ThreadPoolExecutor, task: Task = NULL_TASK
     ) -> list[Pending]:
-        """PUT small blobs to staging keys of the object store, which the server hashes when
-        told they are done; returns those that must go through the server instead (no
-        presigning store, or staged bytes that did not match)."""
+        """PUT small blobs (each under DIRECT_MIN, its size sent: the URL admits only that
+        many bytes) to staging keys of the object store, which the server hashes when told
+        they are done; returns those that must go through the server instead (no presigning
+        store, or staged bytes that did not match). Blobs this project staged in an earlier
+        attempt (``staged``) are not sent again, only reported done."""
         if not small:
             return []
         src = dict(small)
         through: list[str] = []
         puts = []
+        staged: list[str] = []
         for i in range(0, len(small), 5_000):
-            part = [d for d, _ in small[i : i + 5_000]]
-            r = self.rpc.json("POST", project_path(entity, project, "blobs", "direct"), json_body={"digests": part})
+            part = small[i : i + 5_000]
+            body = {"digests": [d for d, _ in part], "sizes": [s.size for _, s in part]}
+            r = self.rpc.json("POST", project_path(entity, project, "blobs", "direct"), json_body=body)
             if not r["direct"]:
                 return small
             through += r["through_server"]
+            staged += r.get("staged", [])
             puts += [(d, url, r["headers"]) for d, url in r["urls"].items()]
 
         def put(d: str, url: str, headers: dict[str, str]) -> None:
@@ -211,7 +216,7 @@ class Uploader:
         jobs = [pool.submit(put, d, url, headers) for d, url, headers in puts]
         for job in jobs:
             job.result()
-        done = [d for d, _, _ in puts]
+        done = [d for d, _, _ in puts] + staged
         for i in range(0, len(done), 50_000):
             part = done[i : i + 50_000]
             through += self.rpc.json(

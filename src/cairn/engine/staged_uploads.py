@@ -45,15 +45,16 @@ def record(meta: MetaStore, entity: str, project: str, key: str, digest: str, si
         )
 
 
-def record_many(meta: MetaStore, entity: str, project: str, keys: dict[str, str]) -> None:
-    """Remember ``{digest: staging key}`` of the project's direct uploads, in one transaction."""
+def record_many(meta: MetaStore, entity: str, project: str, keys: dict[str, tuple[str, int]]) -> None:
+    """Remember ``{digest: (staging key, size)}`` of the project's direct uploads, in one
+    transaction; a completion refuses staged bytes of another size unread."""
     with meta.write() as tx:
         pid = records.project_id(tx, entity, project, create=True)
         now = tx.now()
         insert_ignore(
             tx,
             "staged_uploads",
-            [{"key": k, "project_id": pid, "digest": d, "size": 0, "created_at": now} for d, k in keys.items()],
+            [{"key": k, "project_id": pid, "digest": d, "size": n, "created_at": now} for d, (k, n) in keys.items()],
         )
 
 

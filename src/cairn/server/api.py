@@ -227,17 +227,23 @@ async def blob_batch(entity: EntityPath, project: ProjectPath, request: Request,
 @router.post("/projects/{entity}/{project}/blobs/direct")
 def direct_start(entity: EntityPath, project: ProjectPath, body: DirectRequest, c: Ctx, who: Who) -> dict:
     """Presigned PUT URLs for blobs this project lacks, for its client to upload to the
-    object store: each to a staging key bound to this project (``server/uploads``), which
-    the server hashes on ``direct/done``; the same kind of URL for every digest, so the
-    answer never tells whether another project holds one. ``direct`` is false when the store cannot presign; the client then sends
-    everything through the server (``through_server``). Each PUT must carry ``headers``."""
+    object store: each to a staging key bound to this project and to the size sent for it
+    (``sizes``; at most ``uploads.DIRECT_MAX`` bytes, 413 above), which the server hashes
+    on ``direct/done``; the same kind of URL for every digest, so the answer never tells
+    whether another project holds one. Digests this project staged already come back in
+    ``staged``, with no URL: report them to ``direct/done``. ``direct`` is false when the
+    store cannot presign; the client then sends everything through the server
+    (``through_server``), as it does when it sends no sizes. Each PUT must carry ``headers``.
+    Nothing is read back here (``direct/done`` does that, as heavy work)."""
     presign = getattr(c.blobs, "presign_put_staging", None)
     if presign is None:
-        return {"direct": False, "urls": {}, "headers": {}, "through_server": body.digests}
+        return {"direct": False, "urls": {}, "headers": {}, "through_server": body.digests, "staged": []}
     for d in body.digests:
         blobs_index.check_content_digest(d)
-    urls = uploads.direct_start(c, entity, project, body.digests)
-    return {"direct": True, "urls": urls, "headers": {}, "through_server": []}
+    if body.sizes is None:  # a client from before sizes were asked for
+        return {"direct": True, "urls": {}, "headers": {}, "through_server": body.digests, "staged": []}
+    urls, staged = uploads.direct_start(c, entity, project, dict(zip(body.digests, body.sizes, strict=True)))
+    return {"direct": True, "urls": urls, "headers": {}, "through_server": [], "staged": staged}
 
 
 @router.post("/projects/{entity}/{project}/blobs/direct/done", status_code=201)

@@ -8,7 +8,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from ..core.paging import MAX_PAGE
 from ..core.digest import is_content_digest
@@ -212,7 +221,18 @@ class Digests(Body):
 
 
 class DirectRequest(Body):
+    """``sizes[i]`` is the size of ``digests[i]``: each URL admits that many bytes, and the
+    server reads back no other size. A client that sends no sizes (from before they were
+    asked for) is told to send everything through the server."""
+
     digests: list[BlobDigest] = Field(max_length=5_000)
+    sizes: list[Annotated[int, Field(ge=0, le=L.MAX_INT)]] | None = Field(default=None, max_length=5_000)
+
+    @model_validator(mode="after")
+    def _one_size_each(self) -> DirectRequest:
+        if self.sizes is not None and len(self.sizes) != len(self.digests):
+            raise ValueError(f"sizes has {len(self.sizes)} entries for {len(self.digests)} digests: send one size each")
+        return self
 
 
 class UrlRequest(Body):

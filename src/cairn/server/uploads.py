@@ -18,6 +18,11 @@ A completion leases its upload while it runs (engine/staged_uploads.py): a retry
 (the first answer lost) waits for it and answers as it did; a retry after the completing
 server died takes the upload over once the lease lapses, from the bytes still staged. An
 upload never completed is removed by garbage collection past its upload ttl.
+
+Small blobs (``direct_start``/``direct_done``) are recorded with the size the client
+announced; their URL admits only that size, and a completion reads back no other. Only
+``direct_done`` and ``complete`` read staged bytes, both as heavy work within the caller's
+share (server/api.py ``heavy``), ``direct_done`` on the process's one bounded pool (``reads``).
 """
 
 from __future__ import annotations
@@ -28,9 +33,13 @@ from ..core.errors import IntegrityError, NotFoundError, UsageError
 from ..engine import blobs_index, staged_uploads
 from ..storage.base import Presigner
 from .context import ServerContext
+from . import reads
 from .errors import TooLarge
 
 
+# The largest blob a direct upload takes (one signed PUT, read back whole on direct/done);
+# the client sends blobs under its DIRECT_MIN (the same 8 MiB) this way, larger ones in parts.
+DIRECT_MAX = 8 << 20
 RETRY_WAITS = (0.1, 0.2, 0.5) + (1.0,) * 300  # a retried completion waits for the first (a 10 GiB read: ~2 min)
 _sleep = time.sleep  # between a retry's looks at the first completion (a test watches it wait)
 
@@ -122,44 +131,57 @@ def _complete_leased(
     return True
 
 
-def direct_start(c: ServerContext, entity: str, project: str, digests: list[str]) -> dict[str, str]:
-    """A presigned PUT URL to a fresh staging key for each digest, bound to the project: the
-    same kind of URL for every digest, whoever else holds it (``direct_done`` hashes them all)."""
-    wanted = list(dict.fromkeys(digests))
-    # bytes staged by an earlier attempt that failed before reporting them are taken now,
-    # not sent again (the project's own uploads: this tells nothing about other projects)
-    resumed = staged_uploads.keys_of(c.meta, entity, project, wanted)
-    if resumed:
-        left = set(direct_done(c, entity, project, list(resumed)))
-        wanted = [d for d in wanted if d not in resumed or d in left]
+def direct_start(
+    c: ServerContext, entity: str, project: str, sizes: dict[str, int]
+) -> tuple[dict[str, str], list[str]]:
+    """A presigned PUT URL to a fresh staging key for each ``{digest: size}``, bound to the
+    project and to that size (the URL admits only that many bytes where the store can sign
+    a length, and the completion refuses any other size before reading); the same kind of
+    URL for every digest, whoever else holds it (``direct_done`` hashes them all). Sizes
+    above ``DIRECT_MAX`` are refused (413): larger blobs go through ``start``.
+
+    Digests this project has staged already (an earlier attempt that failed before
+    reporting them) get no new URL: they come back in the second list, for the client to
+    report to ``direct/done`` without sending them again. Nothing is read here: reading
+    staged bytes back is heavy work, done only by ``direct_done`` within the caller's share
+    (this project's own uploads: the list tells nothing about other projects)."""
+    for d, size in sizes.items():
+        if size > DIRECT_MAX:
+            raise TooLarge(
+                f"blob {d} of {size} bytes is larger than a direct upload takes ({DIRECT_MAX} bytes); "
+                "send it with blobs/uploads"
+            )
+    staged = staged_uploads.keys_of(c.meta, entity, project, list(sizes))
     presigner = _presigner(c)
-    ups = {d: presigner.presign_put_staging(1) for d in wanted}
-    staged_uploads.record_many(c.meta, entity, project, {d: up.key for d, up in ups.items()})
-    return {d: up.urls[0] for d, up in ups.items()}
+    ups = {d: presigner.presign_put_staging(size) for d, size in sizes.items() if d not in staged}
+    staged_uploads.record_many(c.meta, entity, project, {d: (up.key, sizes[d]) for d, up in ups.items()})
+    return {d: up.urls[0] for d, up in ups.items()}, list(staged)
 
 
 def direct_done(c: ServerContext, entity: str, project: str, digests: list[str]) -> list[str]:
     """Take this project's staged direct uploads of ``digests`` into the store; returns the
     digests that must still come through the server (nothing staged, or staged bytes that do
-    not match). Every staged object is read back and hashed, whoever else holds the blob."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    not match, or not of the size recorded for them). Every staged object is read back and
+    hashed, whoever else holds the blob, on the process's one bounded pool (``reads``): the
+    caller holds a heavy slot for the whole call, and however many calls run, no more than
+    ``READ_WORKERS`` objects are read at once."""
     wanted = list(dict.fromkeys(digests))
     staged = staged_uploads.keys_of(c.meta, entity, project, wanted)
     left = [d for d in wanted if d not in staged]
-    with ThreadPoolExecutor(16) as pool:
-        taken = list(pool.map(lambda d: _complete_checked(c, entity, project, d, staged[d]), list(staged)))
+    taken = reads.map_bounded(lambda d: _complete_checked(c, entity, project, d, staged[d]), list(staged))
     return left + [d for d, ok in zip(staged, taken, strict=True) if not ok]
 
 
 def _complete_checked(c: ServerContext, entity: str, project: str, digest: str, keys: list[str]) -> bool:
-    """Hash the staged bytes and store them for the project if they match ``digest``."""
+    """Hash the staged bytes and store them for the project if they match ``digest`` and the
+    size recorded with them."""
     for key in keys:
-        if staged_uploads.take(c.meta, entity, project, key, digest) is None:
+        size = staged_uploads.take(c.meta, entity, project, key, digest)
+        if size is None:
             continue  # being completed by a concurrent call
         try:
-            if _complete_leased(c, entity, project, key, digest, None, None):
+            if _complete_leased(c, entity, project, key, digest, size, None):
                 return True
-        except IntegrityError:
+        except (IntegrityError, UsageError):  # wrong bytes or size: gone, sent through the server
             continue
     return False

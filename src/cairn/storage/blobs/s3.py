@@ -191,9 +191,12 @@ class S3BlobStore:
                     return None
                 raise
 
-    def _object_digest(self, client: Any, key: str) -> tuple[str, dict] | None:  # client: boto3's, untyped
+    def _object_digest(
+        self, client: Any, key: str, size: int | None = None
+    ) -> tuple[str, dict] | None:  # client: boto3's, untyped
         """The BLAKE3 digest of the object under ``key`` (one full read) with its GET answer
-        (its body consumed), or None when there is no such object."""
+        (its body consumed), or None when there is no such object. With ``size``, an object
+        of another size is refused (UsageError) before a byte of it is read."""
         from botocore.exceptions import ClientError
 
         try:
@@ -202,6 +205,11 @@ class S3BlobStore:
             if error_code(e) in MISSING:
                 return None
             raise
+        if size is not None and int(obj["ContentLength"]) != size:
+            obj["Body"].close()
+            raise UsageError(
+                f"the staged object holds {obj['ContentLength']} bytes where {size} were announced; start the upload again"
+            )
         h = hasher()
         with obj["Body"] as body:
             while chunk := body.read(READ_SIZE):
@@ -645,7 +653,10 @@ class S3BlobStore:
         params = {"Bucket": self.bucket, "Key": key}
         with self._errors("presign an upload", key):
             if not self._staged_in_parts(size):
-                url = client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires)
+                # Content-Length is signed: the store refuses a PUT of any other size (403)
+                url = client.generate_presigned_url(
+                    "put_object", Params={**params, "ContentLength": size}, ExpiresIn=expires
+                )
                 return StagingUpload(key, (url,), max(size, 1))
             part = self.part_size_for(size)
             upload_id = client.create_multipart_upload(**params)["UploadId"]
@@ -674,8 +685,9 @@ class S3BlobStore:
         With ``size`` (the size announced when the upload was handed out), a multipart upload
         is completed only when the store's own list of its parts is exactly those bytes, cut
         as handed out (``part_size_for(size)``), and, when ``parts`` (number, ETag) is sent,
-        exactly those parts; a single PUT must be ``size`` bytes. Anything else: UsageError,
-        the staged bytes deleted unread. A failure to reach the store (StoreError) leaves
+        exactly those parts; a single PUT must be ``size`` bytes (its URL signs that length,
+        and the object's size is checked by a HEAD and again on the GET, before any byte is
+        read). Anything else: UsageError, the staged bytes deleted unread. A failure to reach the store (StoreError) leaves
         the staged upload in place, so that the same completion can be tried again."""
         from botocore.exceptions import ClientError
 
@@ -696,7 +708,8 @@ class S3BlobStore:
                             f"the upload of {digest} holds {there} bytes where {size} were announced; "
                             "start the upload again"
                         )
-                got = self._object_digest(client, staging_key)
+                # the size again on the GET itself: bytes PUT since the HEAD are not read either
+                got = self._object_digest(client, staging_key, size)
                 if got is None or key is None or got[0] != digest:
                     self._drop_staged(staging_key)
                     return False
