@@ -185,13 +185,21 @@ class Uploader:
                 j.result()
 
     def send_direct(
-        self, entity: str, project: str, small: list[Pending], pool: ThreadPoolExecutor, task: Task = NULL_TASK
+        self,
+        entity: str,
+        project: str,
+        small: list[Pending],
+        pool: ThreadPoolExecutor,
+        task: Task = NULL_TASK,
+        resend: bool = True,
     ) -> list[Pending]:
         """PUT small blobs (each under DIRECT_MIN, its size sent: the URL admits only that
         many bytes) to staging keys of the object store, which the server hashes when told
         they are done; returns those that must go through the server instead (no presigning
         store, or staged bytes that did not match). Blobs this project staged in an earlier
-        attempt (``staged``) are not sent again, only reported done."""
+        attempt (``staged``: no URL) are reported done without being sent; those of them
+        the server could not take (their bytes never arrived) are asked for again, once
+        (``resend``), and PUT like the rest."""
         if not small:
             return []
         src = dict(small)
@@ -217,12 +225,21 @@ class Uploader:
         for job in jobs:
             job.result()
         done = [d for d, _, _ in puts] + staged
+        refused: set[str] = set()
         for i in range(0, len(done), 50_000):
             part = done[i : i + 50_000]
-            through += self.rpc.json(
-                "POST", project_path(entity, project, "blobs", "direct", "done"), json_body={"digests": part}
-            )["through_server"]
-        return [(d, src[d]) for d in through]
+            refused.update(
+                self.rpc.json(
+                    "POST", project_path(entity, project, "blobs", "direct", "done"), json_body={"digests": part}
+                )["through_server"]
+            )
+        for d in staged:
+            if d not in refused:
+                task.advance(1, src[d].size)
+        again = [d for d in staged if d in refused] if resend else []
+        through += [d for d in done if d in refused and d not in again]
+        retried = self.send_direct(entity, project, [(d, src[d]) for d in again], pool, task, resend=False)
+        return [(d, src[d]) for d in through] + retried
 
     def put_create_only(self, url: str, data: bytes, headers: dict[str, str]) -> None:
         """PUT to a presigned URL that may only create; 412 (the object exists) is fine."""
