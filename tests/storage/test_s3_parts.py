@@ -30,6 +30,26 @@ def send(up: StagingUpload, data: bytes) -> list[tuple[int, str]]:
     return etags
 
 
+def part_past_the_url(s3_env, bucket: str, key: str, number: int, body: bytes) -> str:  # noqa: ANN001
+    """Upload part ``number`` with the store's own credentials (not the signed URL, which
+    admits only its size): what a store that does not check a signed length would take."""
+    s3 = s3_env.client()
+    (upload_id,) = [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=key)["Uploads"]]
+    return s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)["ETag"]
+
+
+def test_each_part_url_admits_only_its_size(bucket, s3_env):
+    store = S3BlobStore(bucket, "p", part_size=PART)
+    data = os.urandom(2 * PART + 10)
+    up = store.presign_put_staging(len(data))
+    assert len(up.urls) == 3
+    for url, wrong in zip(up.urls, (data[: PART - 1], data[: PART + 1], data[-11:]), strict=True):
+        assert httpx.put(url, content=wrong, timeout=60).status_code == 403, len(wrong)
+    etags = send(up, data)
+    assert store.complete_staging(up.key, digest_of(data), len(data), etags) is True
+    assert read(store, digest_of(data)) == data
+
+
 def read(store: S3BlobStore, digest: str) -> bytes:
     with store.open(digest) as f:
         return f.read()
@@ -91,9 +111,11 @@ def test_parts_other_than_announced_are_refused_unread(bucket, s3_env, how):
     digest = digest_of(data)
     up = store.presign_put_staging(len(data))
     if how == "short part":
+        # its URL signs the part's length: refused; sent past the URL, the completion refuses it
+        assert httpx.put(up.urls[0], content=data[: PART - 1], timeout=60).status_code == 403
         etags = [
-            (i + 1, httpx.put(u, content=b, timeout=60).headers["etag"])
-            for i, (u, b) in enumerate(zip(up.urls, [data[: PART - 1], data[PART:]], strict=True))
+            (1, part_past_the_url(s3_env, bucket, up.key, 1, data[: PART - 1])),
+            (2, httpx.put(up.urls[1], content=data[PART:], timeout=60).headers["etag"]),
         ]
         why = "holds 5242879 bytes where 5242880 were due"
     elif how == "part missing":

@@ -164,8 +164,8 @@ class Presigner(Protocol):
         it (the request must carry ``If-None-Match: *``; 412 when the object exists)."""
 
     def presign_put_staging(self, size: int, expires: int = 3600) -> StagingUpload:
-        """A fresh staging key and the URL(s) to upload ``size`` bytes to it (a single PUT's
-        URL admits only that many bytes where the store can sign a length). StoreError if unreachable."""
+        """A fresh staging key and the URL(s) to upload ``size`` bytes to it (each URL, a
+        single PUT or a part, admits only its own size where the store can sign a length). StoreError if unreachable."""
 
     def complete_staging(
         self, staging_key: str, digest: str, size: int | None = None, parts: list[tuple[int, str]] | None = None

@@ -660,9 +660,17 @@ class S3BlobStore:
                 return StagingUpload(key, (url,), max(size, 1))
             part = self.part_size_for(size)
             upload_id = client.create_multipart_upload(**params)["UploadId"]
+            # each part's URL signs its Content-Length, as cut here: other sizes are refused (403)
             urls = tuple(
                 client.generate_presigned_url(
-                    "upload_part", Params={**params, "UploadId": upload_id, "PartNumber": n}, ExpiresIn=expires
+                    "upload_part",
+                    Params={
+                        **params,
+                        "UploadId": upload_id,
+                        "PartNumber": n,
+                        "ContentLength": min(part, size - (n - 1) * part),
+                    },
+                    ExpiresIn=expires,
                 )
                 for n in range(1, math.ceil(size / part) + 1)
             )
