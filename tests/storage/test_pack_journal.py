@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import blake3
 import pytest
 
-import cairn.storage.wal as wal
+from together import run_together
 from cairn.client.statcache import StatCache
 from cairn.storage.blobs.local import PACK_PAGE, LocalBlobStore
 
@@ -140,17 +137,9 @@ def test_the_stat_cache_keeps_no_wal(tmp_path):
     assert again.lookup({str(data / "a.bin"): sig}) == {str(data / "a.bin"): _digest(b"a" * 10)}
 
 
-# Each child opens the database the way the blob store does (rollback_journal on a new file),
-# after a barrier, and writes; the parent releases them together.
-CHILD = r"""
-import importlib.util, os, sqlite3, sys, time
-spec = importlib.util.spec_from_file_location("wal", sys.argv[1])
-wal = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(wal)
-db, go, ready = sys.argv[2], sys.argv[3], sys.argv[4]
-open(ready, "w").close()
-while not os.path.exists(go):
-    time.sleep(0.0005)
+# Each child opens the database the way the blob store does (rollback_journal on a new file)
+# and writes, once every child is ready (tests/together.py).
+BODY = r"""
 conn = sqlite3.connect(db, timeout=60, isolation_level=None)
 if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
     conn.execute("PRAGMA page_size=8192")
@@ -173,23 +162,9 @@ def test_many_processes_open_and_write_a_new_pack_file_together(tmp_path):
     for trial in range(10):
         folder = tmp_path / f"t{trial}"
         folder.mkdir()
-        db, go = folder / "packs.sqlite", folder / "go"
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-c", CHILD, wal.__file__, str(db), str(go), str(folder / f"ready{i}")],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for i in range(6)
-        ]
-        while sum(1 for _ in folder.glob("ready*")) < len(procs):  # the barrier: all six are waiting
-            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs if p.poll() is not None]
-            time.sleep(0.001)
-        go.touch()
-        for p in procs:
-            out, err = p.communicate(timeout=120)
-            assert p.returncode == 0, f"trial {trial}: {err}"
+        db = folder / "packs.sqlite"
+        for rc, out, err in run_together(folder, BODY, db, timeout=120):
+            assert rc == 0, f"trial {trial}: {err}"
             assert out.strip() == "truncate"
         conn = sqlite3.connect(db)
         assert conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 6 * 20

@@ -7,27 +7,16 @@ that out. Before it, about 1 opening in 40 failed this way with 6 processes star
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import cairn.storage.wal as wal
+from together import run_together
 
-# Each child loads wal.py on its own (no cairn import: it starts in milliseconds), says it is
-# ready (a file of its own), waits for the go file, then opens the database the way the blob
-# store and stat cache do and writes. The parent touches go once every child is ready.
-CHILD = r"""
-import importlib.util, os, sqlite3, sys, time
-spec = importlib.util.spec_from_file_location("wal", sys.argv[1])
-wal = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(wal)
-db, go, ready = sys.argv[2], sys.argv[3], sys.argv[4]
-open(ready, "w").close()
-while not os.path.exists(go):
-    time.sleep(0.0005)
+# Each child opens the database the way the blob store and stat cache do and writes, once
+# every child is ready (tests/together.py).
+BODY = r"""
 conn = sqlite3.connect(db, timeout=60, isolation_level=None)
 wal.enable_wal(conn)
 conn.execute("CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL)")
@@ -46,23 +35,8 @@ def test_many_processes_open_a_new_database_together(tmp_path):
     for trial in range(20):
         folder = tmp_path / f"t{trial}"
         folder.mkdir()
-        db, go = folder / "packs.sqlite", folder / "go"
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-c", CHILD, wal.__file__, str(db), str(go), str(folder / f"ready{i}")],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for i in range(6)
-        ]
-        while sum(1 for _ in folder.glob("ready*")) < len(procs):  # the barrier: all six are waiting
-            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs if p.poll() is not None]
-            time.sleep(0.001)
-        go.touch()
-        for p in procs:
-            out, err = p.communicate(timeout=60)
-            assert p.returncode == 0, f"trial {trial}: {err}"
+        for rc, out, err in run_together(folder, BODY, folder / "packs.sqlite"):
+            assert rc == 0, f"trial {trial}: {err}"
             assert out.strip() == "wal"
 
 
