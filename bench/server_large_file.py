@@ -59,12 +59,6 @@ boto3.client("s3").download_file(sys.argv[2], sys.argv[3], sys.argv[1])
 """
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its reaped children (in seconds)."""
-    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
 def stamp(path: Path, n: int) -> None:
     with open(path, "r+b") as f:
         f.write(n.to_bytes(8, "big"))
@@ -89,13 +83,7 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/cairn-bench-server-large")
     ap.add_argument("--cairn-src", action="append", default=[], help="label=path/to/src (repeatable)")
     args = ap.parse_args()
-    from contextlib import ExitStack
-
-    from servers import cairn_server
-    from services import create_database, postgres_server, seaweed_s3, server_pid
-
-    from cairn.engine import accounts as auth
-    from cairn.storage.registry import open_meta
+    from server_stack import cpu_seconds, server_stack
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -106,23 +94,9 @@ def main() -> None:
     rows: dict[str, list[tuple[float, float | None, float]]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="srvlarge-", dir=work))
     try:
-        with ExitStack() as stack:
-            pg = stack.enter_context(postgres_server(tmp / "pg"))
-            s3 = stack.enter_context(seaweed_s3(tmp / "s3"))
+        with server_stack(tmp, variants, ENTITY) as (s3, replicas):
             client = s3.client()
-            client.create_bucket(Bucket="cairn")
-            servers = {}
-            for label, path in variants:
-                meta_url = "postgresql://" + create_database(pg, f"reg_{label}").partition("://")[2]
-                meta = open_meta(meta_url)
-                key = auth.create_user(meta, "bencher")
-                auth.add_member(meta, ENTITY, "bencher", "write")
-                meta.dispose()
-                env = {**s3.env(), "PYTHONPATH": path, "CAIRN_DIR": str(tmp / f"home-{label}")}
-                url = stack.enter_context(
-                    cairn_server(tmp / f"srv-{label}", env, "--meta", meta_url, "--blobs", f"s3://cairn/{label}")
-                )
-                servers[label] = (url, key, server_pid(int(url.rsplit(":", 1)[1])))
+            servers = {label: (r.url, r.key, r.pid) for label, r in replicas.items()}
             base_env = {**os.environ, **s3.env(), "PYTHONDONTWRITEBYTECODE": "1", "CAIRN_SILENT": "1"}
 
             weed = s3.process.proc.pid

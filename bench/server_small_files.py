@@ -41,12 +41,6 @@ with cairn.init(project=sys.argv[2]) as run:
 """
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its reaped children (in seconds)."""
-    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", type=int, default=50_000)
@@ -54,14 +48,8 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/cairn-bench-server-small")
     ap.add_argument("--cairn-src", action="append", default=[], help="label=path/to/src (repeatable)")
     args = ap.parse_args()
-    from contextlib import ExitStack
-
     import data
-    from servers import cairn_server
-    from services import create_database, postgres_server, seaweed_s3, server_pid
-
-    from cairn.engine import accounts as auth
-    from cairn.storage.registry import open_meta
+    from server_stack import cpu_seconds, server_stack
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -70,22 +58,8 @@ def main() -> None:
     rows: dict[str, list[float]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="srvsmall-", dir=work))
     try:
-        with ExitStack() as stack:
-            pg = stack.enter_context(postgres_server(tmp / "pg"))
-            s3 = stack.enter_context(seaweed_s3(tmp / "s3"))
-            s3.client().create_bucket(Bucket="cairn")
-            servers = {}
-            for label, path in variants:
-                meta_url = "postgresql://" + create_database(pg, f"reg_{label}").partition("://")[2]
-                meta = open_meta(meta_url)
-                key = auth.create_user(meta, "bencher")
-                auth.add_member(meta, ENTITY, "bencher", "write")
-                meta.dispose()
-                env = {**s3.env(), "PYTHONPATH": path, "CAIRN_DIR": str(tmp / f"home-{label}")}
-                url = stack.enter_context(
-                    cairn_server(tmp / f"srv-{label}", env, "--meta", meta_url, "--blobs", f"s3://cairn/{label}")
-                )
-                servers[label] = (url, key, server_pid(int(url.rsplit(":", 1)[1])))
+        with server_stack(tmp, variants, ENTITY) as (s3, replicas):
+            servers = {label: (r.url, r.key, r.pid) for label, r in replicas.items()}
             base_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "CAIRN_SILENT": "1"}
             base_env.pop("WANDB_DIR", None)
             weed = s3.process.proc.pid
