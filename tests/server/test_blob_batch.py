@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import struct
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +16,13 @@ from pathlib import Path
 import blake3
 import pytest
 from fastapi.testclient import TestClient
+from counted_s3 import counted_s3_store
 from services import seaweed_s3
 
 from cairn.core.limits import MAX_BATCH_BLOBS
 from cairn.server.app import create_app
 from cairn.server.limits import Limits
 from cairn.storage.blobs.local import LocalBlobStore
-from cairn.storage.blobs.s3 import S3BlobStore, s3_client_factory
 from cairn.storage.meta.sql import MetaStore
 
 URL = "/api/v1/projects/e/p/blobs/batch"
@@ -173,18 +172,7 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 @pytest.fixture
 def s3_app(seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Counter, Path]]:
     """The API on a fresh SeaweedFS bucket, every S3 operation the store sends counted."""
-    for k, v in seaweed.env().items():
-        monkeypatch.setenv(k, v)
-    bucket = f"t-{uuid.uuid4().hex[:16]}"
-    seaweed.client().create_bucket(Bucket=bucket)
-    calls: Counter = Counter()
-
-    def make():  # noqa: ANN202
-        client = s3_client_factory()()
-        client.meta.events.register("before-call.s3", lambda model, **_: calls.update([model.name]))
-        return client
-
-    blobs = S3BlobStore(bucket, "srv", make)
+    blobs, calls = counted_s3_store(seaweed, monkeypatch)
     db = tmp_path / "meta.sqlite"
     with TestClient(create_app(MetaStore.sqlite(db), blobs, ui=False, limits=Limits())) as client:
         yield client, calls, db

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +17,12 @@ from pathlib import Path
 import blake3
 import pytest
 from fastapi.testclient import TestClient
+from counted_s3 import counted_s3_store
 from services import seaweed_s3
 
 from cairn.server.app import create_app
 from cairn.storage.blobs.local import PACK_LIMIT, LocalBlobStore
-from cairn.storage.blobs.s3 import MiB, S3BlobStore, s3_client_factory
+from cairn.storage.blobs.s3 import MiB
 from cairn.storage.meta.sql import MetaStore
 
 THRESHOLD, PART = 8 * MiB, 5 * MiB
@@ -67,18 +67,7 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 @pytest.fixture
 def s3_app(seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Counter]]:
     """The API on a fresh bucket, every S3 operation the store sends counted by name."""
-    for k, v in seaweed.env().items():
-        monkeypatch.setenv(k, v)
-    bucket = f"t-{uuid.uuid4().hex[:16]}"
-    seaweed.client().create_bucket(Bucket=bucket)
-    calls: Counter = Counter()
-
-    def make():  # noqa: ANN202
-        client = s3_client_factory()()
-        client.meta.events.register("before-call.s3", lambda model, **_: calls.update([model.name]))
-        return client
-
-    blobs = S3BlobStore(bucket, "srv", make, multipart_threshold=THRESHOLD, part_size=PART)
+    blobs, calls = counted_s3_store(seaweed, monkeypatch, multipart_threshold=THRESHOLD, part_size=PART)
     with TestClient(create_app(MetaStore.sqlite(tmp_path / "meta.sqlite"), blobs, ui=False)) as client:
         yield client, calls
 
